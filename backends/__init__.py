@@ -1,0 +1,1 @@
+"""Engine adapters, the domain model and the Fleet. Never imports textual, rich or tui."""

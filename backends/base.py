@@ -1,0 +1,94 @@
+"""The contract between engine adapters and the Fleet.
+
+A backend owns one source (a Kubernetes context, a Swarm manager, a Prometheus, an Alertmanager).
+It keeps its own live cache in its own threads and pushes `Change` records into a sink; it never
+touches the UI. Actions go the other way: the Fleet asks the backend that owns a service to plan,
+apply and verify an intent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from backends.model import (
+    Alert,
+    ClusterHealth,
+    ClusterRef,
+    GpuDeviceMetrics,
+    GpuNode,
+    LatencySeries,
+    ModelService,
+    PendingGpuWorkload,
+    ServiceKey,
+)
+from backends.plans import ActionPlan, Intent, VerifyResult
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one source learned since its last change. Thread-safe to build anywhere.
+
+    Mappings hold upserts, with None meaning 'removed'. `snapshot=True` says this change is the
+    source's whole truth: everything the source reported before and does not report now is gone
+    (used after a full list or resync).
+    """
+
+    source: str
+    services: Mapping[ServiceKey, ModelService | None] = field(default_factory=dict)
+    gpu_nodes: Mapping[str, GpuNode | None] = field(default_factory=dict)
+    """Keyed by node name within the source's cluster."""
+    pending_gpu: tuple[PendingGpuWorkload, ...] | None = None
+    """When not None, replaces the source's list of workloads pending for lack of GPUs."""
+    alerts: tuple[Alert, ...] | None = None
+    """When not None, replaces the alerts this source reported."""
+    latency: Mapping[ServiceKey, LatencySeries | None] = field(default_factory=dict)
+    gpu_metrics: Mapping[str, tuple[GpuDeviceMetrics, ...] | None] = field(default_factory=dict)
+    """DCGM metrics keyed by host name, joined to GPU nodes by the Fleet's readers."""
+    health: ClusterHealth | None = None
+    snapshot: bool = False
+
+
+ChangeSink = Callable[[Change], None]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One source of fleet data, optionally able to act on the services it reports."""
+
+    name: str
+    """Unique source name: the cluster name for engines, e.g. 'prometheus' for metrics."""
+
+    cluster: ClusterRef | None
+    """The cluster this backend reports, or None for metrics and alert sources."""
+
+    def start(self, sink: ChangeSink) -> None:
+        """Begin reading (in the backend's own threads) and push every change into `sink`."""
+
+    def stop(self) -> None:
+        """Stop reading and release connections. Must return promptly."""
+
+
+@runtime_checkable
+class ActionBackend(Backend, Protocol):
+    """A backend that can plan, apply and verify actions on what it reports."""
+
+    def plan(self, service: ModelService, intent: Intent) -> ActionPlan:
+        """Read current state and build the exact plan; raise ActionRefused for invalid intents."""
+
+    def apply(self, plan: ActionPlan) -> None:
+        """Send the plan's mutations once. Raise ActionConflict / ActionForbidden / ActionError."""
+
+    def verify(self, plan: ActionPlan, timeout: float, progress: Callable[[str], None]) -> VerifyResult:
+        """Follow the object until it converges on the plan's intent or `timeout` seconds pass."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """How the CLI asks for a backend without importing engine clients on the start-up path."""
+
+    kind: str
+    """'kubernetes', 'swarm', 'prometheus', 'alertmanager'."""
+    name: str
+    options: Mapping[str, object] = field(default_factory=dict)

@@ -1,0 +1,529 @@
+"""The Fleet: one immutable picture of every source, and the only gate for mutations.
+
+Backends push `Change`s from their own threads. The Fleet queues them and publishes at most
+`max_rate` new `FleetState` snapshots per second, each with a `FleetDelta` naming what moved, so
+the UI redraws only the rows that changed. Actions go through `plan` and `apply`: read-only mode,
+permission marks and blocking preconditions are enforced here, whatever the UI shows, and every
+attempt ends in one audit record.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+from backends.base import ActionBackend, Backend, Change
+from backends.correlate import ServiceIndex, merge_alerts
+from backends.model import (
+    Alert,
+    ClusterHealth,
+    GpuDeviceMetrics,
+    GpuNode,
+    HealthState,
+    LatencySeries,
+    ModelService,
+    PendingGpuWorkload,
+    ServiceKey,
+)
+from backends.plans import (
+    ActionConflict,
+    ActionError,
+    ActionForbidden,
+    ActionOutcome,
+    ActionPlan,
+    ActionRefused,
+    Intent,
+    Outcome,
+)
+
+log = logging.getLogger(__name__)
+
+AuditSink = Callable[[Mapping[str, Any]], None]
+Listener = Callable[["FleetState", "FleetDelta"], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetState:
+    """Everything the UI shows, as of one moment. Never mutated: a change makes a new one."""
+
+    services: Mapping[ServiceKey, ModelService] = field(default_factory=dict)
+    gpu_nodes: Mapping[tuple[str, str], GpuNode] = field(default_factory=dict)
+    """Keyed by (cluster, node)."""
+    pending_gpu: tuple[PendingGpuWorkload, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    """Merged across sources without duplicates, tied to services, loudest and newest first."""
+    latency: Mapping[ServiceKey, LatencySeries] = field(default_factory=dict)
+    gpu_metrics: Mapping[str, tuple[GpuDeviceMetrics, ...]] = field(default_factory=dict)
+    health: Mapping[str, ClusterHealth] = field(default_factory=dict)
+    readonly: bool = False
+    version: int = 0
+
+    def alerts_for(self, key: ServiceKey) -> tuple[Alert, ...]:
+        return tuple(a for a in self.alerts if a.service == key)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetDelta:
+    """What changed between two published states, so panes can skip untouched rows."""
+
+    services: frozenset[ServiceKey] = frozenset()
+    """Added or changed."""
+    removed: frozenset[ServiceKey] = frozenset()
+    latency: frozenset[ServiceKey] = frozenset()
+    gpus: bool = False
+    alerts: bool = False
+    health: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.services or self.removed or self.latency or self.gpus or self.alerts or self.health)
+
+
+@dataclass
+class _SourceIndex:
+    """Which entries each source reported, so a snapshot change can drop what it no longer has."""
+
+    services: set[ServiceKey] = field(default_factory=set)
+    latency: set[ServiceKey] = field(default_factory=set)
+    gpu_nodes: set[tuple[str, str]] = field(default_factory=set)
+    gpu_metrics: set[str] = field(default_factory=set)
+
+
+class Fleet:
+    """Owns the backends and the current `FleetState`."""
+
+    def __init__(
+        self,
+        backends: Iterable[Backend] = (),
+        *,
+        readonly: bool = False,
+        readonly_sources: Iterable[str] = (),
+        audit: AuditSink | None = None,
+        max_rate: float = 10.0,
+        operator: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._backends: dict[str, Backend] = {}
+        for backend in backends:
+            self.add_backend(backend)
+        self.readonly = readonly
+        self.readonly_sources = frozenset(readonly_sources)
+        self._audit = audit
+        self._min_interval = 1.0 / max_rate if max_rate > 0 else 0.0
+        self.operator = operator or _os_user()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: list[Change] = []
+        self._wake = threading.Condition(self._lock)
+        self._state = FleetState(readonly=readonly)
+        self._index: dict[str, _SourceIndex] = {}
+        self._alerts_by_source: dict[str, tuple[Alert, ...]] = {}
+        self._pending_gpu_by_source: dict[str, tuple[PendingGpuWorkload, ...]] = {}
+        self._listeners: list[Listener] = []
+        self._publisher: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._applied_plans: set[str] = set()
+        self._last_publish = 0.0
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def add_backend(self, backend: Backend) -> None:
+        if backend.name in self._backends:
+            raise ValueError(f"two sources are both named {backend.name!r}: names must be unique")
+        self._backends[backend.name] = backend
+
+    @property
+    def backends(self) -> Mapping[str, Backend]:
+        return MappingProxyType(self._backends)
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(state, delta)` (from the publisher thread) after each publish."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        """Start the publisher, then every backend (each in its own threads)."""
+        self._publisher = threading.Thread(target=self._publish_loop, name="fleet-publisher", daemon=True)
+        self._publisher.start()
+        for backend in self._backends.values():
+            self.submit(
+                Change(
+                    source=backend.name,
+                    health=ClusterHealth(
+                        source=backend.name,
+                        platform=backend.cluster.platform if backend.cluster else None,
+                        state=HealthState.CONNECTING,
+                        since=self._clock(),
+                        endpoint=backend.cluster.endpoint if backend.cluster else "",
+                        readonly=self._is_readonly(backend.name),
+                    ),
+                )
+            )
+            try:
+                backend.start(self.submit)
+            except Exception as exc:  # a backend that cannot even start must not stop the others
+                log.exception("backend %s failed to start", backend.name)
+                self.submit(Change(source=backend.name, health=self._error_health(backend, exc)))
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+        for backend in self._backends.values():
+            try:
+                backend.stop()
+            except Exception:
+                log.exception("backend %s failed to stop cleanly", backend.name)
+
+    # -- the read side -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> FleetState:
+        return self._state
+
+    def submit(self, change: Change) -> None:
+        """Queue a change from any thread; it is published within one coalescing interval."""
+        with self._wake:
+            self._pending.append(change)
+            self._wake.notify()
+
+    def flush(self) -> FleetDelta:
+        """Apply every queued change now and notify listeners (tests and one-shot commands)."""
+        with self._lock:
+            changes, self._pending = self._pending, []
+        return self._publish(changes)
+
+    def _publish_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._wake:
+                while not self._pending and not self._stopping.is_set():
+                    self._wake.wait(timeout=1.0)
+            if self._stopping.is_set():
+                return
+            # Coalesce: wait out the rest of the interval so a burst becomes one publish.
+            wait = self._last_publish + self._min_interval - time.monotonic()
+            if wait > 0:
+                self._stopping.wait(wait)
+            with self._lock:
+                changes, self._pending = self._pending, []
+            try:
+                self._publish(changes)
+            except Exception:
+                log.exception("fleet publish failed")
+
+    def _publish(self, changes: list[Change]) -> FleetDelta:
+        if not changes:
+            return FleetDelta()
+        with self._lock:  # one publisher at a time (flush may race the loop in tests)
+            state, delta = self._merge(self._state, changes)
+            self._state = state
+            self._last_publish = time.monotonic()
+        if not delta.empty:
+            for listener in list(self._listeners):
+                try:
+                    listener(state, delta)
+                except Exception:
+                    log.exception("fleet listener failed")
+        return delta
+
+    def _merge(self, old: FleetState, changes: list[Change]) -> tuple[FleetState, FleetDelta]:
+        services = dict(old.services)
+        latency = dict(old.latency)
+        gpu_nodes = dict(old.gpu_nodes)
+        gpu_metrics = dict(old.gpu_metrics)
+        health = dict(old.health)
+        changed: set[ServiceKey] = set()
+        removed: set[ServiceKey] = set()
+        latency_changed: set[ServiceKey] = set()
+        gpus = alerts = health_changed = False
+        for change in changes:
+            index = self._index.setdefault(change.source, _SourceIndex())
+            if change.snapshot:
+                for key in index.services - set(change.services):
+                    if services.pop(key, None) is not None:
+                        removed.add(key)
+                        changed.discard(key)
+                index.services &= set(change.services)
+                for key in index.latency - set(change.latency):
+                    if latency.pop(key, None) is not None:
+                        latency_changed.add(key)
+                index.latency &= set(change.latency)
+                wanted_nodes = {(change.source, node) for node in change.gpu_nodes}
+                for key in index.gpu_nodes - wanted_nodes:
+                    gpus |= gpu_nodes.pop(key, None) is not None
+                index.gpu_nodes &= wanted_nodes
+                for host in index.gpu_metrics - set(change.gpu_metrics):
+                    gpus |= gpu_metrics.pop(host, None) is not None
+                index.gpu_metrics &= set(change.gpu_metrics)
+            for key, service in change.services.items():
+                if service is None:
+                    index.services.discard(key)
+                    if services.pop(key, None) is not None:
+                        removed.add(key)
+                        changed.discard(key)
+                elif services.get(key) != service:
+                    services[key] = service
+                    index.services.add(key)
+                    changed.add(key)
+                    removed.discard(key)
+                else:
+                    index.services.add(key)
+            for key, series in change.latency.items():
+                if series is None:
+                    index.latency.discard(key)
+                    if latency.pop(key, None) is not None:
+                        latency_changed.add(key)
+                elif latency.get(key) != series:
+                    latency[key] = series
+                    index.latency.add(key)
+                    latency_changed.add(key)
+            for node_name, node in change.gpu_nodes.items():
+                node_key = (change.source, node_name)
+                if node is None:
+                    index.gpu_nodes.discard(node_key)
+                    gpus |= gpu_nodes.pop(node_key, None) is not None
+                elif gpu_nodes.get(node_key) != node:
+                    gpu_nodes[node_key] = node
+                    index.gpu_nodes.add(node_key)
+                    gpus = True
+            for host, devices in change.gpu_metrics.items():
+                if devices is None:
+                    index.gpu_metrics.discard(host)
+                    gpus |= gpu_metrics.pop(host, None) is not None
+                elif gpu_metrics.get(host) != devices:
+                    gpu_metrics[host] = devices
+                    index.gpu_metrics.add(host)
+                    gpus = True
+            if change.pending_gpu is not None and self._pending_gpu_by_source.get(change.source) != change.pending_gpu:
+                self._pending_gpu_by_source[change.source] = change.pending_gpu
+                gpus = True
+            if change.alerts is not None and self._alerts_by_source.get(change.source) != change.alerts:
+                self._alerts_by_source[change.source] = change.alerts
+                alerts = True
+            if change.health is not None and health.get(change.source) != change.health:
+                health[change.source] = change.health
+                health_changed = True
+        merged_alerts = old.alerts
+        if alerts or changed or removed:
+            merged_alerts = merge_alerts(self._alerts_by_source, ServiceIndex(services.values()))
+            alerts = merged_alerts != old.alerts
+        pending_gpu = old.pending_gpu
+        if gpus:
+            pending_gpu = tuple(p for source in sorted(self._pending_gpu_by_source) for p in self._pending_gpu_by_source[source])
+        state = FleetState(
+            services=MappingProxyType(services),
+            gpu_nodes=MappingProxyType(gpu_nodes),
+            pending_gpu=pending_gpu,
+            alerts=merged_alerts,
+            latency=MappingProxyType(latency),
+            gpu_metrics=MappingProxyType(gpu_metrics),
+            health=MappingProxyType(health),
+            readonly=self.readonly,
+            version=old.version + 1,
+        )
+        delta = FleetDelta(
+            services=frozenset(changed),
+            removed=frozenset(removed),
+            latency=frozenset(latency_changed),
+            gpus=gpus,
+            alerts=alerts,
+            health=health_changed,
+        )
+        return state, delta
+
+    # -- the write side ------------------------------------------------------------------------
+
+    def is_readonly(self, source: str) -> bool:
+        return self._is_readonly(source)
+
+    def _is_readonly(self, source: str) -> bool:
+        return self.readonly or source in self.readonly_sources
+
+    def action_backend(self, source: str) -> ActionBackend:
+        backend = self._backends.get(source)
+        if backend is None:
+            raise ActionRefused(f"no source named {source!r} is connected")
+        if not isinstance(backend, ActionBackend):
+            raise ActionRefused(f"{source} is read-only by nature: it has no actions")
+        return backend
+
+    def plan(self, service: ModelService, intent: Intent) -> ActionPlan:
+        """Ask the owning backend for a plan against the service as the operator saw it.
+
+        Refuses early, before any engine is asked, in read-only mode or when the service's
+        backend does not support the action.
+        """
+        source = service.key.cluster
+        if self._is_readonly(source):
+            raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}")
+        if intent.kind not in service.actions:
+            raise ActionRefused(f"{service.key.name} does not support {intent.kind.value}")
+        return self.action_backend(source).plan(service, intent)
+
+    def plan_on(self, source: str, target: Any, intent: Intent) -> ActionPlan:
+        """Plan an action that is not about a model service (e.g. a silence on an Alertmanager)."""
+        if self._is_readonly(source):
+            raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}")
+        return self.action_backend(source).plan(target, intent)
+
+    def apply(
+        self,
+        plan: ActionPlan,
+        *,
+        confirmed_text: str = "",
+        verify_timeout: float = 120.0,
+        progress: Callable[[str], None] | None = None,
+    ) -> ActionOutcome:
+        """Apply a confirmed plan once, verify it converged, and audit it whatever happens.
+
+        Blocks until verified or `verify_timeout`: call it from a worker thread.
+        """
+        report = progress or (lambda _msg: None)
+        started = self._clock()
+        try:
+            self._check_allowed(plan, confirmed_text)
+        except ActionRefused as exc:
+            return self._finish(plan, Outcome.REFUSED, str(exc), started)
+        except ActionForbidden as exc:
+            return self._finish(plan, Outcome.FORBIDDEN, str(exc), started)
+        if plan.noop:
+            self._applied_plans.add(plan.id)
+            return self._finish(plan, Outcome.NOOP, "nothing to do: already as asked", started, after=plan.before)
+        backend = self.action_backend(plan.source)
+        self._applied_plans.add(plan.id)
+        report(f"applying: {plan.description}")
+        try:
+            backend.apply(plan)
+        except ActionConflict as exc:
+            replanned = self._replan(backend, plan)
+            detail = f"{exc}: the object changed since the preview" + (f" ({exc.changed})" if exc.changed else "")
+            return self._finish(plan, Outcome.CONFLICT, detail, started, replanned=replanned)
+        except ActionForbidden as exc:
+            return self._finish(plan, Outcome.FORBIDDEN, str(exc), started)
+        except ActionRefused as exc:
+            return self._finish(plan, Outcome.REFUSED, str(exc), started)
+        except ActionError as exc:
+            return self._finish(plan, Outcome.FAILED, str(exc), started)
+        except Exception as exc:
+            log.exception("apply failed")
+            return self._finish(plan, Outcome.FAILED, f"{type(exc).__name__}: {exc}", started)
+        report("applied; waiting for the change to converge")
+        try:
+            result = backend.verify(plan, verify_timeout, report)
+        except Exception as exc:
+            log.exception("verify failed")
+            return self._finish(plan, Outcome.APPLIED_NOT_CONVERGED, f"applied, but could not verify: {exc}", started)
+        outcome = Outcome.SUCCEEDED if result.converged else Outcome.APPLIED_NOT_CONVERGED
+        return self._finish(plan, outcome, result.detail, started, after=result.after)
+
+    def _check_allowed(self, plan: ActionPlan, confirmed_text: str) -> None:
+        if self._is_readonly(plan.source):
+            raise ActionRefused(f"read-only mode: nothing is sent to {plan.source}")
+        if plan.id in self._applied_plans:
+            raise ActionRefused("this plan was already applied; make a new one")
+        if plan.target is not None:
+            service = self._state.services.get(plan.target)
+            if service is not None and plan.intent.kind in service.denied:
+                user = plan.user or self.operator
+                raise ActionForbidden(f"not allowed for {user} in {plan.target.namespace or plan.source}")
+        blocked = [w for w in plan.blocked if not _overridden(plan, w)]
+        if blocked:
+            raise ActionRefused("; ".join(w.text for w in blocked))
+        if plan.confirm_text and confirmed_text != plan.confirm_text:
+            raise ActionRefused(f"type {plan.confirm_text!r} to confirm this action")
+
+    def _replan(self, backend: ActionBackend, plan: ActionPlan) -> ActionPlan | None:
+        service = self._state.services.get(plan.target) if plan.target else None
+        try:
+            return backend.plan(service, plan.intent) if service is not None else None
+        except Exception:
+            log.exception("re-plan after conflict failed")
+            return None
+
+    def _finish(
+        self,
+        plan: ActionPlan,
+        outcome: Outcome,
+        detail: str,
+        started: datetime,
+        *,
+        after: Mapping[str, str] | None = None,
+        replanned: ActionPlan | None = None,
+    ) -> ActionOutcome:
+        result = ActionOutcome(
+            plan=plan,
+            outcome=outcome,
+            detail=detail,
+            started=started,
+            finished=self._clock(),
+            after=dict(after or {}),
+            replanned=replanned,
+        )
+        # The record is written (and flushed by the sink) before anyone hears the result.
+        if self._audit is not None:
+            self._audit(audit_record(result, self.operator))
+        if plan.target is not None and outcome not in (Outcome.REFUSED, Outcome.NOOP):
+            recorder = getattr(self._backends.get(plan.source), "record_action", None)
+            if recorder is not None:
+                try:
+                    recorder(result, self.operator)
+                except Exception:
+                    log.exception("could not record the action on the object")
+        return result
+
+    def _error_health(self, backend: Backend, exc: Exception) -> ClusterHealth:
+        return ClusterHealth(
+            source=backend.name,
+            platform=backend.cluster.platform if backend.cluster else None,
+            state=HealthState.ERROR,
+            since=self._clock(),
+            error=str(exc) or type(exc).__name__,
+        )
+
+
+def _overridden(plan: ActionPlan, warning: Any) -> bool:
+    return warning.code == "selector-no-ready-pods" and getattr(plan.intent, "override_unready", False)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def audit_record(result: ActionOutcome, operator: str) -> dict[str, Any]:
+    """One audit line. Holds what was done and to what, never request bodies (they can carry env
+    values or secrets from pod templates), tokens or environment variables."""
+    plan = result.plan
+    return {
+        "time": result.finished.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "started": result.started.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "operator": operator,
+        "user": plan.user or operator,
+        "cluster": plan.source,
+        "target": plan.target_name,
+        "namespace": plan.target.namespace if plan.target else "",
+        "kind": plan.target.kind.value if plan.target else "",
+        "action": plan.intent.kind.value,
+        "intent": plan.description,
+        "before": dict(plan.before),
+        "planned": dict(plan.after),
+        "after": dict(result.after),
+        "result": result.outcome.value,
+        "error": "" if result.ok or result.outcome is Outcome.SUCCEEDED else result.detail,
+        "detail": result.detail,
+        "warnings": [w.code for w in plan.warnings],
+        "overrides": [w.code for w in plan.blocked if _overridden(plan, w)],
+        "calls": [f"{m.method} {m.path}" for m in plan.mutations],
+    }

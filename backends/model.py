@@ -1,0 +1,370 @@
+"""The domain model every other module speaks.
+
+Backends fill these frozen dataclasses from engine JSON (in their `translate.py`); the Fleet merges
+them into one `FleetState`; the UI only ever reads them. No raw Kubernetes or Docker object goes
+past a backend's translate layer, and nothing here imports an engine client or Textual.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+Labels = tuple[tuple[str, str], ...]
+"""Labels as sorted (key, value) pairs: hashable and cheap to compare, unlike a dict."""
+
+
+def freeze_labels(labels: Mapping[str, str] | None) -> Labels:
+    """Turn an engine's label map into our sorted, hashable form; non-string values become text."""
+    if not labels:
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+
+
+
+
+
+class Platform(enum.Enum):
+    K8S = "k8s"
+    SWARM = "swarm"
+
+
+class ServiceKind(enum.Enum):
+    DEPLOYMENT = "Deployment"
+    ROLLOUT = "Rollout"
+    INFERENCE_SERVICE = "InferenceService"
+    SWARM_SERVICE = "SwarmService"
+
+
+class ActionKind(enum.Enum):
+    """What an operator can ask of a service; backends say which ones each service supports."""
+
+    SCALE = "scale"
+    SET_AUTOSCALER_BOUNDS = "set-autoscaler-bounds"
+    CANARY_WEIGHT = "canary-weight"
+    PROMOTE = "promote"
+    PROMOTE_FULL = "promote-full"
+    ABORT = "abort"
+    RETRY = "retry"
+    BLUE_GREEN_SWITCH = "blue-green-switch"
+    ROLLBACK = "rollback"
+    UPDATE_IMAGE = "update-image"
+    SILENCE = "silence"
+    EXPIRE_SILENCE = "expire-silence"
+
+
+class HealthState(enum.Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    STALE = "stale"
+    """Connection lost after a good sync: the data shown is the last known."""
+    ERROR = "error"
+    """Never synced (unreachable, refused credentials, bad config)."""
+
+
+class AlertState(enum.Enum):
+    FIRING = "firing"
+    PENDING = "pending"
+    SILENCED = "silenced"
+    INHIBITED = "inhibited"
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that sorting descending puts the loudest first."""
+
+    NONE = 0
+    INFO = 1
+    WARNING = 2
+    CRITICAL = 3
+
+    @classmethod
+    def parse(cls, text: str | None) -> Severity:
+        value = (text or "").strip().lower()
+        if value in ("critical", "crit", "page", "error", "high", "p1"):
+            return cls.CRITICAL
+        if value in ("warning", "warn", "medium", "p2"):
+            return cls.WARNING
+        if value in ("info", "informational", "low", "notice", "p3"):
+            return cls.INFO
+        return cls.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRef:
+    """One engine endpoint the operator watches: a kubeconfig context or a Swarm manager."""
+
+    name: str
+    platform: Platform
+    endpoint: str = ""
+    """Where it is reached (API server URL, docker host), for display only; never a credential."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ServiceKey:
+    """Identity of a model service across the whole fleet."""
+
+    cluster: str
+    namespace: str
+    """Kubernetes namespace, or the Swarm stack (empty when the service is not in a stack)."""
+    kind: ServiceKind = field(compare=False)
+    name: str = ""
+
+    def __str__(self) -> str:
+        scope = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.cluster}/{scope}{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    type: str
+    status: str
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Canary:
+    """A stable/canary split, whichever engine runs it (Argo, KServe, Istio, a Swarm pair)."""
+
+    source: str
+    """'argo', 'kserve', 'istio' or 'swarm': which mechanism moves the weight."""
+    stable_version: str = ""
+    canary_version: str = ""
+    weight: int | None = None
+    """Percent of traffic to the canary, when known."""
+    step: int | None = None
+    """Argo's current step index (0-based), when the strategy has steps."""
+    total_steps: int | None = None
+    paused: bool = False
+    aborted: bool = False
+    message: str = ""
+    reachable_weights: tuple[int, ...] = ()
+    """Weights the engine can actually reach (a Swarm split by task count); empty means any 0-100."""
+
+
+@dataclass(frozen=True, slots=True)
+class ColourState:
+    """One side of a blue-green pair: its name, and how many of its pods/tasks are ready."""
+
+    name: str
+    ready: int
+    desired: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlueGreen:
+    source: str
+    """'service-selector' (a Kubernetes Service), 'argo' or 'swarm'."""
+    active: str
+    """Colour or version that receives production traffic."""
+    preview: str | None = None
+    selector: Labels = ()
+    """The selector (or alias owner) that decides what is active."""
+    selector_key: str = ""
+    """The selector key that names the colour (e.g. 'version' or 'color')."""
+    colours: tuple[ColourState, ...] = ()
+    router: str = ""
+    """The object switched: Service name, Argo Rollout, or Swarm alias."""
+
+
+@dataclass(frozen=True, slots=True)
+class Autoscaler:
+    name: str
+    min_replicas: int
+    max_replicas: int
+    current_replicas: int
+    desired_replicas: int
+    target: str = ""
+    """Human summary of what it scales on, e.g. 'cpu 70%' or 'inference_latency_p95 100m'."""
+    active: bool = True
+    """False when the HPA reports ScalingActive=False (e.g. its target was scaled to 0)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelService:
+    key: ServiceKey
+    platform: Platform
+    image: str = ""
+    version: str = ""
+    desired: int = 0
+    ready: int = 0
+    updated: int = 0
+    unavailable: int = 0
+    canary: Canary | None = None
+    blue_green: BlueGreen | None = None
+    autoscaler: Autoscaler | None = None
+    gpus_per_replica: int = 0
+    conditions: tuple[Condition, ...] = ()
+    labels: Labels = ()
+    revision: str = ""
+    """Current revision: Deployment revision annotation, Swarm version index, KServe revision."""
+    rollout_state: str = ""
+    """'progressing', 'paused', 'updating', 'rollback_started', 'completed', 'degraded', ... or ''."""
+    rollout_message: str = ""
+    replicated: bool = True
+    """False for a Swarm global service (its task count follows the nodes)."""
+    actions: frozenset[ActionKind] = frozenset()
+    """What this service supports, as decided by its backend."""
+    denied: frozenset[ActionKind] = frozenset()
+    """Supported actions the current credentials may not do (from SelfSubjectAccessReview etc.)."""
+    production: bool = False
+    """In a namespace/stack marked production: scaling to 0 needs the name typed to confirm."""
+
+    @property
+    def labels_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    @property
+    def progressing(self) -> bool:
+        return self.updated < self.desired or self.rollout_state in ("progressing", "updating", "rollback_started")
+
+
+@dataclass(frozen=True, slots=True)
+class GpuHolder:
+    """Who holds GPUs on a node: a pod (Kubernetes) or a task (Swarm), and its service if known."""
+
+    workload: str
+    gpus: int
+    service: ServiceKey | None = None
+    devices: tuple[str, ...] = ()
+    """GPU ids when the engine says which (Swarm named generic resources, DCGM uuid)."""
+    resource: str = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True, slots=True)
+class MigSlice:
+    profile: str
+    """e.g. '1g.5gb' (resource nvidia.com/mig-1g.5gb)."""
+    total: int
+    allocated: int
+
+
+@dataclass(frozen=True, slots=True)
+class GpuDeviceMetrics:
+    """One GPU as DCGM reports it: utilisation percent and framebuffer MiB."""
+
+    gpu: str
+    uuid: str = ""
+    model: str = ""
+    utilisation: float | None = None
+    memory_used_mib: float | None = None
+    memory_free_mib: float | None = None
+    pod: str = ""
+    namespace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GpuNode:
+    cluster: str
+    node: str
+    total: int
+    """GPU capacity (nvidia.com/gpu, .shared, plus MIG slices counted as devices)."""
+    allocatable: int
+    allocated: int
+    holders: tuple[GpuHolder, ...] = ()
+    mig: tuple[MigSlice, ...] = ()
+    utilisation: float | None = None
+    """Mean GPU utilisation percent, when DCGM metrics exist."""
+    memory_used_mib: float | None = None
+    memory_total_mib: float | None = None
+    ready: bool = True
+    schedulable: bool = True
+    devices: tuple[GpuDeviceMetrics, ...] = ()
+    labels: Labels = ()
+
+    @property
+    def free(self) -> int:
+        return max(self.allocatable - self.allocated, 0) if self.ready and self.schedulable else 0
+
+
+@dataclass(frozen=True, slots=True)
+class PendingGpuWorkload:
+    """A pod or task that cannot start for lack of GPUs, with the scheduler's own words."""
+
+    cluster: str
+    namespace: str
+    name: str
+    gpus: int
+    message: str
+    service: ServiceKey | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    name: str
+    severity: Severity
+    state: AlertState
+    labels: Labels
+    summary: str = ""
+    description: str = ""
+    since: datetime | None = None
+    service: ServiceKey | None = None
+    fingerprint: str = ""
+    source: str = ""
+    """Which Prometheus/Alertmanager reported it."""
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+    value: str = ""
+
+    @property
+    def identity(self) -> Labels:
+        """What makes two reports the same alert: its labels (as Alertmanager fingerprints them)."""
+        return self.labels
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: str
+    matchers: tuple[tuple[str, str, bool, bool], ...]
+    """(name, value, is_regex, is_equal)."""
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySeries:
+    """Recent latency of one service; points are (unix time, seconds) with no NaN or inf."""
+
+    service: ServiceKey
+    p50: tuple[tuple[float, float], ...] = ()
+    p95: tuple[tuple[float, float], ...] = ()
+    rps: float | None = None
+    error_ratio: float | None = None
+    slo_seconds: float = 0.1
+    preset: str = ""
+
+    @property
+    def current_p95(self) -> float | None:
+        return self.p95[-1][1] if self.p95 else None
+
+    @property
+    def current_p50(self) -> float | None:
+        return self.p50[-1][1] if self.p50 else None
+
+    @property
+    def breached(self) -> bool:
+        now = self.current_p95
+        return now is not None and now > self.slo_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterHealth:
+    """Whether a source (cluster, Prometheus, Alertmanager) is being read, and since when not."""
+
+    source: str
+    platform: Platform | None
+    state: HealthState
+    since: datetime | None = None
+    """When the current state began (staleness is measured from here)."""
+    last_sync: datetime | None = None
+    error: str = ""
+    endpoint: str = ""
+    user: str = ""
+    """Who we act as there (kubeconfig user, OS user for Swarm), for permission messages and audit."""
+    readonly: bool = False

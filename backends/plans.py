@@ -1,0 +1,263 @@
+"""Actions as data: what the operator asked (an intent), what will be sent (a plan), what happened.
+
+An `ActionPlan` is built by the backend that owns the target, shown to the operator as a preview,
+and applied once by the Fleet, which then verifies and audits it. Plans never hold clients or raw
+engine objects: the mutations are plain (method, path, body) records a reviewer can read.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from backends.model import ActionKind, ServiceKey
+
+# ---------------------------------------------------------------------------------------------
+# Intents: what the operator asked for, before any engine is consulted.
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    replicas: int
+    kind: ActionKind = field(default=ActionKind.SCALE, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SetAutoscalerBounds:
+    min_replicas: int
+    max_replicas: int
+    kind: ActionKind = field(default=ActionKind.SET_AUTOSCALER_BOUNDS, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SetCanaryWeight:
+    weight: int
+    kind: ActionKind = field(default=ActionKind.CANARY_WEIGHT, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Promote:
+    full: bool = False
+
+    @property
+    def kind(self) -> ActionKind:
+        return ActionKind.PROMOTE_FULL if self.full else ActionKind.PROMOTE
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    kind: ActionKind = field(default=ActionKind.ABORT, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    kind: ActionKind = field(default=ActionKind.RETRY, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchBlueGreen:
+    colour: str
+    override_unready: bool = False
+    """Explicit, audited override of the 'new selector must match a ready pod' precondition."""
+    kind: ActionKind = field(default=ActionKind.BLUE_GREEN_SWITCH, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Rollback:
+    revision: str | None = None
+    """None means the previous revision (kubectl rollout undo's default)."""
+    kind: ActionKind = field(default=ActionKind.ROLLBACK, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateImage:
+    image: str
+    kind: ActionKind = field(default=ActionKind.UPDATE_IMAGE, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceAlert:
+    matchers: tuple[tuple[str, str, bool], ...]
+    """(label, value, is_regex)."""
+    duration_seconds: int
+    comment: str
+    kind: ActionKind = field(default=ActionKind.SILENCE, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireSilence:
+    silence_id: str
+    kind: ActionKind = field(default=ActionKind.EXPIRE_SILENCE, init=False)
+
+
+Intent = (
+    Scale
+    | SetAutoscalerBounds
+    | SetCanaryWeight
+    | Promote
+    | Abort
+    | Retry
+    | SwitchBlueGreen
+    | Rollback
+    | UpdateImage
+    | SilenceAlert
+    | ExpireSilence
+)
+
+
+def describe_intent(intent: Intent) -> str:
+    """One line for humans and the audit log: 'scale to 5', 'canary weight 20%'..."""
+    match intent:
+        case Scale(replicas=n):
+            return f"scale to {n}"
+        case SetAutoscalerBounds(min_replicas=lo, max_replicas=hi):
+            return f"set autoscaler bounds to {lo}..{hi}"
+        case SetCanaryWeight(weight=w):
+            return f"canary weight {w}%"
+        case Promote(full=full):
+            return "promote fully" if full else "promote"
+        case Abort():
+            return "abort rollout"
+        case Retry():
+            return "retry rollout"
+        case SwitchBlueGreen(colour=c, override_unready=o):
+            return f"switch to {c}" + (" (override: target not ready)" if o else "")
+        case Rollback(revision=r):
+            return f"roll back to revision {r}" if r else "roll back to the previous revision"
+        case UpdateImage(image=i):
+            return f"update image to {i}"
+        case SilenceAlert(matchers=m, duration_seconds=d):
+            shown = ", ".join(f"{k}{'=~' if rx else '='}{v}" for k, v, rx in m)
+            return f"silence {{{shown}}} for {d // 60} min"
+        case ExpireSilence(silence_id=s):
+            return f"expire silence {s}"
+    return repr(intent)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans
+
+
+class Risk(enum.IntEnum):
+    LOW = 0
+    MEDIUM = 1
+    HIGH = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    """One exact API call: what a reviewer would see in an API server's audit log."""
+
+    method: str
+    path: str
+    body: Any = None
+    content_type: str = "application/json"
+    params: Mapping[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanWarning:
+    code: str
+    """Stable identifier tests and the UI can match: 'hpa-owns-replicas', 'gpu-pending', ..."""
+    text: str
+    blocking: bool = False
+    """A failed precondition: the Fleet refuses the plan unless it was overridden in the intent."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionPlan:
+    source: str
+    """Name of the backend that applies it (the cluster, or the Alertmanager for silences)."""
+    target: ServiceKey | None
+    """The service acted on; None for actions on other things (silences)."""
+    target_name: str
+    """How the target reads in previews and the audit log."""
+    intent: Intent
+    mutations: tuple[Mutation, ...]
+    before: Mapping[str, str]
+    """Human preview of the fields that change, before → after (same keys in both)."""
+    after: Mapping[str, str]
+    warnings: tuple[PlanWarning, ...] = ()
+    risk: Risk = Risk.LOW
+    precondition_version: str = ""
+    """resourceVersion / Swarm version index the plan was built against; a conflict re-plans."""
+    confirm_text: str = ""
+    """When set, the operator must type exactly this to confirm (e.g. scaling production to 0)."""
+    alternatives: tuple[Intent, ...] = ()
+    """Other intents worth offering instead (e.g. set the HPA's bounds rather than fight it)."""
+    user: str = ""
+    noop: bool = False
+    """Nothing would change (already at the target); applying does nothing and says so."""
+    context: Mapping[str, Any] = field(default_factory=dict)
+    """Backend-private data the apply/verify step needs (ids, names), never secrets."""
+    id: str = field(default_factory=lambda: uuid4().hex)
+    """Lets the Fleet apply a plan at most once."""
+
+    @property
+    def description(self) -> str:
+        return describe_intent(self.intent)
+
+    @property
+    def blocked(self) -> tuple[PlanWarning, ...]:
+        return tuple(w for w in self.warnings if w.blocking)
+
+
+class ActionError(Exception):
+    """An action could not be planned or applied; the message is for the operator as is."""
+
+
+class ActionRefused(ActionError):
+    """Refused before anything was sent: read-only, invalid input, failed precondition."""
+
+
+class ActionForbidden(ActionError):
+    """The engine answered 403 / permission denied."""
+
+
+class ActionConflict(ActionError):
+    """The object changed since the plan was made (409, 'update out of sequence')."""
+
+    def __init__(self, message: str, changed: str = "") -> None:
+        super().__init__(message)
+        self.changed = changed
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    converged: bool
+    detail: str
+    after: Mapping[str, str] = field(default_factory=dict)
+    """What the engine holds now, in the same keys as the plan's preview."""
+
+
+class Outcome(enum.Enum):
+    SUCCEEDED = "succeeded"
+    """Applied and verified converged."""
+    APPLIED_NOT_CONVERGED = "applied-not-converged"
+    """Applied, but the object had not converged when the follow timed out."""
+    REFUSED = "refused"
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+    NOOP = "noop"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    plan: ActionPlan
+    outcome: Outcome
+    detail: str
+    started: datetime
+    finished: datetime
+    after: Mapping[str, str] = field(default_factory=dict)
+    replanned: ActionPlan | None = None
+    """On a conflict: a fresh plan against the new state, to show the operator what changed."""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.SUCCEEDED, Outcome.NOOP)
