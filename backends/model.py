@@ -338,6 +338,9 @@ class LatencySeries:
     error_ratio: float | None = None
     slo_seconds: float = 0.1
     preset: str = ""
+    estimate: str = "quantile"
+    """'quantile', or 'mean' when the runtime exports only counters (Triton without summaries,
+    TorchServe): p50 and p95 then both hold the mean latency; show it as 'mean', not 'p95'."""
 
     @property
     def current_p95(self) -> float | None:
