@@ -135,6 +135,7 @@ class Fleet:
         self._stopping = threading.Event()
         self._applied_plans: set[str] = set()
         self._last_publish = 0.0
+        self._stop_hooks: list[Callable[[], None]] = []
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -175,6 +176,10 @@ class Fleet:
                 log.exception("backend %s failed to start", backend.name)
                 self.submit(Change(source=backend.name, health=self._error_health(backend, exc)))
 
+    def add_stop_hook(self, hook: Callable[[], None]) -> None:
+        """Run `hook` after the backends stop (e.g. to stop the demo's simulated engines)."""
+        self._stop_hooks.append(hook)
+
     def stop(self) -> None:
         self._stopping.set()
         with self._wake:
@@ -184,6 +189,11 @@ class Fleet:
                 backend.stop()
             except Exception:
                 log.exception("backend %s failed to stop cleanly", backend.name)
+        for hook in self._stop_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("stop hook failed")
 
     # -- the read side -------------------------------------------------------------------------
 

@@ -1,1 +1,45 @@
-"""Themes: Textual Theme objects and .tcss files. No colour literal lives in Python code outside this package."""
+"""Themes: Textual `Theme` objects built from `palettes.toml`, plus the app's stylesheet.
+
+Colours are data (palettes.toml), so no Python module holds a colour literal. Widgets style
+themselves through the semantic variables (`$status-healthy`, `$alert-firing`, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from importlib import resources
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+THEME_NAMES = ("dark", "light", "high-contrast")
+"""Names the operator uses (`--theme dark`); the registered Textual theme is `mlops-<name>`."""
+
+DEFAULT_THEME = "dark"
+
+
+def textual_name(name: str) -> str:
+    return f"mlops-{name}"
+
+
+@cache
+def palettes() -> dict[str, dict]:
+    return tomllib.loads(resources.files(__package__).joinpath("palettes.toml").read_text("utf-8"))
+
+
+def build_themes() -> list:
+    """Our Textual themes, ready for `App.register_theme`."""
+    from textual.theme import Theme
+
+    themes = []
+    for theme_name, palette in palettes().items():
+        fields = {k: v for k, v in palette.items() if k != "variables"}
+        themes.append(Theme(name=theme_name, variables=dict(palette.get("variables", {})), **fields))
+    return themes
+
+
+def stylesheet_path() -> str:
+    return str(resources.files(__package__).joinpath("app.tcss"))

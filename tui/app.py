@@ -1,0 +1,281 @@
+"""The App: composes the dashboard, routes keys to flows, and feeds Fleet snapshots to the panes.
+
+Nothing here talks to an engine. The Fleet is built and started in a worker thread (that is where
+`kubernetes`, `docker` and friends get imported), so the first frame is drawn before any network
+I/O; after that, snapshots arrive as `FleetUpdated` messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+
+from rich.text import Text
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container, Horizontal, Vertical
+from textual.widgets import Footer, Input, Static
+
+from backends.fleet import Fleet, FleetState
+from backends.model import ServiceKey
+from themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
+from tui.config import Settings
+from tui.messages import FleetFailed, FleetUpdated
+from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
+from tui.panes.base import PaneMixin
+from tui.screens.help import HelpScreen
+from tui.screens.prompt import PromptScreen
+from tui.statusbar import StatusBar
+
+FleetFactory = Callable[[Settings], Fleet]
+
+COMPACT_WIDTH = 110
+COMPACT_HEIGHT = 32
+"""Below either, the panes collapse: the focused pane fills the screen and tab switches."""
+
+VIEWS = ("services", "gpus", "latency", "alerts")
+
+
+class MlopsApp(App[None]):
+    """mlops-tui: model services, GPUs, latency and alerts across Kubernetes and Swarm."""
+
+    TITLE = "mlops-tui"
+    CSS_PATH = stylesheet_path()
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("s", "scale", "Scale", id="scale"),
+        Binding("w", "canary", "Canary weight", id="canary"),
+        Binding("b", "bluegreen", "Blue/green switch", id="bluegreen"),
+        Binding("R", "rollback", "Roll back", id="rollback"),
+        Binding("u", "update_image", "Update image", id="update_image"),
+        Binding("S", "silence", "Silence alert", id="silence"),
+        Binding("enter", "details", "Details", id="details", show=False),
+        Binding("colon", "jump", "Jump to view/cluster", id="jump"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("t", "cycle_theme", "Next theme", id="theme", show=False),
+        Binding("tab", "next_pane", "Next pane", show=False, priority=True),
+        Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
+        Binding("escape", "back", "Back / clear filter", show=False),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    ACTION_COMMANDS = ("scale", "canary", "bluegreen", "rollback", "update_image", "silence")
+    """Mutating commands: disabled in read-only mode and where the selected target lacks them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        fleet_factory: FleetFactory,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self._fleet_factory = fleet_factory
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self.fleet: Fleet | None = None
+        self.state = FleetState(readonly=settings.readonly)
+        self.active_pane = "services"
+        self.compact = False
+        for theme in build_themes():
+            self.register_theme(theme)
+        self.theme = textual_name(settings.theme)
+        self.set_keymap({command: key for command, key in settings.keys.items()})
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self._clock, readonly=self.settings.readonly, demo=self.settings.demo)
+        yield Static(id="pane-tabs")
+        with Container(id="panes"):
+            with Vertical(id="left"):
+                yield ServicesPane()
+                yield GpuPane()
+            with Vertical(id="right"):
+                yield LatencyPane(ascii_only=self.settings.ascii)
+                yield AlertsPane(clock=self._clock)
+        with Horizontal(id="filter-bar"):
+            yield Static("/", id="filter-label")
+            yield Input(placeholder="name, namespace, cluster or label=value; enter applies, esc clears", id="filter")
+        yield Footer()
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.query_one("#filter-bar").display = False
+        self._layout_for(self.size.width, self.size.height)
+        self.query_one(ServicesPane).focus()
+        self.run_worker(self._start_fleet, thread=True, name="fleet-start", exclusive=True)
+
+    def _start_fleet(self) -> None:
+        """Worker thread: build the backends (heavy imports happen here) and start them."""
+        try:
+            fleet = self._fleet_factory(self.settings)
+        except Exception as exc:
+            self.post_message(FleetFailed(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)))
+            return
+        fleet.subscribe(lambda state, delta: self.post_message(FleetUpdated(state, delta)))
+        self.fleet = fleet
+        fleet.start()
+
+    def on_unmount(self) -> None:
+        if self.fleet is not None:
+            self.fleet.stop()
+
+    # -- live data ------------------------------------------------------------------------------
+
+    def on_fleet_updated(self, message: FleetUpdated) -> None:
+        self.state = message.state
+        with self.batch_update():
+            for pane in self._panes():
+                pane.show(message.state, message.delta)
+            self.query_one(StatusBar).show(message.state)
+        self.refresh_bindings()
+
+    def on_fleet_failed(self, message: FleetFailed) -> None:
+        self.notify(message.error, title="Cannot start", severity="error", timeout=30)
+
+    def on_services_pane_selected(self, message: ServicesPane.Selected) -> None:
+        self.query_one(LatencyPane).select(message.key)
+        self.refresh_bindings()
+
+    def _panes(self) -> Iterable[PaneMixin]:
+        yield self.query_one(ServicesPane)
+        yield self.query_one(GpuPane)
+        yield self.query_one(LatencyPane)
+        yield self.query_one(AlertsPane)
+
+    def selected_service_key(self) -> ServiceKey | None:
+        return self.query_one(ServicesPane).selected_service_key()
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def on_resize(self, event) -> None:
+        self._layout_for(event.size.width, event.size.height)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.compact = compact
+        self.screen.set_class(compact, "-compact")
+        self._show_active_pane()
+
+    def _show_active_pane(self) -> None:
+        for pane in self._panes():
+            pane.set_class(pane.pane_id == self.active_pane, "-active")  # type: ignore[attr-defined]
+        for column, members in (("#left", ("services", "gpus")), ("#right", ("latency", "alerts"))):
+            self.query_one(column).set_class(self.active_pane in members, "-active")
+        tabs = "  ".join(f"▸{name}◂" if name == self.active_pane else f" {name} " for name in VIEWS)
+        self.query_one("#pane-tabs", Static).update(Text(f"{tabs}   tab: next pane"))
+
+    def focus_pane(self, name: str) -> None:
+        self.active_pane = name
+        self._show_active_pane()
+        pane = {p.pane_id: p for p in self._panes()}[name]
+        target = pane.table if isinstance(pane, GpuPane) else pane
+        self.call_after_refresh(target.focus)  # type: ignore[attr-defined]
+
+    def action_next_pane(self) -> None:
+        if self.screen is not self.screen_stack[0]:
+            self.screen.focus_next()
+            return
+        self.focus_pane(VIEWS[(VIEWS.index(self.active_pane) + 1) % len(VIEWS)])
+
+    def action_previous_pane(self) -> None:
+        if self.screen is not self.screen_stack[0]:
+            self.screen.focus_previous()
+            return
+        self.focus_pane(VIEWS[(VIEWS.index(self.active_pane) - 1) % len(VIEWS)])
+
+    def on_descendant_focus(self, event) -> None:
+        for pane in self._panes():
+            if event.widget is pane or pane in event.widget.ancestors:
+                if self.active_pane != pane.pane_id:
+                    self.active_pane = pane.pane_id
+                    self._show_active_pane()
+                return
+
+    # -- filter and jump ------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        bar = self.query_one("#filter-bar")
+        bar.display = True
+        self.query_one("#filter", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.query_one(ServicesPane).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one(ServicesPane).set_filter(event.value)
+            if not event.value:
+                self.query_one("#filter-bar").display = False
+            self.focus_pane("services")
+
+    def action_back(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if filter_input.value or self.query_one("#filter-bar").display:
+            filter_input.value = ""
+            self.query_one(ServicesPane).set_filter("")
+            self.query_one("#filter-bar").display = False
+            self.focus_pane("services")
+
+    def action_jump(self) -> None:
+        clusters = sorted({k.cluster for k in self.state.services} | set(self.state.health))
+        self.push_screen(
+            PromptScreen(":  jump to a view or a cluster", [*VIEWS, *clusters], "services, gpus, latency, alerts, or a cluster"),
+            self._jump_to,
+        )
+
+    def _jump_to(self, target: str | None) -> None:
+        if not target:
+            return
+        view = target.lower()
+        if view in VIEWS:
+            self.focus_pane(view)
+            return
+        clusters = {k.cluster for k in self.state.services} | set(self.state.health)
+        if target in clusters:
+            self.query_one("#filter-bar").display = True
+            self.query_one("#filter", Input).value = target
+            self.query_one(ServicesPane).set_filter(target)
+            self.focus_pane("services")
+            return
+        self.notify(f"no view or cluster called {target!r}", severity="warning")
+
+    # -- help, themes, palette ------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_cycle_theme(self) -> None:
+        names = [textual_name(n) for n in THEME_NAMES]
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        self.notify(f"theme: {self.theme.removeprefix('mlops-')}", timeout=2)
+
+    def watch_theme(self, _theme: str) -> None:
+        # Cell styles are resolved from the theme when rows are built: rebuild them once.
+        if self.is_mounted:
+            self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        for pane in self._panes():
+            pane.restyle(self.state)
+        self.query_one(StatusBar).show(self.state)
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if binding.id and binding.description and binding.action not in ("quit",):
+                yield SystemCommand(binding.description, f"{binding.description} (key: {binding.key})",
+                                    lambda action=binding.action: self.run_action(action))
+
+    # -- actions (dialogs live in tui/screens/actions.py) ----------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.ACTION_COMMANDS:
+            if self.settings.readonly:
+                return None  # shown, greyed out
+            return True
+        return True

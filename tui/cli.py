@@ -1,0 +1,138 @@
+"""Command line: `mlops-tui` (the dashboard), `mlops-tui status` (one-shot) and `mlops-tui audit`.
+
+Imports stay light here: Textual and the engine clients are imported only by the command that
+needs them, so `--help` and `--version` are instant and the first frame comes early.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import metadata
+
+from themes import THEME_NAMES
+from tui.config import ConfigError, Settings, build_settings
+
+
+def _version() -> str:
+    try:
+        return metadata.version("mlops-tui")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def _options() -> argparse.ArgumentParser:
+    """Options shared by every command (so `mlops-tui status --context prod` works)."""
+    # SUPPRESS: an option absent from the command line leaves no attribute, so a subcommand's
+    # copy of the option never overwrites a value given before the subcommand.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    k8s = common.add_argument_group("Kubernetes")
+    k8s.add_argument("--context", dest="contexts", action="append", metavar="NAME",
+                     help="kubeconfig context to watch (repeatable; default: the current context)")
+    k8s.add_argument("--all-contexts", action="store_true", help="watch every context in the kubeconfig")
+    k8s.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    k8s.add_argument("--namespace", "-n", dest="namespaces", action="append", metavar="NS",
+                     help="namespace to watch (repeatable; default: all)")
+    k8s.add_argument("--selector", "-l", metavar="LABELS", help="label selector for model services")
+    swarm = common.add_argument_group("Docker Swarm")
+    swarm.add_argument("--swarm", action="append", metavar="URL",
+                       help="Swarm manager: unix://, tcp://, ssh://user@host or a docker context name (repeatable; "
+                            "default: $DOCKER_HOST, else the local socket when it is a Swarm manager)")
+    metrics = common.add_argument_group("Metrics and alerts")
+    metrics.add_argument("--prometheus", metavar="URL", help="Prometheus base URL (or $PROMETHEUS_URL)")
+    metrics.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL (or $ALERTMANAGER_URL)")
+    general = common.add_argument_group("General")
+    general.add_argument("--readonly", action="store_true", help="refuse every mutation")
+    general.add_argument("--theme", choices=THEME_NAMES, help="colour theme (default: dark)")
+    general.add_argument("--ascii", action="store_true", help="draw trends without Unicode block glyphs")
+    general.add_argument("--config", metavar="PATH", help="TOML config file (default: in the platform's config dir)")
+    general.add_argument("--audit-log", metavar="PATH", help="where actions are recorded (default: platform state dir)")
+    general.add_argument("--demo", action="store_true",
+                         help="run against the built-in simulated fleet (Kubernetes, Swarm, Prometheus, Alertmanager)")
+    general.add_argument("--demo-scale", type=_positive_int, metavar="N", help="multiply the demo fleet's size by N")
+    return common
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    common = _options()
+    top = argparse.ArgumentParser(
+        prog="mlops-tui",
+        parents=[common],
+        description="Live model services, GPUs, latency and alerts across Kubernetes and Docker Swarm, "
+                    "with previewed, verified and audited scale / canary / blue-green / rollback actions.",
+        epilog="Keys: ? help, / filter, : jump, s scale, w canary, b blue-green, R roll back, u image, "
+               "S silence, enter details, q quit. Try: mlops-tui --demo",
+    )
+    top.add_argument("--version", action="version", version=f"mlops-tui {_version()}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND")
+    status = commands.add_parser("status", parents=[common], help="print the fleet once (table or --json) and exit",
+                                 description="Connect, wait for the first full sync, print the fleet, exit "
+                                             "non-zero when a cluster could not be read.")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--timeout", type=_positive_float, default=15.0, metavar="SECONDS",
+                        help="how long to wait for every source's first sync (default: 15)")
+    audit = commands.add_parser("audit", parents=[common], help="print the last entries of the audit log")
+    audit.add_argument("--last", type=_positive_int, default=20, metavar="N", help="how many (default: 20)")
+    audit.add_argument("--json", action="store_true", help="print the raw JSON lines")
+    return top
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    cli = {k: v for k, v in vars(args).items() if k not in ("command", "config", "json", "last", "timeout")}
+    return build_settings(cli, getattr(args, "config", None))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(f"mlops-tui: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "status":
+        from tui.status import run_status
+
+        return run_status(settings, as_json=args.json, timeout=args.timeout)
+    if args.command == "audit":
+        from tui.audit import AuditLog, format_record
+
+        records = AuditLog(settings.audit_path).last(args.last)
+        if not records:
+            print(f"no actions recorded yet in {settings.audit_path}")
+        for record in records:
+            if args.json:
+                import orjson
+
+                print(orjson.dumps(record).decode())
+            else:
+                print(format_record(record))
+        return 0
+    from tui.app import MlopsApp
+    from tui.sources import build_fleet
+
+    MlopsApp(settings, build_fleet).run()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

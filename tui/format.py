@@ -1,0 +1,328 @@
+"""Model → cells: pure presentation, no widgets, no colours.
+
+Every string that came from a cluster goes through `plain()`: it is shown as literal text, with
+control characters (terminal escapes included) made visible, and it is never parsed as markup.
+States are told by a glyph *and* a word; the colour is a semantic name (`healthy`, `down`...) that
+the pane turns into a style from the theme.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from rich.style import Style
+from rich.text import Text
+
+from backends.model import (
+    Alert,
+    AlertState,
+    ClusterHealth,
+    GpuNode,
+    HealthState,
+    LatencySeries,
+    ModelService,
+    PendingGpuWorkload,
+    Severity,
+)
+
+StyleFor = Callable[[str], Style | str]
+"""Semantic name ('healthy', 'degraded', 'down', 'unknown', 'canary', ...) → a style."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain(value: object) -> str:
+    """Text safe for a terminal: control characters (ESC, CR, BEL, C1...) become visible \\xNN."""
+    text = "" if value is None else str(value)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def literal(value: object, style: Style | str = "") -> Text:
+    """A cell that shows exactly what the cluster sent: no markup, no escapes interpreted."""
+    return Text(plain(value), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def no_style(_name: str) -> str:
+    return ""
+
+
+def age(seconds: float | None) -> str:
+    """Compact kubectl-style age: 45s, 12m, 3h, 5d."""
+    if seconds is None:
+        return "-"
+    s = max(int(seconds), 0)
+    if s < 120:
+        return f"{s}s"
+    if s < 2 * 3600:
+        return f"{s // 60}m"
+    if s < 2 * 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def since(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "-"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return age((now - moment).total_seconds())
+
+
+# -- services ----------------------------------------------------------------------------------
+
+SERVICE_COLUMNS = (
+    ("state", "STATE"),
+    ("name", "NAME"),
+    ("namespace", "NS/STACK"),
+    ("cluster", "CLUSTER"),
+    ("kind", "KIND"),
+    ("ready", "READY"),
+    ("version", "VERSION"),
+    ("canary", "CANARY"),
+    ("bluegreen", "BLUE/GREEN"),
+    ("autoscaler", "AUTOSCALER"),
+    ("gpus", "GPU"),
+    ("alerts", "ALERTS"),
+)
+
+KIND_SHORT = {"Deployment": "deploy", "Rollout": "rollout", "InferenceService": "isvc", "SwarmService": "swarm"}
+
+
+def service_state(service: ModelService) -> tuple[str, str]:
+    """(glyph and word, semantic) for a service's overall state."""
+    if service.rollout_state in ("rollback_started", "rollback_paused", "paused", "degraded", "aborted"):
+        return f"▲ {service.rollout_state.replace('_', '-')}", "degraded"
+    if service.desired == 0:
+        return "○ zero", "unknown"
+    if service.ready == 0:
+        return "✖ down", "down"
+    if service.ready < service.desired:
+        return "▲ degraded", "degraded"
+    if service.progressing:
+        return "◐ rolling", "degraded"
+    return "● ok", "healthy"
+
+
+def canary_text(service: ModelService) -> tuple[str, str]:
+    canary = service.canary
+    if canary is None:
+        return "-", ""
+    parts = [f"{canary.weight}%" if canary.weight is not None else "?%"]
+    if canary.canary_version:
+        parts.append(f"→ {canary.canary_version}")
+    if canary.step is not None and canary.total_steps:
+        parts.append(f"step {canary.step}/{canary.total_steps}")
+    if canary.aborted:
+        parts.append("aborted")
+    elif canary.paused:
+        parts.append("paused")
+    return " ".join(parts), "canary"
+
+
+def bluegreen_text(service: ModelService) -> tuple[str, str]:
+    bg = service.blue_green
+    if bg is None:
+        return "-", ""
+    others = [c for c in bg.colours if c.name != bg.active]
+    shown = f"◆ {bg.active}"
+    if bg.preview and bg.preview != bg.active:
+        shown += f" (preview {bg.preview})"
+    elif others:
+        shown += " / " + ", ".join(f"{c.name} {c.ready}/{c.desired}" for c in others)
+    return shown, "stable"
+
+
+def autoscaler_text(service: ModelService) -> str:
+    hpa = service.autoscaler
+    if hpa is None:
+        return "-"
+    text = f"{hpa.min_replicas}..{hpa.max_replicas}"
+    if hpa.desired_replicas != hpa.current_replicas:
+        text += f" {hpa.current_replicas}→{hpa.desired_replicas}"
+    if not hpa.active:
+        text += " off"
+    return text
+
+
+def service_cells(service: ModelService, alert_count: int, style_for: StyleFor = no_style) -> tuple[Text, ...]:
+    state, semantic = service_state(service)
+    canary, canary_style = canary_text(service)
+    bluegreen, bg_style = bluegreen_text(service)
+    key = service.key
+    ready = f"{service.ready}/{service.desired}"
+    return (
+        Text(state, style=style_for(semantic), no_wrap=True),
+        literal(key.name),
+        literal(key.namespace or "-"),
+        literal(key.cluster),
+        Text(KIND_SHORT.get(key.kind.value, key.kind.value), no_wrap=True),
+        Text(ready, style=style_for(semantic) if service.ready < service.desired else "", no_wrap=True),
+        literal(service.version or "-"),
+        literal(canary, style_for(canary_style) if canary_style else ""),
+        literal(bluegreen, style_for(bg_style) if bg_style else ""),
+        Text(autoscaler_text(service), no_wrap=True),
+        Text(str(service.gpus_per_replica * service.desired) if service.gpus_per_replica else "-", no_wrap=True),
+        Text(f"⚠ {alert_count}" if alert_count else "-", style=style_for("alert-firing") if alert_count else ""),
+    )
+
+
+def service_matches(service: ModelService, query: str) -> bool:
+    """The `/` filter: every word must match name, namespace, cluster, kind, version or a label
+    (`key=value` matches that label exactly, `key=` any value of it)."""
+    if not query.strip():
+        return True
+    key = service.key
+    haystack = " ".join((key.name, key.namespace, key.cluster, key.kind.value, service.version, service.image)).lower()
+    labels = service.labels_dict
+    for word in query.lower().split():
+        if "=" in word:
+            name, _, value = word.partition("=")
+            found = [v for k, v in labels.items() if k.lower() == name]
+            if not found or (value and value not in (v.lower() for v in found)):
+                return False
+        elif word not in haystack and not any(word in f"{k}={v}".lower() for k, v in labels.items()):
+            return False
+    return True
+
+
+# -- GPUs --------------------------------------------------------------------------------------
+
+GPU_COLUMNS = (
+    ("state", "STATE"),
+    ("node", "NODE"),
+    ("cluster", "CLUSTER"),
+    ("alloc", "ALLOC"),
+    ("free", "FREE"),
+    ("util", "UTIL"),
+    ("mem", "MEM"),
+    ("holders", "HELD BY"),
+)
+
+
+def gpu_bar(allocated: int, total: int, width: int = 8) -> str:
+    if total <= 0:
+        return "-"
+    filled = min(width, round(width * allocated / total))
+    return "█" * filled + "░" * (width - filled) + f" {allocated}/{total}"
+
+
+def gpu_cells(node: GpuNode, style_for: StyleFor = no_style) -> tuple[Text, ...]:
+    if not node.ready:
+        state, semantic = "✖ notready", "down"
+    elif not node.schedulable:
+        state, semantic = "▲ cordoned", "degraded"
+    elif node.allocated >= node.allocatable > 0:
+        state, semantic = "◼ full", "gpu-busy"
+    else:
+        state, semantic = "● ok", "healthy"
+    util = f"{node.utilisation:.0f}%" if node.utilisation is not None else "-"
+    if node.memory_used_mib is not None and node.memory_total_mib:
+        mem = f"{node.memory_used_mib / 1024:.0f}/{node.memory_total_mib / 1024:.0f}G"
+    else:
+        mem = "-"
+    holders = ", ".join(
+        f"{h.service.name if h.service else h.workload}×{h.gpus}" for h in node.holders
+    )
+    mig = " ".join(f"mig-{m.profile} {m.allocated}/{m.total}" for m in node.mig)
+    return (
+        Text(state, style=style_for(semantic), no_wrap=True),
+        literal(node.node),
+        literal(node.cluster),
+        Text(gpu_bar(node.allocated, node.allocatable or node.total), style=style_for("gpu-busy"), no_wrap=True),
+        Text(str(node.free), style=style_for("gpu-free") if node.free else "", no_wrap=True),
+        Text(util, no_wrap=True),
+        Text(mem, no_wrap=True),
+        literal(" ".join(x for x in (holders, mig) if x) or "-"),
+    )
+
+
+def pending_line(pending: PendingGpuWorkload) -> Text:
+    where = f"{pending.cluster}/{pending.namespace}/{pending.name}" if pending.namespace else f"{pending.cluster}/{pending.name}"
+    return literal(f"⏳ {where} wants {pending.gpus} GPU: {pending.message}")
+
+
+# -- alerts ------------------------------------------------------------------------------------
+
+ALERT_COLUMNS = (
+    ("severity", "SEV"),
+    ("state", "STATE"),
+    ("name", "ALERT"),
+    ("service", "SERVICE"),
+    ("since", "SINCE"),
+    ("summary", "SUMMARY"),
+)
+
+SEVERITY_WORD = {
+    Severity.CRITICAL: "✖ crit",
+    Severity.WARNING: "▲ warn",
+    Severity.INFO: "ℹ info",
+    Severity.NONE: "· none",
+}
+
+ALERT_STATE = {
+    AlertState.FIRING: ("🔥 firing", "alert-firing"),
+    AlertState.PENDING: ("… pending", "alert-pending"),
+    AlertState.SILENCED: ("🔕 silenced", "alert-silenced"),
+    AlertState.INHIBITED: ("⊘ inhibited", "alert-silenced"),
+}
+
+
+def alert_cells(alert: Alert, now: datetime, style_for: StyleFor = no_style) -> tuple[Text, ...]:
+    state, semantic = ALERT_STATE[alert.state]
+    severity_style = {Severity.CRITICAL: "down", Severity.WARNING: "degraded"}.get(alert.severity, "unknown")
+    return (
+        Text(SEVERITY_WORD[alert.severity], style=style_for(severity_style), no_wrap=True),
+        Text(state, style=style_for(semantic), no_wrap=True),
+        literal(alert.name),
+        literal(str(alert.service) if alert.service else "-"),
+        Text(since(alert.since, now), no_wrap=True),
+        literal(alert.summary or alert.description or "-"),
+    )
+
+
+# -- latency -----------------------------------------------------------------------------------
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    value = seconds * 1000
+    return f"{value:.0f}ms" if value >= 10 else f"{value:.1f}ms"
+
+
+def latency_summary(series: LatencySeries) -> tuple[str, str]:
+    """'p95 812ms ▲ SLO BREACHED (100ms) · p50 90ms · 12.5 rps · 0.4% err', semantic."""
+    p95 = series.current_p95
+    parts = [f"p95 {ms(p95)}"]
+    semantic = "healthy"
+    if series.breached:
+        parts[0] += f" ▲ SLO breached ({ms(series.slo_seconds)})"
+        semantic = "down"
+    elif p95 is not None:
+        parts[0] += " ✓ within SLO"
+    parts.append(f"p50 {ms(series.current_p50)}")
+    parts.append(f"{series.rps:.1f} rps" if series.rps is not None else "- rps")
+    parts.append(f"{series.error_ratio * 100:.1f}% err" if series.error_ratio is not None else "- err")
+    return " · ".join(parts), semantic
+
+
+# -- health ------------------------------------------------------------------------------------
+
+HEALTH_GLYPH = {
+    HealthState.CONNECTING: ("◌", "connecting", "unknown"),
+    HealthState.CONNECTED: ("●", "connected", "healthy"),
+    HealthState.STALE: ("◐", "stale", "degraded"),
+    HealthState.ERROR: ("✖", "error", "down"),
+}
+
+
+def health_text(health: ClusterHealth, now: datetime) -> tuple[str, str]:
+    glyph, word, semantic = HEALTH_GLYPH[health.state]
+    text = f"{glyph} {health.source} {word}"
+    if health.state is HealthState.STALE:
+        text += f" {since(health.since, now)}"
+    if health.error and health.state in (HealthState.STALE, HealthState.ERROR):
+        text += f": {health.error}"
+    return plain(text), semantic

@@ -1,0 +1,85 @@
+"""A DataTable that is kept in step with a keyed mapping of rows by diffing, never rebuilt.
+
+Rebuilding (clear + add) loses the operator's cursor and scroll and repaints everything; here only
+stale rows are removed, changed cells updated and new rows appended, inside one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+
+class KeyedTable(DataTable):
+    """A DataTable whose rows are identified by string keys and synced with `sync_rows`."""
+
+    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self._column_keys = [key for key, _label in columns]
+        self._column_labels = [label for _key, label in columns]
+        self._shown: dict[str, tuple[Text, ...]] = {}
+
+    def on_mount(self) -> None:
+        for key, label in zip(self._column_keys, self._column_labels, strict=True):
+            self.add_column(label, key=key)
+
+    @property
+    def shown_keys(self) -> list[str]:
+        return list(self._shown)
+
+    def cells(self, key: str) -> tuple[Text, ...] | None:
+        return self._shown.get(key)
+
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:
+            return None
+        return row_key.value
+
+    def sync_rows(self, rows: Mapping[str, tuple[Text, ...]], *, keep_order: bool = False) -> int:
+        """Make the table show exactly `rows` (in their order for new rows). Returns cells touched.
+
+        With `keep_order` (small tables whose order means something, like alerts by severity) a
+        change of order re-lays the rows, keeping the cursor on the same key.
+        """
+        if keep_order:
+            after_sync = [k for k in self._shown if k in rows] + [k for k in rows if k not in self._shown]
+            if list(rows) != after_sync:
+                return self._relay(rows)
+        touched = 0
+        with self.app.batch_update():
+            for key in [k for k in self._shown if k not in rows]:
+                self.remove_row(key)
+                del self._shown[key]
+                touched += 1
+            for key, cells in rows.items():
+                old = self._shown.get(key)
+                if old is None:
+                    self.add_row(*cells, key=key)
+                    touched += len(cells)
+                elif old != cells:
+                    for column, before, after in zip(self._column_keys, old, cells, strict=True):
+                        if before != after:
+                            self.update_cell(key, column, after, update_width=True)
+                            touched += 1
+                else:
+                    continue
+                self._shown[key] = cells
+        return touched
+
+    def _relay(self, rows: Mapping[str, tuple[Text, ...]]) -> int:
+        selected = self.selected_key()
+        with self.app.batch_update():
+            self.clear()
+            self._shown = {}
+            for key, cells in rows.items():
+                self.add_row(*cells, key=key)
+                self._shown[key] = cells
+            if selected in self._shown:
+                self.move_cursor(row=list(self._shown).index(selected))
+        return sum(len(c) for c in rows.values())

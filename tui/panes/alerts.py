@@ -1,0 +1,44 @@
+"""The alerts pane: firing, pending and silenced alerts, tied to the services they concern."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from backends.fleet import FleetDelta, FleetState
+from backends.model import Alert
+from tui.format import ALERT_COLUMNS, alert_cells
+from tui.keyed_table import KeyedTable
+from tui.panes.base import PANE_COMPONENT_CLASSES, PaneMixin
+
+
+def alert_key(alert: Alert) -> str:
+    return alert.fingerprint or "\x1f".join(f"{k}={v}" for k, v in alert.labels)
+
+
+class AlertsPane(PaneMixin, KeyedTable):
+    """Alerts from Prometheus and Alertmanager, loudest and newest first."""
+
+    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
+
+    pane_id = "alerts"
+    pane_title = "Alerts"
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(ALERT_COLUMNS, id=self.pane_id, classes="pane")
+        self.border_title = self.pane_title
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._alerts: dict[str, Alert] = {}
+
+    def show(self, state: FleetState, delta: FleetDelta | None) -> None:
+        if delta is not None and not delta.alerts:
+            return
+        now = self._clock()
+        self._alerts = {alert_key(a): a for a in state.alerts}
+        self.sync_rows({key: alert_cells(a, now, self.style_for) for key, a in self._alerts.items()}, keep_order=True)
+        firing = sum(1 for a in state.alerts if a.state.value == "firing")
+        self.border_subtitle = f"{firing} firing / {len(state.alerts)}"
+
+    def selected_alert(self) -> Alert | None:
+        key = self.selected_key()
+        return self._alerts.get(key) if key else None

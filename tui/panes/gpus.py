@@ -1,0 +1,83 @@
+"""The GPU pane: per node, allocated/free GPUs and who holds them; what waits for GPUs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from backends.fleet import FleetDelta, FleetState
+from backends.model import GpuNode
+from tui.format import GPU_COLUMNS, gpu_cells, pending_line
+from tui.keyed_table import KeyedTable
+from tui.panes.base import PANE_COMPONENT_CLASSES, PaneMixin
+
+
+def with_metrics(node: GpuNode, state: FleetState) -> GpuNode:
+    """Join DCGM metrics (keyed by host name) onto the node the orchestrator reports."""
+    devices = state.gpu_metrics.get(node.node)
+    if not devices:
+        return node
+    utils = [d.utilisation for d in devices if d.utilisation is not None]
+    used = [d.memory_used_mib for d in devices if d.memory_used_mib is not None]
+    free = [d.memory_free_mib for d in devices if d.memory_free_mib is not None]
+    return replace(
+        node,
+        devices=devices,
+        utilisation=sum(utils) / len(utils) if utils else node.utilisation,
+        memory_used_mib=sum(used) if used else node.memory_used_mib,
+        memory_total_mib=(sum(used) + sum(free)) if used and free else node.memory_total_mib,
+    )
+
+
+class GpuTable(PaneMixin, KeyedTable):
+    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
+
+    def __init__(self) -> None:
+        super().__init__(GPU_COLUMNS, id="gpu-table")
+
+
+class GpuPane(PaneMixin, Vertical):
+    """GPU allocation per node, and the workloads pending for lack of GPUs."""
+
+    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
+
+    pane_id = "gpus"
+    pane_title = "GPU allocation"
+    can_focus = False
+
+    def __init__(self) -> None:
+        super().__init__(id=self.pane_id, classes="pane")
+        self.border_title = self.pane_title
+
+    def compose(self) -> ComposeResult:
+        yield GpuTable()
+        yield Static(id="gpu-pending")
+
+    @property
+    def table(self) -> GpuTable:
+        return self.query_one(GpuTable)
+
+    def show(self, state: FleetState, delta: FleetDelta | None) -> None:
+        if delta is not None and not delta.gpus:
+            return
+        table = self.table
+        rows = {
+            f"{cluster}\x1f{name}": gpu_cells(with_metrics(node, state), table.style_for)
+            for (cluster, name), node in sorted(state.gpu_nodes.items())
+        }
+        table.sync_rows(rows)
+        total = sum(n.allocatable for n in state.gpu_nodes.values())
+        free = sum(n.free for n in state.gpu_nodes.values())
+        self.border_subtitle = f"{free} free of {total}"
+        pending = self.query_one("#gpu-pending", Static)
+        if state.pending_gpu:
+            lines = Text("\n").join(pending_line(p) for p in state.pending_gpu[:20])
+            pending.update(Text.assemble(Text(f"Pending for GPUs ({len(state.pending_gpu)}):\n"), lines))
+            pending.display = True
+        else:
+            pending.update("")
+            pending.display = False

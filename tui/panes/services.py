@@ -1,0 +1,98 @@
+"""The model services pane: one row per service across every cluster, updated cell by cell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from backends.fleet import FleetDelta, FleetState
+from backends.model import ServiceKey
+from tui.format import SERVICE_COLUMNS, service_cells, service_matches
+from tui.keyed_table import KeyedTable
+from tui.panes.base import PANE_COMPONENT_CLASSES, PaneMixin
+
+
+def row_key(key: ServiceKey) -> str:
+    return f"{key.cluster}\x1f{key.namespace}\x1f{key.kind.value}\x1f{key.name}"
+
+
+class ServicesPane(PaneMixin, KeyedTable):
+    """Model services: replicas, version, canary, blue-green, autoscaler, GPUs, alerts."""
+
+    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
+
+    pane_id = "services"
+    pane_title = "Model services"
+
+    @dataclass
+    class Selected(Message):
+        """The operator moved the cursor onto a service."""
+
+        key: ServiceKey | None
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(SERVICE_COLUMNS, id=self.pane_id, classes="pane", **kwargs)
+        self.border_title = self.pane_title
+        self._rows: dict[str, tuple[Text, ...]] = {}
+        self._keys: dict[str, ServiceKey] = {}
+        self._alert_counts: dict[ServiceKey, int] = {}
+        self._state = FleetState()
+        self.filter_text = ""
+
+    def show(self, state: FleetState, delta: FleetDelta | None) -> None:
+        self._state = state
+        counts: dict[ServiceKey, int] = {}
+        for alert in state.alerts:
+            if alert.service is not None and alert.state.value in ("firing", "pending"):
+                counts[alert.service] = counts.get(alert.service, 0) + 1
+        if delta is None:
+            changed = set(state.services)
+            self._rows.clear()
+            self._keys.clear()
+        else:
+            changed = set(delta.services)
+            for key in delta.removed:
+                self._rows.pop(row_key(key), None)
+                self._keys.pop(row_key(key), None)
+            if delta.alerts:
+                changed |= {k for k in set(counts) ^ set(self._alert_counts) if k in state.services}
+                changed |= {k for k, n in counts.items() if self._alert_counts.get(k) != n and k in state.services}
+        self._alert_counts = counts
+        for key in sorted(changed):
+            service = state.services.get(key)
+            if service is None:
+                continue
+            rk = row_key(key)
+            self._rows[rk] = service_cells(service, counts.get(key, 0), self.style_for)
+            self._keys[rk] = key
+        if delta is None:  # a full render keeps a stable, readable order
+            self._rows = dict(sorted(self._rows.items()))
+        self._sync()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._sync()
+
+    def _sync(self) -> None:
+        services = self._state.services
+        if self.filter_text:
+            rows = {
+                rk: cells
+                for rk, cells in self._rows.items()
+                if (svc := services.get(self._keys[rk])) is not None and service_matches(svc, self.filter_text)
+            }
+        else:
+            rows = self._rows
+        self.sync_rows(rows)
+        self.border_subtitle = f"{len(rows)}/{len(self._rows)}" if self.filter_text else f"{len(rows)}"
+
+    def selected_service_key(self) -> ServiceKey | None:
+        key = self.selected_key()
+        return self._keys.get(key) if key else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Selected(self._keys.get(event.row_key.value) if event.row_key else None))

@@ -1,0 +1,1 @@
+"""Screens: help, prompts, service detail and the action dialogs."""

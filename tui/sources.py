@@ -1,0 +1,117 @@
+"""Settings → backends → Fleet. Runs in a worker thread: engine clients are imported here, lazily.
+
+A source that cannot even be constructed (unknown context, bad URL) still appears, as an error in
+the status bar, and never stops the others from starting.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from backends.base import Backend, Change, ChangeSink
+from backends.fleet import Fleet
+from backends.model import ClusterHealth, ClusterRef, HealthState, Platform
+from tui.audit import AuditLog
+from tui.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FailedSource:
+    """Stands in for a source that could not be set up, so the operator sees why."""
+
+    name: str
+    error: str
+    platform: Platform | None = None
+    cluster: ClusterRef | None = field(default=None)
+
+    def start(self, sink: ChangeSink) -> None:
+        from backends.fleet import utcnow
+
+        sink(Change(source=self.name, health=ClusterHealth(
+            source=self.name, platform=self.platform, state=HealthState.ERROR, since=utcnow(), error=self.error)))
+
+    def stop(self) -> None:
+        pass
+
+
+def build_backends(settings: Settings, fleet_view: Any) -> list[Backend]:
+    """Every backend the settings ask for. `fleet_view()` returns the Fleet's current state
+    (metrics sources use it to tie series to services)."""
+    backends: list[Backend] = []
+    backends += _kubernetes(settings)
+    backends += _swarm(settings)
+    backends += _metrics(settings, fleet_view)
+    return backends
+
+
+def _kubernetes(settings: Settings) -> list[Backend]:
+    try:
+        from backends.kubernetes.client import backends_from_settings
+    except ImportError as exc:  # pragma: no cover - packaging problem, shown to the operator
+        return [FailedSource("kubernetes", f"Kubernetes support unavailable: {exc}", Platform.K8S)]
+    try:
+        return list(backends_from_settings(
+            contexts=settings.contexts,
+            all_contexts=settings.all_contexts,
+            kubeconfig=settings.kubeconfig,
+            namespaces=settings.namespaces,
+            selector=settings.selector,
+            explicit=bool(settings.contexts or settings.all_contexts or settings.kubeconfig),
+        ))
+    except Exception as exc:
+        return [FailedSource("kubernetes", str(exc) or type(exc).__name__, Platform.K8S)]
+
+
+def _swarm(settings: Settings) -> list[Backend]:
+    try:
+        from backends.swarm.client import backends_from_settings
+    except ImportError as exc:  # pragma: no cover
+        return [FailedSource("swarm", f"Swarm support unavailable: {exc}", Platform.SWARM)]
+    try:
+        return list(backends_from_settings(settings.swarm))
+    except Exception as exc:
+        return [FailedSource("swarm", str(exc) or type(exc).__name__, Platform.SWARM)]
+
+
+def _metrics(settings: Settings, fleet_view: Any) -> list[Backend]:
+    backends: list[Backend] = []
+    services = lambda: fleet_view().services.values()  # noqa: E731
+    if settings.prometheus:
+        try:
+            from backends.alerts import PrometheusAlertsSource
+            from backends.prometheus import PrometheusBackend
+
+            backends.append(PrometheusBackend(
+                settings.prometheus,
+                services=services,
+                refresh_seconds=settings.refresh_seconds,
+                slo_ms=settings.slo_ms,
+                slo_overrides=settings.slo,
+            ))
+            backends.append(PrometheusAlertsSource(settings.prometheus, refresh_seconds=settings.refresh_seconds))
+        except Exception as exc:
+            backends.append(FailedSource("prometheus", str(exc) or type(exc).__name__))
+    if settings.alertmanager:
+        try:
+            from backends.alerts import AlertmanagerBackend
+
+            backends.append(AlertmanagerBackend(settings.alertmanager, refresh_seconds=settings.refresh_seconds))
+        except Exception as exc:
+            backends.append(FailedSource("alertmanager", str(exc) or type(exc).__name__))
+    return backends
+
+
+def build_fleet(settings: Settings) -> Fleet:
+    """The Fleet for these settings, with the audit log attached. Not started."""
+    audit = AuditLog(settings.audit_path)
+    fleet = Fleet(readonly=settings.readonly, readonly_sources=settings.readonly_clusters, audit=audit.append)
+    for backend in build_backends(settings, lambda: fleet.state):
+        try:
+            fleet.add_backend(backend)
+        except ValueError as exc:
+            log.warning("%s", exc)
+    return fleet

@@ -1,0 +1,54 @@
+"""The status line: every source's health (connected, stale for N s, error) and the mode badges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+from backends.fleet import FleetState
+from backends.model import HealthState
+from tui.format import health_text
+from tui.panes.base import PANE_COMPONENT_CLASSES, PaneMixin
+
+
+class StatusBar(PaneMixin, Static):
+    """One line, always visible: what is connected and what the operator is allowed to do."""
+
+    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES | {"status--readonly", "status--demo"}
+
+    def __init__(self, clock: Callable[[], datetime], *, readonly: bool, demo: bool) -> None:
+        super().__init__(id="status-bar")
+        self._clock = clock
+        self.readonly = readonly
+        self.demo = demo
+        self._state = FleetState()
+
+    def on_mount(self) -> None:
+        # Staleness is counted in seconds: re-render once a second, but only while something is stale.
+        self.set_interval(1.0, self._tick)
+        self._render_line()
+
+    def show(self, state: FleetState) -> None:
+        self._state = state
+        self._render_line()
+
+    def _tick(self) -> None:
+        if any(h.state in (HealthState.STALE, HealthState.CONNECTING) for h in self._state.health.values()):
+            self._render_line()
+
+    def _render_line(self) -> None:
+        now = self._clock()
+        parts: list[Text] = []
+        if self.demo:
+            parts.append(Text(" DEMO: simulated fleet ", style=self.get_component_rich_style("status--demo")))
+        if self.readonly:
+            parts.append(Text(" READ-ONLY ", style=self.get_component_rich_style("status--readonly")))
+        if not self._state.health:
+            parts.append(Text("◌ starting: no source connected yet"))
+        for source in sorted(self._state.health):
+            text, semantic = health_text(self._state.health[source], now)
+            parts.append(Text(text, style=self.style_for(semantic)))
+        self.update(Text("  ").join(parts))
