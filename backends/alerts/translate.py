@@ -1,0 +1,152 @@
+"""Alert API JSON → domain model. Pure functions, tested on recorded responses.
+
+Prometheus `/api/v1/alerts` knows firing and pending; Alertmanager `/api/v2/alerts` knows which
+alerts are silenced or inhibited: both show `state: suppressed`, told apart by which of
+`silencedBy` / `inhibitedBy` is non-empty (engine-facts B8).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+
+from backends.model import Alert, AlertState, Severity, Silence, freeze_labels
+
+_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """RFC 3339 with up to nanoseconds (Go's format) → aware UTC datetime; None when empty/zero."""
+    if not text:
+        return None
+    match = _TIME.match(text.strip())
+    if not match:
+        return None
+    base, fraction, zone = match.groups()
+    micro = (fraction or "0")[:6].ljust(6, "0")
+    offset = "+00:00" if zone in (None, "Z") else zone
+    try:
+        when = datetime.fromisoformat(f"{base}.{micro}{offset}").astimezone(timezone.utc)
+    except ValueError:
+        return None
+    return None if when.year <= 1 else when
+
+
+def format_time(when: datetime) -> str:
+    """Aware datetime → RFC 3339 UTC with milliseconds, as Alertmanager accepts it."""
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _annotations(item: Mapping) -> tuple[str, str]:
+    notes = item.get("annotations") or {}
+    summary = notes.get("summary") or notes.get("message") or notes.get("title") or ""
+    description = notes.get("description") or ""
+    return str(summary), str(description)
+
+
+def prometheus_alerts(body: Mapping | Sequence, source: str) -> tuple[Alert, ...]:
+    """`GET /api/v1/alerts` → firing and pending alerts (inactive ones are skipped)."""
+    if isinstance(body, Mapping):
+        if body.get("status") not in (None, "success"):
+            raise ValueError(f"prometheus: {body.get('error', 'error')}")
+        items = (body.get("data") or {}).get("alerts", [])
+    else:
+        items = body
+    out = []
+    for item in items:
+        state_text = str(item.get("state", "")).lower()
+        if state_text == "firing":
+            state = AlertState.FIRING
+        elif state_text == "pending":
+            state = AlertState.PENDING
+        else:
+            continue
+        labels = {str(k): str(v) for k, v in (item.get("labels") or {}).items()}
+        summary, description = _annotations(item)
+        out.append(
+            Alert(
+                name=labels.get("alertname", ""),
+                severity=Severity.parse(labels.get("severity")),
+                state=state,
+                labels=freeze_labels(labels),
+                summary=summary,
+                description=description,
+                since=parse_time(item.get("activeAt")),
+                source=source,
+                value=str(item.get("value", "")),
+            )
+        )
+    return tuple(out)
+
+
+def alertmanager_alerts(body: Sequence[Mapping], source: str) -> tuple[Alert, ...]:
+    """`GET /api/v2/alerts` → alerts with their silenced/inhibited state and fingerprint."""
+    out = []
+    for item in body:
+        status = item.get("status") or {}
+        silenced = tuple(str(s) for s in status.get("silencedBy") or ())
+        inhibited = tuple(str(s) for s in status.get("inhibitedBy") or ())
+        state_text = str(status.get("state", "active")).lower()
+        if silenced:
+            state = AlertState.SILENCED
+        elif inhibited:
+            state = AlertState.INHIBITED
+        elif state_text == "suppressed":
+            state = AlertState.SILENCED  # suppressed without a reason given: muted all the same
+        else:
+            state = AlertState.FIRING  # active or unprocessed: it is firing at the source
+        labels = {str(k): str(v) for k, v in (item.get("labels") or {}).items()}
+        summary, description = _annotations(item)
+        out.append(
+            Alert(
+                name=labels.get("alertname", ""),
+                severity=Severity.parse(labels.get("severity")),
+                state=state,
+                labels=freeze_labels(labels),
+                summary=summary,
+                description=description,
+                since=parse_time(item.get("startsAt")),
+                fingerprint=str(item.get("fingerprint", "")),
+                source=source,
+                silenced_by=silenced,
+                inhibited_by=inhibited,
+            )
+        )
+    return tuple(out)
+
+
+_SILENCE_ORDER = {"active": 0, "pending": 1, "expired": 2}
+
+
+def silence(item: Mapping) -> Silence:
+    return Silence(
+        id=str(item.get("id", "")),
+        matchers=tuple(
+            (
+                str(m.get("name", "")),
+                str(m.get("value", "")),
+                bool(m.get("isRegex", False)),
+                bool(m.get("isEqual", True)),
+            )
+            for m in item.get("matchers") or ()
+        ),
+        starts_at=parse_time(item.get("startsAt")) or datetime.fromtimestamp(0, timezone.utc),
+        ends_at=parse_time(item.get("endsAt")) or datetime.fromtimestamp(0, timezone.utc),
+        created_by=str(item.get("createdBy", "")),
+        comment=str(item.get("comment", "")),
+        state=str((item.get("status") or {}).get("state", "")),
+    )
+
+
+def silences(body: Sequence[Mapping]) -> tuple[Silence, ...]:
+    """`GET /api/v2/silences` → active first, then pending, then expired; newest end first."""
+    out = [silence(item) for item in body]
+    out.sort(key=lambda s: (_SILENCE_ORDER.get(s.state, 3), -s.ends_at.timestamp(), s.id))
+    return tuple(out)
+
+
+def matcher_text(matchers: Sequence[tuple[str, str, bool, bool]]) -> str:
+    """{a="x", b=~"y"} as amtool prints it."""
+    ops = {(False, True): "=", (True, True): "=~", (False, False): "!=", (True, False): "!~"}
+    return "{" + ", ".join(f'{n}{ops[(bool(rx), bool(eq))]}"{v}"' for n, v, rx, eq in matchers) + "}"

@@ -1,0 +1,83 @@
+"""Connection to a Prometheus HTTP API through prometheus-api-client, with explicit timeouts.
+
+prometheus-api-client's default timeout is None (wait forever) and it retries on its own; here
+every request has a (connect, read) timeout and no retries: retrying is the poller's job, with
+backoff, so one slow Prometheus shows as stale instead of freezing a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from urllib3.util.retry import Retry
+
+
+class CountingSession(requests.Session):
+    """A requests session that counts the HTTP requests it sends (for benchmarks and tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._count_lock = threading.Lock()
+        self.requests_sent = 0
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        with self._count_lock:
+            self.requests_sent += 1
+        return super().request(method, url, *args, **kwargs)
+
+
+class PrometheusClient:
+    """The few Prometheus API calls the backend makes. Raises on HTTP errors and timeouts."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        headers: Mapping[str, str] | None = None,
+        verify_tls: bool = True,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or CountingSession()
+        self._timeouts = (min(connect_timeout, timeout), timeout)
+        self._api = PrometheusConnect(
+            url=self.url,
+            headers=dict(headers) if headers else None,
+            disable_ssl=not verify_tls,
+            retry=Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False),
+            session=self.session,
+            timeout=self._timeouts,  # type: ignore[arg-type]  # requests accepts (connect, read)
+        )
+
+    @property
+    def requests_sent(self) -> int:
+        return getattr(self.session, "requests_sent", 0)
+
+    def metric_names(self) -> list[str]:
+        """`/api/v1/label/__name__/values`: every metric name Prometheus holds."""
+        return [str(v) for v in self._api.get_label_values("__name__")]
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """Instant query; the `data.result` list."""
+        return self._api.custom_query(promql, timeout=self._timeouts)
+
+    def query_range(self, promql: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        """Range query between unix times `start` and `end`; the `data.result` list."""
+        return self._api.custom_query_range(
+            promql,
+            start_time=datetime.fromtimestamp(start, timezone.utc),
+            end_time=datetime.fromtimestamp(end, timezone.utc),
+            step=f"{step:g}",
+            timeout=self._timeouts,
+        )
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,197 @@
+"""The Prometheus backend: polls fleet-wide latency, rate, errors and DCGM GPU metrics.
+
+Each refresh sends a constant number of requests, whatever the number of services: the metric
+names (cached for `names_ttl`), then per detected serving stack two range queries (p95, p50) and
+one or two instant queries (rate, error ratio), then three DCGM instant queries when DCGM is
+scraped. Results are tied to services through `ServiceIndex` over the services the app passes in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from backends.base import Change, ChangeSink
+from backends.correlate import ServiceIndex
+from backends.model import ClusterHealth, ClusterRef, ModelService, ServiceKey
+from backends.prometheus import queries as q
+from backends.prometheus import translate as t
+from backends.prometheus.client import PrometheusClient
+from backends.prometheus.poller import Poller
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PrometheusOptions:
+    """How the Prometheus backend polls; every field has a sensible default."""
+
+    refresh_seconds: float = 10.0
+    window_seconds: float = 1800.0
+    """How far back the p95/p50 sparkline goes (15-30 min is what an operator reads)."""
+    step_seconds: float | None = None
+    """Range query resolution; None: window / 120 (15 s for 30 min), at least 1 s."""
+    rate_window: str = "1m"
+    """The `rate(...[w])` window: at least 4x the scrape interval."""
+    slo_seconds: float = 0.1
+    """Default p95 SLO (100 ms)."""
+    slo: Mapping[str, float] = field(default_factory=dict)
+    """Per-service SLO in seconds, keyed by 'cluster/namespace/name', 'namespace/name' or 'name'."""
+    presets: Sequence[str] | None = None
+    """Presets to query; None: detected from the metric names Prometheus has."""
+    service_presets: Mapping[str, str] = field(default_factory=dict)
+    """Preset per service (same keys as `slo`); others take the first preset with data for them."""
+    service_labels: Sequence[str] = q.DEFAULT_SERVICE_LABELS
+    """Target labels that identify a service, added to every `by (...)`."""
+    label_aliases: Mapping[str, str] = field(default_factory=dict)
+    """Series label → the label `ServiceIndex` understands, e.g. {'svc': 'service'} or
+    {'container_label_com_docker_swarm_service_name': 'swarm_service'}. Their source labels are
+    grouped by as well."""
+    matchers: Sequence[q.Matcher] = ()
+    """Extra matchers on every latency series (e.g. Matcher('job', 'inference.*', '=~'))."""
+    timeout: float = 5.0
+    """Read timeout of every request, seconds."""
+    connect_timeout: float = 2.0
+    names_ttl: float = 300.0
+    """How long the metric-name list (preset and DCGM detection) is cached."""
+    max_backoff: float = 60.0
+    gpu: bool = True
+    """Query DCGM metrics when they exist."""
+
+    @property
+    def step(self) -> float:
+        if self.step_seconds:
+            return self.step_seconds
+        return max(1.0, self.window_seconds / 120.0)
+
+
+def _lookup(table: Mapping[str, object], key: ServiceKey) -> object | None:
+    for name in (str(key), f"{key.namespace}/{key.name}" if key.namespace else key.name, key.name):
+        if name in table:
+            return table[name]
+    return None
+
+
+class PrometheusBackend:
+    """A `Backend` reporting latency series and DCGM GPU metrics from one Prometheus."""
+
+    cluster: ClusterRef | None = None
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        services: Callable[[], Iterable[ModelService]] = tuple,
+        options: PrometheusOptions | None = None,
+        name: str = "prometheus",
+        client: PrometheusClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.options = options or PrometheusOptions()
+        self._services = services
+        self._clock = clock
+        self.client = client or PrometheusClient(
+            url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout
+        )
+        labels = list(self.options.service_labels)
+        labels += [src for src in self.options.label_aliases if src not in labels]
+        self.builder = q.QueryBuilder(
+            rate_window=self.options.rate_window, service_labels=labels, matchers=self.options.matchers
+        )
+        for preset in (*(self.options.presets or ()), *self.options.service_presets.values()):
+            if preset not in q.PRESETS:
+                raise ValueError(f"unknown latency preset {preset!r}; known: {', '.join(q.PRESETS)}")
+        self._names: set[str] | None = None
+        self._names_at = 0.0
+        self._sink: ChangeSink | None = None
+        self._lock = threading.Lock()
+        self.poller = Poller(
+            name,
+            self._poll,
+            interval=self.options.refresh_seconds,
+            on_health=self._health,
+            endpoint=url,
+            timeout=self.options.timeout,
+            max_backoff=self.options.max_backoff,
+            what="metrics",
+        )
+        self.last_change: Change | None = None
+
+    # -- Backend ------------------------------------------------------------------------------
+
+    def start(self, sink: ChangeSink) -> None:
+        self._sink = sink
+        self.poller.start()
+
+    def stop(self) -> None:
+        self.poller.stop()
+        self.client.close()
+
+    # -- polling ------------------------------------------------------------------------------
+
+    def metric_names(self, force: bool = False) -> set[str]:
+        now = time.monotonic()
+        if force or self._names is None or now - self._names_at > self.options.names_ttl:
+            self._names = set(self.client.metric_names())
+            self._names_at = now
+        return self._names
+
+    def active_presets(self) -> tuple[str, ...]:
+        if self.options.presets is not None:
+            names = list(self.options.presets)
+        else:
+            names = list(q.detect_presets(self.metric_names()))
+        for preset in self.options.service_presets.values():
+            if preset not in names:
+                names.append(preset)
+        return tuple(names)
+
+    def refresh(self) -> Change:
+        """Query everything once and build the snapshot change (raises when Prometheus fails)."""
+        end = self._clock()
+        start = end - self.options.window_seconds
+        step = self.options.step
+        results = []
+        for preset_name in self.active_presets():
+            preset = q.PRESETS[preset_name]
+            qs = self.builder.queries(preset_name)
+            p95 = t.parse_matrix(self.client.query_range(qs.p95, start, end, step))
+            p50 = p95 if qs.p50 == qs.p95 else t.parse_matrix(self.client.query_range(qs.p50, start, end, step))
+            rps = t.parse_vector(self.client.query(qs.rps))
+            errors = t.parse_vector(self.client.query(qs.errors)) if qs.errors else None
+            results.append(
+                t.PresetResult(preset_name, p95=p95, p50=p50, rps=rps, errors=errors, mean_only=preset.latency == "mean")
+            )
+        index = ServiceIndex(self._services())
+        opts = self.options
+
+        def slo_for(key: ServiceKey) -> float:
+            value = _lookup(opts.slo, key)
+            return float(value) if value is not None else opts.slo_seconds  # type: ignore[arg-type]
+
+        def preset_for(key: ServiceKey) -> str | None:
+            return _lookup(opts.service_presets, key)  # type: ignore[return-value]
+
+        latency = t.build_latency(
+            results, index.resolve, slo_for=slo_for, preset_for=preset_for, aliases=opts.label_aliases
+        )
+        gpus: dict = {}
+        if opts.gpu and q.DCGM_UTIL in self.metric_names():
+            util, used, free = (self.client.query(q.dcgm_query(m)) for m in q.DCGM_METRICS)
+            gpus = t.gpu_metrics(util, used, free)
+        return Change(source=self.name, latency=latency, gpu_metrics=gpus, snapshot=True)
+
+    def _poll(self) -> None:
+        change = self.refresh()
+        self.last_change = change
+        if self._sink is not None and not self.poller.stopped:
+            self._sink(change)
+
+    def _health(self, health: ClusterHealth) -> None:
+        if self._sink is not None and not self.poller.stopped:
+            self._sink(Change(source=self.name, health=health))
