@@ -1,0 +1,155 @@
+"""The operator opens mlops-tui and watches the fleet: rows appear, change, vanish; they filter,
+see stale clusters, resize to 80x24, and never see cluster text interpreted as markup."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from backends.model import HealthState
+from tests.fakes import T0, service
+from tests.tui.conftest import extras, make_app, until
+from tui.app import MlopsApp
+from tui.config import Settings
+from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
+from tui.statusbar import StatusBar
+
+
+def names(app: MlopsApp) -> list[str]:
+    table = app.query_one(ServicesPane)
+    return [table.cells(k)[1].plain for k in table.shown_keys]
+
+
+def cell(app: MlopsApp, name: str, column: int) -> str:
+    table = app.query_one(ServicesPane)
+    key = next(k for k in table.shown_keys if table.cells(k)[1].plain == name)
+    return table.get_row(key)[column].plain
+
+
+async def test_services_appear_change_cell_by_cell_and_vanish():
+    app, backend = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        table = app.query_one(ServicesPane)
+        table.move_cursor(row=2)
+        selected_before = table.selected_key()
+        valuation = next(s for s in backend.services.values() if s.key.name == "property-valuation-model")
+        updates = []
+        original = table.update_cell
+        table.update_cell = lambda *a, **k: (updates.append(a[1]), original(*a, **k))  # type: ignore[method-assign]
+        backend.upsert(replace(valuation, ready=1))
+        await until(pilot, lambda: cell(app, "property-valuation-model", 5) == "1/3")
+        assert cell(app, "property-valuation-model", 0) == "▲ degraded"
+        assert sorted(updates) == ["ready", "state"]  # only the two cells that changed
+        assert table.selected_key() == selected_before  # the operator's cursor did not move
+        backend.remove(valuation.key)
+        await until(pilot, lambda: "property-valuation-model" not in names(app))
+        assert len(names(app)) == 4
+
+
+async def test_filter_narrows_by_name_namespace_and_label_and_esc_clears_it():
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        await pilot.press("slash", *"ml-staging")
+        await until(pilot, lambda: names(app) == ["llm-reranker"])
+        await pilot.press("escape")
+        await until(pilot, lambda: len(names(app)) == 5)
+        await pilot.press("slash", *"app=valuation-model", "enter")
+        await until(pilot, lambda: names(app) == ["property-valuation-model"])
+        assert app.focused is app.query_one(ServicesPane)
+
+
+async def test_a_stale_cluster_says_how_long_it_has_been_stale_and_why():
+    app, backend = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        backend.push(health=HealthState.STALE, since=T0 - timedelta(seconds=34), error="connection refused")
+        bar = app.query_one(StatusBar)
+        await until(pilot, lambda: "stale" in str(bar.render()))
+        assert "◐ prod-a stale 34s: connection refused" in str(bar.render())
+        # The last known services stay on screen while stale.
+        assert len(names(app)) == 5
+
+
+async def test_an_unreachable_cluster_is_shown_and_the_app_still_starts():
+    def broken(_settings):
+        from backends.fleet import Fleet
+        from tui.sources import FailedSource
+
+        return Fleet([FailedSource("prod-b", "cannot connect to https://10.0.0.1:6443: timed out")])
+
+    app = MlopsApp(Settings(), broken, clock=lambda: T0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        bar = app.query_one(StatusBar)
+        await until(pilot, lambda: "error" in str(bar.render()))
+        assert "✖ prod-b error: cannot connect" in str(bar.render())
+
+
+async def test_cluster_strings_are_shown_literally_never_as_markup_or_escapes():
+    app, backend = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        backend.upsert(service("evil[bold red]x[/]", namespace="ns\x1b[31m"))
+        await until(pilot, lambda: "evil[bold red]x[/]" in names(app))
+        assert cell(app, "evil[bold red]x[/]", 2) == "ns\\x1b[31m"
+        screen_text = app.export_screenshot()
+        assert "evil[bold red]x[/]" in screen_text.replace("&#160;", " ")
+        assert "\x1b[31m" not in screen_text
+
+
+async def test_80x24_collapses_to_one_pane_at_a_time_and_tab_walks_them():
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        assert app.screen.has_class("-compact")
+        visible = lambda: [p.pane_id for p in app._panes() if p.display and p.region.area]  # noqa: E731
+        await until(pilot, lambda: visible() == ["services"])
+        for expected in ("gpus", "latency", "alerts", "services"):
+            await pilot.press("tab")
+            await until(pilot, lambda e=expected: visible() == [e])
+        await pilot.press("colon", *"alerts", "enter")
+        await until(pilot, lambda: visible() == ["alerts"])
+
+
+async def test_the_latency_pane_follows_the_selected_service_and_alerts_tie_to_it():
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.fleet is not None and len(names(app)) == 5)
+        extras(app.fleet)
+        table = app.query_one(ServicesPane)
+        await until(pilot, lambda: app.query_one(AlertsPane).row_count == 1)
+        row = next(i for i, k in enumerate(table.shown_keys) if "property-valuation-model" in k)
+        table.move_cursor(row=row)
+        latency = app.query_one(LatencyPane)
+        await until(pilot, lambda: latency.selected is not None and latency.selected.name == "property-valuation-model")
+        title = str(latency.query_one("#latency-selected .trend-title").render())
+        assert "SLO breached" in title and "42.0 rps" in title
+        assert cell(app, "property-valuation-model", 11) == "⚠ 1"
+        gpus = app.query_one(GpuPane)
+        assert "llm-reranker" in str(gpus.query_one("#gpu-pending").render())
+
+
+async def test_help_lists_every_binding_the_app_has():
+    app, _ = make_app()
+    async with app.run_test(size=(120, 45)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        from tui.screens.help import binding_rows
+
+        shown = {command for _key, command, _desc in binding_rows(app)}
+        declared = {b.id or b.action for b in app.BINDINGS if b.description}
+        assert declared <= shown
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen.__class__.__name__ != "HelpScreen")
+
+
+async def test_keys_can_be_rebound_from_the_config():
+    settings = Settings()
+    settings.keys = dict(settings.keys, theme="T")
+    app, _ = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        before = app.theme
+        await pilot.press("T")
+        await until(pilot, lambda: app.theme != before)
+        assert app.theme == "mlops-light"

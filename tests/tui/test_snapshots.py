@@ -1,0 +1,38 @@
+"""What the dashboard looks like, in each theme, with a deterministic fleet and a frozen clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import extras, make_app
+from tui.config import Settings
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "high-contrast"])
+def test_dashboard_in_each_theme(snap_compare, theme):
+    settings = Settings(theme=theme)
+    app, _ = make_app(settings)
+
+    async def settle(pilot):
+        from tests.tui.conftest import until
+        from tui.panes import ServicesPane
+
+        await until(pilot, lambda: app.fleet is not None and app.query_one(ServicesPane).row_count == 5)
+        extras(app.fleet)
+        await until(pilot, lambda: app.query_one("#alerts").row_count == 1)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(150, 42), run_before=settle)
+
+
+def test_dashboard_at_80x24(snap_compare):
+    app, _ = make_app()
+
+    async def settle(pilot):
+        from tests.tui.conftest import until
+        from tui.panes import ServicesPane
+
+        await until(pilot, lambda: app.query_one(ServicesPane).row_count == 5)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

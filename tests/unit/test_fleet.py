@@ -1,0 +1,195 @@
+"""The Fleet: one merged state, coalesced publishes, and the single gate for actions."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+from backends.base import Change
+from backends.fleet import Fleet
+from backends.model import (
+    ActionKind,
+    Alert,
+    AlertState,
+    ClusterHealth,
+    HealthState,
+    Platform,
+    Severity,
+    freeze_labels,
+)
+from backends.plans import Outcome, PlanWarning, Scale, SwitchBlueGreen
+from tests.fakes import T0, InMemoryBackend, service
+
+
+def started_fleet(*backends, **kwargs):
+    audit: list[dict] = []
+    fleet = Fleet(backends, audit=audit.append, clock=lambda: T0, **kwargs)
+    for backend in backends:
+        backend.start(fleet.submit)
+    fleet.flush()
+    return fleet, audit
+
+
+def test_services_from_two_clusters_merge_into_one_state():
+    a, b = InMemoryBackend("prod-a"), InMemoryBackend("swarm-1", Platform.SWARM)
+    a.services = {s.key: s for s in [service("valuation", cluster="prod-a")]}
+    b.services = {s.key: s for s in [service("model-api", cluster="swarm-1", namespace="proptech-ml")]}
+    fleet, _ = started_fleet(a, b)
+    assert sorted(k.name for k in fleet.state.services) == ["model-api", "valuation"]
+    assert fleet.state.health["prod-a"].state is HealthState.CONNECTED
+
+
+def test_a_snapshot_drops_what_the_source_no_longer_reports_and_says_so_in_the_delta():
+    backend = InMemoryBackend()
+    keep, gone = service("keep"), service("gone")
+    backend.services = {keep.key: keep, gone.key: gone}
+    fleet, _ = started_fleet(backend)
+    del backend.services[gone.key]
+    backend.push(snapshot=True)
+    delta = fleet.flush()
+    assert gone.key not in fleet.state.services and keep.key in fleet.state.services
+    assert delta.removed == {gone.key}
+    assert keep.key not in delta.services  # unchanged rows are not redrawn
+
+
+def test_a_burst_of_changes_is_published_as_few_coalesced_snapshots():
+    backend = InMemoryBackend()
+    fleet = Fleet([backend], max_rate=10)
+    published = []
+    fleet.subscribe(lambda state, delta: published.append(delta))
+    fleet.start()
+    try:
+        svc = service("busy")
+        for replicas in range(200):
+            backend.upsert(replace(svc, ready=replicas % 4))
+        time.sleep(0.5)
+    finally:
+        fleet.stop()
+    assert 1 <= len(published) <= 6
+    assert fleet.state.services[svc.key].ready == 199 % 4
+
+
+def test_readonly_fleet_refuses_an_action_before_anything_is_sent():
+    backend = InMemoryBackend()
+    svc = service("valuation")
+    backend.services = {svc.key: svc}
+    fleet, audit = started_fleet(backend)
+    plan = backend.plan(svc, Scale(5))
+    fleet.readonly = True
+    outcome = fleet.apply(plan)
+    assert outcome.outcome is Outcome.REFUSED and "read-only" in outcome.detail
+    assert backend.mutations == []
+    assert audit[-1]["result"] == "refused"
+
+
+def test_readonly_per_cluster_refuses_planning_there_only():
+    a, b = InMemoryBackend("prod-a"), InMemoryBackend("staging")
+    sa, sb = service("x", cluster="prod-a"), service("y", cluster="staging")
+    a.services, b.services = {sa.key: sa}, {sb.key: sb}
+    fleet, _ = started_fleet(a, b, readonly_sources=["prod-a"])
+    try:
+        fleet.plan(sa, Scale(1))
+        raise AssertionError("planning on a read-only cluster must be refused")
+    except Exception as exc:
+        assert "read-only" in str(exc)
+    assert fleet.plan(sb, Scale(1)).after == {"replicas": "1"}
+
+
+def test_apply_sends_once_verifies_and_writes_one_audit_record():
+    backend = InMemoryBackend()
+    svc = service("valuation")
+    backend.services = {svc.key: svc}
+    fleet, audit = started_fleet(backend)
+    plan = fleet.plan(svc, Scale(5))
+    outcome = fleet.apply(plan)
+    assert outcome.outcome is Outcome.SUCCEEDED
+    assert len(backend.mutations) == 1
+    record = audit[-1]
+    assert record["intent"] == "scale to 5"
+    assert record["before"] == {"replicas": "3"} and record["after"] == {"replicas": "5"}
+    assert record["cluster"] == "prod-a" and record["result"] == "succeeded"
+    assert "body" not in str(record)  # request bodies never reach the audit log
+    again = fleet.apply(plan)
+    assert again.outcome is Outcome.REFUSED and len(backend.mutations) == 1
+
+
+def test_a_blocking_precondition_is_refused_unless_explicitly_overridden():
+    backend = InMemoryBackend()
+    svc = service("valuation")
+    backend.services = {svc.key: svc}
+    fleet, audit = started_fleet(backend)
+    base = fleet.plan(svc, Scale(5))
+    blocked = replace(base, warnings=(PlanWarning("selector-no-ready-pods", "no ready pod matches", blocking=True),))
+    assert fleet.apply(blocked).outcome is Outcome.REFUSED
+    assert backend.mutations == []
+    overridden = replace(blocked, intent=SwitchBlueGreen("green", override_unready=True), id="other")
+    # The Fleet lets the overridden plan through to the backend (which this fake cannot switch).
+    outcome = fleet.apply(overridden)
+    assert outcome.outcome is Outcome.FAILED
+    assert audit[-1]["overrides"] == ["selector-no-ready-pods"]
+
+
+def test_typed_confirmation_is_required_when_the_plan_asks_for_it():
+    backend = InMemoryBackend()
+    svc = service("valuation")
+    backend.services = {svc.key: svc}
+    fleet, _ = started_fleet(backend)
+    plan = replace(fleet.plan(svc, Scale(0)), confirm_text="valuation")
+    assert fleet.apply(plan, confirmed_text="valu").outcome is Outcome.REFUSED
+    assert backend.mutations == []
+    assert fleet.apply(plan, confirmed_text="valuation").outcome is Outcome.SUCCEEDED
+
+
+def test_an_action_the_credentials_may_not_do_is_refused_as_forbidden():
+    backend = InMemoryBackend()
+    svc = service("valuation", denied=frozenset({ActionKind.SCALE}))
+    backend.services = {svc.key: svc}
+    fleet, audit = started_fleet(backend)
+    outcome = fleet.apply(backend.plan(svc, Scale(2)))
+    assert outcome.outcome is Outcome.FORBIDDEN and "not allowed for" in outcome.detail
+    assert backend.mutations == [] and audit[-1]["result"] == "forbidden"
+
+
+def test_alerts_from_two_sources_are_merged_once_and_tied_to_their_service():
+    backend = InMemoryBackend()
+    svc = service("property-valuation-model")
+    backend.services = {svc.key: svc}
+    fleet, _ = started_fleet(backend)
+    labels = freeze_labels({"alertname": "HighInferenceLatency", "namespace": "ml-prod",
+                            "service": "property-valuation-model", "severity": "warning"})
+    firing = Alert("HighInferenceLatency", Severity.WARNING, AlertState.FIRING, labels, since=T0, source="prometheus")
+    silenced = replace(firing, state=AlertState.SILENCED, source="alertmanager", silenced_by=("abc",))
+    fleet.submit(Change(source="prometheus", alerts=(firing,)))
+    fleet.submit(Change(source="alertmanager", alerts=(silenced,)))
+    fleet.flush()
+    assert len(fleet.state.alerts) == 1
+    alert = fleet.state.alerts[0]
+    assert alert.state is AlertState.SILENCED and alert.service == svc.key
+
+
+def test_health_changes_are_published_even_without_data():
+    backend = InMemoryBackend()
+    fleet, _ = started_fleet(backend)
+    fleet.submit(Change(source="prod-a", health=ClusterHealth("prod-a", Platform.K8S, HealthState.STALE, since=T0,
+                                                              error="connection refused")))
+    delta = fleet.flush()
+    assert delta.health and fleet.state.health["prod-a"].error == "connection refused"
+
+
+def test_submit_is_safe_from_many_threads():
+    backend = InMemoryBackend()
+    fleet, _ = started_fleet(backend)
+    svcs = [service(f"svc-{i}") for i in range(400)]
+
+    def push(chunk):
+        for s in chunk:
+            fleet.submit(Change(source="prod-a", services={s.key: s}))
+
+    threads = [threading.Thread(target=push, args=(svcs[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    fleet.flush()
+    assert len(fleet.state.services) == 400
