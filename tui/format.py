@@ -240,7 +240,7 @@ def gpu_cells(node: GpuNode, style_for: StyleFor = no_style) -> tuple[Text, ...]
 
 def pending_line(pending: PendingGpuWorkload) -> Text:
     where = f"{pending.cluster}/{pending.namespace}/{pending.name}" if pending.namespace else f"{pending.cluster}/{pending.name}"
-    return literal(f"⏳ {where} wants {pending.gpus} GPU: {pending.message}")
+    return literal(f"◷ {where} wants {pending.gpus} GPU: {pending.message}")
 
 
 # -- alerts ------------------------------------------------------------------------------------
@@ -262,9 +262,9 @@ SEVERITY_WORD = {
 }
 
 ALERT_STATE = {
-    AlertState.FIRING: ("🔥 firing", "alert-firing"),
-    AlertState.PENDING: ("… pending", "alert-pending"),
-    AlertState.SILENCED: ("🔕 silenced", "alert-silenced"),
+    AlertState.FIRING: ("◉ firing", "alert-firing"),
+    AlertState.PENDING: ("◌ pending", "alert-pending"),
+    AlertState.SILENCED: ("◎ silenced", "alert-silenced"),
     AlertState.INHIBITED: ("⊘ inhibited", "alert-silenced"),
 }
 
