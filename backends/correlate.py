@@ -28,6 +28,7 @@ NAME_LABELS = (
     "app",
     "app_kubernetes_io_name",
     "model_name",
+    "model",
     "job",
 )
 """Label names that may carry a service's name, in the order they are trusted."""

@@ -194,9 +194,15 @@ def gpu_metrics(
     Memory is MiB as DCGM reports it. A GPU appears once even when several series describe it.
     """
     devices: dict[tuple[str, str, str], dict] = {}
+    parsed = [(body, parse_vector(body)) for body in (util, used, free)]
+    # With honorLabels false (the Helm default), the exporter's pod/namespace become exported_*,
+    # and a bare `pod` is the dcgm-exporter pod itself: not the workload holding the GPU.
+    exporter_pods = {
+        labels["pod"] for _body, rows in parsed for labels, _v in rows if labels.get("exported_pod") and labels.get("pod")
+    }
 
-    def take(body, field_name):
-        for labels, value in parse_vector(body):
+    def take(rows, field_name):
+        for labels, value in rows:
             host = gpu_host(labels)
             gpu = labels.get("gpu", labels.get("device", ""))
             uuid = labels.get("UUID", labels.get("uuid", ""))
@@ -205,15 +211,17 @@ def gpu_metrics(
                 {"model": labels.get("modelName", ""), "pod": "", "namespace": ""},
             )
             pod = _first(labels, ("pod", "pod_name"))
+            if pod in exporter_pods or "dcgm-exporter" in pod:
+                pod = ""
             if pod and not entry["pod"]:
                 entry["pod"] = pod
                 entry["namespace"] = _first(labels, ("namespace", "pod_namespace"))
             if value is not None:
                 entry[field_name] = value
 
-    take(util, "utilisation")
-    take(used, "memory_used_mib")
-    take(free, "memory_free_mib")
+    take(parsed[0][1], "utilisation")
+    take(parsed[1][1], "memory_used_mib")
+    take(parsed[2][1], "memory_free_mib")
     by_host: dict[str, list[GpuDeviceMetrics]] = {}
     for (host, gpu, uuid), entry in devices.items():
         by_host.setdefault(host, []).append(

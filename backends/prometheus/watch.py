@@ -136,7 +136,10 @@ class PrometheusBackend:
 
     def metric_names(self, force: bool = False) -> set[str]:
         now = time.monotonic()
-        if force or self._names is None or now - self._names_at > self.options.names_ttl:
+        # Cached for names_ttl once a stack was found; while none is (Prometheus just started, or
+        # its first scrape has not happened), asked again on every refresh.
+        ttl = self.options.names_ttl if self._names and q.detect_presets(self._names) else 0.0
+        if force or self._names is None or now - self._names_at >= ttl:
             self._names = set(self.client.metric_names())
             self._names_at = now
         return self._names

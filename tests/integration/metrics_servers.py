@@ -128,7 +128,7 @@ def _run(name: str, argv: list[str], workdir: Path, url: str, ready_path: str, t
 
 
 @contextlib.contextmanager
-def alertmanager(binary: str, *, timeout: float = 20.0) -> Iterator[Server]:
+def alertmanager(binary: str, *, extra_config: str = "", timeout: float = 20.0) -> Iterator[Server]:
     """A real Alertmanager on 127.0.0.1 with gossip off and a receiver that sends nowhere."""
     workdir = Path(tempfile.mkdtemp(prefix="am-"))
     try:
@@ -136,7 +136,7 @@ def alertmanager(binary: str, *, timeout: float = 20.0) -> Iterator[Server]:
         config = workdir / "alertmanager.yml"
         config.write_text(
             "route:\n  receiver: blackhole\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
-            "receivers:\n- name: blackhole\n"
+            "receivers:\n- name: blackhole\n" + extra_config
         )
         argv = [
             binary,
@@ -160,9 +160,15 @@ def prometheus(
     rules: str = "",
     alertmanager_url: str = "",
     scrape_interval: str = "1s",
+    target_labels: Mapping[str, str] | None = None,
+    extra_jobs: Sequence[tuple[str, Sequence[str], Mapping[str, str]]] = (),
     timeout: float = 30.0,
 ) -> Iterator[Server]:
-    """A real Prometheus on 127.0.0.1 scraping `targets` ('127.0.0.1:PORT') every `scrape_interval`."""
+    """A real Prometheus on 127.0.0.1 scraping `targets` ('127.0.0.1:PORT') every `scrape_interval`.
+
+    `target_labels` are added to every scraped series; an exporter label of the same name is then
+    renamed `exported_<name>` (honor_labels false), as with dcgm-exporter behind a ServiceMonitor.
+    Prometheus' target discovery publishes its first targets about 5 s after start."""
     workdir = Path(tempfile.mkdtemp(prefix="prom-"))
     try:
         port = free_port()
@@ -183,6 +189,12 @@ def prometheus(
                 f"    - targets: ['{alertmanager_url.split('://', 1)[-1]}']",
             ]
         lines += ["scrape_configs:", "- job_name: models", "  static_configs:", f"  - targets: {json.dumps(list(targets))}"]
+        if target_labels:
+            lines += [f"    labels: {json.dumps(dict(target_labels))}"]
+        for job, job_targets, labels in extra_jobs:
+            lines += [f"- job_name: {job}", "  static_configs:", f"  - targets: {json.dumps(list(job_targets))}"]
+            if labels:
+                lines += [f"    labels: {json.dumps(dict(labels))}"]
         config = workdir / "prometheus.yml"
         config.write_text("\n".join(lines) + "\n")
         argv = [
