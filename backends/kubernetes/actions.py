@@ -1,0 +1,941 @@
+"""Intent -> exact Kubernetes API calls, as plans first and effects second.
+
+Planning functions (`plan_*`) are pure: given the objects as the API server holds them now, they
+return an `ActionPlan` whose mutations are exactly what `kubectl` (or the Argo Rollouts plugin)
+would send. `ActionPlanner` fetches those objects, applies a plan once, follows the object until it
+converges, and records an Event on it so teammates see who did what.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from backends.kubernetes import translate as tr
+from backends.kubernetes.client import ApiError, api_path
+from backends.model import ModelService, ServiceKey, ServiceKind
+from backends.plans import (
+    Abort,
+    ActionConflict,
+    ActionError,
+    ActionForbidden,
+    ActionPlan,
+    ActionRefused,
+    Intent,
+    Mutation,
+    PlanWarning,
+    Promote,
+    Retry,
+    Risk,
+    Rollback,
+    Scale,
+    SetAutoscalerBounds,
+    SetCanaryWeight,
+    SwitchBlueGreen,
+    VerifyResult,
+)
+
+if TYPE_CHECKING:
+    from backends.kubernetes.watch import KubernetesBackend
+
+MERGE = "application/merge-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+EVENT_REASON = "MlopsTuiAction"
+HPA_SYNC_SECONDS = 15
+
+DEPLOYMENT_ANNOTATIONS_KEPT = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+)
+"""`kubectl rollout undo` keeps these from the Deployment and copies every other one from the RS."""
+
+_GROUPS = {
+    ServiceKind.DEPLOYMENT: ("apps", "v1", "deployments"),
+    ServiceKind.ROLLOUT: ("argoproj.io", "v1alpha1", "rollouts"),
+    ServiceKind.INFERENCE_SERVICE: ("serving.kserve.io", "v1beta1", "inferenceservices"),
+}
+
+
+def object_path(key: ServiceKey, sub: str = "", version: str | None = None) -> str:
+    group, default_version, plural = _GROUPS[key.kind]
+    return api_path(group, version or default_version, plural, key.namespace, key.name, sub)
+
+
+def _rv(obj: Any) -> str:
+    return str(tr.meta(obj).get("resourceVersion") or "")
+
+
+def _plan(backend_name: str, user: str, service: ModelService, intent: Intent, **kw: Any) -> ActionPlan:
+    return ActionPlan(
+        source=backend_name,
+        target=service.key,
+        target_name=f"{service.key.kind.value} {service.key.namespace}/{service.key.name}",
+        intent=intent,
+        user=user,
+        **kw,
+    )
+
+
+def _gpus(n: int) -> str:
+    return f"{n} GPU" if n == 1 else f"{n} GPUs"
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure planners
+
+
+def plan_scale(
+    source: str,
+    user: str,
+    service: ModelService,
+    intent: Scale,
+    obj: Any,
+    *,
+    hpa: Any = None,
+    gpu_free: int | None = None,
+    path_version: str | None = None,
+) -> ActionPlan:
+    if intent.replicas < 0:
+        raise ActionRefused("replicas cannot be negative")
+    spec = tr._dict(tr._dict(obj).get("spec"))
+    current = tr._int(spec.get("replicas"), 1)
+    n = intent.replicas
+    warnings: list[PlanWarning] = []
+    alternatives: tuple[Intent, ...] = ()
+    risk = Risk.LOW
+    confirm = ""
+    if hpa is not None:
+        scaler = tr.autoscaler(hpa)
+        warnings.append(
+            PlanWarning(
+                "hpa-owns-replicas",
+                f"HorizontalPodAutoscaler {scaler.name} owns the replica count ({scaler.min_replicas}.."
+                f"{scaler.max_replicas}): it will override {n} within ~{HPA_SYNC_SECONDS} s"
+                + ("; at 0 it stops scaling (ScalingActive=False) until scaled up by hand" if n == 0 else "")
+                + ". Set its bounds instead?",
+            )
+        )
+        low = max(n, 1)
+        alternatives = (SetAutoscalerBounds(min_replicas=low, max_replicas=max(scaler.max_replicas, low)),)
+        risk = Risk.MEDIUM
+    added = n - current
+    if added > 0 and service.gpus_per_replica > 0 and gpu_free is not None:
+        need = added * service.gpus_per_replica
+        if need > gpu_free:
+            placeable = gpu_free // service.gpus_per_replica
+            stuck = added - placeable
+            warnings.append(
+                PlanWarning(
+                    "gpu-pending",
+                    f"{stuck} of {added} new replicas will stay Pending: {_gpus(gpu_free)} free on the cluster",
+                )
+            )
+            risk = max(risk, Risk.MEDIUM)
+    if n == 0 and service.production:
+        confirm = service.key.name
+        warnings.append(
+            PlanWarning(
+                "production-scale-to-zero",
+                f"{service.key.name} serves production ({service.key.namespace}): 0 replicas means no traffic "
+                f"is served. Type its name to confirm.",
+            )
+        )
+        risk = Risk.HIGH
+    if service.key.kind is ServiceKind.DEPLOYMENT:
+        state, _ = tr.deployment_rollout_state(obj)
+        in_progress = state in ("progressing", "paused")
+    else:
+        phase = str(tr._dict(tr._dict(obj).get("status")).get("phase") or "")
+        in_progress = phase in ("Progressing", "Paused")
+    if in_progress:
+        warnings.append(
+            PlanWarning("mid-rollout", f"a rollout of {service.key.name} is in progress: new replicas join it")
+        )
+    mutation = Mutation(
+        "PATCH",
+        object_path(service.key, "scale", path_version),
+        {"spec": {"replicas": n}},
+        MERGE,
+        summary=f"scale {service.key.name} to {n}",
+    )
+    return _plan(
+        source,
+        user,
+        service,
+        intent,
+        mutations=(mutation,),
+        before={"replicas": str(current)},
+        after={"replicas": str(n)},
+        warnings=tuple(warnings),
+        risk=risk,
+        precondition_version=_rv(obj),
+        confirm_text=confirm,
+        alternatives=alternatives,
+        noop=current == n,
+        context={"kind": "scale", "path": object_path(service.key, "", path_version), "replicas": n},
+    )
+
+
+def plan_autoscaler_bounds(
+    source: str, user: str, service: ModelService, intent: SetAutoscalerBounds, hpa: Any
+) -> ActionPlan:
+    if hpa is None:
+        raise ActionRefused(f"{service.key.name} has no HorizontalPodAutoscaler")
+    if intent.min_replicas < 1 or intent.max_replicas < intent.min_replicas:
+        raise ActionRefused("autoscaler bounds need 1 <= min <= max")
+    scaler = tr.autoscaler(hpa)
+    ns, name = tr.obj_key(hpa)
+    path = api_path("autoscaling", "v2", "horizontalpodautoscalers", ns, name)
+    return _plan(
+        source,
+        user,
+        service,
+        intent,
+        mutations=(
+            Mutation(
+                "PATCH",
+                path,
+                {"spec": {"minReplicas": intent.min_replicas, "maxReplicas": intent.max_replicas}},
+                MERGE,
+                summary=f"set HPA {name} bounds",
+            ),
+        ),
+        before={"min": str(scaler.min_replicas), "max": str(scaler.max_replicas)},
+        after={"min": str(intent.min_replicas), "max": str(intent.max_replicas)},
+        precondition_version=_rv(hpa),
+        noop=(scaler.min_replicas, scaler.max_replicas) == (intent.min_replicas, intent.max_replicas),
+        context={"kind": "hpa", "path": path},
+    )
+
+
+def plan_kserve_weight(source: str, user: str, service: ModelService, intent: SetCanaryWeight, isvc: Any) -> ActionPlan:
+    if not 0 <= intent.weight <= 100:
+        raise ActionRefused("canary weight must be between 0 and 100")
+    predictor = tr._dict(tr._dict(tr._dict(isvc).get("spec")).get("predictor"))
+    current = predictor.get("canaryTrafficPercent")
+    path = object_path(service.key)
+    return _plan(
+        source,
+        user,
+        service,
+        intent,
+        mutations=(
+            Mutation(
+                "PATCH",
+                path,
+                {"spec": {"predictor": {"canaryTrafficPercent": intent.weight}}},
+                MERGE,
+                summary=f"canaryTrafficPercent {intent.weight}",
+            ),
+        ),
+        before={"canary weight": "100 (no canary)" if current is None else str(current)},
+        after={"canary weight": str(intent.weight)},
+        precondition_version=_rv(isvc),
+        risk=Risk.MEDIUM if intent.weight >= 50 else Risk.LOW,
+        noop=current is not None and tr._int(current) == intent.weight,
+        context={"kind": "kserve-weight", "path": path, "weight": intent.weight},
+    )
+
+
+def plan_istio_weight(
+    source: str, user: str, service: ModelService, intent: SetCanaryWeight, vs: Any, split: tr.IstioSplit
+) -> ActionPlan:
+    """Read-modify-write of the whole VirtualService, resourceVersion-checked, weights summing to 100."""
+    if not 0 <= intent.weight <= 100:
+        raise ActionRefused("canary weight must be between 0 and 100")
+    current = next((s for s in tr.istio_splits(vs) if s.http_index == split.http_index), None)
+    if current is None:
+        raise ActionRefused(f"VirtualService {split.virtual_service} no longer splits traffic")
+    body = copy.deepcopy(vs)
+    body.pop("status", None)
+    routes = body["spec"]["http"][current.http_index]["route"]
+    routes[current.canary_index]["weight"] = intent.weight
+    routes[current.stable_index]["weight"] = 100 - intent.weight
+    ns, name = tr.obj_key(vs)
+    api_version = str(tr._dict(vs).get("apiVersion") or "networking.istio.io/v1")
+    path = api_path("networking.istio.io", api_version.split("/")[-1], "virtualservices", ns, name)
+    return _plan(
+        source,
+        user,
+        service,
+        intent,
+        mutations=(
+            Mutation(
+                "PUT",
+                path,
+                body,
+                "application/json",
+                summary=f"{current.stable_host} {100 - intent.weight} / {current.canary_host} {intent.weight}",
+            ),
+        ),
+        before={
+            "stable weight": str(current.stable_weight),
+            "canary weight": str(current.canary_weight),
+        },
+        after={"stable weight": str(100 - intent.weight), "canary weight": str(intent.weight)},
+        precondition_version=_rv(vs),
+        risk=Risk.MEDIUM if intent.weight >= 50 else Risk.LOW,
+        noop=(current.stable_weight, current.canary_weight) == (100 - intent.weight, intent.weight),
+        context={"kind": "istio-weight", "path": path, "http": current.http_index,
+                 "stable": current.stable_index, "canary": current.canary_index, "weight": intent.weight},
+    )
+
+
+def _argo_status_path(service: ModelService, version: str | None = None) -> str:
+    return object_path(service.key, "status", version)
+
+
+def argo_promote_patches(rollout: Any, full: bool) -> tuple[dict | None, dict | None]:
+    """(spec patch, status patch) exactly as `kubectl argo rollouts promote [--full]` sends them."""
+    rollout = tr._dict(rollout)
+    spec = tr._dict(rollout.get("spec"))
+    status = tr._dict(rollout.get("status"))
+    spec_patch = {"spec": {"paused": False}} if spec.get("paused") else None
+    pause_conditions = tr._list(status.get("pauseConditions"))
+    if full:
+        if str(status.get("currentPodHash") or "") != str(status.get("stableRS") or ""):
+            return spec_patch, {"status": {"promoteFull": True}}
+        return spec_patch, None
+    canary = tr._dict(spec.get("strategy")).get("canary")
+    steps = tr._list(tr._dict(canary).get("steps"))
+    index = tr._int(status.get("currentStepIndex"), 0)
+    next_index = index + 1 if index < len(steps) else index
+    inconclusive = any(tr._dict(c).get("reason") in ("InconclusiveAnalysisRun", "InconclusiveExperiment")
+                       for c in pause_conditions)
+    if inconclusive and pause_conditions and status.get("controllerPause") and isinstance(canary, dict):
+        return spec_patch, {"status": {"pauseConditions": None, "controllerPause": False,
+                                       "currentStepIndex": next_index}}
+    if pause_conditions:
+        return spec_patch, {"status": {"pauseConditions": None}}
+    if isinstance(canary, dict) and steps:
+        return spec_patch, {"status": {"pauseConditions": None, "currentStepIndex": next_index}}
+    return spec_patch, None
+
+
+def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rollout: Any,
+              version: str | None = None) -> ActionPlan:
+    status = tr._dict(tr._dict(rollout).get("status"))
+    main_path = object_path(service.key, "", version)
+    status_path = _argo_status_path(service, version)
+    mutations: list[Mutation] = []
+    canary = tr.argo_canary(rollout)
+    before: dict[str, str] = {
+        "step": f"{canary.step}/{canary.total_steps}" if canary and canary.step is not None else "-",
+        "paused": "yes" if (canary.paused if canary else bool(tr._dict(tr._dict(rollout).get("spec")).get("paused")))
+        else "no",
+        "aborted": "yes" if status.get("abort") else "no",
+    }
+    after = dict(before)
+    warnings: list[PlanWarning] = []
+    risk = Risk.MEDIUM
+    if isinstance(intent, (Promote, SwitchBlueGreen)):
+        full = isinstance(intent, Promote) and intent.full
+        spec_patch, status_patch = argo_promote_patches(rollout, full)
+        if spec_patch:
+            mutations.append(Mutation("PATCH", main_path, spec_patch, MERGE, summary="unpause"))
+        if status_patch:
+            mutations.append(Mutation("PATCH", status_path, status_patch, MERGE, summary="promote"))
+        after["paused"] = "no"
+        if full:
+            after["step"] = f"{canary.total_steps}/{canary.total_steps}" if canary and canary.total_steps else "full"
+            risk = Risk.HIGH
+        elif status_patch and "currentStepIndex" in status_patch["status"] and canary and canary.total_steps:
+            after["step"] = f"{status_patch['status']['currentStepIndex']}/{canary.total_steps}"
+        if status.get("abort"):
+            warnings.append(PlanWarning("aborted", "the rollout is aborted: promote does not resume it, retry does"))
+        kind = "argo-promote-full" if full else "argo-promote"
+    elif isinstance(intent, Abort):
+        mutations.append(Mutation("PATCH", status_path, {"status": {"abort": True}}, MERGE, summary="abort"))
+        after["aborted"] = "yes"
+        kind = "argo-abort"
+    elif isinstance(intent, Retry):
+        mutations.append(Mutation("PATCH", status_path, {"status": {"abort": False}}, MERGE, summary="retry"))
+        after["aborted"] = "no"
+        kind = "argo-retry"
+    else:
+        raise ActionRefused(f"{service.key.name}: {intent.kind.value} is not an Argo Rollouts action")
+    return _plan(
+        source,
+        user,
+        service,
+        intent,
+        mutations=tuple(mutations),
+        before=before,
+        after=after,
+        warnings=tuple(warnings),
+        risk=risk,
+        precondition_version=_rv(rollout),
+        noop=not mutations or (kind == "argo-abort" and status.get("abort") is True)
+        or (kind == "argo-retry" and not status.get("abort")),
+        context={"kind": kind, "path": main_path},
+    )
+
+
+def plan_selector_switch(
+    source: str,
+    user: str,
+    service: ModelService,
+    intent: SwitchBlueGreen,
+    svc: Any,
+    key: str,
+    ready_pods: int,
+    desired: int,
+) -> ActionPlan:
+    """The seed's `kubectl patch service ... -p '{"spec":{"selector":{"version":"v2.1"}}}'`, with its
+    safety rule: the new full selector must match at least one ready pod."""
+    ns, name = tr.obj_key(svc)
+    selector = tr._str_map(tr._dict(tr._dict(svc).get("spec")).get("selector"))
+    new_selector = {**selector, key: intent.colour}
+    shown = ",".join(f"{k}={v}" for k, v in sorted(new_selector.items()))
+    warnings = []
+    if ready_pods == 0:
+        warnings.append(
+            PlanWarning(
+                "selector-no-ready-pods",
+                f"no ready pod matches {shown}: Service {name} would have no endpoints and refuse connections",
+                blocking=True,
+            )
+        )
+    elif ready_pods < desired:
+        warnings.append(
+            PlanWarning(
+                "selector-fewer-ready",
+                f"only {ready_pods} of {desired} pods matching {shown} are ready: they take all of {name}'s traffic",
+            )
+        )
+    path = api_path("", "v1", "services", ns, name)
+    return _plan(
+        source,
+        user,
+        service,
+        intent,
+        mutations=(Mutation("PATCH", path, {"spec": {"selector": {key: intent.colour}}}, STRATEGIC,
+                            summary=f"{name} selector {key}={intent.colour}"),),
+        before={key: selector.get(key, ""), "ready pods": ""},
+        after={key: intent.colour, "ready pods": str(ready_pods)},
+        warnings=tuple(warnings),
+        risk=Risk.HIGH if ready_pods < desired else Risk.MEDIUM,
+        precondition_version=_rv(svc),
+        noop=selector.get(key) == intent.colour,
+        context={"kind": "selector-switch", "path": path, "key": key, "colour": intent.colour,
+                 "selector": new_selector, "desired": desired},
+    )
+
+
+def _strip_hash(template: Any, label: str) -> dict:
+    template = copy.deepcopy(tr._dict(template))
+    labels = tr._dict(tr._dict(template.get("metadata")).get("labels"))
+    labels.pop(label, None)
+    return template
+
+
+def _owned_by(obj: Any, owner_uid: str) -> bool:
+    return any(
+        tr._dict(ref).get("uid") == owner_uid and tr._dict(ref).get("controller")
+        for ref in tr._list(tr.meta(obj).get("ownerReferences"))
+    )
+
+
+def choose_revision(replicasets: list[Any], annotation: str, wanted: str | None, owner: str) -> tuple[int, Any]:
+    """kubectl's pick: the exact revision asked for, or the second-highest one."""
+    by_revision: dict[int, Any] = {}
+    for rs in replicasets:
+        value = tr._int(tr._str_map(tr.meta(rs).get("annotations")).get(annotation), -1)
+        if value >= 0:
+            by_revision[value] = rs
+    if not wanted or str(wanted) == "0":
+        if len(by_revision) < 2:
+            raise ActionRefused(f'no rollout history found for {owner}')
+        revision = sorted(by_revision)[-2]
+        return revision, by_revision[revision]
+    revision = tr._int(wanted, -1)
+    if revision not in by_revision:
+        raise ActionRefused(f"unable to find specified revision {wanted} in history")
+    return revision, by_revision[revision]
+
+
+def plan_deployment_rollback(
+    source: str, user: str, service: ModelService, intent: Rollback, deployment: Any, replicasets: list[Any]
+) -> ActionPlan:
+    """`kubectl rollout undo [--to-revision]`, client-side, as kubectl's DeploymentRollbacker does it."""
+    deployment = tr._dict(deployment)
+    spec = tr._dict(deployment.get("spec"))
+    name = service.key.name
+    if spec.get("paused"):
+        raise ActionRefused(
+            f'you cannot rollback a paused deployment; resume it first with "kubectl rollout resume '
+            f'deployment/{name}" and try again'
+        )
+    uid = str(tr.meta(deployment).get("uid") or "")
+    owned = [rs for rs in replicasets if not uid or _owned_by(rs, uid)]
+    revision, rs = choose_revision(owned, tr.REVISION_ANNOTATION, intent.revision, f'deployment "{name}"')
+    target = _strip_hash(tr._dict(rs.get("spec")).get("template"), tr.POD_TEMPLATE_HASH)
+    current = _strip_hash(spec.get("template"), tr.POD_TEMPLATE_HASH)
+    cur_annotations = tr._str_map(tr.meta(deployment).get("annotations"))
+    annotations = {k: cur_annotations[k] for k in DEPLOYMENT_ANNOTATIONS_KEPT if k in cur_annotations}
+    for k, v in tr._str_map(tr.meta(rs).get("annotations")).items():
+        if k not in DEPLOYMENT_ANNOTATIONS_KEPT:
+            annotations[k] = v
+    cur_image, cur_version = tr.template_version(spec.get("template"))
+    image, version = tr.template_version(target)
+    skipped = _templates_equal(target, current)
+    path = object_path(service.key)
+    return _plan(
+        source,
+        user,
+        service,
+        intent,
+        mutations=(
+            Mutation(
+                "PATCH",
+                path,
+                [
+                    {"op": "replace", "path": "/spec/template", "value": target},
+                    {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+                ],
+                JSON_PATCH,
+                summary=f"roll back to revision {revision}",
+            ),
+        ),
+        before={"revision": cur_annotations.get(tr.REVISION_ANNOTATION, ""), "image": cur_image,
+                "version": cur_version},
+        after={"revision": f"{revision} (becomes a new revision)", "image": image, "version": version},
+        warnings=(PlanWarning("skipped-rollback",
+                              f"skipped rollback (current template already matches revision {revision})"),)
+        if skipped else (),
+        risk=Risk.HIGH if service.production else Risk.MEDIUM,
+        precondition_version=_rv(deployment),
+        noop=skipped,
+        context={"kind": "template", "path": path, "template": target, "hash_label": tr.POD_TEMPLATE_HASH,
+                 "revision": revision},
+    )
+
+
+def _templates_equal(a: Any, b: Any) -> bool:
+    return _normalise(a) == _normalise(b)
+
+
+def _normalise(value: Any) -> Any:
+    """Compare templates as the API server would: nulls and empty maps/lists mean 'unset'."""
+    if isinstance(value, dict):
+        out = {k: _normalise(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def plan_rollout_undo(
+    source: str, user: str, service: ModelService, intent: Rollback, rollout: Any, replicasets: list[Any],
+    version: str | None = None,
+) -> ActionPlan:
+    """`kubectl argo rollouts undo [--to-revision]`."""
+    rollout = tr._dict(rollout)
+    spec = tr._dict(rollout.get("spec"))
+    if spec.get("workloadRef"):
+        raise ActionRefused(f"{service.key.name} uses workloadRef: roll back its referenced workload instead")
+    uid = str(tr.meta(rollout).get("uid") or "")
+    owned = [rs for rs in replicasets if not uid or _owned_by(rs, uid)]
+    revision, rs = choose_revision(owned, tr.ARGO_REVISION_ANNOTATION, intent.revision,
+                                   f'rollout "{service.key.name}"')
+    target = _strip_hash(tr._dict(rs.get("spec")).get("template"), tr.ROLLOUTS_POD_TEMPLATE_HASH)
+    current = _strip_hash(spec.get("template"), tr.ROLLOUTS_POD_TEMPLATE_HASH)
+    skipped = _templates_equal(target, current)
+    cur_image, cur_version = tr.template_version(spec.get("template"))
+    image, new_version = tr.template_version(target)
+    path = object_path(service.key, "", version)
+    return _plan(
+        source,
+        user,
+        service,
+        intent,
+        mutations=(Mutation("PATCH", path, [{"op": "replace", "path": "/spec/template", "value": target}], JSON_PATCH,
+                            summary=f"undo to revision {revision}"),),
+        before={"revision": tr._str_map(tr.meta(rollout).get("annotations")).get(tr.ARGO_REVISION_ANNOTATION, ""),
+                "image": cur_image, "version": cur_version},
+        after={"revision": f"{revision} (becomes a new revision)", "image": image, "version": new_version},
+        warnings=(PlanWarning("skipped-rollback",
+                              f"skipped rollback (current template already matches revision {revision})"),)
+        if skipped else (),
+        risk=Risk.HIGH if service.production else Risk.MEDIUM,
+        precondition_version=_rv(rollout),
+        noop=skipped,
+        context={"kind": "template", "path": path, "template": target,
+                 "hash_label": tr.ROLLOUTS_POD_TEMPLATE_HASH, "revision": revision},
+    )
+
+
+def plan_kserve_rollback(source: str, user: str, service: ModelService, intent: Rollback, isvc: Any) -> ActionPlan:
+    """KServe: pin traffic to the previous rolled-out revision with canaryTrafficPercent 0."""
+    predictor_status = tr._dict(tr._dict(tr._dict(tr._dict(isvc).get("status")).get("components")).get("predictor"))
+    previous = str(predictor_status.get("previousRolledoutRevision") or "")
+    if not previous:
+        raise ActionRefused(f"{service.key.name} has no previous rolled-out revision to go back to")
+    if intent.revision and intent.revision != previous:
+        raise ActionRefused(f"KServe can only go back to the previous revision ({previous})")
+    predictor = tr._dict(tr._dict(tr._dict(isvc).get("spec")).get("predictor"))
+    current = predictor.get("canaryTrafficPercent")
+    path = object_path(service.key)
+    latest = str(predictor_status.get("latestReadyRevision") or predictor_status.get("latestCreatedRevision") or "")
+    return _plan(
+        source,
+        user,
+        service,
+        intent,
+        mutations=(Mutation("PATCH", path, {"spec": {"predictor": {"canaryTrafficPercent": 0}}}, MERGE,
+                            summary=f"all traffic to {previous}"),),
+        before={"canary weight": "100 (no canary)" if current is None else str(current), "serving": latest},
+        after={"canary weight": "0", "serving": previous},
+        risk=Risk.MEDIUM,
+        precondition_version=_rv(isvc),
+        noop=current is not None and tr._int(current) == 0,
+        context={"kind": "kserve-weight", "path": path, "weight": 0},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ActionPlanner:
+    """Fetches current state for planning, applies once, verifies, records."""
+
+    def __init__(self, backend: KubernetesBackend) -> None:
+        self.backend = backend
+
+    @property
+    def transport(self):
+        return self.backend.transport
+
+    def _get(self, path: str, query=()) -> Any:
+        try:
+            return self.transport.request("GET", path, query, timeout=(5.0, 15.0)).json()
+        except ApiError as exc:
+            raise self._error(exc, None) from exc
+
+    def _error(self, exc: ApiError, key: ServiceKey | None) -> ActionError:
+        ns = key.namespace if key else ""
+        if exc.status == 403:
+            return ActionForbidden(f"not allowed for {self.backend.user} in {ns or self.backend.name}")
+        if exc.status == 409:
+            return ActionConflict(exc.message or "the object was modified")
+        if exc.status == 404:
+            return ActionError(f"not found: {exc.message or exc.reason}")
+        if exc.status == 0:
+            return ActionError(f"cannot reach {self.backend.name}: {exc.message or exc.reason}")
+        return ActionError(f"{exc.status} {exc.reason}: {exc.message}".strip())
+
+    def _version(self, kind: ServiceKind) -> str | None:
+        names = {ServiceKind.ROLLOUT: "rollouts", ServiceKind.INFERENCE_SERVICE: "inferenceservices"}
+        return self.backend.optional_available.get(names.get(kind, ""))
+
+    def _fetch(self, key: ServiceKey) -> Any:
+        try:
+            return self.transport.request("GET", object_path(key, "", self._version(key.kind)),
+                                          timeout=(5.0, 15.0)).json()
+        except ApiError as exc:
+            raise self._error(exc, key) from exc
+
+    def _hpa(self, key: ServiceKey) -> Any:
+        with self.backend._lock:
+            hkey = self.backend._hpa_by_target.get((key.namespace, key.kind.value, key.name))
+        if hkey is None:
+            return None
+        try:
+            return self.transport.request(
+                "GET", api_path("autoscaling", "v2", "horizontalpodautoscalers", *hkey), timeout=(5.0, 15.0)
+            ).json()
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise self._error(exc, key) from exc
+
+    def _check_access(self, service: ModelService, intent: Intent) -> None:
+        from backends.kubernetes.watch import PERMISSIONS
+
+        for perm in PERMISSIONS.get((service.key.kind, intent.kind), ()):
+            if self.backend.can(service.key.namespace, *perm) is False:
+                raise ActionForbidden(f"not allowed for {self.backend.user} in {service.key.namespace}")
+
+    # -- plan ---------------------------------------------------------------------------------
+
+    def plan(self, service: ModelService, intent: Intent) -> ActionPlan:
+        key = service.key
+        self._check_access(service, intent)
+        src, user = self.backend.name, self.backend.user
+        version = self._version(key.kind)
+        if isinstance(intent, Scale):
+            if key.kind is ServiceKind.INFERENCE_SERVICE:
+                raise ActionRefused("an InferenceService scales through its autoscaler settings, not by hand")
+            return plan_scale(src, user, service, intent, self._fetch(key), hpa=self._hpa(key),
+                              gpu_free=self.backend.gpu_free(), path_version=version)
+        if isinstance(intent, SetAutoscalerBounds):
+            return plan_autoscaler_bounds(src, user, service, intent, self._hpa(key))
+        if isinstance(intent, SetCanaryWeight):
+            if key.kind is ServiceKind.INFERENCE_SERVICE:
+                return plan_kserve_weight(src, user, service, intent, self._fetch(key))
+            if key.kind is ServiceKind.DEPLOYMENT:
+                with self.backend._lock:
+                    istio = self.backend._istio.get((key.namespace, key.name))
+                if istio is None:
+                    raise ActionRefused(f"{key.name} has no Istio VirtualService splitting its traffic")
+                split = istio[1]
+                vs_version = self.backend.optional_available.get("virtualservices", "v1")
+                vs = self._get(api_path("networking.istio.io", vs_version, "virtualservices", key.namespace,
+                                        split.virtual_service))
+                return plan_istio_weight(src, user, service, intent, vs, split)
+            raise ActionRefused("Argo Rollouts sets weights by its steps: promote, abort or retry instead")
+        if isinstance(intent, (Promote, Abort, Retry)):
+            if key.kind is not ServiceKind.ROLLOUT:
+                raise ActionRefused(f"{intent.kind.value} is an Argo Rollouts action; {key.name} is a {key.kind.value}")
+            return plan_argo(src, user, service, intent, self._fetch(key), version)
+        if isinstance(intent, SwitchBlueGreen):
+            if key.kind is ServiceKind.ROLLOUT:
+                return plan_argo(src, user, service, intent, self._fetch(key), version)
+            return self._plan_selector_switch(service, intent)
+        if isinstance(intent, Rollback):
+            if key.kind is ServiceKind.INFERENCE_SERVICE:
+                return plan_kserve_rollback(src, user, service, intent, self._fetch(key))
+            obj = self._fetch(key)
+            if key.kind is ServiceKind.DEPLOYMENT:
+                return plan_deployment_rollback(src, user, service, intent, obj, self._owned_replicasets(key, obj))
+            return plan_rollout_undo(src, user, service, intent, obj, self._owned_replicasets(key, obj), version)
+        raise ActionRefused(f"{key.name} does not support {intent.kind.value}")
+
+    def _owned_replicasets(self, key: ServiceKey, obj: Any) -> list[Any]:
+        selector = tr._dict(tr._dict(tr._dict(obj).get("spec")).get("selector"))
+        labels = tr._str_map(selector.get("matchLabels"))
+        query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(labels.items())))] if labels else []
+        body = self._get(api_path("apps", "v1", "replicasets", key.namespace), query)
+        return [rs for rs in tr._list(tr._dict(body).get("items")) if isinstance(rs, dict)]
+
+    def _ready_pods(self, ns: str, selector: Mapping[str, str]) -> int:
+        query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
+        body = self._get(api_path("", "v1", "pods", ns), query)
+        count = 0
+        for pod in tr._list(tr._dict(body).get("items")):
+            facts = tr.pod_facts(pod)
+            if facts.ready and facts.phase == "Running" and not tr.meta(pod).get("deletionTimestamp") \
+                    and tr.labels_match(selector, facts.labels):
+                count += 1
+        return count
+
+    def _plan_selector_switch(self, service: ModelService, intent: SwitchBlueGreen) -> ActionPlan:
+        key = service.key
+        with self.backend._lock:
+            switch = self.backend._bg.get((key.namespace, key.name))
+        if switch is None:
+            raise ActionRefused(f"no Service switches {key.name} between colours")
+        colours = {c.name: c for c in switch.colours}
+        if intent.colour not in colours:
+            raise ActionRefused(f"{switch.service} has no {switch.key}={intent.colour}: "
+                                f"known {', '.join(sorted(colours))}")
+        svc = self._get(api_path("", "v1", "services", key.namespace, switch.service))
+        selector = tr._str_map(tr._dict(tr._dict(svc).get("spec")).get("selector"))
+        new_selector = {**selector, switch.key: intent.colour}
+        ready = self._ready_pods(key.namespace, new_selector)
+        return plan_selector_switch(self.backend.name, self.backend.user, service, intent, svc, switch.key,
+                                    ready, colours[intent.colour].desired)
+
+    # -- apply --------------------------------------------------------------------------------
+
+    def apply(self, plan: ActionPlan) -> None:
+        for mutation in plan.mutations:
+            try:
+                self.transport.request(
+                    mutation.method,
+                    mutation.path,
+                    tuple(mutation.params.items()),
+                    body=mutation.body,
+                    content_type=mutation.content_type,
+                    timeout=(5.0, 15.0),
+                )
+            except ApiError as exc:
+                error = self._error(exc, plan.target)
+                if isinstance(error, ActionConflict):
+                    error.changed = self._what_changed(plan)
+                raise error from exc
+
+    def _what_changed(self, plan: ActionPlan) -> str:
+        try:
+            current = self.transport.request("GET", plan.mutations[0].path, timeout=(5.0, 10.0)).json()
+        except ApiError:
+            return ""
+        return f"resourceVersion {plan.precondition_version} is now {_rv(current)}"
+
+    # -- verify -------------------------------------------------------------------------------
+
+    def verify(self, plan: ActionPlan, timeout: float, progress: Callable[[str], None]) -> VerifyResult:
+        deadline = time.monotonic() + timeout
+        kind = plan.context.get("kind", "")
+        last = ""
+        after: dict[str, str] = {}
+        while True:
+            try:
+                done, detail, after = self._check(plan, kind)
+            except ApiError as exc:
+                done, detail = False, f"cannot read back: {exc}"
+            if detail != last:
+                progress(detail)
+                last = detail
+            if done is None:  # will not converge: someone else decided otherwise
+                return VerifyResult(False, detail, after)
+            if done:
+                return VerifyResult(True, detail, after)
+            if time.monotonic() >= deadline:
+                return VerifyResult(False, f"not converged after {timeout:.0f} s: {detail}", after)
+            time.sleep(min(0.25, max(deadline - time.monotonic(), 0.01)))
+
+    def _read(self, path: str) -> Any:
+        return tr._dict(self.transport.request("GET", path, timeout=(5.0, 10.0)).json())
+
+    def _check(self, plan: ActionPlan, kind: str) -> tuple[bool | None, str, dict[str, str]]:
+        ctx = plan.context
+        if kind == "scale":
+            obj = self._read(ctx["path"])
+            spec, status = tr._dict(obj.get("spec")), tr._dict(obj.get("status"))
+            n = ctx["replicas"]
+            replicas = tr._int(spec.get("replicas"), 1)
+            ready = tr._int(status.get("readyReplicas"))
+            total = tr._int(status.get("replicas"))
+            after = {"replicas": str(replicas)}
+            if replicas != n:
+                return None, f"replicas were set back to {replicas} (by the autoscaler or someone else)", after
+            detail = f"{ready}/{n} ready"
+            return ready == n and total == n, detail, after
+        if kind == "hpa":
+            obj = self._read(ctx["path"])
+            scaler = tr.autoscaler(obj)
+            after = {"min": str(scaler.min_replicas), "max": str(scaler.max_replicas)}
+            return after == dict(plan.after), f"bounds {scaler.min_replicas}..{scaler.max_replicas}", after
+        if kind == "kserve-weight":
+            obj = self._read(ctx["path"])
+            canary = tr.kserve_canary(obj)
+            percent = tr._dict(tr._dict(obj.get("spec")).get("predictor")).get("canaryTrafficPercent")
+            after = dict(plan.after)
+            after["canary weight"] = str(percent)
+            if "serving" in after:
+                predictor = tr._dict(tr._dict(tr._dict(obj.get("status")).get("components")).get("predictor"))
+                traffic = [t for t in tr._list(predictor.get("traffic")) if tr._int(tr._dict(t).get("percent"))]
+                after["serving"] = ",".join(str(tr._dict(t).get("revisionName")) for t in traffic) or after["serving"]
+            routed = canary.weight if canary else None
+            ok = tr._int(percent, -1) == ctx["weight"] and (routed is None or routed == ctx["weight"])
+            return ok, f"canaryTrafficPercent {percent}, traffic to latest {routed}", after
+        if kind == "istio-weight":
+            obj = self._read(ctx["path"])
+            routes = tr._list(tr._dict(tr._list(tr._dict(obj.get("spec")).get("http"))[ctx["http"]]).get("route"))
+            stable = tr._int(tr._dict(routes[ctx["stable"]]).get("weight"))
+            canary = tr._int(tr._dict(routes[ctx["canary"]]).get("weight"))
+            after = {"stable weight": str(stable), "canary weight": str(canary)}
+            return canary == ctx["weight"] and stable == 100 - ctx["weight"], f"{stable}/{canary}", after
+        if kind.startswith("argo-"):
+            obj = self._read(ctx["path"])
+            status, spec = tr._dict(obj.get("status")), tr._dict(obj.get("spec"))
+            canary = tr.argo_canary(obj)
+            after = {
+                "step": f"{canary.step}/{canary.total_steps}" if canary and canary.step is not None else "-",
+                "paused": "yes" if (canary.paused if canary else bool(spec.get("paused"))) else "no",
+                "aborted": "yes" if status.get("abort") else "no",
+            }
+            phase = str(status.get("phase") or "")
+            detail = f"phase {phase or '?'}, step {after['step']}, paused {after['paused']}"
+            if kind == "argo-abort":
+                return bool(status.get("abort")), detail, after
+            if kind == "argo-retry":
+                return not status.get("abort"), detail, after
+            if kind == "argo-promote-full":
+                return bool(status.get("promoteFull")) or phase == "Healthy" or (
+                    canary is not None and canary.step is not None and canary.step == canary.total_steps), detail, after
+            return not spec.get("paused") and not tr._list(status.get("pauseConditions")), detail, after
+        if kind == "selector-switch":
+            obj = self._read(ctx["path"])
+            selector = tr._str_map(tr._dict(obj.get("spec")).get("selector"))
+            ns = plan.target.namespace if plan.target else ""
+            ready = self._ready_pods(ns, selector)
+            after = {ctx["key"]: selector.get(ctx["key"], ""), "ready pods": str(ready)}
+            if selector.get(ctx["key"]) != ctx["colour"]:
+                return False, f"selector still {ctx['key']}={selector.get(ctx['key'])}", after
+            return ready >= 1, f"{ready} ready endpoints behind {tr.obj_key(obj)[1]}", after
+        if kind == "template":
+            obj = self._read(ctx["path"])
+            spec, status = tr._dict(obj.get("spec")), tr._dict(obj.get("status"))
+            current = _strip_hash(spec.get("template"), ctx["hash_label"])
+            image, version = tr.template_version(spec.get("template"))
+            revision_key = tr.REVISION_ANNOTATION if ctx["hash_label"] == tr.POD_TEMPLATE_HASH \
+                else tr.ARGO_REVISION_ANNOTATION
+            after = {"revision": tr._str_map(tr.meta(obj).get("annotations")).get(revision_key, ""),
+                     "image": image, "version": version}
+            if not _templates_equal(current, ctx["template"]):
+                return False, "template not yet replaced", after
+            desired = tr._int(spec.get("replicas"), 1)
+            updated = tr._int(status.get("updatedReplicas"))
+            ready = tr._int(status.get("readyReplicas"))
+            return updated >= desired and ready >= desired, f"{updated}/{desired} updated, {ready} ready", after
+        return True, "nothing to follow", dict(plan.after)
+
+    # -- record -------------------------------------------------------------------------------
+
+    def record_action(self, outcome: Any, operator: str) -> None:
+        plan: ActionPlan = outcome.plan
+        key = plan.target
+        if key is None:
+            return
+        group, version, _ = _GROUPS[key.kind]
+        version = self._version(key.kind) or version
+        now = _now()
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{key.name}.mlops-tui-", "namespace": key.namespace},
+            "involvedObject": {
+                "apiVersion": f"{group}/{version}" if group else version,
+                "kind": key.kind.value,
+                "name": key.name,
+                "namespace": key.namespace,
+            },
+            "reason": EVENT_REASON,
+            "message": f"{operator} (as {plan.user or self.backend.user}): {plan.description}: "
+            f"{outcome.outcome.value}" + (f" ({outcome.detail})" if outcome.detail else ""),
+            "type": "Normal" if outcome.ok else "Warning",
+            "source": {"component": "mlops-tui", "host": socket.gethostname()},
+            "reportingComponent": "mlops-tui",
+            "reportingInstance": socket.gethostname(),
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        self.transport.request("POST", api_path("", "v1", "events", key.namespace), body=body, timeout=(5.0, 10.0))
+
+    # -- rollback picker ----------------------------------------------------------------------
+
+    def revisions(self, key: ServiceKey) -> tuple[tr.Revision, ...]:
+        backend = self.backend
+        with backend._lock:
+            if key.kind is ServiceKind.INFERENCE_SERVICE:
+                obj = backend.store.get("inferenceservices", {}).get((key.namespace, key.name))
+                predictor = tr._dict(tr._dict(tr._dict(tr._dict(obj).get("status")).get("components")).get("predictor"))
+                out = []
+                latest = str(predictor.get("latestReadyRevision") or "")
+                previous = str(predictor.get("previousRolledoutRevision") or "")
+                if latest:
+                    out.append(tr.Revision(latest, "", latest, None, current=True))
+                if previous and previous != latest:
+                    out.append(tr.Revision(previous, "", previous, None))
+                return tuple(out)
+            store = "deployments" if key.kind is ServiceKind.DEPLOYMENT else "rollouts"
+            obj = backend.store.get(store, {}).get((key.namespace, key.name))
+            annotation = tr.REVISION_ANNOTATION if key.kind is ServiceKind.DEPLOYMENT else tr.ARGO_REVISION_ANNOTATION
+            current = tr._str_map(tr.meta(obj).get("annotations")).get(annotation, "")
+            return tr.revisions(current, backend.replicasets_of(key.namespace, key.kind.value, key.name))
