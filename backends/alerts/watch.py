@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -66,10 +66,12 @@ class _PolledAlerts:
     cluster: ClusterRef | None = None
     what = "alerts"
 
-    def __init__(self, name: str, url: str, options: AlertOptions | None) -> None:
+    def __init__(self, name: str, url: str, options: AlertOptions | None, refresh_seconds: float | None = None) -> None:
         self.name = name
         self.url = url
         self.options = options or AlertOptions()
+        if refresh_seconds is not None:
+            self.options = replace(self.options, refresh_seconds=float(refresh_seconds))
         self._sink: ChangeSink | None = None
         self.alerts: tuple[Alert, ...] = ()
         self.poller = Poller(
@@ -114,8 +116,9 @@ class _PolledAlerts:
 class PrometheusAlertsSource(_PolledAlerts):
     """Firing and pending alerts from Prometheus `GET /api/v1/alerts`."""
 
-    def __init__(self, url: str, *, name: str = "prometheus-alerts", options: AlertOptions | None = None) -> None:
-        super().__init__(name, url, options)
+    def __init__(self, url: str, *, name: str = "prometheus-alerts", options: AlertOptions | None = None,
+                 refresh_seconds: float | None = None) -> None:
+        super().__init__(name, url, options, refresh_seconds)
         self.client = PrometheusAlertsClient(url, timeout=self.options.timeout,
                                              connect_timeout=self.options.connect_timeout)
 
@@ -129,6 +132,9 @@ class PrometheusAlertsSource(_PolledAlerts):
 class AlertmanagerBackend(_PolledAlerts):
     """Alerts with their silenced/inhibited state from `GET /api/v2/alerts`, and silences."""
 
+    silences = True
+    """Capability flag: this source can plan SilenceAlert / ExpireSilence (the UI looks for it)."""
+
     def __init__(
         self,
         url: str,
@@ -136,10 +142,12 @@ class AlertmanagerBackend(_PolledAlerts):
         name: str = "alertmanager",
         options: AlertOptions | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        refresh_seconds: float | None = None,
+        client: AlertmanagerClient | None = None,
     ) -> None:
-        super().__init__(name, url, options)
-        self.client = AlertmanagerClient(url, timeout=self.options.timeout,
-                                         connect_timeout=self.options.connect_timeout)
+        super().__init__(name, url, options, refresh_seconds)
+        self.client = client or AlertmanagerClient(url, timeout=self.options.timeout,
+                                                   connect_timeout=self.options.connect_timeout)
         self._clock = clock
         self.created_by = self.options.created_by or f"mlops-tui:{_os_user()}"
         self._applied: dict[str, str] = {}
@@ -188,8 +196,6 @@ class AlertmanagerBackend(_PolledAlerts):
                 raise ActionError(f"cannot read silence {intent.silence_id}: {describe_error(exc, self.options.timeout)}") from None
             plan = actions.plan_expire(self.name, intent, current, user=self.created_by)
             if isinstance(target, Alert) and target.service is not None:
-                from dataclasses import replace
-
                 plan = replace(plan, target=target.service)
             return plan
         raise ActionRefused(f"{self.name} can only silence alerts and expire silences")

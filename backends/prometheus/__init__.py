@@ -5,3 +5,19 @@ JSON into `LatencySeries`/`GpuDeviceMetrics`, `client.py` talks HTTP with explic
 `watch.py` holds `PrometheusBackend` (the poller). Import `backends.prometheus.watch` lazily:
 it pulls in requests and prometheus-api-client.
 """
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backends.prometheus.watch import PrometheusBackend, PrometheusOptions
+
+__all__ = ["PrometheusBackend", "PrometheusOptions"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `import backends.prometheus` stays cheap; the client comes with the first use.
+    if name in __all__:
+        from backends.prometheus import watch
+
+        return getattr(watch, name)
+    raise AttributeError(name)

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from backends.base import Change, ChangeSink
 from backends.correlate import ServiceIndex
@@ -89,10 +89,23 @@ class PrometheusBackend:
         name: str = "prometheus",
         client: PrometheusClient | None = None,
         clock: Callable[[], float] = time.time,
+        refresh_seconds: float | None = None,
+        slo_ms: float | None = None,
+        slo_overrides: Mapping[str, float] | None = None,
     ) -> None:
+        """`refresh_seconds`, `slo_ms` and `slo_overrides` (per service, ms) are shortcuts for the
+        CLI's settings; they override the same fields of `options`."""
         self.name = name
         self.url = url
-        self.options = options or PrometheusOptions()
+        options = options or PrometheusOptions()
+        shortcuts: dict[str, object] = {}
+        if refresh_seconds is not None:
+            shortcuts["refresh_seconds"] = float(refresh_seconds)
+        if slo_ms is not None:
+            shortcuts["slo_seconds"] = float(slo_ms) / 1000.0
+        if slo_overrides:
+            shortcuts["slo"] = {**options.slo, **{k: float(v) / 1000.0 for k, v in slo_overrides.items()}}
+        self.options = replace(options, **shortcuts) if shortcuts else options
         self._services = services
         self._clock = clock
         self.client = client or PrometheusClient(

@@ -1,0 +1,153 @@
+"""The Prometheus backend's poller against an in-memory Prometheus double: a constant number of
+requests whatever the fleet size, NaN never reaches the model, degraded rather than broken."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import requests
+
+from backends.fleet import Fleet
+from backends.model import HealthState, ModelService, Platform, ServiceKey, ServiceKind
+from backends.prometheus.poller import Poller, describe_error
+from backends.prometheus.watch import PrometheusBackend, PrometheusOptions
+
+
+def svc(i: int) -> ModelService:
+    return ModelService(key=ServiceKey("prod", "ml", ServiceKind.DEPLOYMENT, f"model-{i}"), platform=Platform.K8S)
+
+
+class FakePrometheus:
+    """Answers every query for `n` services; counts requests; can be told to fail."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.sent: list[str] = []
+        self.fail: Exception | None = None
+
+    def _check(self, what: str) -> None:
+        self.sent.append(what)
+        if self.fail is not None:
+            raise self.fail
+
+    def metric_names(self):
+        self._check("names")
+        return ["model_inference_duration_seconds_bucket", "model_inference_duration_seconds_count", "up"]
+
+    def query_range(self, promql, start, end, step):
+        self._check(promql)
+        return [{"metric": {"namespace": "ml", "service": f"model-{i}"},
+                 "values": [[start, "NaN"], [start + step, "0.05"], [end, "+Inf" if i % 2 else "0.07"]]}
+                for i in range(self.n)]
+
+    def query(self, promql):
+        self._check(promql)
+        return [{"metric": {"namespace": "ml", "service": f"model-{i}"}, "value": [1.0, "3.5"]} for i in range(self.n)]
+
+    def close(self):
+        pass
+
+
+def make(n: int, fake: FakePrometheus | None = None, **options) -> tuple[PrometheusBackend, FakePrometheus]:
+    fake = fake or FakePrometheus(n)
+    services = [svc(i) for i in range(n)]
+    backend = PrometheusBackend("http://127.0.0.1:9", services=lambda: services, client=fake,  # type: ignore[arg-type]
+                                options=PrometheusOptions(**options))
+    return backend, fake
+
+
+def test_request_count_is_the_same_for_ten_and_two_thousand_services():
+    counts = []
+    for n in (10, 2000):
+        backend, fake = make(n)
+        change = backend.refresh()
+        assert len(change.latency) == n
+        counts.append(len(fake.sent))
+    assert counts[0] == counts[1] == 4  # names + p95 + p50 (range) + rps (instant)
+
+
+def test_nan_and_inf_never_reach_the_latency_series():
+    backend, _ = make(4)
+    change = backend.refresh()
+    for series in change.latency.values():
+        assert all(v == v and v not in (float("inf"), float("-inf")) for _t, v in series.p95)
+        assert series.rps == 3.5 and series.slo_seconds == 0.1
+    assert change.snapshot and change.source == "prometheus"
+
+
+def test_slo_per_service_and_default():
+    backend, _ = make(2, slo={"ml/model-1": 0.5}, slo_seconds=0.2)
+    change = backend.refresh()
+    assert change.latency[svc(1).key].slo_seconds == 0.5
+    assert change.latency[svc(0).key].slo_seconds == 0.2
+
+
+def test_metric_names_are_cached_between_refreshes():
+    backend, fake = make(3)
+    backend.refresh()
+    backend.refresh()
+    assert fake.sent.count("names") == 1
+
+
+def test_never_synced_is_error_then_stale_after_a_good_sync_keeping_the_data():
+    backend, fake = make(3, timeout=0.5)
+    fleet = Fleet([backend])
+    fake.fail = requests.exceptions.ReadTimeout("read timed out")
+    backend._sink = fleet.submit
+    backend.poller.poll_once()
+    fleet.flush()
+    health = fleet.state.health["prometheus"]
+    assert health.state is HealthState.ERROR
+    assert health.error == "metrics unavailable: no answer within 0.5 s"
+
+    fake.fail = None
+    backend.poller.poll_once()
+    fleet.flush()
+    assert fleet.state.health["prometheus"].state is HealthState.CONNECTED
+    assert len(fleet.state.latency) == 3
+
+    fake.fail = requests.exceptions.ConnectionError("[Errno 111] Connection refused")
+    backend.poller.poll_once()
+    backend.poller.poll_once()
+    fleet.flush()
+    health = fleet.state.health["prometheus"]
+    assert health.state is HealthState.STALE and health.error == "metrics unavailable: connection refused"
+    assert health.last_sync is not None and health.since is not None and health.since >= health.last_sync
+    assert len(fleet.state.latency) == 3  # the last good data stays
+
+
+def test_backoff_grows_with_jitter_and_is_capped():
+    poller = Poller("p", lambda: None, interval=2.0, on_health=lambda h: None, max_backoff=30.0, rng=random.Random(7))
+    assert poller.next_delay() == 2.0
+    delays = []
+    for failures in range(1, 8):
+        poller.failures = failures
+        delays.append(poller.next_delay())
+    assert 1.6 <= delays[0] <= 2.4 and 3.2 <= delays[1] <= 4.8
+    assert max(delays) <= 36.0 and delays[-1] >= 24.0
+    poller.failures = 3
+    assert len({round(poller.next_delay(), 6) for _ in range(5)}) > 1  # jittered
+
+
+def test_stop_returns_promptly_even_while_a_poll_hangs():
+    started = []
+
+    def hang():
+        started.append(1)
+        time.sleep(3)
+
+    poller = Poller("slow", hang, interval=10, on_health=lambda h: None)
+    poller.start()
+    deadline = time.monotonic() + 2
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    poller.stop()
+    assert time.monotonic() - t0 < 0.5
+
+
+def test_error_reasons_are_short():
+    assert describe_error(requests.exceptions.ConnectTimeout("x"), 2) == "connect timed out within 2 s"
+    assert describe_error(requests.exceptions.ConnectionError("Max retries (Caused by NewConnectionError: Connection refused)")) == "connection refused"
+    assert len(describe_error(RuntimeError("x" * 500))) == 200
