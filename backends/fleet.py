@@ -22,6 +22,7 @@ from typing import Any
 from backends.base import ActionBackend, Backend, Change
 from backends.correlate import ServiceIndex, merge_alerts
 from backends.model import (
+    ActionKind,
     Alert,
     ClusterHealth,
     GpuDeviceMetrics,
@@ -30,6 +31,7 @@ from backends.model import (
     LatencySeries,
     ModelService,
     PendingGpuWorkload,
+    ServiceDetail,
     ServiceKey,
 )
 from backends.plans import (
@@ -376,9 +378,26 @@ class Fleet:
         source = service.key.cluster
         if self._is_readonly(source):
             raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}")
-        if intent.kind not in service.actions:
+        hpa_bounds = intent.kind is ActionKind.SET_AUTOSCALER_BOUNDS and service.autoscaler is not None
+        if intent.kind not in service.actions and not hpa_bounds:
             raise ActionRefused(f"{service.key.name} does not support {intent.kind.value}")
         return self.action_backend(source).plan(service, intent)
+
+    def describe(self, service: ModelService) -> ServiceDetail:
+        """Replicas, events and revisions of one service, read from its backend on demand."""
+        backend = self._backends.get(service.key.cluster)
+        describer = getattr(backend, "describe", None)
+        if describer is not None:
+            return describer(service)
+        return ServiceDetail(revisions=tuple(self.revisions(service)))
+
+    def revisions(self, service: ModelService) -> list[tuple[str, str]]:
+        """(revision, one-line description) the service can be rolled back to, newest first;
+        empty when its backend cannot list them (the dialog then offers 'previous' only)."""
+        lister = getattr(self._backends.get(service.key.cluster), "revisions", None)
+        if lister is None:
+            return []
+        return [(str(rev), str(label)) for rev, label in lister(service)]
 
     def plan_on(self, source: str, target: Any, intent: Intent) -> ActionPlan:
         """Plan an action that is not about a model service (e.g. a silence on an Alertmanager)."""

@@ -371,3 +371,37 @@ class ClusterHealth:
     user: str = ""
     """Who we act as there (kubeconfig user, OS user for Swarm), for permission messages and audit."""
     readonly: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaInfo:
+    """One pod (Kubernetes) or task (Swarm) of a service, for the detail screen."""
+
+    name: str
+    node: str
+    state: str
+    ready: bool
+    gpus: int = 0
+    message: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """A warning event about a service (Kubernetes Event, Swarm task error)."""
+
+    reason: str
+    message: str
+    count: int = 1
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDetail:
+    """What the detail screen shows beyond the row: filled on demand by the owning backend."""
+
+    replicas: tuple[ReplicaInfo, ...] = ()
+    events: tuple[EventInfo, ...] = ()
+    revisions: tuple[tuple[str, str], ...] = ()
+    """(revision, one-line description), newest first."""
+    notes: tuple[str, ...] = ()

@@ -7,22 +7,34 @@ I/O; after that, snapshots arrive as `FleetUpdated` messages.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 from rich.text import Text
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Footer, Input, Static
 
 from backends.fleet import Fleet, FleetState
-from backends.model import ServiceKey
+from backends.model import ActionKind, Alert, ModelService, ServiceKey
 from themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from tui.config import Settings
 from tui.messages import FleetFailed, FleetUpdated
 from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from tui.panes.base import PaneMixin
+from tui.flows import run_action
+from tui.format import plain
+from tui.screens.dialogs import (
+    BlueGreenDialog,
+    CanaryDialog,
+    RollbackDialog,
+    ScaleDialog,
+    SilenceDialog,
+    UpdateImageDialog,
+)
 from tui.screens.help import HelpScreen
 from tui.screens.prompt import PromptScreen
 from tui.statusbar import StatusBar
@@ -34,6 +46,16 @@ COMPACT_HEIGHT = 32
 """Below either, the panes collapse: the focused pane fills the screen and tab switches."""
 
 VIEWS = ("services", "gpus", "latency", "alerts")
+
+ACTION_KINDS = {
+    "scale": (ActionKind.SCALE, ActionKind.SET_AUTOSCALER_BOUNDS),
+    "canary": (ActionKind.CANARY_WEIGHT, ActionKind.PROMOTE, ActionKind.PROMOTE_FULL, ActionKind.ABORT,
+               ActionKind.RETRY),
+    "bluegreen": (ActionKind.BLUE_GREEN_SWITCH,),
+    "rollback": (ActionKind.ROLLBACK,),
+    "update_image": (ActionKind.UPDATE_IMAGE,),
+}
+"""Which capabilities make each key meaningful for a service."""
 
 
 class MlopsApp(App[None]):
@@ -132,12 +154,32 @@ class MlopsApp(App[None]):
             self.query_one(StatusBar).show(message.state)
         self.refresh_bindings()
 
+        if self.screen.__class__.__name__ == "ServiceDetailScreen":
+            key = self.screen.service.key  # type: ignore[attr-defined]
+            delta = message.delta
+            if key in delta.services or key in delta.latency or delta.alerts:
+                self.screen.refresh_from_state()  # type: ignore[attr-defined]
+
     def on_fleet_failed(self, message: FleetFailed) -> None:
         self.notify(message.error, title="Cannot start", severity="error", timeout=30)
 
     def on_services_pane_selected(self, message: ServicesPane.Selected) -> None:
         self.query_one(LatencyPane).select(message.key)
         self.refresh_bindings()
+
+    def on_data_table_row_selected(self, event) -> None:
+        if isinstance(event.data_table, ServicesPane):
+            event.stop()
+            self.action_details()
+
+    def action_details(self) -> None:
+        service = self._selected_service()
+        if service is None:
+            self.notify("select a service in the services pane first", severity="warning")
+            return
+        from tui.screens.detail import ServiceDetailScreen  # plotext: only when a detail is opened
+
+        self.push_screen(ServiceDetailScreen(service))
 
     def _panes(self) -> Iterable[PaneMixin]:
         yield self.query_one(ServicesPane)
@@ -271,11 +313,97 @@ class MlopsApp(App[None]):
                 yield SystemCommand(binding.description, f"{binding.description} (key: {binding.key})",
                                     lambda action=binding.action: self.run_action(action))
 
-    # -- actions (dialogs live in tui/screens/actions.py) ----------------------------------------
+    # -- actions: each key opens its dialog; tui/flows.py does the rest -----------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.ACTION_COMMANDS:
-            if self.settings.readonly:
-                return None  # shown, greyed out
+        if action not in self.ACTION_COMMANDS:
             return True
-        return True
+        if self.settings.readonly:
+            return None  # shown greyed out; the Fleet would refuse anyway
+        if action == "silence":
+            return True
+        service = self._selected_service()
+        if service is None:
+            return True  # pressing it says "select a service first"
+        kind = ACTION_KINDS[action]
+        return True if any(k in service.actions for k in kind) else None
+
+    def _selected_service(self) -> ModelService | None:
+        key = self.selected_service_key()
+        return self.state.services.get(key) if key else None
+
+    def _service_for(self, action: str) -> ModelService | None:
+        """The selected service as it is now (a snapshot), if it supports `action`; else say why."""
+        if self.settings.readonly:
+            self.notify("read-only mode: actions are disabled", severity="warning")
+            return None
+        service = self._selected_service()
+        if service is None:
+            self.notify("select a service in the services pane first", severity="warning")
+            return None
+        kinds = ACTION_KINDS[action]
+        if not any(k in service.actions for k in kinds):
+            self.notify(plain(f"{service.key.name} does not support {action.replace('_', ' ')}"), severity="warning")
+            return None
+        denied = [k for k in kinds if k in service.denied]
+        if denied and len(denied) == len([k for k in kinds if k in service.actions]):
+            health = self.state.health.get(service.key.cluster)
+            who = health.user if health and health.user else "you"
+            self.notify(plain(f"not allowed for {who} in {service.key.namespace or service.key.cluster}"),
+                        severity="error")
+            return None
+        return service
+
+    def action_scale(self) -> None:
+        if service := self._service_for("scale"):
+            self._run_flow(service, ScaleDialog(service, self.settings.replica_cap))
+
+    def action_canary(self) -> None:
+        if service := self._service_for("canary"):
+            self._run_flow(service, CanaryDialog(service))
+
+    def action_bluegreen(self) -> None:
+        if service := self._service_for("bluegreen"):
+            self._run_flow(service, BlueGreenDialog(service))
+
+    def action_update_image(self) -> None:
+        if service := self._service_for("update_image"):
+            self._run_flow(service, UpdateImageDialog(service))
+
+    def action_rollback(self) -> None:
+        if service := self._service_for("rollback"):
+            self._rollback_flow(service)
+
+    @work(exclusive=True, group="action")
+    async def _rollback_flow(self, service: ModelService) -> None:
+        revisions = []
+        if self.fleet is not None:
+            try:
+                revisions = await asyncio.to_thread(self.fleet.revisions, service)
+            except Exception as exc:
+                self.notify(plain(f"could not list revisions: {exc}"), severity="warning")
+        await run_action(self, service, RollbackDialog(service, revisions))
+
+    def action_silence(self) -> None:
+        if self.settings.readonly:
+            self.notify("read-only mode: actions are disabled", severity="warning")
+            return
+        alert = self.query_one(AlertsPane).selected_alert()
+        if alert is None:
+            self.notify("select an alert in the alerts pane first", severity="warning")
+            return
+        source = self._silence_source()
+        if source is None:
+            self.notify("silencing needs an Alertmanager (--alertmanager URL)", severity="warning")
+            return
+        self._run_flow(None, SilenceDialog(alert), source=source, target=alert)
+
+    def _silence_source(self) -> str | None:
+        if self.fleet is None:
+            return None
+        return next((name for name, b in self.fleet.backends.items() if getattr(b, "silences", False)), None)
+
+    @work(exclusive=True, group="action")
+    async def _run_flow(self, service: ModelService | None, dialog, *, source: str | None = None,
+                        target: Alert | None = None) -> None:
+        await run_action(self, service, dialog, source=source, target=target)

@@ -44,6 +44,11 @@ def literal(value: object, style: Style | str = "") -> Text:
     return Text(plain(value), style=style, no_wrap=True, overflow="ellipsis")
 
 
+def literal_lines(lines: list[str], style: Style | str = "") -> Text:
+    """Several literal lines (each made safe on its own), joined by real line breaks."""
+    return Text("\n").join(Text(plain(line), style=style) for line in lines)
+
+
 def no_style(_name: str) -> str:
     return ""
 
@@ -85,6 +90,7 @@ SERVICE_COLUMNS = (
     ("autoscaler", "AUTOSCALER"),
     ("gpus", "GPU"),
     ("alerts", "ALERTS"),
+    ("action", "LAST ACTION"),
 )
 
 KIND_SHORT = {"Deployment": "deploy", "Rollout": "rollout", "InferenceService": "isvc", "SwarmService": "swarm"}
@@ -146,7 +152,9 @@ def autoscaler_text(service: ModelService) -> str:
     return text
 
 
-def service_cells(service: ModelService, alert_count: int, style_for: StyleFor = no_style) -> tuple[Text, ...]:
+def service_cells(
+    service: ModelService, alert_count: int, style_for: StyleFor = no_style, last_action: tuple[str, bool] | None = None
+) -> tuple[Text, ...]:
     state, semantic = service_state(service)
     canary, canary_style = canary_text(service)
     bluegreen, bg_style = bluegreen_text(service)
@@ -165,7 +173,21 @@ def service_cells(service: ModelService, alert_count: int, style_for: StyleFor =
         Text(autoscaler_text(service), no_wrap=True),
         Text(str(service.gpus_per_replica * service.desired) if service.gpus_per_replica else "-", no_wrap=True),
         Text(f"⚠ {alert_count}" if alert_count else "-", style=style_for("alert-firing") if alert_count else ""),
+        literal(last_action[0], style_for("healthy" if last_action[1] else "down")) if last_action else Text("-"),
     )
+
+
+def describe_plan_header(plan) -> str:
+    """'scale to 5 · prod-a/ml-prod/property-valuation-model (as sim-admin)'."""
+    who = f" (as {plan.user})" if plan.user else ""
+    return f"{plan.description} · {plan.target_name}{who}"
+
+
+def outcome_mark(outcome) -> tuple[str, bool]:
+    """What the service's row says after an action: '✔ scale to 5' or '✖ conflict: scale to 5'."""
+    if outcome.ok:
+        return f"✔ {outcome.plan.description}", True
+    return f"✖ {outcome.outcome.value}: {outcome.plan.description}", False
 
 
 def service_matches(service: ModelService, query: str) -> bool:

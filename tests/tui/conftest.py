@@ -47,6 +47,7 @@ def seed_fleet(backend: InMemoryBackend) -> None:
 
 
 def make_app(settings: Settings | None = None, backends=None, **fleet_kwargs) -> tuple[MlopsApp, InMemoryBackend]:
+    """The app on the in-memory fleet; `fleet_kwargs` go to the Fleet (e.g. audit=list.append)."""
     backend = InMemoryBackend()
     seed_fleet(backend)
     chosen = backends or [backend]
@@ -82,3 +83,13 @@ async def until(pilot, predicate, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {predicate.__doc__ or predicate}")
         await pilot.pause(0.05)
+
+
+def visible_text(app) -> str:
+    """What the terminal shows right now, as plain text (from Textual's own screenshot)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    lines = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
+    return html.unescape("".join(re.sub(r"<[^>]+>", "", line) for line in lines)).replace("\xa0", " ")

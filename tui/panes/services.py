@@ -39,6 +39,7 @@ class ServicesPane(PaneMixin, KeyedTable):
         self._rows: dict[str, tuple[Text, ...]] = {}
         self._keys: dict[str, ServiceKey] = {}
         self._alert_counts: dict[ServiceKey, int] = {}
+        self._marks: dict[ServiceKey, tuple[str, bool]] = {}
         self._state = FleetState()
         self.filter_text = ""
 
@@ -66,11 +67,19 @@ class ServicesPane(PaneMixin, KeyedTable):
             if service is None:
                 continue
             rk = row_key(key)
-            self._rows[rk] = service_cells(service, counts.get(key, 0), self.style_for)
+            self._rows[rk] = service_cells(service, counts.get(key, 0), self.style_for, self._marks.get(key))
             self._keys[rk] = key
         if delta is None:  # a full render keeps a stable, readable order
             self._rows = dict(sorted(self._rows.items()))
         self._sync()
+
+    def mark(self, key: ServiceKey, mark: tuple[str, bool]) -> None:
+        """Show the outcome of the last action on this service in its row."""
+        self._marks[key] = mark
+        service = self._state.services.get(key)
+        if service is not None:
+            self._rows[row_key(key)] = service_cells(service, self._alert_counts.get(key, 0), self.style_for, mark)
+            self._sync()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text

@@ -1,0 +1,148 @@
+"""Service detail (`enter`): replicas with node, state and GPUs; revisions; canary steps; blue-green
+colours; autoscaler; warning events; the latency chart; the service's alerts; what can be done here.
+
+Imported only when opened, so plotext stays off the first-frame path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual_plotext import PlotextPlot
+
+from backends.model import ModelService, ServiceDetail
+from tui.format import autoscaler_text, bluegreen_text, canary_text, literal, ms, plain, service_state, since
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=False)
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
+class ServiceDetailScreen(Screen[None]):
+    """Everything about one service. `esc` goes back; the action keys work here too."""
+
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self, service: ModelService) -> None:
+        super().__init__()
+        self.service = service
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield Static(id="detail-summary")
+            yield Static(Text("Replicas: loading…"), id="detail-replicas")
+            yield Static(id="detail-revisions")
+            yield Static(id="detail-events")
+            yield Static(id="detail-alerts")
+            yield PlotextPlot(id="detail-latency")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_from_state()
+        self.load_detail()
+
+    def refresh_from_state(self) -> None:
+        state = self.app.state  # type: ignore[attr-defined]
+        self.service = state.services.get(self.service.key, self.service)
+        svc = self.service
+        now = datetime.now(timezone.utc)
+        lines = Table.grid(padding=(0, 2))
+        lines.add_column(style="bold")
+        lines.add_column()
+        state_text, _ = service_state(svc)
+        rows = [
+            ("service", str(svc.key)),
+            ("kind", f"{svc.key.kind.value} on {svc.platform.value}"),
+            ("state", state_text + (f" ({svc.rollout_state}: {svc.rollout_message})" if svc.rollout_message else "")),
+            ("replicas", f"{svc.ready} ready / {svc.desired} desired / {svc.updated} updated / "
+                         f"{svc.unavailable} unavailable"),
+            ("image", svc.image or "-"),
+            ("version", f"{svc.version or '-'} (revision {svc.revision or '-'})"),
+            ("canary", canary_text(svc)[0]),
+            ("blue-green", bluegreen_text(svc)[0]),
+            ("autoscaler", (f"{svc.autoscaler.name} {autoscaler_text(svc)} on {svc.autoscaler.target}"
+                            if svc.autoscaler else "-")),
+            ("GPUs", f"{svc.gpus_per_replica} per replica" if svc.gpus_per_replica else "-"),
+            ("actions", ", ".join(sorted(a.value for a in svc.actions - svc.denied)) or "none"),
+        ]
+        if svc.denied:
+            rows.append(("not allowed", ", ".join(sorted(a.value for a in svc.denied))))
+        if svc.canary and svc.canary.total_steps:
+            rows.append(("canary steps", f"at step {svc.canary.step} of {svc.canary.total_steps}"
+                                         + (" (paused)" if svc.canary.paused else "")))
+        if svc.blue_green:
+            rows.append(("colours", ", ".join(f"{c.name}{' (active)' if c.name == svc.blue_green.active else ''} "
+                                              f"{c.ready}/{c.desired} ready" for c in svc.blue_green.colours) or "-"))
+        for condition in svc.conditions:
+            rows.append((f"condition {condition.type}", f"{condition.status} {condition.reason} {condition.message}"))
+        for name, value in rows:
+            lines.add_row(Text(name), literal(value))
+        self.query_one("#detail-summary", Static).update(lines)
+        alerts = state.alerts_for(svc.key)
+        table = _table("SEVERITY", "STATE", "ALERT", "SINCE", "SUMMARY")
+        for alert in alerts:
+            table.add_row(alert.severity.name.lower(), alert.state.value, literal(alert.name),
+                          since(alert.since, now), literal(alert.summary))
+        self.query_one("#detail-alerts", Static).update(table if alerts else Text("Alerts: none for this service"))
+        self._plot(state.latency.get(svc.key))
+
+    def _plot(self, series) -> None:
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if series is None or not series.p95:
+            plt.title("latency: no series for this service")
+        else:
+            plt.date_form("H:M")
+            for name, points in (("p95", series.p95), ("p50", series.p50)):
+                if points:
+                    times = [datetime.fromtimestamp(t).strftime("%H:%M") for t, _v in points]
+                    plt.plot(times, [v * 1000 for _t, v in points], label=name)
+            plt.hline(series.slo_seconds * 1000)
+            plt.title(f"latency (ms): p95 {ms(series.current_p95)}, SLO {ms(series.slo_seconds)}")
+        plot.refresh()
+
+    @work(exclusive=True, group="detail")
+    async def load_detail(self) -> None:
+        fleet = self.app.fleet  # type: ignore[attr-defined]
+        if fleet is None:
+            return
+        try:
+            detail: ServiceDetail = await asyncio.to_thread(fleet.describe, self.service)
+        except Exception as exc:
+            self.query_one("#detail-replicas", Static).update(literal(f"Replicas: could not read: {exc}"))
+            return
+        replicas = _table("REPLICA", "NODE", "STATE", "READY", "GPUS", "VERSION", "MESSAGE")
+        for r in detail.replicas:
+            replicas.add_row(literal(r.name), literal(r.node or "-"), literal(r.state), "yes" if r.ready else "no",
+                             str(r.gpus or "-"), literal(r.version or "-"), literal(r.message or ""))
+        self.query_one("#detail-replicas", Static).update(
+            replicas if detail.replicas else Text("Replicas: none reported"))
+        revisions = _table("REVISION", "WHAT")
+        for revision, label in detail.revisions:
+            revisions.add_row(literal(revision), literal(label))
+        self.query_one("#detail-revisions", Static).update(
+            revisions if detail.revisions else Text("Revisions: no history available"))
+        events = _table("REASON", "COUNT", "LAST", "MESSAGE")
+        now = datetime.now(timezone.utc)
+        for event in detail.events:
+            events.add_row(literal(event.reason), str(event.count), since(event.last_seen, now), literal(event.message))
+        self.query_one("#detail-events", Static).update(events if detail.events else Text("Warning events: none"))
+        if detail.notes:
+            self.notify(plain("; ".join(detail.notes)), timeout=5)
+
+    def action_back(self) -> None:
+        self.dismiss(None)

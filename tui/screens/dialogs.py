@@ -1,0 +1,297 @@
+"""Action dialogs: each asks for one intent, validates it as the operator types, and returns it.
+
+Dialogs only build an `Intent` from what the operator typed about the service *as it was when the
+key was pressed*; nothing is sent from here. Invalid input shows why and cannot be submitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from backends.model import Alert, ModelService
+from backends.plans import (
+    Abort,
+    Intent,
+    Promote,
+    Retry,
+    Rollback,
+    Scale,
+    SetCanaryWeight,
+    SilenceAlert,
+    SwitchBlueGreen,
+    UpdateImage,
+)
+from tui.format import literal, plain
+from tui.validate import (
+    InvalidInput,
+    nearest_reachable,
+    parse_comment,
+    parse_duration,
+    parse_image,
+    parse_replicas,
+    parse_weight,
+    replicas_warning,
+)
+
+
+class IntentDialog(ModalScreen[Intent | None]):
+    """Base: a title about the target, a body, a line for errors and warnings; esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(literal(self._title), classes="dialog-title")
+            yield from self.body()
+            yield Static("", id="dialog-message", classes="dialog-message")
+            yield Static(Text(self.hint()), classes="dialog-hint")
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def hint(self) -> str:
+        return "enter: preview   esc: cancel (nothing is sent until you confirm the preview)"
+
+    def say(self, text: str, kind: str = "error") -> None:
+        message = self.query_one("#dialog-message", Static)
+        message.update(Text(plain(text)))
+        message.set_class(kind == "error", "-error")
+        message.set_class(kind == "warning", "-warning")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ScaleDialog(IntentDialog):
+    """`s`: a replica count from 0 to the cap; over twice the current asks for a second look."""
+
+    def __init__(self, service: ModelService, cap: int) -> None:
+        super().__init__(f"Scale {service.key}  (now {service.desired} desired, {service.ready} ready)")
+        self.service = service
+        self.cap = cap
+
+    def body(self) -> ComposeResult:
+        yield Input(value=str(self.service.desired), placeholder=f"replicas, 0..{self.cap}", id="replicas")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        try:
+            replicas = parse_replicas(event.value, self.cap)
+        except InvalidInput as exc:
+            self.say(str(exc))
+            return
+        warning = replicas_warning(replicas, self.service.desired)
+        self.say(warning, "warning") if warning else self.say("", "none")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            self.dismiss(Scale(parse_replicas(event.value, self.cap)))
+        except InvalidInput as exc:
+            self.say(str(exc))
+
+
+class CanaryDialog(IntentDialog):
+    """`w`: a weight 0-100 (up/down step by 10, snapped to what the engine can reach), or for an
+    Argo Rollout, promote / promote fully / abort / retry."""
+
+    BINDINGS = [
+        *IntentDialog.BINDINGS,
+        Binding("up", "step(10)", "+10%", show=False),
+        Binding("down", "step(-10)", "-10%", show=False),
+    ]
+
+    def __init__(self, service: ModelService) -> None:
+        canary = service.canary
+        now = f"{canary.weight}% to {canary.canary_version or 'canary'}" if canary and canary.weight is not None else "?"
+        super().__init__(f"Canary of {service.key}  (now {now})")
+        self.service = service
+        self.argo = bool(canary and canary.source == "argo")
+        self.reachable = canary.reachable_weights if canary else ()
+
+    def body(self) -> ComposeResult:
+        if self.argo:
+            canary = self.service.canary
+            step = f"step {canary.step}/{canary.total_steps}" if canary and canary.total_steps else ""
+            yield Static(Text(f"Argo Rollout {step} {'paused' if canary and canary.paused else ''}".strip()))
+            yield OptionList(
+                Option("promote: continue to the next step", id="promote"),
+                Option("promote --full: skip the remaining steps", id="promote-full"),
+                Option("abort: send all traffic back to stable", id="abort"),
+                Option("retry: resume an aborted rollout", id="retry"),
+                id="argo-choice",
+            )
+        else:
+            current = self.service.canary.weight if self.service.canary and self.service.canary.weight else 0
+            yield Input(value=str(current), placeholder="canary weight 0-100", id="weight")
+            if self.reachable:
+                yield Static(Text("reachable weights: " + ", ".join(f"{w}%" for w in self.reachable)))
+
+    def hint(self) -> str:
+        if self.argo:
+            return "enter: preview   esc: cancel"
+        return "up/down: ±10%   enter: preview   esc: cancel"
+
+    def action_step(self, delta: int) -> None:
+        if self.argo:
+            return
+        box = self.query_one("#weight", Input)
+        try:
+            weight = parse_weight(box.value)
+        except InvalidInput:
+            weight = 0
+        box.value = str(max(0, min(100, weight + delta)))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        try:
+            weight = parse_weight(event.value)
+        except InvalidInput as exc:
+            self.say(str(exc))
+            return
+        reachable = nearest_reachable(weight, self.reachable)
+        if reachable != weight:
+            self.say(f"{weight}% is not reachable here: the nearest is {reachable}%", "warning")
+        else:
+            self.say("", "none")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            self.dismiss(SetCanaryWeight(parse_weight(event.value)))
+        except InvalidInput as exc:
+            self.say(str(exc))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        choice = event.option.id
+        intents = {"promote": Promote(), "promote-full": Promote(full=True), "abort": Abort(), "retry": Retry()}
+        self.dismiss(intents[choice])
+
+
+class BlueGreenDialog(IntentDialog):
+    """`b`: switch production traffic to another colour that exists (with its ready count)."""
+
+    def __init__(self, service: ModelService) -> None:
+        bg = service.blue_green
+        super().__init__(f"Blue-green {service.key}  (active: {bg.active if bg else '?'})")
+        self.service = service
+
+    def body(self) -> ComposeResult:
+        bg = self.service.blue_green
+        options = []
+        if bg is not None:
+            if bg.source == "argo":
+                options.append(Option(f"promote the preview ({bg.preview or '?'}) to active", id="\x00promote"))
+            for colour in bg.colours:
+                if colour.name == bg.active:
+                    continue
+                ready = f"{colour.ready}/{colour.desired} ready"
+                mark = "  ▲ NOT READY" if colour.ready == 0 else ""
+                options.append(Option(Text(plain(f"{colour.name}   {ready}{mark}")), id=colour.name))
+        if not options:
+            yield Static(Text("There is no other colour to switch to."))
+        yield OptionList(*options, id="colours")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id == "\x00promote":
+            self.dismiss(Promote())
+        else:
+            self.dismiss(SwitchBlueGreen(event.option.id or ""))
+
+
+class RollbackDialog(IntentDialog):
+    """`R`: pick a revision that exists (default: the previous one)."""
+
+    def __init__(self, service: ModelService, revisions: Sequence[tuple[str, str]]) -> None:
+        super().__init__(f"Roll back {service.key}  (now revision {service.revision or '?'}, {service.version or '?'})")
+        self.service = service
+        self.revisions = list(revisions)
+
+    def body(self) -> ComposeResult:
+        options = [Option("previous revision (like `rollout undo`)", id="\x00previous")]
+        options += [Option(Text(plain(label)), id=revision) for revision, label in self.revisions]
+        yield OptionList(*options, id="revisions")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        chosen = event.option.id
+        self.dismiss(Rollback(None if chosen == "\x00previous" else chosen))
+
+
+class UpdateImageDialog(IntentDialog):
+    """`u`: a new image reference, as a rolling update."""
+
+    def __init__(self, service: ModelService) -> None:
+        super().__init__(f"Update image of {service.key}  (now {service.image or '?'})")
+        self.service = service
+
+    def body(self) -> ComposeResult:
+        yield Input(value=self.service.image, placeholder="registry/name:tag", id="image")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        try:
+            image = parse_image(event.value)
+        except InvalidInput as exc:
+            self.say(str(exc))
+            return
+        self.say("that is the current image" if image == self.service.image else "", "warning")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            self.dismiss(UpdateImage(parse_image(event.value)))
+        except InvalidInput as exc:
+            self.say(str(exc))
+
+
+class SilenceDialog(IntentDialog):
+    """`S`: silence an alert: matchers (its identifying labels by default), duration, comment."""
+
+    def __init__(self, alert: Alert) -> None:
+        super().__init__(f"Silence {alert.name}")
+        self.alert = alert
+
+    def body(self) -> ComposeResult:
+        matchers = " ".join(f"{k}={v}" for k, v in self.alert.labels)
+        yield Static(Text("Matchers (label=value, label=~regex; space separated):"))
+        yield Input(value=plain(matchers), id="matchers")
+        yield Static(Text("For how long (30m, 2h, 1d):"))
+        yield Input(value="2h", id="duration")
+        yield Static(Text("Why (shown to everyone on call):"))
+        yield Input(placeholder="e.g. known canary regression, rolling back", id="comment")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            matchers = parse_matchers(self.query_one("#matchers", Input).value)
+            seconds = parse_duration(self.query_one("#duration", Input).value)
+            comment = parse_comment(self.query_one("#comment", Input).value)
+        except InvalidInput as exc:
+            self.say(str(exc))
+            return
+        self.dismiss(SilenceAlert(matchers=matchers, duration_seconds=seconds, comment=comment))
+
+
+def parse_matchers(text: str) -> tuple[tuple[str, str, bool], ...]:
+    matchers = []
+    for word in text.split():
+        regex = "=~" in word
+        name, _, value = word.partition("=~" if regex else "=")
+        if not name or not _ or not value:
+            raise InvalidInput(f"{word!r} is not a matcher: use label=value or label=~regex")
+        matchers.append((name, value, regex))
+    if not matchers:
+        raise InvalidInput("a silence needs at least one matcher")
+    return tuple(matchers)
