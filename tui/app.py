@@ -30,6 +30,7 @@ from tui.format import plain
 from tui.screens.dialogs import (
     BlueGreenDialog,
     CanaryDialog,
+    ExpireSilenceDialog,
     RollbackDialog,
     ScaleDialog,
     SilenceDialog,
@@ -147,12 +148,17 @@ class MlopsApp(App[None]):
     # -- live data ------------------------------------------------------------------------------
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
+        before = self._selected_service()
         self.state = message.state
         with self.batch_update():
             for pane in self._panes():
                 pane.show(message.state, message.delta)
             self.query_one(StatusBar).show(message.state)
-        self.refresh_bindings()
+        after = self._selected_service()
+        # The footer greys out keys the selected service cannot do; redraw it only when that changes
+        # (redrawing it on every update would cost bytes over SSH for nothing).
+        if (before and (before.actions, before.denied)) != (after and (after.actions, after.denied)):
+            self.refresh_bindings()
 
         if self.screen.__class__.__name__ == "ServiceDetailScreen":
             key = self.screen.service.key  # type: ignore[attr-defined]
@@ -396,7 +402,8 @@ class MlopsApp(App[None]):
         if source is None:
             self.notify("silencing needs an Alertmanager (--alertmanager URL)", severity="warning")
             return
-        self._run_flow(None, SilenceDialog(alert), source=source, target=alert)
+        dialog = ExpireSilenceDialog(alert) if alert.silenced_by else SilenceDialog(alert)
+        self._run_flow(None, dialog, source=source, target=alert)
 
     def _silence_source(self) -> str | None:
         if self.fleet is None:

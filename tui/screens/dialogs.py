@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 from backends.model import Alert, ModelService
 from backends.plans import (
     Abort,
+    ExpireSilence,
     Intent,
     Promote,
     Retry,
@@ -282,6 +283,22 @@ class SilenceDialog(IntentDialog):
             self.say(str(exc))
             return
         self.dismiss(SilenceAlert(matchers=matchers, duration_seconds=seconds, comment=comment))
+
+
+class ExpireSilenceDialog(IntentDialog):
+    """`S` on a silenced alert: end one of the silences that hold it."""
+
+    def __init__(self, alert: Alert) -> None:
+        super().__init__(f"{alert.name} is silenced: expire a silence to bring it back")
+        self.alert = alert
+
+    def body(self) -> ComposeResult:
+        yield OptionList(*(Option(Text(plain(f"expire silence {sid}")), id=sid) for sid in self.alert.silenced_by),
+                         id="silences")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(ExpireSilence(event.option.id or ""))
 
 
 def parse_matchers(text: str) -> tuple[tuple[str, str, bool], ...]:
