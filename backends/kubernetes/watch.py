@@ -574,6 +574,7 @@ class KubernetesBackend(ReflectorHandler):
 
     def on_list(self, reflector: Reflector, items: list[tuple[tuple[str, str], Any]]) -> None:
         with self._lock:
+            reflector.synced = True  # under the lock, so exactly one on_list sees everything synced
             store = self.store.setdefault(reflector.spec.name, {})
             if reflector.namespace:
                 for key in [k for k in store if k[0] == reflector.namespace]:

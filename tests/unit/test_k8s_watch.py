@@ -1,0 +1,322 @@
+"""The reflector's list+watch loop against a fake HTTP transport: resume, relist, bookmarks, health."""
+
+from __future__ import annotations
+
+import json
+import queue
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from backends.base import Change
+from backends.fleet import Fleet
+from backends.kubernetes.client import ApiError, ClusterTarget, Response, StreamHandle, Transport
+from backends.kubernetes.watch import Backoff, KubernetesBackend, Reflector, ReflectorHandler, ResourceSpec
+from backends.model import HealthState
+
+DATA = Path(__file__).parent / "data" / "k8s"
+PODS = ResourceSpec("pods", "", "v1", "pods")
+
+
+class FakeStream(StreamHandle):
+    def __init__(self, source: queue.Queue) -> None:
+        self.source = source
+        self.closed = threading.Event()
+
+    def lines(self):
+        while not self.closed.is_set():
+            try:
+                item = self.source.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item.encode() if isinstance(item, str) else item
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class FakeApi(Transport):
+    """Lists from `lists[path]` (a list of pages or an exception), watches from queued streams."""
+
+    server = "https://fake:6443"
+
+    def __init__(self) -> None:
+        self.lists: dict[str, list] = {}
+        self.watches: dict[str, queue.Queue] = {}
+        self.calls: list[tuple[str, str, dict]] = []
+        self.live: dict[str, queue.Queue] = {}
+        self.lock = threading.Lock()
+
+    def request(self, method, path, query=(), body=None, content_type="application/json", timeout=(5, 30)):
+        params = dict(query)
+        with self.lock:
+            self.calls.append((method, path, params))
+        if path == "/apis":
+            return Response(200, b'{"groups":[]}')
+        if method == "POST":
+            return Response(201, b'{"status":{"allowed":true}}')
+        script = self.lists.get(path)
+        if script is None:
+            raise ApiError(404, "NotFound", f"{path} not found")
+        step = script.pop(0) if len(script) > 1 else script[0]
+        if isinstance(step, Exception):
+            raise step
+        return Response(200, json.dumps(step).encode())
+
+    def stream(self, path, query=(), timeout=(5, 30)):
+        params = dict(query)
+        with self.lock:
+            self.calls.append(("WATCH", path, params))
+        streams = self.watches.setdefault(path, queue.Queue())
+        try:
+            item = streams.get_nowait()
+        except queue.Empty:
+            item = self.live.setdefault(path, queue.Queue())  # nothing scripted: the live stream
+        if isinstance(item, Exception):
+            raise item
+        return FakeStream(item)
+
+    def script_watch(self, path: str, *lines) -> None:
+        q: queue.Queue = queue.Queue()
+        for line in lines:
+            q.put(line)
+        self.watches.setdefault(path, queue.Queue()).put(q)
+
+    def watch_rvs(self, path: str) -> list[str]:
+        with self.lock:
+            return [c[2].get("resourceVersion") for c in self.calls if c[0] == "WATCH" and c[1] == path]
+
+
+def pod_list(rv: str, *names: str) -> dict:
+    return {"kind": "PodList", "metadata": {"resourceVersion": rv},
+            "items": [{"metadata": {"name": n, "namespace": "ml", "resourceVersion": rv}} for n in names]}
+
+
+class Recorder(ReflectorHandler):
+    def __init__(self) -> None:
+        self.lists: list[list[str]] = []
+        self.events: list[tuple[str, str]] = []
+        self.statuses: list[str] = []
+
+    def on_list(self, reflector, items):
+        self.lists.append([key[1] for key, _ in items])
+
+    def on_event(self, reflector, kind, key, value):
+        self.events.append((kind, key[1]))
+
+    def on_status(self, reflector):
+        self.statuses.append(reflector.error)
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture
+def api():
+    return FakeApi()
+
+
+def run_reflector(api, handler, **kw):
+    reflector = Reflector(api, PODS, handler, backoff=Backoff(0.01, 0.05), watch_timeout=(5, 5), **kw)
+    reflector.start()
+    return reflector
+
+
+def test_resume_from_the_bookmark_rv_then_relist_on_410_expired(api):
+    path = "/api/v1/pods"
+    api.lists[path] = [pod_list("100", "p-100"), pod_list("200", "p-100", "p-105", "p-200")]
+    added, bookmark, expired = (DATA / "watch_stream.jsonl").read_text().splitlines()
+    # First stream: ADDED rv=105, BOOKMARK rv=150, then the connection drops.
+    api.script_watch(path, added, bookmark, ApiError(0, "ProtocolError", "Connection broken"))
+    # The resume from 150 gets the exact 410 Expired ERROR event kube-apiserver sends.
+    api.script_watch(path, expired)
+    recorder = Recorder()
+    reflector = run_reflector(api, recorder)
+    try:
+        assert wait_for(lambda: len(api.watch_rvs(path)) >= 3)
+    finally:
+        reflector.stop()
+        reflector.join(2)
+    assert api.watch_rvs(path)[:3] == ["100", "150", "200"]
+    assert recorder.lists == [["p-100"], ["p-100", "p-105", "p-200"]]
+    assert recorder.events == [("ADDED", "p-105")]  # the BOOKMARK and the ERROR never reach the handler
+    assert reflector.relists == 1
+    assert [c[0] for c in api.calls if c[1] == path][:5] == ["GET", "WATCH", "WATCH", "GET", "WATCH"]
+
+
+def test_one_stream_with_added_bookmark_and_410_relists_and_never_reports_the_bookmark(api):
+    path = "/api/v1/pods"
+    api.lists[path] = [pod_list("100", "a"), pod_list("300", "a", "p-105")]
+    api.script_watch(path, *(DATA / "watch_stream.jsonl").read_text().splitlines())
+    recorder = Recorder()
+    reflector = run_reflector(api, recorder)
+    try:
+        assert wait_for(lambda: len(recorder.lists) == 2 and len(api.watch_rvs(path)) >= 2)
+    finally:
+        reflector.stop()
+        reflector.join(2)
+    assert api.watch_rvs(path)[:2] == ["100", "300"]
+    assert recorder.events == [("ADDED", "p-105")]
+
+
+def test_watch_requests_bookmarks_from_the_list_rv_with_a_timeout(api):
+    path = "/api/v1/pods"
+    api.lists[path] = [pod_list("42")]
+    reflector = run_reflector(api, Recorder())
+    try:
+        assert wait_for(lambda: api.watch_rvs(path))
+    finally:
+        reflector.stop()
+        reflector.join(2)
+    params = next(c[2] for c in api.calls if c[0] == "WATCH")
+    assert params["allowWatchBookmarks"] == "true" and params["resourceVersion"] == "42"
+    assert params["watch"] == "true" and int(params["timeoutSeconds"]) > 0
+
+
+def test_a_paginated_list_restarts_when_the_continue_token_expires(api):
+    path = "/api/v1/pods"
+    first = dict(pod_list("100", "a", "b"), metadata={"resourceVersion": "100", "continue": "tok1"})
+    gone = ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent list result.")
+    again = dict(pod_list("120", "a", "b"), metadata={"resourceVersion": "120", "continue": "tok2"})
+    last = pod_list("120", "c")
+    api.lists[path] = [first, gone, again, last]
+    recorder = Recorder()
+    reflector = run_reflector(api, recorder, page_limit=2)
+    try:
+        assert wait_for(lambda: recorder.lists)
+    finally:
+        reflector.stop()
+        reflector.join(2)
+    assert recorder.lists == [["a", "b", "c"]]
+    gets = [c[2] for c in api.calls if c[0] == "GET"]
+    assert [g.get("continue") for g in gets[:4]] == [None, "tok1", None, "tok2"]
+    assert all(g["limit"] == "2" for g in gets[:4])
+    assert api.watch_rvs(path)[0] == "120"
+
+
+def test_a_failing_list_backs_off_and_reports_the_error_until_it_recovers(api):
+    path = "/api/v1/pods"
+    api.lists[path] = [ApiError(503, "ServiceUnavailable", "etcd down"), ApiError(0, "MaxRetryError", "refused"),
+                       pod_list("7", "x")]
+    recorder = Recorder()
+    reflector = run_reflector(api, recorder)
+    try:
+        assert wait_for(lambda: recorder.lists)
+    finally:
+        reflector.stop()
+        reflector.join(2)
+    assert recorder.statuses[0].startswith("503 ServiceUnavailable")
+    assert recorder.statuses[-1] == ""  # recovered
+    assert reflector.failing_since is None
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped():
+    backoff = Backoff(0.5, 8.0, rng=random.Random(1))
+    delays = [backoff.next() for _ in range(8)]
+    for i, delay in enumerate(delays):
+        ceiling = min(8.0, 0.5 * 2**i)
+        assert ceiling / 2 <= delay <= ceiling
+    backoff.reset()
+    assert backoff.next() <= 0.5
+
+
+# -- the backend on top of reflectors --------------------------------------------------------
+
+
+def backend_api() -> FakeApi:
+    api = FakeApi()
+    empty = lambda kind: {"kind": kind, "metadata": {"resourceVersion": "1"}, "items": []}  # noqa: E731
+    dep = json.loads((DATA / "deployment_valuation.json").read_text())
+    api.lists["/apis/apps/v1/deployments"] = [{"metadata": {"resourceVersion": "10"}, "items": [dep]}]
+    for path in ("/api/v1/namespaces", "/apis/apps/v1/replicasets", "/api/v1/pods", "/api/v1/nodes",
+                 "/api/v1/services", "/apis/autoscaling/v2/horizontalpodautoscalers", "/api/v1/events"):
+        api.lists[path] = [empty("List")]
+    return api
+
+
+def test_bookmarks_never_reach_the_fleet_and_events_update_one_service():
+    api = backend_api()
+    changes: list[Change] = []
+    lock = threading.Lock()
+
+    def sink(change):
+        with lock:
+            changes.append(change)
+
+    backend = KubernetesBackend(ClusterTarget("kind-a", None, "https://a", "alice"), api, backoff=(0.01, 0.05),
+                                watch_timeout=(5, 5), check_access=False)
+    dep = json.loads((DATA / "deployment_valuation.json").read_text())
+    moved = json.loads(json.dumps(dep))
+    moved["metadata"]["resourceVersion"] = "12"
+    moved["status"]["readyReplicas"] = 3
+    backend.start(sink)
+    try:
+        assert wait_for(lambda: any(c.snapshot for c in changes))
+        live = api.live.setdefault("/apis/apps/v1/deployments", queue.Queue())
+        live.put(json.dumps({"type": "BOOKMARK", "object": {"kind": "Deployment", "metadata": {"resourceVersion": "11"}}}))
+        live.put(json.dumps({"type": "MODIFIED", "object": moved}))
+        assert wait_for(lambda: any(c.services and not c.snapshot for c in changes))
+    finally:
+        backend.stop()
+    snapshots = [c for c in changes if c.snapshot]
+    assert len(snapshots) == 1
+    (service,) = snapshots[0].services.values()
+    assert service.ready == 2
+    updates = [c for c in changes if c.services and not c.snapshot]
+    assert len(updates) == 1  # the bookmark produced nothing
+    (updated,) = updates[0].services.values()
+    assert updated.ready == 3 and updated.key == service.key
+    assert all(k.name for c in changes for k in c.services)
+    states = [c.health.state for c in changes if c.health]
+    assert states[0] is HealthState.CONNECTING and HealthState.CONNECTED in states
+    assert api.watch_rvs("/apis/apps/v1/deployments")[:1] == ["10"]
+    assert backend.reflectors[1].rv == "12"  # the bookmark's RV was taken, then the event's
+
+
+def test_a_cluster_that_never_syncs_reports_error_with_the_reason_through_a_real_fleet():
+    api = backend_api()
+    api.lists["/api/v1/pods"] = [ApiError(0, "MaxRetryError", "connection refused")]
+    backend = KubernetesBackend(ClusterTarget("down", None, "https://down", "bob"), api, backoff=(0.01, 0.05),
+                                check_access=False)
+    fleet = Fleet([backend], audit=[].append, max_rate=100)
+    fleet.start()
+    try:
+        assert wait_for(lambda: fleet.flush() is not None and fleet.state.health.get("down") is not None
+                        and fleet.state.health["down"].state is HealthState.ERROR)
+    finally:
+        fleet.stop()
+    health = fleet.state.health["down"]
+    assert "pods" in health.error and "connection refused" in health.error
+    assert health.user == "bob"
+    assert fleet.state.services == {}
+
+
+def test_a_disconnect_after_sync_shows_stale_since_then_connected_again():
+    api = backend_api()
+    api.script_watch("/api/v1/pods", ApiError(0, "ProtocolError", "Connection reset"))
+    api.watches["/api/v1/pods"].put(ApiError(0, "MaxRetryError", "connection refused"))
+    changes: list[Change] = []
+    backend = KubernetesBackend(ClusterTarget("flaky", None, "https://f", "c"), api, backoff=(0.05, 0.1),
+                                check_access=False)
+    backend.start(changes.append)
+    try:
+        assert wait_for(lambda: any(c.health and c.health.state is HealthState.STALE for c in changes))
+        assert wait_for(lambda: changes[-1].health is not None
+                        and changes[-1].health.state is HealthState.CONNECTED, timeout=5)
+    finally:
+        backend.stop()
+    stale = next(c.health for c in changes if c.health and c.health.state is HealthState.STALE)
+    assert stale.since is not None and "pods" in stale.error
