@@ -767,8 +767,8 @@ def deployment_rollout_state(deployment: Any) -> tuple[str, str]:
     generation = _int(meta(deployment).get("generation"))
     updated = _int(status.get("updatedReplicas"))
     total = _int(status.get("replicas"))
-    available = _int(status.get("availableReplicas"))
-    if observed < generation or updated < desired or total > updated or available < updated:
+    # A new template still replacing old pods; pods merely unready after it finished are not a rollout.
+    if observed < generation or updated < desired or total > updated:
         return "progressing", message
     return "completed", message
 

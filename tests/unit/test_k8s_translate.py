@@ -28,7 +28,7 @@ def test_a_deployment_reads_as_the_operator_sees_it_in_kubectl_get():
     assert service.gpus_per_replica == 1
     assert service.revision == "3"
     assert service.production is True
-    assert service.rollout_state == "progressing"  # 2 of 3 available
+    assert service.rollout_state == "completed"  # every replica runs the new template, one is not ready
     assert {ActionKind.SCALE, ActionKind.ROLLBACK, ActionKind.SET_AUTOSCALER_BOUNDS} <= service.actions
     assert ActionKind.PROMOTE not in service.actions
 

@@ -1,0 +1,249 @@
+"""Action plans and their exact request bodies, as kubectl and the Argo Rollouts plugin send them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from backends.kubernetes import actions as ka
+from backends.kubernetes import translate as tr
+from backends.plans import (
+    Abort,
+    ActionRefused,
+    Promote,
+    Retry,
+    Rollback,
+    Scale,
+    SetAutoscalerBounds,
+    SetCanaryWeight,
+    SwitchBlueGreen,
+)
+
+DATA = Path(__file__).parent / "data" / "k8s"
+
+
+def load(name: str):
+    return json.loads((DATA / name).read_text())
+
+
+@pytest.fixture
+def deployment():
+    return load("deployment_valuation.json")
+
+
+def service_of(dep, production=False):
+    return tr.deployment_service("prod", dep, production=production)
+
+
+def test_scale_is_a_merge_patch_to_the_scale_subresource(deployment):
+    plan = ka.plan_scale("prod", "alice", service_of(deployment), Scale(5), deployment, gpu_free=8)
+    (m,) = plan.mutations
+    assert (m.method, m.path, m.content_type) == (
+        "PATCH", "/apis/apps/v1/namespaces/ml-prod/deployments/property-valuation-model/scale",
+        "application/merge-patch+json")
+    assert m.body == {"spec": {"replicas": 5}}
+    assert (plan.before, plan.after) == ({"replicas": "3"}, {"replicas": "5"})
+    assert plan.warnings == () and plan.user == "alice" and not plan.noop
+
+
+def test_scaling_under_an_hpa_warns_and_offers_its_bounds_instead(deployment):
+    plan = ka.plan_scale("prod", "alice", service_of(deployment), Scale(6), deployment, hpa=load("hpa_model.json"),
+                         gpu_free=8)
+    assert [w.code for w in plan.warnings] == ["hpa-owns-replicas"]
+    assert "model-hpa" in plan.warnings[0].text and "15 s" in plan.warnings[0].text
+    assert plan.alternatives == (SetAutoscalerBounds(min_replicas=6, max_replicas=20),)
+
+
+def test_new_replicas_that_cannot_get_gpus_are_announced(deployment):
+    plan = ka.plan_scale("prod", "a", service_of(deployment), Scale(6), deployment, gpu_free=1)
+    (warning,) = plan.warnings
+    assert warning.code == "gpu-pending"
+    assert warning.text == "2 of 3 new replicas will stay Pending: 1 GPU free on the cluster"
+
+
+def test_scaling_production_to_zero_needs_the_name_typed(deployment):
+    plan = ka.plan_scale("prod", "a", service_of(deployment, production=True), Scale(0), deployment)
+    assert plan.confirm_text == "property-valuation-model"
+    assert "production-scale-to-zero" in [w.code for w in plan.warnings]
+
+
+def test_scaling_mid_rollout_warns(deployment):
+    deployment["status"]["updatedReplicas"] = 1
+    plan = ka.plan_scale("prod", "a", service_of(deployment), Scale(4), deployment)
+    assert "mid-rollout" in [w.code for w in plan.warnings]
+
+
+def test_scale_to_the_current_count_is_a_noop(deployment):
+    assert ka.plan_scale("prod", "a", service_of(deployment), Scale(3), deployment).noop
+
+
+def test_autoscaler_bounds_patch_min_and_max(deployment):
+    plan = ka.plan_autoscaler_bounds("prod", "a", service_of(deployment), SetAutoscalerBounds(4, 30),
+                                     load("hpa_model.json"))
+    (m,) = plan.mutations
+    assert m.path == "/apis/autoscaling/v2/namespaces/ml-prod/horizontalpodautoscalers/model-hpa"
+    assert m.body == {"spec": {"minReplicas": 4, "maxReplicas": 30}}
+    assert (plan.before, plan.after) == ({"min": "2", "max": "20"}, {"min": "4", "max": "30"})
+    with pytest.raises(ActionRefused):
+        ka.plan_autoscaler_bounds("prod", "a", service_of(deployment), SetAutoscalerBounds(5, 2),
+                                  load("hpa_model.json"))
+
+
+def test_rollback_is_kubectl_rollout_undos_json_patch(deployment):
+    replicasets = load("replicasets_valuation.json")["items"]
+    plan = ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback(), deployment, replicasets)
+    (m,) = plan.mutations
+    assert m.content_type == "application/json-patch+json"
+    template_op, annotations_op = m.body
+    assert template_op["op"] == "replace" and template_op["path"] == "/spec/template"
+    rs2 = replicasets[1]["spec"]["template"]
+    assert template_op["value"]["metadata"]["labels"] == {"app": "valuation-model"}  # no pod-template-hash
+    assert template_op["value"]["spec"] == rs2["spec"]
+    assert annotations_op == {
+        "op": "replace",
+        "path": "/metadata/annotations",
+        "value": {
+            # kept from the Deployment
+            "deployment.kubernetes.io/revision": "3",
+            "kubectl.kubernetes.io/last-applied-configuration": "{}",
+            # copied from the ReplicaSet (its desired-replicas and revision are not copied)
+            "team": "pricing",
+            "note": "from-rs",
+        },
+    }
+    assert plan.after["image"] == "proptechusa/valuation-model:v2.0"
+    assert plan.precondition_version == "1201"
+
+
+def test_rollback_to_a_named_revision_and_its_errors(deployment):
+    replicasets = load("replicasets_valuation.json")["items"]
+    plan = ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback("1"), deployment, replicasets)
+    assert plan.mutations[0].body[0]["value"]["spec"]["containers"][0]["image"].endswith(":v1.9")
+    with pytest.raises(ActionRefused, match="unable to find specified revision 9 in history"):
+        ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback("9"), deployment, replicasets)
+    with pytest.raises(ActionRefused, match='no rollout history found for deployment "property-valuation-model"'):
+        ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback(), deployment, replicasets[2:])
+    paused = copy.deepcopy(deployment)
+    paused["spec"]["paused"] = True
+    with pytest.raises(ActionRefused, match="you cannot rollback a paused deployment"):
+        ka.plan_deployment_rollback("prod", "a", service_of(paused), Rollback(), paused, replicasets)
+
+
+def test_rollback_to_the_current_template_is_skipped(deployment):
+    replicasets = load("replicasets_valuation.json")["items"]
+    plan = ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback("3"), deployment, replicasets)
+    assert plan.noop
+    assert plan.warnings[0].text == "skipped rollback (current template already matches revision 3)"
+
+
+def rollout_service():
+    return tr.rollout_service("prod", load("rollout_ensemble.json"))
+
+
+def test_argo_promote_clears_the_pause_condition_on_the_status_subresource():
+    rollout = load("rollout_ensemble.json")
+    plan = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout)
+    (m,) = plan.mutations
+    assert m.path == "/apis/argoproj.io/v1alpha1/namespaces/ml-prod/rollouts/ensemble-predictor/status"
+    assert (m.method, m.content_type, m.body) == ("PATCH", "application/merge-patch+json",
+                                                  {"status": {"pauseConditions": None}})
+
+
+def test_argo_promote_of_a_paused_spec_unpauses_it_first():
+    rollout = load("rollout_ensemble.json")
+    rollout["spec"]["paused"] = True
+    plan = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout)
+    assert [(m.path.rsplit("/", 1)[-1], m.body) for m in plan.mutations] == [
+        ("ensemble-predictor", {"spec": {"paused": False}}),
+        ("status", {"status": {"pauseConditions": None}}),
+    ]
+
+
+def test_argo_promote_mid_analysis_moves_to_the_next_step():
+    rollout = load("rollout_ensemble.json")
+    rollout["status"]["pauseConditions"] = []
+    rollout["status"]["currentStepIndex"] = 2
+    (m,) = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout).mutations
+    assert m.body == {"status": {"pauseConditions": None, "currentStepIndex": 3}}
+    rollout["status"]["pauseConditions"] = [{"reason": "InconclusiveAnalysisRun"}]
+    rollout["status"]["controllerPause"] = True
+    (m,) = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout).mutations
+    assert m.body == {"status": {"pauseConditions": None, "controllerPause": False, "currentStepIndex": 3}}
+
+
+def test_argo_promote_full_abort_and_retry_bodies():
+    rollout = load("rollout_ensemble.json")
+    (m,) = ka.plan_argo("prod", "a", rollout_service(), Promote(full=True), rollout).mutations
+    assert m.body == {"status": {"promoteFull": True}} and m.path.endswith("/status")
+    (m,) = ka.plan_argo("prod", "a", rollout_service(), Abort(), rollout).mutations
+    assert m.body == {"status": {"abort": True}} and m.path.endswith("/status")
+    rollout["status"]["abort"] = True
+    (m,) = ka.plan_argo("prod", "a", rollout_service(), Retry(), rollout).mutations
+    assert m.body == {"status": {"abort": False}} and m.path.endswith("/status")
+    rollout["status"]["currentPodHash"] = rollout["status"]["stableRS"]
+    assert ka.plan_argo("prod", "a", rollout_service(), Promote(full=True), rollout).noop
+
+
+def test_argo_undo_replaces_the_template_without_the_rollouts_hash():
+    rollout = load("rollout_ensemble.json")
+    def rs(rev, image, h):
+        return {"metadata": {"name": f"ensemble-predictor-{h}", "annotations": {"rollout.argoproj.io/revision": rev},
+                             "ownerReferences": [{"uid": "r-uid-1", "controller": True}]},
+                "spec": {"template": {"metadata": {"labels": {"app": "ensemble-predictor",
+                                                              "rollouts-pod-template-hash": h}},
+                                      "spec": {"containers": [{"name": "price-model", "image": image}]}}}}
+    plan = ka.plan_rollout_undo("prod", "a", rollout_service(), Rollback(), rollout,
+                                [rs("1", "p:v1.9", "old"), rs("2", "p:v2.0", "abc")])
+    (m,) = plan.mutations
+    assert m.content_type == "application/json-patch+json"
+    assert m.body == [{"op": "replace", "path": "/spec/template", "value": {
+        "metadata": {"labels": {"app": "ensemble-predictor"}},
+        "spec": {"containers": [{"name": "price-model", "image": "p:v1.9"}]}}}]
+
+
+def test_kserve_weight_and_rollback_patch_canary_traffic_percent():
+    isvc = load("isvc_price.json")
+    service = tr.isvc_service("prod", isvc)
+    plan = ka.plan_kserve_weight("prod", "a", service, SetCanaryWeight(30), isvc)
+    (m,) = plan.mutations
+    assert m.path == "/apis/serving.kserve.io/v1beta1/namespaces/ml-prod/inferenceservices/property-price-predictor"
+    assert m.body == {"spec": {"predictor": {"canaryTrafficPercent": 30}}}
+    assert (plan.before, plan.after) == ({"canary weight": "10"}, {"canary weight": "30"})
+    back = ka.plan_kserve_rollback("prod", "a", service, Rollback(), isvc)
+    assert back.mutations[0].body == {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+    assert back.after["serving"] == "property-price-predictor-predictor-00001"
+    with pytest.raises(ActionRefused):
+        ka.plan_kserve_weight("prod", "a", service, SetCanaryWeight(101), isvc)
+
+
+def test_istio_weights_are_a_full_pair_summing_to_100_sent_with_the_resource_version(deployment):
+    vs = load("virtualservice_rent.json")
+    (split,) = tr.istio_splits(vs)
+    plan = ka.plan_istio_weight("prod", "a", service_of(deployment), SetCanaryWeight(25), vs, split)
+    (m,) = plan.mutations
+    assert m.method == "PUT"
+    assert m.path == "/apis/networking.istio.io/v1/namespaces/ml-prod/virtualservices/rent-predictor"
+    assert m.body["metadata"]["resourceVersion"] == "4242" == plan.precondition_version
+    weights = [r["weight"] for r in m.body["spec"]["http"][0]["route"]]
+    assert weights == [75, 25] and sum(weights) == 100
+    assert vs["spec"]["http"][0]["route"][0]["weight"] == 90  # the cached object is untouched
+
+
+def test_blue_green_switch_is_the_seeds_strategic_merge_patch_and_refused_without_ready_pods():
+    data = load("bluegreen.json")
+    (switch,) = tr.selector_switches([data["service"]], data["deployments"])
+    service = tr.deployment_service("prod", data["deployments"][1], blue_green=switch.blue_green())
+    plan = ka.plan_selector_switch("prod", "a", service, SwitchBlueGreen("v2.1"), data["service"], "version", 2, 3)
+    (m,) = plan.mutations
+    assert (m.method, m.path, m.content_type) == ("PATCH", "/api/v1/namespaces/ml-prod/services/ml-model-service",
+                                                  "application/strategic-merge-patch+json")
+    assert m.body == {"spec": {"selector": {"version": "v2.1"}}}
+    assert [(w.code, w.blocking) for w in plan.warnings] == [("selector-fewer-ready", False)]
+    refused = ka.plan_selector_switch("prod", "a", service, SwitchBlueGreen("v2.1"), data["service"], "version", 0, 3)
+    assert [(w.code, w.blocking) for w in refused.warnings] == [("selector-no-ready-pods", True)]
+    assert "app=ml-model,version=v2.1" in refused.warnings[0].text
+    assert ka.plan_selector_switch("prod", "a", service, SwitchBlueGreen("v2.0"), data["service"], "version", 3,
+                                   3).noop
