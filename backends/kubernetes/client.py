@@ -12,7 +12,7 @@ import gc
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -152,14 +152,10 @@ class _UrllibStream(StreamHandle):
 
     def close(self) -> None:
         self._closed = True
-        try:
+        with suppress(Exception):
             self._resp.shutdown()
-        except Exception:
-            pass
-        try:
+        with suppress(Exception):
             self._resp.release_conn()
-        except Exception:
-            pass
 
 
 class RawClient(Transport):
@@ -214,10 +210,8 @@ class RawClient(Transport):
         return _UrllibStream(resp.response)
 
     def close(self) -> None:
-        try:
+        with suppress(Exception):
             self.api.close()
-        except Exception:
-            pass
 
 
 def _short(exc: Exception) -> str:
@@ -226,7 +220,7 @@ def _short(exc: Exception) -> str:
     for marker in ("Caused by ", "NewConnectionError(", "ProtocolError("):
         if marker in text:
             text = text.split(marker, 1)[1]
-    return text.strip("()'\" ")[:200]
+    return " ".join(text.strip("()'\" ").split())[:200]
 
 
 def api_path(group: str, version: str, resource: str, namespace: str = "", name: str = "", sub: str = "") -> str:
@@ -269,13 +263,14 @@ def _load_kubeconfig(path: str | None) -> tuple[list[dict], dict | None, str]:
 
 
 def _server_of(path: str, cluster_name: str) -> str:
-    from kubernetes.config.kube_config import _get_kube_config_loader_for_yaml_file  # lazy
+    import yaml  # lazy; PyYAML comes with the kubernetes client
 
     try:
-        loader = _get_kube_config_loader_for_yaml_file(path)
-        for cluster in loader._config["clusters"]:
-            if cluster.value.get("name") == cluster_name:
-                return str(cluster.value["cluster"].value.get("server", ""))
+        with open(path, encoding="utf-8") as fh:
+            config = yaml.safe_load(fh) or {}
+        for cluster in config.get("clusters") or ():
+            if cluster.get("name") == cluster_name:
+                return str((cluster.get("cluster") or {}).get("server", ""))
     except Exception:
         pass
     return ""

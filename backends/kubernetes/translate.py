@@ -102,7 +102,7 @@ def quantity_count(value: Any) -> int:
 
 
 def is_gpu_resource(name: str) -> bool:
-    return name == GPU_RESOURCE or name == SHARED_GPU_RESOURCE or name.startswith(MIG_PREFIX)
+    return name in (GPU_RESOURCE, SHARED_GPU_RESOURCE) or name.startswith(MIG_PREFIX)
 
 
 def gpu_resources(resources: Any) -> dict[str, int]:

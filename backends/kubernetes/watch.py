@@ -815,11 +815,7 @@ class KubernetesBackend(ReflectorHandler):
                         canary = self._deployments_for_host(ns, split.canary_host, by_name, deployments)
                         if not stable and not canary:
                             continue
-                        deps = self.store.get("deployments", {})
-                        version = lambda names: tr.template_version(  # noqa: E731
-                            tr._dict(deps[(ns, names[0])].get("spec")).get("template")
-                        )[1] if names else ""
-                        model = tr.istio_canary(split, version(stable), version(canary))
+                        model = tr.istio_canary(split, self._version_of(ns, stable), self._version_of(ns, canary))
                         for dep in stable + canary:
                             new_istio.setdefault((ns, dep), (model, split))
         for store, new in ((self._bg, new_bg), (self._istio, new_istio)):
@@ -832,6 +828,10 @@ class KubernetesBackend(ReflectorHandler):
                 else:
                     store.pop(key, None)
         return moved, None
+
+    def _version_of(self, ns: str, names: list[str]) -> str:
+        dep = self.store.get("deployments", {}).get((ns, names[0])) if names else None
+        return tr.template_version(tr._dict(tr._dict(dep).get("spec")).get("template"))[1] if dep else ""
 
     def _deployments_for_host(self, ns: str, host: str, selectors: dict, deployments: list) -> list[str]:
         selector = selectors.get(host)

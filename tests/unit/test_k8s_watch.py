@@ -266,7 +266,8 @@ def test_bookmarks_never_reach_the_fleet_and_events_update_one_service():
     try:
         assert wait_for(lambda: any(c.snapshot for c in changes))
         live = api.live.setdefault("/apis/apps/v1/deployments", queue.Queue())
-        live.put(json.dumps({"type": "BOOKMARK", "object": {"kind": "Deployment", "metadata": {"resourceVersion": "11"}}}))
+        bookmark = {"type": "BOOKMARK", "object": {"kind": "Deployment", "metadata": {"resourceVersion": "11"}}}
+        live.put(json.dumps(bookmark))
         live.put(json.dumps({"type": "MODIFIED", "object": moved}))
         assert wait_for(lambda: any(c.services and not c.snapshot for c in changes))
     finally:

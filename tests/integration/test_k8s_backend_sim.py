@@ -1,0 +1,489 @@
+"""The Kubernetes backend against the simulator, over HTTP, through the real client and a real Fleet.
+
+The operator's story: they point mlops-tui at a kubeconfig, see the seed fleet exactly as `kubectl`
+sees it, act on it (scale, canary weights, Argo promote/abort/retry, blue-green, rollback), and after
+every action `kubectl` shows the same state. Then the cluster misbehaves (restarts, compaction, 5xx,
+a slow answer, a read-only user, a race, odd objects) and the view still tells the truth.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from backends.fleet import Fleet
+from backends.kubernetes.client import KubeConfigError, resolve_backends
+from backends.model import ActionKind, HealthState, ServiceKey, ServiceKind
+from backends.plans import (
+    Abort,
+    ActionForbidden,
+    Outcome,
+    Promote,
+    Retry,
+    Rollback,
+    Scale,
+    SetAutoscalerBounds,
+    SetCanaryWeight,
+    SwitchBlueGreen,
+)
+from tests.engines import require, require_binary
+
+pytestmark = pytest.mark.integration
+
+NS = "ml-prod"
+
+
+def _sim():
+    try:
+        from sim.kube import SimKubeCluster, write_kubeconfig
+    except ImportError as exc:
+        require(False, f"the Kubernetes simulator (sim.kube) is not available: {exc}")
+        raise
+    return SimKubeCluster, write_kubeconfig
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (KeyError, AttributeError, IndexError, TypeError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what or check}: last {last!r}")
+
+
+class Env:
+    def __init__(self, tmp_path_factory) -> None:
+        SimKubeCluster, write_kubeconfig = _sim()
+        self.kubectl_bin = require_binary("kubectl")
+        self.cluster = SimKubeCluster.start(name="sim-a", seed=5, fleet="demo", ready_delay=0.2)
+        self.other = SimKubeCluster.start(name="sim-b", seed=6, fleet="empty")
+        self.kubeconfig = str(tmp_path_factory.mktemp("kube") / "config")
+        write_kubeconfig(self.kubeconfig, [self.cluster, self.other])
+        self.audit: list[dict] = []
+        self.backends = resolve_backends(contexts=["sim-a", "sim-b"], kubeconfig=self.kubeconfig)
+        for backend in self.backends:
+            backend._backoff = (0.05, 0.5)
+        self.backend = self.backends[0]
+        self.fleet = Fleet(self.backends, audit=self.audit.append, operator="oncall-ana", max_rate=20)
+        self.fleet.start()
+        self.wait_connected("sim-a")
+
+    def wait_connected(self, name: str, timeout: float = 20.0) -> None:
+        eventually(lambda: self.fleet.state.health[name].state is HealthState.CONNECTED, timeout, what=f"{name} up")
+
+    def kubectl(self, *args: str, context: str = "sim-a") -> str:
+        out = subprocess.run(
+            [self.kubectl_bin, "--kubeconfig", self.kubeconfig, "--context", context, *args],
+            capture_output=True, text=True, timeout=30,
+        )
+        if out.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {out.stderr}")
+        return out.stdout
+
+    def kubectl_json(self, *args: str, context: str = "sim-a") -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json", context=context))
+
+    def service(self, name: str, kind: ServiceKind, ns: str = NS):
+        return self.fleet.state.services[ServiceKey("sim-a", ns, kind, name)]
+
+    def wait_service(self, name: str, kind: ServiceKind, check: Callable[[Any], bool], ns: str = NS,
+                     timeout: float = 10.0):
+        return eventually(lambda: check(self.service(name, kind, ns)) and self.service(name, kind, ns),
+                          timeout, what=f"{name} in the Fleet")
+
+    def act(self, name: str, kind: ServiceKind, intent, confirm: str = "", timeout: float = 20.0):
+        service = eventually(lambda: intent.kind not in self.service(name, kind).denied and self.service(name, kind),
+                             10, what="access review")
+        plan = self.fleet.plan(service, intent)
+        return plan, self.fleet.apply(plan, confirmed_text=confirm, verify_timeout=timeout)
+
+    def close(self) -> None:
+        self.fleet.stop()
+        self.cluster.stop()
+        self.other.stop()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    environment = Env(tmp_path_factory)
+    yield environment
+    environment.close()
+
+
+D, R, ISVC = ServiceKind.DEPLOYMENT, ServiceKind.ROLLOUT, ServiceKind.INFERENCE_SERVICE
+
+
+# -- what the operator sees -------------------------------------------------------------------
+
+
+def _kubectl_services(env: Env) -> dict[tuple[str, str, str], int | None]:
+    out: dict[tuple[str, str, str], int | None] = {}
+    for resource, kind in (("deployments", "Deployment"), ("rollouts", "Rollout"), ("inferenceservices",
+                                                                                     "InferenceService")):
+        for item in env.kubectl_json("get", resource, "-A")["items"]:
+            replicas = item.get("spec", {}).get("replicas") if kind != "InferenceService" else None
+            out[(item["metadata"]["namespace"], kind, item["metadata"]["name"])] = (
+                replicas if replicas is not None or kind == "InferenceService" else 1)
+    return out
+
+
+def _fleet_services(env: Env, cluster: str = "sim-a") -> dict[tuple[str, str, str], int | None]:
+    return {
+        (k.namespace, k.kind.value, k.name): (s.desired if k.kind is not ISVC else None)
+        for k, s in env.fleet.state.services.items() if k.cluster == cluster
+    }
+
+
+def test_the_fleet_lists_exactly_what_kubectl_lists_with_the_same_replicas(env):
+    expected = _kubectl_services(env)
+    assert expected, "the demo fleet is empty"
+    eventually(lambda: _fleet_services(env) == expected, 10, what="services match kubectl")
+    assert env.fleet.state.health["sim-b"].state is HealthState.CONNECTED  # an empty cluster is healthy too
+    health = env.fleet.state.health["sim-a"]
+    assert health.user and health.endpoint.startswith("http")
+
+
+def test_the_seed_deployment_shows_its_hpa_gpus_and_production(env):
+    service = env.service("property-valuation-model", D)
+    assert service.production is True
+    assert service.autoscaler is not None and service.autoscaler.name == "model-hpa"
+    assert (service.autoscaler.min_replicas, service.autoscaler.max_replicas) == (2, 20)
+    assert "cpu 70%" in service.autoscaler.target
+    assert service.gpus_per_replica == 1
+    assert {ActionKind.SCALE, ActionKind.ROLLBACK, ActionKind.SET_AUTOSCALER_BOUNDS} <= service.actions
+    dep = env.kubectl_json("get", "deployment", "property-valuation-model", "-n", NS)
+    assert service.ready == dep["status"].get("readyReplicas", 0)
+    assert service.image == dep["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def test_kserve_argo_istio_and_blue_green_are_recognised(env):
+    isvc = env.service("property-price-predictor", ISVC)
+    assert isvc.canary is not None and isvc.canary.source == "kserve" and isvc.canary.weight == 10
+    rollout = env.service("ensemble-predictor", R)
+    canary = rollout.canary
+    assert canary.source == "argo" and canary.step == 1 and canary.paused and canary.weight == 20
+    stable = env.service("rent-predictor-stable", D)
+    assert stable.canary is not None and stable.canary.source == "istio" and stable.canary.weight == 10
+    assert ActionKind.CANARY_WEIGHT in stable.actions
+    bg = env.service("ml-model-v2-0", D).blue_green
+    assert bg is not None and bg.router == "ml-model-service" and bg.active == "v2.0" and bg.selector_key == "version"
+    assert {c.name for c in bg.colours} >= {"v2.0", "v2.1"}
+
+
+def test_gpu_nodes_allocated_equal_the_scheduled_pods_requests_kubectl_sees(env):
+    pods = env.kubectl_json("get", "pods", "-A")["items"]
+    nodes = env.kubectl_json("get", "nodes")["items"]
+    expected: dict[str, int] = {}
+    for node in nodes:
+        cap = node.get("status", {}).get("capacity", {})
+        if any(k == "nvidia.com/gpu" or k == "nvidia.com/gpu.shared" or k.startswith("nvidia.com/mig-")
+               for k in cap):
+            expected[node["metadata"]["name"]] = 0
+    for pod in pods:
+        phase = pod.get("status", {}).get("phase")
+        conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+        node = pod.get("spec", {}).get("nodeName")
+        if not node or not (phase == "Running" or (phase == "Pending" and conditions.get("PodScheduled") == "True")):
+            continue
+        total: dict[str, int] = {}
+        for c in pod["spec"].get("containers", []):
+            res = c.get("resources", {})
+            merged = {**res.get("limits", {}), **res.get("requests", {})}
+            for k, v in merged.items():
+                if k.startswith("nvidia.com/"):
+                    total[k] = total.get(k, 0) + int(v)
+        for c in pod["spec"].get("initContainers", []):
+            res = c.get("resources", {})
+            for k, v in {**res.get("limits", {}), **res.get("requests", {})}.items():
+                if k.startswith("nvidia.com/"):
+                    total[k] = max(total.get(k, 0), int(v))
+        if node in expected:
+            expected[node] += sum(total.values())
+    assert expected, "the demo fleet has no GPU nodes"
+    got = {node: gpu.allocated for (cluster, node), gpu in env.fleet.state.gpu_nodes.items() if cluster == "sim-a"}
+    assert got == expected
+    assert any(gpu.holders for gpu in env.fleet.state.gpu_nodes.values())
+
+
+def test_gpu_pending_pods_in_staging_carry_the_schedulers_words(env):
+    pending = [p for p in env.fleet.state.pending_gpu if p.cluster == "sim-a" and p.namespace == "ml-staging"]
+    assert pending and all(p.gpus > 0 for p in pending)
+    assert any("nvidia.com/gpu" in p.message for p in pending)
+    assert {p.name.rsplit("-", 2)[0] for p in pending} >= {"llm-reranker"} or any(
+        p.service and p.service.name == "llm-reranker" for p in pending)
+
+
+# -- actions, and kubectl agrees --------------------------------------------------------------
+
+
+def test_scale_reaches_the_cluster_and_kubectl_agrees(env):
+    _plan, outcome = env.act("ml-model-v2-1", D, Scale(4))
+    assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
+    assert env.kubectl("get", "deploy", "ml-model-v2-1", "-n", NS, "-o", "jsonpath={.spec.replicas}") == "4"
+    assert env.audit[-1]["result"] == "succeeded" and env.audit[-1]["operator"] == "oncall-ana"
+    events = env.kubectl_json("get", "events", "-n", NS, "--field-selector", "reason=MlopsTuiAction")["items"]
+    assert any(e["involvedObject"]["name"] == "ml-model-v2-1" and "oncall-ana" in e["message"] for e in events)
+    env.wait_service("ml-model-v2-1", D, lambda s: s.desired == 4)
+
+
+def test_scaling_under_the_hpa_warns_and_the_bounds_alternative_works(env):
+    service = env.service("property-valuation-model", D)
+    plan = env.fleet.plan(service, Scale(5))
+    assert "hpa-owns-replicas" in [w.code for w in plan.warnings]
+    (alternative,) = plan.alternatives
+    assert isinstance(alternative, SetAutoscalerBounds)
+    plan, outcome = env.act("property-valuation-model", D, SetAutoscalerBounds(3, 12))
+    assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
+    hpa = env.kubectl_json("get", "hpa", "model-hpa", "-n", NS)
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 12)
+
+
+def test_kserve_canary_weight_and_rollback_to_the_previous_revision(env):
+    plan, outcome = env.act("property-price-predictor", ISVC, SetCanaryWeight(30))
+    assert outcome.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), outcome.detail
+    assert env.kubectl("get", "isvc", "property-price-predictor", "-n", NS, "-o",
+                       "jsonpath={.spec.predictor.canaryTrafficPercent}") == "30"
+    plan, outcome = env.act("property-price-predictor", ISVC, Rollback())
+    assert plan.mutations[0].body == {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+    assert env.kubectl("get", "isvc", "property-price-predictor", "-n", NS, "-o",
+                       "jsonpath={.spec.predictor.canaryTrafficPercent}") == "0"
+
+
+def test_istio_weights_move_as_a_pair_summing_to_100(env):
+    _plan, outcome = env.act("rent-predictor-stable", D, SetCanaryWeight(25))
+    assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
+    vs = env.kubectl_json("get", "virtualservice", "rent-predictor", "-n", NS)
+    weights = {r["destination"]["host"].split(".")[0]: r["weight"] for r in vs["spec"]["http"][0]["route"]}
+    assert weights == {"rent-predictor-stable": 75, "rent-predictor-canary": 25}
+    env.wait_service("rent-predictor-canary", D, lambda s: s.canary and s.canary.weight == 25)
+
+
+def test_a_409_race_on_the_virtualservice_replans_and_shows_what_changed(env):
+    service = env.service("rent-predictor-stable", D)
+    plan = env.fleet.plan(service, SetCanaryWeight(40))
+    # A teammate edits the VirtualService between the preview and the confirm.
+    env.kubectl("annotate", "virtualservice", "rent-predictor", "-n", NS, "teammate=was-here", "--overwrite")
+    outcome = env.fleet.apply(plan, verify_timeout=5)
+    assert outcome.outcome is Outcome.CONFLICT
+    assert "resourceVersion" in outcome.detail
+    assert outcome.replanned is not None and outcome.replanned.precondition_version != plan.precondition_version
+    vs = env.kubectl_json("get", "virtualservice", "rent-predictor", "-n", NS)
+    assert [r["weight"] for r in vs["spec"]["http"][0]["route"]] == [75, 25]  # nothing half-applied
+
+
+def _rollout(env):
+    return env.kubectl_json("get", "rollout", "ensemble-predictor", "-n", NS)
+
+
+def test_argo_abort_retry_promote_and_promote_full(env):
+    plan, outcome = env.act("ensemble-predictor", R, Abort())
+    assert plan.mutations[0].body == {"status": {"abort": True}}
+    assert _rollout(env)["status"].get("abort") is True
+    env.wait_service("ensemble-predictor", R, lambda s: s.canary.aborted)
+    plan, outcome = env.act("ensemble-predictor", R, Retry())
+    assert plan.mutations[0].body == {"status": {"abort": False}}
+    assert not _rollout(env)["status"].get("abort")
+    env.wait_service("ensemble-predictor", R, lambda s: not s.canary.aborted and s.canary.paused)
+    step = _rollout(env)["status"].get("currentStepIndex", 0)
+    plan, outcome = env.act("ensemble-predictor", R, Promote())
+    assert outcome.outcome is not Outcome.FAILED, outcome.detail
+    status = _rollout(env)["status"]
+    assert not status.get("pauseConditions")
+    assert status.get("currentStepIndex", 0) >= step
+    plan, outcome = env.act("ensemble-predictor", R, Promote(full=True))
+    if plan.mutations:
+        assert plan.mutations[-1].body == {"status": {"promoteFull": True}}
+    rollout = _rollout(env)
+    assert rollout["status"].get("promoteFull") or rollout["status"].get("phase") == "Healthy"
+
+
+def test_blue_green_switch_patches_the_selector_and_refuses_a_colour_without_ready_pods(env):
+    plan, outcome = env.act("ml-model-v2-1", D, SwitchBlueGreen("v2.1"))
+    assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
+    assert plan.mutations[0].body == {"spec": {"selector": {"version": "v2.1"}}}
+    selector = env.kubectl_json("get", "svc", "ml-model-service", "-n", NS)["spec"]["selector"]
+    assert selector["version"] == "v2.1" and len(selector) >= 2  # other keys kept
+    # v2.0 scaled to zero: switching back would leave the Service with no endpoints.
+    env.kubectl("scale", "deployment", "ml-model-v2-0", "-n", NS, "--replicas=0")
+    eventually(lambda: not [p for p in env.kubectl_json("get", "pods", "-n", NS, "-l", "version=v2.0")["items"]
+                            if p.get("metadata", {}).get("deletionTimestamp") is None], 15, what="v2.0 pods gone")
+    env.wait_service("ml-model-v2-0", D, lambda s: s.desired == 0)
+    plan, outcome = env.act("ml-model-v2-0", D, SwitchBlueGreen("v2.0"))
+    assert [w.code for w in plan.blocked] == ["selector-no-ready-pods"]
+    assert outcome.outcome is Outcome.REFUSED
+    assert env.kubectl_json("get", "svc", "ml-model-service", "-n", NS)["spec"]["selector"]["version"] == "v2.1"
+    # The explicit override is honoured and audited.
+    plan, outcome = env.act("ml-model-v2-0", D, SwitchBlueGreen("v2.0", override_unready=True), timeout=1)
+    assert env.kubectl_json("get", "svc", "ml-model-service", "-n", NS)["spec"]["selector"]["version"] == "v2.0"
+    assert env.audit[-1]["overrides"] == ["selector-no-ready-pods"]
+    env.kubectl("scale", "deployment", "ml-model-v2-0", "-n", NS, "--replicas=3")
+
+
+TWIN = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: ml-prod
+  annotations:
+    team: pricing
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}, tier: model}}
+      annotations: {{build: "{build}"}}
+    spec:
+      containers:
+      - name: server
+        image: registry.local/twin:{tag}
+        env: [{{name: MODEL_VERSION, value: "{tag}"}}]
+"""
+
+
+def _apply(env: Env, text: str) -> None:
+    out = subprocess.run([env.kubectl_bin, "--kubeconfig", env.kubeconfig, "--context", "sim-a", "apply", "-f", "-"],
+                         input=text, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+
+
+def test_our_rollback_gives_the_same_template_as_kubectl_rollout_undo(env):
+    for name in ("twin-ours", "twin-kubectl"):
+        _apply(env, TWIN.format(name=name, tag="v1", build="1"))
+    for name in ("twin-ours", "twin-kubectl"):
+        eventually(lambda name=name: len([rs for rs in env.kubectl_json("get", "rs", "-n", NS, "-l",
+                                                                         f"app={name}")["items"]]) == 1, 10)
+        _apply(env, TWIN.format(name=name, tag="v2", build="2"))
+        eventually(lambda name=name: len(env.kubectl_json("get", "rs", "-n", NS, "-l", f"app={name}")["items"]) == 2,
+                   10, what=f"{name} revision 2")
+    env.wait_service("twin-ours", D, lambda s: s.version == "v2")
+    revisions = env.backend.revisions(env.service("twin-ours", D).key)
+    assert [(r.revision, r.version, r.current) for r in revisions] == [("2", "v2", True), ("1", "v1", False)]
+    plan, outcome = env.act("twin-ours", D, Rollback())
+    assert outcome.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), outcome.detail
+    assert plan.mutations[0].content_type == "application/json-patch+json"
+    env.kubectl("rollout", "undo", "deployment/twin-kubectl", "-n", NS)
+    ours = env.kubectl_json("get", "deployment", "twin-ours", "-n", NS)
+    theirs = env.kubectl_json("get", "deployment", "twin-kubectl", "-n", NS)
+    assert json.dumps(ours["spec"]["template"]).replace("twin-ours", "X") == \
+        json.dumps(theirs["spec"]["template"]).replace("twin-kubectl", "X")
+    assert ours["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v1")
+    ann = lambda d: {k: v for k, v in d["metadata"].get("annotations", {}).items()  # noqa: E731
+                     if k != "kubectl.kubernetes.io/last-applied-configuration"}
+    assert ann(ours) == ann(theirs)
+
+
+def test_scaling_production_to_zero_needs_the_name_typed(env):
+    service = env.service("ml-model-v2-1", D)
+    plan = env.fleet.plan(service, Scale(0))
+    assert plan.confirm_text == "ml-model-v2-1"
+    outcome = env.fleet.apply(plan, confirmed_text="yes")
+    assert outcome.outcome is Outcome.REFUSED
+    assert env.kubectl("get", "deploy", "ml-model-v2-1", "-n", NS, "-o", "jsonpath={.spec.replicas}") != "0"
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+def test_a_read_only_user_is_told_not_allowed_and_nothing_is_sent(env):
+    (viewer,) = resolve_backends(contexts=["sim-a-readonly"], kubeconfig=env.kubeconfig)
+    fleet = Fleet([viewer], audit=[].append)
+    fleet.start()
+    try:
+        key = ServiceKey("sim-a-readonly", NS, D, "ml-model-v2-1")
+        service = eventually(lambda: ActionKind.SCALE in fleet.state.services[key].denied and
+                             fleet.state.services[key], 15, what="SSAR denial")
+        assert ActionKind.SCALE in service.denied
+        before = env.cluster.mutations
+        with pytest.raises(ActionForbidden, match=r"not allowed for sim-viewer in ml-prod"):
+            fleet.plan(service, Scale(2))
+        # Even a plan made elsewhere is refused by the API server with the same words.
+        plan = env.fleet.plan(env.service("ml-model-v2-1", D), Scale(2))
+        with pytest.raises(ActionForbidden, match=r"not allowed for sim-viewer in ml-prod"):
+            viewer.apply(plan)
+        assert env.cluster.mutations == before
+    finally:
+        fleet.stop()
+
+
+def test_5xx_bursts_and_a_410_on_resume_recover_and_match_kubectl(env):
+    relists = sum(r.relists for r in env.backend.reflectors)
+    env.cluster.compact()
+    env.cluster.faults.fail_next(4, 503)
+    env.cluster.faults.close_watches()
+    eventually(lambda: sum(r.relists for r in env.backend.reflectors) > relists, 20, what="a relist after 410")
+    env.kubectl("scale", "deployment", "ml-model-v2-1", "-n", NS, "--replicas=2")
+    env.wait_service("ml-model-v2-1", D, lambda s: s.desired == 2, timeout=20)
+    env.wait_connected("sim-a")
+    eventually(lambda: _fleet_services(env) == _kubectl_services(env), 20, what="cache equals kubectl")
+
+
+def test_a_restart_mid_watch_shows_stale_then_recovers(env):
+    states: list[HealthState] = []
+    env.fleet.subscribe(lambda state, delta: states.append(state.health["sim-a"].state))
+    env.cluster.restart()
+    env.wait_connected("sim-a", 30)
+    env.kubectl("scale", "deployment", "ml-model-v2-1", "-n", NS, "--replicas=3")
+    env.wait_service("ml-model-v2-1", D, lambda s: s.desired == 3, timeout=20)
+    eventually(lambda: _fleet_services(env) == _kubectl_services(env), 20, what="cache equals kubectl")
+    assert env.fleet.state.health["sim-b"].state is HealthState.CONNECTED
+
+
+def test_a_slow_cluster_does_not_slow_the_other(env, tmp_path):
+    SimKubeCluster, write_kubeconfig = _sim()
+    slow = SimKubeCluster.start(name="sim-slow", seed=9, fleet="empty")
+    fast = SimKubeCluster.start(name="sim-fast", seed=10, fleet="demo")
+    path = str(tmp_path / "config")
+    write_kubeconfig(path, [slow, fast])
+    slow.faults.delay_next(1, 10)
+    fleet = Fleet(resolve_backends(contexts=["sim-slow", "sim-fast"], kubeconfig=path), audit=[].append)
+    started = time.monotonic()
+    fleet.start()
+    try:
+        eventually(lambda: fleet.state.health["sim-fast"].state is HealthState.CONNECTED, 8, what="fast cluster")
+        assert time.monotonic() - started < 8
+        assert fleet.state.health["sim-slow"].state is HealthState.CONNECTING
+        eventually(lambda: fleet.state.health["sim-slow"].state is HealthState.CONNECTED, 30, what="slow cluster")
+    finally:
+        fleet.stop()
+        slow.stop()
+        fast.stop()
+
+
+def test_objects_with_missing_or_unexpected_fields_do_not_break_the_view(env):
+    env.cluster.store.create("deployments", NS, {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "odd-one", "namespace": NS, "labels": {"x": "y"}},
+        "spec": {"selector": {"matchLabels": {"app": "odd"}}, "template": {"metadata": {"labels": {"app": "odd"}},
+                 "spec": {"containers": [{"name": "c", "image": "odd", "resources": {"limits": {
+                     "nvidia.com/gpu": "lots"}}}]}}, "surprise": [1, {"x": None}]},
+    })
+    service = env.wait_service("odd-one", D, lambda s: True)
+    assert service.gpus_per_replica == 0
+    env.wait_connected("sim-a")
+    env.kubectl("delete", "deployment", "odd-one", "-n", NS)
+    eventually(lambda: ServiceKey("sim-a", NS, D, "odd-one") not in env.fleet.state.services, 10)
+
+
+def test_unknown_contexts_and_unreadable_kubeconfigs_are_one_line_errors(env, tmp_path):
+    with pytest.raises(KubeConfigError, match="unknown context 'nope'") as info:
+        resolve_backends(contexts=["nope"], kubeconfig=env.kubeconfig)
+    assert "\n" not in str(info.value)
+    with pytest.raises(KubeConfigError, match="does not exist"):
+        resolve_backends(kubeconfig=str(tmp_path / "missing"))
+    bad = tmp_path / "bad"
+    bad.write_text("{{{ not yaml")
+    with pytest.raises(KubeConfigError, match="cannot read kubeconfig"):
+        resolve_backends(kubeconfig=str(bad))
