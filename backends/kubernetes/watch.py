@@ -540,6 +540,7 @@ class KubernetesBackend(ReflectorHandler):
                 self._stop.wait(backoff.next())
         if self._stop.is_set():
             return
+        self._whoami()
         specs = list(CORE_RESOURCES)
         for spec in OPTIONAL_RESOURCES:
             if spec.group in groups:
@@ -566,6 +567,23 @@ class KubernetesBackend(ReflectorHandler):
             for reflector in self.reflectors:
                 if not self._stop.is_set():
                     reflector.start()
+
+    def _whoami(self) -> None:
+        """The user the API server sees (`kubectl auth whoami`); the kubeconfig's user name if it cannot say."""
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        try:
+            answer = self.transport.request(
+                "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=body, timeout=(5.0, 10.0)
+            ).json()
+        except ApiError as exc:
+            log.info("%s: whoami unavailable (%s); using the kubeconfig user %s", self.name, exc, self.user)
+            return
+        username = tr._dict(tr._dict(tr._dict(answer).get("status")).get("userInfo")).get("username")
+        if username and username != self.user:
+            self.user = str(username)
+            if self._health is not None:
+                self._health = replace(self._health, user=self.user)
+                self._emit(Change(source=self.name, health=self._health))
 
     # -- ReflectorHandler ---------------------------------------------------------------------
 
@@ -794,7 +812,7 @@ class KubernetesBackend(ReflectorHandler):
         on_node = [pods[k] for k in self._pods_by_node.get(node, ()) if k in pods]
         return tr.gpu_node(self.name, facts, on_node, self._service_of_pod)
 
-    def _derive_ns(self, ns: str) -> tuple[set[tuple[str, str]], Any]:
+    def _derive_ns(self, ns: str) -> set[tuple[str, str]]:
         """Recompute blue-green routers and Istio splits of one namespace; return what moved."""
         moved: set[tuple[str, str]] = set()
         services = self._in_ns("services", ns)
@@ -827,7 +845,7 @@ class KubernetesBackend(ReflectorHandler):
                     store[key] = new[key]
                 else:
                     store.pop(key, None)
-        return moved, None
+        return moved
 
     def _version_of(self, ns: str, names: list[str]) -> str:
         dep = self.store.get("deployments", {}).get((ns, names[0])) if names else None
@@ -844,8 +862,7 @@ class KubernetesBackend(ReflectorHandler):
 
     def _full_translate(self) -> None:
         """Everything from the cache: after the first sync and after a relist. Pushes a snapshot."""
-        for key in [k for k in self._bg]:
-            del self._bg[key]
+        self._bg.clear()
         self._istio.clear()
         namespaces = set(self._ns_index.get("services", {})) | set(self._ns_index.get("virtualservices", {}))
         for ns in namespaces:
@@ -910,7 +927,7 @@ class KubernetesBackend(ReflectorHandler):
     def _changed_deployments(self, key, old, new) -> None:
         services = self._retranslate(ServiceKind.DEPLOYMENT, [key])
         if self._needs_derive(key[0]):
-            moved, _ = self._derive_ns(key[0])
+            moved = self._derive_ns(key[0])
             services.update(self._retranslate(ServiceKind.DEPLOYMENT, moved - {key}))
         self._push(services)
 
@@ -920,7 +937,7 @@ class KubernetesBackend(ReflectorHandler):
         ) or any(k[0] == ns for k in self._bg)
 
     def _changed_services(self, key, old, new) -> None:
-        moved, _ = self._derive_ns(key[0])
+        moved = self._derive_ns(key[0])
         self._push(self._retranslate(ServiceKind.DEPLOYMENT, moved))
 
     _changed_virtualservices = _changed_services
