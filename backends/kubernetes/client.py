@@ -349,3 +349,20 @@ def resolve_backends(
 
     targets = resolve_targets(contexts, all_contexts, kubeconfig, namespaces, selector)
     return [KubernetesBackend(target, connect(target)) for target in targets]
+
+
+def backends_from_settings(
+    contexts: Sequence[str] = (),
+    all_contexts: bool = False,
+    kubeconfig: str | None = None,
+    namespaces: Sequence[str] = (),
+    selector: str = "",
+    explicit: bool = False,
+) -> list[Any]:
+    """`resolve_backends` for the app's settings: without any Kubernetes option (`explicit` False) and
+    without a kubeconfig, the operator simply has no Kubernetes clusters: no backend, no error."""
+    if not explicit:
+        default = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+        if not os.path.exists(default):
+            return []
+    return resolve_backends(contexts, all_contexts, kubeconfig, namespaces, selector)

@@ -79,3 +79,13 @@ def test_importing_the_backend_does_not_import_the_kubernetes_client():
             "print(any(m == 'kubernetes' or m.startswith('kubernetes.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_apps_settings_without_kubernetes_options_and_without_a_kubeconfig_mean_no_clusters(tmp_path,
+                                                                                                 monkeypatch):
+    from backends.kubernetes.client import backends_from_settings
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    assert backends_from_settings() == []
+    with pytest.raises(KubeConfigError, match="does not exist"):
+        backends_from_settings(contexts=["prod"], explicit=True)
