@@ -125,6 +125,14 @@ def _status_error(status: int, reason: str, data: bytes) -> ApiError:
     return ApiError(status, reason, message, body)
 
 
+def _is_read_timeout(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, TimeoutError) or type(exc).__name__ in ("ReadTimeoutError", "TimeoutError"):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 class _UrllibStream(StreamHandle):
     def __init__(self, resp: Any) -> None:
         self._resp = resp
@@ -146,7 +154,8 @@ class _UrllibStream(StreamHandle):
             if buffer.strip() and not self._closed:
                 yield buffer
         except Exception as exc:
-            if self._closed:
+            if self._closed or _is_read_timeout(exc):
+                # A quiet watch that outlived the idle timeout is a normal end: the caller resumes.
                 return
             raise ApiError(0, type(exc).__name__, str(exc)) from exc
 
