@@ -52,7 +52,7 @@ class PrometheusClient:
             url=self.url,
             headers=dict(headers) if headers else None,
             disable_ssl=not verify_tls,
-            retry=Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False),
+            retry=Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False),
             session=self.session,
             timeout=self._timeouts,  # type: ignore[arg-type]  # requests accepts (connect, read)
         )

@@ -36,6 +36,10 @@ def describe_error(exc: BaseException, timeout: float | None = None) -> str:
         return f"no answer{within}"
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = str(exc)
+        if "Read timed out" in text:
+            return f"no answer{within}"
+        if "ConnectTimeoutError" in text or "connect timeout" in text.lower():
+            return f"connect timed out{within}"
         if "refused" in text.lower():
             return "connection refused"
         if "Name or service not known" in text or "getaddrinfo" in text:

@@ -232,10 +232,17 @@ relabelling usually gives namespace/service; for Swarm, relabel `__meta_dockersw
 to `swarm_service` (or configure the label you use). Labels absent from a series are harmless."""
 
 
+def escaped_name(metric: str) -> str:
+    """The name a colon-named metric gets when its exporter escapes it: prometheus_client's
+    OpenMetrics output (which Prometheus asks for first) turns 'vllm:e2e_…' into 'vllm_e2e_…' and
+    ':tensorflow:serving:…' into '_tensorflow_serving_…'. Query whichever form exists."""
+    return metric.replace(":", "_")
+
+
 def detect_presets(metric_names: Iterable[str], presets: Mapping[str, Preset] = PRESETS) -> tuple[str, ...]:
     """Names of the presets whose metrics exist, in preference order, without redundant ones."""
     names = set(metric_names)
-    found = [p for p in presets.values() if any(d in names for d in p.detect)]
+    found = [p for p in presets.values() if any(d in names or escaped_name(d) in names for d in p.detect)]
     replaced = {p.replaces for p in found if p.replaces}
     return tuple(p.name for p in found if p.name not in replaced)
 
@@ -268,6 +275,20 @@ class QueryBuilder:
         self.presets = presets
         self.matchers = tuple(matchers)
         """Extra matchers on every latency series (e.g. job=~"inference.*"), values escaped."""
+        self.present: frozenset[str] | None = None
+        """Metric names Prometheus holds, when known: a colon name that only exists escaped
+        (see `escaped_name`) is queried under its escaped form."""
+
+    def series(self, metric: str, matchers: Sequence[Matcher] = ()) -> str:
+        """Selector for `metric`, under its escaped name too when only that form, or both, exist."""
+        escaped = escaped_name(metric)
+        if self.present is None or escaped == metric or escaped not in self.present:
+            return selector(metric, matchers)
+        if metric not in self.present:
+            return selector(escaped, matchers)
+        check_metric_name(metric)
+        both = Matcher("__name__", f"{re.escape(metric)}|{re.escape(escaped)}", "=~")
+        return "{" + ",".join(m.render() for m in (both, *matchers)) + "}"
 
     def group_by(self, preset: Preset) -> tuple[str, ...]:
         labels = list(preset.labels)
@@ -275,7 +296,7 @@ class QueryBuilder:
         return tuple(labels)
 
     def _rate_sum(self, metric: str, group: Sequence[str], extra: Sequence[Matcher] = ()) -> str:
-        sel = selector(metric, (*self.matchers, *extra))
+        sel = self.series(metric, (*self.matchers, *extra))
         return f"sum by ({by_clause(group)}) (rate({sel}[{self.rate_window}]))"
 
     def _requests(self, preset: Preset, group: Sequence[str]) -> str:
@@ -293,7 +314,7 @@ class QueryBuilder:
             inner = self._rate_sum(preset.metric + "_bucket", ("le", *group))
             return self._scaled(f"histogram_quantile({q:g}, {inner})", preset)
         if preset.latency == "summary":
-            sel = selector(preset.metric, (*self.matchers, Matcher("quantile", f"{q:g}")))
+            sel = self.series(preset.metric, (*self.matchers, Matcher("quantile", f"{q:g}")))
             return self._scaled(f"max by ({by_clause(group)}) ({sel})", preset)
         if preset.latency == "mean":
             return self.mean(preset)

@@ -151,7 +151,8 @@ class PrometheusBackend:
         now = time.monotonic()
         # Cached for names_ttl once a stack was found; while none is (Prometheus just started, or
         # its first scrape has not happened), asked again on every refresh.
-        ttl = self.options.names_ttl if self._names and q.detect_presets(self._names) else 0.0
+        found = self._names and (self.options.presets is not None or q.detect_presets(self._names))
+        ttl = self.options.names_ttl if found else 0.0
         if force or self._names is None or now - self._names_at >= ttl:
             self._names = set(self.client.metric_names())
             self._names_at = now
@@ -173,7 +174,9 @@ class PrometheusBackend:
         start = end - self.options.window_seconds
         step = self.options.step
         results = []
-        for preset_name in self.active_presets():
+        presets = self.active_presets()
+        self.builder.present = frozenset(self.metric_names())
+        for preset_name in presets:
             preset = q.PRESETS[preset_name]
             qs = self.builder.queries(preset_name)
             p95 = t.parse_matrix(self.client.query_range(qs.p95, start, end, step))

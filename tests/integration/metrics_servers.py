@@ -222,10 +222,34 @@ def scraped(prometheus_url: str, metric: str) -> bool:
 
 
 @contextlib.contextmanager
-def serve_registry(registry: CollectorRegistry) -> Iterator[str]:
-    """Expose `registry` on 127.0.0.1:free port; yields 'host:port'."""
+def serve_registry(registry: CollectorRegistry, *, text_format: bool = False) -> Iterator[str]:
+    """Expose `registry` on 127.0.0.1:free port; yields 'host:port'.
+
+    Prometheus asks for OpenMetrics first, and prometheus_client's OpenMetrics output escapes ':'
+    in sample names ('vllm:x' is scraped as 'vllm_x'). `text_format=True` ignores the Accept header
+    and answers the classic text format, which keeps the colons, as the runtimes' own Go/C++
+    exporters (Triton, TF Serving) do."""
     port = free_port()
-    server, thread = start_http_server(port, addr=HOST, registry=registry)
+    if not text_format:
+        server, thread = start_http_server(port, addr=HOST, registry=registry)
+    else:
+        from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+        from prometheus_client import make_wsgi_app
+
+        app = make_wsgi_app(registry)
+
+        def text_only(environ, start_response):
+            environ.pop("HTTP_ACCEPT", None)
+            return app(environ, start_response)
+
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *args):  # no access log on stderr
+                pass
+
+        server = make_server(HOST, port, text_only, handler_class=Quiet)
+        thread = threading.Thread(target=server.serve_forever, name="exporter-http", daemon=True)
+        thread.start()
     try:
         yield f"{HOST}:{port}"
     finally:
@@ -355,3 +379,218 @@ def require_metrics_binaries() -> tuple[str, str]:
 
 def env_timeout(default: float) -> float:
     return float(os.environ.get("METRICS_TEST_TIMEOUT", default))
+
+
+# ---------------------------------------------------------------------------------------------
+# Failure doubles and a static cluster
+
+
+@contextlib.contextmanager
+def hanging_port() -> Iterator[str]:
+    """A URL whose port accepts TCP connections (kernel backlog) and never answers a byte."""
+    sock = socket.socket()
+    sock.bind((HOST, 0))
+    sock.listen(64)
+    try:
+        yield f"http://{HOST}:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+def closed_port_url() -> str:
+    """A URL nobody listens on (connection refused)."""
+    return f"http://{HOST}:{free_port()}"
+
+
+class StaticServices:
+    """A cluster `Backend` that reports a fixed list of services once: what a Kubernetes backend
+    would report, without one."""
+
+    def __init__(self, name: str, services) -> None:
+        from backends.model import ClusterRef, Platform
+
+        self.name = name
+        self.cluster = ClusterRef(name, Platform.K8S, "static")
+        self.services = tuple(services)
+
+    def start(self, sink) -> None:
+        from backends.base import Change
+        from backends.model import ClusterHealth, HealthState
+
+        sink(Change(source=self.name, services={s.key: s for s in self.services}, snapshot=True,
+                    health=ClusterHealth(self.name, self.cluster.platform, HealthState.CONNECTED)))
+
+    def stop(self) -> None:
+        pass
+
+
+def model_service(name: str, namespace: str = "ml", cluster: str = "prod"):
+    from backends.model import ActionKind, ModelService, Platform, ServiceKey, ServiceKind
+
+    return ModelService(key=ServiceKey(cluster, namespace, ServiceKind.DEPLOYMENT, name), platform=Platform.K8S,
+                        actions=frozenset({ActionKind.SILENCE, ActionKind.EXPIRE_SILENCE}))
+
+
+# ---------------------------------------------------------------------------------------------
+# dcgm-exporter look-alike
+
+DCGM_GPUS = (
+    # (host label name, host, gpu, uuid, pod, namespace, util %, FB used MiB, FB free MiB)
+    ("Hostname", "gpu-node-1", "0", "GPU-1a2b", "llm-7d9f-abcde", "ml", 87.0, 30512.0, 10448.0),
+    ("Hostname", "gpu-node-1", "1", "GPU-3c4d", "", "", 0.0, 0.0, 40960.0),
+    ("hostname", "gpu-node-2", "0", "GPU-5e6f", "vision-5c8-xyz", "vision", 42.0, 8000.0, 32960.0),
+)
+"""Releases up to 4.8 label the host `Hostname`, master `hostname`: one host of each."""
+
+
+def dcgm_families() -> list[Metric]:
+    families = []
+    for metric, index in (("DCGM_FI_DEV_GPU_UTIL", 6), ("DCGM_FI_DEV_FB_USED", 7), ("DCGM_FI_DEV_FB_FREE", 8)):
+        family = Metric(metric, metric, "gauge")
+        for row in DCGM_GPUS:
+            labels = {"gpu": row[2], "UUID": row[3], row[0]: row[1], "modelName": "NVIDIA A100-SXM4-40GB",
+                      "device": f"nvidia{row[2]}", "DCGM_FI_DRIVER_VERSION": "550.54.15"}
+            if row[4]:
+                labels.update(pod=row[4], namespace=row[5], container="server")
+            family.add_sample(metric, labels, row[index])
+        families.append(family)
+    return families
+
+
+# ---------------------------------------------------------------------------------------------
+# Every serving stack's metric names, with known latencies and error shares
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """One serving stack as its exporter shows it: exact metric names, native units, labels."""
+
+    preset: str
+    service: str
+    """The model service the series belong to (a name in the stack's own label)."""
+    kind: str
+    """'histogram', 'counters' (duration + request counters), 'triton' (counters and summary)."""
+    metric: str
+    labels: Mapping[str, str]
+    latency: float
+    """Every request's latency, in the stack's native unit."""
+    buckets: Sequence[float] = ()
+    ok: int = 5
+    err: int = 0
+    """Requests per tick that succeed / fail."""
+    status_label: str = ""
+    status_values: tuple[str, str] = ("", "")
+    """(ok value, error value) of the label that tells a failed request, on the counted series."""
+    count_metric: str = ""
+    """Separate request counter (when the histogram's _count is not the request counter)."""
+
+
+TFS_BUCKETS = tuple(10 * 1.8**k for k in range(33))
+PROM_DEFAULT = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+STACKS: tuple[StackSpec, ...] = (
+    StackSpec("generic", "gen-svc", "histogram", "model_inference_duration_seconds",
+              {"namespace": "ml", "service": "gen-svc"}, 0.03, SEED_BUCKETS),
+    StackSpec("fastapi", "fastapi-app", "histogram", "http_request_duration_highr_seconds",
+              {"namespace": "ml", "service": "fastapi-app"}, 0.2,
+              (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60),
+              ok=9, err=1, status_label="status", status_values=("2xx", "5xx"), count_metric="http_requests_total"),
+    StackSpec("kserve", "sklearn-iris", "histogram", "request_predict_seconds",
+              {"namespace": "ml", "model_name": "sklearn-iris"}, 0.004, PROM_DEFAULT),
+    StackSpec("knative", "kn-new", "histogram", "kn_serving_invocation_duration_seconds",
+              {"k8s_namespace_name": "ml", "kn_service_name": "kn-new", "kn_revision_name": "kn-new-00001"}, 0.12,
+              PROM_DEFAULT, ok=19, err=1, status_label="http_response_status_code", status_values=("200", "503")),
+    StackSpec("knative-legacy", "kn-old", "histogram", "revision_request_latencies",
+              {"namespace_name": "ml", "service_name": "kn-old", "revision_name": "kn-old-00003"}, 350.0,
+              (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000), ok=4, err=1, status_label="response_code_class",
+              status_values=("2xx", "5xx"), count_metric="revision_request_count"),
+    StackSpec("triton", "resnet50", "triton", "nv_inference_request_duration_us",
+              {"model": "resnet50", "version": "1"}, 25000.0, ok=9, err=1),
+    StackSpec("torchserve", "densenet", "counters", "ts_inference_latency_microseconds",
+              {"model_name": "densenet", "model_version": "default", "hostname": "ts-0"}, 80000.0,
+              count_metric="ts_inference_requests_total"),
+    StackSpec("tfserving", "half-plus-two", "histogram", ":tensorflow:serving:request_latency",
+              {"model_name": "half-plus-two", "API": "predict", "entrypoint": "REST"}, 1500.0, TFS_BUCKETS,
+              ok=3, err=1, status_label="status", status_values=("OK", "INVALID_ARGUMENT"),
+              count_metric=":tensorflow:serving:request_count"),
+    StackSpec("vllm", "llama-chat", "histogram", "vllm:e2e_request_latency_seconds",
+              {"model_name": "llama-chat", "engine": "0"}, 1.2,
+              (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0,
+               960.0, 1920.0, 7680.0)),
+    StackSpec("bentoml", "bento-svc", "histogram", "bentoml_service_request_duration_seconds",
+              {"service_name": "bento-svc", "endpoint": "/classify", "service_version": "abc123"}, 0.06, PROM_DEFAULT,
+              ok=4, err=1, status_label="http_response_code", status_values=("200", "500")),
+)
+TRITON_SUMMARY_US = {"0.5": 20000.0, "0.95": 45000.0}
+
+
+class StackExporter(Collector):
+    """Exposes every `STACKS` entry under its exact names; `step()` adds one tick of requests."""
+
+    def __init__(self, stacks: Sequence[StackSpec] = STACKS, *, dcgm: bool = False) -> None:
+        self.stacks = tuple(stacks)
+        self.dcgm = dcgm
+        self._lock = threading.Lock()
+        self._requests = {s.preset: [0, 0] for s in self.stacks}  # ok, err
+
+    def step(self) -> None:
+        with self._lock:
+            for stack in self.stacks:
+                counts = self._requests[stack.preset]
+                counts[0] += stack.ok
+                counts[1] += stack.err
+
+    def collect(self):
+        with self._lock:
+            snapshot = {k: tuple(v) for k, v in self._requests.items()}
+        for stack in self.stacks:
+            ok, err = snapshot[stack.preset]
+            yield from self._families(stack, ok, err)
+        if self.dcgm:
+            yield from dcgm_families()
+
+    def _families(self, stack: StackSpec, ok: int, err: int) -> list[Metric]:
+        base = tuple(sorted(stack.labels.items()))
+        out: list[Metric] = []
+        if stack.kind == "histogram":
+            split = bool(stack.status_label) and not stack.count_metric
+            groups = (
+                {base + ((stack.status_label, stack.status_values[0]),): ok,
+                 base + ((stack.status_label, stack.status_values[1]),): err}
+                if split else {base: ok + err}
+            )
+            index = next(i for i, b in enumerate((*stack.buckets, float("inf"))) if stack.latency <= b)
+            samples = {}
+            sums = {}
+            for labels, n in groups.items():
+                counts = [0] * (len(stack.buckets) + 1)
+                counts[index] = n
+                samples[tuple(sorted(labels))] = counts
+                sums[tuple(sorted(labels))] = n * stack.latency
+            out.append(histogram(stack.metric, stack.buckets, samples, sums))
+            if stack.count_metric:
+                if stack.status_label:
+                    out.append(counter(stack.count_metric, {
+                        tuple(sorted(base + ((stack.status_label, stack.status_values[0]),))): ok,
+                        tuple(sorted(base + ((stack.status_label, stack.status_values[1]),))): err,
+                    }))
+                else:
+                    out.append(counter(stack.count_metric, {base: ok + err}))
+        elif stack.kind == "counters":
+            out.append(counter(stack.metric, {base: (ok + err) * stack.latency}))
+            out.append(counter(stack.count_metric, {base: ok + err}))
+        elif stack.kind == "triton":
+            out.append(counter(stack.metric, {base: (ok + err) * stack.latency}))
+            out.append(counter("nv_inference_request_success", {base: ok}))
+            out.append(counter("nv_inference_request_failure", {base: err}))
+            out.append(counter("nv_inference_count", {base: ok + err}))
+            out.append(summary("nv_inference_request_summary_us", {base: TRITON_SUMMARY_US}, {base: ok + err},
+                               {base: (ok + err) * TRITON_SUMMARY_US["0.5"]}))
+        return out
+
+    @contextlib.contextmanager
+    def running(self, period: float = 0.1, *, text_format: bool = True) -> Iterator[str]:
+        registry = CollectorRegistry()
+        registry.register(self)
+        with serve_registry(registry, text_format=text_format) as address, Ticker(self.step, period):
+            yield address

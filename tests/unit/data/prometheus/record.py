@@ -17,10 +17,10 @@ import urllib.parse
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import Metric
 
 from tests.integration.metrics_servers import (
     ExactNames,
+    dcgm_families,
     SeedExporter,
     alertmanager,
     http_json,
@@ -64,26 +64,6 @@ inhibit_rules:
   target_matchers: ['severity="warning"']
   equal: [service]
 """
-
-
-def dcgm_families() -> list[Metric]:
-    gpus = [
-        # (host label name, host, gpu, uuid, pod, namespace, util, used, free)
-        ("Hostname", "gpu-node-1", "0", "GPU-1a2b", "llm-7d9f-abcde", "ml", 87.0, 30512.0, 10448.0),
-        ("Hostname", "gpu-node-1", "1", "GPU-3c4d", "", "", 0.0, 0.0, 40960.0),
-        ("hostname", "gpu-node-2", "0", "GPU-5e6f", "vision-5c8-xyz", "vision", 42.0, 8000.0, 32960.0),
-    ]
-    families = []
-    for metric, index in (("DCGM_FI_DEV_GPU_UTIL", 6), ("DCGM_FI_DEV_FB_USED", 7), ("DCGM_FI_DEV_FB_FREE", 8)):
-        family = Metric(metric, metric, "gauge")
-        for row in gpus:
-            labels = {"gpu": row[2], "UUID": row[3], row[0]: row[1], "modelName": "NVIDIA A100-SXM4-40GB",
-                      "device": f"nvidia{row[2]}", "DCGM_FI_DRIVER_VERSION": "550.54.15"}
-            if row[4]:
-                labels.update(pod=row[4], namespace=row[5], container="server")
-            family.add_sample(metric, labels, row[index])
-        families.append(family)
-    return families
 
 
 def save(name: str, body: object) -> None:
