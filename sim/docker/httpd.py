@@ -1,0 +1,95 @@
+"""A small threaded HTTP/1.1 JSON server on 127.0.0.1 that the simulators share.
+
+Each simulator subclasses `Handler` with its routes; `Server` binds a port chosen by the OS and
+runs in a daemon thread until `stop()`. (Shared by sim.prometheus and sim.alertmanager too.)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sim"
+    extra_headers: dict[str, str] = {}
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    # --- helpers -------------------------------------------------------------------------
+    def parsed(self) -> tuple[str, dict[str, list[str]]]:
+        parts = urlsplit(self.path)
+        return parts.path, parse_qs(parts.query, keep_blank_values=True)
+
+    def body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            return self.rfile.read(length)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        return b""
+
+    def json_body(self) -> Any:
+        raw = self.body()
+        return json.loads(raw) if raw.strip() else None
+
+    def send(self, status: int, payload: Any = None, *, content_type: str = "application/json",
+             raw: bytes | None = None, head: bool = False, headers: dict[str, str] | None = None) -> None:
+        data = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode() + b"\n")
+        self.send_response(status)
+        for key, value in {**self.extra_headers, **(headers or {})}.items():
+            self.send_header(key, value)
+        if data or raw is not None or payload is not None:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if not head and data:
+            self.wfile.write(data)
+
+    def start_chunked(self, status: int = 200, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        for key, value in self.extra_headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+
+    def chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def end_chunked(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+class Server:
+    """Run `handler_cls` on 127.0.0.1:<free port> in a daemon thread; `context` reaches the handler
+    as `self.server.context`."""
+
+    def __init__(self, handler_cls: type[Handler], context: Any, port: int = 0) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler_cls)
+        self.httpd.daemon_threads = True
+        self.httpd.context = context  # type: ignore[attr-defined]
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                       name=f"sim-http-{self.port}", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)

@@ -1,0 +1,252 @@
+"""HTTP routes of the Docker Engine API subset (versioned `/v1.41/...` and unversioned paths)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from . import services as svcs
+from .filters import check_keys, event_matches, node_matches, parse_filters, service_matches
+from .httpd import Handler
+from .services import is_global, replicas, spec_key
+from .state import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, ApiError, SwarmState
+
+_VERSIONED = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
+
+
+def _vtuple(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor or 0)
+
+
+class DockerHandler(Handler):
+    extra_headers = {"Api-Version": API_VERSION, "Docker-Experimental": "false", "Ostype": "linux",
+                     "Server": f"Docker/{ENGINE_VERSION} (linux)"}
+
+    def version_string(self) -> str:
+        return f"Docker/{ENGINE_VERSION} (linux)"
+
+    @property
+    def sim(self) -> Any:
+        return self.server.context  # type: ignore[attr-defined]
+
+    @property
+    def state(self) -> SwarmState:
+        return self.sim.state
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        path, query = self.parsed()
+        q = {k: v[-1] for k, v in query.items()}
+        try:
+            m = _VERSIONED.match(path)
+            if m:
+                version = (int(m.group(1)), int(m.group(2)))
+                path = m.group(3)
+                if version > _vtuple(API_VERSION):
+                    raise ApiError(400, f"client version {m.group(1)}.{m.group(2)} is too new. "
+                                        f"Maximum supported API version is {API_VERSION}")
+                if version < _vtuple(MIN_API_VERSION):
+                    raise ApiError(400, f"client version {m.group(1)}.{m.group(2)} is too old. Minimum supported "
+                                        f"API version is {MIN_API_VERSION}, please upgrade your client to a newer version")
+            if method in ("POST", "DELETE"):
+                with self.state.lock:
+                    self.sim.mutations += 1
+            self._route(method, path.rstrip("/") or "/", q)
+        except ApiError as e:
+            self.send(e.status, {"message": e.message}, head=method == "HEAD")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    # --- routing ---------------------------------------------------------------------------
+    def _route(self, method: str, path: str, q: dict[str, str]) -> None:
+        st = self.state
+        parts = path.strip("/").split("/")
+        if path == "/_ping" and method in ("GET", "HEAD"):
+            self.send(200, raw=b"OK", content_type="text/plain; charset=utf-8", head=method == "HEAD",
+                      headers={"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"})
+            return
+        if path == "/version" and method == "GET":
+            self.send(200, self.sim.version_body())
+            return
+        if path == "/info" and method == "GET":
+            with st.lock:
+                self.send(200, self.sim.info_body())
+            return
+        if path == "/events" and method == "GET":
+            self._events(q)
+            return
+        if parts[0] == "distribution" and method == "GET":
+            raise ApiError(500, 'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host')
+        if parts[0] == "nodes":
+            self._nodes(method, parts[1:], q)
+            return
+        if parts[0] == "services":
+            self._services(method, parts[1:], q)
+            return
+        if parts[0] == "tasks":
+            self._tasks(method, parts[1:], q)
+            return
+        raise ApiError(404, "page not found")
+
+    def _nodes(self, method: str, rest: list[str], q: dict[str, str]) -> None:
+        st = self.state
+        with st.lock:
+            if not rest and method == "GET":
+                f = parse_filters(q.get("filters"))
+                check_keys(f, {"id", "label", "membership", "name", "node.label", "role"})
+                self.send(200, [st.snapshot(n) for n in st.nodes.values() if node_matches(n, f)])
+                return
+            if len(rest) == 1 and method == "GET":
+                self.send(200, st.snapshot(st.find_node(rest[0])))
+                return
+            if len(rest) == 2 and rest[1] == "update" and method == "POST":
+                node = st.find_node(rest[0])
+                if str(node["Version"]["Index"]) != q.get("version"):
+                    raise ApiError(500, svcs.OUT_OF_SEQUENCE)
+                spec = self.json_body() or {}
+                old = node["Spec"]
+                node["Spec"] = {"Labels": spec.get("Labels") or {}, "Role": spec.get("Role", old["Role"]),
+                                "Availability": spec.get("Availability", old["Availability"])}
+                st.bump(node)
+                st.emit("node", "update", node["ID"], {"name": node["Description"]["Hostname"]})
+                st.notify()
+                self.send(200, raw=b"", content_type="text/plain; charset=utf-8")
+                return
+        raise ApiError(404, "page not found")
+
+    def _service_status(self, svc: dict[str, Any]) -> dict[str, int]:
+        st = self.state
+        running = 0
+        desired_global = 0
+        for t in st.tasks.values():
+            if t["ServiceID"] != svc["ID"]:
+                continue
+            node = st.nodes.get(t.get("NodeID", ""))
+            up = node is not None and node["Status"]["State"] != "down"
+            if t["Status"]["State"] == "running" and up:
+                running += 1
+            if t["DesiredState"] == "running" and (node is None or up):
+                desired_global += 1
+        desired = desired_global if is_global(svc["Spec"]) else replicas(svc["Spec"])
+        return {"RunningTasks": running, "DesiredTasks": desired, "CompletedTasks": 0}
+
+    def _services(self, method: str, rest: list[str], q: dict[str, str]) -> None:
+        st = self.state
+        with st.lock:
+            if not rest and method == "GET":
+                f = parse_filters(q.get("filters"))
+                check_keys(f, {"id", "label", "mode", "name"})
+                out = []
+                for svc in st.services.values():
+                    if service_matches(svc, f):
+                        item = st.snapshot(svc)
+                        if q.get("status") in ("1", "true", "True"):
+                            item["ServiceStatus"] = self._service_status(svc)
+                        out.append(item)
+                self.send(200, out)
+                return
+            if rest == ["create"] and method == "POST":
+                svc = svcs.create_service(st, self.json_body() or {})
+                self.send(201, {"ID": svc["ID"]})
+                return
+            if len(rest) == 1 and method == "GET":
+                svc = st.find_service(rest[0])
+                body = svcs.with_defaults(svc) if q.get("insertDefaults") in ("1", "true") else st.snapshot(svc)
+                self.send(200, body)
+                return
+            if len(rest) == 1 and method == "DELETE":
+                svcs.remove_service(st, rest[0])
+                self.send(200, raw=b"", content_type="text/plain; charset=utf-8")
+                return
+            if len(rest) == 2 and rest[1] == "update" and method == "POST":
+                body = self.json_body()
+                svcs.update_service(st, rest[0], q.get("version"), body, q.get("rollback"))
+                self.send(200, {"Warnings": None})
+                return
+        raise ApiError(404, "page not found")
+
+    def _tasks(self, method: str, rest: list[str], q: dict[str, str]) -> None:
+        st = self.state
+        with st.lock:
+            if not rest and method == "GET":
+                f = parse_filters(q.get("filters"))
+                check_keys(f, {"_up-to-date", "desired-state", "id", "label", "name", "node", "service"})
+                service_ids = {st.find_service(ref)["ID"] for ref in f.get("service", []) if self._exists(st.find_service, ref)}
+                node_ids = {st.find_node(ref)["ID"] for ref in f.get("node", []) if self._exists(st.find_node, ref)}
+                keys = {sid: spec_key(s["Spec"]["TaskTemplate"]) for sid, s in st.services.items()}
+                out = []
+                for t in st.tasks.values():
+                    if "service" in f and t["ServiceID"] not in service_ids:
+                        continue
+                    if "node" in f and t.get("NodeID") not in node_ids:
+                        continue
+                    if "desired-state" in f and t["DesiredState"] not in f["desired-state"]:
+                        continue
+                    if "id" in f and not any(t["ID"].startswith(v) for v in f["id"]):
+                        continue
+                    if "_up-to-date" in f and spec_key(t["Spec"]) != keys.get(t["ServiceID"]):
+                        continue
+                    if "name" in f:
+                        svc = st.services.get(t["ServiceID"])
+                        name = f"{svc['Spec']['Name']}.{t.get('Slot') or t.get('NodeID')}" if svc else ""
+                        if not any(name.startswith(v) for v in f["name"]):
+                            continue
+                    out.append(st.snapshot(t))
+                self.send(200, out)
+                return
+            if len(rest) == 1 and method == "GET":
+                self.send(200, st.snapshot(st.find_task(rest[0])))
+                return
+        raise ApiError(404, "page not found")
+
+    @staticmethod
+    def _exists(finder: Any, ref: str) -> bool:
+        try:
+            finder(ref)
+            return True
+        except ApiError:
+            return False
+
+    # --- events ----------------------------------------------------------------------------
+    def _events(self, q: dict[str, str]) -> None:
+        st = self.state
+        f = parse_filters(q.get("filters"))
+        now = st.clock()
+        since = float(q["since"]) if q.get("since") else now
+        until = float(q["until"]) if q.get("until") else None
+        self.start_chunked()
+        sent = 0
+        with st.lock:
+            backlog = [e for e in st.events if e["timeNano"] / 1e9 >= since and event_matches(e, f)
+                       and (until is None or e["timeNano"] / 1e9 <= until)]
+            seen = len(st.events) and st.events[-1]["timeNano"]
+        try:
+            for e in backlog:
+                self.chunk(json.dumps(e).encode() + b"\n")
+                sent += 1
+            while not self.sim.stopping and (until is None or time.time() < until):
+                with st.lock:
+                    st.changed.wait(0.5)
+                    fresh = [e for e in st.events if e["timeNano"] > (seen or 0)]
+                    if fresh:
+                        seen = fresh[-1]["timeNano"]
+                for e in fresh:
+                    if event_matches(e, f) and (until is None or e["timeNano"] / 1e9 <= until):
+                        self.chunk(json.dumps(e).encode() + b"\n")
+            self.end_chunked()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
