@@ -69,6 +69,29 @@ def label_values(body: Mapping | Sequence) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Latency
 
+History = dict[tuple[tuple[str, str], ...], tuple[Point, ...]]
+"""Range-query series kept between refreshes, keyed by their sorted labels."""
+
+
+def merge_history(old: History, new: Sequence[tuple[LabelMap, tuple[Point, ...]]], *, since: float,
+                  keep_from: float) -> History:
+    """Points before `since` from `old`, points from `since` on from `new` (a range query over
+    [since, now]), everything older than `keep_from` dropped. A series missing from `new` keeps
+    its old points until they age out: an incremental refresh then fetches one or two steps, not
+    the whole sparkline window, for every service."""
+    merged: History = {}
+    fresh = {tuple(sorted(labels.items())): points for labels, points in new}
+    for key in old.keys() | fresh.keys():
+        kept = [p for p in old.get(key, ()) if keep_from <= p[0] < since]
+        kept += [p for p in fresh.get(key, ()) if p[0] >= keep_from]
+        if kept:
+            merged[key] = tuple(kept)
+    return merged
+
+
+def history_rows(history: History) -> list[tuple[LabelMap, tuple[Point, ...]]]:
+    return [(dict(key), points) for key, points in history.items()]
+
 
 @dataclass(frozen=True, slots=True)
 class PresetResult:

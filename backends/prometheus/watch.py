@@ -55,6 +55,9 @@ class PrometheusOptions:
     timeout: float = 5.0
     """Read timeout of every request, seconds."""
     connect_timeout: float = 2.0
+    full_resync_seconds: float = 300.0
+    """Range queries fetch only the steps since the previous refresh; every this often (and
+    after a gap longer than the window) the whole window is read again."""
     names_ttl: float = 300.0
     """How long the metric-name list (preset and DCGM detection) is cached."""
     max_backoff: float = 60.0
@@ -134,6 +137,9 @@ class PrometheusBackend:
             what="metrics",
         )
         self.last_change: Change | None = None
+        self._history: dict[tuple[str, str], t.History] = {}
+        self._history_end: float | None = None
+        self._last_full = 0.0
 
     # -- Backend ------------------------------------------------------------------------------
 
@@ -169,25 +175,52 @@ class PrometheusBackend:
         return tuple(names)
 
     def refresh(self) -> Change:
-        """Query everything once and build the snapshot change (raises when Prometheus fails)."""
-        end = self._clock()
-        start = end - self.options.window_seconds
-        step = self.options.step
+        """Query everything once and build the snapshot change (raises when Prometheus fails).
+
+        Range queries are incremental: after the first refresh only the steps since the last one
+        are fetched and merged into the kept history (a full re-read every `full_resync_seconds`),
+        so a refresh costs the same small range whatever the sparkline window.
+        """
+        opts = self.options
+        step = max(1, round(opts.step))  # the client sends whole seconds; keep one time grid
+        now = self._clock()
+        end = float(int(now // step) * step)
+        keep_from = end - opts.window_seconds
+        full = (
+            self._history_end is None
+            or now - self._last_full >= opts.full_resync_seconds
+            or end - self._history_end > opts.window_seconds
+        )
+        # Re-read the last two steps too: the newest points may have been evaluated before the
+        # scrape that completes them landed.
+        start = keep_from if full else max(keep_from, self._history_end - 2 * step)
         results = []
         presets = self.active_presets()
         self.builder.present = frozenset(self.metric_names())
+        history: dict[tuple[str, str], t.History] = {}
         for preset_name in presets:
             preset = q.PRESETS[preset_name]
             qs = self.builder.queries(preset_name)
-            p95 = t.parse_matrix(self.client.query_range(qs.p95, start, end, step))
-            p50 = p95 if qs.p50 == qs.p95 else t.parse_matrix(self.client.query_range(qs.p50, start, end, step))
+            rows = {}
+            for which, promql in (("p95", qs.p95), ("p50", qs.p50)):
+                if which == "p50" and qs.p50 == qs.p95:
+                    rows["p50"] = rows["p95"]
+                    continue
+                fresh = t.parse_matrix(self.client.query_range(promql, start, end, step))
+                old = {} if full else self._history.get((preset_name, which), {})
+                history[(preset_name, which)] = t.merge_history(old, fresh, since=start, keep_from=keep_from)
+                rows[which] = t.history_rows(history[(preset_name, which)])
             rps = t.parse_vector(self.client.query(qs.rps))
             errors = t.parse_vector(self.client.query(qs.errors)) if qs.errors else None
             results.append(
-                t.PresetResult(preset_name, p95=p95, p50=p50, rps=rps, errors=errors, mean_only=preset.latency == "mean")
+                t.PresetResult(preset_name, p95=rows["p95"], p50=rows["p50"], rps=rps, errors=errors,
+                               mean_only=preset.latency == "mean")
             )
+        self._history = history
+        self._history_end = end
+        if full:
+            self._last_full = now
         index = ServiceIndex(self._services())
-        opts = self.options
 
         def slo_for(key: ServiceKey) -> float:
             value = _lookup(opts.slo, key)

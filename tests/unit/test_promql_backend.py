@@ -151,3 +151,52 @@ def test_error_reasons_are_short():
     assert describe_error(requests.exceptions.ConnectTimeout("x"), 2) == "connect timed out within 2 s"
     assert describe_error(requests.exceptions.ConnectionError("Max retries (Caused by NewConnectionError: Connection refused)")) == "connection refused"
     assert len(describe_error(RuntimeError("x" * 500))) == 200
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class GridPrometheus(FakePrometheus):
+    """Answers range queries with one point per step in [start, end], value = time / 1e6."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n)
+        self.ranges: list[tuple[float, float]] = []
+
+    def query_range(self, promql, start, end, step):
+        self._check(promql)
+        self.ranges.append((start, end))
+        stamps = [start + k * step for k in range(int((end - start) // step) + 1)]
+        return [{"metric": {"namespace": "ml", "service": f"model-{i}"}, "values": [[ts, str(ts / 1e6)] for ts in stamps]}
+                for i in range(self.n)]
+
+
+def test_range_queries_are_incremental_after_the_first_refresh():
+    clock = Clock(1_000_000.0)
+    fake = GridPrometheus(3)
+    services = [svc(i) for i in range(3)]
+    backend = PrometheusBackend("http://127.0.0.1:9", services=lambda: services, client=fake,  # type: ignore[arg-type]
+                                options=PrometheusOptions(window_seconds=600, step_seconds=15), clock=clock)
+    first = backend.refresh()
+    assert fake.ranges[-1] == (1_000_000.0 - 10 - 600, 999_990.0)  # aligned to the 15 s grid
+    assert len(first.latency[svc(0).key].p95) == 41
+
+    clock.now += 30
+    sent = len(fake.sent)
+    second = backend.refresh()
+    assert len(fake.sent) - sent == 3  # the same requests...
+    start, end = fake.ranges[-1]
+    assert end - start == 60  # ...but only the last steps, re-reading two for late scrapes
+    points = second.latency[svc(0).key].p95
+    assert len(points) == 41 and points[-1][0] == end and points[0][0] == end - 600
+    assert [p[0] for p in points] == sorted({p[0] for p in points})  # no duplicates, in order
+
+    clock.now += 10_000  # a gap longer than the window: read it all again
+    backend.refresh()
+    start, end = fake.ranges[-1]
+    assert end - start == 600

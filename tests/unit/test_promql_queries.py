@@ -124,3 +124,17 @@ def test_query_count_does_not_depend_on_the_number_of_services():
     per_preset = [b.queries(name) for name in q.PRESETS]
     texts = {x for qs in per_preset for x in (qs.p95, qs.p50, qs.rps, qs.errors) if x}
     assert all(not re.search(r'\bservice="', text) for text in texts)
+
+
+def test_colon_names_scraped_escaped_are_queried_under_the_form_that_exists():
+    # prometheus_client's OpenMetrics output escapes ':' in sample names: vllm:x is stored as vllm_x.
+    assert q.escaped_name(":tensorflow:serving:request_latency_bucket") == "_tensorflow_serving_request_latency_bucket"
+    assert q.detect_presets(["vllm_e2e_request_latency_seconds_bucket"]) == ("vllm",)
+    b = q.QueryBuilder(rate_window="1m")
+    b.present = frozenset({"vllm_e2e_request_latency_seconds_bucket", "vllm_e2e_request_latency_seconds_count"})
+    assert "rate(vllm_e2e_request_latency_seconds_bucket[1m])" in b.queries("vllm").p95
+    b.present = frozenset({"vllm:e2e_request_latency_seconds_bucket", "vllm_e2e_request_latency_seconds_bucket"})
+    assert ('rate({__name__=~"vllm:e2e_request_latency_seconds_bucket|vllm_e2e_request_latency_seconds_bucket"}[1m])'
+            in b.queries("vllm").p95)
+    b.present = None
+    assert "rate(vllm:e2e_request_latency_seconds_bucket[1m])" in b.queries("vllm").p95

@@ -124,3 +124,13 @@ def test_dcgm_metrics_join_by_host_with_both_hostname_spellings_and_exported_pod
 def test_dcgm_without_host_label_falls_back_to_instance_host():
     util = [{"metric": {"gpu": "0", "UUID": "u", "instance": "10.0.0.7:9400"}, "value": [1, "5"]}]
     assert set(t.gpu_metrics(util, [], [])) == {"10.0.0.7"}
+
+
+def test_history_merge_keeps_old_points_replaces_the_refetched_and_ages_out():
+    old = {(("service", "a"),): ((10.0, 1.0), (20.0, 2.0), (30.0, 3.0)), (("service", "gone"),): ((10.0, 9.0),)}
+    new = [({"service": "a"}, ((30.0, 3.5), (40.0, 4.0))), ({"service": "b"}, ((40.0, 0.1),))]
+    merged = t.merge_history(old, new, since=30.0, keep_from=15.0)
+    assert merged[(("service", "a"),)] == ((20.0, 2.0), (30.0, 3.5), (40.0, 4.0))
+    assert merged[(("service", "b"),)] == ((40.0, 0.1),)
+    assert (("service", "gone"),) not in merged  # aged out
+    assert t.history_rows(merged)[0][0] in ({"service": "a"}, {"service": "b"})
