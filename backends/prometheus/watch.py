@@ -238,6 +238,11 @@ class PrometheusBackend:
             gpus = t.gpu_metrics(util, used, free)
         return Change(source=self.name, latency=latency, gpu_metrics=gpus, snapshot=True)
 
+    def forget_history(self) -> None:
+        """Make the next refresh read the whole window again (tests, benchmarks, a config change)."""
+        self._history = {}
+        self._history_end = None
+
     def _poll(self) -> None:
         change = self.refresh()
         self.last_change = change
