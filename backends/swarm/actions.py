@@ -1,0 +1,500 @@
+"""Operator intents -> the exact Engine API calls on a Swarm, as `ActionPlan`s.
+
+Every mutation is `POST /services/{id}/update?version=<Version.Index>` with the service's full current
+spec and only the asked field changed, as the docker CLI sends it (docker-py's low-level
+`update_service` would reset unspecified fields: engine-facts B7). The version index makes Swarm refuse
+a spec that changed since the plan ("update out of sequence"), which becomes `ActionConflict`.
+
+- scale: `Mode.Replicated.Replicas` (global services are refused);
+- update image: `TaskTemplate.ContainerSpec.Image`; Swarm rolls it out with the service's UpdateConfig;
+- rollback: `?rollback=previous` (server-side, `docker service rollback`: Spec and PreviousSpec swap,
+  so a second rollback toggles back; the body is ignored by the engine and sent as the CLI does);
+- canary weight: the stable and canary services' replica counts, total kept (Swarm's VIP balances by
+  task count), each update with its own version index, the growing side first;
+- blue-green: the network alias `<name>` moved to the target colour's `TaskTemplate.Networks` entry on the
+  pair's shared network (added on the target first, then removed from the old colour). Both services'
+  tasks are replaced: Swarm has no other way to change an alias.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from backends.model import ModelService
+from backends.plans import (
+    ActionConflict,
+    ActionError,
+    ActionForbidden,
+    ActionPlan,
+    ActionRefused,
+    Intent,
+    Mutation,
+    PlanWarning,
+    Risk,
+    Rollback,
+    Scale,
+    SetCanaryWeight,
+    SwitchBlueGreen,
+    UpdateImage,
+    VerifyResult,
+)
+from backends.swarm import translate as tr
+
+if TYPE_CHECKING:
+    from backends.swarm.watch import SwarmBackend
+
+POLL_SECONDS = 0.5
+ACTIVE_UPDATE = ("updating", "rollback_started")
+STUCK_UPDATE = ("paused", "rollback_paused")
+
+
+def update_mutation(service: Mapping[str, Any], spec: Mapping[str, Any], summary: str,
+                    rollback: bool = False) -> Mutation:
+    params = {"version": str(service["Version"]["Index"])}
+    if rollback:
+        params["rollback"] = "previous"
+    return Mutation(method="POST", path=f"/services/{service['ID']}/update", body=spec, params=params,
+                    summary=summary)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _update_config_text(spec: Mapping[str, Any], key: str = "UpdateConfig") -> str:
+    cfg = spec.get(key) or {}
+    monitor = cfg.get("Monitor")
+    return (f"parallelism {cfg.get('Parallelism', 1)}, delay {int(cfg.get('Delay') or 0) / 1e9:g}s, "
+            f"order {cfg.get('Order', 'stop-first')}, on failure {cfg.get('FailureAction', 'pause')}, "
+            f"monitor {int(monitor) / 1e9:g}s" if monitor else
+            f"parallelism {cfg.get('Parallelism', 1)}, delay {int(cfg.get('Delay') or 0) / 1e9:g}s, "
+            f"order {cfg.get('Order', 'stop-first')}, on failure {cfg.get('FailureAction', 'pause')}, "
+            "monitor 5s (engine default)")
+
+
+def conflict_error(name: str, planned: Mapping[str, Any], current: Mapping[str, Any] | None) -> ActionConflict:
+    """'update out of sequence' -> what changed between the plan's read and now."""
+    if current is None:
+        return ActionConflict(f"{name} changed since the plan", changed="the service could not be re-read")
+    before, after = tr.service_facts(planned), tr.service_facts(current)
+    changes = [f"version {before.version_index} → {after.version_index}"]
+    for label, old, new in (
+        ("image", before.image, after.image),
+        ("replicas", before.replicas, after.replicas),
+        ("update", before.update_state or "-", after.update_state or "-"),
+        ("labels", dict(before.labels), dict(after.labels)),
+        ("networks", before.networks, after.networks),
+    ):
+        if old != new:
+            changes.append(f"{label} {old} → {new}")
+    return ActionConflict(f"{name} changed since the plan (update out of sequence)", changed="; ".join(changes))
+
+
+class SwarmActions:
+    """Plans, applies and verifies actions for one `SwarmBackend`."""
+
+    def __init__(self, backend: SwarmBackend) -> None:
+        self.backend = backend
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _read(self, name: str) -> dict:
+        from backends.swarm.watch import EngineError
+
+        try:
+            return self.backend.get_service(name)
+        except EngineError as exc:
+            if exc.status == 404:
+                raise ActionRefused(f"service {name} no longer exists on {self.backend.name}") from None
+            raise ActionError(f"could not read {name}: {exc.message}") from None
+
+    def _all_services(self) -> list[dict]:
+        return self.backend.list_services()
+
+    def _free_gpus(self) -> int:
+        nodes = self.backend.get_json("/nodes") or []
+        tasks = self.backend.list_tasks()
+        return sum(n.free for n in tr.gpu_nodes(self.backend.name, nodes, tasks, {}, {}).values())
+
+    def _plan(self, service: ModelService, intent: Intent, raw: Mapping[str, Any], mutations: tuple[Mutation, ...],
+              before: dict[str, str], after: dict[str, str], *, warnings: list[PlanWarning] | None = None,
+              risk: Risk = Risk.LOW, confirm_text: str = "", context: dict[str, Any] | None = None) -> ActionPlan:
+        return ActionPlan(
+            source=self.backend.name,
+            target=service.key,
+            target_name=str(service.key),
+            intent=intent,
+            mutations=mutations,
+            before=before,
+            after=after,
+            warnings=tuple(warnings or ()),
+            risk=risk,
+            precondition_version=str(raw["Version"]["Index"]),
+            confirm_text=confirm_text,
+            user=self.backend.health.user if self.backend.health else "",
+            noop=not mutations,
+            context={"service_id": raw["ID"], "service": raw["Spec"]["Name"], **(context or {})},
+        )
+
+    # -- plan ----------------------------------------------------------------------------------
+
+    def plan(self, service: ModelService, intent: Intent) -> ActionPlan:
+        match intent:
+            case Scale():
+                return self._plan_scale(service, intent)
+            case UpdateImage():
+                return self._plan_update_image(service, intent)
+            case Rollback():
+                return self._plan_rollback(service, intent)
+            case SetCanaryWeight():
+                return self._plan_canary(service, intent)
+            case SwitchBlueGreen():
+                return self._plan_bluegreen(service, intent)
+        raise ActionRefused(f"Swarm services do not support {intent.kind.value}")
+
+    def _mid_rollout(self, facts: tr.ServiceFacts) -> list[PlanWarning]:
+        if facts.update_state in ACTIVE_UPDATE:
+            return [PlanWarning("mid-rollout", f"{facts.name} is in the middle of an update ({facts.update_state}: "
+                                f"{facts.update_message}); this change replaces it")]
+        return []
+
+    def _plan_scale(self, service: ModelService, intent: Scale) -> ActionPlan:
+        raw = self._read(service.key.name)
+        facts = tr.service_facts(raw)
+        if not facts.replicated:
+            raise ActionRefused(f"{facts.name} is a global service: it runs one task per eligible node and "
+                                "cannot be scaled (change its placement constraints or node availability instead)")
+        if intent.replicas < 0:
+            raise ActionRefused("replicas cannot be negative")
+        before, after = {"replicas": str(facts.replicas)}, {"replicas": str(intent.replicas)}
+        if intent.replicas == facts.replicas:
+            return self._plan(service, intent, raw, (), before, before)
+        warnings = self._mid_rollout(facts)
+        new = intent.replicas - facts.replicas
+        if facts.gpus_per_replica and new > 0:
+            free = self._free_gpus()
+            placeable = free // facts.gpus_per_replica
+            if placeable < new:
+                warnings.append(PlanWarning(
+                    "gpu-pending",
+                    f"{new - placeable} of {new} new replicas will stay Pending: "
+                    f"{_plural(free, 'GPU')} free on the cluster"))
+        confirm = ""
+        risk = Risk.MEDIUM if intent.replicas < facts.replicas else Risk.LOW
+        if intent.replicas == 0 and self._production(facts):
+            confirm = facts.name
+            risk = Risk.HIGH
+            warnings.append(PlanWarning(
+                "production-scale-to-zero",
+                f"{facts.name} is production: scaling to 0 stops serving; type its name to confirm"))
+        spec = copy.deepcopy(raw["Spec"])
+        spec["Mode"] = {"Replicated": {"Replicas": intent.replicas}}
+        mutation = update_mutation(raw, spec, f"set replicas of {facts.name} to {intent.replicas}")
+        return self._plan(service, intent, raw, (mutation,), before, after, warnings=warnings, risk=risk,
+                          confirm_text=confirm, context={"expect": "tasks", "replicas": intent.replicas})
+
+    def _production(self, facts: tr.ServiceFacts) -> bool:
+        if tr.production(facts):
+            return True
+        if not facts.stack:
+            return False
+        stack = frozenset(
+            f.stack for f in map(tr.service_facts, self._all_services())
+            if f.stack == facts.stack and f.labels.get(tr.ENVIRONMENT_LABEL, "").lower() in tr.PRODUCTION_VALUES
+        )
+        return tr.production(facts, stack)
+
+    def _plan_update_image(self, service: ModelService, intent: UpdateImage) -> ActionPlan:
+        image = intent.image.strip()
+        if not image or any(c.isspace() for c in image):
+            raise ActionRefused(f"{intent.image!r} is not an image reference")
+        raw = self._read(service.key.name)
+        facts = tr.service_facts(raw)
+        before = {"image": facts.image, "version": facts.version}
+        after = {"image": image, "version": tr.image_version(image, facts.labels)}
+        if image == facts.image:
+            return self._plan(service, intent, raw, (), before, before)
+        spec = copy.deepcopy(raw["Spec"])
+        spec["TaskTemplate"]["ContainerSpec"]["Image"] = image
+        warnings = self._mid_rollout(facts)
+        warnings.append(PlanWarning("rolling-update", f"rolling update with {facts.name}'s update config: "
+                                    f"{_update_config_text(raw['Spec'])}"))
+        if facts.labels.get(tr.VERSION_LABEL):
+            warnings.append(PlanWarning("version-label", f"the service's version label stays "
+                                        f"{facts.labels[tr.VERSION_LABEL]!r}: update it separately"))
+        mutation = update_mutation(raw, spec, f"set image of {facts.name} to {image}")
+        return self._plan(service, intent, raw, (mutation,), before, after, warnings=warnings, risk=Risk.MEDIUM,
+                          context={"expect": "tasks", "image": image})
+
+    def _plan_rollback(self, service: ModelService, intent: Rollback) -> ActionPlan:
+        raw = self._read(service.key.name)
+        facts = tr.service_facts(raw)
+        if intent.revision not in (None, "", "previous"):
+            raise ActionRefused(f"Swarm keeps only the previous spec: {facts.name} can roll back to 'previous' only, "
+                                f"not to revision {intent.revision}")
+        previous = raw.get("PreviousSpec")
+        if not previous:
+            raise ActionRefused(f"{facts.name} does not have a previous spec: there is nothing to roll back to")
+        prev = tr.service_facts({"Spec": previous, "ID": raw["ID"], "Version": raw["Version"]})
+        before = {"image": facts.image, "version": facts.version,
+                  "replicas": str(facts.replicas) if facts.replicated else "global"}
+        after = {"image": prev.image, "version": prev.version,
+                 "replicas": str(prev.replicas) if prev.replicated else "global"}
+        warnings = self._mid_rollout(facts)
+        warnings.append(PlanWarning("rollback-config", f"server-side rollback with {facts.name}'s rollback config: "
+                                    f"{_update_config_text(raw['Spec'], 'RollbackConfig')}; a second rollback returns "
+                                    "to the current spec"))
+        mutation = update_mutation(raw, raw["Spec"], f"roll {facts.name} back to its previous spec", rollback=True)
+        return self._plan(service, intent, raw, (mutation,), before, after, warnings=warnings, risk=Risk.MEDIUM,
+                          context={"expect": "rollback", "image": prev.image,
+                                   "replicas": prev.replicas if prev.replicated else None})
+
+    def _pair_for_canary(self, service: ModelService) -> tuple[dict, dict]:
+        """(stable, canary) raw services, whichever of the two the operator selected."""
+        raw = self._read(service.key.name)
+        facts = tr.service_facts(raw)
+        stable_name = facts.labels.get(tr.CANARY_LABEL)
+        if stable_name:
+            return self._read(stable_name), raw
+        for other in self._all_services():
+            if (other.get("Spec", {}).get("Labels") or {}).get(tr.CANARY_LABEL) == facts.name:
+                return raw, self._read(other["Spec"]["Name"])
+        raise ActionRefused(f"{facts.name} has no canary: label a service {tr.CANARY_LABEL}={facts.name}")
+
+    def _plan_canary(self, service: ModelService, intent: SetCanaryWeight) -> ActionPlan:
+        if not 0 <= intent.weight <= 100:
+            raise ActionRefused("a canary weight is a percentage from 0 to 100")
+        stable, canary = self._pair_for_canary(service)
+        s, c = tr.service_facts(stable), tr.service_facts(canary)
+        if not (s.replicated and c.replicated):
+            raise ActionRefused("a canary split needs two replicated services")
+        total = s.replicas + c.replicas
+        if total == 0:
+            raise ActionRefused(f"{s.name} and {c.name} have no replicas: scale one of them first")
+        new_s, new_c, reached = tr.split_for_weight(intent.weight, total)
+        current = round(100 * c.replicas / total)
+        before = {"weight": f"{current}%", "stable": f"{s.name} ×{s.replicas}", "canary": f"{c.name} ×{c.replicas}"}
+        after = {"weight": f"{reached}%", "stable": f"{s.name} ×{new_s}", "canary": f"{c.name} ×{new_c}"}
+        warnings = self._mid_rollout(s) + self._mid_rollout(c)
+        if reached != intent.weight:
+            reachable = ", ".join(f"{w}%" for w in tr.reachable_weights(total))
+            warnings.append(PlanWarning("weight-approximated",
+                                        f"Swarm balances by task count: with {total} tasks in all, {intent.weight}% "
+                                        f"becomes {reached}% ({new_c} of {total}); reachable: {reachable}"))
+        mutations = []
+        for raw, facts, n in ((canary, c, new_c), (stable, s, new_s)):
+            if n != facts.replicas:
+                spec = copy.deepcopy(raw["Spec"])
+                spec["Mode"] = {"Replicated": {"Replicas": n}}
+                mutations.append(update_mutation(raw, spec, f"set replicas of {facts.name} to {n}"))
+        # The side that grows goes first, so capacity never dips below the total.
+        mutations.sort(key=lambda m: 0 if m.body["Mode"]["Replicated"]["Replicas"] > (
+            c.replicas if m.body["Name"] == c.name else s.replicas) else 1)
+        if new_s == 0 and self._production(s):
+            warnings.append(PlanWarning("production-scale-to-zero",
+                                        f"{s.name} is production and would have no tasks: all traffic to the canary"))
+        own = canary if service.key.name == c.name else stable
+        plan = self._plan(service, intent, own, tuple(mutations), before, after if mutations else before,
+                          warnings=warnings, risk=Risk.MEDIUM if mutations else Risk.LOW,
+                          confirm_text=s.name if new_s == 0 and self._production(s) else "",
+                          context={"expect": "canary", "stable": s.name, "canary": c.name,
+                                   "stable_replicas": new_s, "canary_replicas": new_c,
+                                   "versions": {s.name: s.version_index, c.name: c.version_index}})
+        return plan
+
+    def _plan_bluegreen(self, service: ModelService, intent: SwitchBlueGreen) -> ActionPlan:
+        raw = self._read(service.key.name)
+        facts = tr.service_facts(raw)
+        alias = facts.labels.get(tr.BLUEGREEN_LABEL)
+        if not alias:
+            raise ActionRefused(f"{facts.name} is not in a blue-green pair (label {tr.BLUEGREEN_LABEL}=<name>)")
+        members = [s for s in self._all_services() if (s["Spec"].get("Labels") or {}).get(tr.BLUEGREEN_LABEL) == alias]
+        by_colour = {(s["Spec"].get("Labels") or {}).get(tr.COLOUR_LABEL, ""): s for s in members}
+        target = by_colour.get(intent.colour)
+        if target is None:
+            known = ", ".join(sorted(c for c in by_colour if c)) or "none"
+            raise ActionRefused(f"no {intent.colour!r} colour in blue-green pair {alias} (colours: {known})")
+        holders = [s for s in members if any(alias in a for _, a in tr.spec_networks(s["Spec"]))]
+        active = holders[0] if holders else None
+        active_colour = (active["Spec"].get("Labels") or {}).get(tr.COLOUR_LABEL, "") if active else ""
+        t_facts = tr.service_facts(target)
+        before = {"active": active_colour or "none", "alias holder": active["Spec"]["Name"] if active else "none"}
+        after = {"active": intent.colour, "alias holder": t_facts.name}
+        if active is target and len(holders) == 1:
+            return self._plan(service, intent, raw, (), before, before)
+        shared = self._shared_network(alias, target, holders, members)
+        tasks = [t for t in self.backend.list_tasks([target["ID"]]) if t.get("ServiceID") == target["ID"]]
+        running = sum(1 for t in tasks if tr.is_running(t))
+        warnings = []
+        desired = t_facts.replicas if t_facts.replicated else len({t.get("NodeID") for t in tasks})
+        if desired == 0 or running < desired:
+            warnings.append(PlanWarning(
+                "selector-no-ready-pods",
+                f"{intent.colour} ({t_facts.name}) has {running} of {desired} tasks running: switching would send "
+                f"{alias} traffic to tasks that are not running", blocking=True))
+        warnings.append(PlanWarning("tasks-restart",
+                                    f"moving the alias {alias} replaces the tasks of {t_facts.name}"
+                                    + "".join(f" and {h['Spec']['Name']}" for h in holders)
+                                    + " (Swarm cannot change a network alias in place), with their update configs"))
+        mutations = [update_mutation(target, _with_alias(target["Spec"], shared, alias, True),
+                                     f"add alias {alias} to {t_facts.name} on network {shared[:12]}")]
+        for holder in holders:
+            if holder is not target:
+                mutations.append(update_mutation(holder, _with_alias(holder["Spec"], None, alias, False),
+                                                 f"remove alias {alias} from {holder['Spec']['Name']}"))
+        return self._plan(service, intent, raw, tuple(mutations), before, after, warnings=warnings, risk=Risk.HIGH,
+                          context={"expect": "bluegreen", "alias": alias, "target": t_facts.name,
+                                   "others": [h["Spec"]["Name"] for h in holders if h is not target],
+                                   "network": shared})
+
+    @staticmethod
+    def _shared_network(alias: str, target: Mapping[str, Any], holders: list[dict], members: list[dict]) -> str:
+        target_nets = [n for n, _ in tr.spec_networks(target["Spec"])]
+        for holder in holders:
+            for net, aliases in tr.spec_networks(holder["Spec"]):
+                if alias in aliases and net in target_nets:
+                    return net
+        others = [m for m in members if m is not target]
+        for net in target_nets:
+            if all(net in [n for n, _ in tr.spec_networks(o["Spec"])] for o in others):
+                return net
+        if target_nets:
+            return target_nets[0]
+        raise ActionRefused(f"{target['Spec']['Name']} is on no network: the alias {alias} has nowhere to go")
+
+    # -- apply ---------------------------------------------------------------------------------
+
+    def apply(self, plan: ActionPlan) -> None:
+        from backends.swarm.watch import EngineError
+
+        done: list[str] = []
+        for mutation in plan.mutations:
+            name = mutation.body.get("Name", plan.target_name) if isinstance(mutation.body, dict) else plan.target_name
+            sid = mutation.path.split("/")[2]
+            planned_version = mutation.params.get("version", "")
+            try:
+                self.backend.request(mutation.method, mutation.path, mutation.params, mutation.body)
+            except EngineError as exc:
+                partial = f" (already sent: {'; '.join(done)})" if done else ""
+                text = exc.message.lower()
+                if "out of sequence" in text or exc.status == 409:
+                    try:
+                        current = self.backend.get_service(sid)
+                    except EngineError:
+                        current = None
+                    planned = {"Spec": mutation.body, "ID": sid, "Version": {"Index": int(planned_version or 0)}}
+                    if mutation.params.get("rollback"):
+                        planned["PreviousSpec"] = None
+                    error = conflict_error(name, planned, current)
+                    raise ActionConflict(str(error) + partial, changed=error.changed) from None
+                if exc.status in (401, 403) or "permission denied" in text or "authorization denied" in text:
+                    raise ActionForbidden(f"{name}: {exc.message}{partial}") from None
+                if exc.status == 404:
+                    raise ActionRefused(f"{name} no longer exists{partial}") from None
+                if "does not have a previous spec" in text:
+                    raise ActionRefused(f"{name} has no previous spec: there is nothing to roll back to") from None
+                raise ActionError(f"{name}: {exc.message}{partial}") from None
+            done.append(mutation.summary or f"{mutation.method} {mutation.path}")
+
+    # -- verify --------------------------------------------------------------------------------
+
+    def verify(self, plan: ActionPlan, timeout: float, progress: Callable[[str], None]) -> VerifyResult:
+        deadline = time.monotonic() + timeout
+        expect = plan.context.get("expect")
+        last = ""
+        while True:
+            converged, detail, after, stuck = self._check(plan, expect)
+            if detail != last:
+                progress(detail)
+                last = detail
+            if converged or stuck:
+                return VerifyResult(converged=converged, detail=detail, after=after)
+            if time.monotonic() >= deadline:
+                return VerifyResult(False, f"not converged after {timeout:g}s: {detail}", after)
+            time.sleep(POLL_SECONDS)
+
+    def _service_state(self, name: str) -> tuple[dict, tr.ServiceFacts, int, int]:
+        """(raw, facts, running tasks, running tasks on the current spec)."""
+        raw = self.backend.get_service(name)
+        facts = tr.service_facts(raw)
+        tasks = [t for t in self.backend.list_tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
+        running = [t for t in tasks if tr.is_running(t)]
+        return raw, facts, len(running), sum(1 for t in running if tr.is_current(facts, t))
+
+    def _check(self, plan: ActionPlan, expect: str | None) -> tuple[bool, str, dict[str, str], bool]:
+        name = plan.context["service"]
+        if expect == "canary":
+            _s_raw, s, s_run, s_cur = self._service_state(plan.context["stable"])
+            _c_raw, c, c_run, c_cur = self._service_state(plan.context["canary"])
+            total = s.replicas + c.replicas
+            weight = round(100 * c.replicas / total) if total else 0
+            after = {"weight": f"{weight}%", "stable": f"{s.name} ×{s.replicas}", "canary": f"{c.name} ×{c.replicas}"}
+            ok = (s.replicas, c.replicas) == (plan.context["stable_replicas"], plan.context["canary_replicas"])
+            ok = ok and s_run == s_cur == s.replicas and c_run == c_cur == c.replicas
+            detail = f"{s.name} {s_run}/{s.replicas} running, {c.name} {c_run}/{c.replicas} running: weight {weight}%"
+            return ok, detail, after, False
+        if expect == "bluegreen":
+            target = plan.context["target"]
+            alias = plan.context["alias"]
+            _t_raw, t, t_run, t_cur = self._service_state(target)
+            others = [self._service_state(o) for o in plan.context["others"]]
+            holds = any(alias in a for _, a in t.networks)
+            released = all(not any(alias in a for _, a in o[1].networks) for o in others)
+            settled = all(o[2] == o[3] for o in others) and t_run == t_cur == t.replicas
+            colour = t.labels.get(tr.COLOUR_LABEL, "")
+            after = {"active": colour if holds and released else "both" if holds else "unchanged",
+                     "alias holder": target if holds and released else "unchanged"}
+            detail = (f"alias {alias} on {target}: {'yes' if holds else 'no'}; released by the others: "
+                      f"{'yes' if released else 'no'}; {target} {t_cur}/{t.replicas} tasks restarted and running")
+            return holds and released and settled, detail, after, False
+        _raw, facts, running, current = self._service_state(name)
+        landed = facts.version_index > int(plan.precondition_version or 0)
+        state = facts.update_state
+        desired = facts.replicas if facts.replicated else int(facts.status.get("DesiredTasks") or running)
+        if expect == "rollback":
+            after = {"image": facts.image, "version": facts.version,
+                     "replicas": str(facts.replicas) if facts.replicated else "global"}
+            want_image = plan.context.get("image")
+            stuck = state == "rollback_paused"
+            ok = (landed and facts.image == want_image and state not in ACTIVE_UPDATE + STUCK_UPDATE
+                  and running == current == desired)
+        elif "image" in plan.context:
+            after = {"image": facts.image, "version": facts.version}
+            stuck = landed and state in STUCK_UPDATE
+            ok = (landed and facts.image == plan.context["image"] and state not in ACTIVE_UPDATE + STUCK_UPDATE
+                  and running == current == desired)
+        else:
+            after = {"replicas": str(facts.replicas)}
+            stuck = False
+            ok = landed and facts.replicas == plan.context.get("replicas") and running == current == desired
+        detail = f"{name}: {current}/{desired} tasks running on the current spec ({facts.version or facts.image})"
+        if state:
+            detail += f"; update {state}" + (f": {facts.update_message}" if facts.update_message else "")
+        return ok, detail, after, stuck
+
+
+def _with_alias(spec: Mapping[str, Any], network: str | None, alias: str, add: bool) -> dict:
+    """A copy of `spec` with `alias` added on `network` (add) or removed from every network."""
+    new = copy.deepcopy(dict(spec))
+    template = new.setdefault("TaskTemplate", {})
+    key_holder = template if template.get("Networks") or not new.get("Networks") else new
+    networks = key_holder.setdefault("Networks", [])
+    if add:
+        for entry in networks:
+            if entry.get("Target") == network:
+                aliases = entry.setdefault("Aliases", [])
+                if alias not in aliases:
+                    aliases.append(alias)
+                break
+        else:
+            networks.append({"Target": network, "Aliases": [alias]})
+    else:
+        for entry in networks:
+            if alias in (entry.get("Aliases") or []):
+                entry["Aliases"] = [a for a in entry["Aliases"] if a != alias]
+                if not entry["Aliases"]:
+                    entry.pop("Aliases")
+    return new

@@ -1,0 +1,384 @@
+"""Swarm managers the operator names -> endpoint specs -> `docker.APIClient`s and `SwarmBackend`s.
+
+`--swarm` values (repeatable), each one of:
+- `unix:///var/run/docker.sock`
+- `tcp://host:2376` with TLS options as a query string: `?tlsverify=1&ca=ca.pem&cert=cert.pem&key=key.pem`,
+  or `?certpath=DIR` (DIR/ca.pem, cert.pem, key.pem, as `DOCKER_CERT_PATH`), or `?tls=1` (TLS without
+  verifying the server). `tcp://` without options is plain HTTP (the demo's simulated engine).
+- `ssh://user@host[:port]` through the SDK's ssh transport; `?ssh_client=1` shells out to the system `ssh`
+  (the default when paramiko is not installed), `?ssh_client=0` insists on paramiko.
+- a docker context name, read from the docker CLI's context store
+  (`$DOCKER_CONFIG` or `~/.docker`: `contexts/meta/<sha256(name)>/meta.json` and
+  `contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem`), as the docker CLI does.
+Every URL also takes `?name=NAME`: the cluster name shown and audited (default: the Swarm's own
+cluster name, or the host when the Swarm is named "default" or cannot be asked).
+
+Without any value: `$DOCKER_HOST` (with `$DOCKER_TLS_VERIFY` / `$DOCKER_CERT_PATH`), else the local
+socket when that engine is a Swarm manager, else no Swarm at all.
+
+The `docker` package is imported only inside functions that open a client, which the backends do in
+their own threads: importing this module is cheap and never on the first frame's path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+DEFAULT_TIMEOUT = 10.0
+"""Seconds for ordinary Engine API calls; every call passes an explicit timeout."""
+PROBE_TIMEOUT = 2.0
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_URL_OPTIONS = {"name", "tls", "tlsverify", "ca", "cacert", "cert", "key", "certpath", "ssh_client"}
+
+
+class SwarmConfigError(ValueError):
+    """An unusable `--swarm` value; the message is one line, shown to the operator as is."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    verify: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmEndpoint:
+    """One Swarm manager to watch. Holds paths to TLS files, never their content."""
+
+    url: str
+    """unix://, tcp:// or ssh:// URL, without our query options."""
+    name: str = ""
+    """Given name (context name or ?name=); empty: ask the Swarm for its cluster name."""
+    tls: TlsOptions | None = None
+    use_ssh_client: bool = False
+    origin: str = "flag"
+    """Where it came from: 'flag', 'context', 'DOCKER_HOST', 'local-socket'."""
+
+    @property
+    def display(self) -> str:
+        """Where it is, for the status bar: the URL without user info or options."""
+        parts = urlsplit(self.url)
+        if parts.scheme == "unix":
+            return self.url
+        host = parts.hostname or ""
+        return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+    @property
+    def fallback_name(self) -> str:
+        """A name from the URL alone: 'local' for a unix socket, else the host."""
+        parts = urlsplit(self.url)
+        if parts.scheme == "unix":
+            return "local" if parts.path in (DEFAULT_SOCKET, "/run/docker.sock") else Path(parts.path).stem or "local"
+        return parts.hostname or self.url
+
+
+def docker_config_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
+
+
+def _flag(value: str, what: str, raw: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SwarmConfigError(f"--swarm {raw!r}: {what}={value!r} is not a yes/no value (use 1 or 0)")
+
+
+def _file(path: str, raw: str) -> str:
+    expanded = os.path.expanduser(path)
+    if not os.path.isfile(expanded):
+        raise SwarmConfigError(f"--swarm {raw!r}: TLS file not found: {path}")
+    return expanded
+
+
+def paramiko_available() -> bool:
+    try:
+        import importlib.util
+
+        return importlib.util.find_spec("paramiko") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def parse_endpoint(raw: str, env: Mapping[str, str] | None = None) -> SwarmEndpoint:
+    """One `--swarm` value -> an endpoint spec, or a one-line `SwarmConfigError`."""
+    text = raw.strip()
+    if not text:
+        raise SwarmConfigError("--swarm '': empty value (use unix://, tcp://, ssh:// or a docker context name)")
+    if "://" not in text:
+        return context_endpoint(text, env)
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("unix", "tcp", "ssh", "http", "https"):
+        raise SwarmConfigError(
+            f"--swarm {raw!r}: unsupported scheme {scheme!r} (use unix://, tcp://, ssh:// or a docker context name)")
+    options: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key not in _URL_OPTIONS:
+            known = ", ".join(sorted(_URL_OPTIONS))
+            raise SwarmConfigError(f"--swarm {raw!r}: unknown option {key!r} (known: {known})")
+        options[key] = value
+    name = options.get("name", "")
+    base = f"{scheme}://{parts.netloc}{parts.path}"
+    if scheme == "unix":
+        if not parts.path:
+            raise SwarmConfigError(f"--swarm {raw!r}: a unix:// URL needs a socket path, e.g. unix://{DEFAULT_SOCKET}")
+        if set(options) - {"name"}:
+            raise SwarmConfigError(f"--swarm {raw!r}: TLS and ssh options do not apply to a unix socket")
+        return SwarmEndpoint(url=base, name=name)
+    if scheme == "ssh":
+        if not parts.hostname:
+            raise SwarmConfigError(f"--swarm {raw!r}: an ssh:// URL needs a host, e.g. ssh://user@manager-1")
+        if set(options) - {"name", "ssh_client"}:
+            raise SwarmConfigError(f"--swarm {raw!r}: TLS options do not apply to ssh:// (ssh encrypts)")
+        if "ssh_client" in options:
+            use_client = _flag(options["ssh_client"], "ssh_client", raw)
+        else:
+            use_client = not paramiko_available()
+        return SwarmEndpoint(url=base, name=name, use_ssh_client=use_client)
+    # tcp (and http/https, which the SDK treats alike)
+    if not parts.hostname:
+        raise SwarmConfigError(f"--swarm {raw!r}: a tcp:// URL needs host:port, e.g. tcp://manager-1:2376")
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        raise SwarmConfigError(f"--swarm {raw!r}: the port is not a number") from None
+    if "ssh_client" in options:
+        raise SwarmConfigError(f"--swarm {raw!r}: ssh_client applies to ssh:// URLs only")
+    tls = None
+    wants_tls = scheme == "https" or any(k in options for k in ("tls", "tlsverify", "ca", "cacert", "cert", "key",
+                                                                  "certpath"))
+    if wants_tls:
+        verify = _flag(options.get("tlsverify", "1"), "tlsverify", raw)
+        if "tls" in options and not _flag(options["tls"], "tls", raw):
+            raise SwarmConfigError(f"--swarm {raw!r}: tls=0 contradicts the other TLS options")
+        if "tls" in options and "tlsverify" not in options and not any(
+                k in options for k in ("ca", "cacert", "certpath")):
+            verify = False  # --tls alone: encrypt, do not verify (docker CLI's --tls)
+        certpath = options.get("certpath")
+        ca = options.get("ca") or options.get("cacert") or (os.path.join(certpath, "ca.pem") if certpath else None)
+        cert = options.get("cert") or (os.path.join(certpath, "cert.pem") if certpath else None)
+        key = options.get("key") or (os.path.join(certpath, "key.pem") if certpath else None)
+        if bool(cert) != bool(key):
+            raise SwarmConfigError(f"--swarm {raw!r}: a client certificate needs both cert= and key=")
+        if verify and not ca:
+            raise SwarmConfigError(f"--swarm {raw!r}: tlsverify needs a CA (ca=FILE or certpath=DIR), or use tls=1")
+        tls = TlsOptions(
+            ca=_file(ca, raw) if ca else None,
+            cert=_file(cert, raw) if cert else None,
+            key=_file(key, raw) if key else None,
+            verify=verify,
+        )
+    return SwarmEndpoint(url=f"tcp://{parts.netloc}", name=name, tls=tls)
+
+
+def context_endpoint(name: str, env: Mapping[str, str] | None = None) -> SwarmEndpoint:
+    """A docker CLI context by name, read from its context store like the docker CLI reads it."""
+    env = os.environ if env is None else env
+    if name == "default":
+        endpoint = env_endpoint(env) or SwarmEndpoint(url=f"unix://{DEFAULT_SOCKET}")
+        return replace(endpoint, name="default", origin="context")
+    base = docker_config_dir(env) / "contexts"
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta_path = base / "meta" / digest / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text("utf-8"))
+    except FileNotFoundError:
+        known = sorted(known_contexts(env))
+        hint = f" (known: {', '.join(known)})" if known else " (no contexts in the docker CLI's store)"
+        raise SwarmConfigError(
+            f"--swarm {name!r}: no docker context of that name{hint}; URLs must start with unix://, tcp:// or ssh://"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise SwarmConfigError(f"--swarm {name!r}: cannot read docker context {meta_path}: {exc}") from None
+    docker_ep = ((meta.get("Endpoints") or {}).get("docker")) or {}
+    host = str(docker_ep.get("Host") or "")
+    if not host:
+        raise SwarmConfigError(f"--swarm {name!r}: docker context has no docker endpoint Host")
+    tls_dir = base / "tls" / digest / "docker"
+    files = {k: tls_dir / f"{k}.pem" for k in ("ca", "cert", "key")}
+    present = {k: str(p) for k, p in files.items() if p.is_file()}
+    skip_verify = bool(docker_ep.get("SkipTLSVerify"))
+    parts = urlsplit(host)
+    if parts.scheme == "ssh":
+        return SwarmEndpoint(url=host, name=name, use_ssh_client=not paramiko_available(), origin="context")
+    if parts.scheme == "unix":
+        return SwarmEndpoint(url=host, name=name, origin="context")
+    tls = None
+    if present or skip_verify:
+        tls = TlsOptions(ca=present.get("ca"), cert=present.get("cert"), key=present.get("key"),
+                         verify=not skip_verify and "ca" in present)
+    return SwarmEndpoint(url=host, name=name, tls=tls, origin="context")
+
+
+def known_contexts(env: Mapping[str, str] | None = None) -> list[str]:
+    names = []
+    for meta in (docker_config_dir(env) / "contexts" / "meta").glob("*/meta.json"):
+        try:
+            names.append(str(json.loads(meta.read_text("utf-8")).get("Name", "")))
+        except (OSError, ValueError):
+            continue
+    return [n for n in names if n]
+
+
+def env_endpoint(env: Mapping[str, str] | None = None) -> SwarmEndpoint | None:
+    """`$DOCKER_HOST` with `$DOCKER_TLS_VERIFY` and `$DOCKER_CERT_PATH`, as the docker CLI reads them."""
+    env = os.environ if env is None else env
+    host = (env.get("DOCKER_HOST") or "").strip()
+    if not host:
+        return None
+    if host.startswith("tcp://") and "?" not in host:
+        verify = (env.get("DOCKER_TLS_VERIFY") or "") not in ("", "0")
+        cert_path = env.get("DOCKER_CERT_PATH") or ""
+        if verify or cert_path:
+            cert_path = cert_path or str(docker_config_dir(env))
+            query = f"certpath={cert_path}" + ("" if verify else "&tlsverify=0")
+            host = f"{host}?{query}"
+    try:
+        endpoint = parse_endpoint(host, env)
+    except SwarmConfigError as exc:
+        raise SwarmConfigError(f"$DOCKER_HOST: {str(exc).split(': ', 1)[-1]}") from None
+    return replace(endpoint, origin="DOCKER_HOST")
+
+
+def local_socket_info(path: str = DEFAULT_SOCKET, timeout: float = PROBE_TIMEOUT) -> dict[str, Any] | None:
+    """`GET /info` on a unix socket with plain sockets (no SDK import); None when nothing answers."""
+    if not os.path.exists(path):
+        return None
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(b"GET /info HTTP/1.0\r\nHost: docker\r\n\r\n")
+            chunks = []
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    except OSError:
+        return None
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n", 1)[0]:
+        return None
+    try:
+        info = json.loads(body)
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def is_swarm_manager(info: Mapping[str, Any] | None) -> bool:
+    swarm = (info or {}).get("Swarm") or {}
+    return swarm.get("LocalNodeState") == "active" and bool(swarm.get("ControlAvailable"))
+
+
+def default_endpoints(env: Mapping[str, str] | None = None, socket_path: str = DEFAULT_SOCKET) -> list[SwarmEndpoint]:
+    """No `--swarm`: `$DOCKER_HOST`, else the local socket if that engine is a Swarm manager, else none."""
+    endpoint = env_endpoint(env)
+    if endpoint is not None:
+        return [endpoint]
+    if is_swarm_manager(local_socket_info(socket_path)):
+        return [SwarmEndpoint(url=f"unix://{socket_path}", origin="local-socket")]
+    return []
+
+
+def resolve_endpoints(values: Sequence[str] | None, env: Mapping[str, str] | None = None) -> list[SwarmEndpoint]:
+    """What the CLI calls: `--swarm` values -> endpoint specs (the defaults when there are none).
+
+    Raises `SwarmConfigError` with a one-line message for a bad value; duplicates are dropped."""
+    if not values:
+        return default_endpoints(env)
+    out: list[SwarmEndpoint] = []
+    for raw in values:
+        endpoint = parse_endpoint(raw, env)
+        if any(e.url == endpoint.url and e.name == endpoint.name for e in out):
+            continue
+        out.append(endpoint)
+    return out
+
+
+def open_api(endpoint: SwarmEndpoint, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """A `docker.APIClient` for the endpoint (imports the SDK; may connect, for ssh: call it in a
+    worker thread). `timeout` is the default for calls that do not pass their own."""
+    import docker
+    from docker.tls import TLSConfig
+
+    tls: Any = False
+    if endpoint.tls is not None:
+        client_cert = (endpoint.tls.cert, endpoint.tls.key) if endpoint.tls.cert and endpoint.tls.key else None
+        tls = TLSConfig(client_cert=client_cert, ca_cert=endpoint.tls.ca, verify=endpoint.tls.verify)
+    url = endpoint.url
+    if url.startswith("tcp://") and tls:
+        url = "https://" + url[len("tcp://"):]
+    try:
+        return docker.APIClient(base_url=url, version="auto", timeout=timeout, tls=tls,
+                                use_ssh_client=endpoint.use_ssh_client)
+    except docker.errors.DockerException as exc:
+        raise ConnectionError(one_line(exc)) from None
+
+
+def cluster_name(api: Any, timeout: float = PROBE_TIMEOUT) -> str:
+    """The Swarm's cluster name (`GET /swarm` Spec.Name); join tokens in the answer are dropped."""
+    response = api._get(api._url("/swarm"), timeout=timeout)
+    if response.status_code != 200:
+        return ""
+    body = response.json()
+    return str(((body or {}).get("Spec") or {}).get("Name") or "")
+
+
+def endpoint_name(endpoint: SwarmEndpoint, timeout: float = PROBE_TIMEOUT) -> str:
+    """The name a backend gets: the given name, else the Swarm's cluster name unless it is the
+    generic "default", else a name from the URL ('local' for the local socket)."""
+    if endpoint.name:
+        return endpoint.name
+    if endpoint.url.startswith("ssh://"):
+        return endpoint.fallback_name  # no connection at construction time over ssh
+    try:
+        api = open_api(endpoint, timeout=timeout)
+        try:
+            name = cluster_name(api, timeout)
+        finally:
+            api.close()
+    except Exception:
+        name = ""
+    return name if name and name != "default" else endpoint.fallback_name
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def backends_from_settings(values: Sequence[str] | None = None, *, resync_seconds: float = 5.0,
+                           env: Mapping[str, str] | None = None) -> list[Any]:
+    """What `tui.sources` calls: `--swarm` values -> one started-later `SwarmBackend` each.
+
+    Names are made unique ('local', 'local-2') because the Fleet keys sources by name."""
+    from backends.swarm.watch import SwarmBackend
+
+    backends = []
+    used: set[str] = set()
+    for endpoint in resolve_endpoints(values, env):
+        name = base = endpoint_name(endpoint)
+        n = 2
+        while name in used:
+            name, n = f"{base}-{n}", n + 1
+        used.add(name)
+        backends.append(SwarmBackend(endpoint, name=name, resync_seconds=resync_seconds))
+    return backends

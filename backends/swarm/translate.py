@@ -1,0 +1,559 @@
+"""Docker Engine JSON (services, tasks, nodes, as `GET /services?status=true`, `/tasks`, `/nodes`
+return them) -> the domain model. Pure functions: no client, no I/O, tested on recorded JSON.
+
+Swarm facts these functions rely on (checked on dockerd 20.10, API 1.41):
+- a task's assigned generic resources are serialised as `GenericResources` on the task (the Go field
+  is `AssignedGenericResources`; both spellings are read);
+- a service reserves GPUs as `TaskTemplate.Resources.Reservations.GenericResources[].DiscreteResourceSpec`
+  (`--generic-resource NVIDIA-GPU=1`), while a node advertises them as `NamedResourceSpec` (one entry
+  per GPU id) or `DiscreteResourceSpec` (a count);
+- a task that cannot be placed stays `pending` with the scheduler's words in `Status.Err`, e.g.
+  "no suitable node (insufficient resources on 1 node)";
+- network names in a service spec are stored as network IDs (`Networks[].Target`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from backends.model import (
+    ActionKind,
+    BlueGreen,
+    Canary,
+    ColourState,
+    Condition,
+    EventInfo,
+    GpuHolder,
+    GpuNode,
+    ModelService,
+    PendingGpuWorkload,
+    Platform,
+    ReplicaInfo,
+    ServiceDetail,
+    ServiceKey,
+    ServiceKind,
+    freeze_labels,
+)
+
+STACK_LABEL = "com.docker.stack.namespace"
+CANARY_LABEL = "mlops.canary-of"
+BLUEGREEN_LABEL = "mlops.bluegreen"
+COLOUR_LABEL = "mlops.color"
+ENVIRONMENT_LABEL = "mlops.environment"
+VERSION_LABEL = "version"
+PRODUCTION_VALUES = frozenset({"production", "prod"})
+
+ALLOCATING_STATES = frozenset({"assigned", "accepted", "preparing", "ready", "starting", "running"})
+"""Task states in which the scheduler has given the task its generic resources."""
+
+UPDATE_STATES = ("updating", "paused", "completed", "rollback_started", "rollback_paused", "rollback_completed")
+
+
+def is_gpu_kind(kind: str) -> bool:
+    """`NVIDIA-GPU`, `GPU`, `gpu`, `AMD-GPU`...: any generic-resource kind naming a GPU."""
+    return "GPU" in kind.upper()
+
+
+def _d(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def parse_time(text: Any) -> datetime | None:
+    """Docker's RFC 3339 timestamps carry nanoseconds; Python parses microseconds."""
+    if not isinstance(text, str) or not text or text.startswith("0001-01-01"):
+        return None
+    value = text.replace("Z", "+00:00")
+    if "." in value:
+        head, rest = value.split(".", 1)
+        digits = "".join(itertools.takewhile(str.isdigit, rest))
+        zone = rest[len(digits):]
+        value = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+# -- generic resources ------------------------------------------------------------------------
+
+
+def gpu_count(resources: Any) -> int:
+    """GPUs in a GenericResources list: one per named GPU, `Value` per discrete GPU spec."""
+    total = 0
+    for item in _l(resources):
+        named = _d(item.get("NamedResourceSpec"))
+        if named and is_gpu_kind(str(named.get("Kind", ""))):
+            total += 1
+        discrete = _d(item.get("DiscreteResourceSpec"))
+        if discrete and is_gpu_kind(str(discrete.get("Kind", ""))):
+            with contextlib.suppress(TypeError, ValueError):
+                total += int(discrete.get("Value") or 0)
+    return total
+
+
+def gpu_ids(resources: Any) -> tuple[str, ...]:
+    """The GPU ids of named GPU resources, in the engine's order."""
+    return tuple(
+        str(_d(item.get("NamedResourceSpec")).get("Value", ""))
+        for item in _l(resources)
+        if is_gpu_kind(str(_d(item.get("NamedResourceSpec")).get("Kind", "")))
+    )
+
+
+def gpu_kind(resources: Any) -> str:
+    for item in _l(resources):
+        for spec in ("NamedResourceSpec", "DiscreteResourceSpec"):
+            kind = str(_d(item.get(spec)).get("Kind", ""))
+            if kind and is_gpu_kind(kind):
+                return kind
+    return ""
+
+
+def task_assigned_resources(task: Mapping[str, Any]) -> list:
+    return _l(task.get("AssignedGenericResources")) or _l(task.get("GenericResources"))
+
+
+# -- services ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFacts:
+    """What the other functions need from one service's JSON, read once."""
+
+    id: str
+    name: str
+    stack: str
+    labels: Mapping[str, str]
+    replicated: bool
+    replicas: int
+    image: str
+    version: str
+    force_update: int
+    gpus_per_replica: int
+    gpu_kind: str
+    version_index: int
+    update_state: str
+    update_message: str
+    has_previous: bool
+    previous_image: str
+    previous_replicas: int | None
+    constraints: tuple[str, ...]
+    restart: Mapping[str, Any]
+    networks: tuple[tuple[str, tuple[str, ...]], ...]
+    """(network id, aliases) from TaskTemplate.Networks (or the deprecated Spec.Networks)."""
+    status: Mapping[str, Any] = field(default_factory=dict)
+    """ServiceStatus (API >= 1.41 with ?status=true): RunningTasks, DesiredTasks."""
+
+
+def image_version(image: str, labels: Mapping[str, str] | None = None) -> str:
+    """The `version` label when set, else the image tag ('' for an untagged or digest-only image)."""
+    if labels and labels.get(VERSION_LABEL):
+        return str(labels[VERSION_LABEL])
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else ("latest" if ref else "")
+
+
+def spec_networks(spec: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    nets = _l(_d(spec.get("TaskTemplate")).get("Networks")) or _l(spec.get("Networks"))
+    return tuple((str(_d(n).get("Target", "")), tuple(str(a) for a in _l(_d(n).get("Aliases")))) for n in nets)
+
+
+def service_facts(service: Mapping[str, Any]) -> ServiceFacts:
+    spec = _d(service.get("Spec"))
+    template = _d(spec.get("TaskTemplate"))
+    container = _d(template.get("ContainerSpec"))
+    labels = {str(k): str(v) for k, v in _d(spec.get("Labels")).items()}
+    mode = _d(spec.get("Mode"))
+    replicated = "Global" not in mode and "GlobalJob" not in mode
+    replicas = int(_d(mode.get("Replicated")).get("Replicas") or 0) if replicated else 0
+    image = str(container.get("Image", ""))
+    reservations = _d(_d(template.get("Resources")).get("Reservations")).get("GenericResources")
+    update = _d(service.get("UpdateStatus"))
+    previous = _d(service.get("PreviousSpec"))
+    prev_mode = _d(previous.get("Mode"))
+    prev_replicas = None
+    if "Replicated" in prev_mode:
+        prev_replicas = int(_d(prev_mode.get("Replicated")).get("Replicas") or 0)
+    return ServiceFacts(
+        id=str(service.get("ID", "")),
+        name=str(spec.get("Name", "")),
+        stack=labels.get(STACK_LABEL, ""),
+        labels=labels,
+        replicated=replicated,
+        replicas=replicas,
+        image=image,
+        version=image_version(image, labels),
+        force_update=int(template.get("ForceUpdate") or 0),
+        gpus_per_replica=gpu_count(reservations),
+        gpu_kind=gpu_kind(reservations),
+        version_index=int(_d(service.get("Version")).get("Index") or 0),
+        update_state=str(update.get("State", "")),
+        update_message=str(update.get("Message", "")),
+        has_previous=bool(previous),
+        previous_image=str(_d(_d(previous.get("TaskTemplate")).get("ContainerSpec")).get("Image", "")),
+        previous_replicas=prev_replicas,
+        constraints=tuple(str(c) for c in _l(_d(template.get("Placement")).get("Constraints"))),
+        restart=_d(template.get("RestartPolicy")),
+        networks=spec_networks(spec),
+        status=_d(service.get("ServiceStatus")),
+    )
+
+
+def task_name(service_name: str, task: Mapping[str, Any]) -> str:
+    """As `docker service ps` names tasks: `svc.<slot>`, or `svc.<node id>` for a global task."""
+    slot = task.get("Slot") or 0
+    return f"{service_name}.{slot}" if slot else f"{service_name}.{task.get('NodeID', '')}"
+
+
+def is_running(task: Mapping[str, Any]) -> bool:
+    return task.get("DesiredState") == "running" and _d(task.get("Status")).get("State") == "running"
+
+
+def is_current(facts: ServiceFacts, task: Mapping[str, Any]) -> bool:
+    """The task runs the service's current spec: its image, ForceUpdate counter and network aliases
+    (moving a blue-green alias replaces the tasks, as an image change does)."""
+    spec = _d(task.get("Spec"))
+    image = str(_d(spec.get("ContainerSpec")).get("Image", ""))
+    if image != facts.image or int(spec.get("ForceUpdate") or 0) != facts.force_update:
+        return False
+    if "Networks" not in spec:
+        return True
+    task_nets = {(t, tuple(sorted(a))) for t, a in spec_networks({"TaskTemplate": spec})}
+    return task_nets == {(t, tuple(sorted(a))) for t, a in facts.networks}
+
+
+def eligible_nodes(nodes: Iterable[Mapping[str, Any]], constraints: Sequence[str]) -> int:
+    """Nodes a global service runs on: ready, active, and matching the placement constraints."""
+    count = 0
+    for node in nodes:
+        if _d(node.get("Status")).get("State") != "ready" or _d(node.get("Spec")).get("Availability") != "active":
+            continue
+        if all(constraint_matches(node, c) for c in constraints):
+            count += 1
+    return count
+
+
+def constraint_matches(node: Mapping[str, Any], constraint: str) -> bool:
+    """Swarm placement constraint `attr==value` / `attr!=value` on a node (unknown attributes match)."""
+    op = "!=" if "!=" in constraint else "=="
+    if op not in constraint:
+        return True
+    attr, want = (s.strip() for s in constraint.split(op, 1))
+    spec = _d(node.get("Spec"))
+    desc = _d(node.get("Description"))
+    values: dict[str, str] = {
+        "node.id": str(node.get("ID", "")),
+        "node.hostname": str(desc.get("Hostname", "")),
+        "node.role": str(spec.get("Role", "")),
+        "node.platform.os": str(_d(desc.get("Platform")).get("OS", "")),
+        "node.platform.arch": str(_d(desc.get("Platform")).get("Architecture", "")),
+    }
+    if attr.startswith("node.labels."):
+        have = _d(spec.get("Labels")).get(attr[len("node.labels."):])
+    elif attr.startswith("engine.labels."):
+        have = _d(_d(desc.get("Engine")).get("Labels")).get(attr[len("engine.labels."):])
+    elif attr in values:
+        have = values[attr]
+    else:
+        return True
+    equal = have is not None and str(have).lower() == want.lower()
+    return equal if op == "==" else not equal
+
+
+def _conditions(facts: ServiceFacts) -> tuple[Condition, ...]:
+    out = []
+    if facts.constraints:
+        out.append(Condition("Placement", "True", "constraints", ", ".join(facts.constraints)))
+    if facts.restart:
+        parts = []
+        if facts.restart.get("MaxAttempts"):
+            parts.append(f"max {facts.restart['MaxAttempts']} attempts")
+        if facts.restart.get("Delay"):
+            parts.append(f"delay {int(facts.restart['Delay']) / 1e9:g}s")
+        if facts.restart.get("Window"):
+            parts.append(f"window {int(facts.restart['Window']) / 1e9:g}s")
+        out.append(Condition("RestartPolicy", "True", str(facts.restart.get("Condition", "any")), ", ".join(parts)))
+    out.append(Condition("PreviousSpec", "True" if facts.has_previous else "False",
+                         "rollback available" if facts.has_previous else "no previous spec",
+                         facts.previous_image))
+    return tuple(out)
+
+
+def production(facts: ServiceFacts, stack_production: frozenset[str] = frozenset()) -> bool:
+    """Marked production: `mlops.environment=production` on the service, or on any service of its
+    stack (a stack has no labels of its own), or a stack named production/prod."""
+    if facts.labels.get(ENVIRONMENT_LABEL, "").lower() in PRODUCTION_VALUES:
+        return True
+    return bool(facts.stack) and (facts.stack in stack_production or facts.stack.lower() in PRODUCTION_VALUES)
+
+
+def reachable_weights(total: int) -> tuple[int, ...]:
+    """Canary weights a task-count split can reach with `total` replicas in all."""
+    if total <= 0:
+        return ()
+    return tuple(sorted({round(100 * k / total) for k in range(total + 1)}))
+
+
+def split_for_weight(weight: int, total: int) -> tuple[int, int, int]:
+    """(stable replicas, canary replicas, weight actually reached) for `weight`% over `total`."""
+    canary = max(0, min(total, round(weight * total / 100)))
+    return total - canary, canary, round(100 * canary / total) if total else 0
+
+
+def key_for(cluster: str, facts: ServiceFacts) -> ServiceKey:
+    return ServiceKey(cluster, facts.stack, ServiceKind.SWARM_SERVICE, facts.name)
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmView:
+    """One Swarm translated: what a full resync pushes to the Fleet."""
+
+    services: Mapping[ServiceKey, ModelService]
+    gpu_nodes: Mapping[str, GpuNode]
+    pending_gpu: tuple[PendingGpuWorkload, ...]
+    keys_by_id: Mapping[str, ServiceKey]
+
+
+def translate(
+    cluster: str,
+    services: Sequence[Mapping[str, Any]],
+    tasks: Sequence[Mapping[str, Any]],
+    nodes: Sequence[Mapping[str, Any]],
+) -> SwarmView:
+    """Services, tasks and nodes of one Swarm -> services, GPU nodes and GPU-pending tasks."""
+    facts = [service_facts(s) for s in services]
+    by_id = {f.id: f for f in facts}
+    by_name = {f.name: f for f in facts}
+    tasks_by_service: dict[str, list[Mapping[str, Any]]] = {}
+    for task in tasks:
+        tasks_by_service.setdefault(str(task.get("ServiceID", "")), []).append(task)
+    stack_production = frozenset(
+        f.stack for f in facts if f.stack and f.labels.get(ENVIRONMENT_LABEL, "").lower() in PRODUCTION_VALUES
+    )
+    counts = {f.id: _counts(f, tasks_by_service.get(f.id, ()), nodes) for f in facts}
+
+    # Canary pairs: canary labelled mlops.canary-of=<stable name>.
+    canaries: dict[str, Canary] = {}
+    for f in facts:
+        stable = by_name.get(f.labels.get(CANARY_LABEL, ""))
+        if stable is None or stable.id == f.id or not (stable.replicated and f.replicated):
+            continue
+        total = stable.replicas + f.replicas
+        canary = Canary(
+            source="swarm",
+            stable_version=stable.version,
+            canary_version=f.version,
+            weight=round(100 * f.replicas / total) if total else None,
+            message=f"{f.replicas} of {total} tasks on the canary {f.name}",
+            reachable_weights=reachable_weights(total),
+        )
+        canaries[stable.id] = canaries[f.id] = canary
+
+    # Blue-green pairs: mlops.bluegreen=<alias>, mlops.color=<colour>; the alias holder is active.
+    groups: dict[str, list[ServiceFacts]] = {}
+    for f in facts:
+        if f.labels.get(BLUEGREEN_LABEL) and f.labels.get(COLOUR_LABEL):
+            groups.setdefault(f.labels[BLUEGREEN_LABEL], []).append(f)
+    bluegreens: dict[str, BlueGreen] = {}
+    for alias, members in groups.items():
+        active = next((m.labels[COLOUR_LABEL] for m in members if any(alias in a for _, a in m.networks)), "")
+        colours = tuple(
+            ColourState(m.labels[COLOUR_LABEL], counts[m.id][1], counts[m.id][0])
+            for m in sorted(members, key=lambda m: m.labels[COLOUR_LABEL])
+        )
+        others = [c.name for c in colours if c.name != active]
+        bg = BlueGreen(
+            source="swarm",
+            active=active,
+            preview=others[0] if others else None,
+            selector=((COLOUR_LABEL, active),) if active else (),
+            selector_key=COLOUR_LABEL,
+            colours=colours,
+            router=alias,
+        )
+        for m in members:
+            bluegreens[m.id] = bg
+
+    models: dict[ServiceKey, ModelService] = {}
+    keys_by_id: dict[str, ServiceKey] = {}
+    for f in facts:
+        desired, ready, updated = counts[f.id]
+        key = key_for(cluster, f)
+        actions = {ActionKind.UPDATE_IMAGE}
+        if f.replicated:
+            actions.add(ActionKind.SCALE)
+        if f.has_previous:
+            actions.add(ActionKind.ROLLBACK)
+        if f.id in canaries:
+            actions.add(ActionKind.CANARY_WEIGHT)
+        if f.id in bluegreens and len(bluegreens[f.id].colours) >= 2:
+            actions.add(ActionKind.BLUE_GREEN_SWITCH)
+        models[key] = ModelService(
+            key=key,
+            platform=Platform.SWARM,
+            image=f.image,
+            version=f.version,
+            desired=desired,
+            ready=ready,
+            updated=updated,
+            unavailable=max(desired - ready, 0),
+            canary=canaries.get(f.id),
+            blue_green=bluegreens.get(f.id),
+            gpus_per_replica=f.gpus_per_replica,
+            conditions=_conditions(f),
+            labels=freeze_labels(f.labels),
+            revision=str(f.version_index),
+            rollout_state=f.update_state if f.update_state in UPDATE_STATES else "",
+            rollout_message=f.update_message if f.update_state else "",
+            replicated=f.replicated,
+            actions=frozenset(actions),
+            production=production(f, stack_production),
+        )
+        keys_by_id[f.id] = key
+
+    return SwarmView(
+        services=models,
+        gpu_nodes=gpu_nodes(cluster, nodes, tasks, by_id, keys_by_id),
+        pending_gpu=pending_gpu(cluster, tasks, by_id, keys_by_id),
+        keys_by_id=keys_by_id,
+    )
+
+
+def _counts(
+    facts: ServiceFacts, tasks: Iterable[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]
+) -> tuple[int, int, int]:
+    """(desired, ready, updated) for one service."""
+    running = [t for t in tasks if is_running(t)]
+    if facts.replicated:
+        desired = facts.replicas
+    elif "DesiredTasks" in facts.status:
+        desired = int(facts.status["DesiredTasks"] or 0)
+    else:
+        desired = eligible_nodes(nodes, facts.constraints)
+    return desired, len(running), sum(1 for t in running if is_current(facts, t))
+
+
+def gpu_nodes(
+    cluster: str,
+    nodes: Sequence[Mapping[str, Any]],
+    tasks: Iterable[Mapping[str, Any]],
+    services_by_id: Mapping[str, ServiceFacts],
+    keys_by_id: Mapping[str, ServiceKey],
+) -> dict[str, GpuNode]:
+    """One GpuNode per node that advertises GPUs, with the tasks holding them."""
+    holders: dict[str, list[GpuHolder]] = {}
+    for task in tasks:
+        if task.get("DesiredState") not in ("running", "ready"):
+            continue
+        if _d(task.get("Status")).get("State") not in ALLOCATING_STATES:
+            continue
+        assigned = task_assigned_resources(task)
+        count = gpu_count(assigned)
+        if not count:
+            continue
+        facts = services_by_id.get(str(task.get("ServiceID", "")))
+        name = task_name(facts.name if facts else str(task.get("ServiceID", ""))[:12], task)
+        holders.setdefault(str(task.get("NodeID", "")), []).append(GpuHolder(
+            workload=name,
+            gpus=count,
+            service=keys_by_id.get(str(task.get("ServiceID", ""))),
+            devices=gpu_ids(assigned),
+            resource=gpu_kind(assigned),
+        ))
+    out: dict[str, GpuNode] = {}
+    for node in nodes:
+        resources = _d(_d(node.get("Description")).get("Resources")).get("GenericResources")
+        total = gpu_count(resources)
+        node_id = str(node.get("ID", ""))
+        held = sorted(holders.get(node_id, ()), key=lambda h: h.workload)
+        if not total and not held:
+            continue
+        name = str(_d(node.get("Description")).get("Hostname", "")) or node_id
+        spec = _d(node.get("Spec"))
+        out[name] = GpuNode(
+            cluster=cluster,
+            node=name,
+            total=total,
+            allocatable=total,
+            allocated=sum(h.gpus for h in held),
+            holders=tuple(held),
+            ready=_d(node.get("Status")).get("State") == "ready",
+            schedulable=spec.get("Availability", "active") == "active",
+            labels=freeze_labels({**_d(spec.get("Labels")), "node.role": str(spec.get("Role", "")),
+                                  "node.id": node_id}),
+        )
+    return out
+
+
+def pending_gpu(
+    cluster: str,
+    tasks: Iterable[Mapping[str, Any]],
+    services_by_id: Mapping[str, ServiceFacts],
+    keys_by_id: Mapping[str, ServiceKey],
+) -> tuple[PendingGpuWorkload, ...]:
+    """Tasks that want GPUs and are still pending, with Swarm's own reason."""
+    out = []
+    for task in tasks:
+        status = _d(task.get("Status"))
+        if task.get("DesiredState") != "running" or status.get("State") != "pending":
+            continue
+        facts = services_by_id.get(str(task.get("ServiceID", "")))
+        wanted = gpu_count(_d(_d(_d(task.get("Spec")).get("Resources")).get("Reservations")).get("GenericResources"))
+        if not wanted and facts is not None:
+            wanted = facts.gpus_per_replica
+        if not wanted:
+            continue
+        out.append(PendingGpuWorkload(
+            cluster=cluster,
+            namespace=facts.stack if facts else "",
+            name=task_name(facts.name if facts else "", task),
+            gpus=wanted,
+            message=str(status.get("Err") or status.get("Message") or "pending"),
+            service=keys_by_id.get(str(task.get("ServiceID", ""))),
+            since=parse_time(status.get("Timestamp")),
+        ))
+    return tuple(sorted(out, key=lambda p: (p.namespace, p.name)))
+
+
+def detail(
+    service: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]
+) -> ServiceDetail:
+    """The detail screen: tasks newest first with node, state and error; the two specs Swarm keeps."""
+    facts = service_facts(service)
+    hostnames = {str(n.get("ID", "")): str(_d(n.get("Description")).get("Hostname", "")) for n in nodes}
+    ordered = sorted(tasks, key=lambda t: (str(t.get("CreatedAt", ""))), reverse=True)
+    replicas = []
+    events = []
+    for task in ordered:
+        status = _d(task.get("Status"))
+        image = str(_d(_d(task.get("Spec")).get("ContainerSpec")).get("Image", ""))
+        name = task_name(facts.name, task)
+        replicas.append(ReplicaInfo(
+            name=name,
+            node=hostnames.get(str(task.get("NodeID", "")), str(task.get("NodeID", ""))),
+            state=f"{status.get('State', '')} (desired {task.get('DesiredState', '')})",
+            ready=is_running(task),
+            gpus=gpu_count(task_assigned_resources(task)),
+            message=str(status.get("Err") or status.get("Message") or ""),
+            version=image_version(image),
+        ))
+        if status.get("Err"):
+            events.append(EventInfo(reason=f"task {status.get('State', '')}", message=f"{name}: {status['Err']}",
+                                    last_seen=parse_time(status.get("Timestamp"))))
+    revisions = [(str(facts.version_index), f"current: {facts.image}")]
+    if facts.has_previous:
+        revisions.append(("previous", f"PreviousSpec: {facts.previous_image}"))
+    notes = []
+    if facts.update_state:
+        notes.append(f"update {facts.update_state}: {facts.update_message}")
+    return ServiceDetail(replicas=tuple(replicas), events=tuple(events), revisions=tuple(revisions), notes=tuple(notes))

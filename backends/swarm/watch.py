@@ -1,0 +1,445 @@
+"""The Swarm live cache and `SwarmBackend`, the `ActionBackend` the Fleet talks to.
+
+Two threads per Swarm manager:
+- `events`: reads `GET /events` (service, node and container events) and marks what moved;
+- `sync`: refreshes what the events marked (`GET /services?filters=id` + `GET /tasks?filters=service`:
+  small upserts), and runs a full resync every `resync_seconds` (tasks change state without any service
+  event) that ends in a `snapshot=True` Change.
+Everything derived (canary pairs, blue-green pairs, GPU holders, GPU-pending tasks) is re-translated from
+the raw cache after each refresh and only what differs from the last push is sent.
+
+Health: connecting -> connected after the first full sync; a failed resync after a good one is `stale`
+(since the first failure, the last data stays shown); never synced is `error`. A failure (dockerd
+restarting, a network cut) is retried with exponential backoff and jitter; an events stream that ends
+triggers an immediate resync, which decides the health. Every call carries an explicit timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from backends.base import Change, ChangeSink
+from backends.model import (
+    ClusterHealth,
+    ClusterRef,
+    HealthState,
+    ModelService,
+    Platform,
+    ServiceDetail,
+    ServiceKey,
+)
+from backends.plans import ActionPlan, Intent, VerifyResult
+from backends.swarm import translate as tr
+from backends.swarm.client import DEFAULT_TIMEOUT, SwarmEndpoint, endpoint_name, one_line, open_api, parse_endpoint
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES = ("service", "node", "container")
+EVENT_READ_TIMEOUT = 60.0
+"""Docker sends nothing on an idle stream; after this many quiet seconds the stream is re-opened."""
+MAX_BACKOFF = 30.0
+PARTIAL_LIMIT = 50
+"""More services than this marked at once: a full resync is cheaper than a filtered one."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class EngineError(Exception):
+    """A non-2xx answer from the Engine API (status 0: no answer at all), with dockerd's own message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}" if status else message)
+        self.status = status
+        self.message = message
+
+
+def backoff_delay(
+    attempt: int, base: float = 0.5, cap: float = MAX_BACKOFF, rand: Callable[[], float] = random.random
+) -> float:
+    """Exponential backoff with full jitter in [delay/2, delay]: 0.5, 1, 2, 4 ... 30 s."""
+    delay = min(cap, base * (2 ** max(attempt, 0)))
+    return delay / 2 + rand() * delay / 2
+
+
+class SwarmBackend:
+    """One Swarm manager, watched live and acted upon. Implements `ActionBackend`."""
+
+    def __init__(
+        self,
+        endpoint: SwarmEndpoint | str,
+        *,
+        name: str | None = None,
+        resync_seconds: float = 5.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        api_factory: Callable[[SwarmEndpoint, float], Any] = open_api,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.endpoint = parse_endpoint(endpoint) if isinstance(endpoint, str) else endpoint
+        self.name = name or endpoint_name(self.endpoint)
+        self.cluster = ClusterRef(self.name, Platform.SWARM, self.endpoint.display)
+        self.resync_seconds = resync_seconds
+        self.timeout = timeout
+        self._api_factory = api_factory
+        self._clock = clock
+        self._api: Any = None
+        self._api_lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._services: dict[str, dict] = {}
+        self._tasks: dict[str, dict] = {}
+        self._nodes: list[dict] = []
+        self._view: tr.SwarmView | None = None
+        self._sink: ChangeSink | None = None
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._dirty: set[str] = set()
+        self._dirty_all = True
+        self._threads: list[threading.Thread] = []
+        self._event_stream: Any = None
+        self._health: ClusterHealth | None = None
+        self._synced_once = False
+        self._last_sync: datetime | None = None
+        self._user = _os_user()
+        self.resyncs = 0
+        """Full resyncs done (tests and the benchmark read it)."""
+        from backends.swarm.actions import SwarmActions
+
+        self._actions = SwarmActions(self)
+
+    # -- Backend -------------------------------------------------------------------------------
+
+    def start(self, sink: ChangeSink) -> None:
+        self._sink = sink
+        self._stopping.clear()
+        for target, label in ((self._sync_loop, "sync"), (self._event_loop, "events")):
+            thread = threading.Thread(target=target, name=f"swarm-{label}-{self.name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._close_event_stream()
+        for thread in self._threads:
+            thread.join(timeout=1.0)
+        self._threads = []
+        with self._api_lock:
+            api, self._api = self._api, None
+        if api is not None:
+            with contextlib.suppress(Exception):
+                api.close()
+
+    @property
+    def health(self) -> ClusterHealth | None:
+        return self._health
+
+    @property
+    def view(self) -> tr.SwarmView | None:
+        """The last translated picture (what was pushed), or None before the first sync."""
+        return self._view
+
+    # -- ActionBackend ------------------------------------------------------------------------
+
+    def plan(self, service: ModelService, intent: Intent) -> ActionPlan:
+        return self._actions.plan(service, intent)
+
+    def apply(self, plan: ActionPlan) -> None:
+        self._actions.apply(plan)
+        self.refresh_soon()
+
+    def verify(self, plan: ActionPlan, timeout: float, progress: Callable[[str], None]) -> VerifyResult:
+        try:
+            return self._actions.verify(plan, timeout, progress)
+        finally:
+            self.refresh_soon()
+
+    def record_action(self, outcome: Any, operator: str) -> None:
+        """Swarm has no event object to write to: the Fleet's audit log is the record."""
+
+    def describe(self, service: ModelService) -> ServiceDetail:
+        """Tasks (with history), task errors and the two specs Swarm keeps, read now."""
+        raw = self.get_service(service.key.name)
+        tasks = self.get_json("/tasks", {"filters": orjson.dumps({"service": [raw["ID"]]}).decode()})
+        return tr.detail(raw, tasks, self.get_json("/nodes"))
+
+    def revisions(self, service: ModelService) -> list[tuple[str, str]]:
+        """Swarm keeps two specs: the current one and PreviousSpec (what rollback returns to)."""
+        raw = self.get_service(service.key.name)
+        return list(tr.detail(raw, (), ()).revisions)
+
+    def refresh_soon(self) -> None:
+        """Ask for a full resync now (after an action, or when events were lost)."""
+        with self._lock:
+            self._dirty_all = True
+        self._wake.set()
+
+    # -- the Engine API ------------------------------------------------------------------------
+
+    def api(self) -> Any:
+        with self._api_lock:
+            if self._api is None:
+                self._api = self._api_factory(self.endpoint, self.timeout)
+            return self._api
+
+    def _drop_api(self) -> None:
+        with self._api_lock:
+            api, self._api = self._api, None
+        if api is not None:
+            with contextlib.suppress(Exception):
+                api.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """One Engine API call with an explicit timeout; JSON in and out; `EngineError` on failure."""
+        try:
+            api = self.api()
+            url = api._url(path.replace("{", "{{").replace("}", "}}"))
+            kwargs: dict[str, Any] = {"params": dict(params or {}), "timeout": timeout or self.timeout}
+            if method == "GET":
+                response = api._get(url, **kwargs)
+            elif method == "POST":
+                response = api._post(url, data=orjson.dumps(body) if body is not None else None,
+                                     headers={"Content-Type": "application/json"}, **kwargs)
+            elif method == "DELETE":
+                response = api._delete(url, **kwargs)
+            else:
+                raise ValueError(method)
+        except EngineError:
+            raise
+        except Exception as exc:
+            self._drop_api()
+            raise EngineError(0, one_line(exc)) from None
+        if response.status_code >= 400:
+            try:
+                message = str((response.json() or {}).get("message", "")) or response.text
+            except ValueError:
+                message = response.text
+            raise EngineError(response.status_code, " ".join(message.split()))
+        return orjson.loads(response.content) if response.content else None
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params)
+
+    def get_service(self, ident: str) -> dict:
+        return self.request("GET", f"/services/{ident}", {"insertDefaults": "false"})
+
+    def list_services(self, ids: list[str] | None = None) -> list[dict]:
+        params: dict[str, str] = {"status": "true"}
+        if ids:
+            params["filters"] = orjson.dumps({"id": ids}).decode()
+        return self.get_json("/services", params) or []
+
+    def list_tasks(self, service_ids: list[str] | None = None) -> list[dict]:
+        """Tasks meant to run (desired state running or ready): history is read only on demand."""
+        filters: dict[str, list[str]] = {"desired-state": ["running", "ready"]}
+        if service_ids:
+            filters["service"] = service_ids
+        return self.get_json("/tasks", {"filters": orjson.dumps(filters).decode()}) or []
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    def full_resync(self) -> tr.SwarmView:
+        """Re-read services, tasks and nodes; push a snapshot Change. Raises on failure."""
+        services = self.list_services()
+        tasks = self.list_tasks()
+        nodes = self.get_json("/nodes") or []
+        with self._lock:
+            self._services = {s["ID"]: s for s in services}
+            self._tasks = {t["ID"]: t for t in tasks}
+            self._nodes = nodes
+            self._dirty.clear()
+            self._dirty_all = False
+            view = self._translate()
+            self._view = view
+            self.resyncs += 1
+        self._emit(Change(
+            source=self.name,
+            services=dict(view.services),
+            gpu_nodes=dict(view.gpu_nodes),
+            pending_gpu=view.pending_gpu,
+            snapshot=True,
+        ))
+        return view
+
+    def refresh_services(self, ids: list[str]) -> None:
+        """Re-read the named services and their tasks; push only what changed."""
+        present = {s["ID"]: s for s in self.list_services(ids) if s.get("ID") in ids}
+        tasks = self.list_tasks(sorted(present)) if present else []
+        with self._lock:
+            for sid in ids:
+                if sid in present:
+                    self._services[sid] = present[sid]
+                else:
+                    self._services.pop(sid, None)
+            wanted = set(ids)
+            self._tasks = {tid: t for tid, t in self._tasks.items() if t.get("ServiceID") not in wanted}
+            self._tasks.update({t["ID"]: t for t in tasks})
+            old = self._view
+            view = self._translate()
+            self._view = view
+        self._emit_diff(old, view)
+
+    def _translate(self) -> tr.SwarmView:
+        return tr.translate(self.name, list(self._services.values()), list(self._tasks.values()), self._nodes)
+
+    def _emit_diff(self, old: tr.SwarmView | None, new: tr.SwarmView) -> None:
+        if old is None:
+            self._emit(Change(source=self.name, services=dict(new.services), gpu_nodes=dict(new.gpu_nodes),
+                              pending_gpu=new.pending_gpu, snapshot=True))
+            return
+        services: dict[ServiceKey, ModelService | None] = {
+            k: v for k, v in new.services.items() if old.services.get(k) != v}
+        services.update({k: None for k in old.services if k not in new.services})
+        nodes: dict[str, Any] = {k: v for k, v in new.gpu_nodes.items() if old.gpu_nodes.get(k) != v}
+        nodes.update({k: None for k in old.gpu_nodes if k not in new.gpu_nodes})
+        pending = new.pending_gpu if new.pending_gpu != old.pending_gpu else None
+        if services or nodes or pending is not None:
+            self._emit(Change(source=self.name, services=services, gpu_nodes=nodes, pending_gpu=pending))
+
+    def _emit(self, change: Change) -> None:
+        sink = self._sink
+        if sink is not None and not self._stopping.is_set():
+            sink(change)
+
+    def _sync_loop(self) -> None:
+        attempt = 0
+        next_full = 0.0
+        while not self._stopping.is_set():
+            try:
+                with self._lock:
+                    dirty, self._dirty = sorted(self._dirty), set()
+                    full = self._dirty_all or time.monotonic() >= next_full or len(dirty) > PARTIAL_LIMIT
+                if full:
+                    self.full_resync()
+                    next_full = time.monotonic() + self.resync_seconds
+                    self._last_sync = self._clock()
+                    self._synced_once = True
+                    self._set_health(HealthState.CONNECTED)
+                elif dirty:
+                    self.refresh_services(dirty)
+                attempt = 0
+            except Exception as exc:
+                if self._stopping.is_set():
+                    return
+                log.debug("swarm %s: sync failed: %s", self.name, exc)
+                with self._lock:
+                    self._dirty_all = True
+                self._set_health(HealthState.STALE if self._synced_once else HealthState.ERROR,
+                                 one_line(exc) if not isinstance(exc, EngineError) else exc.message)
+                self._stopping.wait(backoff_delay(attempt))
+                attempt += 1
+                continue
+            wait = max(0.0, next_full - time.monotonic())
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _event_loop(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                stream = self._open_events()
+                attempt = 0
+                self.refresh_soon()  # whatever happened while the stream was closed
+                for event in stream:
+                    if self._stopping.is_set():
+                        return
+                    self._on_event(event)
+                # The stream ended: dockerd closed it (shutting down) or the read timed out.
+            except Exception as exc:
+                if self._stopping.is_set():
+                    return
+                quiet = "timed out" in str(exc).lower()
+                if not quiet:
+                    log.debug("swarm %s: event stream failed: %s", self.name, exc)
+                    self.refresh_soon()
+                    self._stopping.wait(backoff_delay(attempt))
+                    attempt += 1
+                continue
+            finally:
+                self._close_event_stream()
+            self.refresh_soon()
+            self._stopping.wait(backoff_delay(attempt, base=0.2))
+            attempt += 1
+
+    def _open_events(self) -> Any:
+        from docker.types.daemon import CancellableStream
+
+        api = self.api()
+        filters = orjson.dumps({"type": list(EVENT_TYPES)}).decode()
+        response = api._get(api._url("/events"), params={"filters": filters}, stream=True,
+                            timeout=(self.timeout, EVENT_READ_TIMEOUT))
+        if response.status_code >= 400:
+            raise EngineError(response.status_code, response.text.strip())
+        stream = CancellableStream(api._stream_helper(response, decode=True), response)
+        self._event_stream = stream
+        if self._stopping.is_set():
+            self._close_event_stream()
+        return stream
+
+    def _close_event_stream(self) -> None:
+        stream, self._event_stream = self._event_stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+    def _on_event(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("Type")
+        actor = event.get("Actor") or {}
+        if kind == "service":
+            sid = str(actor.get("ID", ""))
+        elif kind == "container":
+            sid = str((actor.get("Attributes") or {}).get("com.docker.swarm.service.id", ""))
+        elif kind == "node":
+            self.refresh_soon()
+            return
+        else:
+            return
+        if sid:
+            with self._lock:
+                self._dirty.add(sid)
+            self._wake.set()
+
+    # -- health --------------------------------------------------------------------------------
+
+    def _set_health(self, state: HealthState, error: str = "") -> None:
+        old = self._health
+        if old is not None and old.state == state and old.error == error:
+            return
+        since = old.since if old is not None and old.state == state else self._clock()
+        self._health = ClusterHealth(
+            source=self.name,
+            platform=Platform.SWARM,
+            state=state,
+            since=since,
+            last_sync=self._last_sync,
+            error=error,
+            endpoint=self.endpoint.display,
+            user=self._user,
+        )
+        self._emit(Change(source=self.name, health=self._health))
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
