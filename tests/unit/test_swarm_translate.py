@@ -50,7 +50,8 @@ def test_every_recorded_service_is_a_swarm_service_keyed_by_stack_and_full_name(
 def test_replica_counts_match_what_the_engine_reports_in_service_status(view):
     for raw in load("services.json"):
         model = svc(view, raw["Spec"]["Name"])
-        assert (model.desired, model.ready) == (raw["ServiceStatus"]["DesiredTasks"], raw["ServiceStatus"]["RunningTasks"])
+        status = raw["ServiceStatus"]
+        assert (model.desired, model.ready) == (status["DesiredTasks"], status["RunningTasks"])
 
 
 def test_replicated_service_image_version_revision_and_previous_spec(view):
