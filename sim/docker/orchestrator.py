@@ -70,6 +70,7 @@ class Orchestrator:
         self._stop = threading.Event()
         self._next_at: dict[str, float] = {}
         self._keys: dict[str, str] = {}
+        self._allocated: set[str] = set()
         self.thread = threading.Thread(target=self._run, name="sim-swarm-orchestrator", daemon=True)
 
     def start(self) -> None:
@@ -143,7 +144,7 @@ class Orchestrator:
         used = set()
         for t in self.state.tasks.values():
             if t.get("NodeID") == node["ID"] and t["Status"]["State"] not in TERMINAL | {"new", "pending"}:
-                for r in t.get("AssignedGenericResources", []):
+                for r in t.get("GenericResources", []):
                     if "NamedResourceSpec" in r:
                         used.add(r["NamedResourceSpec"]["Value"])
         return [g for g in named if g not in used]
@@ -221,7 +222,7 @@ class Orchestrator:
                 return False
             task["NodeID"] = node["ID"]
             if gpus:
-                task["AssignedGenericResources"] = [
+                task["GenericResources"] = [
                     {"NamedResourceSpec": {"Kind": g.split("\0")[0], "Value": g.split("\0")[1]}} for g in gpus]
         if nxt == "running" and task["ServiceID"] in st.failing and self._current(task):
             self._set_state(task, "failed", "started", "task: non-zero exit (1)")
@@ -246,6 +247,11 @@ class Orchestrator:
         st = self.state
         spec = svc["Spec"]
         key = spec_key(spec["TaskTemplate"])
+        if svc["ID"] not in self._allocated:
+            # swarmkit's allocator writes the endpoint right after create: the version moves,
+            # so a client holding the create-time version gets "update out of sequence".
+            self._allocated.add(svc["ID"])
+            st.bump(svc)
         tasks = [t for t in st.tasks.values() if t["ServiceID"] == svc["ID"]]
         live = [t for t in tasks if t["DesiredState"] == "running"]
         busy = False
@@ -325,6 +331,12 @@ class Orchestrator:
                 return True
         if not dirty:
             if in_update and all(t["Status"]["State"] == "running" for t in fresh):
+                # like swarmkit's updater: the last batch is watched for `Monitor` before done
+                monitor = (int(cfg["Monitor"]) if "Monitor" in cfg else 5_000_000_000) / 1e9
+                upd = st.update_state.setdefault(svc["ID"], {"next": 0.0, "seen_failures": set()})
+                converged = upd.setdefault("converged_at", st.clock())
+                if st.clock() - converged < monitor:
+                    return True
                 done = "rollback_completed" if rolling_back else "completed"
                 self._set_update_status(svc, done, "rollback completed" if rolling_back else "update completed",
                                         completed=True)
@@ -338,6 +350,7 @@ class Orchestrator:
         delay = int(cfg.get("Delay", 0) or 0) / 1e9
         start_first = cfg.get("Order") == "start-first"
         inflight = [t for t in fresh if t["Status"]["State"] != "running"]
+        upd.pop("converged_at", None)
         if inflight:
             upd["next"] = max(upd["next"], now + delay) if delay else upd["next"]
             return True

@@ -19,9 +19,24 @@ UPDATE_DEFAULTS = {"Parallelism": 1, "FailureAction": "pause", "Monitor": 5_000_
                    "MaxFailureRatio": 0, "Order": "stop-first"}
 
 
+_MODES = {"replicated": "Replicated", "global": "Global", "replicatedjob": "ReplicatedJob", "globaljob": "GlobalJob"}
+
+
+def _strip_nulls(value: Any) -> Any:
+    """Go drops null fields on the way in (they decode to zero values with omitempty)."""
+    if isinstance(value, dict):
+        return {k: _strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip_nulls(v) for v in value]
+    return value
+
+
 def normalize_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """Fill what swarmkit fills when a spec is stored (so inspect looks like the real thing)."""
-    spec = copy.deepcopy(spec or {})
+    """Fill what swarmkit fills when a spec is stored (so inspect looks like the real thing).
+    Keys are matched case-insensitively as Go's JSON decoder does (docker-py sends "replicated")."""
+    spec = _strip_nulls(copy.deepcopy(spec or {}))
+    if isinstance(spec.get("Mode"), dict):
+        spec["Mode"] = {_MODES.get(k.lower(), k): v for k, v in spec["Mode"].items()}
     spec.setdefault("Labels", {})
     tt = spec.setdefault("TaskTemplate", {})
     tt.setdefault("ContainerSpec", {})
