@@ -67,8 +67,10 @@ class FleetHistograms(Collector):
 
 
 def services(n: int) -> list[ModelService]:
-    return [ModelService(key=ServiceKey("prod", "ml", ServiceKind.DEPLOYMENT, f"model-{i:05d}"), platform=Platform.K8S)
-            for i in range(n)]
+    return [
+        ModelService(key=ServiceKey("prod", "ml", ServiceKind.DEPLOYMENT, f"model-{i:05d}"), platform=Platform.K8S)
+        for i in range(n)
+    ]
 
 
 def best(fn, runs: int) -> tuple[float, float]:
@@ -94,8 +96,10 @@ def main() -> None:
     registry = CollectorRegistry()
     registry.register(FleetHistograms(args.services))
     options = PrometheusOptions(rate_window="10s", window_seconds=args.history, step_seconds=1.0, timeout=30)
-    with serve_registry(registry, text_format=True) as address, \
-            prometheus(binary, [address], scrape_interval="2s") as server:
+    with (
+        serve_registry(registry, text_format=True) as address,
+        prometheus(binary, [address], scrape_interval="2s") as server,
+    ):
         count_query = "count(model_inference_duration_seconds_count)"
 
         def all_scraped():
@@ -105,8 +109,10 @@ def main() -> None:
 
         t0 = time.monotonic()
         wait_for(all_scraped, 60, f"{args.services} services scraped", interval=0.5)
-        print(f"Prometheus holds {args.services} services' histograms; collecting {args.history:g} s of history",
-              flush=True)
+        print(
+            f"Prometheus holds {args.services} services' histograms; collecting {args.history:g} s of history",
+            flush=True,
+        )
         time.sleep(max(0.0, args.history - (time.monotonic() - t0)))
 
         fleet = services(args.services)
@@ -115,9 +121,23 @@ def main() -> None:
         end = time.time()
         start = end - options.window_seconds
         p95 = backend.builder.queries("generic").p95
-        argv = [curl, "-sS", "--fail", "-G", f"{server.url}/api/v1/query_range", "--data-urlencode", f"query={p95}",
-                "--data-urlencode", f"start={start:.3f}", "--data-urlencode", f"end={end:.3f}",
-                "--data-urlencode", f"step={options.step:g}", "-o", "/dev/null"]
+        argv = [
+            curl,
+            "-sS",
+            "--fail",
+            "-G",
+            f"{server.url}/api/v1/query_range",
+            "--data-urlencode",
+            f"query={p95}",
+            "--data-urlencode",
+            f"start={start:.3f}",
+            "--data-urlencode",
+            f"end={end:.3f}",
+            "--data-urlencode",
+            f"step={options.step:g}",
+            "-o",
+            "/dev/null",
+        ]
         subprocess.run(argv, check=True)
 
         curl_best, curl_median = best(lambda: subprocess.run(argv, check=True), args.runs)

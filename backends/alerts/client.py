@@ -23,8 +23,15 @@ class HttpError(ActionError):
 
 
 class _Http:
-    def __init__(self, url: str, *, timeout: float = 5.0, connect_timeout: float = 2.0,
-                 headers: Mapping[str, str] | None = None, verify_tls: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        headers: Mapping[str, str] | None = None,
+        verify_tls: bool = True,
+    ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._timeouts = (min(connect_timeout, timeout), timeout)
@@ -36,9 +43,7 @@ class _Http:
 
     def call(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
         self.requests_sent += 1
-        response = self.session.request(
-            method, self.url + path, params=params, json=body, timeout=self._timeouts
-        )
+        response = self.session.request(method, self.url + path, params=params, json=body, timeout=self._timeouts)
         if response.status_code >= 400:
             raise HttpError(response.status_code, f"HTTP {response.status_code}: {_message(response)}")
         if not response.content:

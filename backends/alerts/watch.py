@@ -116,11 +116,18 @@ class _PolledAlerts:
 class PrometheusAlertsSource(_PolledAlerts):
     """Firing and pending alerts from Prometheus `GET /api/v1/alerts`."""
 
-    def __init__(self, url: str, *, name: str = "prometheus-alerts", options: AlertOptions | None = None,
-                 refresh_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "prometheus-alerts",
+        options: AlertOptions | None = None,
+        refresh_seconds: float | None = None,
+    ) -> None:
         super().__init__(name, url, options, refresh_seconds)
-        self.client = PrometheusAlertsClient(url, timeout=self.options.timeout,
-                                             connect_timeout=self.options.connect_timeout)
+        self.client = PrometheusAlertsClient(
+            url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout
+        )
 
     def fetch(self) -> tuple[Alert, ...]:
         return t.prometheus_alerts(self.client.alerts(), self.name)
@@ -146,8 +153,9 @@ class AlertmanagerBackend(_PolledAlerts):
         client: AlertmanagerClient | None = None,
     ) -> None:
         super().__init__(name, url, options, refresh_seconds)
-        self.client = client or AlertmanagerClient(url, timeout=self.options.timeout,
-                                                   connect_timeout=self.options.connect_timeout)
+        self.client = client or AlertmanagerClient(
+            url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout
+        )
         self._clock = clock
         self.created_by = self.options.created_by or f"mlops-tui:{_os_user()}"
         self._applied: dict[str, str] = {}
@@ -193,7 +201,9 @@ class AlertmanagerBackend(_PolledAlerts):
             try:
                 current = self.get_silence(intent.silence_id) if intent.silence_id.strip() else None
             except Exception as exc:
-                raise ActionError(f"cannot read silence {intent.silence_id}: {describe_error(exc, self.options.timeout)}") from None
+                raise ActionError(
+                    f"cannot read silence {intent.silence_id}: {describe_error(exc, self.options.timeout)}"
+                ) from None
             plan = actions.plan_expire(self.name, intent, current, user=self.created_by)
             if isinstance(target, Alert) and target.service is not None:
                 plan = replace(plan, target=target.service)
@@ -249,7 +259,10 @@ class AlertmanagerBackend(_PolledAlerts):
                 if expire:
                     muted = [a for a in alerts if silence_id in a.silenced_by]
                     ok = state == want and not muted
-                    detail = f"silence {silence_id} {state}; {len(alerts)} matching alert(s), {len(muted)} still silenced by it"
+                    detail = (
+                        f"silence {silence_id} {state}; {len(alerts)} matching alert(s), "
+                        f"{len(muted)} still silenced by it"
+                    )
                 else:
                     muted = [a for a in alerts if silence_id in a.silenced_by]
                     ok = state == want and len(muted) == len(alerts)
@@ -257,8 +270,10 @@ class AlertmanagerBackend(_PolledAlerts):
                 progress(detail)
                 if ok:
                     self.poller.wake()
-                    after = {"state": "silenced" if not expire else (alerts[0].state.value if alerts else "no alert"),
-                             "silence": state}
+                    after = {
+                        "state": "silenced" if not expire else (alerts[0].state.value if alerts else "no alert"),
+                        "silence": state,
+                    }
                     if not expire:
                         after["silence"] = f"{state} ({silence_id})"
                     return VerifyResult(True, detail, after=_same_keys(plan, after))

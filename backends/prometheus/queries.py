@@ -143,7 +143,10 @@ PRESETS: dict[str, Preset] = {
             metric="kn_serving_invocation_duration_seconds",
             requests=("kn_serving_invocation_duration_seconds_count",),
             labels=("k8s_namespace_name", "kn_service_name"),
-            errors=("kn_serving_invocation_duration_seconds_count", (Matcher("http_response_status_code", "5..", "=~"),)),
+            errors=(
+                "kn_serving_invocation_duration_seconds_count",
+                (Matcher("http_response_status_code", "5..", "=~"),),
+            ),
             detect=_h("kn_serving_invocation_duration_seconds"),
         ),
         Preset(

@@ -73,8 +73,9 @@ History = dict[tuple[tuple[str, str], ...], tuple[Point, ...]]
 """Range-query series kept between refreshes, keyed by their sorted labels."""
 
 
-def merge_history(old: History, new: Sequence[tuple[LabelMap, tuple[Point, ...]]], *, since: float,
-                  keep_from: float) -> History:
+def merge_history(
+    old: History, new: Sequence[tuple[LabelMap, tuple[Point, ...]]], *, since: float, keep_from: float
+) -> History:
     """Points before `since` from `old`, points from `since` on from `new` (a range query over
     [since, now]), everything older than `keep_from` dropped. A series missing from `new` keeps
     its old points until they age out: an incremental refresh then fetches one or two steps, not
@@ -221,7 +222,10 @@ def gpu_metrics(
     # With honorLabels false (the Helm default), the exporter's pod/namespace become exported_*,
     # and a bare `pod` is the dcgm-exporter pod itself: not the workload holding the GPU.
     exporter_pods = {
-        labels["pod"] for _body, rows in parsed for labels, _v in rows if labels.get("exported_pod") and labels.get("pod")
+        labels["pod"]
+        for _body, rows in parsed
+        for labels, _v in rows
+        if labels.get("exported_pod") and labels.get("pod")
     }
 
     def take(rows, field_name):

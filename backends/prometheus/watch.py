@@ -58,7 +58,7 @@ class PrometheusOptions:
     full_resync_seconds: float = 300.0
     """Range queries fetch only the steps since the previous refresh; every this often (and
     after a gap longer than the window) the whole window is read again."""
-    names_ttl: float = 300.0
+    names_ttl: float = 60.0
     """How long the metric-name list (preset and DCGM detection) is cached."""
     max_backoff: float = 60.0
     gpu: bool = True
@@ -213,8 +213,14 @@ class PrometheusBackend:
             rps = t.parse_vector(self.client.query(qs.rps))
             errors = t.parse_vector(self.client.query(qs.errors)) if qs.errors else None
             results.append(
-                t.PresetResult(preset_name, p95=rows["p95"], p50=rows["p50"], rps=rps, errors=errors,
-                               mean_only=preset.latency == "mean")
+                t.PresetResult(
+                    preset_name,
+                    p95=rows["p95"],
+                    p50=rows["p50"],
+                    rps=rps,
+                    errors=errors,
+                    mean_only=preset.latency == "mean",
+                )
             )
         self._history = history
         self._history_end = end

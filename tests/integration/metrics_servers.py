@@ -63,7 +63,10 @@ def wait_for(check: Callable[[], object], timeout: float, what: str, interval: f
         except Exception as exc:  # the server may not be up yet
             last_error = exc
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+            raise AssertionError(
+                f"timed out after {timeout:g} s waiting for {what}"
+                + (f" (last error: {last_error})" if last_error else "")
+            )
         time.sleep(interval)
 
 
@@ -188,7 +191,12 @@ def prometheus(
                 "  - static_configs:",
                 f"    - targets: ['{alertmanager_url.split('://', 1)[-1]}']",
             ]
-        lines += ["scrape_configs:", "- job_name: models", "  static_configs:", f"  - targets: {json.dumps(list(targets))}"]
+        lines += [
+            "scrape_configs:",
+            "- job_name: models",
+            "  static_configs:",
+            f"  - targets: {json.dumps(list(targets))}",
+        ]
         if target_labels:
             lines += [f"    labels: {json.dumps(dict(target_labels))}"]
         for job, job_targets, labels in extra_jobs:
@@ -342,13 +350,15 @@ def counter(name: str, samples: Mapping[tuple[tuple[str, str], ...], float]) -> 
     return metric
 
 
-def histogram(name: str, buckets: Sequence[float], samples: Mapping[tuple[tuple[str, str], ...], Sequence[int]], sums: Mapping) -> Metric:
+def histogram(
+    name: str, buckets: Sequence[float], samples: Mapping[tuple[tuple[str, str], ...], Sequence[int]], sums: Mapping
+) -> Metric:
     """Cumulative bucket counts given per label set (len(buckets) + 1 counts, the last for +Inf)."""
     metric = Metric(name, name, "histogram")
     for labels, counts in samples.items():
         base = dict(labels)
         total = 0
-        for bound, count in zip((*buckets, float("inf")), counts):
+        for bound, count in zip((*buckets, float("inf")), counts, strict=False):
             total += count
             metric.add_sample(name + "_bucket", {**base, "le": _le(bound)}, total)
         metric.add_sample(name + "_count", base, total)
@@ -360,7 +370,9 @@ def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
-def summary(name: str, samples: Mapping[tuple[tuple[str, str], ...], Mapping[str, float]], counts: Mapping, sums: Mapping) -> Metric:
+def summary(
+    name: str, samples: Mapping[tuple[tuple[str, str], ...], Mapping[str, float]], counts: Mapping, sums: Mapping
+) -> Metric:
     metric = Metric(name, name, "summary")
     for labels, quantiles in samples.items():
         base = dict(labels)
@@ -417,8 +429,14 @@ class StaticServices:
         from backends.base import Change
         from backends.model import ClusterHealth, HealthState
 
-        sink(Change(source=self.name, services={s.key: s for s in self.services}, snapshot=True,
-                    health=ClusterHealth(self.name, self.cluster.platform, HealthState.CONNECTED)))
+        sink(
+            Change(
+                source=self.name,
+                services={s.key: s for s in self.services},
+                snapshot=True,
+                health=ClusterHealth(self.name, self.cluster.platform, HealthState.CONNECTED),
+            )
+        )
 
     def stop(self) -> None:
         pass
@@ -427,8 +445,11 @@ class StaticServices:
 def model_service(name: str, namespace: str = "ml", cluster: str = "prod"):
     from backends.model import ActionKind, ModelService, Platform, ServiceKey, ServiceKind
 
-    return ModelService(key=ServiceKey(cluster, namespace, ServiceKind.DEPLOYMENT, name), platform=Platform.K8S,
-                        actions=frozenset({ActionKind.SILENCE, ActionKind.EXPIRE_SILENCE}))
+    return ModelService(
+        key=ServiceKey(cluster, namespace, ServiceKind.DEPLOYMENT, name),
+        platform=Platform.K8S,
+        actions=frozenset({ActionKind.SILENCE, ActionKind.EXPIRE_SILENCE}),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,8 +469,14 @@ def dcgm_families() -> list[Metric]:
     for metric, index in (("DCGM_FI_DEV_GPU_UTIL", 6), ("DCGM_FI_DEV_FB_USED", 7), ("DCGM_FI_DEV_FB_FREE", 8)):
         family = Metric(metric, metric, "gauge")
         for row in DCGM_GPUS:
-            labels = {"gpu": row[2], "UUID": row[3], row[0]: row[1], "modelName": "NVIDIA A100-SXM4-40GB",
-                      "device": f"nvidia{row[2]}", "DCGM_FI_DRIVER_VERSION": "550.54.15"}
+            labels = {
+                "gpu": row[2],
+                "UUID": row[3],
+                row[0]: row[1],
+                "modelName": "NVIDIA A100-SXM4-40GB",
+                "device": f"nvidia{row[2]}",
+                "DCGM_FI_DRIVER_VERSION": "550.54.15",
+            }
             if row[4]:
                 labels.update(pod=row[4], namespace=row[5], container="server")
             family.add_sample(metric, labels, row[index])
@@ -489,37 +516,142 @@ TFS_BUCKETS = tuple(10 * 1.8**k for k in range(33))
 PROM_DEFAULT = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 STACKS: tuple[StackSpec, ...] = (
-    StackSpec("generic", "gen-svc", "histogram", "model_inference_duration_seconds",
-              {"namespace": "ml", "service": "gen-svc"}, 0.03, SEED_BUCKETS),
-    StackSpec("fastapi", "fastapi-app", "histogram", "http_request_duration_highr_seconds",
-              {"namespace": "ml", "service": "fastapi-app"}, 0.2,
-              (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60),
-              ok=9, err=1, status_label="status", status_values=("2xx", "5xx"), count_metric="http_requests_total"),
-    StackSpec("kserve", "sklearn-iris", "histogram", "request_predict_seconds",
-              {"namespace": "ml", "model_name": "sklearn-iris"}, 0.004, PROM_DEFAULT),
-    StackSpec("knative", "kn-new", "histogram", "kn_serving_invocation_duration_seconds",
-              {"k8s_namespace_name": "ml", "kn_service_name": "kn-new", "kn_revision_name": "kn-new-00001"}, 0.12,
-              PROM_DEFAULT, ok=19, err=1, status_label="http_response_status_code", status_values=("200", "503")),
-    StackSpec("knative-legacy", "kn-old", "histogram", "revision_request_latencies",
-              {"namespace_name": "ml", "service_name": "kn-old", "revision_name": "kn-old-00003"}, 350.0,
-              (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000), ok=4, err=1, status_label="response_code_class",
-              status_values=("2xx", "5xx"), count_metric="revision_request_count"),
-    StackSpec("triton", "resnet50", "triton", "nv_inference_request_duration_us",
-              {"model": "resnet50", "version": "1"}, 25000.0, ok=9, err=1),
-    StackSpec("torchserve", "densenet", "counters", "ts_inference_latency_microseconds",
-              {"model_name": "densenet", "model_version": "default", "hostname": "ts-0"}, 80000.0,
-              count_metric="ts_inference_requests_total"),
-    StackSpec("tfserving", "half-plus-two", "histogram", ":tensorflow:serving:request_latency",
-              {"model_name": "half-plus-two", "API": "predict", "entrypoint": "REST"}, 1500.0, TFS_BUCKETS,
-              ok=3, err=1, status_label="status", status_values=("OK", "INVALID_ARGUMENT"),
-              count_metric=":tensorflow:serving:request_count"),
-    StackSpec("vllm", "llama-chat", "histogram", "vllm:e2e_request_latency_seconds",
-              {"model_name": "llama-chat", "engine": "0"}, 1.2,
-              (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0,
-               960.0, 1920.0, 7680.0)),
-    StackSpec("bentoml", "bento-svc", "histogram", "bentoml_service_request_duration_seconds",
-              {"service_name": "bento-svc", "endpoint": "/classify", "service_version": "abc123"}, 0.06, PROM_DEFAULT,
-              ok=4, err=1, status_label="http_response_code", status_values=("200", "500")),
+    StackSpec(
+        "generic",
+        "gen-svc",
+        "histogram",
+        "model_inference_duration_seconds",
+        {"namespace": "ml", "service": "gen-svc"},
+        0.03,
+        SEED_BUCKETS,
+    ),
+    StackSpec(
+        "fastapi",
+        "fastapi-app",
+        "histogram",
+        "http_request_duration_highr_seconds",
+        {"namespace": "ml", "service": "fastapi-app"},
+        0.2,
+        (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60),
+        ok=9,
+        err=1,
+        status_label="status",
+        status_values=("2xx", "5xx"),
+        count_metric="http_requests_total",
+    ),
+    StackSpec(
+        "kserve",
+        "sklearn-iris",
+        "histogram",
+        "request_predict_seconds",
+        {"namespace": "ml", "model_name": "sklearn-iris"},
+        0.004,
+        PROM_DEFAULT,
+    ),
+    StackSpec(
+        "knative",
+        "kn-new",
+        "histogram",
+        "kn_serving_invocation_duration_seconds",
+        {"k8s_namespace_name": "ml", "kn_service_name": "kn-new", "kn_revision_name": "kn-new-00001"},
+        0.12,
+        PROM_DEFAULT,
+        ok=19,
+        err=1,
+        status_label="http_response_status_code",
+        status_values=("200", "503"),
+    ),
+    StackSpec(
+        "knative-legacy",
+        "kn-old",
+        "histogram",
+        "revision_request_latencies",
+        {"namespace_name": "ml", "service_name": "kn-old", "revision_name": "kn-old-00003"},
+        350.0,
+        (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
+        ok=4,
+        err=1,
+        status_label="response_code_class",
+        status_values=("2xx", "5xx"),
+        count_metric="revision_request_count",
+    ),
+    StackSpec(
+        "triton",
+        "resnet50",
+        "triton",
+        "nv_inference_request_duration_us",
+        {"model": "resnet50", "version": "1"},
+        25000.0,
+        ok=9,
+        err=1,
+    ),
+    StackSpec(
+        "torchserve",
+        "densenet",
+        "counters",
+        "ts_inference_latency_microseconds",
+        {"model_name": "densenet", "model_version": "default", "hostname": "ts-0"},
+        80000.0,
+        count_metric="ts_inference_requests_total",
+    ),
+    StackSpec(
+        "tfserving",
+        "half-plus-two",
+        "histogram",
+        ":tensorflow:serving:request_latency",
+        {"model_name": "half-plus-two", "API": "predict", "entrypoint": "REST"},
+        1500.0,
+        TFS_BUCKETS,
+        ok=3,
+        err=1,
+        status_label="status",
+        status_values=("OK", "INVALID_ARGUMENT"),
+        count_metric=":tensorflow:serving:request_count",
+    ),
+    StackSpec(
+        "vllm",
+        "llama-chat",
+        "histogram",
+        "vllm:e2e_request_latency_seconds",
+        {"model_name": "llama-chat", "engine": "0"},
+        1.2,
+        (
+            0.3,
+            0.5,
+            0.8,
+            1.0,
+            1.5,
+            2.0,
+            2.5,
+            5.0,
+            10.0,
+            15.0,
+            20.0,
+            30.0,
+            40.0,
+            50.0,
+            60.0,
+            120.0,
+            240.0,
+            480.0,
+            960.0,
+            1920.0,
+            7680.0,
+        ),
+    ),
+    StackSpec(
+        "bentoml",
+        "bento-svc",
+        "histogram",
+        "bentoml_service_request_duration_seconds",
+        {"service_name": "bento-svc", "endpoint": "/classify", "service_version": "abc123"},
+        0.06,
+        PROM_DEFAULT,
+        ok=4,
+        err=1,
+        status_label="http_response_code",
+        status_values=("200", "500"),
+    ),
 )
 TRITON_SUMMARY_US = {"0.5": 20000.0, "0.95": 45000.0}
 
@@ -555,9 +687,12 @@ class StackExporter(Collector):
         if stack.kind == "histogram":
             split = bool(stack.status_label) and not stack.count_metric
             groups = (
-                {base + ((stack.status_label, stack.status_values[0]),): ok,
-                 base + ((stack.status_label, stack.status_values[1]),): err}
-                if split else {base: ok + err}
+                {
+                    (*base, (stack.status_label, stack.status_values[0])): ok,
+                    (*base, (stack.status_label, stack.status_values[1])): err,
+                }
+                if split
+                else {base: ok + err}
             )
             index = next(i for i, b in enumerate((*stack.buckets, float("inf"))) if stack.latency <= b)
             samples = {}
@@ -570,10 +705,15 @@ class StackExporter(Collector):
             out.append(histogram(stack.metric, stack.buckets, samples, sums))
             if stack.count_metric:
                 if stack.status_label:
-                    out.append(counter(stack.count_metric, {
-                        tuple(sorted(base + ((stack.status_label, stack.status_values[0]),))): ok,
-                        tuple(sorted(base + ((stack.status_label, stack.status_values[1]),))): err,
-                    }))
+                    out.append(
+                        counter(
+                            stack.count_metric,
+                            {
+                                tuple(sorted((*base, (stack.status_label, stack.status_values[0])))): ok,
+                                tuple(sorted((*base, (stack.status_label, stack.status_values[1])))): err,
+                            },
+                        )
+                    )
                 else:
                     out.append(counter(stack.count_metric, {base: ok + err}))
         elif stack.kind == "counters":
@@ -584,8 +724,14 @@ class StackExporter(Collector):
             out.append(counter("nv_inference_request_success", {base: ok}))
             out.append(counter("nv_inference_request_failure", {base: err}))
             out.append(counter("nv_inference_count", {base: ok + err}))
-            out.append(summary("nv_inference_request_summary_us", {base: TRITON_SUMMARY_US}, {base: ok + err},
-                               {base: (ok + err) * TRITON_SUMMARY_US["0.5"]}))
+            out.append(
+                summary(
+                    "nv_inference_request_summary_us",
+                    {base: TRITON_SUMMARY_US},
+                    {base: ok + err},
+                    {base: (ok + err) * TRITON_SUMMARY_US["0.5"]},
+                )
+            )
         return out
 
     @contextlib.contextmanager

@@ -44,8 +44,11 @@ def servers():
     am_bin = require_binary("prometheus-alertmanager", "alertmanager")
     exporter = SeedExporter({("ml", "fast-model"): [0.015], ("ml", "slow-model"): [0.3] * 9 + [0.8]})
     rules = SEED_RULES.format(window="10s", for_="2s")
-    with alertmanager(am_bin) as am, exporter.running() as address, \
-            prometheus(prom_bin, [address], rules=rules, alertmanager_url=am.url) as prom:
+    with (
+        alertmanager(am_bin) as am,
+        exporter.running() as address,
+        prometheus(prom_bin, [address], rules=rules, alertmanager_url=am.url) as prom,
+    ):
         yield prom, am
 
 
@@ -54,9 +57,11 @@ def fleet(servers):
     prom, am = servers
     audit: list[dict] = []
     fleet = Fleet(
-        [StaticServices("prod", [FAST, SLOW]),
-         PrometheusAlertsSource(prom.url, options=FAST_OPTIONS),
-         AlertmanagerBackend(am.url, options=FAST_OPTIONS)],
+        [
+            StaticServices("prod", [FAST, SLOW]),
+            PrometheusAlertsSource(prom.url, options=FAST_OPTIONS),
+            AlertmanagerBackend(am.url, options=FAST_OPTIONS),
+        ],
         audit=audit.append,
         operator="alice",
     )
@@ -70,7 +75,11 @@ def fleet(servers):
 
 def slow_alert(fleet, state=None):
     for alert in fleet.state.alerts:
-        if alert.name == "HighInferenceLatency" and alert.service == SLOW.key and (state is None or alert.state is state):
+        if (
+            alert.name == "HighInferenceLatency"
+            and alert.service == SLOW.key
+            and (state is None or alert.state is state)
+        ):
             return alert
     return None
 
@@ -84,8 +93,13 @@ def test_slow_service_alert_fires_and_is_tied_to_it(fleet):
     assert alert.severity.name == "WARNING" and alert.summary == "Model inference latency is high"
     assert alert.since is not None
     # Reported by both Prometheus and Alertmanager, shown once; none for the fast service.
-    wait_for(lambda: fleet.state.health.get("alertmanager") and fleet.state.health["alertmanager"].state is HealthState.CONNECTED,
-             10, "alertmanager connected")
+    wait_for(
+        lambda: (
+            fleet.state.health.get("alertmanager") and fleet.state.health["alertmanager"].state is HealthState.CONNECTED
+        ),
+        10,
+        "alertmanager connected",
+    )
     assert sum(1 for a in fleet.state.alerts if a.name == "HighInferenceLatency") == 1
     assert not fleet.state.alerts_for(FAST.key)
 
@@ -93,8 +107,11 @@ def test_slow_service_alert_fires_and_is_tied_to_it(fleet):
 def test_silence_from_the_fleet_then_expire_it(fleet, servers):
     _prom, am = servers
     alert = wait_for(lambda: slow_alert(fleet, AlertState.FIRING), 45, "alert firing")
-    wait_for(lambda: any(a["labels"].get("service") == "slow-model" for a in http_json(am.url + "/api/v2/alerts")),
-             20, "the alert in Alertmanager")
+    wait_for(
+        lambda: any(a["labels"].get("service") == "slow-model" for a in http_json(am.url + "/api/v2/alerts")),
+        20,
+        "the alert in Alertmanager",
+    )
     before = {s["id"] for s in am_silences(am)}
 
     intent = actions.silence_intent(alert, 900, "slow-model: new build rolling out, OPS-42")
@@ -130,14 +147,17 @@ def test_silence_from_the_fleet_then_expire_it(fleet, servers):
 
 
 def test_read_only_fleet_refuses_and_alertmanager_receives_nothing(servers):
-    prom, am = servers
+    _prom, am = servers
     backend = AlertmanagerBackend(am.url, options=FAST_OPTIONS)
     audit: list[dict] = []
     fleet = Fleet([StaticServices("prod", [SLOW]), backend], readonly=True, audit=audit.append)
     fleet.start()
     try:
-        alert = wait_for(lambda: next((a for a in fleet.state.alerts if a.service == SLOW.key), None), 45,
-                         "the alert in a read-only fleet")
+        alert = wait_for(
+            lambda: next((a for a in fleet.state.alerts if a.service == SLOW.key), None),
+            45,
+            "the alert in a read-only fleet",
+        )
         before = am_silences(am)
         intent = actions.silence_intent(alert, 600, "should never be sent")
         with pytest.raises(ActionRefused, match="read-only"):
@@ -152,7 +172,7 @@ def test_read_only_fleet_refuses_and_alertmanager_receives_nothing(servers):
 
 
 def test_alertmanager_refusal_is_reported_with_its_reason(fleet, servers):
-    _prom, am = servers
+    _prom, _am = servers
     alert = wait_for(lambda: slow_alert(fleet), 45, "alert")
     backend = fleet.backends["alertmanager"]
     plan = backend.plan(alert, actions.silence_intent(alert, 60, "ends in the past"))
@@ -168,21 +188,27 @@ def test_alertmanager_refusal_is_reported_with_its_reason(fleet, servers):
 
 @pytest.mark.parametrize("where", ["refused", "hanging"])
 def test_alertmanager_down_or_hanging_is_degraded_and_others_go_on(where, servers):
-    prom, _am = servers
+    prom, _ = servers
     timeout = 0.5
     with hanging_port() as hanging:
         url = closed_port_url() if where == "refused" else hanging
-        broken = AlertmanagerBackend(url, options=AlertOptions(refresh_seconds=0.3, timeout=timeout, connect_timeout=timeout))
-        fleet = Fleet([StaticServices("prod", [FAST, SLOW]), broken, PrometheusAlertsSource(prom.url, options=FAST_OPTIONS)])
+        broken = AlertmanagerBackend(
+            url, options=AlertOptions(refresh_seconds=0.3, timeout=timeout, connect_timeout=timeout)
+        )
+        fleet = Fleet(
+            [StaticServices("prod", [FAST, SLOW]), broken, PrometheusAlertsSource(prom.url, options=FAST_OPTIONS)]
+        )
         fleet.start()
         try:
             health = wait_for(
                 lambda: (h := fleet.state.health.get("alertmanager")) and h.state is HealthState.ERROR and h,
-                timeout + 3, "degraded alertmanager")
+                timeout + 3,
+                "degraded alertmanager",
+            )
             reason = "connection refused" if where == "refused" else f"no answer within {timeout:g} s"
             assert health.error == f"alerts unavailable: {reason}"
             wait_for(lambda: slow_alert(fleet), 45, "Prometheus alerts still arriving")
-            with pytest.raises(Exception, match="cannot read silence|unavailable|no answer|refused"):
+            with pytest.raises(Exception, match=r"cannot read silence|unavailable|no answer|refused"):
                 fleet.plan_on("alertmanager", None, ExpireSilence("some-id"))
         finally:
             t0 = time.monotonic()

@@ -40,10 +40,12 @@ SLOW_LATENCIES = [0.3] * 9 + [0.8]
 """90 % at 300 ms, 10 % at 800 ms: the true p95 is 800 ms, in the (0.5 s, 1 s] bucket."""
 
 COLON_STACKS = [s for s in STACKS if ":" in s.metric]
-ESCAPED_STACKS = [replace(s, service=s.service + "-om", labels={**s.labels, "model_name": s.service + "-om"})
-                  for s in COLON_STACKS]
+ESCAPED_STACKS = [
+    replace(s, service=s.service + "-om", labels={**s.labels, "model_name": s.service + "-om"}) for s in COLON_STACKS
+]
 
-OPTIONS = PrometheusOptions(rate_window="5s", window_seconds=60, step_seconds=1, timeout=3)
+OPTIONS = PrometheusOptions(rate_window="5s", window_seconds=60, step_seconds=1, timeout=3, names_ttl=1)
+"""names_ttl=1: the exporters are scraped one after the other at start; re-detect stacks quickly."""
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +67,33 @@ def stacks_prometheus():
     escaped = StackExporter(ESCAPED_STACKS)
     # The target labels collide with the DCGM exporter's pod/namespace: Prometheus renames those
     # exported_pod/exported_namespace, as behind dcgm-exporter's ServiceMonitor (honorLabels false).
-    with exporter.running(text_format=True) as address, escaped.running(text_format=False) as escaped_address, \
-            prometheus(binary, [address], target_labels={"pod": "dcgm-exporter-q7x2p", "container": "exporter"},
-                       extra_jobs=[("openmetrics", [escaped_address], {})]) as server:
+    with (
+        exporter.running(text_format=True) as address,
+        escaped.running(text_format=False) as escaped_address,
+        prometheus(
+            binary,
+            [address],
+            target_labels={"pod": "dcgm-exporter-q7x2p", "container": "exporter"},
+            extra_jobs=[("openmetrics", [escaped_address], {})],
+        ) as server,
+    ):
         yield server
 
 
 def test_p95_shown_matches_the_injected_distribution(seed_prometheus):
-    fleet = Fleet([StaticServices("prod", [FAST, SLOW]),
-                   PrometheusBackend(seed_prometheus.url, services=lambda: fleet.state.services.values(),
-                                     options=PrometheusOptions(**{**OPTIONS.__dict__, "refresh_seconds": 0.5}))])
+    fleet = Fleet(
+        [
+            StaticServices("prod", [FAST, SLOW]),
+            PrometheusBackend(
+                seed_prometheus.url,
+                services=lambda: fleet.state.services.values(),
+                options=PrometheusOptions(**{**OPTIONS.__dict__, "refresh_seconds": 0.5}),
+            ),
+        ]
+    )
     fleet.start()
     try:
+
         def both_have_p95():
             lat = fleet.state.latency
             # Enough points that the 5 s rate window is full of samples (rate() extrapolates less).
@@ -99,7 +116,7 @@ def test_request_count_per_refresh_does_not_grow_with_services(seed_prometheus):
     counts = []
     for n in (2, 200):
         services = [FAST, SLOW] + [model_service(f"other-{i}") for i in range(n - 2)]
-        backend = PrometheusBackend(seed_prometheus.url, services=lambda s=services: s, options=OPTIONS)
+        backend = PrometheusBackend(seed_prometheus.url, services=lambda s=services: s, options=replace(OPTIONS, names_ttl=300))
         wait_for(lambda b=backend: len(b.refresh().latency) == 2, 30, "latency")
         before = backend.client.requests_sent
         backend.refresh()
@@ -141,8 +158,11 @@ def test_every_stack_is_detected_from_real_metric_names(stacks_prometheus):
     backend.stop()
 
 
-@pytest.mark.parametrize("stack", [*STACKS, *ESCAPED_STACKS],
-                         ids=[s.preset for s in STACKS] + [s.preset + "-escaped" for s in ESCAPED_STACKS])
+@pytest.mark.parametrize(
+    "stack",
+    [*STACKS, *ESCAPED_STACKS],
+    ids=[s.preset for s in STACKS] + [s.preset + "-escaped" for s in ESCAPED_STACKS],
+)
 def test_each_presets_query_on_a_real_prometheus(stack, stack_change):
     series = stack_change.latency[model_service(stack.service).key]
     assert series.preset == stack.preset
@@ -165,8 +185,11 @@ def test_each_presets_query_on_a_real_prometheus(stack, stack_change):
 
 def test_triton_without_summaries_shows_the_mean(stacks_prometheus):
     resnet = model_service("resnet50")
-    backend = PrometheusBackend(stacks_prometheus.url, services=lambda: [resnet],
-                                options=PrometheusOptions(**{**OPTIONS.__dict__, "presets": ("triton-mean",)}))
+    backend = PrometheusBackend(
+        stacks_prometheus.url,
+        services=lambda: [resnet],
+        options=PrometheusOptions(**{**OPTIONS.__dict__, "presets": ("triton-mean",)}),
+    )
     series = wait_for(lambda: backend.refresh().latency.get(resnet.key), 30, "triton mean")
     assert series.estimate == "mean" and series.current_p95 == pytest.approx(0.025, rel=1e-3)
     assert series.error_ratio == pytest.approx(0.1, abs=0.03)
@@ -188,17 +211,25 @@ def test_prometheus_down_or_hanging_is_degraded_and_other_sources_go_on(where, s
     timeout = 0.5
     with hanging_port() as hanging:
         url = closed_port_url() if where == "refused" else hanging
-        broken = PrometheusBackend(url, name="prometheus-broken",
-                                   options=PrometheusOptions(timeout=timeout, connect_timeout=timeout, refresh_seconds=0.5))
-        working = PrometheusBackend(seed_prometheus.url, services=lambda: fleet.state.services.values(),
-                                    options=PrometheusOptions(**{**OPTIONS.__dict__, "refresh_seconds": 0.5}))
+        broken = PrometheusBackend(
+            url,
+            name="prometheus-broken",
+            options=PrometheusOptions(timeout=timeout, connect_timeout=timeout, refresh_seconds=0.5),
+        )
+        working = PrometheusBackend(
+            seed_prometheus.url,
+            services=lambda: fleet.state.services.values(),
+            options=PrometheusOptions(**{**OPTIONS.__dict__, "refresh_seconds": 0.5}),
+        )
         fleet = Fleet([StaticServices("prod", [FAST, SLOW]), broken, working])
         started = time.monotonic()
         fleet.start()
         try:
             health = wait_for(
                 lambda: (h := fleet.state.health.get("prometheus-broken")) and h.state is HealthState.ERROR and h,
-                timeout + 3, "degraded health")
+                timeout + 3,
+                "degraded health",
+            )
             assert time.monotonic() - started < timeout + 3
             reason = "connection refused" if where == "refused" else f"no answer within {timeout:g} s"
             assert health.error == f"metrics unavailable: {reason}"

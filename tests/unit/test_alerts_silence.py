@@ -19,8 +19,9 @@ ALERT = Alert(
     name="HighInferenceLatency",
     severity=Severity.WARNING,
     state=AlertState.FIRING,
-    labels=freeze_labels({"alertname": "HighInferenceLatency", "namespace": "ml", "service": "slow-model",
-                          "severity": "warning"}),
+    labels=freeze_labels(
+        {"alertname": "HighInferenceLatency", "namespace": "ml", "service": "slow-model", "severity": "warning"}
+    ),
     service=SLOW,
 )
 
@@ -36,9 +37,15 @@ class FakeAlertmanager:
     def post_silence(self, body):
         sid = f"s{len(self.posted) + 1}"
         self.posted.append(body)
-        self.silenced[sid] = {"id": sid, "matchers": body["matchers"], "startsAt": body["startsAt"],
-                              "endsAt": body["endsAt"], "createdBy": body["createdBy"], "comment": body["comment"],
-                              "status": {"state": "active"}}
+        self.silenced[sid] = {
+            "id": sid,
+            "matchers": body["matchers"],
+            "startsAt": body["startsAt"],
+            "endsAt": body["endsAt"],
+            "createdBy": body["createdBy"],
+            "comment": body["comment"],
+            "status": {"state": "active"},
+        }
         return sid
 
     def expire_silence(self, sid):
@@ -57,8 +64,15 @@ class FakeAlertmanager:
 
     def alerts(self, filters=()):
         active = [sid for sid, s in self.silenced.items() if s["status"]["state"] == "active"]
-        return [{"labels": dict(ALERT.labels), "annotations": {}, "fingerprint": "f1", "startsAt": "2026-11-29T02:00:00Z",
-                 "status": {"state": "suppressed" if active else "active", "silencedBy": active, "inhibitedBy": []}}]
+        return [
+            {
+                "labels": dict(ALERT.labels),
+                "annotations": {},
+                "fingerprint": "f1",
+                "startsAt": "2026-11-29T02:00:00Z",
+                "status": {"state": "suppressed" if active else "active", "silencedBy": active, "inhibitedBy": []},
+            }
+        ]
 
     def close(self):
         pass
@@ -75,10 +89,15 @@ def intent(**kw) -> SilenceAlert:
 
 def test_default_matchers_are_the_alerts_identifying_labels():
     made = actions.silence_intent(ALERT, 1800, "deploying a fix")
-    assert made.matchers == (("alertname", "HighInferenceLatency", False), ("namespace", "ml", False),
-                             ("service", "slow-model", False), ("severity", "warning", False))
+    assert made.matchers == (
+        ("alertname", "HighInferenceLatency", False),
+        ("namespace", "ml", False),
+        ("service", "slow-model", False),
+        ("severity", "warning", False),
+    )
     assert actions.silence_intent(ALERT, 60, "x", matchers=[("service", "slow-.*", True)]).matchers == (
-        ("service", "slow-.*", True),)
+        ("service", "slow-.*", True),
+    )
 
 
 @pytest.mark.parametrize(
@@ -101,7 +120,9 @@ def test_invalid_silences_are_refused_with_a_clear_reason(changes, message):
 
 
 def test_plan_is_one_post_with_the_exact_body():
-    plan = backend().plan(ALERT, intent(matchers=(("service", "slow-model", False), ("alertname", "HighInferenceLatency", False))))
+    plan = backend().plan(
+        ALERT, intent(matchers=(("service", "slow-model", False), ("alertname", "HighInferenceLatency", False)))
+    )
     (mutation,) = plan.mutations
     assert (mutation.method, mutation.path) == ("POST", "/api/v2/silences")
     assert mutation.body == {
@@ -167,7 +188,9 @@ def test_expiring_an_unknown_silence_is_refused():
 def test_list_silences_for_the_ui():
     fake = FakeAlertmanager()
     am = backend(fake)
-    fake.post_silence(actions.plan_silence("alertmanager", ALERT, intent(), now=NOW, created_by="bob").mutations[0].body)
+    fake.post_silence(
+        actions.plan_silence("alertmanager", ALERT, intent(), now=NOW, created_by="bob").mutations[0].body
+    )
     (found,) = am.list_silences()
     assert found.id == "s1" and found.state == "active" and found.created_by == "bob"
     fake.expire_silence("s1")

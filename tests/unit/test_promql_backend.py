@@ -37,9 +37,13 @@ class FakePrometheus:
 
     def query_range(self, promql, start, end, step):
         self._check(promql)
-        return [{"metric": {"namespace": "ml", "service": f"model-{i}"},
-                 "values": [[start, "NaN"], [start + step, "0.05"], [end, "+Inf" if i % 2 else "0.07"]]}
-                for i in range(self.n)]
+        return [
+            {
+                "metric": {"namespace": "ml", "service": f"model-{i}"},
+                "values": [[start, "NaN"], [start + step, "0.05"], [end, "+Inf" if i % 2 else "0.07"]],
+            }
+            for i in range(self.n)
+        ]
 
     def query(self, promql):
         self._check(promql)
@@ -52,8 +56,12 @@ class FakePrometheus:
 def make(n: int, fake: FakePrometheus | None = None, **options) -> tuple[PrometheusBackend, FakePrometheus]:
     fake = fake or FakePrometheus(n)
     services = [svc(i) for i in range(n)]
-    backend = PrometheusBackend("http://127.0.0.1:9", services=lambda: services, client=fake,  # type: ignore[arg-type]
-                                options=PrometheusOptions(**options))
+    backend = PrometheusBackend(
+        "http://127.0.0.1:9",
+        services=lambda: services,
+        client=fake,  # type: ignore[arg-type]
+        options=PrometheusOptions(**options),
+    )
     return backend, fake
 
 
@@ -149,7 +157,12 @@ def test_stop_returns_promptly_even_while_a_poll_hangs():
 
 def test_error_reasons_are_short():
     assert describe_error(requests.exceptions.ConnectTimeout("x"), 2) == "connect timed out within 2 s"
-    assert describe_error(requests.exceptions.ConnectionError("Max retries (Caused by NewConnectionError: Connection refused)")) == "connection refused"
+    assert (
+        describe_error(
+            requests.exceptions.ConnectionError("Max retries (Caused by NewConnectionError: Connection refused)")
+        )
+        == "connection refused"
+    )
     assert len(describe_error(RuntimeError("x" * 500))) == 200
 
 
@@ -172,16 +185,23 @@ class GridPrometheus(FakePrometheus):
         self._check(promql)
         self.ranges.append((start, end))
         stamps = [start + k * step for k in range(int((end - start) // step) + 1)]
-        return [{"metric": {"namespace": "ml", "service": f"model-{i}"}, "values": [[ts, str(ts / 1e6)] for ts in stamps]}
-                for i in range(self.n)]
+        return [
+            {"metric": {"namespace": "ml", "service": f"model-{i}"}, "values": [[ts, str(ts / 1e6)] for ts in stamps]}
+            for i in range(self.n)
+        ]
 
 
 def test_range_queries_are_incremental_after_the_first_refresh():
     clock = Clock(1_000_000.0)
     fake = GridPrometheus(3)
     services = [svc(i) for i in range(3)]
-    backend = PrometheusBackend("http://127.0.0.1:9", services=lambda: services, client=fake,  # type: ignore[arg-type]
-                                options=PrometheusOptions(window_seconds=600, step_seconds=15), clock=clock)
+    backend = PrometheusBackend(
+        "http://127.0.0.1:9",
+        services=lambda: services,
+        client=fake,  # type: ignore[arg-type]
+        options=PrometheusOptions(window_seconds=600, step_seconds=15),
+        clock=clock,
+    )
     first = backend.refresh()
     assert fake.ranges[-1] == (1_000_000.0 - 10 - 600, 999_990.0)  # aligned to the 15 s grid
     assert len(first.latency[svc(0).key].p95) == 41

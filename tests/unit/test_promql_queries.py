@@ -44,7 +44,10 @@ def test_seed_histogram_p95_is_one_fleet_wide_query_keeping_le():
         "(rate(model_inference_duration_seconds_bucket[5m])))"
     )
     assert qs.p50.startswith("histogram_quantile(0.5, ")
-    assert qs.rps == "sum by (model, cluster, namespace, service, swarm_service) (rate(model_inference_duration_seconds_count[5m]))"
+    assert (
+        qs.rps
+        == "sum by (model, cluster, namespace, service, swarm_service) (rate(model_inference_duration_seconds_count[5m]))"
+    )
     assert qs.errors is None  # the seed histogram has no error signal
 
 
@@ -111,8 +114,13 @@ def test_presets_are_detected_from_recorded_metric_names():
 
 
 def test_detection_prefers_triton_summaries_over_counters_and_keeps_order():
-    names = ["nv_inference_request_duration_us", "nv_inference_request_summary_us", "vllm:e2e_request_latency_seconds_bucket",
-             ":tensorflow:serving:request_latency_bucket", "http_requests_total"]
+    names = [
+        "nv_inference_request_duration_us",
+        "nv_inference_request_summary_us",
+        "vllm:e2e_request_latency_seconds_bucket",
+        ":tensorflow:serving:request_latency_bucket",
+        "http_requests_total",
+    ]
     assert q.detect_presets(names) == ("triton", "tfserving", "vllm")
     assert q.detect_presets(["nv_inference_request_duration_us"]) == ("triton-mean",)
     assert q.detect_presets(["http_requests_total", "up"]) == ()
@@ -134,7 +142,9 @@ def test_colon_names_scraped_escaped_are_queried_under_the_form_that_exists():
     b.present = frozenset({"vllm_e2e_request_latency_seconds_bucket", "vllm_e2e_request_latency_seconds_count"})
     assert "rate(vllm_e2e_request_latency_seconds_bucket[1m])" in b.queries("vllm").p95
     b.present = frozenset({"vllm:e2e_request_latency_seconds_bucket", "vllm_e2e_request_latency_seconds_bucket"})
-    assert ('rate({__name__=~"vllm:e2e_request_latency_seconds_bucket|vllm_e2e_request_latency_seconds_bucket"}[1m])'
-            in b.queries("vllm").p95)
+    assert (
+        'rate({__name__=~"vllm:e2e_request_latency_seconds_bucket|vllm_e2e_request_latency_seconds_bucket"}[1m])'
+        in b.queries("vllm").p95
+    )
     b.present = None
     assert "rate(vllm:e2e_request_latency_seconds_bucket[1m])" in b.queries("vllm").p95

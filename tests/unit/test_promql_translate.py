@@ -79,8 +79,14 @@ def test_configured_preset_wins_over_first_with_data():
 
 def test_mean_only_presets_say_so():
     labels = {"model": "resnet", "namespace": "ml"}
-    result = t.PresetResult("triton-mean", p95=[(labels, ((1.0, 0.004),))], p50=[(labels, ((1.0, 0.004),))],
-                            rps=[(labels, 12.0)], errors=[(labels, 0.0)], mean_only=True)
+    result = t.PresetResult(
+        "triton-mean",
+        p95=[(labels, ((1.0, 0.004),))],
+        p50=[(labels, ((1.0, 0.004),))],
+        rps=[(labels, 12.0)],
+        errors=[(labels, 0.0)],
+        mean_only=True,
+    )
     out = t.build_latency([result], ServiceIndex([svc("resnet")]).resolve)
     series = next(iter(out.values()))
     assert series.estimate == "mean" and series.error_ratio == 0.0
@@ -95,11 +101,17 @@ def test_label_aliases_map_a_custom_label_to_the_service():
 
 
 def test_vector_values_nan_and_inf_become_none():
-    body = {"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {"a": "1"}, "value": [1.0, "NaN"]},
-        {"metric": {"a": "2"}, "value": [1.0, "+Inf"]},
-        {"metric": {"a": "3"}, "value": [1.0, "0.25"]},
-    ]}}
+    body = {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [
+                {"metric": {"a": "1"}, "value": [1.0, "NaN"]},
+                {"metric": {"a": "2"}, "value": [1.0, "+Inf"]},
+                {"metric": {"a": "3"}, "value": [1.0, "0.25"]},
+            ],
+        },
+    }
     assert [v for _l, v in t.parse_vector(body)] == [None, None, 0.25]
 
 
