@@ -1,0 +1,411 @@
+"""The Swarm backend on the real Swarm (dockerd started by .ci/start-swarm.sh).
+
+Each test creates its own services under a unique prefix with the engine's own CLI, acts through the
+backend (or through a real Fleet), and checks what `docker service inspect` shows afterwards. Services
+are removed in teardown. The dockerd-restart test is last: it kills and restarts the daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from backends.fleet import Fleet
+from backends.model import HealthState, ModelService
+from backends.plans import (
+    ActionConflict,
+    ActionRefused,
+    Outcome,
+    Rollback,
+    Scale,
+    SetCanaryWeight,
+    SwitchBlueGreen,
+    UpdateImage,
+)
+from backends.swarm.client import SwarmEndpoint, is_swarm_manager, local_socket_info
+from backends.swarm.watch import SwarmBackend
+from tests.engines import require
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
+SOCKET = "/var/run/docker.sock"
+FAST = ["--detach", "--init", "--stop-grace-period", "1s", "--update-monitor", "1s", "--rollback-monitor", "1s"]
+
+
+def docker(*args: str, check: bool = True) -> str:
+    out = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=60)
+    if check and out.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def inspect(name: str) -> dict:
+    return json.loads(docker("service", "inspect", name))[0]
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float = 30.0, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def swarm_engine() -> None:
+    info = local_socket_info(SOCKET)
+    require(info is not None, f"dockerd is not answering on {SOCKET} (run .ci/start-swarm.sh)")
+    require(is_swarm_manager(info), "the local dockerd is not a Swarm manager (run .ci/start-swarm.sh)")
+    images = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").split()
+    require("mlops/model:v1" in images and "mlops/model:v2" in images,
+            "the local images mlops/model:v1/v2 are missing (run .ci/start-swarm.sh)")
+
+
+class Lab:
+    """Services (and networks) one test creates, all named with its own prefix, removed at the end."""
+
+    def __init__(self) -> None:
+        self.prefix = f"it{uuid.uuid4().hex[:6]}-"
+        self.networks: list[str] = []
+
+    def create(self, name: str, *args: str, network: list[str] | None = None) -> str:
+        full = self.prefix + name
+        docker("service", "create", "--name", full, *FAST, *(network or ["--network", "host"]), *args)
+        return full
+
+    def network(self, name: str) -> str:
+        full = self.prefix + name
+        docker("network", "create", "--driver", "overlay", full)
+        self.networks.append(full)
+        return full
+
+    def cleanup(self) -> None:
+        names = docker("service", "ls", "--filter", f"name={self.prefix}", "--format", "{{.Name}}", check=False).split()
+        if names:
+            docker("service", "rm", *names, check=False)
+        for net in self.networks:
+            for _ in range(40):  # the overlay is in use until the tasks are gone
+                if subprocess.run([DOCKER, "network", "rm", net], capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.5)
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    lab = Lab()
+    yield lab
+    lab.cleanup()
+
+
+@pytest.fixture
+def backend() -> Iterator[SwarmBackend]:
+    changes: list = []
+    b = SwarmBackend(SwarmEndpoint(url=f"unix://{SOCKET}"), name="it-swarm", resync_seconds=1.0)
+    b.changes = changes  # type: ignore[attr-defined]
+    b.start(changes.append)
+    wait_for("the first sync", lambda: b.health and b.health.state is HealthState.CONNECTED, 15)
+    yield b
+    b.stop()
+
+
+def service(b: SwarmBackend, name: str, check: Callable[[ModelService], bool] = lambda s: True,
+            timeout: float = 30.0) -> ModelService:
+    """The backend's own view of a service, once `check` holds."""
+    def find():
+        view = b.view
+        found = [s for k, s in (view.services.items() if view else ()) if k.name == name]
+        return found[0] if found and check(found[0]) else None
+
+    return wait_for(f"{name} in the backend's cache", find, timeout)
+
+
+def running(name: str) -> int:
+    ls = docker("service", "ls", "--filter", f"name={name}", "--format", "{{.Name}} {{.Replicas}}").splitlines()
+    for line in ls:
+        svc, replicas = line.split(" ", 1)
+        if svc == name:
+            return int(replicas.split("/")[0])
+    return -1
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def test_services_nodes_and_gpus_translate_as_the_engine_shows_them(backend, lab):
+    llm = lab.create("llm", "--replicas", "1", "--generic-resource", "NVIDIA-GPU=1",
+                     "--label", "com.docker.stack.namespace=itml", "mlops/model:v1")
+    big = lab.create("big", "--replicas", "1", "--generic-resource", "NVIDIA-GPU=3", "mlops/model:v1")
+    agent = lab.create("agent", "--mode", "global", "mlops/busybox:1")
+
+    model = service(backend, llm, lambda s: s.ready == 1)
+    assert (model.key.namespace, model.image, model.version, model.desired, model.gpus_per_replica) == (
+        "itml", "mlops/model:v1", "v1", 1, 1)
+    assert service(backend, agent, lambda s: s.ready == 1).replicated is False
+
+    # The operator sees the big model pending, with Swarm's own words.
+    pending = wait_for("the GPU-pending task", lambda: [p for p in backend.view.pending_gpu if p.name == f"{big}.1"])
+    assert pending[0].gpus == 3
+    assert pending[0].message.startswith("no suitable node (insufficient resources on")
+    cli_error = docker("service", "ps", big, "--no-trunc", "--format", "{{.Error}}").splitlines()[0]
+    assert cli_error.strip('"') == pending[0].message  # the CLI quotes it
+
+    # The node's GPUs: ids from the node's generic resources, one of them held by the llm task.
+    node_json = json.loads(docker("node", "inspect", "self"))[0]
+    gpu_ids = sorted(g["NamedResourceSpec"]["Value"] for g in node_json["Description"]["Resources"]["GenericResources"])
+    gpu_node = backend.view.gpu_nodes[node_json["Description"]["Hostname"]]
+    assert gpu_node.total == len(gpu_ids) == 2
+    holder = wait_for("the llm as a GPU holder", lambda: [
+        h for n in backend.view.gpu_nodes.values() for h in n.holders if h.workload == f"{llm}.1"])[0]
+    assert holder.gpus == 1 and holder.devices[0] in gpu_ids and holder.service == model.key
+
+    # Scaling the GPU service past the free GPUs warns before anything is sent.
+    free = sum(n.free for n in backend.view.gpu_nodes.values())
+    plan = backend.plan(model, Scale(1 + free + 2))
+    warning = next(w for w in plan.warnings if w.code == "gpu-pending")
+    gpus = f"{free} GPU{'s' if free != 1 else ''}"
+    assert warning.text == f"2 of {free + 2} new replicas will stay Pending: {gpus} free on the cluster"
+
+    # Global services cannot be scaled: refused, nothing sent.
+    with pytest.raises(ActionRefused, match="global service"):
+        backend.plan(service(backend, agent), Scale(3))
+
+    # `mlops-tui status --json` lists these services with `docker service ls`'s replica counts.
+    out = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--swarm", f"unix://{SOCKET}",
+                          "--timeout", "20"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    document = json.loads(out.stdout)
+    ours = {s["key"]["name"]: f"{s['ready']}/{s['desired']}" for s in document["services"]
+            if s["key"]["name"].startswith(lab.prefix)}
+    listed = dict(line.split(" ", 1) for line in docker(
+        "service", "ls", "--filter", f"name={lab.prefix}", "--format", "{{.Name}} {{.Replicas}}").splitlines())
+    assert ours == listed
+    holders = [h["workload"] for n in document["gpu_nodes"] for h in n["holders"]]
+    assert f"{llm}.1" in holders
+
+
+def test_scale_changes_only_the_replicas_in_the_spec(backend, lab):
+    name = lab.create("scale", "--replicas", "1", "--label", "mlops.environment=production", "mlops/model:v1")
+    model = service(backend, name, lambda s: s.ready == 1)
+    spec_before = inspect(name)["Spec"]
+
+    plan = backend.plan(model, Scale(3))
+    assert (plan.before, plan.after) == ({"replicas": "1"}, {"replicas": "3"})
+    [mutation] = plan.mutations
+    assert (mutation.method, mutation.path) == ("POST", f"/services/{inspect(name)['ID']}/update")
+    assert mutation.params == {"version": str(inspect(name)["Version"]["Index"])}
+    assert plan.precondition_version == mutation.params["version"]
+    backend.apply(plan)
+    result = backend.verify(plan, 60, lambda _t: None)
+    assert result.converged and result.after == {"replicas": "3"}
+
+    spec_after = inspect(name)["Spec"]
+    assert spec_after["Mode"] == {"Replicated": {"Replicas": 3}}
+    assert {k: v for k, v in spec_after.items() if k != "Mode"} == {k: v for k, v in spec_before.items() if k != "Mode"}
+    assert running(name) == 3
+
+    # Production to zero asks for the name to be typed.
+    zero = backend.plan(service(backend, name, lambda s: s.desired == 3), Scale(0))
+    assert zero.confirm_text == name and "production-scale-to-zero" in [w.code for w in zero.warnings]
+
+
+def test_update_image_then_rollback_and_a_second_rollback_toggles_back(backend, lab):
+    name = lab.create("upd", "--replicas", "1", "--update-parallelism", "1", "--update-order", "start-first",
+                      "mlops/model:v1")
+    model = service(backend, name, lambda s: s.ready == 1)
+    with pytest.raises(ActionRefused, match="does not have a previous spec"):
+        backend.plan(model, Rollback())
+
+    plan = backend.plan(model, UpdateImage("mlops/model:v2"))
+    assert (plan.before, plan.after) == ({"image": "mlops/model:v1", "version": "v1"},
+                                         {"image": "mlops/model:v2", "version": "v2"})
+    assert "order start-first" in next(w.text for w in plan.warnings if w.code == "rolling-update")
+    spec_before = inspect(name)["Spec"]
+    backend.apply(plan)
+    assert backend.verify(plan, 60, lambda _t: None).converged
+    shown = inspect(name)
+    assert shown["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == "mlops/model:v2"
+    assert shown["PreviousSpec"]["TaskTemplate"]["ContainerSpec"]["Image"] == "mlops/model:v1"
+    assert shown["Spec"]["UpdateConfig"] == spec_before["UpdateConfig"]  # the rolling update honoured it
+    assert shown["UpdateStatus"]["State"] == "completed"
+
+    model = service(backend, name, lambda s: s.version == "v2")
+    plan = backend.plan(model, Rollback())
+    [mutation] = plan.mutations
+    assert mutation.params == {"version": str(shown["Version"]["Index"]), "rollback": "previous"}
+    assert (plan.before["image"], plan.after["image"]) == ("mlops/model:v2", "mlops/model:v1")
+    backend.apply(plan)
+    assert backend.verify(plan, 60, lambda _t: None).converged
+    shown = inspect(name)
+    assert shown["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == "mlops/model:v1"
+    assert shown["UpdateStatus"]["State"] == "rollback_completed"
+
+    # Swarm swapped Spec and PreviousSpec: rolling back again returns to v2.
+    model = service(backend, name, lambda s: s.version == "v1")
+    plan = backend.plan(model, Rollback())
+    assert plan.after["image"] == "mlops/model:v2"
+    backend.apply(plan)
+    assert backend.verify(plan, 60, lambda _t: None).converged
+    assert inspect(name)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == "mlops/model:v2"
+
+
+def test_canary_weight_moves_replicas_between_the_pair_keeping_the_total(backend, lab):
+    stable = lab.create("fraud", "--replicas", "3", "mlops/model:v1")
+    canary = lab.create("fraud-canary", "--replicas", "1", "--label", f"mlops.canary-of={stable}", "mlops/model:v2")
+    model = service(backend, stable, lambda s: s.canary is not None and s.canary.weight == 25 and s.ready == 3)
+    assert model.canary.reachable_weights == (0, 25, 50, 75, 100)
+
+    approx = backend.plan(model, SetCanaryWeight(20))
+    assert approx.noop and approx.after["weight"] == "25%"
+    assert "20% becomes 25%" in next(w.text for w in approx.warnings if w.code == "weight-approximated")
+
+    plan = backend.plan(model, SetCanaryWeight(50))
+    assert (plan.before["weight"], plan.after["weight"]) == ("25%", "50%")
+    versions = {inspect(n)["ID"]: str(inspect(n)["Version"]["Index"]) for n in (stable, canary)}
+    assert [(m.path.split("/")[2], m.params["version"]) for m in plan.mutations] == [
+        (inspect(canary)["ID"], versions[inspect(canary)["ID"]]),  # the growing side first
+        (inspect(stable)["ID"], versions[inspect(stable)["ID"]]),
+    ]
+    backend.apply(plan)
+    result = backend.verify(plan, 60, lambda _t: None)
+    assert result.converged and result.after["weight"] == "50%"
+    assert inspect(stable)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
+    assert inspect(canary)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
+    assert service(backend, canary, lambda s: s.canary.weight == 50).canary.weight == 50
+
+
+def test_blue_green_switch_moves_the_alias_only_when_the_target_is_running(backend, lab):
+    net = lab.network("bg-net")
+    alias = lab.prefix + "rank"
+    blue = lab.create("rank-blue", "--replicas", "1", "--label", f"mlops.bluegreen={alias}",
+                      "--label", "mlops.color=blue", "mlops/model:v1",
+                      network=["--network", f"name={net},alias={alias}"])
+    green = lab.create("rank-green", "--replicas", "1", "--label", f"mlops.bluegreen={alias}",
+                       "--label", "mlops.color=green", "--constraint", "node.labels.mlops-nowhere==1",
+                       "mlops/model:v2", network=["--network", net])
+    model = service(backend, blue, lambda s: s.blue_green is not None and s.ready == 1)
+    assert (model.blue_green.active, model.blue_green.router) == ("blue", alias)
+
+    # Green cannot run anywhere: the switch is refused by the Fleet unless overridden.
+    fleet = Fleet([], audit=None)
+    plan = backend.plan(model, SwitchBlueGreen("green"))
+    assert [w.code for w in plan.blocked] == ["selector-no-ready-pods"]
+    fleet.add_backend(backend)
+    assert fleet.apply(plan).outcome is Outcome.REFUSED
+    assert any(alias in (n.get("Aliases") or []) for n in inspect(blue)["Spec"]["TaskTemplate"]["Networks"])
+
+    docker("service", "update", "--detach", "--constraint-rm", "node.labels.mlops-nowhere==1", green)
+    model = service(backend, blue, lambda s: s.blue_green.colours[1].ready == 1)
+    plan = backend.plan(model, SwitchBlueGreen("green"))
+    assert not plan.blocked and "tasks-restart" in [w.code for w in plan.warnings]
+    assert (plan.before, plan.after) == ({"active": "blue", "alias holder": blue},
+                                         {"active": "green", "alias holder": green})
+    backend.apply(plan)
+    assert backend.verify(plan, 60, lambda _t: None).converged
+    green_nets = inspect(green)["Spec"]["TaskTemplate"]["Networks"]
+    blue_nets = inspect(blue)["Spec"]["TaskTemplate"]["Networks"]
+    net_id = json.loads(docker("network", "inspect", net))[0]["Id"]
+    assert green_nets == [{"Target": net_id, "Aliases": [alias]}]
+    assert blue_nets == [{"Target": net_id}]
+    assert service(backend, green, lambda s: s.blue_green.active == "green").blue_green.active == "green"
+
+
+def test_a_stale_version_index_is_a_conflict_and_a_new_plan_succeeds(backend, lab):
+    name = lab.create("stale", "--replicas", "1", "mlops/model:v1")
+    model = service(backend, name, lambda s: s.ready == 1)
+    plan = backend.plan(model, Scale(2))
+    docker("service", "update", "--detach", "--label-add", "touched-by=another-operator", name)  # moves the version
+
+    with pytest.raises(ActionConflict) as conflict:
+        backend.apply(plan)
+    assert "update out of sequence" in str(conflict.value)
+    assert "labels" in conflict.value.changed and "touched-by" in conflict.value.changed
+    assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 1  # nothing was changed
+
+    fresh = backend.plan(model, Scale(2))
+    assert int(fresh.precondition_version) > int(plan.precondition_version)
+    backend.apply(fresh)
+    assert backend.verify(fresh, 60, lambda _t: None).converged
+    assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
+    assert inspect(name)["Spec"]["Labels"]["touched-by"] == "another-operator"
+
+
+def test_an_action_through_the_fleet_is_applied_verified_and_audited(lab):
+    name = lab.create("fleet", "--replicas", "1", "mlops/model:v1")
+    audit: list[dict] = []
+    b = SwarmBackend(SwarmEndpoint(url=f"unix://{SOCKET}"), name="it-fleet", resync_seconds=1.0)
+    fleet = Fleet([b], audit=audit.append, operator="oncall-ana")
+    fleet.start()
+    try:
+        def in_fleet():
+            fleet.flush()
+            return next((s for k, s in fleet.state.services.items() if k.name == name and s.ready == 1), None)
+
+        model = wait_for("the service in the fleet", in_fleet)
+        assert fleet.state.health["it-fleet"].state is HealthState.CONNECTED
+        plan = fleet.plan(model, Scale(2))
+        outcome = fleet.apply(plan, verify_timeout=60)
+        assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
+        [record] = audit
+        sid = inspect(name)["ID"]
+        assert {k: record[k] for k in ("operator", "cluster", "target", "action", "before", "planned", "after",
+                                       "result", "calls")} == {
+            "operator": "oncall-ana", "cluster": "it-fleet", "target": f"it-fleet/{name}", "action": "scale",
+            "before": {"replicas": "1"}, "planned": {"replicas": "2"}, "after": {"replicas": "2"},
+            "result": "succeeded", "calls": [f"POST /services/{sid}/update"],
+        }
+        assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
+        wait_for("the fleet to show 2 ready", lambda: (fleet.flush(), next(
+            s for k, s in fleet.state.services.items() if k.name == name).ready == 2)[1])
+    finally:
+        fleet.stop()
+
+
+def _dockerd_pid() -> int | None:
+    out = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True)
+    pids = out.stdout.split()
+    return int(pids[0]) if pids else None
+
+
+def test_dockerd_killed_and_restarted_mid_watch_is_survived(lab):
+    """Keep this last: it restarts the daemon (the Swarm state survives on disk)."""
+    name = lab.create("survivor", "--replicas", "2", "mlops/model:v1")
+    healths: list = []
+    b = SwarmBackend(SwarmEndpoint(url=f"unix://{SOCKET}"), name="it-restart", resync_seconds=1.0)
+    b.start(lambda change: healths.append(change.health) if change.health else None)
+    try:
+        service(b, name, lambda s: s.ready == 2)
+        pid = _dockerd_pid()
+        require(pid is not None, "no dockerd process to restart")
+        os.kill(pid, signal.SIGTERM)
+        wait_for("dockerd to exit", lambda: not os.path.exists(f"/proc/{pid}"), 30)
+        stale = wait_for("the backend to go stale", lambda: b.health.state is HealthState.STALE and b.health, 20)
+        assert stale.since is not None and stale.error
+        assert any(s.key.name == name for s in b.view.services.values())  # the last data stays shown
+
+        subprocess.run([str(ROOT / ".ci" / "start-swarm.sh")], check=True, capture_output=True, timeout=120)
+        wait_for("the backend to reconnect", lambda: b.health.state is HealthState.CONNECTED, 60)
+        states = [h.state for h in healths]
+        assert states.index(HealthState.STALE) < len(states) - 1 - states[::-1].index(HealthState.CONNECTED)
+
+        def matches_service_ls():
+            listed = dict(line.split(" ", 1) for line in docker(
+                "service", "ls", "--format", "{{.Name}} {{.Replicas}}").splitlines())
+            cached = {k.name: f"{s.ready}/{s.desired}" for k, s in b.view.services.items()}
+            return listed == cached and listed.get(name) == "2/2"
+
+        wait_for("the cache to match `docker service ls`", matches_service_ls, 60, every=0.5)
+    finally:
+        b.stop()
