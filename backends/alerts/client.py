@@ -74,6 +74,10 @@ class PrometheusAlertsClient(_Http):
         """`GET /api/v1/alerts` (the whole body: status + data.alerts)."""
         return self.call("GET", "/api/v1/alerts")
 
+    def config(self) -> Any:
+        """`GET /api/v1/status/config` (the loaded configuration as YAML text)."""
+        return self.call("GET", "/api/v1/status/config")
+
 
 class AlertmanagerClient(_Http):
     def alerts(self, filters: Sequence[str] = ()) -> list[dict]:

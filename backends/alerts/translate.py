@@ -45,8 +45,29 @@ def _annotations(item: Mapping) -> tuple[str, str]:
     return str(summary), str(description)
 
 
-def prometheus_alerts(body: Mapping | Sequence, source: str) -> tuple[Alert, ...]:
-    """`GET /api/v1/alerts` → firing and pending alerts (inactive ones are skipped)."""
+def external_labels(config_body: Mapping) -> dict[str, str]:
+    """`global.external_labels` from `GET /api/v1/status/config` (its YAML text), or {}."""
+    text = ((config_body or {}).get("data") or {}).get("yaml", "")
+    if not text:
+        return {}
+    try:
+        import yaml  # PyYAML comes with the kubernetes client
+
+        config = yaml.safe_load(text) or {}
+    except Exception:
+        return {}
+    labels = (config.get("global") or {}).get("external_labels") or {}
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+
+
+def prometheus_alerts(
+    body: Mapping | Sequence, source: str, external: Mapping[str, str] | None = None
+) -> tuple[Alert, ...]:
+    """`GET /api/v1/alerts` → firing and pending alerts (inactive ones are skipped).
+
+    `external` are Prometheus' external labels: it adds them to the alerts it sends to
+    Alertmanager (not to this endpoint), so adding them here makes both reports of one alert
+    carry the same labels and merge into one."""
     if isinstance(body, Mapping):
         if body.get("status") not in (None, "success"):
             raise ValueError(f"prometheus: {body.get('error', 'error')}")
@@ -62,7 +83,7 @@ def prometheus_alerts(body: Mapping | Sequence, source: str) -> tuple[Alert, ...
             state = AlertState.PENDING
         else:
             continue
-        labels = {str(k): str(v) for k, v in (item.get("labels") or {}).items()}
+        labels = {**(external or {}), **{str(k): str(v) for k, v in (item.get("labels") or {}).items()}}
         summary, description = _annotations(item)
         out.append(
             Alert(

@@ -125,12 +125,26 @@ class PrometheusAlertsSource(_PolledAlerts):
         refresh_seconds: float | None = None,
     ) -> None:
         super().__init__(name, url, options, refresh_seconds)
+        self._external: dict[str, str] | None = None
+        self._polls_since_config = 0
         self.client = PrometheusAlertsClient(
             url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout
         )
 
     def fetch(self) -> tuple[Alert, ...]:
-        return t.prometheus_alerts(self.client.alerts(), self.name)
+        body = self.client.alerts()
+        return t.prometheus_alerts(body, self.name, self.external_labels())
+
+    def external_labels(self) -> dict[str, str]:
+        """Prometheus' external labels, read once and again every 50 polls (a config reload)."""
+        self._polls_since_config += 1
+        if self._external is None or self._polls_since_config >= 50:
+            self._polls_since_config = 0
+            try:
+                self._external = t.external_labels(self.client.config())
+            except HttpError:
+                self._external = {}  # an endpoint this server does not have: no external labels
+        return self._external
 
     def _close(self) -> None:
         self.client.close()

@@ -165,6 +165,7 @@ def prometheus(
     scrape_interval: str = "1s",
     target_labels: Mapping[str, str] | None = None,
     extra_jobs: Sequence[tuple[str, Sequence[str], Mapping[str, str]]] = (),
+    external_labels: Mapping[str, str] | None = None,
     timeout: float = 30.0,
 ) -> Iterator[Server]:
     """A real Prometheus on 127.0.0.1 scraping `targets` ('127.0.0.1:PORT') every `scrape_interval`.
@@ -181,6 +182,8 @@ def prometheus(
             f"  evaluation_interval: {scrape_interval}",
             f"  scrape_timeout: {scrape_interval}",
         ]
+        if external_labels:
+            lines += [f"  external_labels: {json.dumps(dict(external_labels))}"]
         if rules:
             (workdir / "rules.yml").write_text(rules)
             lines += ["rule_files:", f"- {workdir / 'rules.yml'}"]

@@ -47,7 +47,8 @@ def servers():
     with (
         alertmanager(am_bin) as am,
         exporter.running() as address,
-        prometheus(prom_bin, [address], rules=rules, alertmanager_url=am.url) as prom,
+        prometheus(prom_bin, [address], rules=rules, alertmanager_url=am.url,
+                       external_labels={"monitor": "mlops-test"}) as prom,
     ):
         yield prom, am
 
@@ -92,7 +93,9 @@ def test_slow_service_alert_fires_and_is_tied_to_it(fleet):
     alert = wait_for(lambda: slow_alert(fleet, AlertState.FIRING), 45, "HighInferenceLatency firing on slow-model")
     assert alert.severity.name == "WARNING" and alert.summary == "Model inference latency is high"
     assert alert.since is not None
-    # Reported by both Prometheus and Alertmanager, shown once; none for the fast service.
+    # Reported by both Prometheus and Alertmanager (which also gets Prometheus' external labels),
+    # shown once; none for the fast service.
+    wait_for(lambda: slow_alert(fleet, AlertState.FIRING).source == "alertmanager", 10, "Alertmanager's report")
     wait_for(
         lambda: (
             fleet.state.health.get("alertmanager") and fleet.state.health["alertmanager"].state is HealthState.CONNECTED

@@ -82,3 +82,23 @@ def test_times_with_nanoseconds_and_zero_times():
     assert t.parse_time("0001-01-01T00:00:00Z") is None
     assert t.parse_time("") is None and t.parse_time("yesterday") is None
     assert t.format_time(when) == "2026-11-29T02:08:17.109Z"
+
+
+def test_prometheus_external_labels_make_both_reports_of_an_alert_one():
+    config = {"status": "success", "data": {"yaml": "global:\n  scrape_interval: 1s\n  external_labels:\n"
+                                                    "    monitor: eu-1\n    severity: ignored\n"}}
+    external = t.external_labels(config)
+    assert external == {"monitor": "eu-1", "severity": "ignored"}
+    assert t.external_labels({"data": {"yaml": "global: {}\n"}}) == {}
+    assert t.external_labels({}) == {}
+    from_prometheus = t.prometheus_alerts(load("prom_alerts.json"), "prometheus-alerts", external)
+    down = next(a for a in from_prometheus if a.name == "ModelDown")
+    # Added the way Prometheus adds them when sending to Alertmanager: the alert's own labels win.
+    assert dict(down.labels)["monitor"] == "eu-1" and dict(down.labels)["severity"] == "critical"
+    am_item = next(a for a in load("am_alerts.json") if a["labels"]["alertname"] == "ModelDown")
+    am_item = {**am_item, "labels": {**am_item["labels"], "monitor": "eu-1"}}
+    merged = merge_alerts(
+        {"prometheus-alerts": (down,), "alertmanager": t.alertmanager_alerts([am_item], "alertmanager")},
+        ServiceIndex([]),
+    )
+    assert len(merged) == 1 and merged[0].state is AlertState.SILENCED
