@@ -96,6 +96,10 @@ class _PolledAlerts:
         self.poller.stop()
         self._close()
 
+    def wake(self) -> None:
+        """Poll as soon as the current poll (if any) ends."""
+        self.poller.wake()
+
     def _close(self) -> None:
         pass
 

@@ -151,6 +151,11 @@ class PrometheusBackend:
         self.poller.stop()
         self.client.close()
 
+    def wake(self) -> None:
+        """Refresh as soon as the current refresh (if any) ends: e.g. when the Fleet's services
+        first arrive, so latency is tied to them without waiting a whole interval."""
+        self.poller.wake()
+
     # -- polling ------------------------------------------------------------------------------
 
     def metric_names(self, force: bool = False) -> set[str]:

@@ -220,3 +220,19 @@ def test_range_queries_are_incremental_after_the_first_refresh():
     backend.refresh()
     start, end = fake.ranges[-1]
     assert end - start == 600
+
+
+def test_wake_polls_again_without_waiting_the_interval():
+    calls = []
+    poller = Poller("p", lambda: calls.append(time.monotonic()), interval=60, on_health=lambda h: None)
+    poller.start()
+    try:
+        deadline = time.monotonic() + 2
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        poller.wake()
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(calls) == 2  # the second poll came from wake(), not from the 60 s interval
+    finally:
+        poller.stop()
