@@ -75,22 +75,25 @@ def _update_config_text(spec: Mapping[str, Any], key: str = "UpdateConfig") -> s
             "monitor 5s (engine default)")
 
 
-def conflict_error(name: str, planned: Mapping[str, Any], current: Mapping[str, Any] | None) -> ActionConflict:
+def seen(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What a plan saw of a service, to tell the operator what changed on a conflict (no env, no secrets)."""
+    facts = tr.service_facts(raw)
+    return {"version": facts.version_index, "image": facts.image,
+            "replicas": facts.replicas if facts.replicated else "global", "update": facts.update_state or "-",
+            "labels": dict(facts.labels), "networks": [[n, list(a)] for n, a in facts.networks]}
+
+
+def conflict_error(name: str, planned: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> ActionConflict:
     """'update out of sequence' -> what changed between the plan's read and now."""
-    if current is None:
-        return ActionConflict(f"{name} changed since the plan", changed="the service could not be re-read")
-    before, after = tr.service_facts(planned), tr.service_facts(current)
-    changes = [f"version {before.version_index} → {after.version_index}"]
-    for label, old, new in (
-        ("image", before.image, after.image),
-        ("replicas", before.replicas, after.replicas),
-        ("update", before.update_state or "-", after.update_state or "-"),
-        ("labels", dict(before.labels), dict(after.labels)),
-        ("networks", before.networks, after.networks),
-    ):
-        if old != new:
-            changes.append(f"{label} {old} → {new}")
-    return ActionConflict(f"{name} changed since the plan (update out of sequence)", changed="; ".join(changes))
+    message = f"{name} changed since the plan (update out of sequence)"
+    if current is None or planned is None:
+        return ActionConflict(message, changed="the service could not be re-read")
+    now = seen(current)
+    changes = [f"version {planned['version']} → {now['version']}"]
+    for label in ("image", "replicas", "update", "labels", "networks"):
+        if planned.get(label) != now[label]:
+            changes.append(f"{label} {planned.get(label)} → {now[label]}")
+    return ActionConflict(message, changed="; ".join(changes))
 
 
 class SwarmActions:
@@ -136,7 +139,8 @@ class SwarmActions:
             confirm_text=confirm_text,
             user=self.backend.health.user if self.backend.health else "",
             noop=not mutations,
-            context={"service_id": raw["ID"], "service": raw["Spec"]["Name"], **(context or {})},
+            context={"service_id": raw["ID"], "service": raw["Spec"]["Name"], "seen": {raw["ID"]: seen(raw)},
+                     **(context or {})},
         )
 
     # -- plan ----------------------------------------------------------------------------------
@@ -301,6 +305,7 @@ class SwarmActions:
                           warnings=warnings, risk=Risk.MEDIUM if mutations else Risk.LOW,
                           confirm_text=s.name if new_s == 0 and self._production(s) else "",
                           context={"expect": "canary", "stable": s.name, "canary": c.name,
+                                   "seen": {stable["ID"]: seen(stable), canary["ID"]: seen(canary)},
                                    "stable_replicas": new_s, "canary_replicas": new_c,
                                    "versions": {s.name: s.version_index, c.name: c.version_index}})
         return plan
@@ -347,6 +352,7 @@ class SwarmActions:
                                                  f"remove alias {alias} from {holder['Spec']['Name']}"))
         return self._plan(service, intent, raw, tuple(mutations), before, after, warnings=warnings, risk=Risk.HIGH,
                           context={"expect": "bluegreen", "alias": alias, "target": t_facts.name,
+                                   "seen": {m["ID"]: seen(m) for m in [target, *holders]},
                                    "others": [h["Spec"]["Name"] for h in holders if h is not target],
                                    "network": shared})
 
@@ -374,7 +380,6 @@ class SwarmActions:
         for mutation in plan.mutations:
             name = mutation.body.get("Name", plan.target_name) if isinstance(mutation.body, dict) else plan.target_name
             sid = mutation.path.split("/")[2]
-            planned_version = mutation.params.get("version", "")
             try:
                 self.backend.request(mutation.method, mutation.path, mutation.params, mutation.body)
             except EngineError as exc:
@@ -385,10 +390,7 @@ class SwarmActions:
                         current = self.backend.get_service(sid)
                     except EngineError:
                         current = None
-                    planned = {"Spec": mutation.body, "ID": sid, "Version": {"Index": int(planned_version or 0)}}
-                    if mutation.params.get("rollback"):
-                        planned["PreviousSpec"] = None
-                    error = conflict_error(name, planned, current)
+                    error = conflict_error(name, plan.context.get("seen", {}).get(sid), current)
                     raise ActionConflict(str(error) + partial, changed=error.changed) from None
                 if exc.status in (401, 403) or "permission denied" in text or "authorization denied" in text:
                     raise ActionForbidden(f"{name}: {exc.message}{partial}") from None

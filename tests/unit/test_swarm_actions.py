@@ -1,0 +1,228 @@
+"""Swarm action plans on recorded JSON: the exact calls, previews and warnings, and how apply maps
+the engine's errors. The engine behind them is exercised in tests/integration/test_swarm_backend.py."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+
+import pytest
+
+from backends.plans import (
+    ActionConflict,
+    ActionError,
+    ActionForbidden,
+    ActionRefused,
+    Rollback,
+    Scale,
+    SetCanaryWeight,
+    SwitchBlueGreen,
+    UpdateImage,
+)
+from backends.swarm import translate as tr
+from backends.swarm.actions import SwarmActions
+from backends.swarm.watch import EngineError
+
+DATA = pathlib.Path(__file__).parent / "data" / "swarm"
+
+
+def load(name: str):
+    return json.loads((DATA / name).read_text())
+
+
+class RecordedSwarm:
+    """What SwarmActions reads from its backend, served from the recorded JSON; POSTs are recorded."""
+
+    name = "lab"
+    health = None
+
+    def __init__(self, nodes: str = "nodes.json") -> None:
+        self.services = load("services.json")
+        self.tasks = load("tasks.json")
+        self.nodes = load(nodes)
+        self.posts: list[tuple[str, dict, dict]] = []
+        self.fail_with: EngineError | None = None
+
+    def by_name(self, name: str) -> dict:
+        return next(s for s in self.services if s["Spec"]["Name"] == name or s["ID"] == name)
+
+    def get_service(self, ident: str) -> dict:
+        try:
+            return copy.deepcopy(self.by_name(ident))
+        except StopIteration:
+            raise EngineError(404, f"service {ident} not found") from None
+
+    def list_services(self, ids=None):
+        return copy.deepcopy(self.services)
+
+    def list_tasks(self, service_ids=None):
+        wanted = set(service_ids or ())
+        return [t for t in self.tasks if t["DesiredState"] in ("running", "ready")
+                and (not wanted or t["ServiceID"] in wanted)]
+
+    def get_json(self, path, params=None):
+        assert path == "/nodes"
+        return self.nodes
+
+    def request(self, method, path, params=None, body=None, timeout=None):
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.posts.append((path, dict(params or {}), body))
+
+
+@pytest.fixture
+def swarm() -> RecordedSwarm:
+    return RecordedSwarm()
+
+
+def model(swarm: RecordedSwarm, name: str):
+    view = tr.translate("lab", swarm.services, swarm.tasks, swarm.nodes)
+    return next(s for k, s in view.services.items() if k.name == name)
+
+
+def test_scale_sends_the_full_spec_with_only_the_replicas_changed(swarm):
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-fraud"), Scale(5))
+    raw = swarm.by_name("rec-fraud")
+    [m] = plan.mutations
+    assert (m.method, m.path, m.params) == ("POST", f"/services/{raw['ID']}/update",
+                                            {"version": str(raw["Version"]["Index"])})
+    assert m.body == {**raw["Spec"], "Mode": {"Replicated": {"Replicas": 5}}}
+    assert (plan.before, plan.after, plan.precondition_version) == (
+        {"replicas": "3"}, {"replicas": "5"}, str(raw["Version"]["Index"]))
+    assert plan.warnings == () and not plan.noop
+
+
+def test_scale_to_the_same_count_is_a_noop(swarm):
+    assert SwarmActions(swarm).plan(model(swarm, "rec-fraud"), Scale(3)).noop
+
+
+def test_a_global_service_is_refused_clearly(swarm):
+    with pytest.raises(ActionRefused, match="rec-agent is a global service"):
+        SwarmActions(swarm).plan(model(swarm, "rec-agent"), Scale(2))
+
+
+def test_scaling_a_gpu_service_past_the_free_gpus_warns_how_many_stay_pending():
+    swarm = RecordedSwarm()
+    for node in swarm.nodes:  # three GPUs, the llm's two tasks hold two of them
+        node["Description"]["Resources"]["GenericResources"].append(
+            {"NamedResourceSpec": {"Kind": "NVIDIA-GPU", "Value": "GPU-third"}})
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-ml_llm"), Scale(5))
+    [warning] = [w for w in plan.warnings if w.code == "gpu-pending"]
+    assert warning.text == "2 of 3 new replicas will stay Pending: 1 GPU free on the cluster"
+    assert not warning.blocking
+
+    discrete = RecordedSwarm("nodes_discrete.json")  # 4 GPUs, 2 held
+    plan = SwarmActions(discrete).plan(model(discrete, "rec-ml_llm"), Scale(4))
+    assert "gpu-pending" not in [w.code for w in plan.warnings]
+
+
+def test_scaling_production_to_zero_needs_the_name_typed(swarm):
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-ml_llm"), Scale(0))
+    assert plan.confirm_text == "rec-ml_llm"
+    assert [w.code for w in plan.warnings] == ["production-scale-to-zero"]
+    assert SwarmActions(swarm).plan(model(swarm, "rec-fraud"), Scale(0)).confirm_text == ""
+
+
+def test_mid_rollout_is_warned(swarm):
+    swarm.by_name("rec-fraud")["UpdateStatus"] = {"State": "updating", "Message": "update in progress"}
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-fraud"), Scale(4))
+    assert [w.code for w in plan.warnings] == ["mid-rollout"]
+
+
+def test_update_image_changes_only_the_image_and_says_how_it_rolls(swarm):
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-ml_llm"), UpdateImage("mlops/model:v2.1"))
+    raw = swarm.by_name("rec-ml_llm")
+    [m] = plan.mutations
+    expected = copy.deepcopy(raw["Spec"])
+    expected["TaskTemplate"]["ContainerSpec"]["Image"] = "mlops/model:v2.1"
+    assert m.body == expected
+    assert (plan.before, plan.after) == ({"image": "mlops/model:v2", "version": "v2"},
+                                         {"image": "mlops/model:v2.1", "version": "v2.1"})
+    rolling = next(w for w in plan.warnings if w.code == "rolling-update")
+    assert rolling.text.endswith("parallelism 1, delay 0s, order stop-first, on failure pause, monitor 2s")
+
+
+def test_rollback_is_server_side_with_the_version_and_refused_without_previous_spec(swarm):
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-ml_llm"), Rollback())
+    raw = swarm.by_name("rec-ml_llm")
+    [m] = plan.mutations
+    assert m.params == {"version": str(raw["Version"]["Index"]), "rollback": "previous"}
+    assert (plan.before["image"], plan.after["image"]) == ("mlops/model:v2", "mlops/model:v1")
+    with pytest.raises(ActionRefused, match="rec-fraud does not have a previous spec"):
+        SwarmActions(swarm).plan(model(swarm, "rec-fraud"), Rollback())
+    with pytest.raises(ActionRefused, match="previous' only"):
+        SwarmActions(swarm).plan(model(swarm, "rec-ml_llm"), Rollback(revision="7"))
+
+
+def test_canary_weight_splits_by_task_count_growing_side_first(swarm):
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-fraud"), SetCanaryWeight(75))
+    stable, canary = swarm.by_name("rec-fraud"), swarm.by_name("rec-fraud-canary")
+    assert [(m.path, m.params["version"], m.body["Mode"]) for m in plan.mutations] == [
+        (f"/services/{canary['ID']}/update", str(canary["Version"]["Index"]), {"Replicated": {"Replicas": 3}}),
+        (f"/services/{stable['ID']}/update", str(stable["Version"]["Index"]), {"Replicated": {"Replicas": 1}}),
+    ]
+    assert plan.after == {"weight": "75%", "stable": "rec-fraud ×1", "canary": "rec-fraud-canary ×3"}
+
+
+def test_canary_weight_that_cannot_be_reached_is_approximated_and_said(swarm):
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-fraud-canary"), SetCanaryWeight(40))
+    assert plan.after["weight"] == "50%"
+    [warning] = [w for w in plan.warnings if w.code == "weight-approximated"]
+    assert "with 4 tasks in all, 40% becomes 50% (2 of 4); reachable: 0%, 25%, 50%, 75%, 100%" in warning.text
+    assert SwarmActions(swarm).plan(model(swarm, "rec-fraud"), SetCanaryWeight(20)).noop
+
+
+def test_blue_green_switch_moves_the_alias_to_the_target_first(swarm):
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-rank-blue"), SwitchBlueGreen("green"))
+    blue, green = swarm.by_name("rec-rank-blue"), swarm.by_name("rec-rank-green")
+    net = blue["Spec"]["TaskTemplate"]["Networks"][0]["Target"]
+    assert [m.path.split("/")[2] for m in plan.mutations] == [green["ID"], blue["ID"]]
+    assert plan.mutations[0].body["TaskTemplate"]["Networks"] == [{"Target": net, "Aliases": ["rec-rank"]}]
+    assert plan.mutations[1].body["TaskTemplate"]["Networks"] == [{"Target": net}]
+    assert not plan.blocked and "tasks-restart" in [w.code for w in plan.warnings]
+    assert SwarmActions(swarm).plan(model(swarm, "rec-rank-green"), SwitchBlueGreen("blue")).noop
+
+
+def test_blue_green_switch_to_a_colour_with_tasks_not_running_is_blocked(swarm):
+    green = swarm.by_name("rec-rank-green")
+    swarm.tasks = [t for t in swarm.tasks if not (t["ServiceID"] == green["ID"] and t.get("Slot") == 2)]
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-rank-blue"), SwitchBlueGreen("green"))
+    [blocked] = plan.blocked
+    assert blocked.code == "selector-no-ready-pods" and "has 1 of 2 tasks running" in blocked.text
+    with pytest.raises(ActionRefused, match="no 'purple' colour"):
+        SwarmActions(swarm).plan(model(swarm, "rec-rank-blue"), SwitchBlueGreen("purple"))
+
+
+def test_apply_sends_each_mutation_once_with_its_version(swarm):
+    actions = SwarmActions(swarm)
+    plan = actions.plan(model(swarm, "rec-fraud"), SetCanaryWeight(50))
+    actions.apply(plan)
+    assert [(p, params) for p, params, _ in swarm.posts] == [(m.path, dict(m.params)) for m in plan.mutations]
+
+
+def test_out_of_sequence_is_a_conflict_that_says_what_changed(swarm):
+    actions = SwarmActions(swarm)
+    plan = actions.plan(model(swarm, "rec-fraud"), Scale(4))
+    raw = swarm.by_name("rec-fraud")
+    raw["Version"]["Index"] += 3
+    raw["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] = "mlops/model:v2"
+    swarm.fail_with = EngineError(500, "rpc error: code = Unknown desc = update out of sequence")
+    with pytest.raises(ActionConflict) as err:
+        actions.apply(plan)
+    old = int(plan.precondition_version)
+    assert err.value.changed == f"version {old} → {old + 3}; image mlops/model:v1 → mlops/model:v2"
+
+
+@pytest.mark.parametrize(("error", "raised"), [
+    (EngineError(403, "authorization denied by plugin opa: service update"), ActionForbidden),
+    (EngineError(400, "rpc error: code = FailedPrecondition desc = service x does not have a previous spec"),
+     ActionRefused),
+    (EngineError(0, "Connection aborted"), ActionError),
+])
+def test_engine_errors_map_to_action_errors(swarm, error, raised):
+    actions = SwarmActions(swarm)
+    plan = actions.plan(model(swarm, "rec-fraud"), Scale(4))
+    swarm.fail_with = error
+    with pytest.raises(raised):
+        actions.apply(plan)
