@@ -1,0 +1,65 @@
+"""A Prometheus HTTP API subset on 127.0.0.1 over series the scenario writes.
+
+    prom = SimPrometheus.start(rules=[seed_rule()], notify=am.receive)
+    prom.store.append(ts, [(labels_of("up", job="x"), 1.0)])   # one scrape
+    prom.url   # http://127.0.0.1:PORT
+    prom.stop()
+
+Endpoints: /api/v1/query, /api/v1/query_range (GET or POST form), /api/v1/series, /api/v1/labels,
+/api/v1/label/<name>/values, /api/v1/alerts, /api/v1/rules, /api/v1/status/buildinfo. PromQL is
+parsed and evaluated (sim/prometheus/promql.py, evaluate.py); anything outside the subset gets
+Prometheus's error body.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterator
+
+from ..docker.httpd import Server
+from .evaluate import Evaluator
+from .promql import VectorSelector
+from .rules import AlertRule, RuleManager, seed_rule
+from .series import Labels, SeriesStore, labels_of
+from .server import PromHandler
+
+__all__ = ["SimPrometheus", "AlertRule", "seed_rule", "labels_of", "SeriesStore"]
+
+
+class SimPrometheus:
+    def __init__(self, rules: list[AlertRule] | None = None, *, eval_interval: float = 1.0,
+                 notify: Callable[[list[dict[str, Any]]], None] | None = None,
+                 clock: Callable[[], float] = time.time, retention: float = 3600.0) -> None:
+        self.clock = clock
+        self.store = SeriesStore(retention=retention)
+        self.evaluator = Evaluator(self.store)
+        self.rules = RuleManager(self.evaluator, list(rules or []), interval=eval_interval, clock=clock, notify=notify)
+        self._server: Server | None = None
+
+    @classmethod
+    def start(cls, rules: list[AlertRule] | None = None, *, eval_interval: float = 1.0,
+              notify: Callable[[list[dict[str, Any]]], None] | None = None, port: int = 0,
+              evaluate_rules: bool = True, retention: float = 3600.0) -> "SimPrometheus":
+        sim = cls(rules, eval_interval=eval_interval, notify=notify, retention=retention)
+        sim._server = Server(PromHandler, sim, port)
+        sim.rules.external_url = sim.url
+        if evaluate_rules:
+            sim.rules.start()
+        return sim
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.port}"
+
+    def matching_labels(self, sel: VectorSelector) -> Iterator[Labels]:
+        for s in self.store.candidates(sel.name):
+            labels = dict(s.labels)
+            if all(m.matches(labels.get(m.label, "")) for m in sel.matchers):
+                yield s.labels
+
+    def stop(self) -> None:
+        self.rules.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
