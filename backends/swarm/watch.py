@@ -333,7 +333,15 @@ class SwarmBackend:
                     self._synced_once = True
                     self._set_health(HealthState.CONNECTED)
                 elif dirty:
-                    self.refresh_services(dirty)
+                    try:
+                        self.refresh_services(dirty)
+                    except Exception as exc:
+                        # A service removed between two calls (404) or a blip: the full resync that
+                        # follows at once decides the health, not this small refresh.
+                        log.debug("swarm %s: refresh of %d services failed: %s", self.name, len(dirty), exc)
+                        with self._lock:
+                            self._dirty_all = True
+                        continue
                 attempt = 0
             except Exception as exc:
                 if self._stopping.is_set():
