@@ -169,11 +169,11 @@ class PrometheusBackend:
             self._names_at = now
         return self._names
 
-    def active_presets(self) -> tuple[str, ...]:
+    def active_presets(self, metric_names: set[str] | None = None) -> tuple[str, ...]:
         if self.options.presets is not None:
             names = list(self.options.presets)
         else:
-            names = list(q.detect_presets(self.metric_names()))
+            names = list(q.detect_presets(self.metric_names() if metric_names is None else metric_names))
         for preset in self.options.service_presets.values():
             if preset not in names:
                 names.append(preset)
@@ -200,8 +200,9 @@ class PrometheusBackend:
         # scrape that completes them landed.
         start = keep_from if full else max(keep_from, self._history_end - 2 * step)
         results = []
-        presets = self.active_presets()
-        self.builder.present = frozenset(self.metric_names())
+        metric_names = self.metric_names()  # one request at most, whatever the TTL
+        presets = self.active_presets(metric_names)
+        self.builder.present = frozenset(metric_names)
         history: dict[tuple[str, str], t.History] = {}
         for preset_name in presets:
             preset = q.PRESETS[preset_name]
@@ -211,9 +212,11 @@ class PrometheusBackend:
                 if which == "p50" and qs.p50 == qs.p95:
                     rows["p50"] = rows["p95"]
                     continue
-                fresh = t.parse_matrix(self.client.query_range(promql, start, end, step))
-                old = {} if full else self._history.get((preset_name, which), {})
-                history[(preset_name, which)] = t.merge_history(old, fresh, since=start, keep_from=keep_from)
+                known = not full and (preset_name, which) in self._history
+                since = start if known else keep_from  # a stack seen for the first time: whole window
+                fresh = t.parse_matrix(self.client.query_range(promql, since, end, step))
+                old = self._history[(preset_name, which)] if known else {}
+                history[(preset_name, which)] = t.merge_history(old, fresh, since=since, keep_from=keep_from)
                 rows[which] = t.history_rows(history[(preset_name, which)])
             rps = t.parse_vector(self.client.query(qs.rps))
             errors = t.parse_vector(self.client.query(qs.errors)) if qs.errors else None
@@ -244,7 +247,7 @@ class PrometheusBackend:
             results, index.resolve, slo_for=slo_for, preset_for=preset_for, aliases=opts.label_aliases
         )
         gpus: dict = {}
-        if opts.gpu and q.DCGM_UTIL in self.metric_names():
+        if opts.gpu and q.DCGM_UTIL in metric_names:
             util, used, free = (self.client.query(q.dcgm_query(m)) for m in q.DCGM_METRICS)
             gpus = t.gpu_metrics(util, used, free)
         return Change(source=self.name, latency=latency, gpu_metrics=gpus, snapshot=True)

@@ -236,3 +236,29 @@ def test_wake_polls_again_without_waiting_the_interval():
         assert len(calls) == 2  # the second poll came from wake(), not from the 60 s interval
     finally:
         poller.stop()
+
+
+def test_before_any_stack_is_scraped_names_are_asked_once_per_refresh():
+    fake = FakePrometheus(0)
+    fake.metric_names = lambda: (fake.sent.append("names"), ["up"])[1]  # type: ignore[method-assign]
+    backend = PrometheusBackend("http://127.0.0.1:9", client=fake, options=PrometheusOptions())  # type: ignore[arg-type]
+    assert backend.refresh().latency == {}
+    backend.refresh()
+    assert fake.sent == ["names", "names"]  # no preset: nothing else asked, names not cached
+
+
+def test_a_stack_detected_later_gets_its_whole_window():
+    clock = Clock(1_000_020.0)
+    fake = GridPrometheus(1)
+    names = ["up"]
+    fake.metric_names = lambda: (fake.sent.append("names"), names)[1]  # type: ignore[method-assign]
+    services = [svc(0)]
+    backend = PrometheusBackend("http://127.0.0.1:9", services=lambda: services, client=fake,  # type: ignore[arg-type]
+                                options=PrometheusOptions(window_seconds=600, step_seconds=15, presets=None), clock=clock)
+    backend.refresh()
+    backend.refresh()
+    names.append("model_inference_duration_seconds_bucket")
+    clock.now += 15
+    change = backend.refresh()
+    start, end = fake.ranges[-1]
+    assert end - start == 600 and len(change.latency[svc(0).key].p95) == 41
