@@ -317,14 +317,17 @@ def ms(seconds: float | None) -> str:
 def latency_summary(series: LatencySeries) -> tuple[str, str]:
     """'p95 812ms ▲ SLO BREACHED (100ms) · p50 90ms · 12.5 rps · 0.4% err', semantic."""
     p95 = series.current_p95
-    parts = [f"p95 {ms(p95)}"]
+    # Counter-only runtimes (Triton without summaries, TorchServe) give a mean, not a quantile.
+    label = "mean" if getattr(series, "estimate", "quantile") == "mean" else "p95"
+    parts = [f"{label} {ms(p95)}"]
     semantic = "healthy"
     if series.breached:
         parts[0] += f" ▲ SLO breached ({ms(series.slo_seconds)})"
         semantic = "down"
     elif p95 is not None:
         parts[0] += " ✓ within SLO"
-    parts.append(f"p50 {ms(series.current_p50)}")
+    if label == "p95":
+        parts.append(f"p50 {ms(series.current_p50)}")
     parts.append(f"{series.rps:.1f} rps" if series.rps is not None else "- rps")
     parts.append(f"{series.error_ratio * 100:.1f}% err" if series.error_ratio is not None else "- err")
     return " · ".join(parts), semantic

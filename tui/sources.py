@@ -7,6 +7,7 @@ the status bar, and never stops the others from starting.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,4 +115,28 @@ def build_fleet(settings: Settings) -> Fleet:
             fleet.add_backend(backend)
         except ValueError as exc:
             log.warning("%s", exc)
+    wake_metrics_on_new_services(fleet)
     return fleet
+
+
+def wake_metrics_on_new_services(fleet: Fleet, min_interval: float = 2.0) -> None:
+    """Metrics are tied to services by name: when new services appear (first sync, a new
+    deployment), poll metrics now instead of waiting for the next refresh."""
+    wakers = [b.wake for b in fleet.backends.values() if callable(getattr(b, "wake", None))]
+    if not wakers:
+        return
+    seen: set = set()
+    last = [0.0]
+
+    def on_update(_state, delta) -> None:
+        new = delta.services - seen
+        if not new:
+            return
+        seen.update(new)
+        now = time.monotonic()
+        if now - last[0] >= min_interval:
+            last[0] = now
+            for wake in wakers:
+                wake()
+
+    fleet.subscribe(on_update)

@@ -57,7 +57,7 @@ def parse_duration(text: str) -> int:
     value = text.strip().lower().replace(" ", "")
     if not value:
         raise InvalidInput("type a duration such as 30m, 2h or 1d")
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]+", value):
         seconds = int(value) * 60
     else:
         match = _DURATION.fullmatch(value)
