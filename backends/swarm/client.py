@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -330,7 +331,7 @@ def open_api(endpoint: SwarmEndpoint, timeout: float = DEFAULT_TIMEOUT) -> Any:
         return docker.APIClient(base_url=url, version="auto", timeout=timeout, tls=tls,
                                 use_ssh_client=endpoint.use_ssh_client)
     except docker.errors.DockerException as exc:
-        raise ConnectionError(one_line(exc)) from None
+        raise ConnectionError(f"cannot reach {endpoint.display}: {connection_reason(exc)}") from None
 
 
 def cluster_name(api: Any, timeout: float = PROBE_TIMEOUT) -> str:
@@ -363,6 +364,20 @@ def endpoint_name(endpoint: SwarmEndpoint, timeout: float = PROBE_TIMEOUT) -> st
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+def connection_reason(exc: BaseException) -> str:
+    """The useful end of a requests/urllib3 error chain: 'Connection refused', 'timed out', ..."""
+    text = one_line(exc)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if match:
+        return match.group(1).strip()
+    lowered = text.lower()
+    if "timed out" in lowered:
+        return "timed out"
+    if "certificate" in lowered or "ssl" in lowered:
+        return "TLS error: " + text[-200:]
+    return text[:300]
 
 
 def backends_from_settings(values: Sequence[str] | None = None, *, resync_seconds: float = 5.0,

@@ -40,7 +40,15 @@ from backends.model import (
 )
 from backends.plans import ActionPlan, Intent, VerifyResult
 from backends.swarm import translate as tr
-from backends.swarm.client import DEFAULT_TIMEOUT, SwarmEndpoint, endpoint_name, one_line, open_api, parse_endpoint
+from backends.swarm.client import (
+    DEFAULT_TIMEOUT,
+    SwarmEndpoint,
+    connection_reason,
+    endpoint_name,
+    one_line,
+    open_api,
+    parse_endpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -223,9 +231,12 @@ class SwarmBackend:
                 raise ValueError(method)
         except EngineError:
             raise
+        except ConnectionError as exc:
+            self._drop_api()
+            raise EngineError(0, str(exc)) from None
         except Exception as exc:
             self._drop_api()
-            raise EngineError(0, one_line(exc)) from None
+            raise EngineError(0, f"cannot reach {self.endpoint.display}: {connection_reason(exc)}") from None
         if response.status_code >= 400:
             try:
                 message = str((response.json() or {}).get("message", "")) or response.text
@@ -389,9 +400,9 @@ class SwarmBackend:
             attempt += 1
 
     def _open_events(self) -> Any:
+        api = self.api()  # first: it imports the SDK under the client lock (two threads importing race)
         from docker.types.daemon import CancellableStream
 
-        api = self.api()
         filters = orjson.dumps({"type": list(EVENT_TYPES)}).decode()
         response = api._get(api._url("/events"), params={"filters": filters}, stream=True,
                             timeout=(self.timeout, EVENT_READ_TIMEOUT))
