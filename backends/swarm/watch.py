@@ -58,6 +58,11 @@ EVENT_READ_TIMEOUT = 60.0
 MAX_BACKOFF = 30.0
 PARTIAL_LIMIT = 50
 """More services than this marked at once: a full resync is cheaper than a filtered one."""
+SETTLING_STATES = frozenset({"new", "allocated", "assigned", "accepted", "preparing", "ready", "starting"})
+"""Task states that become `running` without an event: such a service is read again shortly."""
+FOLLOW_UP_SECONDS = 0.5
+FOLLOW_UPS = 40
+"""At most this many follow-up reads (20 s) per event; the periodic resync covers the rest."""
 
 
 def utcnow() -> datetime:
@@ -289,8 +294,11 @@ class SwarmBackend:
         ))
         return view
 
-    def refresh_services(self, ids: list[str]) -> None:
-        """Re-read the named services and their tasks; push only what changed."""
+    def refresh_services(self, ids: list[str]) -> set[str]:
+        """Re-read the named services and their tasks; push only what changed.
+
+        Returns the services whose tasks are still on their way to running: Swarm moves a task
+        from starting to running with no further event, so those are read again shortly."""
         present = {s["ID"]: s for s in self.list_services(ids) if s.get("ID") in ids}
         tasks = self.list_tasks(sorted(present)) if present else []
         with self._lock:
@@ -306,6 +314,8 @@ class SwarmBackend:
             view = self._translate()
             self._view = view
         self._emit_diff(old, view)
+        return {t["ServiceID"] for t in tasks if t.get("DesiredState") == "running"
+                and (t.get("Status") or {}).get("State") in SETTLING_STATES}
 
     def _translate(self) -> tr.SwarmView:
         return tr.translate(self.name, list(self._services.values()), list(self._tasks.values()), self._nodes)
@@ -332,20 +342,32 @@ class SwarmBackend:
     def _sync_loop(self) -> None:
         attempt = 0
         next_full = 0.0
+        follow: dict[str, tuple[float, int]] = {}  # service id -> (due, follow-ups left)
         while not self._stopping.is_set():
+            self._wake.clear()
             try:
+                now = time.monotonic()
                 with self._lock:
-                    dirty, self._dirty = sorted(self._dirty), set()
+                    fresh = set(self._dirty)
+                    due = {sid for sid, (when, _) in follow.items() if when <= now}
+                    dirty, self._dirty = sorted(fresh | due), set()
                     full = self._dirty_all or time.monotonic() >= next_full or len(dirty) > PARTIAL_LIMIT
                 if full:
                     self.full_resync()
+                    follow.clear()
                     next_full = time.monotonic() + self.resync_seconds
                     self._last_sync = self._clock()
                     self._synced_once = True
                     self._set_health(HealthState.CONNECTED)
                 elif dirty:
                     try:
-                        self.refresh_services(dirty)
+                        settling = self.refresh_services(dirty)
+                        for sid in dirty:
+                            left = FOLLOW_UPS if sid in fresh else follow.get(sid, (0.0, 0))[1] - 1
+                            if sid in settling and left > 0:
+                                follow[sid] = (time.monotonic() + FOLLOW_UP_SECONDS, left)
+                            else:
+                                follow.pop(sid, None)
                     except Exception as exc:
                         # A service removed between two calls (404) or a blip: the full resync that
                         # follows at once decides the health, not this small refresh.
@@ -365,9 +387,8 @@ class SwarmBackend:
                 self._stopping.wait(backoff_delay(attempt))
                 attempt += 1
                 continue
-            wait = max(0.0, next_full - time.monotonic())
-            self._wake.wait(wait)
-            self._wake.clear()
+            soonest = min([next_full, *(when for when, _ in follow.values())])
+            self._wake.wait(max(0.0, soonest - time.monotonic()))
 
     # -- events --------------------------------------------------------------------------------
 

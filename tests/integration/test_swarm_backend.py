@@ -373,6 +373,29 @@ def test_an_action_through_the_fleet_is_applied_verified_and_audited(lab):
         fleet.stop()
 
 
+def test_events_bring_changes_between_resyncs_as_small_upserts(lab):
+    changes: list = []
+    b = SwarmBackend(SwarmEndpoint(url=f"unix://{SOCKET}"), name="it-events", resync_seconds=300.0)
+    b.start(changes.append)
+    try:
+        wait_for("the first sync", lambda: b.health and b.health.state is HealthState.CONNECTED, 15)
+        resyncs = b.resyncs
+        name = lab.create("evt", "--replicas", "1", "mlops/model:v1")
+        service(b, name, lambda s: s.ready == 1, timeout=15)
+        docker("service", "scale", "--detach", f"{name}=2")
+        service(b, name, lambda s: s.ready == 2, timeout=15)
+        assert b.resyncs == resyncs, "the changes came from events, not from a full resync"
+        upserts = [c for c in changes if not c.snapshot and any(k.name == name for k in c.services)]
+        assert upserts and all(set(k.name for k in c.services) == {name} for c in upserts)
+        detail = b.describe(service(b, name))
+        assert sorted(r.name for r in detail.replicas if r.ready) == [f"{name}.1", f"{name}.2"]
+        docker("service", "rm", name)
+        wait_for("the removal", lambda: any(c.services.get(k) is None and k.name == name
+                                            for c in changes for k in c.services), 15)
+    finally:
+        b.stop()
+
+
 def _dockerd_pid() -> int | None:
     out = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True)
     pids = out.stdout.split()
