@@ -187,9 +187,9 @@ class SwarmBackend:
         return tr.detail(raw, tasks, self.get_json("/nodes"))
 
     def revisions(self, service: ModelService) -> list[tuple[str, str]]:
-        """Swarm keeps two specs: the current one and PreviousSpec (what rollback returns to)."""
+        """What the rollback picker offers: Swarm keeps one spec to go back to, PreviousSpec."""
         raw = self.get_service(service.key.name)
-        return list(tr.detail(raw, (), ()).revisions)
+        return [r for r in tr.detail(raw, (), ()).revisions if r[0] == "previous"]
 
     def refresh_soon(self) -> None:
         """Ask for a full resync now (after an action, or when events were lost)."""

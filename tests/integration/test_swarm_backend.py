@@ -242,6 +242,7 @@ def test_update_image_then_rollback_and_a_second_rollback_toggles_back(backend, 
     assert shown["UpdateStatus"]["State"] == "completed"
 
     model = service(backend, name, lambda s: s.version == "v2")
+    assert backend.revisions(model) == [("previous", "PreviousSpec: mlops/model:v1")]
     plan = backend.plan(model, Rollback())
     [mutation] = plan.mutations
     assert mutation.params == {"version": str(shown["Version"]["Index"]), "rollback": "previous"}
