@@ -1,7 +1,7 @@
 """The demo's incident story: a seeded timeline driven across the simulated engines.
 
 Story time runs `time_scale` times faster than the wall clock. What happens (story seconds,
-each moved by up to ±15 % by the seed):
+each moved by up to ±8 % by the seed, never out of order):
 
     before 0   an Istio/Swarm canary `rent-predictor-canary` is already slow: HighInferenceLatency fires
     ~30        canaries start: Argo Rollout `ensemble-predictor`, KServe `property-price-predictor`
@@ -76,7 +76,7 @@ class Event:
 def timeline(seed: int) -> list[Event]:
     """The story's events for `seed`: same seed, same times."""
     rng = random.Random(seed)
-    events = [Event(round(at * (1 + rng.uniform(-0.15, 0.15)), 1), kind, target) for at, kind, target in BASE_EVENTS]
+    events = [Event(round(at * (1 + rng.uniform(-0.08, 0.08)), 1), kind, target) for at, kind, target in BASE_EVENTS]
     return sorted(events, key=lambda e: e.at)
 
 

@@ -1,5 +1,5 @@
 """Time series storage: one shared list of scrape timestamps, one float array per series
-(NaN = no sample in that scrape), indexed by metric name. Thread-safe; old scrapes are trimmed."""
+(NaN = the series was absent from that scrape, which Prometheus records as a staleness marker), indexed by metric name. Thread-safe; old scrapes are trimmed."""
 
 from __future__ import annotations
 
@@ -95,11 +95,11 @@ class SeriesStore:
             if ts <= t - lookback:
                 return None
             k = i - s.start
-            if k < len(s.values):
-                v = s.values[k]
-                if not math.isnan(v):
-                    return v
-            i -= 1
+            if k >= len(s.values):
+                return None  # absent from the latest scrape: stale
+            v = s.values[k]
+            # a scrape without the series is a staleness marker: the series is gone
+            return None if math.isnan(v) else v
         return None
 
     def window(self, s: Series, start: float, end: float) -> Iterator[tuple[float, float]]:
