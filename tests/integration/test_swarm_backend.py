@@ -370,6 +370,21 @@ def test_an_action_through_the_fleet_is_applied_verified_and_audited(lab):
         assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
         wait_for("the fleet to show 2 ready", lambda: (fleet.flush(), next(
             s for k, s in fleet.state.services.items() if k.name == name).ready == 2)[1])
+
+        # Someone else changes the service between the preview and the confirm: the Fleet reports the
+        # conflict with what changed, hands back a fresh plan, and audits the attempt.
+        model = next(s for k, s in fleet.state.services.items() if k.name == name)
+        stale = fleet.plan(model, Scale(3))
+        docker("service", "update", "--detach", "--label-add", "owner=team-b", name)
+        outcome = fleet.apply(stale, verify_timeout=60)
+        assert outcome.outcome is Outcome.CONFLICT
+        assert "update out of sequence" in outcome.detail and "owner" in outcome.detail
+        assert outcome.replanned is not None
+        assert int(outcome.replanned.precondition_version) > int(stale.precondition_version)
+        assert audit[-1]["result"] == "conflict" and len(audit) == 2
+        assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
+        assert fleet.apply(outcome.replanned, verify_timeout=60).outcome is Outcome.SUCCEEDED
+        assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
     finally:
         fleet.stop()
 

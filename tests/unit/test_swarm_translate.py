@@ -13,6 +13,8 @@ import pathlib
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backends.model import ActionKind, ColourState, Platform, ServiceKind
 from backends.swarm import translate as tr
@@ -203,3 +205,12 @@ def test_parse_time_keeps_utc_and_drops_nanoseconds():
     assert tr.parse_time("2026-11-29T02:22:27.939799157Z") == datetime(2026, 11, 29, 2, 22, 27, 939799,
                                                                         tzinfo=timezone.utc)
     assert tr.parse_time("0001-01-01T00:00:00Z") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(total=st.integers(min_value=1, max_value=60), weight=st.integers(min_value=0, max_value=100))
+def test_any_weight_keeps_the_total_and_lands_on_the_nearest_reachable_weight(total, weight):
+    stable, canary, reached = tr.split_for_weight(weight, total)
+    assert stable + canary == total and stable >= 0 and canary >= 0
+    assert reached in tr.reachable_weights(total)
+    assert all(abs(reached - weight) <= abs(w - weight) + 1 for w in tr.reachable_weights(total))
