@@ -395,29 +395,31 @@ class SwarmBackend:
     def _event_loop(self) -> None:
         attempt = 0
         while not self._stopping.is_set():
+            opened = time.monotonic()
             try:
                 stream = self._open_events()
-                attempt = 0
                 self.refresh_soon()  # whatever happened while the stream was closed
                 for event in stream:
                     if self._stopping.is_set():
                         return
+                    attempt = 0
                     self._on_event(event)
-                # The stream ended: dockerd closed it (shutting down) or the read timed out.
+                # The stream ended: dockerd closed it (shutting down), or an engine that does not stream.
             except Exception as exc:
                 if self._stopping.is_set():
                     return
-                quiet = "timed out" in str(exc).lower()
-                if not quiet:
-                    log.debug("swarm %s: event stream failed: %s", self.name, exc)
-                    self.refresh_soon()
-                    self._stopping.wait(backoff_delay(attempt))
-                    attempt += 1
-                continue
+                if "timed out" in str(exc).lower() and time.monotonic() - opened >= EVENT_READ_TIMEOUT / 2:
+                    continue  # an idle stream: re-open at once
+                log.debug("swarm %s: event stream failed: %s", self.name, exc)
             finally:
                 self._close_event_stream()
+            # Failed, or ended: back off (a stream that keeps ending at once must not spin; the
+            # periodic resync keeps the data fresh meanwhile) and resync what the gap may have hidden.
             self.refresh_soon()
-            self._stopping.wait(backoff_delay(attempt, base=0.2))
+            lived = time.monotonic() - opened
+            if lived > MAX_BACKOFF:
+                attempt = 0
+            self._stopping.wait(backoff_delay(attempt))
             attempt += 1
 
     def _open_events(self) -> Any:

@@ -188,3 +188,24 @@ def test_stop_returns_promptly_while_the_event_stream_is_open(started):
     b.stop()
     assert time.monotonic() - t0 < 0.5
     assert all(not t.is_alive() for t in threading.enumerate() if t.name.startswith("swarm-") and "lab" in t.name)
+
+
+class EndlessEndings(RecordedEngine):
+    """An engine whose /events answers and closes at once (a proxy or simulator that does not stream)."""
+
+    opens = 0
+
+    def _open_events(self):
+        self.opens += 1
+        return iter(())
+
+
+def test_an_event_stream_that_keeps_ending_backs_off_instead_of_spinning():
+    b = EndlessEndings(resync_seconds=60)
+    b.start(lambda change: None)
+    try:
+        time.sleep(1.5)
+        assert 2 <= b.opens <= 4
+        assert b.health.state is HealthState.CONNECTED  # the resyncs keep the data, whatever the stream does
+    finally:
+        b.stop()
