@@ -314,7 +314,7 @@ def resolve_endpoints(values: Sequence[str] | None, env: Mapping[str, str] | Non
     return out
 
 
-def open_api(endpoint: SwarmEndpoint, timeout: float = DEFAULT_TIMEOUT) -> Any:
+def open_api(endpoint: SwarmEndpoint, timeout: float = DEFAULT_TIMEOUT, version: str = "auto") -> Any:
     """A `docker.APIClient` for the endpoint (imports the SDK; may connect, for ssh: call it in a
     worker thread). `timeout` is the default for calls that do not pass their own."""
     import docker
@@ -328,7 +328,7 @@ def open_api(endpoint: SwarmEndpoint, timeout: float = DEFAULT_TIMEOUT) -> Any:
     if url.startswith("tcp://") and tls:
         url = "https://" + url[len("tcp://"):]
     try:
-        return docker.APIClient(base_url=url, version="auto", timeout=timeout, tls=tls,
+        return docker.APIClient(base_url=url, version=version, timeout=timeout, tls=tls,
                                 use_ssh_client=endpoint.use_ssh_client)
     except docker.errors.DockerException as exc:
         raise ConnectionError(f"cannot reach {endpoint.display}: {connection_reason(exc)}") from None

@@ -126,3 +126,19 @@ def test_resolving_endpoints_imports_no_docker_sdk():
             "print('docker' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tls_endpoint_opens_an_https_client_verifying_with_its_ca_and_presenting_its_cert(certs):
+    from backends.swarm.client import open_api
+
+    ep = parse_endpoint(f"tcp://m1:2376?certpath={certs}")
+    api = open_api(ep, timeout=3, version="1.41")  # a fixed API version: nothing is sent yet
+    try:
+        assert api.base_url == "https://m1:2376"
+        assert api.verify == f"{certs}/ca.pem" and api.cert == (f"{certs}/cert.pem", f"{certs}/key.pem")
+        assert api.timeout == 3
+    finally:
+        api.close()
+    plain = open_api(parse_endpoint("tcp://127.0.0.1:23750"), version="1.41")
+    assert plain.base_url == "http://127.0.0.1:23750"
+    plain.close()
