@@ -70,6 +70,15 @@ class PromHandler(Handler):
 
     def _dispatch(self, form: dict[str, list[str]] | None) -> None:
         path, query = self.parsed()
+        plain = {"/-/healthy": b"Prometheus Server is Healthy.\n", "/-/ready": b"Prometheus Server is Ready.\n",
+                 "/graph": b"<!doctype html><title>Prometheus (simulated)</title>\n"}
+        if path in plain:
+            self.send(200, raw=plain[path], content_type="text/plain; charset=utf-8")
+            return
+        if path == "/":
+            self.send(302, raw=b'<a href="/graph">Found</a>.\n', content_type="text/html; charset=utf-8",
+                      headers={"Location": "/graph"})
+            return
         params = dict(query)
         for k, v in (form or {}).items():
             params.setdefault(k, []).extend(v)
