@@ -254,3 +254,19 @@ def test_node_ls_marks_the_leader_and_gpus_are_generic_resources(engine):
     assert kinds == {"NVIDIA-GPU"}
     info = engine.client.info()["Swarm"]
     assert info["LocalNodeState"] == "active" and info["ControlAvailable"] is True and info["Cluster"]["ID"]
+
+
+def test_events_stream_service_create_and_update_with_filters(engine):
+    since = time.time() - 1
+    svc = engine.create("events")
+    reloaded(svc, lambda: svc.scale(2))
+    until = time.time() + 1
+    events = list(engine.client.events(since=since, until=until, decode=True,
+                                       filters={"type": "service", "service": engine.prefix + "events"}))
+    actions = [(e["Type"], e["Action"]) for e in events]
+    assert actions[0] == ("service", "create") and ("service", "update") in actions
+    assert all(e["Actor"]["ID"] == svc.id and e["scope"] == "swarm" for e in events)
+    scaled = [e for e in events if "replicas.new" in e["Actor"]["Attributes"]]
+    assert scaled and scaled[0]["Actor"]["Attributes"]["replicas.new"] == "2"
+    assert scaled[0]["Actor"]["Attributes"]["replicas.old"] == "1"
+    assert scaled[0]["Actor"]["Attributes"]["name"] == engine.prefix + "events"
