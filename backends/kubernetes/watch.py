@@ -1030,7 +1030,7 @@ class KubernetesBackend(ReflectorHandler):
             if self._stop.is_set():
                 return
             with self._lock:
-                wanted = sorted({(k.namespace, k.kind) for k in self._published})
+                wanted = sorted({(k.namespace, k.kind) for k in self._published}, key=lambda p: (p[0], p[1].value))
             for ns, kind in wanted:
                 changed = False
                 for (skind, _action), perms in PERMISSIONS.items():
