@@ -8,7 +8,7 @@ each moved by up to ±8 % by the seed, never out of order):
     ~90        both canaries' p95 regresses (0.25 s → ~1 s): HighInferenceLatency pending, firing 2 m later
     ~240       GPU node `gpu-node-2` goes NotReady (its pods go Pending, its DCGM series stop)
     ~300       Swarm `proptech-ml_model-api` update to rent-prediction:v1.2 fails: the update pauses
-    ~360       Swarm `llm-embedder` update asks 2 GPUs per task: new tasks stay Pending
+    ~360       Swarm `llm-embedder` update asks 4 GPUs per task (nodes have 2): new tasks stay Pending
     ~420       traffic surge on `property-valuation-model`: its HPA scales up (CPU 92 %)
     ~720       the surge ends (CPU 45 %)
 
@@ -322,7 +322,7 @@ class Scenario:
                 self.swarm.fail_update(event.target)
                 self.swarm.update_service(event.target, _set_image("proptechusa/rent-prediction:v1.2"))
             elif event.kind == "swarm_update_pending" and self.swarm is not None:
-                self.swarm.update_service(event.target, _gpu_update("proptechusa/embedder:v1.1", 2))
+                self.swarm.update_service(event.target, _gpu_update("proptechusa/embedder:v1.1", 4))
             elif event.kind == "load_surge":
                 self.state["surge"] = event.target
                 if self.kube:

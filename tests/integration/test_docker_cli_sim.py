@@ -92,3 +92,109 @@ def test_scale_update_image_and_rollback_through_the_cli(docker_cli, swarm):
     assert svc["UpdateStatus"]["Message"] == "manually requested rollback"
     rows = table(docker_cli("service", "ls", "--filter", f"name={name}"))
     assert rows[1][4] == before
+
+
+# --- the scenario's Swarm incidents, as the CLI shows them ------------------------------------
+
+def cli(sim: SimSwarm, *args: str, binary: str = "/usr/bin/docker") -> str:
+    require(os.access(binary, os.X_OK), f"{binary} is not installed")
+    done = subprocess.run([binary, "-H", sim.url, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def fresh():
+    sim = SimSwarm.start(seed=5, fleet="demo", restart_delay=0.3)
+    assert sim.wait_until(lambda s: all(t["Status"]["State"] == "running" for t in s.tasks()), timeout=10)
+    yield sim
+    sim.stop()
+
+
+def test_failing_update_pauses_and_inspect_says_why(fresh):
+    name = "proptech-ml_model-api"
+    fresh.fail_update(name)
+    fresh.update_service(name, lambda spec: spec["TaskTemplate"]["ContainerSpec"].update(Image="proptechusa/rent-prediction:v1.2"))
+    assert fresh.wait_until(lambda s: (s.service(name).get("UpdateStatus") or {}).get("State") == "paused", timeout=10)
+    fmt = "{{.UpdateStatus.State}}|{{.UpdateStatus.Message}}"
+    state, message = cli(fresh, "service", "inspect", "--format", fmt, name).strip().split("|")
+    assert state == "paused" and message.startswith("update paused due to failure or early termination of task ")
+    rows = table(cli(fresh, "service", "ps", "--no-trunc", name))
+    failed = [r for r in rows[1:] if r[5].startswith("Failed")]
+    assert failed and failed[0][2] == "proptechusa/rent-prediction:v1.2" and "task: non-zero exit (1)" in failed[0][6]
+    # stop-first with parallelism 1: the other two replicas still run the old image
+    running_old = [r for r in rows[1:] if r[5].startswith("Running") and r[2].endswith(":latest")]
+    assert len(running_old) == 2
+
+
+def test_gpu_update_beyond_capacity_leaves_new_tasks_pending(fresh):
+    name = "llm-embedder"
+
+    def more_gpus(spec):
+        spec["TaskTemplate"]["ContainerSpec"]["Image"] = "proptechusa/embedder:v1.1"
+        spec["TaskTemplate"]["Resources"]["Reservations"]["GenericResources"] = [
+            {"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 4}}]  # GPU nodes have 2
+
+    fresh.update_service(name, more_gpus)
+
+    def pending(s):
+        return [t for t in s.tasks(name) if t["Status"]["State"] == "pending" and t["Status"].get("Err")]
+
+    assert fresh.wait_until(pending, timeout=10)
+    err = pending(fresh)[0]["Status"]["Err"]
+    # stop-first freed one replica's GPU, but no node has 4; swarmkit's pipeline checks resources
+    # before placement constraints, so every node counts as short of resources
+    assert err == "no suitable node (insufficient resources on 6 nodes)"
+    rows = table(cli(fresh, "service", "ls", "--filter", f"name={name}"))
+    assert rows[1][3] == "1/2"
+    assert fresh.service(name)["UpdateStatus"]["State"] == "updating"
+
+
+def test_node_down_reschedules_tasks_and_node_ls_shows_it(fresh):
+    before = {t["ID"] for t in fresh.tasks("proptech-multi_price-predictor") if t["DesiredState"] == "running"}
+    fresh.set_node_state("swarm-cpu-1", "down")
+    rows = {r[1]: r for r in table(cli(fresh, "node", "ls"))[1:]}
+    assert rows["swarm-cpu-1"][2] == "Down"
+
+    def moved(s):
+        live = [t for t in s.tasks("proptech-multi_price-predictor") if t["DesiredState"] == "running"]
+        return len(live) == 3 and all(t["Status"]["State"] == "running" for t in live) and {t["ID"] for t in live} != before
+
+    assert fresh.wait_until(moved, timeout=10)
+    cpu1 = fresh.state.find_node("swarm-cpu-1")["ID"]
+    assert all(t.get("NodeID") != cpu1 for t in fresh.tasks("proptech-multi_price-predictor") if t["DesiredState"] == "running")
+
+
+def test_rolling_update_respects_parallelism_and_start_first(fresh):
+    name = "rent-predictor"
+
+    def start_first(spec):
+        spec["TaskTemplate"]["ContainerSpec"]["Image"] = "proptechusa/model:v2.1"
+        spec["UpdateConfig"].update(Parallelism=2, Order="start-first", Monitor=0)
+
+    fresh.update_service(name, start_first)
+    most_running = []
+
+    def done(s):
+        live = [t for t in s.tasks(name) if t["DesiredState"] == "running"]
+        most_running.append(sum(1 for t in s.tasks(name) if t["Status"]["State"] == "running"))
+        return (s.service(name).get("UpdateStatus") or {}).get("State") == "completed"
+
+    assert fresh.wait_until(done, timeout=15)
+    assert min(most_running) >= 3  # start-first never drops below the replica count
+    images = {t["Spec"]["ContainerSpec"]["Image"] for t in fresh.tasks(name) if t["DesiredState"] == "running"}
+    assert images == {"proptechusa/model:v2.1"}
+
+
+def test_global_service_runs_one_task_per_eligible_node():
+    sim = SimSwarm.start(seed=1, fleet="demo")
+    try:
+        import docker
+        client = docker.DockerClient(base_url=sim.url, version="auto")
+        client.services.create("mlops/busybox:1", name="node-exporter", mode=docker.types.ServiceMode("global"))
+        assert sim.wait_until(lambda s: sum(t["Status"]["State"] == "running" for t in s.tasks("node-exporter")) == 6)
+        rows = table(cli(sim, "service", "ls", "--filter", "name=node-exporter"))
+        assert rows[1][2:4] == ["global", "6/6"]
+        client.close()
+    finally:
+        sim.stop()
