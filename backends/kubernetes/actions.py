@@ -438,6 +438,21 @@ def _strip_hash(template: Any, label: str) -> dict:
     return template
 
 
+def _as_go_marshals(template: dict) -> dict:
+    """The template as kubectl sends it: decoded into Go's PodTemplateSpec and encoded again, so the
+    struct-typed fields without omitempty appear as zero values (`creationTimestamp: null`,
+    `resources: {}` on every container). Our patch body is then byte-for-byte kubectl's."""
+    metadata = template.setdefault("metadata", {})
+    if isinstance(metadata, dict):
+        metadata.setdefault("creationTimestamp", None)
+    spec = tr._dict(template.get("spec"))
+    for field in ("initContainers", "containers", "ephemeralContainers"):
+        for container in tr._list(spec.get(field)):
+            if isinstance(container, dict):
+                container.setdefault("resources", {})
+    return template
+
+
 def _owned_by(obj: Any, owner_uid: str) -> bool:
     return any(
         tr._dict(ref).get("uid") == owner_uid and tr._dict(ref).get("controller")
@@ -478,7 +493,7 @@ def plan_deployment_rollback(
     uid = str(tr.meta(deployment).get("uid") or "")
     owned = [rs for rs in replicasets if not uid or _owned_by(rs, uid)]
     revision, rs = choose_revision(owned, tr.REVISION_ANNOTATION, intent.revision, f'deployment "{name}"')
-    target = _strip_hash(tr._dict(rs.get("spec")).get("template"), tr.POD_TEMPLATE_HASH)
+    target = _as_go_marshals(_strip_hash(tr._dict(rs.get("spec")).get("template"), tr.POD_TEMPLATE_HASH))
     current = _strip_hash(spec.get("template"), tr.POD_TEMPLATE_HASH)
     cur_annotations = tr._str_map(tr.meta(deployment).get("annotations"))
     annotations = {k: cur_annotations[k] for k in DEPLOYMENT_ANNOTATIONS_KEPT if k in cur_annotations}
@@ -547,7 +562,7 @@ def plan_rollout_undo(
     owned = [rs for rs in replicasets if not uid or _owned_by(rs, uid)]
     revision, rs = choose_revision(owned, tr.ARGO_REVISION_ANNOTATION, intent.revision,
                                    f'rollout "{service.key.name}"')
-    target = _strip_hash(tr._dict(rs.get("spec")).get("template"), tr.ROLLOUTS_POD_TEMPLATE_HASH)
+    target = _as_go_marshals(_strip_hash(tr._dict(rs.get("spec")).get("template"), tr.ROLLOUTS_POD_TEMPLATE_HASH))
     current = _strip_hash(spec.get("template"), tr.ROLLOUTS_POD_TEMPLATE_HASH)
     skipped = _templates_equal(target, current)
     cur_image, cur_version = tr.template_version(spec.get("template"))

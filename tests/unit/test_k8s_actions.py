@@ -199,9 +199,10 @@ def test_argo_undo_replaces_the_template_without_the_rollouts_hash():
                                 [rs("1", "p:v1.9", "old"), rs("2", "p:v2.0", "abc")])
     (m,) = plan.mutations
     assert m.content_type == "application/json-patch+json"
+    # As the plugin's Go structs encode it: creationTimestamp null, resources {}.
     assert m.body == [{"op": "replace", "path": "/spec/template", "value": {
-        "metadata": {"labels": {"app": "ensemble-predictor"}},
-        "spec": {"containers": [{"name": "price-model", "image": "p:v1.9"}]}}}]
+        "metadata": {"labels": {"app": "ensemble-predictor"}, "creationTimestamp": None},
+        "spec": {"containers": [{"name": "price-model", "image": "p:v1.9", "resources": {}}]}}}]
 
 
 def test_kserve_weight_and_rollback_patch_canary_traffic_percent():
