@@ -93,11 +93,36 @@ class Orchestrator:
         """Reconcile every service and advance tasks; True while something is still moving."""
         st = self.state
         busy = False
+        self._index()
         for svc in list(st.services.values()):
             busy |= self._reconcile(svc)
         for task in list(st.tasks.values()):
             busy |= self._advance(task)
         return busy
+
+    def _index(self) -> None:
+        """Per-tick indexes (tasks by service, node load, GPUs in use), kept current as tasks
+        are created and placed, so a tick costs O(tasks), not O(services × tasks)."""
+        self._by_service: dict[str, list[dict[str, Any]]] = {}
+        self._load: dict[str, int] = {}
+        self._load_by_service: dict[tuple[str, str], int] = {}
+        self._gpus_used: dict[str, set[str]] = {}
+        for t in self.state.tasks.values():
+            self._by_service.setdefault(t["ServiceID"], []).append(t)
+            self._count(t)
+
+    def _count(self, t: dict[str, Any]) -> None:
+        node = t.get("NodeID")
+        if not node:
+            return
+        if t["DesiredState"] == "running":
+            self._load[node] = self._load.get(node, 0) + 1
+            key = (node, t["ServiceID"])
+            self._load_by_service[key] = self._load_by_service.get(key, 0) + 1
+        if t["Status"]["State"] not in TERMINAL | {"new", "pending"}:
+            for r in t.get("GenericResources", []):
+                if "NamedResourceSpec" in r:
+                    self._gpus_used.setdefault(node, set()).add(r["NamedResourceSpec"]["Value"])
 
     def key(self, task: dict[str, Any]) -> str:
         k = self._keys.get(task["ID"])
@@ -121,6 +146,9 @@ class Orchestrator:
             task["NodeID"] = node_id
         st.bump(task)
         st.tasks[tid] = task
+        if hasattr(self, "_by_service"):
+            self._by_service.setdefault(svc["ID"], []).append(task)
+            self._count(task)
         self._next_at[tid] = st.clock() + self.step
         return task
 
@@ -141,12 +169,7 @@ class Orchestrator:
     def _free_gpus(self, node: dict[str, Any], kind: str) -> list[str]:
         named = [r["NamedResourceSpec"]["Value"] for r in node["Description"]["Resources"].get("GenericResources", [])
                  if "NamedResourceSpec" in r and r["NamedResourceSpec"]["Kind"] == kind]
-        used = set()
-        for t in self.state.tasks.values():
-            if t.get("NodeID") == node["ID"] and t["Status"]["State"] not in TERMINAL | {"new", "pending"}:
-                for r in t.get("GenericResources", []):
-                    if "NamedResourceSpec" in r:
-                        used.add(r["NamedResourceSpec"]["Value"])
+        used = self._gpus_used.get(node["ID"], set())
         return [g for g in named if g not in used]
 
     def _place(self, task: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str], str]:
@@ -186,12 +209,9 @@ class Orchestrator:
             if unconstrained:
                 reasons.append(f"scheduling constraints not satisfied on {_plural(unconstrained, 'node')}")
             return None, [], "no suitable node (" + "; ".join(reasons or ["no nodes available"]) + ")"
-        load: dict[str, tuple[int, int]] = {}
-        for t in st.tasks.values():
-            if t["DesiredState"] == "running" and t.get("NodeID"):
-                same, total = load.get(t["NodeID"], (0, 0))
-                load[t["NodeID"]] = (same + (t["ServiceID"] == task["ServiceID"]), total + 1)
-        node, assigned = min(fits, key=lambda f: (load.get(f[0]["ID"], (0, 0)), f[0]["Description"]["Hostname"]))
+        sid = task["ServiceID"]
+        node, assigned = min(fits, key=lambda f: (self._load_by_service.get((f[0]["ID"], sid), 0),
+                                                  self._load.get(f[0]["ID"], 0), f[0]["Description"]["Hostname"]))
         return node, assigned, ""
 
     # --- task lifecycle --------------------------------------------------------------------
@@ -224,6 +244,10 @@ class Orchestrator:
             if gpus:
                 task["GenericResources"] = [
                     {"NamedResourceSpec": {"Kind": g.split("\0")[0], "Value": g.split("\0")[1]}} for g in gpus]
+                self._gpus_used.setdefault(node["ID"], set()).update(g.split("\0")[1] for g in gpus)
+            self._load[node["ID"]] = self._load.get(node["ID"], 0) + 1
+            key = (node["ID"], task["ServiceID"])
+            self._load_by_service[key] = self._load_by_service.get(key, 0) + 1
         if nxt == "running" and task["ServiceID"] in st.failing and self._current(task):
             self._set_state(task, "failed", "started", "task: non-zero exit (1)")
             task["Status"]["ContainerStatus"] = {"ContainerID": (task["ID"] * 3)[:64], "ExitCode": 1}
@@ -252,7 +276,7 @@ class Orchestrator:
             # so a client holding the create-time version gets "update out of sequence".
             self._allocated.add(svc["ID"])
             st.bump(svc)
-        tasks = [t for t in st.tasks.values() if t["ServiceID"] == svc["ID"]]
+        tasks = list(self._by_service.get(svc["ID"], ()))
         live = [t for t in tasks if t["DesiredState"] == "running"]
         busy = False
         # tasks on nodes that went down are replaced elsewhere
@@ -306,12 +330,13 @@ class Orchestrator:
         status = svc.get("UpdateStatus") or {}
         rolling_back = status.get("State", "").startswith("rollback")
         cfg = (spec.get("RollbackConfig") if rolling_back else spec.get("UpdateConfig")) or {}
-        live = [t for t in st.tasks.values() if t["ServiceID"] == svc["ID"] and t["DesiredState"] == "running"]
+        mine = self._by_service.get(svc["ID"], [])
+        live = [t for t in mine if t["DesiredState"] == "running"]
         dirty = [t for t in live if self.key(t) != key]
         fresh = [t for t in live if self.key(t) == key]
         if status.get("State") in ("paused", "rollback_paused"):
             return False
-        failed_new = [t for t in st.tasks.values() if t["ServiceID"] == svc["ID"] and self.key(t) == key
+        failed_new = [t for t in mine if self.key(t) == key
                       and t["Status"]["State"] in ("failed", "rejected")
                       and t["ID"] not in st.update_state.get(svc["ID"], {}).get("seen_failures", set())]
         in_update = status.get("State") in ("updating", "rollback_started")
