@@ -113,6 +113,8 @@ class MetricService:
     median_now: float = 0.0
     rps_now: float = 0.0
     counters: dict[Labels, float] = field(default_factory=dict)
+    keys: dict[str, Any] = field(default_factory=dict)
+    """Label sets per exported family, built once (they never change)."""
 
 
 class Scenario:
@@ -219,12 +221,17 @@ class Scenario:
                 nodes, pods = [], []
             if not nodes:
                 nodes, pods = DEMO_GPU_NODES, DEMO_GPU_PODS
+            on_node: dict[str, list[dict[str, Any]]] = {}
+            for p in pods:
+                spec = p.get("spec", {})
+                if spec.get("nodeName") and any("nvidia.com/gpu" in (c.get("resources", {}).get("limits") or {})
+                                                for c in spec.get("containers", [])):
+                    on_node.setdefault(spec["nodeName"], []).append(p)
             for node in nodes:
                 cap = node.get("status", {}).get("capacity", {})
                 count = int(cap.get("nvidia.com/gpu", 0) or 0)
                 host = node["metadata"]["name"]
-                users = [p for p in pods if p.get("spec", {}).get("nodeName") == host and any(
-                    "nvidia.com/gpu" in (c.get("resources", {}).get("limits") or {}) for c in p["spec"].get("containers", []))]
+                users = on_node.get(host, [])
                 for g in range(count):
                     pod = users[g] if g < len(users) else None
                     gpus.append({"gpu": str(g), "UUID": _uuid(rng), "Hostname": host, "modelName": "NVIDIA A100-SXM4-40GB",
@@ -271,10 +278,13 @@ class Scenario:
             if svc.native == "vllm":
                 labels = {"model_name": svc.name, "engine": "0", "swarm_service": svc.name}
                 self._histogram(svc, "vllm:e2e_request_latency_seconds", labels, VLLM_BUCKETS, n * 0.2, median * 12, samples)
-            for status, amount in (("2xx", n - errors), ("5xx", errors)):
-                key = labels_of("http_requests_total", **svc.labels, handler="/predict", method="POST", status=status)
-                svc.counters[key] = svc.counters.get(key, 0.0) + amount
-                samples.append((key, svc.counters[key]))
+            http = svc.keys.get("http")
+            if http is None:
+                http = svc.keys["http"] = [labels_of("http_requests_total", **svc.labels, handler="/predict",
+                                                     method="POST", status=status) for status in ("2xx", "5xx")]
+            for key, amount in zip(http, (n - errors, errors)):
+                value = svc.counters[key] = svc.counters.get(key, 0.0) + amount
+                samples.append((key, value))
         for g in self.gpus:
             if g["Hostname"] in self.state["lost_nodes"]:
                 continue
@@ -292,16 +302,20 @@ class Scenario:
     @staticmethod
     def _histogram(svc: MetricService, name: str, labels: dict[str, str], buckets: tuple[float, ...], n: float,
                    median: float, samples: list[tuple[Labels, float]]) -> None:
+        keys = svc.keys.get(name)
+        if keys is None:
+            keys = svc.keys[name] = (
+                [labels_of(name + "_bucket", **labels, le=f"{le:g}") for le in buckets],
+                labels_of(name + "_bucket", **labels, le="+Inf"), labels_of(name + "_count", **labels),
+                labels_of(name + "_sum", **labels))
+        bucket_keys, inf_key, count_key, sum_key = keys
         c = svc.counters
-        for le in buckets:
-            key = labels_of(name + "_bucket", **labels, le=f"{le:g}")
-            c[key] = c.get(key, 0.0) + n * _cdf(le, median)
-            samples.append((key, c[key]))
-        for key, add in ((labels_of(name + "_bucket", **labels, le="+Inf"), n),
-                         (labels_of(name + "_count", **labels), n),
-                         (labels_of(name + "_sum", **labels), n * median * math.exp(SIGMA**2 / 2))):
-            c[key] = c.get(key, 0.0) + add
-            samples.append((key, c[key]))
+        for le, key in zip(buckets, bucket_keys):
+            value = c[key] = c.get(key, 0.0) + n * _cdf(le, median)
+            samples.append((key, value))
+        for key, add in ((inf_key, n), (count_key, n), (sum_key, n * median * math.exp(SIGMA**2 / 2))):
+            value = c[key] = c.get(key, 0.0) + add
+            samples.append((key, value))
 
     # --- events on the engines ------------------------------------------------------------------
     def _apply(self, event: Event, wall: float) -> None:
@@ -343,18 +357,23 @@ class Scenario:
 
     # --- running --------------------------------------------------------------------------------
     def _prefill(self) -> None:
-        """History before the start, so rates, sparklines and the already-firing alert exist at once."""
+        """History before the start, so rates, sparklines and the already-firing alert exist at once.
+        Rules are evaluated twice over it (once `for` before the start, once at the start), which is
+        all an alert needs to be firing at the first frame."""
         steps = int(self.backfill / self.scrape_interval)
         start = self.t0 - steps * self.scrape_interval
-        rules_from = self.t0 - (self.rule_for() + 2 * max(RULE_WINDOW / self.time_scale, 1.0)) - 5 * self.scrape_interval
-        next_eval = rules_from
+        window = max(RULE_WINDOW / self.time_scale, 4 * self.scrape_interval)
+        first_eval = max(start + window, self.t0 - self.rule_for() - 2 * self.prom.rules.interval)
+        evaluated = False
         for k in range(steps):
             wall = start + k * self.scrape_interval
             self._scrape(wall, self.scrape_interval)
-            if wall >= next_eval:
+            if not evaluated and wall >= first_eval:
                 self.prom.rules.evaluate(wall)
-                next_eval = wall + self.prom.rules.interval
+                evaluated = True
         self._last = start + (steps - 1) * self.scrape_interval if steps else None
+        if self._last is not None:
+            self.prom.rules.evaluate(self._last)
 
     def step(self, wall: float) -> None:
         """Everything due up to `wall`: events, then scrapes every scrape interval."""
