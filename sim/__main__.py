@@ -60,10 +60,18 @@ class KubeStarter:
                 c.stop()
             raise
         write_kubeconfig(out / "kubeconfig", clusters)
+        self.clusters = clusters  # the engines starter's scenario drives them
         return clusters
 
 
-STARTERS: list[Starter] = [KubeStarter()]
+def _starters() -> list[Starter]:
+    from sim.demo import EnginesStarter  # Swarm, Prometheus, Alertmanager and the scenario
+
+    kube = KubeStarter()
+    return [kube, EnginesStarter(kube)]
+
+
+STARTERS: list[Starter] = _starters()
 
 
 def main(argv: list[str] | None = None, starters: list[Starter] | None = None,

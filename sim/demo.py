@@ -148,3 +148,29 @@ def start_demo(seed: int = 0, scale: int = 1, clusters: int = 1, time_scale: flo
     env.tmpdir = tmpdir
     env.notes = notes
     return env
+
+
+class EnginesStarter:
+    """`python -m sim` starter for the Swarm, Prometheus and Alertmanager sims and the scenario:
+    writes DIR/endpoints.env (DOCKER_HOST=, PROMETHEUS_URL=, ALERTMANAGER_URL=). The scenario drives
+    the Kubernetes clusters the `kube` starter started (its `clusters`), when it has any."""
+
+    name = "engines"
+
+    def __init__(self, kube: Any = None) -> None:
+        self.kube = kube
+
+    def add_arguments(self, parser: Any) -> None:
+        group = parser.add_argument_group("swarm, prometheus, alertmanager")
+        group.add_argument("--time-scale", type=float, default=1.0,
+                           help="story seconds per wall second for the incident scenario (default 1)")
+        group.add_argument("--swarm-services", type=int, default=None,
+                           help="services in a scaled Swarm fleet (default: the demo fleet, or --services)")
+
+    def start(self, args: Any, out: Any) -> list[Any]:
+        clusters = list(getattr(self.kube, "clusters", None) or [])
+        scale = args.swarm_services or getattr(args, "services", None) or 1
+        env = start_engines(seed=args.seed, scale=scale, time_scale=args.time_scale, clusters=clusters,
+                            cluster_labels=[c.name for c in clusters])
+        env.write_env(os.path.join(os.fspath(out), "endpoints.env"))
+        return [env]
