@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -101,9 +101,12 @@ def plan_scale(
     obj: Any,
     *,
     hpa: Any = None,
-    gpu_free: int | None = None,
+    gpu_free: Sequence[int] | None = None,
+    pending: int = 0,
     path_version: str | None = None,
 ) -> ActionPlan:
+    """`gpu_free` is the free GPU count of each schedulable node (a replica fits on one node only);
+    `pending` is how many of this service's pods already wait for GPUs (they go first)."""
     if intent.replicas < 0:
         raise ActionRefused("replicas cannot be negative")
     spec = tr._dict(tr._dict(obj).get("spec"))
@@ -129,14 +132,14 @@ def plan_scale(
         risk = Risk.MEDIUM
     added = n - current
     if added > 0 and service.gpus_per_replica > 0 and gpu_free is not None:
-        need = added * service.gpus_per_replica
-        if need > gpu_free:
-            placeable = gpu_free // service.gpus_per_replica
-            stuck = added - placeable
+        placeable = max(sum(free // service.gpus_per_replica for free in gpu_free) - pending, 0)
+        if added > placeable:
             warnings.append(
                 PlanWarning(
                     "gpu-pending",
-                    f"{stuck} of {added} new replicas will stay Pending: {_gpus(gpu_free)} free on the cluster",
+                    f"{added - placeable} of {added} new replicas will stay Pending: "
+                    f"{_gpus(sum(gpu_free))} free on the cluster"
+                    + (f" and {pending} pods of {service.key.name} already wait for GPUs" if pending else ""),
                 )
             )
             risk = max(risk, Risk.MEDIUM)
@@ -695,7 +698,8 @@ class ActionPlanner:
             if key.kind is ServiceKind.INFERENCE_SERVICE:
                 raise ActionRefused("an InferenceService scales through its autoscaler settings, not by hand")
             return plan_scale(src, user, service, intent, self._fetch(key), hpa=self._hpa(key),
-                              gpu_free=self.backend.gpu_free(), path_version=version)
+                              gpu_free=self.backend.gpu_free(), pending=self.backend.pending_for(key),
+                              path_version=version)
         if isinstance(intent, SetAutoscalerBounds):
             return plan_autoscaler_bounds(src, user, service, intent, self._hpa(key))
         if isinstance(intent, SetCanaryWeight):

@@ -1052,6 +1052,11 @@ class KubernetesBackend(ReflectorHandler):
     def published(self, key: ServiceKey) -> ModelService | None:
         return self._published.get(key)
 
-    def gpu_free(self) -> int:
+    def gpu_free(self) -> list[int]:
+        """Free GPUs of each ready, schedulable GPU node."""
         with self._lock:
-            return sum(node.free for node in self._gpu.values())
+            return [node.free for node in self._gpu.values() if node.free]
+
+    def pending_for(self, key: ServiceKey) -> int:
+        with self._lock:
+            return sum(1 for p in self._pending.values() if p.service == key)

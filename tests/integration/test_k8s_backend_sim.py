@@ -307,6 +307,37 @@ def test_argo_abort_retry_promote_and_promote_full(env):
     assert rollout["status"].get("promoteFull") or rollout["status"].get("phase") == "Healthy"
 
 
+def test_argo_undo_goes_back_to_the_previous_revisions_template(env):
+    key = env.service("ensemble-predictor", R).key
+    eventually(lambda: len(env.backend.revisions(key)) >= 2, 10, what="two Argo revisions")
+    revisions = env.backend.revisions(key)
+    previous = revisions[1]
+    plan, outcome = env.act("ensemble-predictor", R, Rollback())
+    (m,) = plan.mutations
+    assert m.content_type == "application/json-patch+json" and m.body[0]["path"] == "/spec/template"
+    assert "rollouts-pod-template-hash" not in m.body[0]["value"]["metadata"]["labels"]
+    assert plan.after["version"] == previous.version
+    images = [c["image"] for c in _rollout(env)["spec"]["template"]["spec"]["containers"]]
+    assert images[0] == m.body[0]["value"]["spec"]["containers"][0]["image"]
+    assert images[0].endswith(":" + previous.version) or previous.version in images[0]
+
+
+def test_gpu_nodes_show_mig_slices_and_scaling_past_free_gpus_warns(env):
+    mig = {node: gpu.mig for (cluster, node), gpu in env.fleet.state.gpu_nodes.items() if gpu.mig}
+    assert mig, "no MIG node"
+    bert = env.kubectl_json("get", "pods", "-n", "ml-staging", "-l", "app=bert-mig")["items"]
+    held = sum(1 for p in bert if p.get("spec", {}).get("nodeName") and p["status"].get("phase") == "Running")
+    assert sum(s.allocated for slices in mig.values() for s in slices) == held
+    service = env.service("llm-reranker", D, ns="ml-staging")
+    free = sum(g.free for (c, _), g in env.fleet.state.gpu_nodes.items() if c == "sim-a")
+    waiting = sum(1 for p in env.fleet.state.pending_gpu if p.service == service.key)
+    assert waiting > 0  # the seed leaves some llm-reranker pods Pending already
+    plan = env.fleet.plan(service, Scale(service.desired + 2))
+    warning = next(w for w in plan.warnings if w.code == "gpu-pending")
+    assert warning.text == (f"2 of 2 new replicas will stay Pending: {free} GPU{'s' if free != 1 else ''} free on "
+                            f"the cluster and {waiting} pods of llm-reranker already wait for GPUs")
+
+
 def test_blue_green_switch_patches_the_selector_and_refuses_a_colour_without_ready_pods(env):
     plan, outcome = env.act("ml-model-v2-1", D, SwitchBlueGreen("v2.1"))
     assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
@@ -391,6 +422,21 @@ def test_scaling_production_to_zero_needs_the_name_typed(env):
     outcome = env.fleet.apply(plan, confirmed_text="yes")
     assert outcome.outcome is Outcome.REFUSED
     assert env.kubectl("get", "deploy", "ml-model-v2-1", "-n", NS, "-o", "jsonpath={.spec.replicas}") != "0"
+
+
+def test_scaling_an_hpa_target_to_zero_pauses_the_autoscaler(env):
+    service = env.service("property-valuation-model", D)
+    plan = env.fleet.plan(service, Scale(0))
+    assert {"hpa-owns-replicas", "production-scale-to-zero"} <= {w.code for w in plan.warnings}
+    outcome = env.fleet.apply(plan, confirmed_text="property-valuation-model", verify_timeout=10)
+    assert outcome.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), outcome.detail
+    assert env.kubectl("get", "deploy", "property-valuation-model", "-n", NS, "-o",
+                       "jsonpath={.spec.replicas}") == "0"
+    paused = env.wait_service("property-valuation-model", D, lambda s: s.autoscaler and not s.autoscaler.active,
+                              timeout=15)
+    assert paused.desired == 0
+    env.kubectl("scale", "deployment", "property-valuation-model", "-n", NS, "--replicas=3")
+    env.wait_service("property-valuation-model", D, lambda s: s.autoscaler.active, timeout=15)
 
 
 # -- faults -----------------------------------------------------------------------------------

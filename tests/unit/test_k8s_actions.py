@@ -39,7 +39,7 @@ def service_of(dep, production=False):
 
 
 def test_scale_is_a_merge_patch_to_the_scale_subresource(deployment):
-    plan = ka.plan_scale("prod", "alice", service_of(deployment), Scale(5), deployment, gpu_free=8)
+    plan = ka.plan_scale("prod", "alice", service_of(deployment), Scale(5), deployment, gpu_free=[8])
     (m,) = plan.mutations
     assert (m.method, m.path, m.content_type) == (
         "PATCH", "/apis/apps/v1/namespaces/ml-prod/deployments/property-valuation-model/scale",
@@ -51,17 +51,31 @@ def test_scale_is_a_merge_patch_to_the_scale_subresource(deployment):
 
 def test_scaling_under_an_hpa_warns_and_offers_its_bounds_instead(deployment):
     plan = ka.plan_scale("prod", "alice", service_of(deployment), Scale(6), deployment, hpa=load("hpa_model.json"),
-                         gpu_free=8)
+                         gpu_free=[8])
     assert [w.code for w in plan.warnings] == ["hpa-owns-replicas"]
     assert "model-hpa" in plan.warnings[0].text and "15 s" in plan.warnings[0].text
     assert plan.alternatives == (SetAutoscalerBounds(min_replicas=6, max_replicas=20),)
 
 
 def test_new_replicas_that_cannot_get_gpus_are_announced(deployment):
-    plan = ka.plan_scale("prod", "a", service_of(deployment), Scale(6), deployment, gpu_free=1)
+    plan = ka.plan_scale("prod", "a", service_of(deployment), Scale(6), deployment, gpu_free=[1])
     (warning,) = plan.warnings
     assert warning.code == "gpu-pending"
     assert warning.text == "2 of 3 new replicas will stay Pending: 1 GPU free on the cluster"
+
+
+def test_a_replica_fits_on_one_node_and_pods_already_pending_go_first(deployment):
+    resources = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]
+    resources["requests"]["nvidia.com/gpu"] = resources["limits"]["nvidia.com/gpu"] = "4"
+    service = service_of(deployment)
+    assert service.gpus_per_replica == 4
+    # 6 GPUs free, but 3 + 3 on two nodes: not one 4-GPU replica fits.
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_free=[3, 3])
+    assert [w.text for w in plan.warnings] == ["2 of 2 new replicas will stay Pending: 6 GPUs free on the cluster"]
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_free=[8], pending=1)
+    assert plan.warnings[0].text == ("1 of 2 new replicas will stay Pending: 8 GPUs free on the cluster and 1 pods "
+                                     "of property-valuation-model already wait for GPUs")
+    assert ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_free=[8, 4]).warnings == ()
 
 
 def test_scaling_production_to_zero_needs_the_name_typed(deployment):
