@@ -404,6 +404,7 @@ class Scenario:
 
     def prefill(self) -> None:
         with self.lock:
+            self.t0 = self.clock()  # the story starts now, whatever setting up the engines took
             self._prefill()
 
     def start(self) -> "Scenario":

@@ -127,3 +127,32 @@ def test_firing_alert_reaches_prometheus_and_alertmanager(engines):
 def _dt(ts: float):
     from datetime import datetime, timezone
     return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def test_start_demo_gives_working_endpoints_and_stops_cleanly():
+    import socket
+
+    import docker
+
+    from sim.demo import start_demo
+
+    env = start_demo(seed=0, time_scale=30.0)
+    try:
+        assert env.contexts == ["demo-prod"] and env.kubeconfig
+        client = docker.DockerClient(base_url=env.docker_host, version="auto")
+        names = {s.name for s in client.services.list()}
+        assert {"proptech-ml_model-api", "proptech-multi_price-predictor", "llm-embedder"} <= names
+        client.close()
+        prom = PrometheusConnect(url=env.prometheus_url, disable_ssl=True)
+        p95 = prom.custom_query(P95)
+        assert any(r["metric"].get("cluster") == "demo-prod" for r in p95)
+        firing = requests.get(env.prometheus_url + "/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        assert any(a["state"] == "firing" for a in firing)
+        with open(env.kubeconfig) as f:
+            assert "demo-prod" in f.read()
+        ports = [int(u.rsplit(":", 1)[1]) for u in (env.docker_host, env.prometheus_url, env.alertmanager_url)]
+    finally:
+        env.stop()
+    for port in ports:
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0
