@@ -279,10 +279,11 @@ class Orchestrator:
         tasks = list(self._by_service.get(svc["ID"], ()))
         live = [t for t in tasks if t["DesiredState"] == "running"]
         busy = False
-        # tasks on nodes that went down are replaced elsewhere
+        # tasks on nodes that went down (or were drained) are replaced elsewhere
         for t in live:
             node = st.nodes.get(t.get("NodeID", ""))
-            if node is not None and node["Status"]["State"] == "down" and not is_global(spec):
+            if node is not None and ((node["Status"]["State"] == "down" and not is_global(spec))
+                                     or node["Spec"]["Availability"] == "drain"):
                 t["DesiredState"] = "shutdown"
                 st.bump(t)
                 busy = True

@@ -198,3 +198,20 @@ def test_global_service_runs_one_task_per_eligible_node():
         client.close()
     finally:
         sim.stop()
+
+
+def test_draining_a_node_moves_its_tasks(fresh):
+    cli(fresh, "node", "update", "--availability", "drain", "swarm-cpu-1", binary="/usr/local/bin/docker")
+    cpu1 = fresh.state.find_node("swarm-cpu-1")["ID"]
+
+    def drained(s):
+        live = [t for t in s.tasks() if t["DesiredState"] == "running"]
+        return all(t.get("NodeID") != cpu1 for t in live) and all(t["Status"]["State"] == "running" for t in live)
+
+    assert fresh.wait_until(drained, timeout=10)
+    rows = {r[1]: r for r in table(cli(fresh, "node", "ls"))[1:]}
+    assert rows["swarm-cpu-1"][3] == "Drain"
+    # price-predictor is constrained to model-type=price nodes: cpu-3 now holds all three
+    nodes = {fresh.state.nodes[t["NodeID"]]["Description"]["Hostname"]
+             for t in fresh.tasks("proptech-multi_price-predictor") if t["DesiredState"] == "running"}
+    assert nodes == {"swarm-cpu-3"}
