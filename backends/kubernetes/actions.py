@@ -898,6 +898,13 @@ class ActionPlanner:
                      "image": image, "version": version}
             if not _templates_equal(current, ctx["template"]):
                 return False, "template not yet replaced", after
+            if ctx["hash_label"] == tr.ROLLOUTS_POD_TEMPLATE_HASH:
+                # Argo takes the old template through the rollout's own strategy (its canary steps and
+                # pauses): the undo is done once the controller has picked it up.
+                canary = tr.argo_canary(obj)
+                step = f", step {canary.step}/{canary.total_steps}" if canary and canary.step is not None else ""
+                phase = str(status.get("phase") or "")
+                return bool(phase), f"template replaced; rollout {phase or 'pending'}{step}", after
             desired = tr._int(spec.get("replicas"), 1)
             updated = tr._int(status.get("updatedReplicas"))
             ready = tr._int(status.get("readyReplicas"))
