@@ -339,6 +339,47 @@ def test_gpu_nodes_show_mig_slices_and_scaling_past_free_gpus_warns(env):
                             f"the cluster and {waiting} pods of llm-reranker already wait for GPUs")
 
 
+BG_ROLLOUT = """apiVersion: v1
+kind: Service
+metadata: {name: bg-active, namespace: ml-prod}
+spec: {selector: {app: bg-model}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bg-preview, namespace: ml-prod}
+spec: {selector: {app: bg-model}, ports: [{port: 80}]}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: bg-model, namespace: ml-prod}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: bg-model}}
+  strategy: {blueGreen: {activeService: bg-active, previewService: bg-preview, autoPromotionEnabled: false}}
+  template:
+    metadata: {labels: {app: bg-model}}
+    spec: {containers: [{name: m, image: "registry.local/bg:{tag}"}]}
+"""
+
+
+def test_argo_blue_green_shows_active_and_preview_and_the_switch_promotes(env):
+    _apply(env, BG_ROLLOUT.replace("{tag}", "v1"))
+    env.wait_service("bg-model", R, lambda s: s.blue_green and s.blue_green.active == "v1", timeout=15)
+    _apply(env, BG_ROLLOUT.replace("{tag}", "v2"))
+    service = env.wait_service("bg-model", R, lambda s: s.blue_green.preview == "v2" and s.rollout_state == "paused",
+                               timeout=15)
+    bg = service.blue_green
+    assert (bg.source, bg.active, bg.router) == ("argo", "v1", "bg-active")
+    assert ActionKind.BLUE_GREEN_SWITCH in service.actions
+    plan, outcome = env.act("bg-model", R, SwitchBlueGreen("v2"))
+    assert plan.mutations[-1].body == {"status": {"pauseConditions": None}}
+    assert plan.mutations[-1].path.endswith("/rollouts/bg-model/status")
+    env.wait_service("bg-model", R, lambda s: s.blue_green.active == "v2", timeout=15)
+    rollout = env.kubectl_json("get", "rollout", "bg-model", "-n", NS)
+    active = env.kubectl_json("get", "svc", "bg-active", "-n", NS)["spec"]["selector"]
+    assert active["rollouts-pod-template-hash"] == rollout["status"]["blueGreen"]["activeSelector"]
+
+
 def test_blue_green_switch_patches_the_selector_and_refuses_a_colour_without_ready_pods(env):
     plan, outcome = env.act("ml-model-v2-1", D, SwitchBlueGreen("v2.1"))
     assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
