@@ -372,6 +372,7 @@ def test_argo_blue_green_shows_active_and_preview_and_the_switch_promotes(env):
     assert (bg.source, bg.active, bg.router) == ("argo", "v1", "bg-active")
     assert ActionKind.BLUE_GREEN_SWITCH in service.actions
     plan, outcome = env.act("bg-model", R, SwitchBlueGreen("v2"))
+    assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
     assert plan.mutations[-1].body == {"status": {"pauseConditions": None}}
     assert plan.mutations[-1].path.endswith("/rollouts/bg-model/status")
     env.wait_service("bg-model", R, lambda s: s.blue_green.active == "v2", timeout=15)
