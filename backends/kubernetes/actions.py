@@ -960,8 +960,6 @@ class ActionPlanner:
                 if previous and previous != latest:
                     out.append(tr.Revision(previous, "", previous, None))
                 return tuple(out)
-            store = "deployments" if key.kind is ServiceKind.DEPLOYMENT else "rollouts"
-            obj = backend.store.get(store, {}).get((key.namespace, key.name))
-            annotation = tr.REVISION_ANNOTATION if key.kind is ServiceKind.DEPLOYMENT else tr.ARGO_REVISION_ANNOTATION
-            current = tr._str_map(tr.meta(obj).get("annotations")).get(annotation, "")
+            published = backend.published(key)
+            current = published.revision if published is not None else ""
             return tr.revisions(current, backend.replicasets_of(key.namespace, key.kind.value, key.name))

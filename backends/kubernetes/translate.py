@@ -866,7 +866,8 @@ def rollout_service(
         gpus_per_replica=sum(pod_gpu_requests(_dict(spec.get("template")).get("spec")).values()),
         conditions=_status_conditions(status) + warning_conditions(warnings),
         labels=freeze_labels(_str_map(meta(rollout).get("labels"))),
-        revision=_str_map(meta(rollout).get("annotations")).get(ARGO_REVISION_ANNOTATION, ""),
+        revision=_str_map(meta(rollout).get("annotations")).get(ARGO_REVISION_ANNOTATION)
+        or next((rs.revision for rs in replicasets if rs.pod_hash and rs.pod_hash == status.get("currentPodHash")), ""),
         rollout_state=state,
         rollout_message=str(status.get("message") or ""),
         actions=frozenset(actions),

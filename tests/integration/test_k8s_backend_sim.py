@@ -311,6 +311,8 @@ def test_argo_undo_goes_back_to_the_previous_revisions_template(env):
     key = env.service("ensemble-predictor", R).key
     eventually(lambda: len(env.backend.revisions(key)) >= 2, 10, what="two Argo revisions")
     revisions = env.backend.revisions(key)
+    assert revisions[0].current and not revisions[1].current
+    assert all(r.image and r.created is not None for r in revisions)
     previous = revisions[1]
     plan, outcome = env.act("ensemble-predictor", R, Rollback())
     assert outcome.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), outcome.detail

@@ -57,6 +57,11 @@ def test_argo_canary_paused_at_step_one_shows_weight_20_of_8_steps():
     assert (canary.step, canary.total_steps, canary.weight) == (1, 8, 20)
     assert canary.paused is True and canary.aborted is False
     assert service.rollout_state == "paused"
+    assert service.revision == "2"  # from the Rollout's own annotation
+    rs = [tr.ReplicaSetFacts("ml-prod", "e-abc", "Rollout", "ensemble-predictor", "7", "p:v2.0", "v2.0", 1, 1, None,
+                             "abc")]
+    rollout["metadata"]["annotations"] = {}
+    assert tr.rollout_service("c", rollout, replicasets=rs).revision == "7"  # else from the current pod hash's RS
     assert {ActionKind.PROMOTE, ActionKind.PROMOTE_FULL, ActionKind.ABORT, ActionKind.RETRY} <= service.actions
     rollout["status"]["abort"] = True
     aborted = tr.argo_canary(rollout)
