@@ -109,8 +109,8 @@ def plan_scale(
     `pending` is how many of this service's pods already wait for GPUs (they go first)."""
     if intent.replicas < 0:
         raise ActionRefused("replicas cannot be negative")
-    spec = tr._dict(tr._dict(obj).get("spec"))
-    current = tr._int(spec.get("replicas"), 1)
+    spec = tr.as_dict(tr.as_dict(obj).get("spec"))
+    current = tr.as_int(spec.get("replicas"), 1)
     n = intent.replicas
     warnings: list[PlanWarning] = []
     alternatives: tuple[Intent, ...] = ()
@@ -157,7 +157,7 @@ def plan_scale(
         state, _ = tr.deployment_rollout_state(obj)
         in_progress = state in ("progressing", "paused")
     else:
-        phase = str(tr._dict(tr._dict(obj).get("status")).get("phase") or "")
+        phase = str(tr.as_dict(tr.as_dict(obj).get("status")).get("phase") or "")
         in_progress = phase in ("Progressing", "Paused")
     if in_progress:
         warnings.append(
@@ -223,7 +223,7 @@ def plan_autoscaler_bounds(
 def plan_kserve_weight(source: str, user: str, service: ModelService, intent: SetCanaryWeight, isvc: Any) -> ActionPlan:
     if not 0 <= intent.weight <= 100:
         raise ActionRefused("canary weight must be between 0 and 100")
-    predictor = tr._dict(tr._dict(tr._dict(isvc).get("spec")).get("predictor"))
+    predictor = tr.dig(isvc, "spec", "predictor")
     current = predictor.get("canaryTrafficPercent")
     path = object_path(service.key)
     return _plan(
@@ -244,7 +244,7 @@ def plan_kserve_weight(source: str, user: str, service: ModelService, intent: Se
         after={"canary weight": str(intent.weight)},
         precondition_version=_rv(isvc),
         risk=Risk.MEDIUM if intent.weight >= 50 else Risk.LOW,
-        noop=current is not None and tr._int(current) == intent.weight,
+        noop=current is not None and tr.as_int(current) == intent.weight,
         context={"kind": "kserve-weight", "path": path, "weight": intent.weight},
     )
 
@@ -264,7 +264,7 @@ def plan_istio_weight(
     routes[current.canary_index]["weight"] = intent.weight
     routes[current.stable_index]["weight"] = 100 - intent.weight
     ns, name = tr.obj_key(vs)
-    api_version = str(tr._dict(vs).get("apiVersion") or "networking.istio.io/v1")
+    api_version = str(tr.as_dict(vs).get("apiVersion") or "networking.istio.io/v1")
     path = api_path("networking.istio.io", api_version.split("/")[-1], "virtualservices", ns, name)
     return _plan(
         source,
@@ -299,20 +299,20 @@ def _argo_status_path(service: ModelService, version: str | None = None) -> str:
 
 def argo_promote_patches(rollout: Any, full: bool) -> tuple[dict | None, dict | None]:
     """(spec patch, status patch) exactly as `kubectl argo rollouts promote [--full]` sends them."""
-    rollout = tr._dict(rollout)
-    spec = tr._dict(rollout.get("spec"))
-    status = tr._dict(rollout.get("status"))
+    rollout = tr.as_dict(rollout)
+    spec = tr.as_dict(rollout.get("spec"))
+    status = tr.as_dict(rollout.get("status"))
     spec_patch = {"spec": {"paused": False}} if spec.get("paused") else None
-    pause_conditions = tr._list(status.get("pauseConditions"))
+    pause_conditions = tr.as_list(status.get("pauseConditions"))
     if full:
         if str(status.get("currentPodHash") or "") != str(status.get("stableRS") or ""):
             return spec_patch, {"status": {"promoteFull": True}}
         return spec_patch, None
-    canary = tr._dict(spec.get("strategy")).get("canary")
-    steps = tr._list(tr._dict(canary).get("steps"))
-    index = tr._int(status.get("currentStepIndex"), 0)
+    canary = tr.as_dict(spec.get("strategy")).get("canary")
+    steps = tr.as_list(tr.as_dict(canary).get("steps"))
+    index = tr.as_int(status.get("currentStepIndex"), 0)
     next_index = index + 1 if index < len(steps) else index
-    inconclusive = any(tr._dict(c).get("reason") in ("InconclusiveAnalysisRun", "InconclusiveExperiment")
+    inconclusive = any(tr.as_dict(c).get("reason") in ("InconclusiveAnalysisRun", "InconclusiveExperiment")
                        for c in pause_conditions)
     if inconclusive and pause_conditions and status.get("controllerPause") and isinstance(canary, dict):
         return spec_patch, {"status": {"pauseConditions": None, "controllerPause": False,
@@ -326,14 +326,14 @@ def argo_promote_patches(rollout: Any, full: bool) -> tuple[dict | None, dict | 
 
 def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rollout: Any,
               version: str | None = None) -> ActionPlan:
-    status = tr._dict(tr._dict(rollout).get("status"))
+    status = tr.as_dict(tr.as_dict(rollout).get("status"))
     main_path = object_path(service.key, "", version)
     status_path = _argo_status_path(service, version)
     mutations: list[Mutation] = []
     canary = tr.argo_canary(rollout)
     before: dict[str, str] = {
         "step": f"{canary.step}/{canary.total_steps}" if canary and canary.step is not None else "-",
-        "paused": "yes" if (canary.paused if canary else bool(tr._dict(tr._dict(rollout).get("spec")).get("paused")))
+        "paused": "yes" if (canary.paused if canary else bool(tr.dig(rollout, "spec").get("paused")))
         else "no",
         "aborted": "yes" if status.get("abort") else "no",
     }
@@ -396,7 +396,7 @@ def plan_selector_switch(
     """The seed's `kubectl patch service ... -p '{"spec":{"selector":{"version":"v2.1"}}}'`, with its
     safety rule: the new full selector must match at least one ready pod."""
     ns, name = tr.obj_key(svc)
-    selector = tr._str_map(tr._dict(tr._dict(svc).get("spec")).get("selector"))
+    selector = tr.str_map(tr.as_dict(tr.as_dict(svc).get("spec")).get("selector"))
     new_selector = {**selector, key: intent.colour}
     shown = ",".join(f"{k}={v}" for k, v in sorted(new_selector.items()))
     warnings = []
@@ -435,8 +435,8 @@ def plan_selector_switch(
 
 
 def _strip_hash(template: Any, label: str) -> dict:
-    template = copy.deepcopy(tr._dict(template))
-    labels = tr._dict(tr._dict(template.get("metadata")).get("labels"))
+    template = copy.deepcopy(tr.as_dict(template))
+    labels = tr.as_dict(tr.as_dict(template.get("metadata")).get("labels"))
     labels.pop(label, None)
     return template
 
@@ -448,9 +448,9 @@ def _as_go_marshals(template: dict) -> dict:
     metadata = template.setdefault("metadata", {})
     if isinstance(metadata, dict):
         metadata.setdefault("creationTimestamp", None)
-    spec = tr._dict(template.get("spec"))
+    spec = tr.as_dict(template.get("spec"))
     for field in ("initContainers", "containers", "ephemeralContainers"):
-        for container in tr._list(spec.get(field)):
+        for container in tr.as_list(spec.get(field)):
             if isinstance(container, dict):
                 container.setdefault("resources", {})
     return template
@@ -458,8 +458,8 @@ def _as_go_marshals(template: dict) -> dict:
 
 def _owned_by(obj: Any, owner_uid: str) -> bool:
     return any(
-        tr._dict(ref).get("uid") == owner_uid and tr._dict(ref).get("controller")
-        for ref in tr._list(tr.meta(obj).get("ownerReferences"))
+        tr.as_dict(ref).get("uid") == owner_uid and tr.as_dict(ref).get("controller")
+        for ref in tr.as_list(tr.meta(obj).get("ownerReferences"))
     )
 
 
@@ -467,7 +467,7 @@ def choose_revision(replicasets: list[Any], annotation: str, wanted: str | None,
     """kubectl's pick: the exact revision asked for, or the second-highest one."""
     by_revision: dict[int, Any] = {}
     for rs in replicasets:
-        value = tr._int(tr._str_map(tr.meta(rs).get("annotations")).get(annotation), -1)
+        value = tr.as_int(tr.str_map(tr.meta(rs).get("annotations")).get(annotation), -1)
         if value >= 0:
             by_revision[value] = rs
     if not wanted or str(wanted) == "0":
@@ -475,7 +475,7 @@ def choose_revision(replicasets: list[Any], annotation: str, wanted: str | None,
             raise ActionRefused(f'no rollout history found for {owner}')
         revision = sorted(by_revision)[-2]
         return revision, by_revision[revision]
-    revision = tr._int(wanted, -1)
+    revision = tr.as_int(wanted, -1)
     if revision not in by_revision:
         raise ActionRefused(f"unable to find specified revision {wanted} in history")
     return revision, by_revision[revision]
@@ -485,8 +485,8 @@ def plan_deployment_rollback(
     source: str, user: str, service: ModelService, intent: Rollback, deployment: Any, replicasets: list[Any]
 ) -> ActionPlan:
     """`kubectl rollout undo [--to-revision]`, client-side, as kubectl's DeploymentRollbacker does it."""
-    deployment = tr._dict(deployment)
-    spec = tr._dict(deployment.get("spec"))
+    deployment = tr.as_dict(deployment)
+    spec = tr.as_dict(deployment.get("spec"))
     name = service.key.name
     if spec.get("paused"):
         raise ActionRefused(
@@ -496,11 +496,11 @@ def plan_deployment_rollback(
     uid = str(tr.meta(deployment).get("uid") or "")
     owned = [rs for rs in replicasets if not uid or _owned_by(rs, uid)]
     revision, rs = choose_revision(owned, tr.REVISION_ANNOTATION, intent.revision, f'deployment "{name}"')
-    target = _as_go_marshals(_strip_hash(tr._dict(rs.get("spec")).get("template"), tr.POD_TEMPLATE_HASH))
+    target = _as_go_marshals(_strip_hash(tr.as_dict(rs.get("spec")).get("template"), tr.POD_TEMPLATE_HASH))
     current = _strip_hash(spec.get("template"), tr.POD_TEMPLATE_HASH)
-    cur_annotations = tr._str_map(tr.meta(deployment).get("annotations"))
+    cur_annotations = tr.str_map(tr.meta(deployment).get("annotations"))
     annotations = {k: cur_annotations[k] for k in DEPLOYMENT_ANNOTATIONS_KEPT if k in cur_annotations}
-    for k, v in tr._str_map(tr.meta(rs).get("annotations")).items():
+    for k, v in tr.str_map(tr.meta(rs).get("annotations")).items():
         if k not in DEPLOYMENT_ANNOTATIONS_KEPT:
             annotations[k] = v
     cur_image, cur_version = tr.template_version(spec.get("template"))
@@ -557,15 +557,15 @@ def plan_rollout_undo(
     version: str | None = None,
 ) -> ActionPlan:
     """`kubectl argo rollouts undo [--to-revision]`."""
-    rollout = tr._dict(rollout)
-    spec = tr._dict(rollout.get("spec"))
+    rollout = tr.as_dict(rollout)
+    spec = tr.as_dict(rollout.get("spec"))
     if spec.get("workloadRef"):
         raise ActionRefused(f"{service.key.name} uses workloadRef: roll back its referenced workload instead")
     uid = str(tr.meta(rollout).get("uid") or "")
     owned = [rs for rs in replicasets if not uid or _owned_by(rs, uid)]
     revision, rs = choose_revision(owned, tr.ARGO_REVISION_ANNOTATION, intent.revision,
                                    f'rollout "{service.key.name}"')
-    target = _as_go_marshals(_strip_hash(tr._dict(rs.get("spec")).get("template"), tr.ROLLOUTS_POD_TEMPLATE_HASH))
+    target = _as_go_marshals(_strip_hash(tr.as_dict(rs.get("spec")).get("template"), tr.ROLLOUTS_POD_TEMPLATE_HASH))
     current = _strip_hash(spec.get("template"), tr.ROLLOUTS_POD_TEMPLATE_HASH)
     skipped = _templates_equal(target, current)
     cur_image, cur_version = tr.template_version(spec.get("template"))
@@ -578,7 +578,7 @@ def plan_rollout_undo(
         intent,
         mutations=(Mutation("PATCH", path, [{"op": "replace", "path": "/spec/template", "value": target}], JSON_PATCH,
                             summary=f"undo to revision {revision}"),),
-        before={"revision": tr._str_map(tr.meta(rollout).get("annotations")).get(tr.ARGO_REVISION_ANNOTATION, ""),
+        before={"revision": tr.str_map(tr.meta(rollout).get("annotations")).get(tr.ARGO_REVISION_ANNOTATION, ""),
                 "image": cur_image, "version": cur_version},
         after={"revision": f"{revision} (becomes a new revision)", "image": image, "version": new_version},
         warnings=(PlanWarning("skipped-rollback",
@@ -594,13 +594,13 @@ def plan_rollout_undo(
 
 def plan_kserve_rollback(source: str, user: str, service: ModelService, intent: Rollback, isvc: Any) -> ActionPlan:
     """KServe: pin traffic to the previous rolled-out revision with canaryTrafficPercent 0."""
-    predictor_status = tr._dict(tr._dict(tr._dict(tr._dict(isvc).get("status")).get("components")).get("predictor"))
+    predictor_status = tr.dig(isvc, "status", "components", "predictor")
     previous = str(predictor_status.get("previousRolledoutRevision") or "")
     if not previous:
         raise ActionRefused(f"{service.key.name} has no previous rolled-out revision to go back to")
     if intent.revision and intent.revision != previous:
         raise ActionRefused(f"KServe can only go back to the previous revision ({previous})")
-    predictor = tr._dict(tr._dict(tr._dict(isvc).get("spec")).get("predictor"))
+    predictor = tr.dig(isvc, "spec", "predictor")
     current = predictor.get("canaryTrafficPercent")
     path = object_path(service.key)
     latest = str(predictor_status.get("latestReadyRevision") or predictor_status.get("latestCreatedRevision") or "")
@@ -615,7 +615,7 @@ def plan_kserve_rollback(source: str, user: str, service: ModelService, intent: 
         after={"canary weight": "0", "serving": previous},
         risk=Risk.MEDIUM,
         precondition_version=_rv(isvc),
-        noop=current is not None and tr._int(current) == 0,
+        noop=current is not None and tr.as_int(current) == 0,
         context={"kind": "kserve-weight", "path": path, "weight": 0},
     )
 
@@ -734,17 +734,17 @@ class ActionPlanner:
         raise ActionRefused(f"{key.name} does not support {intent.kind.value}")
 
     def _owned_replicasets(self, key: ServiceKey, obj: Any) -> list[Any]:
-        selector = tr._dict(tr._dict(tr._dict(obj).get("spec")).get("selector"))
-        labels = tr._str_map(selector.get("matchLabels"))
+        selector = tr.dig(obj, "spec", "selector")
+        labels = tr.str_map(selector.get("matchLabels"))
         query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(labels.items())))] if labels else []
         body = self._get(api_path("apps", "v1", "replicasets", key.namespace), query)
-        return [rs for rs in tr._list(tr._dict(body).get("items")) if isinstance(rs, dict)]
+        return [rs for rs in tr.as_list(tr.as_dict(body).get("items")) if isinstance(rs, dict)]
 
     def _ready_pods(self, ns: str, selector: Mapping[str, str]) -> int:
         query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
         body = self._get(api_path("", "v1", "pods", ns), query)
         count = 0
-        for pod in tr._list(tr._dict(body).get("items")):
+        for pod in tr.as_list(tr.as_dict(body).get("items")):
             facts = tr.pod_facts(pod)
             if facts.ready and facts.phase == "Running" and not tr.meta(pod).get("deletionTimestamp") \
                     and tr.labels_match(selector, facts.labels):
@@ -762,7 +762,7 @@ class ActionPlanner:
             raise ActionRefused(f"{switch.service} has no {switch.key}={intent.colour}: "
                                 f"known {', '.join(sorted(colours))}")
         svc = self._get(api_path("", "v1", "services", key.namespace, switch.service))
-        selector = tr._str_map(tr._dict(tr._dict(svc).get("spec")).get("selector"))
+        selector = tr.str_map(tr.as_dict(tr.as_dict(svc).get("spec")).get("selector"))
         new_selector = {**selector, switch.key: intent.colour}
         ready = self._ready_pods(key.namespace, new_selector)
         return plan_selector_switch(self.backend.name, self.backend.user, service, intent, svc, switch.key,
@@ -818,17 +818,17 @@ class ActionPlanner:
             time.sleep(min(0.25, max(deadline - time.monotonic(), 0.01)))
 
     def _read(self, path: str) -> Any:
-        return tr._dict(self.transport.request("GET", path, timeout=(5.0, 10.0)).json())
+        return tr.as_dict(self.transport.request("GET", path, timeout=(5.0, 10.0)).json())
 
     def _check(self, plan: ActionPlan, kind: str) -> tuple[bool | None, str, dict[str, str]]:
         ctx = plan.context
         if kind == "scale":
             obj = self._read(ctx["path"])
-            spec, status = tr._dict(obj.get("spec")), tr._dict(obj.get("status"))
+            spec, status = tr.as_dict(obj.get("spec")), tr.as_dict(obj.get("status"))
             n = ctx["replicas"]
-            replicas = tr._int(spec.get("replicas"), 1)
-            ready = tr._int(status.get("readyReplicas"))
-            total = tr._int(status.get("replicas"))
+            replicas = tr.as_int(spec.get("replicas"), 1)
+            ready = tr.as_int(status.get("readyReplicas"))
+            total = tr.as_int(status.get("replicas"))
             after = {"replicas": str(replicas)}
             if replicas != n:
                 return None, f"replicas were set back to {replicas} (by the autoscaler or someone else)", after
@@ -842,26 +842,26 @@ class ActionPlanner:
         if kind == "kserve-weight":
             obj = self._read(ctx["path"])
             canary = tr.kserve_canary(obj)
-            percent = tr._dict(tr._dict(obj.get("spec")).get("predictor")).get("canaryTrafficPercent")
+            percent = tr.as_dict(tr.as_dict(obj.get("spec")).get("predictor")).get("canaryTrafficPercent")
             after = dict(plan.after)
             after["canary weight"] = str(percent)
             if "serving" in after:
-                predictor = tr._dict(tr._dict(tr._dict(obj.get("status")).get("components")).get("predictor"))
-                traffic = [t for t in tr._list(predictor.get("traffic")) if tr._int(tr._dict(t).get("percent"))]
-                after["serving"] = ",".join(str(tr._dict(t).get("revisionName")) for t in traffic) or after["serving"]
+                predictor = tr.dig(obj, "status", "components", "predictor")
+                traffic = [t for t in tr.as_list(predictor.get("traffic")) if tr.as_int(tr.as_dict(t).get("percent"))]
+                after["serving"] = ",".join(str(tr.as_dict(t).get("revisionName")) for t in traffic) or after["serving"]
             routed = canary.weight if canary else None
-            ok = tr._int(percent, -1) == ctx["weight"] and (routed is None or routed == ctx["weight"])
+            ok = tr.as_int(percent, -1) == ctx["weight"] and (routed is None or routed == ctx["weight"])
             return ok, f"canaryTrafficPercent {percent}, traffic to latest {routed}", after
         if kind == "istio-weight":
             obj = self._read(ctx["path"])
-            routes = tr._list(tr._dict(tr._list(tr._dict(obj.get("spec")).get("http"))[ctx["http"]]).get("route"))
-            stable = tr._int(tr._dict(routes[ctx["stable"]]).get("weight"))
-            canary = tr._int(tr._dict(routes[ctx["canary"]]).get("weight"))
+            routes = tr.as_list(tr.as_dict(tr.as_list(tr.dig(obj, "spec").get("http"))[ctx["http"]]).get("route"))
+            stable = tr.as_int(tr.as_dict(routes[ctx["stable"]]).get("weight"))
+            canary = tr.as_int(tr.as_dict(routes[ctx["canary"]]).get("weight"))
             after = {"stable weight": str(stable), "canary weight": str(canary)}
             return canary == ctx["weight"] and stable == 100 - ctx["weight"], f"{stable}/{canary}", after
         if kind.startswith("argo-"):
             obj = self._read(ctx["path"])
-            status, spec = tr._dict(obj.get("status")), tr._dict(obj.get("spec"))
+            status, spec = tr.as_dict(obj.get("status")), tr.as_dict(obj.get("spec"))
             canary = tr.argo_canary(obj)
             after = {
                 "step": f"{canary.step}/{canary.total_steps}" if canary and canary.step is not None else "-",
@@ -877,10 +877,10 @@ class ActionPlanner:
             if kind == "argo-promote-full":
                 return bool(status.get("promoteFull")) or phase == "Healthy" or (
                     canary is not None and canary.step is not None and canary.step == canary.total_steps), detail, after
-            return not spec.get("paused") and not tr._list(status.get("pauseConditions")), detail, after
+            return not spec.get("paused") and not tr.as_list(status.get("pauseConditions")), detail, after
         if kind == "selector-switch":
             obj = self._read(ctx["path"])
-            selector = tr._str_map(tr._dict(obj.get("spec")).get("selector"))
+            selector = tr.str_map(tr.as_dict(obj.get("spec")).get("selector"))
             ns = plan.target.namespace if plan.target else ""
             ready = self._ready_pods(ns, selector)
             after = {ctx["key"]: selector.get(ctx["key"], ""), "ready pods": str(ready)}
@@ -889,12 +889,12 @@ class ActionPlanner:
             return ready >= 1, f"{ready} ready endpoints behind {tr.obj_key(obj)[1]}", after
         if kind == "template":
             obj = self._read(ctx["path"])
-            spec, status = tr._dict(obj.get("spec")), tr._dict(obj.get("status"))
+            spec, status = tr.as_dict(obj.get("spec")), tr.as_dict(obj.get("status"))
             current = _strip_hash(spec.get("template"), ctx["hash_label"])
             image, version = tr.template_version(spec.get("template"))
             revision_key = tr.REVISION_ANNOTATION if ctx["hash_label"] == tr.POD_TEMPLATE_HASH \
                 else tr.ARGO_REVISION_ANNOTATION
-            after = {"revision": tr._str_map(tr.meta(obj).get("annotations")).get(revision_key, ""),
+            after = {"revision": tr.str_map(tr.meta(obj).get("annotations")).get(revision_key, ""),
                      "image": image, "version": version}
             if not _templates_equal(current, ctx["template"]):
                 return False, "template not yet replaced", after
@@ -905,9 +905,9 @@ class ActionPlanner:
                 step = f", step {canary.step}/{canary.total_steps}" if canary and canary.step is not None else ""
                 phase = str(status.get("phase") or "")
                 return bool(phase), f"template replaced; rollout {phase or 'pending'}{step}", after
-            desired = tr._int(spec.get("replicas"), 1)
-            updated = tr._int(status.get("updatedReplicas"))
-            ready = tr._int(status.get("readyReplicas"))
+            desired = tr.as_int(spec.get("replicas"), 1)
+            updated = tr.as_int(status.get("updatedReplicas"))
+            ready = tr.as_int(status.get("readyReplicas"))
             return updated >= desired and ready >= desired, f"{updated}/{desired} updated, {ready} ready", after
         return True, "nothing to follow", dict(plan.after)
 
@@ -951,7 +951,7 @@ class ActionPlanner:
         with backend._lock:
             if key.kind is ServiceKind.INFERENCE_SERVICE:
                 obj = backend.store.get("inferenceservices", {}).get((key.namespace, key.name))
-                predictor = tr._dict(tr._dict(tr._dict(tr._dict(obj).get("status")).get("components")).get("predictor"))
+                predictor = tr.dig(obj, "status", "components", "predictor")
                 out = []
                 latest = str(predictor.get("latestReadyRevision") or "")
                 previous = str(predictor.get("previousRolledoutRevision") or "")

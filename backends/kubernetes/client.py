@@ -258,10 +258,15 @@ class ClusterTarget:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+def default_kubeconfig() -> str:
+    """The file kubectl reads: the first of $KUBECONFIG, else ~/.kube/config."""
+    return os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+
+
 def _load_kubeconfig(path: str | None) -> tuple[list[dict], dict | None, str]:
     from kubernetes import config as kconfig  # lazy
 
-    chosen = path or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+    chosen = path or default_kubeconfig()
     if not os.path.exists(chosen):
         raise KubeConfigError(f"kubeconfig {chosen} does not exist")
     try:
@@ -370,8 +375,6 @@ def backends_from_settings(
 ) -> list[Any]:
     """`resolve_backends` for the app's settings: without any Kubernetes option (`explicit` False) and
     without a kubeconfig, the operator simply has no Kubernetes clusters: no backend, no error."""
-    if not explicit:
-        default = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
-        if not os.path.exists(default):
-            return []
+    if not explicit and not os.path.exists(default_kubeconfig()):
+        return []
     return resolve_backends(contexts, all_contexts, kubeconfig, namespaces, selector)

@@ -45,15 +45,15 @@ COLOUR_KEYS = ("version", "color", "colour", "slot")
 PRODUCTION_LABEL = ("environment", "production")
 
 
-def _dict(value: Any) -> dict:
+def as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _list(value: Any) -> list:
+def as_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
-def _int(value: Any, default: int = 0) -> int:
+def as_int(value: Any, default: int = 0) -> int:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
@@ -68,7 +68,14 @@ def _int(value: Any, default: int = 0) -> int:
     return default
 
 
-def _str_map(value: Any) -> dict[str, str]:
+def dig(value: Any, *keys: str) -> dict:
+    """The dict at `value[k1][k2]...`, or {} wherever a level is missing or not a dict."""
+    for key in keys:
+        value = as_dict(value).get(key)
+    return as_dict(value)
+
+
+def str_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
@@ -108,7 +115,7 @@ def is_gpu_resource(name: str) -> bool:
 def gpu_resources(resources: Any) -> dict[str, int]:
     """The GPU entries of a capacity/allocatable/requests map, as counts (zeros dropped)."""
     out: dict[str, int] = {}
-    for name, value in _dict(resources).items():
+    for name, value in as_dict(resources).items():
         if isinstance(name, str) and is_gpu_resource(name):
             count = quantity_count(value)
             if count:
@@ -117,7 +124,7 @@ def gpu_resources(resources: Any) -> dict[str, int]:
 
 
 def _container_gpus(container: Any) -> dict[str, int]:
-    resources = _dict(_dict(container).get("resources"))
+    resources = as_dict(as_dict(container).get("resources"))
     requests = gpu_resources(resources.get("requests"))
     # Extended resources cannot be overcommitted: a limit alone sets the request to the limit.
     for name, count in gpu_resources(resources.get("limits")).items():
@@ -128,12 +135,12 @@ def _container_gpus(container: Any) -> dict[str, int]:
 def pod_gpu_requests(spec: Any) -> dict[str, int]:
     """GPU requests of a pod spec as the scheduler counts them: containers summed, then the max with
     each init container, plus the pod overhead."""
-    spec = _dict(spec)
+    spec = as_dict(spec)
     total: dict[str, int] = {}
-    for container in _list(spec.get("containers")):
+    for container in as_list(spec.get("containers")):
         for name, count in _container_gpus(container).items():
             total[name] = total.get(name, 0) + count
-    for container in _list(spec.get("initContainers")):
+    for container in as_list(spec.get("initContainers")):
         for name, count in _container_gpus(container).items():
             if count > total.get(name, 0):
                 total[name] = count
@@ -151,14 +158,14 @@ def image_tag(image: str) -> str:
 
 
 def _first_image(pod_spec: Any) -> str:
-    containers = _list(_dict(pod_spec).get("containers"))
-    return str(_dict(containers[0]).get("image") or "") if containers else ""
+    containers = as_list(as_dict(pod_spec).get("containers"))
+    return str(as_dict(containers[0]).get("image") or "") if containers else ""
 
 
 def template_version(template: Any) -> tuple[str, str]:
     """(image, version) of a pod template: the `version` label wins, then the image tag."""
-    template = _dict(template)
-    labels = _str_map(_dict(template.get("metadata")).get("labels"))
+    template = as_dict(template)
+    labels = str_map(as_dict(template.get("metadata")).get("labels"))
     image = _first_image(template.get("spec"))
     version = labels.get("version") or labels.get("app.kubernetes.io/version") or image_tag(image)
     return image, version
@@ -173,13 +180,13 @@ def labels_match(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool
 
 def label_selector_match(selector: Any, labels: Mapping[str, str]) -> bool:
     """A LabelSelector ({matchLabels, matchExpressions}) against labels."""
-    selector = _dict(selector)
-    for k, v in _str_map(selector.get("matchLabels")).items():
+    selector = as_dict(selector)
+    for k, v in str_map(selector.get("matchLabels")).items():
         if labels.get(k) != v:
             return False
-    for expr in _list(selector.get("matchExpressions")):
-        expr = _dict(expr)
-        key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in _list(expr.get("values"))]
+    for expr in as_list(selector.get("matchExpressions")):
+        expr = as_dict(expr)
+        key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in as_list(expr.get("values"))]
         if op == "In" and labels.get(key) not in values:
             return False
         if op == "NotIn" and labels.get(key) in values:
@@ -192,7 +199,7 @@ def label_selector_match(selector: Any, labels: Mapping[str, str]) -> bool:
 
 
 def _conditions(status: Any) -> list[dict]:
-    return [c for c in _list(_dict(status).get("conditions")) if isinstance(c, dict)]
+    return [c for c in as_list(as_dict(status).get("conditions")) if isinstance(c, dict)]
 
 
 def _condition(status: Any, kind: str) -> dict | None:
@@ -200,7 +207,7 @@ def _condition(status: Any, kind: str) -> dict | None:
 
 
 def meta(obj: Any) -> dict:
-    return _dict(_dict(obj).get("metadata"))
+    return as_dict(as_dict(obj).get("metadata"))
 
 
 def obj_key(obj: Any) -> tuple[str, str]:
@@ -239,11 +246,11 @@ class PodFacts:
 
 def pod_facts(obj: Any) -> PodFacts:
     m = meta(obj)
-    spec = _dict(_dict(obj).get("spec"))
-    status = _dict(_dict(obj).get("status"))
+    spec = as_dict(as_dict(obj).get("spec"))
+    status = as_dict(as_dict(obj).get("status"))
     owner_kind = owner_name = ""
-    for ref in _list(m.get("ownerReferences")):
-        ref = _dict(ref)
+    for ref in as_list(m.get("ownerReferences")):
+        ref = as_dict(ref)
         if ref.get("controller") or not owner_kind:
             owner_kind, owner_name = str(ref.get("kind") or ""), str(ref.get("name") or "")
     phase = str(status.get("phase") or "Pending")
@@ -259,7 +266,7 @@ def pod_facts(obj: Any) -> PodFacts:
     return PodFacts(
         namespace=str(m.get("namespace") or ""),
         name=str(m.get("name") or ""),
-        labels=_str_map(m.get("labels")),
+        labels=str_map(m.get("labels")),
         owner_kind=owner_kind,
         owner_name=owner_name,
         node=node,
@@ -290,14 +297,14 @@ class ReplicaSetFacts:
 def replicaset_facts(obj: Any) -> ReplicaSetFacts:
     m = meta(obj)
     owner_kind = owner_name = ""
-    for ref in _list(m.get("ownerReferences")):
-        ref = _dict(ref)
+    for ref in as_list(m.get("ownerReferences")):
+        ref = as_dict(ref)
         if ref.get("controller") or not owner_kind:
             owner_kind, owner_name = str(ref.get("kind") or ""), str(ref.get("name") or "")
-    annotations = _str_map(m.get("annotations"))
-    template = _dict(_dict(_dict(obj).get("spec")).get("template"))
+    annotations = str_map(m.get("annotations"))
+    template = as_dict(as_dict(as_dict(obj).get("spec")).get("template"))
     image, version = template_version(template)
-    labels = _str_map(m.get("labels"))
+    labels = str_map(m.get("labels"))
     return ReplicaSetFacts(
         namespace=str(m.get("namespace") or ""),
         name=str(m.get("name") or ""),
@@ -306,8 +313,8 @@ def replicaset_facts(obj: Any) -> ReplicaSetFacts:
         revision=annotations.get(REVISION_ANNOTATION) or annotations.get(ARGO_REVISION_ANNOTATION, ""),
         image=image,
         version=version,
-        replicas=_int(_dict(_dict(obj).get("spec")).get("replicas")),
-        ready=_int(_dict(_dict(obj).get("status")).get("readyReplicas")),
+        replicas=as_int(as_dict(as_dict(obj).get("spec")).get("replicas")),
+        ready=as_int(as_dict(as_dict(obj).get("status")).get("readyReplicas")),
         created=parse_time(m.get("creationTimestamp")),
         pod_hash=labels.get(ROLLOUTS_POD_TEMPLATE_HASH) or labels.get(POD_TEMPLATE_HASH, ""),
     )
@@ -325,15 +332,15 @@ class NodeFacts:
 
 def node_facts(obj: Any) -> NodeFacts:
     m = meta(obj)
-    status = _dict(_dict(obj).get("status"))
+    status = as_dict(as_dict(obj).get("status"))
     ready = _condition(status, "Ready")
     return NodeFacts(
         name=str(m.get("name") or ""),
         capacity=gpu_resources(status.get("capacity")),
         allocatable=gpu_resources(status.get("allocatable")),
         ready=bool(ready and ready.get("status") == "True"),
-        schedulable=not _dict(_dict(obj).get("spec")).get("unschedulable"),
-        labels=_str_map(m.get("labels")),
+        schedulable=not as_dict(as_dict(obj).get("spec")).get("unschedulable"),
+        labels=str_map(m.get("labels")),
     )
 
 
@@ -348,8 +355,8 @@ class EventFacts:
 
 
 def event_facts(obj: Any) -> EventFacts:
-    obj = _dict(obj)
-    involved = _dict(obj.get("involvedObject")) or _dict(obj.get("regarding"))
+    obj = as_dict(obj)
+    involved = as_dict(obj.get("involvedObject")) or as_dict(obj.get("regarding"))
     return EventFacts(
         namespace=str(involved.get("namespace") or meta(obj).get("namespace") or ""),
         kind=str(involved.get("kind") or ""),
@@ -437,18 +444,18 @@ def pending_gpu(cluster: str, pod: PodFacts, service: ServiceKey | None = None) 
 
 def hpa_target(hpa: Any) -> tuple[str, str, str]:
     """(namespace, kind, name) of what the HPA scales."""
-    ref = _dict(_dict(_dict(hpa).get("spec")).get("scaleTargetRef"))
+    ref = as_dict(as_dict(as_dict(hpa).get("spec")).get("scaleTargetRef"))
     ns, _ = obj_key(hpa)
     return ns, str(ref.get("kind") or ""), str(ref.get("name") or "")
 
 
 def _metric_text(metric: Any) -> str:
-    metric = _dict(metric)
+    metric = as_dict(metric)
     kind = metric.get("type")
     if kind in ("Resource", "ContainerResource"):
-        body = _dict(metric.get("resource") or metric.get("containerResource"))
+        body = as_dict(metric.get("resource") or metric.get("containerResource"))
         name = str(body.get("name") or "?")
-        target = _dict(body.get("target"))
+        target = as_dict(body.get("target"))
         if "averageUtilization" in target:
             return f"{name} {target['averageUtilization']}%"
         if "targetAverageUtilization" in body:  # autoscaling/v2beta1 shape
@@ -456,28 +463,28 @@ def _metric_text(metric: Any) -> str:
         value = target.get("averageValue") or target.get("value")
         return f"{name} {value}" if value is not None else name
     if kind in ("Pods", "Object", "External"):
-        body = _dict(metric.get({"Pods": "pods", "Object": "object", "External": "external"}[kind]))
-        name = str(_dict(body.get("metric")).get("name") or body.get("metricName") or "?")
-        target = _dict(body.get("target"))
+        body = as_dict(metric.get({"Pods": "pods", "Object": "object", "External": "external"}[kind]))
+        name = str(as_dict(body.get("metric")).get("name") or body.get("metricName") or "?")
+        target = as_dict(body.get("target"))
         value = target.get("averageValue") or target.get("value") or target.get("averageUtilization")
         return f"{name} {value}" if value is not None else name
     return str(kind or "")
 
 
 def autoscaler(hpa: Any) -> Autoscaler:
-    hpa = _dict(hpa)
-    spec = _dict(hpa.get("spec"))
-    status = _dict(hpa.get("status"))
-    metrics = [_metric_text(m) for m in _list(spec.get("metrics"))]
+    hpa = as_dict(hpa)
+    spec = as_dict(hpa.get("spec"))
+    status = as_dict(hpa.get("status"))
+    metrics = [_metric_text(m) for m in as_list(spec.get("metrics"))]
     if not metrics and "targetCPUUtilizationPercentage" in spec:  # autoscaling/v1
         metrics = [f"cpu {spec['targetCPUUtilizationPercentage']}%"]
     active = _condition(status, "ScalingActive")
     return Autoscaler(
         name=obj_key(hpa)[1],
-        min_replicas=_int(spec.get("minReplicas"), 1),
-        max_replicas=_int(spec.get("maxReplicas")),
-        current_replicas=_int(status.get("currentReplicas")),
-        desired_replicas=_int(status.get("desiredReplicas")),
+        min_replicas=as_int(spec.get("minReplicas"), 1),
+        max_replicas=as_int(spec.get("maxReplicas")),
+        current_replicas=as_int(status.get("currentReplicas")),
+        desired_replicas=as_int(status.get("desiredReplicas")),
         target=", ".join(m for m in metrics if m),
         active=not (active is not None and active.get("status") == "False"),
     )
@@ -489,50 +496,50 @@ def autoscaler(hpa: Any) -> Autoscaler:
 
 def argo_current_weight(rollout: Any) -> int | None:
     """The canary weight Argo is at, as `kubectl argo rollouts get` computes it."""
-    rollout = _dict(rollout)
-    status = _dict(rollout.get("status"))
-    canary = _dict(_dict(_dict(rollout.get("spec")).get("strategy")).get("canary"))
-    weights = _dict(_dict(status.get("canary")).get("weights"))
-    if weights.get("canary") and "weight" in _dict(weights.get("canary")):
-        return _int(_dict(weights["canary"]).get("weight"))
+    rollout = as_dict(rollout)
+    status = as_dict(rollout.get("status"))
+    canary = as_dict(as_dict(as_dict(rollout.get("spec")).get("strategy")).get("canary"))
+    weights = as_dict(as_dict(status.get("canary")).get("weights"))
+    if weights.get("canary") and "weight" in as_dict(weights.get("canary")):
+        return as_int(as_dict(weights["canary"]).get("weight"))
     if status.get("abort"):
         return 0
-    steps = _list(canary.get("steps"))
+    steps = as_list(canary.get("steps"))
     if not steps:
         return None
     index = status.get("currentStepIndex")
     if index is None:
         return None
-    index = _int(index)
+    index = as_int(index)
     if index >= len(steps):
         return 100
     for step in reversed(steps[: index + 1]):
-        step = _dict(step)
+        step = as_dict(step)
         if "setWeight" in step:
-            return _int(step.get("setWeight"))
+            return as_int(step.get("setWeight"))
     return 0
 
 
 def argo_canary(rollout: Any, replicasets: Iterable[ReplicaSetFacts] = ()) -> Canary | None:
-    rollout = _dict(rollout)
-    spec = _dict(rollout.get("spec"))
-    canary = _dict(spec.get("strategy")).get("canary")
+    rollout = as_dict(rollout)
+    spec = as_dict(rollout.get("spec"))
+    canary = as_dict(spec.get("strategy")).get("canary")
     if not isinstance(canary, dict):
         return None
-    status = _dict(rollout.get("status"))
-    steps = _list(canary.get("steps"))
+    status = as_dict(rollout.get("status"))
+    steps = as_list(canary.get("steps"))
     by_hash = {rs.pod_hash: rs for rs in replicasets if rs.pod_hash}
     stable = by_hash.get(str(status.get("stableRS") or ""))
     current = by_hash.get(str(status.get("currentPodHash") or ""))
     _, template_ver = template_version(spec.get("template"))
-    paused = bool(spec.get("paused") or _list(status.get("pauseConditions")) or status.get("controllerPause"))
+    paused = bool(spec.get("paused") or as_list(status.get("pauseConditions")) or status.get("controllerPause"))
     message = str(status.get("message") or "")
     return Canary(
         source="argo",
         stable_version=stable.version if stable else "",
         canary_version=current.version if current else template_ver,
         weight=argo_current_weight(rollout),
-        step=_int(status["currentStepIndex"]) if status.get("currentStepIndex") is not None else None,
+        step=as_int(status["currentStepIndex"]) if status.get("currentStepIndex") is not None else None,
         total_steps=len(steps) if steps else None,
         paused=paused,
         aborted=bool(status.get("abort")),
@@ -541,13 +548,13 @@ def argo_canary(rollout: Any, replicasets: Iterable[ReplicaSetFacts] = ()) -> Ca
 
 
 def argo_blue_green(rollout: Any, replicasets: Iterable[ReplicaSetFacts] = ()) -> BlueGreen | None:
-    rollout = _dict(rollout)
-    spec = _dict(rollout.get("spec"))
-    bg = _dict(spec.get("strategy")).get("blueGreen")
+    rollout = as_dict(rollout)
+    spec = as_dict(rollout.get("spec"))
+    bg = as_dict(spec.get("strategy")).get("blueGreen")
     if not isinstance(bg, dict):
         return None
-    status = _dict(rollout.get("status"))
-    bg_status = _dict(status.get("blueGreen"))
+    status = as_dict(rollout.get("status"))
+    bg_status = as_dict(status.get("blueGreen"))
     active_hash = str(bg_status.get("activeSelector") or status.get("stableRS") or "")
     preview_hash = str(bg_status.get("previewSelector") or "")
     rs_list = [rs for rs in replicasets if rs.pod_hash and (rs.replicas or rs.pod_hash in (active_hash, preview_hash))]
@@ -569,22 +576,22 @@ def argo_blue_green(rollout: Any, replicasets: Iterable[ReplicaSetFacts] = ()) -
 
 
 def kserve_canary(isvc: Any) -> Canary | None:
-    isvc = _dict(isvc)
-    predictor_spec = _dict(_dict(isvc.get("spec")).get("predictor"))
-    predictor = _dict(_dict(_dict(isvc.get("status")).get("components")).get("predictor"))
+    isvc = as_dict(isvc)
+    predictor_spec = as_dict(as_dict(isvc.get("spec")).get("predictor"))
+    predictor = as_dict(as_dict(as_dict(isvc.get("status")).get("components")).get("predictor"))
     percent = predictor_spec.get("canaryTrafficPercent")
     latest = str(predictor.get("latestReadyRevision") or predictor.get("latestCreatedRevision") or "")
     previous = str(predictor.get("previousRolledoutRevision") or "")
-    traffic = [t for t in _list(predictor.get("traffic")) if isinstance(t, dict)]
+    traffic = [t for t in as_list(predictor.get("traffic")) if isinstance(t, dict)]
     weight = None
     for entry in traffic:
         if entry.get("latestRevision") is True or entry.get("tag") == "latest" or (
             latest and entry.get("revisionName") == latest
         ):
-            weight = _int(entry.get("percent"))
+            weight = as_int(entry.get("percent"))
             break
     if weight is None and percent is not None:
-        weight = _int(percent)
+        weight = as_int(percent)
     if percent is None and len(traffic) < 2:
         return None
     return Canary(
@@ -618,13 +625,13 @@ def istio_splits(vs: Any) -> list[IstioSplit]:
     """Every http route of a VirtualService with a stable and a canary destination."""
     splits = []
     name = obj_key(vs)[1]
-    for h, http in enumerate(_list(_dict(_dict(vs).get("spec")).get("http"))):
-        routes = [_dict(r) for r in _list(_dict(http).get("route"))]
+    for h, http in enumerate(as_list(as_dict(as_dict(vs).get("spec")).get("http"))):
+        routes = [as_dict(r) for r in as_list(as_dict(http).get("route"))]
         if len(routes) < 2:
             continue
         labels = []
         for route in routes:
-            dest = _dict(route.get("destination"))
+            dest = as_dict(route.get("destination"))
             labels.append((_short_host(str(dest.get("host") or "")), str(dest.get("subset") or "")))
         canary = next((i for i, (host, subset) in enumerate(labels) if "canary" in host or "canary" in subset), None)
         stable = next((i for i, (host, subset) in enumerate(labels) if "stable" in host or "stable" in subset), None)
@@ -640,8 +647,8 @@ def istio_splits(vs: Any) -> list[IstioSplit]:
                 canary_index=canary,
                 stable_host=labels[stable][0],
                 canary_host=labels[canary][0],
-                stable_weight=_int(routes[stable].get("weight"), 0),
-                canary_weight=_int(routes[canary].get("weight"), 0),
+                stable_weight=as_int(routes[stable].get("weight"), 0),
+                canary_weight=as_int(routes[canary].get("weight"), 0),
             )
         )
     return splits
@@ -688,8 +695,8 @@ class SelectorSwitch:
 
 
 def _template_labels(deployment: Any) -> dict[str, str]:
-    template = _dict(_dict(_dict(deployment).get("spec")).get("template"))
-    return _str_map(_dict(template.get("metadata")).get("labels"))
+    template = as_dict(as_dict(as_dict(deployment).get("spec")).get("template"))
+    return str_map(as_dict(template.get("metadata")).get("labels"))
 
 
 def selector_switches(services: Iterable[Any], deployments: Iterable[Any]) -> list[SelectorSwitch]:
@@ -697,7 +704,7 @@ def selector_switches(services: Iterable[Any], deployments: Iterable[Any]) -> li
     deployments = list(deployments)
     out = []
     for svc in services:
-        selector = _str_map(_dict(_dict(svc).get("spec")).get("selector"))
+        selector = str_map(as_dict(as_dict(svc).get("spec")).get("selector"))
         for key in COLOUR_KEYS:
             if key not in selector:
                 continue
@@ -712,10 +719,10 @@ def selector_switches(services: Iterable[Any], deployments: Iterable[Any]) -> li
                     continue
                 colour = labels[key]
                 members[obj_key(dep)[1]] = colour
-                status = _dict(_dict(dep).get("status"))
+                status = as_dict(as_dict(dep).get("status"))
                 tally = colours.setdefault(colour, [0, 0])
-                tally[0] += _int(status.get("readyReplicas"))
-                tally[1] += _int(_dict(_dict(dep).get("spec")).get("replicas"), 1)
+                tally[0] += as_int(status.get("readyReplicas"))
+                tally[1] += as_int(as_dict(as_dict(dep).get("spec")).get("replicas"), 1)
             if len(colours) >= 2:
                 out.append(
                     SelectorSwitch(
@@ -753,20 +760,20 @@ def _status_conditions(status: Any) -> tuple[Condition, ...]:
 
 def deployment_rollout_state(deployment: Any) -> tuple[str, str]:
     """('progressing' | 'paused' | 'degraded' | 'completed', message) from spec and conditions."""
-    deployment = _dict(deployment)
-    spec = _dict(deployment.get("spec"))
-    status = _dict(deployment.get("status"))
+    deployment = as_dict(deployment)
+    spec = as_dict(deployment.get("spec"))
+    status = as_dict(deployment.get("status"))
     progressing = _condition(status, "Progressing")
-    message = str(_dict(progressing).get("message") or "")
+    message = str(as_dict(progressing).get("message") or "")
     if spec.get("paused"):
         return "paused", message
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
         return "degraded", message
-    desired = _int(spec.get("replicas"), 1)
-    observed = _int(status.get("observedGeneration"))
-    generation = _int(meta(deployment).get("generation"))
-    updated = _int(status.get("updatedReplicas"))
-    total = _int(status.get("replicas"))
+    desired = as_int(spec.get("replicas"), 1)
+    observed = as_int(status.get("observedGeneration"))
+    generation = as_int(meta(deployment).get("generation"))
+    updated = as_int(status.get("updatedReplicas"))
+    total = as_int(status.get("replicas"))
     # A new template still replacing old pods; pods merely unready after it finished are not a rollout.
     if observed < generation or updated < desired or total > updated:
         return "progressing", message
@@ -784,12 +791,12 @@ def deployment_service(
     warnings: Iterable[EventFacts] = (),
     denied: frozenset[ActionKind] = frozenset(),
 ) -> ModelService:
-    deployment = _dict(deployment)
+    deployment = as_dict(deployment)
     ns, name = obj_key(deployment)
-    spec = _dict(deployment.get("spec"))
-    status = _dict(deployment.get("status"))
+    spec = as_dict(deployment.get("spec"))
+    status = as_dict(deployment.get("status"))
     image, version = template_version(spec.get("template"))
-    desired = _int(spec.get("replicas"), 1)
+    desired = as_int(spec.get("replicas"), 1)
     state, message = deployment_rollout_state(deployment)
     actions = {ActionKind.SCALE, ActionKind.ROLLBACK}
     if hpa is not None:
@@ -804,16 +811,16 @@ def deployment_service(
         image=image,
         version=version,
         desired=desired,
-        ready=_int(status.get("readyReplicas")),
-        updated=_int(status.get("updatedReplicas")),
-        unavailable=_int(status.get("unavailableReplicas")),
+        ready=as_int(status.get("readyReplicas")),
+        updated=as_int(status.get("updatedReplicas")),
+        unavailable=as_int(status.get("unavailableReplicas")),
         canary=canary,
         blue_green=blue_green,
         autoscaler=autoscaler(hpa) if hpa is not None else None,
-        gpus_per_replica=sum(pod_gpu_requests(_dict(spec.get("template")).get("spec")).values()),
+        gpus_per_replica=sum(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).values()),
         conditions=_status_conditions(status) + warning_conditions(warnings),
-        labels=freeze_labels(_str_map(meta(deployment).get("labels"))),
-        revision=_str_map(meta(deployment).get("annotations")).get(REVISION_ANNOTATION, ""),
+        labels=freeze_labels(str_map(meta(deployment).get("labels"))),
+        revision=str_map(meta(deployment).get("annotations")).get(REVISION_ANNOTATION, ""),
         rollout_state=state,
         rollout_message=message,
         actions=frozenset(actions),
@@ -832,15 +839,15 @@ def rollout_service(
     warnings: Iterable[EventFacts] = (),
     denied: frozenset[ActionKind] = frozenset(),
 ) -> ModelService:
-    rollout = _dict(rollout)
+    rollout = as_dict(rollout)
     ns, name = obj_key(rollout)
-    spec = _dict(rollout.get("spec"))
-    status = _dict(rollout.get("status"))
+    spec = as_dict(rollout.get("spec"))
+    status = as_dict(rollout.get("status"))
     replicasets = list(replicasets)
     image, version = template_version(spec.get("template"))
     canary = argo_canary(rollout, replicasets)
     blue_green = argo_blue_green(rollout, replicasets)
-    desired = _int(spec.get("replicas"), 1)
+    desired = as_int(spec.get("replicas"), 1)
     actions = {ActionKind.SCALE, ActionKind.ROLLBACK, ActionKind.ABORT, ActionKind.RETRY}
     actions |= {ActionKind.PROMOTE, ActionKind.PROMOTE_FULL}
     if blue_green is not None:
@@ -857,16 +864,16 @@ def rollout_service(
         image=image,
         version=version,
         desired=desired,
-        ready=_int(status.get("readyReplicas")),
-        updated=_int(status.get("updatedReplicas")),
-        unavailable=max(_int(status.get("replicas")) - _int(status.get("availableReplicas")), 0),
+        ready=as_int(status.get("readyReplicas")),
+        updated=as_int(status.get("updatedReplicas")),
+        unavailable=max(as_int(status.get("replicas")) - as_int(status.get("availableReplicas")), 0),
         canary=canary,
         blue_green=blue_green,
         autoscaler=autoscaler(hpa) if hpa is not None else None,
-        gpus_per_replica=sum(pod_gpu_requests(_dict(spec.get("template")).get("spec")).values()),
+        gpus_per_replica=sum(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).values()),
         conditions=_status_conditions(status) + warning_conditions(warnings),
-        labels=freeze_labels(_str_map(meta(rollout).get("labels"))),
-        revision=_str_map(meta(rollout).get("annotations")).get(ARGO_REVISION_ANNOTATION)
+        labels=freeze_labels(str_map(meta(rollout).get("labels"))),
+        revision=str_map(meta(rollout).get("annotations")).get(ARGO_REVISION_ANNOTATION)
         or next((rs.revision for rs in replicasets if rs.pod_hash and rs.pod_hash == status.get("currentPodHash")), ""),
         rollout_state=state,
         rollout_message=str(status.get("message") or ""),
@@ -885,23 +892,23 @@ def isvc_service(
     warnings: Iterable[EventFacts] = (),
     denied: frozenset[ActionKind] = frozenset(),
 ) -> ModelService:
-    isvc = _dict(isvc)
+    isvc = as_dict(isvc)
     ns, name = obj_key(isvc)
-    spec = _dict(isvc.get("spec"))
-    predictor = _dict(spec.get("predictor"))
-    status = _dict(isvc.get("status"))
+    spec = as_dict(isvc.get("spec"))
+    predictor = as_dict(spec.get("predictor"))
+    status = as_dict(isvc.get("status"))
     model = next(
-        (_dict(v) for k, v in predictor.items() if isinstance(v, dict) and ("storageUri" in v or "image" in v)), {}
+        (as_dict(v) for k, v in predictor.items() if isinstance(v, dict) and ("storageUri" in v or "image" in v)), {}
     )
-    model_format = str(_dict(model.get("modelFormat")).get("name") or "")
+    model_format = str(as_dict(model.get("modelFormat")).get("name") or "")
     storage = str(model.get("storageUri") or "")
     image = str(model.get("image") or storage)
     live = [p for p in pods if p.phase in ("Running", "Pending")]
     min_replicas = predictor.get("minReplicas")
-    desired = _int(min_replicas, 1) if min_replicas is not None else max(len(live), 1)
+    desired = as_int(min_replicas, 1) if min_replicas is not None else max(len(live), 1)
     desired = max(desired, len(live))
     ready_cond = _condition(status, "Ready")
-    component = _dict(_dict(status.get("components")).get("predictor"))
+    component = as_dict(as_dict(status.get("components")).get("predictor"))
     canary = kserve_canary(isvc)
     actions = {ActionKind.CANARY_WEIGHT, ActionKind.ROLLBACK}
     ready = sum(1 for p in live if p.ready)
@@ -917,13 +924,13 @@ def isvc_service(
         updated=ready,
         unavailable=max(desired - ready, 0),
         canary=canary,
-        gpus_per_replica=sum(gpu_resources(_dict(model.get("resources")).get("limits")).values())
-        or sum(gpu_resources(_dict(model.get("resources")).get("requests")).values()),
+        gpus_per_replica=sum(gpu_resources(as_dict(model.get("resources")).get("limits")).values())
+        or sum(gpu_resources(as_dict(model.get("resources")).get("requests")).values()),
         conditions=_status_conditions(status) + warning_conditions(warnings),
-        labels=freeze_labels(_str_map(meta(isvc).get("labels"))),
+        labels=freeze_labels(str_map(meta(isvc).get("labels"))),
         revision=str(component.get("latestReadyRevision") or component.get("latestCreatedRevision") or ""),
         rollout_state="progressing" if canary and (canary.weight or 0) not in (0, 100) else "",
-        rollout_message=str(_dict(ready_cond).get("message") or ""),
+        rollout_message=str(as_dict(ready_cond).get("message") or ""),
         actions=frozenset(actions),
         denied=denied & frozenset(actions),
         production=production,
@@ -931,7 +938,7 @@ def isvc_service(
 
 
 def namespace_is_production(namespace_obj: Any) -> bool:
-    labels = _str_map(meta(namespace_obj).get("labels"))
+    labels = str_map(meta(namespace_obj).get("labels"))
     return labels.get(PRODUCTION_LABEL[0]) == PRODUCTION_LABEL[1]
 
 
@@ -966,5 +973,5 @@ def revisions(current_revision: str, replicasets: Iterable[ReplicaSetFacts]) -> 
         for rs in replicasets
         if rs.revision
     ]
-    out.sort(key=lambda r: _int(r.revision), reverse=True)
+    out.sort(key=lambda r: as_int(r.revision), reverse=True)
     return tuple(out)

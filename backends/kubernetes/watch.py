@@ -302,7 +302,7 @@ class Reflector:
                         self.rv = rv
                     continue
                 if kind == "ERROR":
-                    code = tr._int(obj.get("code"))
+                    code = tr.as_int(obj.get("code"))
                     if code == 410:
                         raise Expired(str(obj.get("message") or "Expired"))
                     raise ApiError(code, str(obj.get("reason") or "Error"), str(obj.get("message") or ""))
@@ -335,7 +335,7 @@ def _slim_service(obj: Any) -> dict:
     m = tr.meta(obj)
     return {
         "metadata": {"name": m.get("name"), "namespace": m.get("namespace")},
-        "spec": {"selector": tr._dict(tr._dict(obj.get("spec")).get("selector"))},
+        "spec": {"selector": tr.as_dict(tr.as_dict(obj.get("spec")).get("selector"))},
     }
 
 
@@ -578,7 +578,7 @@ class KubernetesBackend(ReflectorHandler):
         except ApiError as exc:
             log.info("%s: whoami unavailable (%s); using the kubeconfig user %s", self.name, exc, self.user)
             return
-        username = tr._dict(tr._dict(tr._dict(answer).get("status")).get("userInfo")).get("username")
+        username = tr.dig(answer, "status", "userInfo").get("username")
         if username and username != self.user:
             self.user = str(username)
             if self._health is not None:
@@ -849,7 +849,7 @@ class KubernetesBackend(ReflectorHandler):
 
     def _version_of(self, ns: str, names: list[str]) -> str:
         dep = self.store.get("deployments", {}).get((ns, names[0])) if names else None
-        return tr.template_version(tr._dict(tr._dict(dep).get("spec")).get("template"))[1] if dep else ""
+        return tr.template_version(tr.as_dict(tr.as_dict(dep).get("spec")).get("template"))[1] if dep else ""
 
     def _deployments_for_host(self, ns: str, host: str, selectors: dict, deployments: list) -> list[str]:
         selector = selectors.get(host)
@@ -1019,7 +1019,7 @@ class KubernetesBackend(ReflectorHandler):
         except ApiError as exc:
             log.info("access review unavailable: %s", exc)
             return None
-        allowed = bool(tr._dict(tr._dict(answer).get("status")).get("allowed"))
+        allowed = bool(tr.as_dict(tr.as_dict(answer).get("status")).get("allowed"))
         self._access[key] = allowed
         return allowed
 
