@@ -321,3 +321,42 @@ def test_a_disconnect_after_sync_shows_stale_since_then_connected_again():
         backend.stop()
     stale = next(c.health for c in changes if c.health and c.health.state is HealthState.STALE)
     assert stale.since is not None and "pods" in stale.error
+
+
+class ChunkedResponse:
+    """Stands in for urllib3's HTTPResponse: the watch body arrives in arbitrary chunks."""
+
+    def __init__(self, chunks, error=None):
+        self.chunks, self.error = chunks, error
+        self.shut = False
+
+    def stream(self, amt, decode_content=True):
+        yield from self.chunks
+        if self.error is not None:
+            raise self.error
+
+    def shutdown(self):
+        self.shut = True
+
+    def release_conn(self):
+        pass
+
+
+def test_the_http_line_splitter_rebuilds_events_cut_across_chunks():
+    from backends.kubernetes.client import _UrllibStream
+
+    body = (DATA / "watch_stream.jsonl").read_bytes()
+    chunks = [body[i:i + 7] for i in range(0, len(body), 7)]  # every event cut mid-line
+    lines = list(_UrllibStream(ChunkedResponse(chunks)).lines())
+    assert [json.loads(line)["type"] for line in lines] == ["ADDED", "BOOKMARK", "ERROR"]
+
+
+def test_a_broken_stream_is_an_error_but_an_idle_timeout_is_a_normal_end():
+    from backends.kubernetes.client import _UrllibStream
+
+    broken = _UrllibStream(ChunkedResponse([b'{"type":"ADDED"'], ConnectionResetError("reset by peer")))
+    with pytest.raises(ApiError) as info:
+        list(broken.lines())
+    assert info.value.status == 0 and "reset" in str(info.value)
+    quiet = _UrllibStream(ChunkedResponse([], TimeoutError("read timed out")))
+    assert list(quiet.lines()) == []
