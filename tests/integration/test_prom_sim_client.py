@@ -156,3 +156,124 @@ def test_start_demo_gives_working_endpoints_and_stops_cleanly():
     for port in ports:
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+# --- the evaluator against Prometheus itself ----------------------------------------------------
+
+import math  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+
+from sim.prometheus.series import labels_of  # noqa: E402
+from sim.prometheus.server import respond  # noqa: E402
+from tests.engines import require_binary  # noqa: E402
+
+SAME_AS_PROMETHEUS = [
+    "histogram_quantile(0.95, sum by (le, namespace, service) (rate(model_inference_duration_seconds_bucket[5m])))",
+    "histogram_quantile(0.95, rate(model_inference_duration_seconds_bucket[5m])) > 0.5",
+    "histogram_quantile(0.5, sum by (le) (rate(model_inference_duration_seconds_bucket[1m])))",
+    "sum by (service) (rate(model_inference_duration_seconds_count[1m]))",
+    "rate(model_inference_duration_seconds_count[50s])",
+    "increase(resetting_total[2m])",
+    "rate(late_total[5m])",
+    "irate(model_inference_duration_seconds_count[1m])",
+    '(sum by (job) (rate(http_requests_total{status=~"5.."}[1m])) or sum by (job) (rate(http_requests_total[1m])) * 0)'
+    " / sum by (job) (rate(http_requests_total[1m]))",
+    "avg by (exported_namespace, exported_pod) (DCGM_FI_DEV_GPU_UTIL)",
+    "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)",
+    "DCGM_FI_DEV_GPU_UTIL > 50",
+    "DCGM_FI_DEV_GPU_UTIL >= bool 50",
+    "clamp_min(DCGM_FI_DEV_GPU_UTIL, 60)",
+    "DCGM_FI_DEV_FB_USED / on (gpu) DCGM_FI_DEV_FB_FREE",
+    "max without (gpu, UUID) (DCGM_FI_DEV_GPU_UTIL)",
+    "count by (Hostname) (DCGM_FI_DEV_GPU_UTIL) - min by (Hostname) (DCGM_FI_DEV_GPU_UTIL) / 100",
+    'sum(rate({__name__=~"vllm:e2e_request_latency_seconds_count|other_total"}[1m])) * 2 ^ 2',
+    "-DCGM_FI_DEV_GPU_UTIL unless DCGM_FI_DEV_GPU_UTIL < 30",
+]
+
+
+def _series_for_promtool(steps: int = 60) -> dict[tuple, list[float | None]]:
+    """Irregular counters and gauges every 15 s from t=0 (None: no sample)."""
+    rng = random.Random(42)
+    out: dict[tuple, list[float | None]] = {}
+    for svc, median in (("fast", 0.05), ("slow", 0.4)):
+        count = 0.0
+        buckets = {le: 0.0 for le in ("0.05", "0.1", "0.25", "0.5", "1", "+Inf")}
+        counts, hist = [], {le: [] for le in buckets}
+        for _ in range(steps):
+            n = rng.randint(5, 40)
+            count += n
+            for le in buckets:
+                frac = 1.0 if le == "+Inf" else min(1.0, 0.5 + math.log(float(le) / median) / 3) if float(le) >= median * 0.2 else 0.0
+                buckets[le] += round(n * max(frac, 0.0))
+                hist[le].append(buckets[le])
+            counts.append(count)
+        common = {"namespace": "ml-prod", "service": svc, "pod": f"{svc}-0"}
+        for le, values in hist.items():
+            out[labels_of("model_inference_duration_seconds_bucket", **common, le=le)] = values
+        out[labels_of("model_inference_duration_seconds_count", **common)] = counts
+        total = errors = 0.0
+        oks, errs = [], []
+        for _ in range(steps):
+            total += rng.randint(10, 30)
+            errors += rng.randint(0, 3) if svc == "slow" else 0
+            oks.append(total)
+            errs.append(errors)
+        out[labels_of("http_requests_total", job=svc, status="2xx")] = oks
+        if svc == "slow":
+            out[labels_of("http_requests_total", job=svc, status="5xx")] = errs
+    value, resetting = 0.0, []
+    for i in range(steps):
+        value = rng.randint(0, 5) if i == 30 else value + rng.randint(1, 9)
+        resetting.append(value)
+    out[labels_of("resetting_total", job="x")] = resetting
+    out[labels_of("late_total", job="x")] = [None] * 35 + [float(10 * k + 7) for k in range(steps - 35)]
+    out[labels_of("vllm:e2e_request_latency_seconds_count", model_name="m")] = [float(3 * k) for k in range(steps)]
+    for gpu in range(3):
+        common = {"gpu": str(gpu), "UUID": f"GPU-{gpu}", "Hostname": f"gpu-node-{1 + gpu // 2}",
+                  "exported_pod": f"pod-{gpu % 2}", "exported_namespace": "ml-prod"}
+        out[labels_of("DCGM_FI_DEV_GPU_UTIL", **common)] = [float(rng.randint(0, 100)) for _ in range(steps)]
+        out[labels_of("DCGM_FI_DEV_FB_USED", **common)] = [float(rng.randint(1000, 30000)) for _ in range(steps)]
+        out[labels_of("DCGM_FI_DEV_FB_FREE", **common)] = [40960.0 - rng.randint(1000, 30000) for _ in range(steps)]
+    return out
+
+
+def _promtool_values(text: str) -> dict[tuple, float]:
+    got = {}
+    for labels, value in re.findall(r"\{([^}]*)\} (\S+?)(?:,|$)", text):
+        pairs = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels)))
+        got[pairs] = float(value.replace("E", "e"))
+    return got
+
+
+def test_evaluator_agrees_with_prometheus_promtool(tmp_path):
+    promtool = require_binary("promtool")
+    data = _series_for_promtool()
+    prom = SimPrometheus()
+    for i in range(60):
+        prom.store.append(i * 15.0, [(labels, v[i]) for labels, v in data.items() if v[i] is not None])
+    eval_time = 13 * 60 + 7  # not on a scrape: extrapolation to the window's edges matters
+    lines = ["tests:", "  - interval: 15s", "    input_series:"]
+    for labels, values in data.items():
+        name = dict(labels)["__name__"]
+        inner = ",".join(f'{k}="{v}"' for k, v in labels if k != "__name__")
+        lines.append(f"      - series: '{name}{{{inner}}}'")
+        lines.append("        values: '" + " ".join("_" if v is None else repr(v) for v in values) + "'")
+    lines.append("    promql_expr_test:")
+    for expr in SAME_AS_PROMETHEUS:
+        lines += [f"      - expr: '{expr}'", f"        eval_time: {eval_time}s", "        exp_samples: []"]
+    (tmp_path / "t.yml").write_text("\n".join(lines) + "\n")
+    done = subprocess.run([promtool, "test", "rules", str(tmp_path / "t.yml")], capture_output=True, text=True, timeout=60)
+    report = done.stdout + done.stderr
+    blocks = re.split(r'\n\s*expr: "', report)[1:]
+    assert len(blocks) == len(SAME_AS_PROMETHEUS), report
+    for expr, block in zip(SAME_AS_PROMETHEUS, blocks):
+        real = _promtool_values(block.split("got:", 1)[1]) if "got:" in block else {}
+        status, body = respond(prom, "/api/v1/query", {"query": [expr], "time": [str(eval_time)]})
+        assert status == 200, body
+        ours = {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in body["data"]["result"]}
+        assert ours.keys() == real.keys(), expr
+        for key, value in real.items():
+            assert ours[key] == pytest.approx(value, rel=1e-9, abs=1e-12, nan_ok=True), (expr, key)
+        assert real, f"{expr} returned nothing in Prometheus: the comparison would prove nothing"
