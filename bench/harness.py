@@ -619,7 +619,17 @@ def _simhost_main(spec: dict[str, Any]) -> None:  # runs in the child
     clusters: dict[str, Any] = {}
     swarm = None
     prom = alertmgr = None
+    demo = None
     try:
+        if spec.get("demo") is not None:  # sim.demo.start_demo: what `mlops-tui --demo` starts, out of the app
+            from sim.demo import start_demo
+
+            demo = start_demo(**spec["demo"])
+            clusters = {c.name: c for c in demo.clusters}
+            swarm = demo.swarm
+            emit({"kube": {n: c.url for n, c in clusters.items()}, "swarm": demo.docker_host,
+                  "kubeconfig": demo.kubeconfig, "prometheus": demo.prometheus_url,
+                  "alertmanager": demo.alertmanager_url, "pid": os.getpid()})
         if spec.get("kube"):
             from sim.kube import SimKubeCluster, write_kubeconfig
 
@@ -634,7 +644,7 @@ def _simhost_main(spec: dict[str, Any]) -> None:  # runs in the child
 
             s = spec["swarm"]
             swarm = SimSwarm.start(seed=s.get("seed", 0), fleet=s.get("fleet", "demo"), services=s.get("services", 0))
-        info: dict[str, Any] = {"kube": {n: c.url for n, c in clusters.items()},
+        info: dict[str, Any] = {"kubeconfig": spec.get("kubeconfig"), "kube": {n: c.url for n, c in clusters.items()},
                                 "swarm": swarm.url if swarm else None, "pid": os.getpid()}
         if spec.get("prometheus"):
             from sim.prometheus import SimPrometheus  # type: ignore[attr-defined]
@@ -647,7 +657,8 @@ def _simhost_main(spec: dict[str, Any]) -> None:  # runs in the child
 
             alertmgr = SimAlertmanager.start()
             info["alertmanager"] = alertmgr.url
-        emit(info)
+        if demo is None:
+            emit(info)
         churners: list[threading.Event] = []
         for line in sys.stdin:
             if not line.strip():
@@ -664,6 +675,10 @@ def _simhost_main(spec: dict[str, Any]) -> None:  # runs in the child
         for stop in churners:
             stop.set()
     finally:
+        if demo is not None:
+            with contextlib.suppress(Exception):
+                demo.stop()
+            clusters, swarm = {}, None
         for c in clusters.values():
             with contextlib.suppress(Exception):
                 c.stop()
@@ -896,6 +911,97 @@ class Env:
 def rusage_children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+# --------------------------------------------------------------------------------------------------
+# The app against simulators, and reading its services pane
+# --------------------------------------------------------------------------------------------------
+
+ROW = re.compile(r"│\s*\S+\s+\S+\s+(?P<name>\S+)\s+(?P<ns>\S+)\s+(?P<cluster>\S+)\s+(?P<kind>deploy|rollout|isvc|swarm)"
+                 r"\s+(?P<ready>\d+)/(?P<desired>\d+)\b")
+
+
+def visible_rows(lines: Sequence[str]) -> list[dict[str, str]]:
+    """Service rows whose READY column is on screen: name, ns, cluster, kind, ready, desired."""
+    rows = []
+    for line in lines:
+        m = ROW.search(line.split("││", 1)[0])
+        if m:
+            rows.append(m.groupdict())
+    return rows
+
+
+def row_for(lines: Sequence[str], name: str, cluster: str) -> dict[str, str] | None:
+    for row in visible_rows(lines):
+        if row["name"] == name and cluster.startswith(row["cluster"].rstrip("…")):
+            return row
+    return None
+
+
+def app_argv(info: dict[str, Any]) -> list[str]:
+    """`mlops-tui` options for what a SimHost started (explicit contexts: the sim's kubeconfig also
+    holds "-readonly" twins that --all-contexts would add)."""
+    argv = [MLOPS_TUI, "--swarm", info["swarm"]]
+    if info.get("kube"):
+        argv += ["--kubeconfig", info["kubeconfig"]]
+        for name in info["kube"]:
+            argv += ["--context", name]
+    if info.get("prometheus"):
+        argv += ["--prometheus", info["prometheus"]]
+    if info.get("alertmanager"):
+        argv += ["--alertmanager", info["alertmanager"]]
+    return argv
+
+
+class FleetApp:
+    """Simulators (child process) + `mlops-tui` pointed at them in a pty; stops both on exit.
+
+    kube: list of SimKubeCluster.start kwargs (name, fleet, services, ...); swarm: SimSwarm fleet
+    ("empty" keeps the screen to the Kubernetes services and the app off the local dockerd)."""
+
+    def __init__(self, kube: list[dict[str, Any]], swarm: dict[str, Any] | None = None, *, cols: int = 120,
+                 rows: int = 40, extra_args: Sequence[str] = (), sync: bool = True,
+                 demo: dict[str, Any] | None = None) -> None:
+        self.env = Env()
+        self.spec = {"kube": kube, "swarm": swarm or {"fleet": "empty"}, "kubeconfig": self.env.kubeconfig}
+        if demo is not None:
+            self.spec = {"demo": demo}
+        self.cols, self.rows, self.extra_args, self.sync = cols, rows, list(extra_args), sync
+        self.sims: SimHost | None = None
+        self.app: PtyApp | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        assert self.sims is not None
+        return app_argv(self.sims.info) + self.extra_args
+
+    def __enter__(self) -> FleetApp:
+        try:
+            self.sims = SimHost(self.spec).start()
+            self.app = PtyApp(self.argv, cols=self.cols, rows=self.rows, env=self.env.app_env(), sync=self.sync)
+            self.app.start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.app is not None:
+            self.app.stop()
+        if self.sims is not None:
+            self.sims.stop()
+        self.env.cleanup()
+
+    def wait_quiet(self, quiet: float = 2.0, timeout: float = 60.0) -> bool:
+        """Until the app has written nothing for `quiet` seconds."""
+        assert self.app is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            last = self.app.chunks[-1][0] if self.app.chunks else self.app.started
+            if time.monotonic() - last >= quiet:
+                return True
+            time.sleep(0.1)
+        return False
 
 
 if __name__ == "__main__":

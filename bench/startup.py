@@ -13,6 +13,8 @@ the first frame where the services pane's count (its bottom border) equals the n
 
 Baseline: `kubectl get deployments -A` against the same simulator (one cluster; for 20 clusters,
 also the 20 contexts one after another). Floor: `python -c pass` with the app's interpreter.
+A second floor: the first frame of a hello-world Textual app (one Static) in the same pty: what
+importing and starting Textual costs before any code of ours runs.
 Target: first frame <= 2x the kubectl time.
 
     /work/venv/bin/python bench/startup.py [--runs 3] [--services-per-cluster 25] [--write]
@@ -49,6 +51,16 @@ from bench.harness import (  # noqa: E402
     update_results,
     verdict,
 )
+
+MINIMAL_TEXTUAL = (
+    "from textual.app import App\n"
+    "from textual.widgets import Static\n"
+    "class Hello(App):\n"
+    "    def compose(self):\n"
+    "        yield Static('hello')\n"
+    "Hello().run()\n"
+)
+"""A second floor: the smallest Textual app's first frame (what Textual itself costs)."""
 
 COUNT = re.compile(r"─ (\d+) ─╯")
 
@@ -110,7 +122,7 @@ def scenario(name: str, sims: SimHost, env: Env, runs: int, note: str) -> dict:
     app_env = env.app_env()
     expected, names = expected_services(argv, app_env)
     known = sorted(names)[0]
-    firsts, fulls, kubes, floors, kube_all = [], [], [], [], []
+    firsts, fulls, kubes, floors, kube_all, textuals = [], [], [], [], [], []
     for _ in range(runs):  # interleaved, so drift in the machine's load hits every path alike
         floors.append(timed_run([PYTHON, "-c", "pass"]))
         if contexts:
@@ -118,12 +130,19 @@ def scenario(name: str, sims: SimHost, env: Env, runs: int, note: str) -> dict:
             if len(contexts) > 1:
                 kube_all.append(sum(timed_run(kubectl(env.kubeconfig, c, "get", "deployments", "-A"))
                                     for c in contexts))
+        textual = PtyApp([PYTHON, "-c", MINIMAL_TEXTUAL], env=app_env).start()
+        try:
+            t = textual.wait_for_text("hello", 60)
+            textuals.append((t - textual.started) if t else float("inf"))
+        finally:
+            textual.stop()
         first, full = one_run(argv, app_env, expected, known)
         firsts.append(first)
         fulls.append(full)
         print(f"  {name}: first frame {ms(first)}, all data {ms(full)}", flush=True)
     return {"name": name, "note": note, "services": expected, "clusters": len(contexts) + 1,
-            "first": firsts, "full": fulls, "kubectl": kubes, "kubectl_all": kube_all, "floor": floors}
+            "first": firsts, "full": fulls, "kubectl": kubes, "kubectl_all": kube_all, "floor": floors,
+            "textual": textuals}
 
 
 def demo_builtin(runs: int) -> dict | None:
@@ -192,17 +211,18 @@ def main() -> None:
         base = best(r["kubectl"]) if r["kubectl"] else float("nan")
         first = best(r["first"])
         rows.append([f"{r['name']} ({r['note']}; {r['services']} services)", ms(first), ms(median(r["first"])),
-                     ms(best(r["full"])), ms(base), ms(best(r["floor"])), ratio(first, base),
+                     ms(best(r["full"])), ms(base), ms(best(r["floor"])), ms(best(r["textual"])), ratio(first, base),
                      "<= 2.00x", verdict(first <= 2 * base if base == base else None)])
         if r["kubectl_all"]:
             rows.append([f"{r['name']}: all data vs kubectl over all {r['clusters'] - 1} contexts in turn", "",
-                         "", ms(best(r["full"])), ms(best(r["kubectl_all"])), "",
+                         "", ms(best(r["full"])), ms(best(r["kubectl_all"])), "", "",
                          ratio(best(r["full"]), best(r["kubectl_all"])), "(no target)", ""])
     if builtin:
         rows.append(["`mlops-tui --demo` (simulators start inside the app)", ms(best(builtin["first"])),
-                     ms(median(builtin["first"])), ms(best(builtin["full"])), "", "", "", "", ""])
+                     ms(median(builtin["first"])), ms(best(builtin["full"])), "", "", "", "", "", ""])
     header = ["scenario", "first frame (best)", "first frame (median)", "all data on screen (best)",
-              "`kubectl get deployments -A` (best)", "floor `python -c pass`", "first frame / kubectl",
+              "`kubectl get deployments -A` (best)", "floor `python -c pass`",
+              "floor: hello-world Textual app's first frame", "first frame / kubectl",
               "target", "met?"]
     out = table(header, rows)
     print(out)
