@@ -339,17 +339,13 @@ def _slim_service(obj: Any) -> dict:
     }
 
 
-def _slim_namespace(obj: Any) -> bool:
-    return tr.namespace_is_production(obj)
-
-
 REDUCERS: dict[str, Callable[[Any], Any]] = {
     "pods": tr.pod_facts,
     "replicasets": tr.replicaset_facts,
     "nodes": tr.node_facts,
     "events": tr.event_facts,
     "services": _slim_service,
-    "namespaces": _slim_namespace,
+    "namespaces": tr.namespace_is_production,
 }
 
 # (verb, group, resource, subresource) each action needs, by service kind.
@@ -410,7 +406,6 @@ class KubernetesBackend(ReflectorHandler):
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.reflectors: list[Reflector] = []
-        self._expected: set[str] = set()
         self._synced_once = False
         self._discovery_error = ""
         self._health: ClusterHealth | None = None
@@ -602,20 +597,22 @@ class KubernetesBackend(ReflectorHandler):
             store.update(items)
             self._reindex(reflector.spec.name)
             if self._synced_once:
-                self._full_translate()
-            elif self._all_synced():
-                self._synced_once = True
-                self._full_translate()
-                self._refresh_health()
-                self._access_wake.set()
+                self._full_translate()  # a relist: the whole picture again, as a snapshot
+            else:
+                self._first_sync_if_complete()
 
     def on_unavailable(self, reflector: Reflector, exc: ApiError) -> None:
         with self._lock:
-            if not self._synced_once and self._all_synced():
-                self._synced_once = True
-                self._full_translate()
-                self._refresh_health()
-                self._access_wake.set()
+            if not self._synced_once:
+                self._first_sync_if_complete()
+
+    def _first_sync_if_complete(self) -> None:
+        """Once every reflector has listed (or is switched off): the first snapshot, then 'connected'."""
+        if self._all_synced():
+            self._synced_once = True
+            self._full_translate()
+            self._refresh_health()
+            self._access_wake.set()
 
     def on_status(self, reflector: Reflector) -> None:
         self._refresh_health()
