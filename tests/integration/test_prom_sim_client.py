@@ -277,3 +277,85 @@ def test_evaluator_agrees_with_prometheus_promtool(tmp_path):
         for key, value in real.items():
             assert ours[key] == pytest.approx(value, rel=1e-9, abs=1e-12, nan_ok=True), (expr, key)
         assert real, f"{expr} returned nothing in Prometheus: the comparison would prove nothing"
+
+
+# --- the Alertmanager sim against the real Alertmanager -------------------------------------------
+
+from datetime import datetime as _datetime, timedelta as _timedelta, timezone as _tz  # noqa: E402
+
+
+@pytest.fixture(params=["sim", "real"])
+def alertmanager_url(request):
+    if request.param == "sim":
+        am = SimAlertmanager.start()
+        yield am.url
+        am.stop()
+    else:
+        from tests.integration.metrics_servers import alertmanager
+
+        binary = require_binary("prometheus-alertmanager", "alertmanager")
+        with alertmanager(binary) as server:
+            yield server.url
+
+
+def _iso(delta_s: float = 0.0) -> str:
+    return (_datetime.now(_tz.utc) + _timedelta(seconds=delta_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_alertmanager_contract_silences_and_alerts(alertmanager_url):
+    api = alertmanager_url + "/api/v2"
+    labels = {"alertname": "HighInferenceLatency", "namespace": "ml-prod", "service": "ensemble-predictor",
+              "severity": "warning"}
+    assert requests.post(api + "/alerts", json=[{"labels": labels, "annotations": {"summary": "slow"},
+                                                 "startsAt": _iso(-60), "endsAt": _iso(600)}], timeout=5).status_code == 200
+    deadline = time.time() + 5
+    alerts = []
+    while time.time() < deadline and not alerts:
+        alerts = requests.get(api + "/alerts", timeout=5).json()
+        time.sleep(0.1)
+    assert [a["labels"] for a in alerts] == [labels]
+    from sim.alertmanager.store import fingerprint as label_fingerprint
+
+    assert alerts[0]["fingerprint"] == label_fingerprint(labels)  # the real one hashes labels the same way
+    fingerprint = alerts[0]["fingerprint"]
+    assert alerts[0]["status"] == {"state": "active", "silencedBy": [], "inhibitedBy": []}
+
+    def silence(**overrides):
+        body = {"matchers": [{"name": "service", "value": "ensemble-predictor", "isRegex": False}],
+                "startsAt": _iso(), "endsAt": _iso(3600), "createdBy": "oncall", "comment": "investigating"}
+        body.update(overrides)
+        return requests.post(api + "/silences", json=body, timeout=5)
+
+    bad = silence(startsAt=_iso(60), endsAt=_iso(30))
+    assert (bad.status_code, bad.json()) == (400, "Failed to create silence: start time must be before end time")
+    empty = silence(matchers=[])
+    assert (empty.status_code, empty.json()["message"]) == (422, "matchers in body should have at least 1 items")
+    matches_empty = silence(matchers=[{"name": "service", "value": "", "isRegex": False}])
+    assert matches_empty.status_code == 400
+    assert matches_empty.json() == "silence invalid: at least one matcher must not match the empty string"
+
+    sid = silence().json()["silenceID"]
+    suppressed = requests.get(api + "/alerts", timeout=5).json()[0]
+    assert suppressed["status"] == {"state": "suppressed", "silencedBy": [sid], "inhibitedBy": []}
+    assert requests.get(api + "/alerts", params={"silenced": "false"}, timeout=5).json() == []
+    current = requests.get(api + f"/silence/{sid}", timeout=5).json()
+    assert current["status"]["state"] == "active" and current["matchers"][0]["isEqual"] is True
+
+    extended = silence(id=sid, startsAt=current["startsAt"], endsAt=_iso(7200))
+    assert extended.json()["silenceID"] == sid
+    moved = silence(id=sid, startsAt=current["startsAt"],
+                    matchers=[{"name": "service", "value": "ensemble-.*", "isRegex": True}])
+    new_id = moved.json()["silenceID"]
+    assert new_id != sid
+    assert requests.get(api + f"/silence/{sid}", timeout=5).json()["status"]["state"] == "expired"
+    assert requests.get(api + "/alerts", timeout=5).json()[0]["status"]["silencedBy"] == [new_id]
+
+    assert requests.delete(api + f"/silence/{new_id}", timeout=5).status_code == 200
+    assert requests.delete(api + f"/silence/{new_id}", timeout=5).status_code == 200
+    after = requests.get(api + "/alerts", timeout=5).json()[0]
+    assert after["fingerprint"] == fingerprint and after["status"]["state"] == "active"
+    listed = requests.get(api + "/silences", params={"filter": 'service="ensemble-predictor"'}, timeout=5).json()
+    assert {s["id"] for s in listed} == {sid}
+    assert {s["status"]["state"] for s in requests.get(api + "/silences", timeout=5).json()} == {"expired"}
+    bad_filter = requests.get(api + "/alerts", params={"filter": "foo"}, timeout=5)
+    assert (bad_filter.status_code, bad_filter.json()) == (400, "bad matcher format: foo")
