@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from backends.model import Alert, AlertState, ModelService, ServiceKey
+from backends.model import Alert, AlertState, ModelService, ServiceKey, ServiceKind
 
 NAMESPACE_LABELS = ("namespace", "exported_namespace", "k8s_namespace_name", "namespace_name", "stack")
 """Label names that carry a Kubernetes namespace or a Swarm stack, most specific first."""
@@ -35,6 +35,9 @@ NAME_LABELS = (
 
 CLUSTER_LABELS = ("cluster", "k8s_cluster", "swarm")
 
+SWARM_NAME_LABELS = ("swarm_service", "com_docker_swarm_service_name")
+"""Name labels that only a Swarm service can carry."""
+
 
 class ServiceIndex:
     """Lookup of services by name, by (namespace, name) and by cluster."""
@@ -57,6 +60,8 @@ class ServiceIndex:
             if not name:
                 continue
             candidates = self._by_name.get(name, [])
+            if label in SWARM_NAME_LABELS:
+                candidates = [k for k in candidates if k.kind is ServiceKind.SWARM_SERVICE]
             if namespace is not None:
                 candidates = [k for k in candidates if k.namespace == namespace]
             if cluster is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backends.base import Backend, Change, ChangeSink
@@ -107,9 +107,18 @@ def _metrics(settings: Settings, fleet_view: Any) -> list[Backend]:
 
 
 def build_fleet(settings: Settings) -> Fleet:
-    """The Fleet for these settings, with the audit log attached. Not started."""
+    """The Fleet for these settings, with the audit log attached. Not started.
+
+    With `--demo`, the simulated engines are started first (in this worker thread, never before
+    the first frame) and the settings point the real backends at them; they stop with the Fleet.
+    """
+    demo = None
+    if settings.demo:
+        settings, demo = start_demo_for(settings)
     audit = AuditLog(settings.audit_path)
     fleet = Fleet(readonly=settings.readonly, readonly_sources=settings.readonly_clusters, audit=audit.append)
+    if demo is not None:
+        fleet.add_stop_hook(demo.stop)
     for backend in build_backends(settings, lambda: fleet.state):
         try:
             fleet.add_backend(backend)
@@ -117,6 +126,25 @@ def build_fleet(settings: Settings) -> Fleet:
             log.warning("%s", exc)
     wake_metrics_on_new_services(fleet)
     return fleet
+
+
+def start_demo_for(settings: Settings):
+    """Start the simulated fleet and return settings aimed at it (the originals are untouched)."""
+    from sim.demo import start_demo
+
+    demo = start_demo(seed=0, scale=settings.demo_scale, clusters=1)
+    aimed = replace(
+        settings,
+        kubeconfig=demo.kubeconfig,
+        contexts=list(demo.contexts),
+        all_contexts=False,
+        swarm=[f"{demo.docker_host}?name=swarm-demo"],
+        prometheus=demo.prometheus_url,
+        alertmanager=demo.alertmanager_url,
+        # Demo actions are audited apart from real ones (same directory, its own file).
+        audit_log=settings.audit_log or str(settings.audit_path.with_name("demo-audit.jsonl")),
+    )
+    return aimed, demo
 
 
 def wake_metrics_on_new_services(fleet: Fleet, min_interval: float = 2.0) -> None:

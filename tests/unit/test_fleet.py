@@ -193,3 +193,15 @@ def test_submit_is_safe_from_many_threads():
         t.join()
     fleet.flush()
     assert len(fleet.state.services) == 400
+
+
+def test_a_swarm_label_ties_an_alert_to_the_swarm_service_not_a_namesake_deployment():
+    from backends.correlate import ServiceIndex
+    from backends.model import ServiceKind
+
+    k8s = service("rent-predictor-canary")
+    swarm = service("rent-predictor-canary", cluster="swarm-demo", namespace="", kind=ServiceKind.SWARM_SERVICE)
+    index = ServiceIndex([k8s, swarm])
+    assert index.resolve({"swarm_service": "rent-predictor-canary"}) == swarm.key
+    assert index.resolve({"service": "rent-predictor-canary", "namespace": "ml-prod"}) == k8s.key
+    assert index.resolve({"service": "rent-predictor-canary"}) is None  # ambiguous: say nothing
