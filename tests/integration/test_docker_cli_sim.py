@@ -119,11 +119,13 @@ def test_failing_update_pauses_and_inspect_says_why(fresh):
     fmt = "{{.UpdateStatus.State}}|{{.UpdateStatus.Message}}"
     state, message = cli(fresh, "service", "inspect", "--format", fmt, name).strip().split("|")
     assert state == "paused" and message.startswith("update paused due to failure or early termination of task ")
-    rows = table(cli(fresh, "service", "ps", "--no-trunc", name))
-    failed = [r for r in rows[1:] if r[5].startswith("Failed")]
-    assert failed and failed[0][2] == "proptechusa/rent-prediction:v1.2" and "task: non-zero exit (1)" in failed[0][6]
+    out = cli(fresh, "service", "ps", "--no-trunc", "--format",
+              "{{.Name}}|{{.Image}}|{{.Node}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}", name)
+    rows = [line.split("|") for line in out.splitlines()]  # empty cells (no node yet) stay in place
+    failed = [r for r in rows if r[4].startswith("Failed")]
+    assert failed and failed[0][1] == "proptechusa/rent-prediction:v1.2" and "task: non-zero exit (1)" in failed[0][5]
     # stop-first with parallelism 1: the other two replicas still run the old image
-    running_old = [r for r in rows[1:] if r[5].startswith("Running") and r[2].endswith(":latest")]
+    running_old = [r for r in rows if r[4].startswith("Running") and r[1].endswith(":latest")]
     assert len(running_old) == 2
 
 
