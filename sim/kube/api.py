@@ -119,6 +119,12 @@ class Api:
     def _non_resource(self, parts: list[str], path: str) -> Response:
         if parts == ["version"]:
             return ok(discovery.VERSION)
+        if parts[:2] == ["openapi", "v3"]:
+            from sim.kube import openapi
+
+            doc = openapi.root() if len(parts) == 2 else openapi.group_version("/".join(parts[2:]))
+            if doc is not None:
+                return ok(doc)
         if parts and parts[0] in ("healthz", "livez", "readyz"):
             return Response(200, b"ok", "text/plain; charset=utf-8")
         raise ApiError(404, "the server could not find the requested resource", "NotFound",
@@ -162,7 +168,17 @@ class Api:
             if method != "POST" or route.name:
                 raise ApiError(405, f"the server does not allow this method on the requested resource",
                                "MethodNotAllowed")
-            return self._review(rt, self._json(body, headers), user)
+            ctype = (headers.get("content-type") or "").split(";")[0].strip().lower()
+            if ctype == "application/vnd.kubernetes.protobuf":
+                from sim.kube.proto import decode_access_review
+
+                try:
+                    review = decode_access_review(body) if rt.plural == "selfsubjectaccessreviews" else {}
+                except (ValueError, IndexError, UnicodeDecodeError) as exc:
+                    raise ApiError(400, f"failed to decode protobuf body: {exc}", "BadRequest") from None
+            else:
+                review = self._json(body, headers)
+            return self._review(rt, review, user)
         watching = query.get("watch") in ("true", "1")
         if method == "GET":
             verb = "watch" if watching else ("get" if route.name else "list")

@@ -40,8 +40,8 @@ class SimKubeCluster:
         cluster = cls(name, seed, history, ready_delay, tick, hpa_period, bookmark_interval, tls)
         seed_fleet = {"services": services, "pods_per_service": pods_per_service, "gpu_nodes": gpu_nodes,
                       "cpu_nodes": cpu_nodes}
-        fleets.seed(cluster.store, fleet, seed, **seed_fleet)
-        cluster.controllers.start()
+        settled = fleets.seed(cluster.store, fleet, seed, **seed_fleet)
+        cluster.controllers.start(settled=settled)
         cluster.server.start()
         return cluster
 

@@ -96,13 +96,18 @@ class Controllers:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, settled: bool = False) -> None:
+        """Index the store and start the thread; `settled`: the objects are already converged."""
         with self.store.lock:
             for res in ("pods", "replicasets", "deployments", "rollouts", "services", "inferenceservices",
                         "nodes"):
                 for obj in self.store.peek_all(res):
                     self._index(res, "ADDED", obj, None)
             self._events.clear()
+            if settled:
+                keep = self.dirty.get("inferenceservices", set())
+                self.dirty.clear()
+                self.dirty["inferenceservices"] = keep
         self._thread = threading.Thread(target=self._run, name="sim-kube-controllers", daemon=True)
         self._thread.start()
 
@@ -212,9 +217,12 @@ class Controllers:
                 self.uid_index.pop(uid, None)
                 if owner:
                     self.owned[owner].discard((resource, key))
-                if resource in ("deployments", "rollouts"):
-                    for child in list(self.owned.get(uid, ())):
-                        self._delete(child[0], child[1])
+                # garbage collection (propagationPolicy Background): children go with their owner
+                for child in list(self.owned.pop(uid, ())):
+                    self._delete(child[0], child[1])
+                if resource == "replicasets":
+                    for pk in list(self.pods_by_owner.get(uid, ())):
+                        self._delete("pods", pk)
             else:
                 self.uid_index[uid] = (resource, key)
                 if owner:
@@ -932,8 +940,10 @@ def _neg(ts: str) -> str:
 
 
 def _same_template(a: Any, b: Any, label: str) -> bool:
-    a = clone(a or {})
-    b = clone(b or {})
+    from sim.kube.objects import strip_nulls
+
+    a = strip_nulls(clone(a or {}))
+    b = strip_nulls(clone(b or {}))
     for t in (a, b):
         labels = (t.get("metadata") or {}).get("labels")
         if isinstance(labels, dict):

@@ -54,7 +54,7 @@ def conflict(qualified: str, name: str, group: str, plural: str) -> ApiError:
 
 def invalid(qualified: str, kind: str, name: str, group: str, causes: list[tuple[str, str]]) -> ApiError:
     text = "; ".join(f"{field}: {msg}" for field, msg in causes)
-    details = _details(name, group, kind)
+    details = _details(name, group, kind.split(".")[0])
     details["causes"] = [{"reason": "FieldValueInvalid", "message": msg, "field": field} for field, msg in causes]
     return ApiError(422, f'{kind} "{name}" is invalid: {text}' if name else f"{kind} is invalid: {text}",
                     "Invalid", details)

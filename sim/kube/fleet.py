@@ -28,7 +28,9 @@ FLEETS = ("demo", "scaled", "empty")
 
 
 def seed(store: Store, fleet: str, seed_: int, services: int = 2000, pods_per_service: int = 10,
-         gpu_nodes: int = 200, cpu_nodes: int = 0) -> None:
+         gpu_nodes: int = 200, cpu_nodes: int = 0) -> bool:
+    """Fill `store`; True when the fleet was bulk-loaded already converged (controllers need not
+    reconcile every object at start)."""
     if fleet not in FLEETS:
         raise ValueError(f"unknown fleet {fleet!r}; choose one of {', '.join(FLEETS)}")
     for ns in ("default", "kube-system", "kube-public"):
@@ -37,6 +39,8 @@ def seed(store: Store, fleet: str, seed_: int, services: int = 2000, pods_per_se
         demo(store)
     elif fleet == "scaled":
         scaled(store, seed_, services, pods_per_service, gpu_nodes, cpu_nodes)
+        return True
+    return False
 
 
 def _ip(i: int) -> str:
@@ -173,7 +177,7 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
     gpu_free = {n["metadata"]["name"]: 8 for n in nodes[:gpu_nodes]}
     gpu_names = list(gpu_free)
     all_names = [n["metadata"]["name"] for n in nodes] or ["<none>"]
-    deployments, rollouts, isvcs, rsets, pods, svcs, hpas = [], [], [], [], [], [], []
+    deployments, rollouts, isvcs, rsets, pods, svcs, hpas, endpoints = [], [], [], [], [], [], [], []
     ip = 10
     cursor = 0
     for i in range(services):
@@ -189,12 +193,19 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
             requests["nvidia.com/gpu"] = 1
         ctr = container("server", f"registry.local/{name}:{version}", requests=requests,
                         limits={"nvidia.com/gpu": 1} if wants_gpu else None)
+        owner_of_deployment = None
         if kind == "InferenceService":
-            isvcs.append(_prepared(store, {"metadata": {"name": name, "namespace": ns, "labels": labels},
-                                           "spec": {"predictor": {"sklearn": {
-                                               "storageUri": f"gs://models/{name}/{version}"}}}},
-                                   "InferenceService", "serving.kserve.io/v1beta1", ts, generation=True))
-            continue
+            isvc = _prepared(store, {"metadata": {"name": name, "namespace": ns, "labels": labels},
+                                     "spec": {"predictor": {"minReplicas": per, "sklearn": {
+                                         "storageUri": f"gs://models/{name}/{version}"}}}},
+                             "InferenceService", "serving.kserve.io/v1beta1", ts, generation=True)
+            isvcs.append(isvc)
+            # Knative's revision Deployment runs the predictor pods (owned by the InferenceService here).
+            owner_of_deployment = isvc
+            labels = {"app": f"{name}-predictor-00001", "serving.kserve.io/inferenceservice": name,
+                      "component": "predictor"}
+            name = f"{name}-predictor-00001-deployment"
+            kind = "Deployment"
         template = pod_template(labels, [ctr])
         owner_kind = "Rollout" if kind == "Rollout" else "Deployment"
         hash_label = "rollouts-pod-template-hash" if kind == "Rollout" else "pod-template-hash"
@@ -211,9 +222,11 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
             rollouts.append(obj)
             rev_ann = {"rollout.argoproj.io/revision": "1"}
         else:
-            obj = _prepared(store, deployment(name, ns, labels, {"app": name}, per, [ctr],
+            obj = _prepared(store, deployment(name, ns, labels, {"app": labels["app"]}, per, [ctr],
                                               {"deployment.kubernetes.io/revision": "1"}),
                             "Deployment", "apps/v1", ts, generation=True)
+            if owner_of_deployment is not None:
+                obj["metadata"]["ownerReferences"] = [owner_ref(owner_of_deployment)]
             obj["status"] = {"observedGeneration": 1, "replicas": per, "updatedReplicas": per, "readyReplicas": per,
                              "availableReplicas": per, "conditions": [
                                  {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
@@ -230,7 +243,8 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
         rs = _prepared(store, {"metadata": {"name": f"{name}-{h}", "namespace": ns,
                                             "labels": dict(t["metadata"]["labels"]), "annotations": rev_ann,
                                             "ownerReferences": [owner_ref(obj)]},
-                               "spec": {"replicas": per, "selector": {"matchLabels": {"app": name, hash_label: h}},
+                               "spec": {"replicas": per, "selector": {"matchLabels": {"app": labels["app"],
+                                                                                     hash_label: h}},
                                         "template": t}},
                        "ReplicaSet", "apps/v1", ts, generation=True)
         rs["status"] = {"replicas": per, "fullyLabeledReplicas": per, "readyReplicas": per, "availableReplicas": per,
@@ -252,9 +266,18 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
                 node_name = all_names[(i * per + j) % len(all_names)]
             ip += 1
             pods.append(_pod(store, rs, t, j, node_name, ip, ts))
-        svc = _prepared(store, service(name, ns, {"app": name}, cluster_ip=_ip(i + 100), labels={"app": name}),
-                        "Service", "v1", ts)
+        svc = _prepared(store, service(name, ns, {"app": labels["app"]}, cluster_ip=_ip(i + 100),
+                                       labels={"app": labels["app"]}), "Service", "v1", ts)
         svcs.append(svc)
+        svc_pods = pods[-per:] if per else []
+        ready = [{"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"],
+                  "targetRef": {"kind": "Pod", "namespace": ns, "name": p["metadata"]["name"],
+                                "uid": p["metadata"]["uid"]}} for p in svc_pods if p["status"].get("podIP")]
+        ep = _prepared(store, {"metadata": {"name": name, "namespace": ns, "labels": {"app": labels["app"]}}},
+                       "Endpoints", "v1", ts)
+        if ready:
+            ep["subsets"] = [{"addresses": ready, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]
+        endpoints.append(ep)
         if rng.random() < 0.1:
             hpas.append(_prepared(store, {"metadata": {"name": f"{name}-hpa", "namespace": ns},
                                           "spec": {"scaleTargetRef": {"apiVersion": obj["apiVersion"],
@@ -271,6 +294,7 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
     store.bulk_load("pods", pods)
     store.bulk_load("services", svcs)
     store.bulk_load("horizontalpodautoscalers", hpas)
+    store.bulk_load("endpoints", endpoints)
 
 
 def _prepared(store: Store, obj: Obj, kind: str, api_version: str, ts: str, generation: bool = False) -> Obj:

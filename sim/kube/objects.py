@@ -18,8 +18,17 @@ def safe_encode(data: bytes, length: int = 10) -> str:
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:length])
 
 
+def strip_nulls(value: Any) -> Any:
+    """Drop null map values recursively (`creationTimestamp: null` in templates compares as absent)."""
+    if isinstance(value, dict):
+        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_nulls(v) for v in value]
+    return value
+
+
 def template_hash(template: Any, label: str = "pod-template-hash") -> str:
-    t = orjson.loads(orjson.dumps(template or {}))
+    t = strip_nulls(orjson.loads(orjson.dumps(template or {})))
     labels = (t.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
         labels.pop(label, None)
