@@ -78,18 +78,18 @@ def since(moment: datetime | None, now: datetime) -> str:
 # -- services ----------------------------------------------------------------------------------
 
 SERVICE_COLUMNS = (
-    ("state", "STATE"),
+    ("state", "STATE", 13),
     ("name", "NAME"),
     ("namespace", "NS/STACK"),
     ("cluster", "CLUSTER"),
-    ("kind", "KIND"),
-    ("ready", "READY"),
+    ("kind", "KIND", 7),
+    ("ready", "READY", 7),
     ("version", "VERSION"),
     ("canary", "CANARY"),
     ("bluegreen", "BLUE/GREEN"),
     ("autoscaler", "AUTOSCALER"),
-    ("gpus", "GPU"),
-    ("alerts", "ALERTS"),
+    ("gpus", "GPU", 4),
+    ("alerts", "ALERTS", 6),
     ("action", "LAST ACTION"),
 )
 
@@ -98,8 +98,10 @@ KIND_SHORT = {"Deployment": "deploy", "Rollout": "rollout", "InferenceService": 
 
 def service_state(service: ModelService) -> tuple[str, str]:
     """(glyph and word, semantic) for a service's overall state."""
-    if service.rollout_state in ("rollback_started", "rollback_paused", "paused", "degraded", "aborted"):
-        return f"▲ {service.rollout_state.replace('_', '-')}", "degraded"
+    words = {"rollback_started": "◐ rollback", "rollback_paused": "▲ rb-paused", "paused": "▲ paused",
+             "degraded": "▲ degraded", "aborted": "✖ aborted"}
+    if service.rollout_state in words:
+        return words[service.rollout_state], "down" if service.rollout_state == "aborted" else "degraded"
     if service.desired == 0:
         return "○ zero", "unknown"
     if service.ready == 0:
@@ -212,13 +214,13 @@ def service_matches(service: ModelService, query: str) -> bool:
 # -- GPUs --------------------------------------------------------------------------------------
 
 GPU_COLUMNS = (
-    ("state", "STATE"),
+    ("state", "STATE", 11),
     ("node", "NODE"),
     ("cluster", "CLUSTER"),
-    ("alloc", "ALLOC"),
-    ("free", "FREE"),
-    ("util", "UTIL"),
-    ("mem", "MEM"),
+    ("alloc", "ALLOC", 16),
+    ("free", "FREE", 4),
+    ("util", "UTIL", 5),
+    ("mem", "MEM", 10),
     ("holders", "HELD BY"),
 )
 
@@ -268,11 +270,11 @@ def pending_line(pending: PendingGpuWorkload) -> Text:
 # -- alerts ------------------------------------------------------------------------------------
 
 ALERT_COLUMNS = (
-    ("severity", "SEV"),
-    ("state", "STATE"),
+    ("severity", "SEV", 7),
+    ("state", "STATE", 11),
     ("name", "ALERT"),
     ("service", "SERVICE"),
-    ("since", "SINCE"),
+    ("since", "SINCE", 5),
     ("summary", "SUMMARY"),
 )
 

@@ -15,15 +15,18 @@ from textual.widgets import DataTable
 class KeyedTable(DataTable):
     """A DataTable whose rows are identified by string keys and synced with `sync_rows`."""
 
-    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs) -> None:
+    def __init__(self, columns: Sequence[tuple], **kwargs) -> None:
+        """`columns`: (key, label) or (key, label, fixed width); fixed widths suit short,
+        fixed-format cells (state words, counts) and keep the layout from jittering."""
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self._column_keys = [key for key, _label in columns]
-        self._column_labels = [label for _key, label in columns]
+        self._column_keys = [column[0] for column in columns]
+        self._column_labels = [column[1] for column in columns]
+        self._column_widths = [column[2] if len(column) > 2 else None for column in columns]
         self._shown: dict[str, tuple[Text, ...]] = {}
 
     def on_mount(self) -> None:
-        for key, label in zip(self._column_keys, self._column_labels, strict=True):
-            self.add_column(label, key=key)
+        for key, label, width in zip(self._column_keys, self._column_labels, self._column_widths, strict=True):
+            self.add_column(label, key=key, width=width)
 
     @property
     def shown_keys(self) -> list[str]:

@@ -106,4 +106,5 @@ class LatencyPane(PaneMixin, Vertical):
 
     def _title(self, series: LatencySeries) -> Text:
         summary, semantic = latency_summary(series)
-        return Text.assemble(literal(series.service.name), " ", Text(summary, style=self.style_for(semantic)))
+        return Text.assemble(literal(series.service.name), literal(f" @{series.service.cluster} "),
+                             Text(summary, style=self.style_for(semantic)))
