@@ -9,7 +9,9 @@
 Endpoints: /_ping, /version, /info, /nodes, /services (list/inspect/create/update/delete, with
 `version`, `rollback=previous`, `insertDefaults`, `status`), /tasks, /events (streamed),
 versioned (/v1.41/...) or not. An orchestrator thread ticks tasks new → … → running and runs
-rolling updates (sim/docker/orchestrator.py).
+rolling updates (sim/docker/orchestrator.py). A task's assigned GPUs are in `GenericResources`
+(the Engine API's name for swarmkit's AssignedGenericResources), as dockerd 20.10 answers.
+tests/integration/test_docker_contract.py runs the same assertions against this and a real Swarm.
 """
 
 from __future__ import annotations
