@@ -379,7 +379,8 @@ def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rol
         precondition_version=_rv(rollout),
         noop=not mutations or (kind == "argo-abort" and status.get("abort") is True)
         or (kind == "argo-retry" and not status.get("abort")),
-        context={"kind": kind, "path": main_path},
+        context={"kind": kind, "path": main_path, "step": canary.step if canary else None,
+                 "paused_since": [tr.as_dict(c).get("startTime") for c in tr.as_list(status.get("pauseConditions"))]},
     )
 
 
@@ -877,7 +878,13 @@ class ActionPlanner:
             if kind == "argo-promote-full":
                 return bool(status.get("promoteFull")) or phase == "Healthy" or (
                     canary is not None and canary.step is not None and canary.step == canary.total_steps), detail, after
-            return not spec.get("paused") and not tr.as_list(status.get("pauseConditions")), detail, after
+            # Promoted once the pause we saw is gone: the step moved on (a later step may pause again,
+            # with a new pause condition) or nothing pauses the rollout any more.
+            moved_on = canary is not None and canary.step is not None and ctx.get("step") is not None \
+                and canary.step > ctx["step"]
+            pauses = [tr.as_dict(c).get("startTime") for c in tr.as_list(status.get("pauseConditions"))]
+            unpaused = not pauses or pauses != ctx.get("paused_since")
+            return not spec.get("paused") and (moved_on or unpaused), detail, after
         if kind == "selector-switch":
             obj = self._read(ctx["path"])
             selector = tr.str_map(tr.as_dict(obj.get("spec")).get("selector"))

@@ -296,10 +296,10 @@ def test_argo_abort_retry_promote_and_promote_full(env):
     env.wait_service("ensemble-predictor", R, lambda s: not s.canary.aborted and s.canary.paused)
     step = _rollout(env)["status"].get("currentStepIndex", 0)
     plan, outcome = env.act("ensemble-predictor", R, Promote())
-    assert outcome.outcome is not Outcome.FAILED, outcome.detail
-    status = _rollout(env)["status"]
-    assert not status.get("pauseConditions")
-    assert status.get("currentStepIndex", 0) >= step
+    assert plan.mutations[-1].body == {"status": {"pauseConditions": None}}
+    assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
+    # The indefinite pause at step 1 is over: the rollout moved on (later steps pause for 10 s each).
+    eventually(lambda: _rollout(env)["status"].get("currentStepIndex", 0) > step, 10, what="next step")
     plan, outcome = env.act("ensemble-predictor", R, Promote(full=True))
     if plan.mutations:
         assert plan.mutations[-1].body == {"status": {"promoteFull": True}}
