@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from sim.kube import errors
+from sim.kube import defaults, errors
 from sim.kube.errors import ApiError
 from sim.kube.patch import MERGE_PATCH, apply_patch
 from sim.kube.resources import BY_PLURAL, ResourceType
@@ -243,6 +243,7 @@ class Store:
         if rt.plural in WITH_GENERATION:
             meta["generation"] = 1
         meta.pop("resourceVersion", None)
+        defaults.apply(rt.plural, obj)
         return obj
 
     def create(self, resource: str, namespace: str | None, obj: dict[str, Any]) -> dict[str, Any]:
@@ -314,6 +315,7 @@ class Store:
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
+            defaults.apply(rt.plural, new)
             for field in ("uid", "creationTimestamp", "namespace", "name"):
                 if field in old_meta:
                     meta[field] = old_meta[field]
