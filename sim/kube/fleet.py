@@ -180,6 +180,8 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
     deployments, rollouts, isvcs, rsets, pods, svcs, hpas, endpoints = [], [], [], [], [], [], [], []
     ip = 10
     cursor = 0
+    # GPU services take up to 90 % of the GPUs (at most 60 % of services), the rest runs on CPU.
+    gpu_share = min(0.6, 0.9 * 8 * gpu_nodes / max(1, services * per))
     for i in range(services):
         ns = namespaces[i % len(namespaces)]
         name = f"model-{i:05d}"
@@ -187,7 +189,7 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
         kind = "Rollout" if roll < 0.1 else ("InferenceService" if roll < 0.2 else "Deployment")
         version = f"v{rng.randint(1, 4)}.{rng.randint(0, 9)}"
         labels = {"app": name, "version": version}
-        wants_gpu = rng.random() < 0.6
+        wants_gpu = rng.random() < gpu_share
         requests: dict[str, Any] = {"cpu": "500m", "memory": "2Gi"}
         if wants_gpu:
             requests["nvidia.com/gpu"] = 1
