@@ -431,7 +431,7 @@ def plan_selector_switch(
         precondition_version=_rv(svc),
         noop=selector.get(key) == intent.colour,
         context={"kind": "selector-switch", "path": path, "key": key, "colour": intent.colour,
-                 "selector": new_selector, "desired": desired},
+                 "selector": new_selector, "desired": desired, "ready_at_plan": ready_pods},
     )
 
 
@@ -752,6 +752,21 @@ class ActionPlanner:
                 count += 1
         return count
 
+    def _ready_endpoints(self, ns: str, service: str) -> int | None:
+        try:
+            body = self.transport.request(
+                "GET", api_path("discovery.k8s.io", "v1", "endpointslices", ns),
+                (("labelSelector", f"kubernetes.io/service-name={service}"),), timeout=(5.0, 10.0),
+            ).json()
+        except ApiError:
+            return None
+        return sum(
+            1
+            for item in tr.as_list(tr.as_dict(body).get("items"))
+            for endpoint in tr.as_list(tr.as_dict(item).get("endpoints"))
+            if tr.dig(endpoint, "conditions").get("ready") is not False
+        )
+
     def _plan_selector_switch(self, service: ModelService, intent: SwitchBlueGreen) -> ActionPlan:
         key = service.key
         with self.backend._lock:
@@ -888,12 +903,17 @@ class ActionPlanner:
         if kind == "selector-switch":
             obj = self._read(ctx["path"])
             selector = tr.str_map(tr.as_dict(obj.get("spec")).get("selector"))
-            ns = plan.target.namespace if plan.target else ""
+            ns, name = tr.obj_key(obj)
             ready = self._ready_pods(ns, selector)
             after = {ctx["key"]: selector.get(ctx["key"], ""), "ready pods": str(ready)}
             if selector.get(ctx["key"]) != ctx["colour"]:
                 return False, f"selector still {ctx['key']}={selector.get(ctx['key'])}", after
-            return ready >= 1, f"{ready} ready endpoints behind {tr.obj_key(obj)[1]}", after
+            # Traffic follows the EndpointSlices, which lag the selector (engine-facts B6).
+            endpoints = self._ready_endpoints(ns, name)
+            wanted = max(1, min(ctx["desired"], ctx["ready_at_plan"]))
+            if endpoints is None:  # EndpointSlices not readable: the ready pods are the best evidence
+                return ready >= wanted, f"{ready} ready pods behind {name}", after
+            return endpoints >= wanted, f"{endpoints} of {wanted} ready endpoints behind {name}", after
         if kind == "template":
             obj = self._read(ctx["path"])
             spec, status = tr.as_dict(obj.get("spec")), tr.as_dict(obj.get("status"))

@@ -386,6 +386,7 @@ def test_argo_blue_green_shows_active_and_preview_and_the_switch_promotes(env):
 def test_blue_green_switch_patches_the_selector_and_refuses_a_colour_without_ready_pods(env):
     plan, outcome = env.act("ml-model-v2-1", D, SwitchBlueGreen("v2.1"))
     assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
+    assert "ready endpoints behind ml-model-service" in outcome.detail  # verified on the EndpointSlices
     assert plan.mutations[0].body == {"spec": {"selector": {"version": "v2.1"}}}
     selector = env.kubectl_json("get", "svc", "ml-model-service", "-n", NS)["spec"]["selector"]
     assert selector["version"] == "v2.1" and len(selector) >= 2  # other keys kept
