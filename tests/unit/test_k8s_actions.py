@@ -262,3 +262,42 @@ def test_blue_green_switch_is_the_seeds_strategic_merge_patch_and_refused_withou
     assert "app=ml-model,version=v2.1" in refused.warnings[0].text
     assert ka.plan_selector_switch("prod", "a", service, SwitchBlueGreen("v2.0"), data["service"], "version", 3,
                                    3).noop
+
+
+class _Transport:
+    def __init__(self, error):
+        self.error = error
+        self.sent = []
+
+    def request(self, method, path, query=(), body=None, content_type="application/json", timeout=(5, 30)):
+        from backends.kubernetes.client import Response
+
+        self.sent.append((method, path))
+        if method == "GET":
+            return Response(200, b'{"metadata":{"resourceVersion":"4300"}}')
+        raise self.error
+
+
+class _Backend:
+    def __init__(self, error):
+        self.transport = _Transport(error)
+        self.user = "sim-viewer"
+        self.name = "prod"
+
+
+def test_apply_maps_403_to_forbidden_for_the_user_and_namespace_and_409_to_a_conflict_that_says_what_moved():
+    from backends.kubernetes.client import ApiError
+    from backends.plans import ActionConflict, ActionForbidden
+
+    vs = load("virtualservice_rent.json")
+    (split,) = tr.istio_splits(vs)
+    dep = load("deployment_valuation.json")
+    plan = ka.plan_istio_weight("prod", "a", service_of(dep), SetCanaryWeight(25), vs, split)
+    forbidden = ka.ActionPlanner(_Backend(ApiError(403, "Forbidden", "virtualservices is forbidden")))
+    with pytest.raises(ActionForbidden, match=r"^not allowed for sim-viewer in ml-prod$"):
+        forbidden.apply(plan)
+    conflict = ka.ActionPlanner(_Backend(ApiError(409, "Conflict", "the object has been modified")))
+    with pytest.raises(ActionConflict) as info:
+        conflict.apply(plan)
+    assert info.value.changed == "resourceVersion 4242 is now 4300"
+    assert conflict.transport.sent == [("PUT", plan.mutations[0].path), ("GET", plan.mutations[0].path)]
