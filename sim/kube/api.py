@@ -331,7 +331,7 @@ class Api:
                 if limit and len(chosen) >= limit:
                     more = True
                     if pred is None:
-                        remaining = 1 + sum(1 for _ in it)
+                        remaining = self._remaining(rt.plural, ns, last_key)
                     break
                 chosen.append(entry)
                 last_key = key
@@ -353,6 +353,14 @@ class Api:
         if len(chosen) <= 500:
             return Response(200, head + b",".join(e.raw for e in chosen) + b"]}")
         return Response(200, _stream_items(head, chosen))
+
+    def _remaining(self, resource: str, ns: str | None, last: Any) -> int:
+        """Objects after `last` (in this namespace), by bisection on the sorted keys."""
+        import bisect
+
+        keys = self.store.keys(resource)
+        end = bisect.bisect_left(keys, (ns + "\x00", "")) if ns else len(keys)
+        return max(0, end - bisect.bisect_right(keys, last))
 
     # -- watch ---------------------------------------------------------------------------------
 
