@@ -6,6 +6,7 @@ of byte chunks for big lists, or a `WatchPlan` the HTTP layer streams)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -166,7 +167,7 @@ class Api:
         rt = route.rt
         if rt.plural in VIRTUAL:
             if method != "POST" or route.name:
-                raise ApiError(405, f"the server does not allow this method on the requested resource",
+                raise ApiError(405, "the server does not allow this method on the requested resource",
                                "MethodNotAllowed")
             ctype = (headers.get("content-type") or "").split(";")[0].strip().lower()
             if ctype == "application/vnd.kubernetes.protobuf":
@@ -218,10 +219,8 @@ class Api:
         pred = make_filter(query.get("labelSelector", ""), query.get("fieldSelector", ""), rt.plural)
         gone = [o for o in self.store.list(rt.plural, route.namespace or None, pred)]
         for o in gone:
-            try:
+            with contextlib.suppress(ApiError):
                 self.store.delete(rt.plural, o["metadata"].get("namespace"), o["metadata"]["name"])
-            except ApiError:
-                pass
         return ok({"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": {}, "items": gone})
 
     def _json(self, body: bytes, headers: dict[str, str]) -> Any:
@@ -231,10 +230,10 @@ class Api:
 
             try:
                 return yaml.safe_load(body.decode())
-            except Exception as exc:  # noqa: BLE001 - any parse failure is the client's
+            except Exception as exc:
                 raise ApiError(400, f"couldn't get version/kind; yaml parse error: {exc}", "BadRequest") from None
         if ctype not in ("application/json", "*/*", ""):
-            raise ApiError(415, f'the body of the request was in an unknown format - accepted media types include: '
+            raise ApiError(415, 'the body of the request was in an unknown format - accepted media types include: '
                            'application/json, application/yaml, application/vnd.kubernetes.protobuf',
                            "UnsupportedMediaType")
         try:
@@ -369,13 +368,11 @@ class Api:
         pred = make_filter(query.get("labelSelector", ""), query.get("fieldSelector", ""), rt.plural)
         if route.name:  # legacy /watch on a single object
             name_pred = pred
-            pred = (lambda o, n=route.name, p=name_pred: o["metadata"].get("name") == n and (p is None or p(o)))
+            def pred(o, n=route.name, p=name_pred):
+                return (o["metadata"].get("name") == n and (p is None or p(o)))
         rv_text = query.get("resourceVersion", "")
         since: int | None
-        if rv_text in ("", "0"):
-            since = None
-        else:
-            since = _parse_int(rv_text, "resourceVersion")
+        since = None if rv_text in ("", "0") else _parse_int(rv_text, "resourceVersion")
         initial_end = False
         if query.get("sendInitialEvents") == "true":
             since, initial_end = None, True

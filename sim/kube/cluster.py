@@ -8,10 +8,10 @@ from typing import Any
 
 import yaml
 
+from sim.kube import fleet as fleets
 from sim.kube.api import Api
 from sim.kube.auth import Auth
 from sim.kube.controllers import Controllers
-from sim.kube import fleet as fleets
 from sim.kube.server import Faults, KubeServer
 from sim.kube.store import Store
 
@@ -36,7 +36,7 @@ class SimKubeCluster:
     def start(cls, name: str = "sim", seed: int = 0, fleet: str = "demo", services: int = 2000,
               pods_per_service: int = 10, gpu_nodes: int = 200, cpu_nodes: int = 0, ready_delay: float = 1.0,
               tick: float = 0.2, history: int = 1000, hpa_period: float = 3.0,
-              bookmark_interval: float = 5.0, tls: bool = True) -> "SimKubeCluster":
+              bookmark_interval: float = 5.0, tls: bool = True) -> SimKubeCluster:
         cluster = cls(name, seed, history, ready_delay, tick, hpa_period, bookmark_interval, tls)
         seed_fleet = {"services": services, "pods_per_service": pods_per_service, "gpu_nodes": gpu_nodes,
                       "cpu_nodes": cpu_nodes}
@@ -52,7 +52,7 @@ class SimKubeCluster:
         scheme = "https" if self.server.ssl_context is not None else "http"
         return f"{scheme}://127.0.0.1:{self.server.port}"
 
-    def ssl_context(self):  # noqa: ANN201 - ssl.SSLContext, imported lazily
+    def ssl_context(self):
         """A client SSL context trusting this simulator's certificate (urllib in tests and benchmarks)."""
         from sim.kube.tls import client_context
 
@@ -95,7 +95,7 @@ class SimKubeCluster:
         self.server.stop()
         self.controllers.stop()
 
-    def __enter__(self) -> "SimKubeCluster":
+    def __enter__(self) -> SimKubeCluster:
         return self
 
     def __exit__(self, *exc: Any) -> None:

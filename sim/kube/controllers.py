@@ -11,6 +11,7 @@ O(objects). The thread sleeps `tick` seconds between rounds and wakes early on a
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import math
@@ -21,8 +22,15 @@ from collections import defaultdict, deque
 from typing import Any
 
 from sim.kube.errors import ApiError
-from sim.kube.objects import (controller_uid, node_conditions, owner_ref, pod_requests, resolve_int_or_percent,
-                              safe_encode, template_hash)
+from sim.kube.objects import (
+    controller_uid,
+    node_conditions,
+    owner_ref,
+    pod_requests,
+    resolve_int_or_percent,
+    safe_encode,
+    template_hash,
+)
 from sim.kube.patch import STRATEGIC
 from sim.kube.selectors import map_matches, match_labels, selector_from_match, selector_string
 from sim.kube.store import Store, clone, now_iso
@@ -40,7 +48,7 @@ _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 
 class PodInfo:
-    __slots__ = ("ns", "name", "owner", "node", "requests", "ready", "phase", "labels", "created", "ip", "uid")
+    __slots__ = ("created", "ip", "labels", "name", "node", "ns", "owner", "phase", "ready", "requests", "uid")
 
     def __init__(self, obj: Obj) -> None:
         meta = obj["metadata"]
@@ -160,7 +168,7 @@ class Controllers:
             self._busy.set()
             try:
                 self._round()
-            except Exception:  # noqa: BLE001 - a controller bug must not stop the cluster
+            except Exception:
                 import traceback
 
                 traceback.print_exc()
@@ -242,9 +250,8 @@ class Controllers:
             else:
                 self.services[key[0]][key[1]] = dict((obj.get("spec") or {}).get("selector") or {})
                 self.dirty["services"].add(key)
-        elif resource == "nodes":
-            if type_ != "DELETED":
-                self.dirty["schedule"].add(("", "*"))
+        elif resource == "nodes" and type_ != "DELETED":
+            self.dirty["schedule"].add(("", "*"))
 
     def _index_pod(self, key: Key, obj: Obj, type_: str) -> None:
         old = self.pods.pop(key, None)
@@ -303,10 +310,8 @@ class Controllers:
     # -- store helpers -------------------------------------------------------------------------
 
     def _delete(self, resource: str, key: Key) -> None:
-        try:
+        with contextlib.suppress(ApiError):
             self.store.delete(resource, key[0] or None, key[1])
-        except ApiError:
-            pass
 
     def _put(self, resource: str, obj: Obj) -> None:
         self.store.put(resource, obj)
@@ -323,10 +328,8 @@ class Controllers:
               "reason": reason, "message": message, "source": {"component": component},
               "firstTimestamp": ts, "lastTimestamp": ts, "count": 1, "type": type_,
               "eventTime": None, "reportingComponent": component, "reportingInstance": ""}
-        try:
+        with contextlib.suppress(ApiError):
             self.store.create("events", ns, ev)
-        except ApiError:
-            pass
 
     # -- ReplicaSets ------------------------------------------------------------------------------
 
@@ -361,10 +364,8 @@ class Controllers:
                "status": {"phase": "Pending", "qosClass": "Burstable"}}
         if tmeta.get("annotations"):
             pod["metadata"]["annotations"] = dict(tmeta["annotations"])
-        try:
+        with contextlib.suppress(ApiError):
             self.store.create("pods", meta["namespace"], pod)
-        except ApiError:
-            pass
 
     def _rs_status(self, key: Key) -> None:
         uid = key[1]
@@ -802,10 +803,8 @@ class Controllers:
     def _upsert(self, resource: str, key: Key, obj: Obj) -> None:
         cur = self.store.peek(resource, *key)
         if cur is None:
-            try:
+            with contextlib.suppress(ApiError):
                 self.store.create(resource, key[0], obj)
-            except ApiError:
-                pass
             return
         new = clone(cur)
         for k, v in obj.items():
@@ -822,10 +821,8 @@ class Controllers:
 
     def _sync_hpas(self) -> None:
         for hpa in self.store.peek_all("horizontalpodautoscalers"):
-            try:
+            with contextlib.suppress(ApiError):
                 self._sync_hpa(hpa)
-            except ApiError:
-                pass
 
     def _sync_hpa(self, hpa: Obj) -> None:
         meta, spec = hpa["metadata"], hpa.get("spec") or {}
@@ -865,7 +862,7 @@ class Controllers:
                 if m.get("type") == "Resource":
                     name = (m.get("resource") or {}).get("name", "cpu")
                     metrics.append({"type": "Resource", "resource": {"name": name, "current": {
-                        "averageUtilization": int(round(load)), "averageValue": f"{int(load * 5)}m"}}})
+                        "averageUtilization": round(load), "averageValue": f"{int(load * 5)}m"}}})
                 elif m.get("type") == "Pods":
                     pm = m.get("pods") or {}
                     want = (pm.get("target") or {}).get("averageValue", "100m")
@@ -879,7 +876,7 @@ class Controllers:
                                    "scaling is disabled since the replica count of the target is zero")]
             else:
                 ratio = load / util_target
-                desired = current if abs(ratio - 1.0) <= 0.1 else int(math.ceil(current * ratio))
+                desired = current if abs(ratio - 1.0) <= 0.1 else math.ceil(current * ratio)
                 limited = desired > hi or desired < lo
                 clamped = min(max(desired, lo), hi)
                 conditions = [cond("AbleToScale", True, "ReadyForNewScale",
@@ -955,4 +952,4 @@ def rs_selector_labels(selector: Obj) -> list[Any]:
     return selector_from_match(selector)
 
 
-__all__ = ["Controllers", "match_labels", "selector_string", "STRATEGIC"]
+__all__ = ["STRATEGIC", "Controllers", "match_labels", "selector_string"]

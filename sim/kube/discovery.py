@@ -9,7 +9,8 @@ from typing import Any
 
 from sim.kube.resources import RESOURCES, group_versions
 
-VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sim", "gitCommit": "0000000000000000000000000000000000000000",
+VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sim",
+           "gitCommit": "0000000000000000000000000000000000000000",
            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.4",
            "compiler": "gc", "platform": "linux/amd64"}
 

@@ -19,8 +19,17 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sim.kube.objects import (container, deployment, namespace, node, owner_ref, pod_template, safe_encode,
-                              service, template_hash)
+from sim.kube.objects import (
+    container,
+    deployment,
+    namespace,
+    node,
+    owner_ref,
+    pod_template,
+    safe_encode,
+    service,
+    template_hash,
+)
 from sim.kube.store import Store, clone, now_iso
 
 Obj = dict[str, Any]

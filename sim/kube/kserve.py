@@ -28,7 +28,7 @@ def _num(name: str) -> int:
         return 0
 
 
-def sync_isvc(c: "Controllers", key: tuple[str, str]) -> None:
+def sync_isvc(c: Controllers, key: tuple[str, str]) -> None:
     isvc = c.store.peek("inferenceservices", *key)
     if isvc is None:
         return

@@ -41,7 +41,7 @@ def _pointer(path: str) -> list[str]:
     if path == "":
         return []
     if not path.startswith("/"):
-        raise ApiError(422, f"the server rejected our request due to an error in our request", "Invalid")
+        raise ApiError(422, "the server rejected our request due to an error in our request", "Invalid")
     return [_unescape(t) for t in path[1:].split("/")]
 
 

@@ -7,6 +7,7 @@ phase and message, observedGeneration (a string in Argo's CRD), HPAReplicas and 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from datetime import datetime, timezone
@@ -59,14 +60,12 @@ def _weight_at(steps: list[Obj], index: int) -> int:
     weight = 0
     for step in steps[:index]:
         if isinstance(step, dict) and "setWeight" in step:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 weight = int(step["setWeight"])
-            except (TypeError, ValueError):
-                pass
     return weight
 
 
-def sync_rollout(c: "Controllers", key: tuple[str, str]) -> None:
+def sync_rollout(c: Controllers, key: tuple[str, str]) -> None:
     ro = c.store.peek("rollouts", *key)
     if ro is None:
         return
@@ -180,7 +179,7 @@ def _conditions(ro: Obj, status: Obj, phase: str, available: bool) -> list[Obj]:
                  "Rollout is healthy" if phase == "Healthy" else "Rollout is not healthy")]
 
 
-def _canary(c: "Controllers", ro: Obj, key: tuple[str, str], status: Obj, steps: list[Obj], replicas: int,
+def _canary(c: Controllers, ro: Obj, key: tuple[str, str], status: Obj, steps: list[Obj], replicas: int,
             h: str, stable: str, new_rs: Obj, stable_rs: Obj | None) -> tuple[dict[str, int], str, str]:
     spec = ro.get("spec") or {}
     new_uid = new_rs["metadata"]["uid"]
@@ -217,7 +216,7 @@ def _canary(c: "Controllers", ro: Obj, key: tuple[str, str], status: Obj, steps:
         step = steps[idx] if isinstance(steps[idx], dict) else {}
         if "setWeight" in step:
             w = _weight_at(steps, idx + 1)
-            want_canary = min(replicas, int(math.ceil(replicas * w / 100.0)))
+            want_canary = min(replicas, math.ceil(replicas * w / 100.0))
             _p, new_ready = c._rs_counts(new_rs)
             st_ready = c._rs_counts(stable_rs)[1] if stable_rs else 0
             if new_ready >= want_canary and (stable_rs is None or st_ready >= min(
@@ -268,7 +267,7 @@ def _canary(c: "Controllers", ro: Obj, key: tuple[str, str], status: Obj, steps:
         w = _weight_at(steps, idx + 1 if idx < len(steps) and "setWeight" in (steps[idx] or {}) else idx)
         if idx < len(steps) and "setWeight" in (steps[idx] or {}):
             w = _weight_at(steps, idx + 1)
-        want_canary = min(replicas, int(math.ceil(replicas * w / 100.0)))
+        want_canary = min(replicas, math.ceil(replicas * w / 100.0))
         targets = {new_uid: want_canary}
         if stable_uid:
             targets[stable_uid] = replicas - want_canary
@@ -283,7 +282,7 @@ def _canary(c: "Controllers", ro: Obj, key: tuple[str, str], status: Obj, steps:
     return targets, phase, message
 
 
-def _switch(c: "Controllers", ro: Obj, ns: str, service: str, h: str) -> None:
+def _switch(c: Controllers, ro: Obj, ns: str, service: str, h: str) -> None:
     svc = c.store.peek("services", ns, service)
     if svc is None or ((svc.get("spec") or {}).get("selector") or {}).get(ARGO_HASH) == h:
         return
@@ -297,7 +296,7 @@ def _switch(c: "Controllers", ro: Obj, ns: str, service: str, h: str) -> None:
             "rollouts-controller")
 
 
-def _blue_green(c: "Controllers", ro: Obj, key: tuple[str, str], status: Obj, bg: Obj, replicas: int, h: str,
+def _blue_green(c: Controllers, ro: Obj, key: tuple[str, str], status: Obj, bg: Obj, replicas: int, h: str,
                 stable: str, new_rs: Obj, stable_rs: Obj | None) -> tuple[dict[str, int], str, str]:
     ns = key[0]
     active, preview = bg.get("activeService", ""), bg.get("previewService", "")

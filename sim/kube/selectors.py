@@ -59,7 +59,7 @@ def parse_label_selector(text: str) -> list[Requirement]:
     if not text or not text.strip():
         return reqs
     if text.count("(") != text.count(")"):
-        raise _bad(text, f"found '', expected: ')'")
+        raise _bad(text, "found '', expected: ')'")
     for raw in _split_top(text):
         part = raw.strip()
         if not part:
@@ -111,9 +111,8 @@ def match_labels(reqs: list[Requirement], labels: dict[str, str] | None) -> bool
         elif op == "exists":
             if not has:
                 return False
-        elif op == "!exists":
-            if has:
-                return False
+        elif op == "!exists" and has:
+            return False
     return True
 
 
@@ -179,10 +178,10 @@ def parse_field_selector(text: str, resource: str) -> list[FieldReq]:
         part = part.strip()
         if not part:
             continue
-        for op, eq in (("!=", False), ("==", True), ("=", True)):
+        for op, equal in (("!=", False), ("==", True), ("=", True)):
             if op in part:
                 path, value = part.split(op, 1)
-                path = path.strip()
+                path, eq = path.strip(), equal
                 break
         else:
             raise ApiError(400, f"invalid selector: '{text}'; can't understand '{part}'", "BadRequest")
@@ -204,10 +203,7 @@ def _field_value(obj: dict[str, Any], path: str) -> str:
 
 
 def match_fields(reqs: list[FieldReq], obj: dict[str, Any]) -> bool:
-    for path, eq, value in reqs:
-        if (_field_value(obj, path) == value) != eq:
-            return False
-    return True
+    return all((_field_value(obj, path) == value) == eq for path, eq, value in reqs)
 
 
 def make_filter(label: str, field: str, resource: str) -> Callable[[dict[str, Any]], bool] | None:

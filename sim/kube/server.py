@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -53,7 +54,7 @@ class _Httpd(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], sim: "KubeServer") -> None:
+    def __init__(self, address: tuple[str, int], sim: KubeServer) -> None:
         self.sim = sim
         super().__init__(address, _Handler)
 
@@ -145,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
             resp = sim.api.handle(method, parts.path, query, headers, body, user)
         except ApiError as exc:
             resp = Response(exc.code, orjson.dumps(exc.status()))
-        except Exception as exc:  # noqa: BLE001 - a bug must answer 500, never kill the server
+        except Exception as exc:
             err = ApiError(500, f"Internal error occurred: {type(exc).__name__}: {exc}", "InternalError")
             resp = Response(500, orjson.dumps(err.status()))
         try:
@@ -333,10 +334,8 @@ class KubeServer:
         with self._conn_lock:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd = None

@@ -40,7 +40,7 @@ def clone(obj: Any) -> Any:
 
 
 class Entry:
-    __slots__ = ("obj", "_raw")
+    __slots__ = ("_raw", "obj")
 
     def __init__(self, obj: dict[str, Any], raw: bytes | None = None) -> None:
         self.obj = obj
@@ -55,7 +55,7 @@ class Entry:
 
 
 class WatchEvent:
-    __slots__ = ("type", "rv", "resource", "entry", "old")
+    __slots__ = ("entry", "old", "resource", "rv", "type")
 
     def __init__(self, type_: str, rv: int, resource: str, entry: Entry, old: dict[str, Any] | None) -> None:
         self.type = type_
@@ -180,10 +180,7 @@ class Store:
         """Entries in key order, from `start` (exclusive), optionally one namespace only."""
         keys = self.keys(resource)
         objects = self._objects[resource]
-        if namespace:
-            i = bisect.bisect_left(keys, (namespace, ""))
-        else:
-            i = 0
+        i = bisect.bisect_left(keys, (namespace, "")) if namespace else 0
         if start is not None:
             i = max(i, bisect.bisect_right(keys, start))
         for key in keys[i:]:

@@ -101,12 +101,16 @@ def _restarts(o: Obj) -> int:
     return sum(_int(cs.get("restartCount")) for cs in _status(o).get("containerStatuses") or ())
 
 
+def _template_containers(o: Obj) -> list[Obj]:
+    return list(((_spec(o).get("template") or {}).get("spec") or {}).get("containers") or ())
+
+
 def _containers(o: Obj) -> str:
-    return ",".join(c.get("name", "") for c in (_spec(o).get("template") or {}).get("spec", {}).get("containers") or ())
+    return ",".join(c.get("name", "") for c in _template_containers(o))
 
 
 def _images(o: Obj) -> str:
-    return ",".join(c.get("image", "") for c in (_spec(o).get("template") or {}).get("spec", {}).get("containers") or ())
+    return ",".join(c.get("image", "") for c in _template_containers(o))
 
 
 def _selector(o: Obj) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim.kube.errors import ApiError
-from sim.kube.patch import (JSON_PATCH, MERGE_PATCH, STRATEGIC, apply_patch, json_patch, merge_patch,
-                            strategic_merge)
+from sim.kube.patch import JSON_PATCH, MERGE_PATCH, STRATEGIC, apply_patch, json_patch, merge_patch, strategic_merge
 
 DEPLOY = {
     "metadata": {"name": "m", "annotations": {"a": "1", "b": "2"}},
@@ -80,7 +79,8 @@ def test_json_patch_is_what_kubectl_rollout_undo_sends():
                               {"op": "move", "from": "/metadata/annotations/a", "path": "/metadata/annotations/z"}])
     assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == ["sidecar", "x"]
     assert out["spec"]["minReadySeconds"] == 3 and out["metadata"]["annotations"] == {"b": "2", "z": "1"}
-    out = json_patch({"metadata": {"annotations": {"a/b": "1"}}}, [{"op": "remove", "path": "/metadata/annotations/a~1b"}])
+    out = json_patch({"metadata": {"annotations": {"a/b": "1"}}},
+                     [{"op": "remove", "path": "/metadata/annotations/a~1b"}])
     assert out == {"metadata": {"annotations": {}}}
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from sim.kube.errors import ApiError
-from sim.kube.selectors import (make_filter, map_matches, match_labels, parse_field_selector, parse_label_selector,
-                                selector_string)
+from sim.kube.selectors import (
+    make_filter,
+    map_matches,
+    match_labels,
+    parse_field_selector,
+    parse_label_selector,
+    selector_string,
+)
 
 LABELS = {"app": "ml-model", "version": "v2.1", "tier": "gpu"}
 
@@ -41,7 +47,7 @@ def test_field_selectors_know_each_resources_fields():
              "involvedObject": {"kind": "Pod", "name": "p"}, "source": {"component": "default-scheduler"}}
     assert make_filter("", "type=Warning,involvedObject.name=p,source=default-scheduler", "events")(event)
     assert make_filter("", "", "pods") is None
-    with pytest.raises(ApiError, match="field label not supported: spec.nodeName"):
+    with pytest.raises(ApiError, match=r"field label not supported: spec\.nodeName"):
         parse_field_selector("spec.nodeName=x", "deployments")
     with pytest.raises(ApiError) as info:
         parse_field_selector("status.phase", "pods")

@@ -6,7 +6,7 @@ import pytest
 
 from sim.kube import fleet
 from sim.kube.errors import ApiError
-from sim.kube.objects import deployment, container, namespace
+from sim.kube.objects import container, deployment, namespace
 from sim.kube.store import Store
 
 
@@ -47,7 +47,8 @@ def test_status_and_main_resource_are_written_separately(store):
     obj["spec"]["replicas"] = 9
     store.update("deployments", "ml-prod", "m", obj, "status")
     after = store.get("deployments", "ml-prod", "m")
-    assert after["status"] == {"replicas": 2} and after["spec"]["replicas"] == 2 and after["metadata"]["generation"] == 1
+    assert after["status"] == {"replicas": 2} and after["spec"]["replicas"] == 2
+    assert after["metadata"]["generation"] == 1
     after["status"] = {"replicas": 7}
     store.update("deployments", "ml-prod", "m", after)
     assert store.get("deployments", "ml-prod", "m")["status"] == {"replicas": 2}
