@@ -360,3 +360,36 @@ def test_a_broken_stream_is_an_error_but_an_idle_timeout_is_a_normal_end():
     assert info.value.status == 0 and "reset" in str(info.value)
     quiet = _UrllibStream(ChunkedResponse([], TimeoutError("read timed out")))
     assert list(quiet.lines()) == []
+
+
+def test_a_pod_event_recomputes_only_its_gpu_node_and_the_pending_list():
+    api = backend_api()
+    nodes = json.loads((DATA / "nodes.json").read_text())
+    pods = json.loads((DATA / "pods.json").read_text())
+    api.lists["/api/v1/nodes"] = [nodes]
+    api.lists["/api/v1/pods"] = [pods]
+    changes: list[Change] = []
+    backend = KubernetesBackend(ClusterTarget("gpu", None, "https://g", "u"), api, check_access=False)
+    backend.start(changes.append)
+    try:
+        assert wait_for(lambda: any(c.snapshot for c in changes))
+        (snapshot,) = [c for c in changes if c.snapshot]
+        assert set(snapshot.gpu_nodes) == {"gpu-a100-0", "gpu-shared-1"}
+        assert snapshot.gpu_nodes["gpu-a100-0"].allocated == 5
+        assert [p.name for p in snapshot.pending_gpu] == ["llm-reranker-0"]
+        # The pending pod gets scheduled onto the A100 node and runs.
+        placed = next(p for p in pods["items"] if p["metadata"]["name"] == "llm-reranker-0")
+        placed = json.loads(json.dumps(placed))
+        placed["metadata"]["resourceVersion"] = "21"
+        placed["spec"]["nodeName"] = "gpu-a100-0"
+        placed["status"] = {"phase": "Running", "conditions": [{"type": "PodScheduled", "status": "True"}]}
+        before = len(changes)
+        api.live.setdefault("/api/v1/pods", queue.Queue()).put(json.dumps({"type": "MODIFIED", "object": placed}))
+        assert wait_for(lambda: len(changes) > before)
+    finally:
+        backend.stop()
+    (update,) = changes[before:]
+    assert not update.snapshot and update.services == {}
+    assert set(update.gpu_nodes) == {"gpu-a100-0"}  # the other GPU node is not recomputed
+    assert update.gpu_nodes["gpu-a100-0"].allocated == 7
+    assert update.pending_gpu == ()
