@@ -141,8 +141,16 @@ class Controllers:
         return False
 
     def set_load(self, ns: str, name: str, cpu: float) -> None:
+        """`cpu` percent utilisation at the target's current replicas; the demand behind it stays, so
+        more replicas bring the utilisation down (and the HPA settles, as on a real cluster)."""
+        replicas = 1
+        for res in ("deployments", "rollouts"):
+            target = self.store.peek(res, ns, name)
+            if target is not None:
+                replicas = max(1, int((target.get("spec") or {}).get("replicas", 1) or 1))
+                break
         with self._lock:
-            self._loads[(ns, name)] = float(cpu)
+            self._loads[(ns, name)] = float(cpu) * replicas  # demand, in percent-of-one-replica units
         self._next_hpa = 0.0
         self._wake.set()
 
@@ -856,7 +864,8 @@ class Controllers:
                     util_target = ((m["resource"].get("target") or {}).get("averageUtilization"))
             util_target = int(util_target or 80)
             with self._lock:
-                load = self._loads.get((ns, ref.get("name", "")), float(util_target))
+                demand = self._loads.get((ns, ref.get("name", "")))
+            load = float(util_target) if demand is None else demand / max(1, current)
             metrics = []
             for m in spec.get("metrics") or ():
                 if m.get("type") == "Resource":

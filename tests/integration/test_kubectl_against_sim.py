@@ -65,7 +65,7 @@ def sim(tmp_path_factory):
 
     binary = require_binary("kubectl")
     cluster = SimKubeCluster.start(name="sim-a", seed=3, fleet="demo", ready_delay=0.1, tick=0.05,
-                                   history=200)
+                                   history=200, hpa_period=0.3)
     try:
         assert cluster.settle(15)
         home = tmp_path_factory.mktemp("kubectl")
@@ -314,6 +314,55 @@ def test_argo_canary_follows_the_plugins_status_patches(kubectl):
             '{"status":{"promoteFull":true}}')
     done = eventually(lambda: (s := status()).get("phase") == "Healthy" and s, 20, what="fully promoted")
     assert done["stableRS"] == done["currentPodHash"] and done["currentStepIndex"] == 8
+
+
+def test_the_hpa_follows_the_simulated_load_within_its_bounds(kubectl, cluster):
+    def hpa() -> list[str]:
+        return kubectl.rows("get", "hpa", "model-hpa", "-n", NS)[1]
+
+    cluster.set_load(NS, "property-valuation-model", 140)  # twice the 70 % target: double the replicas
+    row = eventually(lambda: (r := hpa())[-2] == "6" and r, what="HPA at 6 replicas")
+    assert row[2:4] == ["cpu:", "70%/70%,"]  # the same demand over twice the replicas
+    eventually(lambda: kubectl("get", "deploy", "property-valuation-model", "-n", NS, "-o",
+                               "jsonpath={.status.readyReplicas}") == "6", what="6 GPU pods ready")
+    cluster.set_load(NS, "property-valuation-model", 1000)  # far above: clamped at maxReplicas 20, GPUs run out
+    eventually(lambda: kubectl("get", "deploy", "property-valuation-model", "-n", NS, "-o",
+                               "jsonpath={.spec.replicas}") == "20", what="clamped at 20")
+    limited = kubectl.json("get", "hpa", "model-hpa", "-n", NS)["status"]["conditions"]
+    assert {"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas"}.items() <= \
+        next(c for c in limited if c["type"] == "ScalingLimited").items()
+    cluster.set_load(NS, "property-valuation-model", 5)  # quiet: back down to minReplicas 2
+    eventually(lambda: kubectl("get", "deploy", "property-valuation-model", "-n", NS, "-o",
+                               "jsonpath={.spec.replicas}") == "2", what="down to 2")
+    cluster.set_load(NS, "property-valuation-model", 70)
+    cluster.set_load(NS, "property-valuation-model", 70)  # at target: it stays
+    eventually(lambda: not kubectl.json("get", "pods", "-n", NS, "-l", "app=valuation-model", "--field-selector",
+                                        "status.phase=Pending")["items"], what="no pending valuation pods")
+    time.sleep(1)  # three HPA periods
+    assert kubectl("get", "deploy", "property-valuation-model", "-n", NS, "-o", "jsonpath={.spec.replicas}") == "2"
+
+
+def test_python_m_sim_serves_kubectl_until_sigterm(tmp_path):
+    import os
+    import signal
+    import sys
+
+    binary = require_binary("kubectl")
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "--out", str(tmp_path), "--fleet", "empty", "--seed", "4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        out = subprocess.run([binary, "--kubeconfig", str(tmp_path / "kubeconfig"), "--cache-dir",
+                              str(tmp_path / "cache"), "get", "namespaces", "-o", "name"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.stdout.split() == ["namespace/default", "namespace/kube-public", "namespace/kube-system"]
+        contexts = subprocess.run([binary, "--kubeconfig", str(tmp_path / "kubeconfig"), "config", "get-contexts",
+                                   "-o", "name"], capture_output=True, text=True, timeout=30).stdout.split()
+        assert contexts == ["sim-1", "sim-1-readonly"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
 
 
 # -- the server's own errors ------------------------------------------------------------------------
