@@ -181,6 +181,16 @@ def test_kserve_argo_istio_and_blue_green_are_recognised(env):
     assert {c.name for c in bg.colours} >= {"v2.0", "v2.1"}
 
 
+def test_labelling_a_namespace_production_marks_its_services(env):
+    assert env.service("llm-reranker", D, ns="ml-staging").production is False
+    env.kubectl("label", "namespace", "ml-staging", "environment=production", "--overwrite")
+    try:
+        env.wait_service("llm-reranker", D, lambda s: s.production, ns="ml-staging")
+    finally:
+        env.kubectl("label", "namespace", "ml-staging", "environment=staging", "--overwrite")
+    env.wait_service("llm-reranker", D, lambda s: not s.production, ns="ml-staging")
+
+
 def test_gpu_nodes_allocated_equal_the_scheduled_pods_requests_kubectl_sees(env):
     pods = env.kubectl_json("get", "pods", "-A")["items"]
     nodes = env.kubectl_json("get", "nodes")["items"]
