@@ -130,8 +130,12 @@ class Controllers:
         quiet = 0
         while time.monotonic() < deadline:
             soon = time.monotonic() + self.ready_delay + self.tick
-            due = any(t[0] <= soon and t[2] == "pods" for t in self.timers)
-            if not self._events and not any(self.dirty.values()) and not self._busy.is_set() and not due:
+            try:  # read without the controller thread's cooperation: a resize mid-read just retries
+                due = any(t[0] <= soon and t[2] == "pods" for t in list(self.timers))
+                dirty = any(list(self.dirty.values()))
+            except RuntimeError:
+                due = dirty = True
+            if not self._events and not dirty and not self._busy.is_set() and not due:
                 quiet += 1
                 if quiet >= 3:
                     return True
