@@ -365,6 +365,48 @@ def test_python_m_sim_serves_kubectl_until_sigterm(tmp_path):
         assert proc.wait(timeout=20) == 0
 
 
+BLUE_GREEN = {
+    "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+    "metadata": {"name": "scorer", "namespace": NS},
+    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "scorer"}},
+             "template": {"metadata": {"labels": {"app": "scorer"}},
+                          "spec": {"containers": [{"name": "scorer", "image": "registry.local/scorer:v1"}]}},
+             "strategy": {"blueGreen": {"activeService": "scorer-active", "previewService": "scorer-preview",
+                                        "autoPromotionEnabled": False, "scaleDownDelaySeconds": 1}}}}
+
+
+def test_argo_blue_green_switches_preview_then_active_on_promote(kubectl):
+    for name in ("scorer-active", "scorer-preview"):
+        kubectl("create", "-f", "-", stdin=json.dumps({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
+            "spec": {"selector": {"app": "scorer"}, "ports": [{"port": 80, "targetPort": 8080}]}}))
+    kubectl("create", "-f", "-", stdin=json.dumps(BLUE_GREEN))
+
+    def rollout() -> dict:
+        return kubectl.json("get", "rollout", "scorer", "-n", NS)
+
+    def selector(name: str) -> str:
+        return kubectl.json("get", "svc", name, "-n", NS)["spec"]["selector"].get("rollouts-pod-template-hash", "")
+
+    blue = eventually(lambda: (r := rollout())["status"].get("phase") == "Healthy" and r, what="first revision")
+    assert selector("scorer-active") == blue["status"]["stableRS"] == selector("scorer-preview")
+    kubectl("patch", "rollout", "scorer", "-n", NS, "--type=merge", "-p",
+            '{"spec":{"template":{"spec":{"containers":[{"name":"scorer","image":"registry.local/scorer:v2"}]}}}}')
+    paused = eventually(lambda: (r := rollout())["status"].get("phase") == "Paused" and r, what="BlueGreenPause")
+    green = paused["status"]["currentPodHash"]
+    assert paused["status"]["pauseConditions"][0]["reason"] == "BlueGreenPause"
+    assert selector("scorer-preview") == green and selector("scorer-active") == blue["status"]["stableRS"]
+    kubectl("patch", "rollout", "scorer", "-n", NS, "--subresource=status", "--type=merge", "-p",
+            '{"status":{"pauseConditions":null}}')
+    eventually(lambda: selector("scorer-active") == green, what="active switched to green")
+    done = eventually(lambda: (r := rollout())["status"].get("phase") == "Healthy" and r, what="promoted")
+    assert done["status"]["stableRS"] == green
+    eventually(lambda: sorted(int(r[1]) for r in kubectl.rows("get", "rs", "-n", NS, "-l", "app=scorer")[1:])
+               == [0, 2], what="blue scaled down after scaleDownDelaySeconds")
+    annotations = kubectl.json("get", "svc", "scorer-active", "-n", NS)["metadata"]["annotations"]
+    assert annotations["argo-rollouts.argoproj.io/managed-by-rollouts"] == "scorer"
+
+
 # -- the server's own errors ------------------------------------------------------------------------
 
 
