@@ -27,6 +27,17 @@ Python API::
     # one context per cluster named c.name (admin token, or the read-only one if readonly=True),
     # plus "<name>-readonly" contexts; current-context is the first cluster.
 
+Transport: HTTPS on 127.0.0.1 with a self-signed certificate made once per process by the `openssl`
+command (kubectl sends kubeconfig credentials only over TLS); the kubeconfig carries it as
+`certificate-authority-data`, and `c.ssl_context()` gives urllib a context that trusts it.
+`c.mutations` counts refused (403) requests too: anything that reached the server.
+
+Not simulated (a real server has them): server-side apply (415), protobuf request bodies except the
+access reviews (so `kubectl create deployment|service|configmap ...` generators fail: use
+`kubectl create -f`), aggregated discovery (kubectl falls back to per-group discovery), graceful
+deletion (objects go at once; owners' children are garbage-collected), pod logs/exec/eviction,
+metrics APIs, admission webhooks and most validation beyond replicas/selector/template labels.
+
 Modules: `store` (objects, resourceVersions, watch history), `api` (request semantics), `server`
 (HTTP, watch streams, faults), `discovery`, `tables` (as=Table), `patch`, `selectors`, `auth`,
 `controllers` (+ `rollouts`, `kserve`), `fleet` (seeded fleets), `objects` (builders).

@@ -186,7 +186,7 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
     gpu_free = {n["metadata"]["name"]: 8 for n in nodes[:gpu_nodes]}
     gpu_names = list(gpu_free)
     all_names = [n["metadata"]["name"] for n in nodes] or ["<none>"]
-    deployments, rollouts, isvcs, rsets, pods, svcs, hpas, endpoints = [], [], [], [], [], [], [], []
+    deployments, rollouts, isvcs, rsets, pods, svcs, hpas, endpoints, slices = [], [], [], [], [], [], [], [], []
     ip = 10
     cursor = 0
     # GPU services take up to 90 % of the GPUs (at most 60 % of services), the rest runs on CPU.
@@ -289,6 +289,15 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
         if ready:
             ep["subsets"] = [{"addresses": ready, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]
         endpoints.append(ep)
+        slices.append(_prepared(store, {
+            "metadata": {"name": f"{name}-sim", "namespace": ns,
+                         "labels": {"app": labels["app"], "kubernetes.io/service-name": name,
+                                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+                         "ownerReferences": [owner_ref(svc)]},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [a["ip"]], "conditions": {"ready": True, "serving": True, "terminating": False},
+                           "nodeName": a["nodeName"], "targetRef": a["targetRef"]} for a in ready],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}, "EndpointSlice", "discovery.k8s.io/v1", ts))
         if rng.random() < 0.1:
             hpas.append(_prepared(store, {"metadata": {"name": f"{name}-hpa", "namespace": ns},
                                           "spec": {"scaleTargetRef": {"apiVersion": obj["apiVersion"],
@@ -306,6 +315,7 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
     store.bulk_load("services", svcs)
     store.bulk_load("horizontalpodautoscalers", hpas)
     store.bulk_load("endpoints", endpoints)
+    store.bulk_load("endpointslices", slices)
 
 
 def _prepared(store: Store, obj: Obj, kind: str, api_version: str, ts: str, generation: bool = False) -> Obj:
