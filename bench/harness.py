@@ -716,7 +716,7 @@ def _simhost_op(op: str, cmd: dict[str, Any], clusters: dict[str, Any], swarm: A
         return {"service": swarm.service(cmd["service"])}
     if op == "swarm_tasks":
         return {"tasks": swarm.tasks(cmd["service"])}
-    if op == "churn":  # {"rate", "duration", "cluster" | "swarm": true, "field": "annotation"|"replicas"}
+    if op == "churn":  # {"rate", "duration", "clusters", "exclude", "field": "replicas"|"annotation", "pace"}
         stop = threading.Event()
         churners.append(stop)
         threading.Thread(target=_churn, args=(cmd, clusters, swarm, stop, emit), daemon=True).start()
@@ -730,10 +730,17 @@ def _simhost_op(op: str, cmd: dict[str, Any], clusters: dict[str, Any], swarm: A
 
 def _churn(cmd: dict[str, Any], clusters: dict[str, Any], swarm: Any, stop: threading.Event,
            emit: Callable[[dict[str, Any]], None]) -> None:
-    """`rate` object changes per second for `duration` seconds, spread over every deployment of
-    the cluster(s): each change bumps spec.replicas between its base value and base+1 (a real,
-    visible change: a new generation, a watch event, a changed READY cell), or with
-    field=annotation only an annotation (a watch event the app must absorb, no visible change)."""
+    """`rate` deployment changes per second for `duration` seconds, spread over every deployment of
+    the cluster(s). field="annotation" (default): a metadata annotation changes, so each change is
+    exactly one object change and one watch event (the app must read and translate it; nothing
+    visible changes). field="replicas": spec.replicas moves between base and base+1, a visible
+    change that the simulated controllers amplify (ReplicaSet, pods created/deleted, scheduling,
+    readiness, status: several object changes each). `churn_done` reports the object changes the
+    store really made (resourceVersion delta) besides the deployment changes sent.
+
+    pace="objects" (default): `rate` counts every object change in the store (the resourceVersion
+    delta: our patches and the controllers' reactions together), and deployment patches are sent
+    only while the store is below that rate; pace="patches": `rate` deployment patches/s."""
     rate = float(cmd["rate"])
     duration = float(cmd["duration"])
     exclude = {tuple(k) for k in cmd.get("exclude", [])}
@@ -749,6 +756,10 @@ def _churn(cmd: dict[str, Any], clusters: dict[str, Any], swarm: Any, stop: thre
     rng.shuffle(targets)
     bumped: dict[tuple[str, str, int], bool] = {}
     field_ = cmd.get("field", "replicas")
+    count_objects = cmd.get("pace", "objects") == "objects"
+    budget = sent_now = 0
+    stores = [clusters[name].store for name in (cmd.get("clusters") or list(clusters))]
+    rv0 = sum(st.rv for st in stores)
     started = time.monotonic()
     done = 0
     i = 0
@@ -757,7 +768,11 @@ def _churn(cmd: dict[str, Any], clusters: dict[str, Any], swarm: Any, stop: thre
         if now - started >= duration:
             break
         due = int((now - started) * rate)
-        while done < due and targets:
+        if count_objects:  # pace by every object change the store made, the controllers' included
+            made = sum(st.rv for st in stores) - rv0
+            budget = due - made
+            sent_now = 0
+        while targets and ((budget > sent_now) if count_objects else (done < due)):
             store, ns, dep, base = targets[i % len(targets)]
             i += 1
             key = (ns, dep, id(store))
@@ -772,8 +787,13 @@ def _churn(cmd: dict[str, Any], clusters: dict[str, Any], swarm: Any, stop: thre
             except Exception:
                 pass
             done += 1
+            if count_objects:
+                sent_now += 1
+                if sent_now >= 5:  # let the controllers' reactions show up in the count
+                    break
         time.sleep(0.005)
-    emit({"event": "churn_done", "changes": done, "seconds": time.monotonic() - started})
+    emit({"event": "churn_done", "changes": done, "seconds": time.monotonic() - started,
+          "object_changes": sum(st.rv for st in stores) - rv0})
 
 
 # --------------------------------------------------------------------------------------------------
