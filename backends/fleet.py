@@ -397,7 +397,7 @@ class Fleet:
         lister = getattr(self._backends.get(service.key.cluster), "revisions", None)
         if lister is None:
             return []
-        return [(str(rev), str(label)) for rev, label in lister(service)]
+        return [_revision_choice(item) for item in lister(service)]
 
     def plan_on(self, source: str, target: Any, intent: Intent) -> ActionPlan:
         """Plan an action that is not about a model service (e.g. a silence on an Alertmanager)."""
@@ -518,6 +518,16 @@ class Fleet:
             since=self._clock(),
             error=str(exc) or type(exc).__name__,
         )
+
+
+def _revision_choice(item: Any) -> tuple[str, str]:
+    """A backend's revision as (revision, label): a pair already, or a record with
+    revision/version/image/current fields (Kubernetes ReplicaSet history)."""
+    if isinstance(item, tuple):
+        return str(item[0]), str(item[1])
+    what = getattr(item, "version", "") or getattr(item, "image", "")
+    current = " (current)" if getattr(item, "current", False) else ""
+    return str(item.revision), f"revision {item.revision}: {what}{current}"
 
 
 def _overridden(plan: ActionPlan, warning: Any) -> bool:

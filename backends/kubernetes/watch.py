@@ -33,11 +33,14 @@ from backends.model import (
     ActionKind,
     ClusterHealth,
     ClusterRef,
+    EventInfo,
     GpuNode,
     HealthState,
     ModelService,
     PendingGpuWorkload,
     Platform,
+    ReplicaInfo,
+    ServiceDetail,
     ServiceKey,
     ServiceKind,
 )
@@ -466,9 +469,36 @@ class KubernetesBackend(ReflectorHandler):
     def record_action(self, outcome: Any, operator: str) -> None:
         self._planner.record_action(outcome, operator)
 
-    def revisions(self, key: ServiceKey) -> tuple[tr.Revision, ...]:
+    def revisions(self, target: ServiceKey | ModelService) -> tuple[tr.Revision, ...]:
         """The rollback picker: revisions newest first (revision, image/version, created/age)."""
-        return self._planner.revisions(key)
+        return self._planner.revisions(getattr(target, "key", target))
+
+    def describe(self, service: ModelService) -> ServiceDetail:
+        """The detail screen: pods with node, phase and GPUs; warning events; revisions. From the cache."""
+        key = service.key
+        ns = key.namespace
+        with self._lock:
+            pods = self.store.get("pods", {})
+            if key.kind is ServiceKind.INFERENCE_SERVICE:
+                mine = [pods[(ns, p)] for p in self._pods_by_isvc.get((ns, key.name), ()) if (ns, p) in pods]
+                versions: dict[str, str] = {}
+            else:
+                owners = set(self._rs_by_owner.get((ns, key.kind.value, key.name), ()))
+                mine = [p for (pod_ns, _), p in pods.items()
+                        if pod_ns == ns and p.owner_kind == "ReplicaSet" and p.owner_name in owners]
+                versions = {rs.name: rs.version for rs in self.replicasets_of(ns, key.kind.value, key.name)}
+            warnings = self._warnings_for(ns, key.kind.value, key.name)
+        replicas = tuple(
+            ReplicaInfo(name=p.name, node=p.node, state=p.phase, ready=p.ready, gpus=p.gpu_total,
+                        message=p.unschedulable_message, version=versions.get(p.owner_name, ""))
+            for p in sorted(mine, key=lambda p: p.name)
+        )
+        events = tuple(EventInfo(reason=e.reason, message=e.message, last_seen=e.time) for e in reversed(warnings))
+        revisions = tuple(
+            (r.revision, f"{r.version or r.image}{' (current)' if r.current else ''}  {r.replicaset}")
+            for r in self.revisions(key)
+        ) if key.kind is not ServiceKind.INFERENCE_SERVICE else ()
+        return ServiceDetail(replicas=replicas, events=events, revisions=revisions)
 
     # -- health -------------------------------------------------------------------------------
 

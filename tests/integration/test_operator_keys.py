@@ -245,3 +245,29 @@ async def test_silencing_an_alert_from_the_alerts_pane_and_expiring_it(demo, tmp
         await pilot.press("y")
         assert "succeeded" in await finish(pilot, app)
         assert not [s for s in silences() if s["comment"] == "canary regression, rolling back"]
+
+
+async def test_rolling_back_a_bad_image_from_the_revision_picker(demo, tmp_path):
+    before = kubectl(demo, "get", "deploy", "bert-mig", "-n", "ml-staging", "-o",
+                     "jsonpath={.spec.template.spec.containers[0].image}")
+    container = kubectl(demo, "get", "deploy", "bert-mig", "-n", "ml-staging", "-o",
+                        "jsonpath={.spec.template.spec.containers[0].name}")
+    kubectl(demo, "set", "image", "deploy/bert-mig", "-n", "ml-staging", f"{container}=proptechusa/bert-mig:v1.1-bad")
+    app = MlopsApp(settings_for(demo, tmp_path), build_fleet)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await select(pilot, app, "demo-prod", "bert-mig")
+        await until(pilot, lambda: app.state.services[app.selected_service_key()].revision == "2", timeout=30)
+        await pilot.press("R")
+        await screen_is(pilot, app, "RollbackDialog")
+        shown = visible_text(app)
+        assert "revision 2" in shown and "revision 1" in shown  # the picker lists what exists
+        await pilot.press("down", "down", "enter")  # revision 1, picked by number
+        await screen_is(pilot, app, "PreviewScreen")
+        assert "roll back to revision 1" in visible_text(app)
+        await pilot.press("y")
+        assert "succeeded" in await finish(pilot, app)
+    image = kubectl(demo, "get", "deploy", "bert-mig", "-n", "ml-staging", "-o",
+                    "jsonpath={.spec.template.spec.containers[0].image}")
+    assert image == before
+    history = kubectl(demo, "rollout", "history", "deploy/bert-mig", "-n", "ml-staging")
+    assert "3" in history.split()  # like `kubectl rollout undo`: the old template comes back as revision 3
