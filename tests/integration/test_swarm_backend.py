@@ -157,9 +157,11 @@ def test_services_nodes_and_gpus_translate_as_the_engine_shows_them(backend, lab
     assert service(backend, agent, lambda s: s.ready == 1).replicated is False
 
     # The operator sees the big model pending, with Swarm's own words.
-    pending = wait_for("the GPU-pending task", lambda: [p for p in backend.view.pending_gpu if p.name == f"{big}.1"])
+    # (Swarm first says "pending task scheduling", then the scheduler gives its reason.)
+    pending = wait_for("the GPU-pending task with the scheduler's reason", lambda: [
+        p for p in backend.view.pending_gpu
+        if p.name == f"{big}.1" and p.message.startswith("no suitable node (insufficient resources on")])
     assert pending[0].gpus == 3
-    assert pending[0].message.startswith("no suitable node (insufficient resources on")
     cli_error = docker("service", "ps", big, "--no-trunc", "--format", "{{.Error}}").splitlines()[0]
     assert cli_error.strip('"') == pending[0].message  # the CLI quotes it
 
