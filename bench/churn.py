@@ -38,11 +38,11 @@ from bench.harness import (  # noqa: E402
     ratio,
     table,
     update_results,
+    services_count,
     verdict,
-    visible_rows,
 )
 
-SELECTED = re.compile(r"│ ?(\S+): no latency series")
+SELECTED = re.compile(r"(?:^|│) ?(\S+): no latency series")
 
 
 def selected_name(lines: list[str]) -> str | None:
@@ -85,15 +85,18 @@ def main() -> None:
     with FleetApp(kube) as fa:
         app, sims = fa.app, fa.sims
         assert app is not None and sims is not None
-        if app.wait_for(lambda s: len(visible_rows(s.lines())) >= 5 and selected_name(s.lines()), 300) is None:
+        c = sims.call("kube_count", cluster="sim-a", resources=["deployments", "rollouts", "inferenceservices"])
+        expected = c["deployments"] + c["rollouts"] + c["inferenceservices"]
+        if app.wait_for(lambda s: services_count(s.lines()) == expected and selected_name(s.lines()), 300) is None:
             raise SystemExit("the services never appeared on screen")
         fa.wait_quiet(3.0, 120)
         idle_frame, idle_sel = presses(fa, args.presses, rng)
         print(f"idle: p99 {ms(percentile(idle_frame, 99))}", flush=True)
-        rss0, cpu0, t0 = app.rss_kb(), app.cpu_seconds(), time.monotonic()
+        rss0, cpu0, t0, th0 = app.rss_kb(), app.cpu_seconds(), time.monotonic(), app.thread_cpu()
         sims.call("churn", rate=args.rate, duration=args.duration, field="replicas")
         churn_frame, churn_sel = presses(fa, 0, rng, until=t0 + args.duration)
-        cpu1, t1, rss1, hwm = app.cpu_seconds(), time.monotonic(), app.rss_kb(), app.hwm_kb()
+        cpu1, t1, rss1, hwm, th1 = app.cpu_seconds(), time.monotonic(), app.rss_kb(), app.hwm_kb(), app.thread_cpu()
+        main_cpu = (th1.get(app.pid, 0) - th0.get(app.pid, 0)) / (t1 - t0)
         done = sims.wait_event("churn_done", 60) or {}
         frames = app.frames_between(t0, t1)
         exit_info = app.stop()
@@ -115,6 +118,8 @@ def main() -> None:
         ["deployment scale patches/s sent to cause them", f"{done.get('changes', 0) / secs:,.1f}"],
         ["presses measured (idle, churn)", f"{len(idle_frame)}, {len(churn_frame)}"],
         ["app CPU (share of one core)", f"{cpu * 100:.0f} %"],
+        ["of which the main thread (Textual's event loop: panes, DataTable, compositor)", f"{main_cpu * 100:.0f} %"],
+        ["of which the other threads (watches, translation, Fleet)", f"{(cpu - main_cpu) * 100:.0f} %"],
         ["frames/s written", f"{len(frames) / (t1 - t0):.1f}"],
         ["app RSS at start -> end of the window (growth)", f"{rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MB "
                                                            f"({(rss1 - rss0) / 1024:+.0f} MB)"],

@@ -472,6 +472,19 @@ class PtyApp:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def thread_cpu(self) -> dict[int, float]:
+        """CPU seconds per thread of the app ({tid: seconds}; the main thread's tid is the pid)."""
+        out = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+        return out
+
     def _status_kb(self, key: str) -> int:
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
@@ -949,6 +962,18 @@ def visible_rows(lines: Sequence[str]) -> list[dict[str, str]]:
         if m:
             rows.append(m.groupdict())
     return rows
+
+
+_COUNT = re.compile(r"─ (\d+) ─╯")
+
+
+def services_count(lines: Sequence[str]) -> int | None:
+    """The services pane's row count, from its bottom border (the first pane border on screen)."""
+    for line in lines:
+        if "╰" in line:
+            m = _COUNT.search(line.split("╯", 1)[0] + "╯")
+            return int(m.group(1)) if m else None
+    return None
 
 
 def row_for(lines: Sequence[str], name: str, cluster: str) -> dict[str, str] | None:
