@@ -78,20 +78,23 @@ def since(moment: datetime | None, now: datetime) -> str:
 # -- services ----------------------------------------------------------------------------------
 
 SERVICE_COLUMNS = (
+    # What an operator reads first comes first: at 80 columns state, name, ready and version fit.
     ("state", "STATE", 13),
     ("name", "NAME"),
-    ("namespace", "NS/STACK"),
-    ("cluster", "CLUSTER"),
-    ("kind", "KIND", 7),
     ("ready", "READY", 7),
     ("version", "VERSION"),
     ("canary", "CANARY"),
     ("bluegreen", "BLUE/GREEN"),
+    ("namespace", "NS/STACK"),
+    ("cluster", "CLUSTER"),
+    ("kind", "KIND", 7),
     ("autoscaler", "AUTOSCALER"),
     ("gpus", "GPU", 4),
     ("alerts", "ALERTS", 6),
     ("action", "LAST ACTION"),
 )
+SERVICE_COLUMN = {key: index for index, (key, *_rest) in enumerate(SERVICE_COLUMNS)}
+"""Column key → position, for code and tests that read one cell."""
 
 KIND_SHORT = {"Deployment": "deploy", "Rollout": "rollout", "InferenceService": "isvc", "SwarmService": "swarm"}
 
@@ -162,21 +165,23 @@ def service_cells(
     bluegreen, bg_style = bluegreen_text(service)
     key = service.key
     ready = f"{service.ready}/{service.desired}"
-    return (
-        Text(state, style=style_for(semantic), no_wrap=True),
-        literal(key.name),
-        literal(key.namespace or "-"),
-        literal(key.cluster),
-        Text(KIND_SHORT.get(key.kind.value, key.kind.value), no_wrap=True),
-        Text(ready, style=style_for(semantic) if service.ready < service.desired else "", no_wrap=True),
-        literal(service.version or "-"),
-        literal(canary, style_for(canary_style) if canary_style else ""),
-        literal(bluegreen, style_for(bg_style) if bg_style else ""),
-        Text(autoscaler_text(service), no_wrap=True),
-        Text(str(service.gpus_per_replica * service.desired) if service.gpus_per_replica else "-", no_wrap=True),
-        Text(f"⚠ {alert_count}" if alert_count else "-", style=style_for("alert-firing") if alert_count else ""),
-        literal(last_action[0], style_for("healthy" if last_action[1] else "down")) if last_action else Text("-"),
-    )
+    cells = {
+        "state": Text(state, style=style_for(semantic), no_wrap=True),
+        "name": literal(key.name),
+        "namespace": literal(key.namespace or "-"),
+        "cluster": literal(key.cluster),
+        "kind": Text(KIND_SHORT.get(key.kind.value, key.kind.value), no_wrap=True),
+        "ready": Text(ready, style=style_for(semantic) if service.ready < service.desired else "", no_wrap=True),
+        "version": literal(service.version or "-"),
+        "canary": literal(canary, style_for(canary_style) if canary_style else ""),
+        "bluegreen": literal(bluegreen, style_for(bg_style) if bg_style else ""),
+        "autoscaler": Text(autoscaler_text(service), no_wrap=True),
+        "gpus": Text(str(service.gpus_per_replica * service.desired) if service.gpus_per_replica else "-", no_wrap=True),
+        "alerts": Text(f"⚠ {alert_count}" if alert_count else "-", style=style_for("alert-firing") if alert_count else ""),
+        "action": (literal(last_action[0], style_for("healthy" if last_action[1] else "down"))
+                   if last_action else Text("-")),
+    }
+    return tuple(cells[key] for key, *_rest in SERVICE_COLUMNS)
 
 
 def describe_plan_header(plan) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from backends.plans import Outcome
 from tests.tui.conftest import make_app, until, visible_text
 from tui.config import Settings
+from tui.format import SERVICE_COLUMN
 from tui.panes import ServicesPane
 
 
@@ -40,8 +41,8 @@ async def test_scale_is_previewed_confirmed_applied_verified_and_audited():
         assert len(backend.mutations) == 1
         table = app.query_one(ServicesPane)
         key = next(k for k in table.shown_keys if k.endswith("property-valuation-model"))
-        await until(pilot, lambda: table.cells(key)[5].plain == "5/5")
-        assert table.cells(key)[12].plain == "✔ scale to 5"
+        await until(pilot, lambda: table.cells(key)[SERVICE_COLUMN["ready"]].plain == "5/5")
+        assert table.cells(key)[SERVICE_COLUMN["action"]].plain == "✔ scale to 5"
 
 
 async def test_an_invalid_replica_count_is_explained_and_nothing_is_sent():

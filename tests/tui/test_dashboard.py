@@ -11,19 +11,20 @@ from tests.fakes import T0, service
 from tests.tui.conftest import extras, make_app, until
 from tui.app import MlopsApp
 from tui.config import Settings
+from tui.format import SERVICE_COLUMN
 from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from tui.statusbar import StatusBar
 
 
 def names(app: MlopsApp) -> list[str]:
     table = app.query_one(ServicesPane)
-    return [table.cells(k)[1].plain for k in table.shown_keys]
+    return [table.cells(k)[SERVICE_COLUMN["name"]].plain for k in table.shown_keys]
 
 
-def cell(app: MlopsApp, name: str, column: int) -> str:
+def cell(app: MlopsApp, name: str, column: str) -> str:
     table = app.query_one(ServicesPane)
-    key = next(k for k in table.shown_keys if table.cells(k)[1].plain == name)
-    return table.get_row(key)[column].plain
+    key = next(k for k in table.shown_keys if table.cells(k)[SERVICE_COLUMN["name"]].plain == name)
+    return table.get_row(key)[SERVICE_COLUMN[column]].plain
 
 
 async def test_services_appear_change_cell_by_cell_and_vanish():
@@ -38,8 +39,8 @@ async def test_services_appear_change_cell_by_cell_and_vanish():
         original = table.update_cell
         table.update_cell = lambda *a, **k: (updates.append(a[1]), original(*a, **k))  # type: ignore[method-assign]
         backend.upsert(replace(valuation, ready=1))
-        await until(pilot, lambda: cell(app, "property-valuation-model", 5) == "1/3")
-        assert cell(app, "property-valuation-model", 0) == "▲ degraded"
+        await until(pilot, lambda: cell(app, "property-valuation-model", "ready") == "1/3")
+        assert cell(app, "property-valuation-model", "state") == "▲ degraded"
         assert sorted(updates) == ["ready", "state"]  # only the two cells that changed
         assert table.selected_key() == selected_before  # the operator's cursor did not move
         backend.remove(valuation.key)
@@ -92,7 +93,7 @@ async def test_cluster_strings_are_shown_literally_never_as_markup_or_escapes():
         await until(pilot, lambda: len(names(app)) == 5)
         backend.upsert(service("evil[bold red]x[/]", namespace="ns\x1b[31m"))
         await until(pilot, lambda: "evil[bold red]x[/]" in names(app))
-        assert cell(app, "evil[bold red]x[/]", 2) == "ns\\x1b[31m"
+        assert cell(app, "evil[bold red]x[/]", "namespace") == "ns\\x1b[31m"
         screen_text = app.export_screenshot()
         assert "evil[bold red]x[/]" in screen_text.replace("&#160;", " ")
         assert "\x1b[31m" not in screen_text
@@ -125,7 +126,7 @@ async def test_the_latency_pane_follows_the_selected_service_and_alerts_tie_to_i
         await until(pilot, lambda: latency.selected is not None and latency.selected.name == "property-valuation-model")
         title = str(latency.query_one("#latency-selected .trend-title").render())
         assert "SLO breached" in title and "42.0 rps" in title
-        assert cell(app, "property-valuation-model", 11) == "⚠ 1"
+        assert cell(app, "property-valuation-model", "alerts") == "⚠ 1"
         gpus = app.query_one(GpuPane)
         assert "llm-reranker" in str(gpus.query_one("#gpu-pending").render())
 
