@@ -48,7 +48,9 @@ class StatusBar(PaneMixin, Static):
             parts.append(Text(" READ-ONLY ", style=self.get_component_rich_style("status--readonly")))
         if not self._state.health:
             parts.append(Text("◌ starting: no source connected yet"))
-        for source in sorted(self._state.health):
-            text, semantic = health_text(self._state.health[source], now)
+        # Trouble first: on a narrow terminal the line is cut on the right, so healthy sources go last.
+        order = {HealthState.ERROR: 0, HealthState.STALE: 1, HealthState.CONNECTING: 2, HealthState.CONNECTED: 3}
+        for health in sorted(self._state.health.values(), key=lambda h: (order[h.state], h.source)):
+            text, semantic = health_text(health, now)
             parts.append(Text(text, style=self.style_for(semantic)))
         self.update(Text("  ").join(parts))
