@@ -5,8 +5,8 @@ For each size, the Kubernetes sims run in a child process (bench/harness.py SimH
   kubectl  `kubectl get deployments,replicasets,pods,nodes -A -o json > /dev/null`, one per cluster
            (for 20 clusters: the 20 run at once, wall time until the last ends; for one cluster
            `run_kubectl` from bench/k8s_initial_sync.py)
-  floor    in Python: for every cluster and each of the four lists, one HTTP GET (bearer token from
-           the kubeconfig, no pagination) and `orjson.loads` of the body
+  floor    in Python: for every cluster and each of the four lists, one HTTPS GET (bearer token and CA
+           from the kubeconfig, no pagination; clusters in parallel threads) and `orjson.loads` of the body
   ours     a fresh Python process (`--child`) that builds the Kubernetes backends the way the app
            does (`backends.kubernetes.client.backends_from_settings`, the function tui/sources.py
            calls, with the same --kubeconfig/--context values) into a real `Fleet`, starts it,
@@ -28,8 +28,10 @@ Targets: ours <= 1.0x kubectl; RSS <= 400 MB at 50,000 pods.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -104,9 +106,10 @@ def kubeconfig_creds(path: str) -> dict[str, tuple[str, str]]:
     import yaml
 
     doc = yaml.safe_load(Path(path).read_text())
-    clusters = {c["name"]: c["cluster"]["server"] for c in doc["clusters"]}
+    clusters = {c["name"]: (c["cluster"]["server"], c["cluster"].get("certificate-authority-data"))
+                for c in doc["clusters"]}
     users = {u["name"]: u["user"].get("token", "") for u in doc["users"]}
-    return {c["name"]: (clusters[c["context"]["cluster"]], users[c["context"]["user"]]) for c in doc["contexts"]}
+    return {c["name"]: (*clusters[c["context"]["cluster"]], users[c["context"]["user"]]) for c in doc["contexts"]}
 
 
 def floor(creds: dict[str, tuple[str, str]], contexts: list[str]) -> tuple[float, int]:
@@ -119,9 +122,14 @@ def floor(creds: dict[str, tuple[str, str]], contexts: list[str]) -> tuple[float
     lock = threading.Lock()
 
     def one(context: str) -> None:
-        server, token = creds[context]
+        server, ca, token = creds[context]
         u = urlparse(server)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=300)
+        if u.scheme == "https":  # the sims serve TLS, as kubectl and our client see them
+            tls = ssl.create_default_context(cadata=base64.b64decode(ca).decode()) if ca else \
+                ssl.create_default_context()
+            conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=300, context=tls)
+        else:
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=300)
         for path in RESOURCES.values():
             conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
             resp = conn.getresponse()

@@ -1,0 +1,61 @@
+"""Run every operator benchmark of issue 9, one after another (never two heavy ones at once).
+
+    /work/venv/bin/python bench/run_all.py            # quick: small sizes, short windows (~10 min)
+    /work/venv/bin/python bench/run_all.py --full     # issue 9's sizes and durations (~30+ min)
+    add --write to put the figures into bench/RESULTS.md (section "Operator benchmarks (issue 9)")
+
+Each script also runs alone; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+QUICK = [
+    ["startup.py", "--runs", "3"],
+    ["initial_sync.py", "--runs", "2"],
+    ["freshness.py", "--changes", "40"],
+    ["churn.py", "--duration", "20", "--presses", "20"],
+    ["ssh_cost.py", "--idle", "30", "--churn", "20", "--demo"],
+    ["action_roundtrip.py", "--runs", "3"],
+]
+FULL = [
+    ["startup.py", "--runs", "5"],
+    ["initial_sync.py", "--runs", "2", "--full"],
+    ["freshness.py", "--changes", "100"],
+    ["churn.py", "--duration", "60", "--presses", "40"],
+    ["ssh_cost.py", "--idle", "60", "--churn", "60", "--demo"],
+    ["action_roundtrip.py", "--runs", "5"],
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--only", nargs="*", help="script names to run (default: all)")
+    args = parser.parse_args()
+    failed = []
+    for argv in FULL if args.full else QUICK:
+        if args.only and argv[0] not in args.only and argv[0].removesuffix(".py") not in args.only:
+            continue
+        cmd = [sys.executable, str(BENCH / argv[0]), *argv[1:], *(["--write"] if args.write else [])]
+        print(f"\n=== {' '.join(cmd)}", flush=True)
+        t = time.monotonic()
+        code = subprocess.call(cmd)
+        print(f"=== {argv[0]}: exit {code} after {time.monotonic() - t:.0f} s", flush=True)
+        if code:
+            failed.append(argv[0])
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
