@@ -29,16 +29,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (  # noqa: E402
+from bench.harness import (
     FleetApp,
     command_line,
     machine_line,
     ms,
     percentile,
     ratio,
+    services_count,
     table,
     update_results,
-    services_count,
     verdict,
 )
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (  # noqa: E402
+from bench.harness import (
     FleetApp,
     command_line,
     kubectl,
@@ -136,13 +136,19 @@ def main() -> None:
     with FleetApp(kube, cols=args.cols, rows=args.rows) as fa:
         app, sims = fa.app, fa.sims
         assert app is not None and sims is not None
-        if app.wait_for(lambda s: sum(r["kind"] == "deploy" for r in visible_rows(s.lines())) >= 5, 120) is None:
+        deployments = {tuple(k) for k in sims.call("kube_deployments", cluster="sim-a")["keys"]}
+
+        def deployment_rows(lines: list[str]) -> list[dict]:  # rows on screen that are Deployments
+            return [r for r in visible_rows(lines) if (r.get("ns", ""), r["name"]) in deployments
+                    or (not r.get("ns") and any(name == r["name"] for _ns, name in deployments))]
+
+        if app.wait_for(lambda s: len(deployment_rows(s.lines())) >= 5, 120) is None:
             raise SystemExit("no deployment rows appeared on screen")
         fa.wait_quiet(2.0, 60)
         targets = []
-        for r in visible_rows(app.snapshot()):
-            if r["kind"] == "deploy":
-                targets.append({**r, "base": int(r["desired"]), "cluster_full": "sim-a"})
+        for r in deployment_rows(app.snapshot()):
+            ns = r.get("ns") or next(n for n, name in deployments if name == r["name"])
+            targets.append({**r, "ns": ns, "base": int(r["desired"]), "cluster_full": "sim-a"})
         watch = KubectlReplicasWatch(sims.info["kubeconfig"], "sim-a")
         try:
             time.sleep(2.0)
@@ -175,10 +181,10 @@ def main() -> None:
     out = table(header, rows)
     print(out)
     if args.write:
-        body = (f"`{command_line()}` ({machine_line()}; pty {args.cols}x{args.rows}; one Kubernetes sim with {args.services} "
-                f"services x {args.pods} pods, 200 GPU nodes; {args.changes} measured changes per phase, change "
-                f"= `spec.replicas` patched in the sim's store, seen = the row's READY cell shows the new "
-                f"desired count; kubectl on a pipe for the same changes)\n\n{out}\n")
+        body = (f"`{command_line()}` ({machine_line()}; pty {args.cols}x{args.rows}; one Kubernetes sim with "
+                f"{args.services} services x {args.pods} pods, 200 GPU nodes; {args.changes} measured changes "
+                f"per phase, change = `spec.replicas` patched in the sim's store, seen = the row's READY cell "
+                f"shows the new desired count; kubectl on a pipe for the same changes)\n\n{out}\n")
         update_results("Freshness (`bench/freshness.py`)", body)
 
 

@@ -523,7 +523,7 @@ class SimHost:
         self._stderr: Any = None
 
     def start(self) -> SimHost:
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [PYTHON, str(Path(__file__).resolve()), "simhost", json.dumps(self.spec)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, cwd=ROOT, bufsize=1,
@@ -795,10 +795,8 @@ def _churn(cmd: dict[str, Any], clusters: dict[str, Any], swarm: Any, stop: thre
                 up = not bumped.get(key, False)
                 bumped[key] = up
                 patch = {"spec": {"replicas": base + (1 if up else 0)}}
-            try:
+            with contextlib.suppress(Exception):  # a deployment an HPA or a test just changed: next one
                 store.patch("deployments", ns, dep, patch)
-            except Exception:
-                pass
             done += 1
             if count_objects:
                 sent_now += 1
@@ -950,17 +948,47 @@ def rusage_children_cpu() -> float:
 # The app against simulators, and reading its services pane
 # --------------------------------------------------------------------------------------------------
 
-ROW = re.compile(r"│\s*\S+\s+\S+\s+(?P<name>\S+)\s+(?P<ns>\S+)\s+(?P<cluster>\S+)\s+(?P<kind>deploy|rollout|isvc|swarm)"
-                 r"\s+(?P<ready>\d+)/(?P<desired>\d+)\b")
+_HEADER_LABELS = {"NAME": "name", "NS/STACK": "ns", "NAMESPACE": "ns", "CLUSTER": "cluster", "KIND": "kind",
+                  "READY": "ready", "STATE": "state", "VERSION": "version"}
+_READY = re.compile(r"(\d+)/(\d+)")
+
+
+def _services_columns(lines: Sequence[str]) -> tuple[int, dict[str, tuple[int, int]]] | None:
+    """The services pane's header line and each column's [start, end) on screen, read from the header
+    (the column order and widths change as the app evolves: never hard-code them)."""
+    for y, line in enumerate(lines):
+        left = line.split("││", 1)[0]
+        if " NAME " in left and "READY" in left:
+            starts = sorted((m.start(), label) for label in _HEADER_LABELS
+                            for m in re.finditer(rf"(?<=\s){re.escape(label)}(?=\s)", left))
+            cols = {}
+            for i, (x, label) in enumerate(starts):
+                stop = starts[i + 1][0] if i + 1 < len(starts) else len(left)
+                cols[_HEADER_LABELS[label]] = (x, stop)
+            return y, cols
+    return None
 
 
 def visible_rows(lines: Sequence[str]) -> list[dict[str, str]]:
-    """Service rows whose READY column is on screen: name, ns, cluster, kind, ready, desired."""
+    """Service rows on screen whose READY cell is visible: name, ns, cluster, kind (when shown), ready,
+    desired."""
+    found = _services_columns(lines)
+    if found is None:
+        return []
+    y0, cols = found
     rows = []
-    for line in lines:
-        m = ROW.search(line.split("││", 1)[0])
-        if m:
-            rows.append(m.groupdict())
+    for line in lines[y0 + 1:]:
+        left = line.split("││", 1)[0]
+        if "╰" in left:
+            break
+        cell = {key: left[a:b].strip() for key, (a, b) in cols.items()}
+        m = _READY.fullmatch(cell.get("ready", "").split(" ")[0]) if cell.get("ready") else None
+        if not cell.get("name") or m is None:
+            continue
+        cell["ready"], cell["desired"] = m.group(1), m.group(2)
+        cell.setdefault("kind", "")
+        cell.setdefault("cluster", "")
+        rows.append(cell)
     return rows
 
 
@@ -978,7 +1006,7 @@ def services_count(lines: Sequence[str]) -> int | None:
 
 def row_for(lines: Sequence[str], name: str, cluster: str) -> dict[str, str] | None:
     for row in visible_rows(lines):
-        if row["name"] == name and cluster.startswith(row["cluster"].rstrip("…")):
+        if row["name"] == name and (not row["cluster"] or cluster.startswith(row["cluster"].rstrip("…"))):
             return row
     return None
 

@@ -32,8 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (  # noqa: E402
-    KUBECTL,
+from bench.harness import (
     MLOPS_TUI,
     PYTHON,
     Env,
