@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (
+    PYTHON,
     FleetApp,
     command_line,
     machine_line,
@@ -41,6 +42,25 @@ from bench.harness import (
     update_results,
     verdict,
 )
+
+GROW_ONLY_WIDTHS = """
+import sys
+from rich.cells import cell_len
+from tui.keyed_table import KeyedTable
+_update_cell = KeyedTable.update_cell
+def update_cell(self, row_key, column_key, value, *, update_width=False):
+    if update_width:
+        column = self.columns.get(column_key)  # ColumnKey compares and hashes like its str
+        plain = getattr(value, "plain", str(value))
+        update_width = column is None or cell_len(plain) > column.content_width
+    return _update_cell(self, row_key, column_key, value, update_width=update_width)
+KeyedTable.update_cell = update_cell
+from tui.cli import main
+sys.argv[0] = "mlops-tui"
+sys.exit(main())
+"""
+"""Experiment (--grow-only-widths): the app with KeyedTable asking DataTable to re-measure a column
+only when a cell got wider than the column (the fix proposed in RESULTS.md), patched at launch."""
 
 SELECTED = re.compile(r"(?:^|│) ?(\S+): no latency series")
 
@@ -77,12 +97,17 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="object changes per second (all kinds)")
     parser.add_argument("--duration", type=float, default=20.0, help="churn seconds (issue 9 asks for 60)")
     parser.add_argument("--presses", type=int, default=30, help="idle presses (baseline)")
+    parser.add_argument("--grow-only-widths", action="store_true",
+                        help="experiment: launch the app with the proposed KeyedTable fix patched in (not written)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     rng = random.Random(5)
     kube = [{"name": "sim-a", "fleet": "scaled", "services": args.services, "pods_per_service": args.pods,
              "gpu_nodes": 200}]
-    with FleetApp(kube) as fa:
+    launcher = [PYTHON, "-c", GROW_ONLY_WIDTHS] if args.grow_only_widths else None
+    if launcher:
+        args.write = False
+    with FleetApp(kube, launcher=launcher) as fa:
         app, sims = fa.app, fa.sims
         assert app is not None and sims is not None
         c = sims.call("kube_count", cluster="sim-a", resources=["deployments", "rollouts", "inferenceservices"])

@@ -1034,7 +1034,8 @@ class FleetApp:
 
     def __init__(self, kube: list[dict[str, Any]], swarm: dict[str, Any] | None = None, *, cols: int = 120,
                  rows: int = 40, extra_args: Sequence[str] = (), sync: bool = True,
-                 demo: dict[str, Any] | None = None) -> None:
+                 demo: dict[str, Any] | None = None, launcher: Sequence[str] | None = None) -> None:
+        self.launcher = list(launcher) if launcher else None  # replaces the `mlops-tui` executable
         self.env = Env()
         self.spec = {"kube": kube, "swarm": swarm or {"fleet": "empty"}, "kubeconfig": self.env.kubeconfig}
         if demo is not None:
@@ -1046,7 +1047,8 @@ class FleetApp:
     @property
     def argv(self) -> list[str]:
         assert self.sims is not None
-        return app_argv(self.sims.info) + self.extra_args
+        argv = app_argv(self.sims.info) + self.extra_args
+        return (self.launcher + argv[1:]) if self.launcher else argv
 
     def __enter__(self) -> FleetApp:
         try:
