@@ -71,7 +71,13 @@ class ServicesPane(PaneMixin, KeyedTable):
             self._keys[rk] = key
         if delta is None:  # a full render keeps a stable, readable order
             self._rows = dict(sorted(self._rows.items()))
-        self._sync()
+        if delta is None or self.filter_text:
+            self._sync()
+            return
+        # The common case under churn: only the rows that changed are touched.
+        upserts = {row_key(k): self._rows[row_key(k)] for k in sorted(changed) if row_key(k) in self._rows}
+        self.apply_changes(upserts, [row_key(k) for k in delta.removed])
+        self.border_subtitle = f"{len(self._rows)}"
 
     def mark(self, key: ServiceKey, mark: tuple[str, bool]) -> None:
         """Show the outcome of the last action on this service in its row."""
