@@ -153,7 +153,8 @@ class MlopsApp(App[None]):
         with self.batch_update():
             for pane in self._panes():
                 pane.show(message.state, message.delta)
-            self.query_one(StatusBar).show(message.state)
+            if message.delta.health:
+                self.query_one(StatusBar).show(message.state)
         after = self._selected_service()
         # The footer greys out keys the selected service cannot do; redraw it only when that changes
         # (redrawing it on every update would cost bytes over SSH for nothing).

@@ -52,10 +52,14 @@ class GpuPane(PaneMixin, Vertical):
     def __init__(self) -> None:
         super().__init__(id=self.pane_id, classes="pane")
         self.border_title = self.pane_title
+        self._cells: dict[tuple[str, str], tuple[GpuNode, object, tuple[Text, ...]]] = {}
+        self._pending_shown: tuple = ()
 
     def compose(self) -> ComposeResult:
         yield GpuTable()
-        yield Static(id="gpu-pending")
+        pending = Static(id="gpu-pending")
+        pending.display = False
+        yield pending
 
     @property
     def table(self) -> GpuTable:
@@ -65,14 +69,26 @@ class GpuPane(PaneMixin, Vertical):
         if delta is not None and not delta.gpus:
             return
         table = self.table
-        rows = {
-            f"{cluster}\x1f{name}": gpu_cells(with_metrics(node, state), table.style_for)
-            for (cluster, name), node in sorted(state.gpu_nodes.items())
-        }
+        if delta is None:
+            self._cells.clear()
+        rows = {}
+        for (cluster, name), node in sorted(state.gpu_nodes.items()):
+            # The Fleet keeps an unchanged node's object, so identity says whether to re-format it.
+            metrics = state.gpu_metrics.get(name)
+            cached = self._cells.get((cluster, name))
+            if cached is None or cached[0] is not node or cached[1] is not metrics:
+                cached = (node, metrics, gpu_cells(with_metrics(node, state), table.style_for))
+                self._cells[(cluster, name)] = cached
+            rows[f"{cluster}\x1f{name}"] = cached[2]
+        for gone in set(self._cells) - set(state.gpu_nodes):
+            del self._cells[gone]
         table.sync_rows(rows)
         total = sum(n.allocatable for n in state.gpu_nodes.values())
         free = sum(n.free for n in state.gpu_nodes.values())
         self.border_subtitle = f"{free} free of {total}"
+        if state.pending_gpu == self._pending_shown and delta is not None:
+            return
+        self._pending_shown = state.pending_gpu
         pending = self.query_one("#gpu-pending", Static)
         if state.pending_gpu:
             lines = Text("\n").join(pending_line(p) for p in state.pending_gpu[:20])
