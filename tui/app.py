@@ -8,6 +8,7 @@ I/O; after that, snapshots arrive as `FleetUpdated` messages.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
@@ -19,7 +20,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Footer, Input, Static
 
 from backends.fleet import Fleet, FleetState
-from backends.model import ActionKind, Alert, ModelService, ServiceKey
+from backends.model import ActionKind, Alert, HealthState, ModelService, ServiceKey
 from themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from tui.config import Settings
 from tui.messages import FleetFailed, FleetUpdated
@@ -102,6 +103,7 @@ class MlopsApp(App[None]):
         self.state = FleetState(readonly=settings.readonly)
         self.active_pane = "services"
         self.compact = False
+        self._synced = False
         for theme in build_themes():
             self.register_theme(theme)
         self.theme = textual_name(settings.theme)
@@ -148,6 +150,13 @@ class MlopsApp(App[None]):
     # -- live data ------------------------------------------------------------------------------
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
+        if not self._synced and message.state.health and all(
+            h.state is not HealthState.CONNECTING for h in message.state.health.values()
+        ):
+            # The initial sync built millions of long-lived objects (the cache). Moving them out of
+            # the collector's sight keeps full collections, which stop every thread, short.
+            self._synced = True
+            gc.freeze()
         before = self._selected_service()
         self.state = message.state
         with self.batch_update():
