@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import metadata
 
 from themes import THEME_NAMES
 from tui.config import ConfigError, Settings, build_settings
 
 
 def _version() -> str:
+    from importlib import metadata  # only for --version: it costs ~25 ms of start-up
+
     try:
         return metadata.version("mlops-tui")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"mlops-tui {_version()}")
+        parser.exit()
 
 
 def _options() -> argparse.ArgumentParser:
@@ -83,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="Keys: ? help, / filter, : jump, s scale, w canary, b blue-green, R roll back, u image, "
                "S silence, enter details, q quit. Try: mlops-tui --demo",
     )
-    top.add_argument("--version", action="version", version=f"mlops-tui {_version()}")
+    top.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
     status = commands.add_parser("status", parents=[common], help="print the fleet once (table or --json) and exit",
                                  description="Connect, wait for the first full sync, print the fleet, exit "
