@@ -1,0 +1,99 @@
+"""The one-shot commands a runbook uses: `mlops-tui status --json` agrees with kubectl about the
+fleet, and `mlops-tui audit` prints what was done."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.engines import require_binary
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from sim.kube import SimKubeCluster, write_kubeconfig
+
+    sim = SimKubeCluster.start(name="sim-status", seed=7, fleet="demo")
+    path = tmp_path_factory.mktemp("kube") / "kubeconfig"
+    write_kubeconfig(path, [sim])
+    sim.settle(30)
+    yield sim, str(path)
+    sim.stop()
+
+
+def mlops(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_status_json_lists_what_kubectl_lists_with_the_same_replicas(cluster, tmp_path):
+    sim, kubeconfig = cluster
+    kubectl = require_binary("kubectl")
+    out = mlops("status", "--json", "--kubeconfig", kubeconfig, "--context", "sim-status", "--timeout", "30",
+                "--audit-log", str(tmp_path / "audit.jsonl"))
+    assert out.returncode == 0, out.stderr
+    fleet = json.loads(out.stdout)
+    ours = {(s["key"]["kind"], s["key"]["namespace"], s["key"]["name"]): s["desired"] for s in fleet["services"]}
+
+    listed = json.loads(subprocess.run(
+        [kubectl, "--kubeconfig", kubeconfig, "get", "deployments,rollouts,inferenceservices", "-A", "-o", "json"],
+        capture_output=True, text=True, check=True, timeout=60).stdout)
+    theirs = {}
+    for item in listed["items"]:
+        kind, meta = item["kind"], item["metadata"]
+        replicas = item["spec"].get("replicas", 1) if kind != "InferenceService" else None
+        theirs[(kind, meta["namespace"], meta["name"])] = replicas
+    assert set(ours) == set(theirs)
+    for key, replicas in theirs.items():
+        if replicas is not None:
+            assert ours[key] == replicas, key
+
+    # GPU nodes: allocated = the sum of the GPU requests of the scheduled, non-terminal pods on them.
+    pods = json.loads(subprocess.run([kubectl, "--kubeconfig", kubeconfig, "get", "pods", "-A", "-o", "json"],
+                                     capture_output=True, text=True, check=True, timeout=60).stdout)["items"]
+    requested: dict[str, int] = {}
+    for pod in pods:
+        node = pod["spec"].get("nodeName")
+        if not node or pod["status"].get("phase") in ("Succeeded", "Failed"):
+            continue
+        for container in pod["spec"]["containers"]:
+            resources = container.get("resources", {})
+            # As the API server defaults them: an extended resource's request is its limit when unset.
+            asked = {**resources.get("limits", {}), **resources.get("requests", {})}
+            for resource, value in asked.items():
+                if resource == "nvidia.com/gpu" or resource.startswith("nvidia.com/mig-"):
+                    requested[node] = requested.get(node, 0) + int(value)
+    for node in fleet["gpu_nodes"]:
+        assert node["allocated"] == requested.get(node["node"], 0), node["node"]
+    assert {p["name"].split("-")[0] for p in fleet["pending_gpu"]} == {"llm"}
+
+
+def test_status_exits_non_zero_when_a_cluster_cannot_be_read(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        "clusters: [{name: gone, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: gone, context: {cluster: gone, user: u}}]\n")
+    out = mlops("status", "--kubeconfig", str(kubeconfig), "--context", "gone", "--timeout", "5",
+                "--audit-log", str(tmp_path / "audit.jsonl"))
+    assert out.returncode == 1
+    assert "mlops-tui: cannot read gone" in out.stderr
+
+
+def test_audit_prints_the_last_actions_one_line_each(tmp_path):
+    from tui.audit import AuditLog
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for replicas in (4, 5):
+        log.append({"time": f"2026-11-29T03:0{replicas}:00.000Z", "operator": "oncall", "cluster": "prod-a",
+                    "target": "prod-a/ml-prod/property-valuation-model", "intent": f"scale to {replicas}",
+                    "before": {"replicas": "3"}, "after": {"replicas": str(replicas)}, "result": "succeeded"})
+    out = mlops("audit", "--last", "1", "--audit-log", str(tmp_path / "audit.jsonl"))
+    assert out.returncode == 0
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1 and "scale to 5" in lines[0] and "[replicas=3] -> [replicas=5]" in lines[0]
+    raw = mlops("audit", "--json", "--audit-log", str(tmp_path / "audit.jsonl"))
+    assert [json.loads(line)["intent"] for line in raw.stdout.splitlines()] == ["scale to 4", "scale to 5"]
