@@ -168,7 +168,7 @@ class Fleet:
                         state=HealthState.CONNECTING,
                         since=self._clock(),
                         endpoint=backend.cluster.endpoint if backend.cluster else "",
-                        readonly=self._is_readonly(backend.name),
+                        readonly=self.is_readonly(backend.name),
                     ),
                 )
             )
@@ -356,9 +356,6 @@ class Fleet:
     # -- the write side ------------------------------------------------------------------------
 
     def is_readonly(self, source: str) -> bool:
-        return self._is_readonly(source)
-
-    def _is_readonly(self, source: str) -> bool:
         return self.readonly or source in self.readonly_sources
 
     def action_backend(self, source: str) -> ActionBackend:
@@ -376,8 +373,7 @@ class Fleet:
         backend does not support the action.
         """
         source = service.key.cluster
-        if self._is_readonly(source):
-            raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}")
+        self._refuse_if_readonly(source, intent)
         hpa_bounds = intent.kind is ActionKind.SET_AUTOSCALER_BOUNDS and service.autoscaler is not None
         if intent.kind not in service.actions and not hpa_bounds:
             raise ActionRefused(f"{service.key.name} does not support {intent.kind.value}")
@@ -401,9 +397,12 @@ class Fleet:
 
     def plan_on(self, source: str, target: Any, intent: Intent) -> ActionPlan:
         """Plan an action that is not about a model service (e.g. a silence on an Alertmanager)."""
-        if self._is_readonly(source):
-            raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}")
+        self._refuse_if_readonly(source, intent)
         return self.action_backend(source).plan(target, intent)
+
+    def _refuse_if_readonly(self, source: str, intent: Intent) -> None:
+        if self.is_readonly(source):
+            raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}")
 
     def apply(
         self,
@@ -456,7 +455,7 @@ class Fleet:
         return self._finish(plan, outcome, result.detail, started, after=result.after)
 
     def _check_allowed(self, plan: ActionPlan, confirmed_text: str) -> None:
-        if self._is_readonly(plan.source):
+        if self.is_readonly(plan.source):
             raise ActionRefused(f"read-only mode: nothing is sent to {plan.source}")
         if plan.id in self._applied_plans:
             raise ActionRefused("this plan was already applied; make a new one")

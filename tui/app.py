@@ -23,11 +23,11 @@ from backends.fleet import Fleet, FleetState
 from backends.model import ActionKind, Alert, HealthState, ModelService, ServiceKey
 from themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from tui.config import Settings
+from tui.flows import run_action
+from tui.format import plain
 from tui.messages import FleetFailed, FleetUpdated
 from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from tui.panes.base import PaneMixin
-from tui.flows import run_action
-from tui.format import plain
 from tui.screens.dialogs import (
     BlueGreenDialog,
     CanaryDialog,
@@ -233,16 +233,16 @@ class MlopsApp(App[None]):
         self.call_after_refresh(target.focus)  # type: ignore[attr-defined]
 
     def action_next_pane(self) -> None:
-        if self.screen is not self.screen_stack[0]:
-            self.screen.focus_next()
-            return
-        self.focus_pane(VIEWS[(VIEWS.index(self.active_pane) + 1) % len(VIEWS)])
+        self._step_pane(+1)
 
     def action_previous_pane(self) -> None:
-        if self.screen is not self.screen_stack[0]:
-            self.screen.focus_previous()
+        self._step_pane(-1)
+
+    def _step_pane(self, step: int) -> None:
+        if self.screen is not self.screen_stack[0]:  # in a dialog, tab moves between its fields
+            self.screen.focus_next() if step > 0 else self.screen.focus_previous()
             return
-        self.focus_pane(VIEWS[(VIEWS.index(self.active_pane) - 1) % len(VIEWS)])
+        self.focus_pane(VIEWS[(VIEWS.index(self.active_pane) + step) % len(VIEWS)])
 
     def on_descendant_focus(self, event) -> None:
         for pane in self._panes():

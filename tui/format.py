@@ -325,7 +325,7 @@ def latency_summary(series: LatencySeries) -> tuple[str, str]:
     """'p95 812ms ▲ SLO BREACHED (100ms) · p50 90ms · 12.5 rps · 0.4% err', semantic."""
     p95 = series.current_p95
     # Counter-only runtimes (Triton without summaries, TorchServe) give a mean, not a quantile.
-    label = "mean" if getattr(series, "estimate", "quantile") == "mean" else "p95"
+    label = "mean" if series.estimate == "mean" else "p95"
     parts = [f"{label} {ms(p95)}"]
     semantic = "healthy"
     if series.breached:

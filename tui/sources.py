@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backends.base import Backend, Change, ChangeSink
-from backends.fleet import Fleet
+from backends.fleet import Fleet, utcnow
 from backends.model import ClusterHealth, ClusterRef, HealthState, Platform
 from tui.audit import AuditLog
 from tui.config import Settings
@@ -30,8 +30,6 @@ class FailedSource:
     cluster: ClusterRef | None = field(default=None)
 
     def start(self, sink: ChangeSink) -> None:
-        from backends.fleet import utcnow
-
         sink(Change(source=self.name, health=ClusterHealth(
             source=self.name, platform=self.platform, state=HealthState.ERROR, since=utcnow(), error=self.error)))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from backends.model import Alert, AlertState, Severity, Silence, freeze_labels
 
@@ -60,6 +61,22 @@ def external_labels(config_body: Mapping) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
 
 
+def _alert(item: Mapping, labels: dict[str, str], state: AlertState, source: str, *, since: Any, **extra: Any) -> Alert:
+    """One `Alert` from either API's item: name and severity from its labels, text from its annotations."""
+    summary, description = _annotations(item)
+    return Alert(
+        name=labels.get("alertname", ""),
+        severity=Severity.parse(labels.get("severity")),
+        state=state,
+        labels=freeze_labels(labels),
+        summary=summary,
+        description=description,
+        since=parse_time(since),
+        source=source,
+        **extra,
+    )
+
+
 def prometheus_alerts(
     body: Mapping | Sequence, source: str, external: Mapping[str, str] | None = None
 ) -> tuple[Alert, ...]:
@@ -84,20 +101,7 @@ def prometheus_alerts(
         else:
             continue
         labels = {**(external or {}), **{str(k): str(v) for k, v in (item.get("labels") or {}).items()}}
-        summary, description = _annotations(item)
-        out.append(
-            Alert(
-                name=labels.get("alertname", ""),
-                severity=Severity.parse(labels.get("severity")),
-                state=state,
-                labels=freeze_labels(labels),
-                summary=summary,
-                description=description,
-                since=parse_time(item.get("activeAt")),
-                source=source,
-                value=str(item.get("value", "")),
-            )
-        )
+        out.append(_alert(item, labels, state, source, since=item.get("activeAt"), value=str(item.get("value", ""))))
     return tuple(out)
 
 
@@ -118,22 +122,8 @@ def alertmanager_alerts(body: Sequence[Mapping], source: str) -> tuple[Alert, ..
         else:
             state = AlertState.FIRING  # active or unprocessed: it is firing at the source
         labels = {str(k): str(v) for k, v in (item.get("labels") or {}).items()}
-        summary, description = _annotations(item)
-        out.append(
-            Alert(
-                name=labels.get("alertname", ""),
-                severity=Severity.parse(labels.get("severity")),
-                state=state,
-                labels=freeze_labels(labels),
-                summary=summary,
-                description=description,
-                since=parse_time(item.get("startsAt")),
-                fingerprint=str(item.get("fingerprint", "")),
-                source=source,
-                silenced_by=silenced,
-                inhibited_by=inhibited,
-            )
-        )
+        out.append(_alert(item, labels, state, source, since=item.get("startsAt"),
+                          fingerprint=str(item.get("fingerprint", "")), silenced_by=silenced, inhibited_by=inhibited))
     return tuple(out)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -20,7 +18,7 @@ WORST_N = 4
 
 def finite_values(series: LatencySeries) -> list[float]:
     """p95 values in ms, NaN and inf dropped: Textual's Sparkline crashes on them."""
-    return sanitize([v * 1000 for _t, v in series.p95 if math.isfinite(v)])
+    return sanitize([v * 1000 for _t, v in series.p95])
 
 
 class Trend(Vertical):
