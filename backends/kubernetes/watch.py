@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from backends.backoff import Backoff
 from backends.base import Change, ChangeSink
 from backends.kubernetes import translate as tr
 from backends.kubernetes.client import ApiError, ClusterTarget, Transport, api_path, gc_paused
@@ -89,23 +90,6 @@ OPTIONAL_RESOURCES = (
 
 class Expired(Exception):
     """410: the resourceVersion (or continue token) is too old: relist."""
-
-
-class Backoff:
-    """Exponential backoff with full jitter, as client-go's wait.Backoff with Jitter."""
-
-    def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> None:
-        self.base, self.cap = base, cap
-        self.failures = 0
-        self._rng = rng or random.Random()
-
-    def next(self) -> float:
-        delay = min(self.cap, self.base * (2**self.failures))
-        self.failures += 1
-        return delay * (0.5 + self._rng.random() / 2)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class Reflector:

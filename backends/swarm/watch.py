@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import getpass
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from backends.backoff import backoff_delay
 from backends.base import Change, ChangeSink
 from backends.model import (
     ClusterHealth,
@@ -76,14 +76,6 @@ class EngineError(Exception):
         super().__init__(f"{status}: {message}" if status else message)
         self.status = status
         self.message = message
-
-
-def backoff_delay(
-    attempt: int, base: float = 0.5, cap: float = MAX_BACKOFF, rand: Callable[[], float] = random.random
-) -> float:
-    """Exponential backoff with full jitter in [delay/2, delay]: 0.5, 1, 2, 4 ... 30 s."""
-    delay = min(cap, base * (2 ** max(attempt, 0)))
-    return delay / 2 + rand() * delay / 2
 
 
 class SwarmBackend:
@@ -384,7 +376,7 @@ class SwarmBackend:
                     self._dirty_all = True
                 self._set_health(HealthState.STALE if self._synced_once else HealthState.ERROR,
                                  one_line(exc) if not isinstance(exc, EngineError) else exc.message)
-                self._stopping.wait(backoff_delay(attempt))
+                self._stopping.wait(backoff_delay(attempt, cap=MAX_BACKOFF))
                 attempt += 1
                 continue
             soonest = min([next_full, *(when for when, _ in follow.values())])
@@ -419,7 +411,7 @@ class SwarmBackend:
             lived = time.monotonic() - opened
             if lived > MAX_BACKOFF:
                 attempt = 0
-            self._stopping.wait(backoff_delay(attempt))
+            self._stopping.wait(backoff_delay(attempt, cap=MAX_BACKOFF))
             attempt += 1
 
     def _open_events(self) -> Any:
