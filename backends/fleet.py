@@ -25,10 +25,7 @@ from backends.model import (
     ActionKind,
     Alert,
     ClusterHealth,
-    GpuDeviceMetrics,
-    GpuNode,
     HealthState,
-    LatencySeries,
     ModelService,
     PendingGpuWorkload,
     ServiceDetail,
@@ -44,6 +41,7 @@ from backends.plans import (
     Intent,
     Outcome,
 )
+from backends.state import FleetDelta, FleetState
 
 log = logging.getLogger(__name__)
 
@@ -53,43 +51,6 @@ Listener = Callable[["FleetState", "FleetDelta"], None]
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@dataclass(frozen=True, slots=True)
-class FleetState:
-    """Everything the UI shows, as of one moment. Never mutated: a change makes a new one."""
-
-    services: Mapping[ServiceKey, ModelService] = field(default_factory=dict)
-    gpu_nodes: Mapping[tuple[str, str], GpuNode] = field(default_factory=dict)
-    """Keyed by (cluster, node)."""
-    pending_gpu: tuple[PendingGpuWorkload, ...] = ()
-    alerts: tuple[Alert, ...] = ()
-    """Merged across sources without duplicates, tied to services, loudest and newest first."""
-    latency: Mapping[ServiceKey, LatencySeries] = field(default_factory=dict)
-    gpu_metrics: Mapping[str, tuple[GpuDeviceMetrics, ...]] = field(default_factory=dict)
-    health: Mapping[str, ClusterHealth] = field(default_factory=dict)
-    readonly: bool = False
-    version: int = 0
-
-    def alerts_for(self, key: ServiceKey) -> tuple[Alert, ...]:
-        return tuple(a for a in self.alerts if a.service == key)
-
-
-@dataclass(frozen=True, slots=True)
-class FleetDelta:
-    """What changed between two published states, so panes can skip untouched rows."""
-
-    services: frozenset[ServiceKey] = frozenset()
-    """Added or changed."""
-    removed: frozenset[ServiceKey] = frozenset()
-    latency: frozenset[ServiceKey] = frozenset()
-    gpus: bool = False
-    alerts: bool = False
-    health: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not (self.services or self.removed or self.latency or self.gpus or self.alerts or self.health)
 
 
 @dataclass

@@ -135,10 +135,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(format_record(record))
         return 0
     from tui.app import MlopsApp
+
+    MlopsApp(settings, _build_fleet).run()
+    return 0
+
+
+def _build_fleet(settings: Settings):
+    """Runs in the app's worker thread, so the engine clients are imported after the first frame."""
     from tui.sources import build_fleet
 
-    MlopsApp(settings, build_fleet).run()
-    return 0
+    return build_fleet(settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

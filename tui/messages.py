@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from backends.fleet import FleetDelta, FleetState
+from backends.state import FleetDelta, FleetState
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from backends.fleet import FleetState
 from backends.model import HealthState
+from backends.state import FleetState
 from tui.config import Settings
 from tui.format import age, plain, service_state
 

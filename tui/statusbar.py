@@ -8,16 +8,16 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from backends.fleet import FleetState
 from backends.model import HealthState
+from backends.state import FleetState
 from tui.format import health_text
-from tui.panes.base import PANE_COMPONENT_CLASSES, PaneMixin
+from tui.panes.base import PaneMixin
 
 
 class StatusBar(PaneMixin, Static):
     """One line, always visible: what is connected and what the operator is allowed to do."""
 
-    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES | {"status--readonly", "status--demo"}
+    COMPONENT_CLASSES = {"status--readonly", "status--demo"}
 
     def __init__(self, clock: Callable[[], datetime], *, readonly: bool, demo: bool) -> None:
         super().__init__(id="status-bar")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from backends.fleet import FleetDelta, FleetState
 from backends.model import Alert
+from backends.state import FleetDelta, FleetState
 from tui.format import ALERT_COLUMNS, alert_cells
 from tui.keyed_table import KeyedTable
-from tui.panes.base import PANE_COMPONENT_CLASSES, PaneMixin
+from tui.panes.base import PaneMixin
 
 
 def alert_key(alert: Alert) -> str:
@@ -19,7 +19,6 @@ def alert_key(alert: Alert) -> str:
 class AlertsPane(PaneMixin, KeyedTable):
     """Alerts from Prometheus and Alertmanager, loudest and newest first."""
 
-    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
 
     pane_id = "alerts"
     pane_title = "Alerts"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from rich.style import Style
+from textual.widget import Widget
 
-from backends.fleet import FleetDelta, FleetState
+from backends.state import FleetDelta, FleetState
 
 SEMANTIC_STYLES = (
     "healthy",
@@ -24,18 +25,33 @@ SEMANTIC_STYLES = (
 PANE_COMPONENT_CLASSES = {f"pane--{name}" for name in SEMANTIC_STYLES}
 
 
+class SemanticStyles(Widget):
+    """Resolves the theme's semantic cell styles (`.pane--<name>` in app.tcss) for every pane.
+
+    One hidden holder, not a copy per pane: Textual styles every component class of every widget
+    on each restyle (mount, theme change), so six copies cost six times (bench/startup.py)."""
+
+    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
+    DEFAULT_CSS = "SemanticStyles { display: none; }"
+
+    def style(self, semantic: str) -> Style:
+        return self.get_component_rich_style(f"pane--{semantic}", partial=True)
+
+
 class PaneMixin:
-    """Mixed into each pane widget. Colours come from `pane--<semantic>` component classes,
-    which app.tcss styles with the theme's variables. (Textual gathers COMPONENT_CLASSES from
-    widget classes only, so each pane class sets `COMPONENT_CLASSES = PANE_COMPONENT_CLASSES`.)"""
+    """Mixed into each pane widget: a title, `show(state, delta)`, and `style_for(semantic)`, the
+    rich style of a semantic name as the current theme draws it (from the screen's `SemanticStyles`)."""
 
     pane_id: str = ""
     pane_title: str = ""
+    _semantic_styles: SemanticStyles | None = None
 
     def style_for(self, semantic: str) -> Style | str:
         if not semantic:
             return ""
-        return self.get_component_rich_style(f"pane--{semantic}", partial=True)  # type: ignore[attr-defined]
+        if self._semantic_styles is None:
+            self._semantic_styles = self.screen.query_one(SemanticStyles)  # type: ignore[attr-defined]
+        return self._semantic_styles.style(semantic)
 
     def show(self, state: FleetState, delta: FleetDelta | None) -> None:
         """Render `state`; `delta` (None = everything) says what changed since the last call."""

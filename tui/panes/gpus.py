@@ -9,11 +9,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from backends.fleet import FleetDelta, FleetState
 from backends.model import GpuNode
+from backends.state import FleetDelta, FleetState
 from tui.format import GPU_COLUMNS, gpu_cells, pending_line
 from tui.keyed_table import KeyedTable
-from tui.panes.base import PANE_COMPONENT_CLASSES, PaneMixin
+from tui.panes.base import PaneMixin
 
 
 def with_metrics(node: GpuNode, state: FleetState) -> GpuNode:
@@ -34,7 +34,6 @@ def with_metrics(node: GpuNode, state: FleetState) -> GpuNode:
 
 
 class GpuTable(PaneMixin, KeyedTable):
-    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
 
     def __init__(self) -> None:
         super().__init__(GPU_COLUMNS, id="gpu-table")
@@ -43,7 +42,6 @@ class GpuTable(PaneMixin, KeyedTable):
 class GpuPane(PaneMixin, Vertical):
     """GPU allocation per node, and the workloads pending for lack of GPUs."""
 
-    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
 
     pane_id = "gpus"
     pane_title = "GPU allocation"

@@ -7,10 +7,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from backends.fleet import FleetDelta, FleetState
 from backends.model import LatencySeries, ServiceKey
+from backends.state import FleetDelta, FleetState
 from tui.format import latency_summary, literal
-from tui.panes.base import PANE_COMPONENT_CLASSES, PaneMixin
+from tui.panes.base import PaneMixin
 from tui.sparkdata import ascii_sparkline, sanitize
 
 WORST_N = 4
@@ -47,7 +47,6 @@ class Trend(Vertical):
 class LatencyPane(PaneMixin, Vertical):
     """p95/p50, request rate and errors per service from Prometheus."""
 
-    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
 
     pane_id = "latency"
     pane_title = "Latency p95"

@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from backends.fleet import FleetDelta, FleetState
 from backends.model import ServiceKey
+from backends.state import FleetDelta, FleetState
 from tui.format import SERVICE_COLUMNS, service_cells, service_matches
 from tui.keyed_table import KeyedTable
-from tui.panes.base import PANE_COMPONENT_CLASSES, PaneMixin
+from tui.panes.base import PaneMixin
 
 
 def row_key(key: ServiceKey) -> str:
@@ -22,7 +22,6 @@ def row_key(key: ServiceKey) -> str:
 class ServicesPane(PaneMixin, KeyedTable):
     """Model services: replicas, version, canary, blue-green, autoscaler, GPUs, alerts."""
 
-    COMPONENT_CLASSES = PANE_COMPONENT_CLASSES
 
     pane_id = "services"
     pane_title = "Model services"
