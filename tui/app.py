@@ -18,13 +18,14 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from backends.model import ActionKind, Alert, HealthState, ModelService, ServiceKey
 from backends.state import FleetState
 from themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from tui.config import Settings
 from tui.format import plain
+from tui.keyline import KeyLine
 from tui.messages import FleetFailed, FleetUpdated
 from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from tui.panes.base import PaneMixin, SemanticStyles
@@ -118,7 +119,7 @@ class MlopsApp(App[None]):
         with Horizontal(id="filter-bar"):
             yield Static("/", id="filter-label")
             yield Input(placeholder="name, namespace, cluster or label=value; enter applies, esc clears", id="filter")
-        yield Footer()
+        yield KeyLine()
         yield SemanticStyles()
 
     # -- start-up -------------------------------------------------------------------------------
@@ -126,11 +127,14 @@ class MlopsApp(App[None]):
     def on_mount(self) -> None:
         self._layout_for(self.size.width, self.size.height)
         self.query_one(ServicesPane).focus()
-        # Connect once the first frame is out: the worker's imports and sockets would otherwise
-        # compete with that frame for the interpreter.
-        self.call_after_refresh(self._start_fleet_worker)
+        self.call_after_refresh(self._after_first_frame)
 
-    def _start_fleet_worker(self) -> None:
+    def _after_first_frame(self) -> None:
+        # Connect only now: the worker's imports and sockets would otherwise compete with the first
+        # frame for the interpreter. The CLI paused the cyclic collector for that frame; what start-up
+        # built lives as long as the app, so freeze it out of the collector's sight, then collect.
+        gc.freeze()
+        gc.enable()
         self.run_worker(self._start_fleet, thread=True, name="fleet-start", exclusive=True)
 
     def _start_fleet(self) -> None:

@@ -12,6 +12,7 @@ from tests.tui.conftest import extras, make_app, until
 from tui.app import MlopsApp
 from tui.config import Settings
 from tui.format import SERVICE_COLUMN
+from tui.keyline import KeyLine
 from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from tui.statusbar import StatusBar
 
@@ -154,3 +155,42 @@ async def test_keys_can_be_rebound_from_the_config():
         await pilot.press("T")
         await until(pilot, lambda: app.theme != before)
         assert app.theme == "mlops-light"
+
+
+async def test_the_key_line_names_every_key_and_greys_out_what_the_selection_cannot_do():
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        table = app.query_one(ServicesPane)
+        table.move_cursor(row=next(i for i, k in enumerate(table.shown_keys) if "ml-model-service" in k))
+        line = app.query_one(KeyLine)
+        await until(pilot, lambda: "Help" in str(line.render()))
+        text = line.line()
+        for words in (" s Scale", " w Canary weight", " b Blue/green switch", " R Roll back", " ? Help", " q Quit"):
+            assert words in text.plain
+        # This cluster lets the operator only scale ml-model-service: every other action key is dim
+        # (and not clickable); scale is not.
+        style_of = lambda words: text.get_style_at_offset(app.console, text.plain.index(words))  # noqa: E731
+        assert style_of("Canary weight").dim and style_of("Blue/green switch").dim and style_of("Roll back").dim
+        assert not style_of("Scale").dim and not style_of("Help").dim
+        assert "key" not in style_of("Roll back").meta and style_of("Scale").meta["key"] == "s"
+
+
+async def test_at_80_columns_the_key_line_still_shows_help_and_quit():
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        line = app.query_one(KeyLine)
+        await until(pilot, lambda: "Help" in str(line.render()))
+        plain = line.line().plain
+        assert len(plain) <= 80 and " ? Help" in plain and " q Quit" in plain
+
+
+async def test_clicking_a_key_on_the_key_line_presses_it():
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        line = app.query_one(KeyLine)
+        await until(pilot, lambda: "Help" in str(line.render()))
+        await pilot.click(KeyLine, offset=(line.line().plain.index("? Help") + 1, 0))
+        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")

@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from backends.model import ModelService, ServiceDetail
 from tui.format import autoscaler_text, bluegreen_text, canary_text, literal, ms, plain, service_state, since
+from tui.keyline import KeyLine
 
 
 def _table(*columns: str) -> Table:
@@ -47,7 +48,7 @@ class ServiceDetailScreen(Screen[None]):
             yield Static(id="detail-events")
             yield Static(id="detail-alerts")
             yield PlotextPlot(id="detail-latency")
-        yield Footer()
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.refresh_from_state()
