@@ -7,6 +7,7 @@ needs them, so `--help` and `--version` are instant and the first frame comes ea
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from themes import THEME_NAMES
@@ -134,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(format_record(record))
         return 0
+    # No cyclic collection until the first frame is out (the app turns it back on then): importing
+    # Textual and composing the screen allocate a lot and free almost nothing, and the collector's
+    # passes over that cost 20-40 ms of the first frame (bench/startup.py).
+    gc.disable()
     from tui.app import MlopsApp
 
     MlopsApp(settings, _build_fleet).run()

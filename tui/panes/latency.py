@@ -27,6 +27,7 @@ class Trend(Vertical):
     def __init__(self, ascii_only: bool, **kwargs) -> None:
         super().__init__(classes="trend", **kwargs)
         self.ascii_only = ascii_only
+        self._shown: tuple[Text, list[float]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(classes="trend-title")
@@ -35,7 +36,16 @@ class Trend(Vertical):
         else:
             yield Sparkline([], classes="trend-spark")
 
+    def on_mount(self) -> None:
+        if self._shown:  # shown before it was mounted
+            self._draw(*self._shown)
+
     def show(self, title: Text, values: list[float]) -> None:
+        self._shown = (title, values)
+        if self.is_mounted:
+            self._draw(title, values)
+
+    def _draw(self, title: Text, values: list[float]) -> None:
         self.query_one(".trend-title", Static).update(title)
         if self.ascii_only:
             width = max(self.size.width, 10)
@@ -58,13 +68,14 @@ class LatencyPane(PaneMixin, Vertical):
         self.ascii_only = ascii_only
         self.selected: ServiceKey | None = None
         self._state = FleetState()
+        self._worst: list[Trend] = []
 
     def compose(self) -> ComposeResult:
         yield Static("No latency data yet: is a Prometheus configured?", id="latency-empty")
         yield Trend(self.ascii_only, id="latency-selected")
         yield Static("Worst now", id="latency-worst-title")
-        for i in range(WORST_N):
-            yield Trend(self.ascii_only, id=f"latency-worst-{i}")
+        # The "worst now" trends are mounted when there is a series to show: fewer widgets to build
+        # before the first frame (bench/startup.py), and none at all without a Prometheus.
 
     def select(self, key: ServiceKey | None) -> None:
         self.selected = key
@@ -82,8 +93,11 @@ class LatencyPane(PaneMixin, Vertical):
             reverse=True,
         )[:WORST_N]
         self.query_one("#latency-worst-title").display = bool(worst)
-        for i in range(WORST_N):
-            trend = self.query_one(f"#latency-worst-{i}", Trend)
+        while len(self._worst) < len(worst):
+            trend = Trend(self.ascii_only, id=f"latency-worst-{len(self._worst)}")
+            self._worst.append(trend)
+            self.mount(trend)
+        for i, trend in enumerate(self._worst):
             if i < len(worst):
                 trend.display = True
                 trend.show(self._title(worst[i]), finite_values(worst[i]))
