@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -20,6 +20,9 @@ THEME_NAMES = ("dark", "light", "high-contrast")
 
 DEFAULT_THEME = "dark"
 
+HERE = Path(__file__).resolve().parent
+"""The package's own files (a plain directory: importlib.resources would cost ~3 ms of start-up)."""
+
 
 def textual_name(name: str) -> str:
     return f"mlops-{name}"
@@ -27,7 +30,7 @@ def textual_name(name: str) -> str:
 
 @cache
 def palettes() -> dict[str, dict]:
-    return tomllib.loads(resources.files(__package__).joinpath("palettes.toml").read_text("utf-8"))
+    return tomllib.loads(HERE.joinpath("palettes.toml").read_text("utf-8"))
 
 
 def build_themes() -> list:
@@ -42,4 +45,4 @@ def build_themes() -> list:
 
 
 def stylesheet_path() -> str:
-    return str(resources.files(__package__).joinpath("app.tcss"))
+    return str(HERE / "app.tcss")
