@@ -2,6 +2,13 @@
 
 Rebuilding (clear + add) loses the operator's cursor and scroll and repaints everything; here only
 stale rows are removed, changed cells updated and new rows appended, inside one batch.
+
+A change to a row that is off screen does not repaint the table. DataTable's `update_cell` bumps
+one counter that is part of every cached cell, row and line, so any update, even far off screen,
+re-renders every visible cell on the next frame: under churn on 5,000 services that was most of the
+main thread's time and what delayed key presses (bench/churn.py). Off-screen cells are written
+into the table's data directly and the caches are invalidated only when such a row comes into view
+(the `render_lines` check), which is what `update_cell` would have cost, once instead of per change.
 """
 
 from __future__ import annotations
@@ -10,7 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 
 class KeyedTable(DataTable):
@@ -24,6 +34,9 @@ class KeyedTable(DataTable):
         self._column_labels = [column[1] for column in columns]
         self._column_widths = [column[2] if len(column) > 2 else None for column in columns]
         self._shown: dict[str, tuple[Text, ...]] = {}
+        self._offscreen_changed: set[str] = set()
+        """Rows changed without a repaint, since table update count `_offscreen_count`."""
+        self._offscreen_count = -1
 
     def on_mount(self) -> None:
         for key, label, width in zip(self._column_keys, self._column_labels, self._column_widths, strict=True):
@@ -84,12 +97,37 @@ class KeyedTable(DataTable):
                 elif old is not cells and old != cells:
                     for column, before, after in zip(self._column_keys, old, cells, strict=True):
                         if before != after:
-                            self.update_cell(key, column, after, update_width=self._wider(column, after))
+                            self._set_cell(key, column, after)
                             touched += 1
                 else:
                     continue
                 self._shown[key] = cells
         return touched
+
+    def _set_cell(self, key: str, column: str, value: Text) -> None:
+        wider = self._wider(column, value)
+        if wider or self._on_screen(self.get_row_index(key)):
+            self.update_cell(key, column, value, update_width=wider)
+            return
+        self._data[RowKey(key)][ColumnKey(column)] = value  # what update_cell stores, without the repaint
+        if self._offscreen_count != self._update_count:  # the table was re-rendered since: start afresh
+            self._offscreen_changed.clear()
+            self._offscreen_count = self._update_count
+        self._offscreen_changed.add(key)
+
+    def _on_screen(self, row_index: int) -> bool:
+        """Whether the row is in (or one row around) the visible window: rows are one line high."""
+        top = round(self.scroll_offset.y)
+        return top - 1 <= row_index <= top + self.size.height
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._offscreen_changed:
+            if self._offscreen_count == self._update_count and any(
+                    self._on_screen(self.get_row_index(k)) for k in self._offscreen_changed if k in self._shown):
+                self._update_count += 1  # a row changed while off screen is now visible: drop the caches
+            if self._offscreen_count != self._update_count:
+                self._offscreen_changed.clear()
+        return super().render_lines(crop)
 
     def _relay(self, rows: Mapping[str, tuple[Text, ...]]) -> int:
         selected = self.selected_key()

@@ -1,0 +1,72 @@
+"""The services table under churn: a change to a row far off screen costs no repaint, and the
+operator who scrolls to that row sees its new value, never a stale one."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from tests.tui.conftest import until
+from tui.keyed_table import KeyedTable
+
+COLUMNS = (("name", "NAME", 12), ("ready", "READY", 8))
+
+
+def rows(n: int, ready: dict[int, str] | None = None) -> dict[str, tuple[Text, ...]]:
+    ready = ready or {}
+    return {f"svc-{i:03d}": (Text(f"svc-{i:03d}"), Text(ready.get(i, "3/3"))) for i in range(n)}
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS)
+
+
+def screen_lines(app: App) -> list[str]:
+    """What the table shows, line by line (rendered the way the terminal gets it)."""
+    table = app.query_one(KeyedTable)
+    return [strip.text for strip in table.render_lines(table.region.reset_offset)]
+
+
+async def test_an_off_screen_change_repaints_nothing_and_shows_once_scrolled_into_view():
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync_rows(rows(200))
+        await until(pilot, lambda: any("svc-000" in line for line in screen_lines(app)))
+        repaints = []
+        original = table.refresh
+        table.refresh = lambda *a, **k: (repaints.append(1), original(*a, **k))[1]  # type: ignore[method-assign]
+
+        table.apply_changes({"svc-150": rows(200, {150: "1/3"})["svc-150"]})
+        await pilot.pause()
+        assert repaints == []  # row 150 is far below the 10 visible rows
+        assert table.get_row("svc-150")[1].plain == "1/3"  # but the table holds the new value
+
+        table.apply_changes({"svc-002": rows(200, {2: "0/3"})["svc-002"]})
+        await pilot.pause()
+        assert repaints  # a visible row repaints as before
+        assert any("svc-002" in line and "0/3" in line for line in screen_lines(app))
+
+        table.move_cursor(row=150)
+        await until(pilot, lambda: any("svc-150" in line for line in screen_lines(app)))
+        assert any("svc-150" in line and "1/3" in line for line in screen_lines(app))
+
+
+async def test_a_row_seen_before_and_changed_off_screen_is_not_shown_from_a_stale_cache():
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync_rows(rows(200))
+        await until(pilot, lambda: any("svc-005" in line for line in screen_lines(app)))
+        await pilot.pause(0.2)  # the table settles (column widths); a visible row changes, so rows
+        table.apply_changes({"svc-001": rows(200, {1: "2/3"})["svc-001"]})  # 0-9 are repainted and cached
+        await until(pilot, lambda: any("svc-001" in line and "2/3" in line for line in screen_lines(app)))
+        await pilot.pause(0.2)
+        table.move_cursor(row=120)  # the operator scrolls away
+        await until(pilot, lambda: any("svc-120" in line for line in screen_lines(app)))
+
+        table.apply_changes({"svc-005": rows(200, {5: "2/3"})["svc-005"]})
+        table.move_cursor(row=0)
+        await until(pilot, lambda: any("svc-000" in line for line in screen_lines(app)))
+        assert any("svc-005" in line and "2/3" in line for line in screen_lines(app))
