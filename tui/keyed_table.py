@@ -3,12 +3,13 @@
 Rebuilding (clear + add) loses the operator's cursor and scroll and repaints everything; here only
 stale rows are removed, changed cells updated and new rows appended, inside one batch.
 
-A change to a row that is off screen does not repaint the table. DataTable's `update_cell` bumps
-one counter that is part of every cached cell, row and line, so any update, even far off screen,
-re-renders every visible cell on the next frame: under churn on 5,000 services that was most of the
-main thread's time and what delayed key presses (bench/churn.py). Off-screen cells are written
-into the table's data directly and the caches are invalidated only when such a row comes into view
-(the `render_lines` check), which is what `update_cell` would have cost, once instead of per change.
+Changed cells repaint only their own row. DataTable's `update_cell` bumps one counter that is part
+of every cached cell, row and line, and refreshes the whole widget, so any update, even far off
+screen, re-rendered and re-sent every visible line on the next frame: under churn on 5,000 services
+that was most of the main thread's time, what delayed key presses (bench/churn.py), and ~14 KB per
+frame over SSH (bench/ssh_cost.py). Here a visible row's cells are written into the table's data and
+only that row is refreshed; an off-screen row's cells are written without any refresh, and the
+caches are invalidated only when such a row comes into view (the `render_lines` check).
 """
 
 from __future__ import annotations
@@ -105,11 +106,15 @@ class KeyedTable(DataTable):
         return touched
 
     def _set_cell(self, key: str, column: str, value: Text) -> None:
-        wider = self._wider(column, value)
-        if wider or self._on_screen(self.get_row_index(key)):
-            self.update_cell(key, column, value, update_width=wider)
+        if self._wider(column, value):  # the column grows: everything moves, repaint it all
+            self.update_cell(key, column, value, update_width=True)
             return
-        self._data[RowKey(key)][ColumnKey(column)] = value  # what update_cell stores, without the repaint
+        self._data[RowKey(key)][ColumnKey(column)] = value  # what update_cell stores, without its repaint
+        row = self.get_row_index(key)
+        if self._on_screen(row):
+            self._update_count += 1  # as update_cell does: cached renders of the old value are not used
+            self.refresh_row(row)  # but only this row's line is redrawn and sent, not the whole table
+            return
         if self._offscreen_count != self._update_count:  # the table was re-rendered since: start afresh
             self._offscreen_changed.clear()
             self._offscreen_count = self._update_count

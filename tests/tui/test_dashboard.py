@@ -37,8 +37,8 @@ async def test_services_appear_change_cell_by_cell_and_vanish():
         selected_before = table.selected_key()
         valuation = next(s for s in backend.services.values() if s.key.name == "property-valuation-model")
         updates = []
-        original = table.update_cell
-        table.update_cell = lambda *a, **k: (updates.append(a[1]), original(*a, **k))  # type: ignore[method-assign]
+        original = table._set_cell
+        table._set_cell = lambda *a, **k: (updates.append(a[1]), original(*a, **k))  # type: ignore[method-assign]
         backend.upsert(replace(valuation, ready=1))
         await until(pilot, lambda: cell(app, "property-valuation-model", "ready") == "1/3")
         assert cell(app, "property-valuation-model", "state") == "▲ degraded"
@@ -194,3 +194,20 @@ async def test_clicking_a_key_on_the_key_line_presses_it():
         await until(pilot, lambda: "Help" in str(line.render()))
         await pilot.click(KeyLine, offset=(line.line().plain.index("? Help") + 1, 0))
         await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+
+
+async def test_under_churn_the_free_gpu_count_is_redrawn_at_most_once_a_second_and_ends_right():
+    app, backend = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        gpus = app.query_one(GpuPane)
+        await until(pilot, lambda: gpus.border_subtitle == "1 free of 12")  # the first count at once
+        repaints = []  # the whole pane, as Textual repaints it for a new border title
+        original = gpus.refresh
+        gpus.refresh = lambda *a, **k: (repaints.append(a), original(*a, **k))[1]  # type: ignore[method-assign]
+        node = backend.gpu_nodes["gpu-node-1"]
+        for allocated in (4, 3, 2, 4, 3, 2, 1, 0):  # pods come and go on gpu-node-1, 8 times in ~0.4 s
+            backend.gpu_nodes["gpu-node-1"] = replace(node, allocated=allocated)
+            backend.push()
+            await pilot.pause(0.05)
+        await until(pilot, lambda: gpus.border_subtitle == "4 free of 12", timeout=3)  # all of gpu-node-1 free
+        assert len([r for r in repaints if not r]) <= 2  # not eight full-pane repaints

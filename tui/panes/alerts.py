@@ -36,7 +36,7 @@ class AlertsPane(PaneMixin, KeyedTable):
         self._alerts = {alert_key(a): a for a in state.alerts}
         self.sync_rows({key: alert_cells(a, now, self.style_for) for key, a in self._alerts.items()}, keep_order=True)
         firing = sum(1 for a in state.alerts if a.state.value == "firing")
-        self.border_subtitle = f"{firing} firing / {len(state.alerts)}"
+        self.set_subtitle(f"{firing} firing / {len(state.alerts)}")
 
     def selected_alert(self) -> Alert | None:
         key = self.selected_key()

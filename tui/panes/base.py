@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.style import Style
 from textual.widget import Widget
 
@@ -45,6 +47,9 @@ class PaneMixin:
     pane_id: str = ""
     pane_title: str = ""
     _semantic_styles: SemanticStyles | None = None
+    _subtitle_wanted = ""
+    _subtitle_set_at = 0.0
+    _subtitle_timer_armed = False
 
     def style_for(self, semantic: str) -> Style | str:
         if not semantic:
@@ -52,6 +57,27 @@ class PaneMixin:
         if self._semantic_styles is None:
             self._semantic_styles = self.screen.query_one(SemanticStyles)  # type: ignore[attr-defined]
         return self._semantic_styles.style(semantic)
+
+    def set_subtitle(self, text: str, *, at_most_every: float = 0.0) -> None:
+        """The count on the pane's bottom border. Textual repaints the whole pane whenever a border
+        title is set, even to the same text (a pane's worth of bytes over SSH), so it is set only
+        when it changes and, for a count that moves with every change (free GPUs under churn), at
+        most once every `at_most_every` seconds, the last value always shown in the end."""
+        self._subtitle_wanted = text
+        if self.border_subtitle == text:  # type: ignore[attr-defined]
+            return
+        wait = self._subtitle_set_at + at_most_every - time.monotonic()
+        if wait <= 0:
+            self._set_wanted_subtitle()
+        elif not self._subtitle_timer_armed:
+            self._subtitle_timer_armed = True
+            self.set_timer(wait, self._set_wanted_subtitle)  # type: ignore[attr-defined]
+
+    def _set_wanted_subtitle(self) -> None:
+        self._subtitle_timer_armed = False
+        self._subtitle_set_at = time.monotonic()
+        if self.border_subtitle != self._subtitle_wanted:  # type: ignore[attr-defined]
+            self.border_subtitle = self._subtitle_wanted
 
     def show(self, state: FleetState, delta: FleetDelta | None) -> None:
         """Render `state`; `delta` (None = everything) says what changed since the last call."""

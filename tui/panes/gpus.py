@@ -52,6 +52,7 @@ class GpuPane(PaneMixin, Vertical):
         self.border_title = self.pane_title
         self._cells: dict[tuple[str, str], tuple[GpuNode, object, tuple[Text, ...]]] = {}
         self._pending_shown: tuple = ()
+        self._counted = False
 
     def compose(self) -> ComposeResult:
         yield GpuTable()
@@ -83,7 +84,10 @@ class GpuPane(PaneMixin, Vertical):
         table.sync_rows(rows)
         total = sum(n.allocatable for n in state.gpu_nodes.values())
         free = sum(n.free for n in state.gpu_nodes.values())
-        self.border_subtitle = f"{free} free of {total}"
+        # The first count shows at once; after that, a count that moves with every scheduled pod is
+        # redrawn at most once a second (each redraw repaints the whole pane).
+        self.set_subtitle(f"{free} free of {total}", at_most_every=1.0 if self._counted else 0.0)
+        self._counted = self._counted or total > 0
         if state.pending_gpu == self._pending_shown and delta is not None:
             return
         self._pending_shown = state.pending_gpu

@@ -76,7 +76,7 @@ class ServicesPane(PaneMixin, KeyedTable):
         # The common case under churn: only the rows that changed are touched.
         upserts = {row_key(k): self._rows[row_key(k)] for k in sorted(changed) if row_key(k) in self._rows}
         self.apply_changes(upserts, [row_key(k) for k in delta.removed])
-        self.border_subtitle = f"{len(self._rows)}"
+        self.set_subtitle(f"{len(self._rows)}")
 
     def mark(self, key: ServiceKey, mark: tuple[str, bool]) -> None:
         """Show the outcome of the last action on this service in its row."""
@@ -101,7 +101,7 @@ class ServicesPane(PaneMixin, KeyedTable):
         else:
             rows = self._rows
         self.sync_rows(rows)
-        self.border_subtitle = f"{len(rows)}/{len(self._rows)}" if self.filter_text else f"{len(rows)}"
+        self.set_subtitle(f"{len(rows)}/{len(self._rows)}" if self.filter_text else f"{len(rows)}")
 
     def selected_service_key(self) -> ServiceKey | None:
         key = self.selected_key()
