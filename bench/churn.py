@@ -24,13 +24,13 @@ import argparse
 import random
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (
-    PYTHON,
     FleetApp,
     command_line,
     machine_line,
@@ -42,25 +42,6 @@ from bench.harness import (
     update_results,
     verdict,
 )
-
-GROW_ONLY_WIDTHS = """
-import sys
-from rich.cells import cell_len
-from tui.keyed_table import KeyedTable
-_update_cell = KeyedTable.update_cell
-def update_cell(self, row_key, column_key, value, *, update_width=False):
-    if update_width:
-        column = self.columns.get(column_key)  # ColumnKey compares and hashes like its str
-        plain = getattr(value, "plain", str(value))
-        update_width = column is None or cell_len(plain) > column.content_width
-    return _update_cell(self, row_key, column_key, value, update_width=update_width)
-KeyedTable.update_cell = update_cell
-from tui.cli import main
-sys.argv[0] = "mlops-tui"
-sys.exit(main())
-"""
-"""Experiment (--grow-only-widths): the app with KeyedTable asking DataTable to re-measure a column
-only when a cell got wider than the column (the fix proposed in RESULTS.md), patched at launch."""
 
 SELECTED = re.compile(r"(?:^|│) ?(\S+): no latency series")
 
@@ -90,6 +71,12 @@ def presses(fa: FleetApp, n: int, rng: random.Random, until: float | None = None
     return to_frame, to_selection
 
 
+def sample_rss(app, t0: float, duration: float, out: list[tuple[float, int]]) -> None:
+    while (elapsed := time.monotonic() - t0) <= duration + 0.5:
+        out.append((elapsed, app.rss_kb()))
+        time.sleep(max(0.0, 10.0 * len(out) - (time.monotonic() - t0)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=5000)
@@ -97,17 +84,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="object changes per second (all kinds)")
     parser.add_argument("--duration", type=float, default=20.0, help="churn seconds (issue 9 asks for 60)")
     parser.add_argument("--presses", type=int, default=30, help="idle presses (baseline)")
-    parser.add_argument("--grow-only-widths", action="store_true",
-                        help="experiment: launch the app with the proposed KeyedTable fix patched in (not written)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     rng = random.Random(5)
     kube = [{"name": "sim-a", "fleet": "scaled", "services": args.services, "pods_per_service": args.pods,
              "gpu_nodes": 200}]
-    launcher = [PYTHON, "-c", GROW_ONLY_WIDTHS] if args.grow_only_widths else None
-    if launcher:
-        args.write = False
-    with FleetApp(kube, launcher=launcher) as fa:
+    with FleetApp(kube) as fa:
         app, sims = fa.app, fa.sims
         assert app is not None and sims is not None
         c = sims.call("kube_count", cluster="sim-a", resources=["deployments", "rollouts", "inferenceservices"])
@@ -118,8 +100,12 @@ def main() -> None:
         idle_frame, idle_sel = presses(fa, args.presses, rng)
         print(f"idle: p99 {ms(percentile(idle_frame, 99))}", flush=True)
         rss0, cpu0, t0, th0 = app.rss_kb(), app.cpu_seconds(), time.monotonic(), app.thread_cpu()
+        rss_samples: list[tuple[float, int]] = []  # growth or warm-up? RSS every 10 s of the window
+        sampler = threading.Thread(target=sample_rss, args=(app, t0, args.duration, rss_samples), daemon=True)
+        sampler.start()
         sims.call("churn", rate=args.rate, duration=args.duration, field="replicas")
         churn_frame, churn_sel = presses(fa, 0, rng, until=t0 + args.duration)
+        sampler.join()
         cpu1, t1, rss1, hwm, th1 = app.cpu_seconds(), time.monotonic(), app.rss_kb(), app.hwm_kb(), app.thread_cpu()
         main_cpu = (th1.get(app.pid, 0) - th0.get(app.pid, 0)) / (t1 - t0)
         done = sims.wait_event("churn_done", 60) or {}
@@ -149,6 +135,7 @@ def main() -> None:
         ["app RSS at start -> end of the window (growth)", f"{rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MB "
                                                            f"({(rss1 - rss0) / 1024:+.0f} MB)"],
         ["app peak RSS (VmHWM)", f"{hwm / 1024:.0f} MB"],
+        ["app RSS every 10 s of the window", ", ".join(f"{kb / 1024:.0f}" for _t, kb in rss_samples) + " MB"],
     ])
     print(out)
     print(extra)

@@ -40,6 +40,7 @@ Simulators
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import fcntl
 import json
@@ -744,6 +745,9 @@ def _simhost_op(op: str, cmd: dict[str, Any], clusters: dict[str, Any], swarm: A
     raise ValueError(f"unknown op {op!r}")
 
 
+RAISED_AT_ONCE = 50
+
+
 def _churn(cmd: dict[str, Any], clusters: dict[str, Any], swarm: Any, stop: threading.Event,
            emit: Callable[[dict[str, Any]], None]) -> None:
     """`rate` deployment changes per second for `duration` seconds, spread over every deployment of
@@ -770,7 +774,7 @@ def _churn(cmd: dict[str, Any], clusters: dict[str, Any], swarm: Any, stop: thre
             base = store.get("deployments", ns, dep)["spec"].get("replicas", 1)
             targets.append((store, ns, dep, base))
     rng.shuffle(targets)
-    bumped: dict[tuple[str, str, int], bool] = {}
+    raised: collections.deque[tuple[Any, str, str, int]] = collections.deque()
     field_ = cmd.get("field", "replicas")
     count_objects = cmd.get("pace", "objects") == "objects"
     budget = sent_now = 0
@@ -789,15 +793,18 @@ def _churn(cmd: dict[str, Any], clusters: dict[str, Any], swarm: Any, stop: thre
             budget = due - made
             sent_now = 0
         while targets and ((budget > sent_now) if count_objects else (done < due)):
-            store, ns, dep, base = targets[i % len(targets)]
-            i += 1
-            key = (ns, dep, id(store))
             if field_ == "annotation":
+                store, ns, dep, base = targets[i % len(targets)]
+                i += 1
                 patch = {"metadata": {"annotations": {"bench/churn": str(done)}}}
+            elif len(raised) >= RAISED_AT_ONCE:  # scale the oldest raised one back: the cluster keeps its size
+                store, ns, dep, base = raised.popleft()
+                patch = {"spec": {"replicas": base}}
             else:
-                up = not bumped.get(key, False)
-                bumped[key] = up
-                patch = {"spec": {"replicas": base + (1 if up else 0)}}
+                store, ns, dep, base = targets[i % len(targets)]
+                i += 1
+                raised.append((store, ns, dep, base))
+                patch = {"spec": {"replicas": base + 1}}
             with contextlib.suppress(Exception):  # a deployment an HPA or a test just changed: next one
                 store.patch("deployments", ns, dep, patch)
             done += 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from sim.kube import defaults
 from sim.kube.objects import (
     container,
     deployment,
@@ -217,7 +218,10 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
                       "component": "predictor"}
             name = f"{name}-predictor-00001-deployment"
             kind = "Deployment"
+        # Defaulted as the API server would on create, the same way a later patch defaults the owner's
+        # template: otherwise the first scale finds the templates different and rolls every pod.
         template = pod_template(labels, [ctr])
+        defaults.template(template)
         owner_kind = "Rollout" if kind == "Rollout" else "Deployment"
         hash_label = "rollouts-pod-template-hash" if kind == "Rollout" else "pod-template-hash"
         h = template_hash(template, hash_label)
@@ -236,6 +240,7 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
             obj = _prepared(store, deployment(name, ns, labels, {"app": labels["app"]}, per, [ctr],
                                               {"deployment.kubernetes.io/revision": "1"}),
                             "Deployment", "apps/v1", ts, generation=True)
+            defaults.apply("deployments", obj)
             if owner_of_deployment is not None:
                 obj["metadata"]["ownerReferences"] = [owner_ref(owner_of_deployment)]
             obj["status"] = {"observedGeneration": 1, "replicas": per, "updatedReplicas": per, "readyReplicas": per,

@@ -157,14 +157,21 @@ async def test_keys_can_be_rebound_from_the_config():
         assert app.theme == "mlops-light"
 
 
+async def drawn_key_line(app: MlopsApp, pilot) -> KeyLine:
+    """The key line, once the services are in and it has been drawn."""
+    await until(pilot, lambda: len(names(app)) == 5)
+    line = app.query_one(KeyLine)
+    await until(pilot, lambda: "Help" in str(line.render()))
+    return line
+
+
 async def test_the_key_line_names_every_key_and_greys_out_what_the_selection_cannot_do():
     app, _ = make_app()
     async with app.run_test(size=(160, 45)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
+        line = await drawn_key_line(app, pilot)
         table = app.query_one(ServicesPane)
         table.move_cursor(row=next(i for i, k in enumerate(table.shown_keys) if "ml-model-service" in k))
-        line = app.query_one(KeyLine)
-        await until(pilot, lambda: "Help" in str(line.render()))
+        await until(pilot, lambda: "Blue/green" in str(line.render()))
         text = line.line()
         for words in (" s Scale", " w Canary weight", " b Blue/green switch", " R Roll back", " ? Help", " q Quit"):
             assert words in text.plain
@@ -179,19 +186,14 @@ async def test_the_key_line_names_every_key_and_greys_out_what_the_selection_can
 async def test_at_80_columns_the_key_line_still_shows_help_and_quit():
     app, _ = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
-        line = app.query_one(KeyLine)
-        await until(pilot, lambda: "Help" in str(line.render()))
-        plain = line.line().plain
+        plain = (await drawn_key_line(app, pilot)).line().plain
         assert len(plain) <= 80 and " ? Help" in plain and " q Quit" in plain
 
 
 async def test_clicking_a_key_on_the_key_line_presses_it():
     app, _ = make_app()
     async with app.run_test(size=(160, 45)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
-        line = app.query_one(KeyLine)
-        await until(pilot, lambda: "Help" in str(line.render()))
+        line = await drawn_key_line(app, pilot)
         await pilot.click(KeyLine, offset=(line.line().plain.index("? Help") + 1, 0))
         await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
 

@@ -28,12 +28,17 @@ def screen_lines(app: App) -> list[str]:
     return [strip.text for strip in table.render_lines(table.region.reset_offset)]
 
 
+def shows(app: App, *words: str) -> bool:
+    """Some line on screen holds all of `words`."""
+    return any(all(word in line for word in words) for line in screen_lines(app))
+
+
 async def test_an_off_screen_change_repaints_nothing_and_shows_once_scrolled_into_view():
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:
         table = app.query_one(KeyedTable)
         table.sync_rows(rows(200))
-        await until(pilot, lambda: any("svc-000" in line for line in screen_lines(app)))
+        await until(pilot, lambda: shows(app, "svc-000"))
         repaints = []
         original = table.refresh
         table.refresh = lambda *a, **k: (repaints.append(1), original(*a, **k))[1]  # type: ignore[method-assign]
@@ -46,11 +51,11 @@ async def test_an_off_screen_change_repaints_nothing_and_shows_once_scrolled_int
         table.apply_changes({"svc-002": rows(200, {2: "0/3"})["svc-002"]})
         await pilot.pause()
         assert repaints  # a visible row repaints as before
-        assert any("svc-002" in line and "0/3" in line for line in screen_lines(app))
+        assert shows(app, "svc-002", "0/3")
 
         table.move_cursor(row=150)
-        await until(pilot, lambda: any("svc-150" in line for line in screen_lines(app)))
-        assert any("svc-150" in line and "1/3" in line for line in screen_lines(app))
+        await until(pilot, lambda: shows(app, "svc-150"))
+        assert shows(app, "svc-150", "1/3")
 
 
 async def test_a_row_seen_before_and_changed_off_screen_is_not_shown_from_a_stale_cache():
@@ -58,15 +63,15 @@ async def test_a_row_seen_before_and_changed_off_screen_is_not_shown_from_a_stal
     async with app.run_test(size=(40, 12)) as pilot:
         table = app.query_one(KeyedTable)
         table.sync_rows(rows(200))
-        await until(pilot, lambda: any("svc-005" in line for line in screen_lines(app)))
+        await until(pilot, lambda: shows(app, "svc-005"))
         await pilot.pause(0.2)  # the table settles (column widths); a visible row changes, so rows
         table.apply_changes({"svc-001": rows(200, {1: "2/3"})["svc-001"]})  # 0-9 are repainted and cached
-        await until(pilot, lambda: any("svc-001" in line and "2/3" in line for line in screen_lines(app)))
+        await until(pilot, lambda: shows(app, "svc-001", "2/3"))
         await pilot.pause(0.2)
         table.move_cursor(row=120)  # the operator scrolls away
-        await until(pilot, lambda: any("svc-120" in line for line in screen_lines(app)))
+        await until(pilot, lambda: shows(app, "svc-120"))
 
         table.apply_changes({"svc-005": rows(200, {5: "2/3"})["svc-005"]})
         table.move_cursor(row=0)
-        await until(pilot, lambda: any("svc-000" in line for line in screen_lines(app)))
-        assert any("svc-005" in line and "2/3" in line for line in screen_lines(app))
+        await until(pilot, lambda: shows(app, "svc-000"))
+        assert shows(app, "svc-005", "2/3")
