@@ -128,6 +128,7 @@ class MlopsApp(App[None]):
         self._layout_for(self.size.width, self.size.height)
         self.query_one(ServicesPane).focus()
         self.call_after_refresh(self._after_first_frame)
+        self.set_timer(5.0, gc.enable)  # should that never run, the collector still comes back on
 
     def _after_first_frame(self) -> None:
         # Connect only now: the worker's imports and sockets would otherwise compete with the first

@@ -3,6 +3,7 @@ see stale clusters, resize to 80x24, and never see cluster text interpreted as m
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import timedelta
 
@@ -213,3 +214,14 @@ async def test_under_churn_the_free_gpu_count_is_redrawn_at_most_once_a_second_a
             await pilot.pause(0.05)
         await until(pilot, lambda: gpus.border_subtitle == "4 free of 12", timeout=3)  # all of gpu-node-1 free
         assert len([r for r in repaints if not r]) <= 2  # not eight full-pane repaints
+
+
+async def test_the_garbage_collector_paused_for_the_first_frame_is_back_on_after_it():
+    gc.disable()  # what `mlops-tui` does before building the app
+    try:
+        app, _ = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: len(names(app)) == 5)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
