@@ -28,6 +28,19 @@ def screen_lines(app: App) -> list[str]:
     return [strip.text for strip in table.render_lines(table.region.reset_offset)]
 
 
+def change(table: KeyedTable, i: int, ready: str) -> None:
+    """The cluster changed service i's READY cell."""
+    table.apply_changes({f"svc-{i:03d}": rows(i + 1, {i: ready})[f"svc-{i:03d}"]})
+
+
+async def table_of_200(app: App, pilot) -> KeyedTable:
+    """200 services in a table 10 rows high, drawn."""
+    table = app.query_one(KeyedTable)
+    table.sync_rows(rows(200))
+    await until(pilot, lambda: shows(app, "svc-000"))
+    return table
+
+
 def shows(app: App, *words: str) -> bool:
     """Some line on screen holds all of `words`."""
     return any(all(word in line for word in words) for line in screen_lines(app))
@@ -36,19 +49,17 @@ def shows(app: App, *words: str) -> bool:
 async def test_an_off_screen_change_repaints_nothing_and_shows_once_scrolled_into_view():
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:
-        table = app.query_one(KeyedTable)
-        table.sync_rows(rows(200))
-        await until(pilot, lambda: shows(app, "svc-000"))
+        table = await table_of_200(app, pilot)
         repaints = []
         original = table.refresh
         table.refresh = lambda *a, **k: (repaints.append(1), original(*a, **k))[1]  # type: ignore[method-assign]
 
-        table.apply_changes({"svc-150": rows(200, {150: "1/3"})["svc-150"]})
+        change(table, 150, "1/3")
         await pilot.pause()
         assert repaints == []  # row 150 is far below the 10 visible rows
         assert table.get_row("svc-150")[1].plain == "1/3"  # but the table holds the new value
 
-        table.apply_changes({"svc-002": rows(200, {2: "0/3"})["svc-002"]})
+        change(table, 2, "0/3")
         await pilot.pause()
         assert repaints  # a visible row repaints as before
         assert shows(app, "svc-002", "0/3")
@@ -61,17 +72,15 @@ async def test_an_off_screen_change_repaints_nothing_and_shows_once_scrolled_int
 async def test_a_row_seen_before_and_changed_off_screen_is_not_shown_from_a_stale_cache():
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:
-        table = app.query_one(KeyedTable)
-        table.sync_rows(rows(200))
-        await until(pilot, lambda: shows(app, "svc-005"))
+        table = await table_of_200(app, pilot)
         await pilot.pause(0.2)  # the table settles (column widths); a visible row changes, so rows
-        table.apply_changes({"svc-001": rows(200, {1: "2/3"})["svc-001"]})  # 0-9 are repainted and cached
+        change(table, 1, "2/3")  # 0-9 are repainted and cached
         await until(pilot, lambda: shows(app, "svc-001", "2/3"))
         await pilot.pause(0.2)
         table.move_cursor(row=120)  # the operator scrolls away
         await until(pilot, lambda: shows(app, "svc-120"))
 
-        table.apply_changes({"svc-005": rows(200, {5: "2/3"})["svc-005"]})
+        change(table, 5, "2/3")
         table.move_cursor(row=0)
         await until(pilot, lambda: shows(app, "svc-000"))
         assert shows(app, "svc-005", "2/3")
