@@ -78,7 +78,7 @@ async def test_a_row_seen_before_and_changed_off_screen_is_not_shown_from_a_stal
         await until(pilot, lambda: shows(app, "svc-001", "2/3"))
         table.refresh()  # the whole table is repainted (as when its pane's border count changes):
         await pilot.pause(0.2)  # rows 0-9 are rendered and cached as they are now
-        table.move_cursor(row=120)  # then scrolls far away
+        table.move_cursor(row=120)  # the operator scrolls far away
         await until(pilot, lambda: shows(app, "svc-120"))
 
         change(table, 5, "2/3")
