@@ -2,7 +2,7 @@
 
 Each test creates its own services under a unique prefix with the engine's own CLI, acts through the
 backend (or through a real Fleet), and checks what `docker service inspect` shows afterwards. Services
-are removed in teardown. The dockerd-restart test is last: it kills and restarts the daemon.
+are removed in teardown. The dockerd-restart test starts a dockerd of its own and restarts only that one.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from backends.plans import (
 )
 from backends.swarm.client import SwarmEndpoint, is_swarm_manager, local_socket_info
 from backends.swarm.watch import SwarmBackend
-from tests.engines import require
+from tests.engines import require, require_binary
 
 pytestmark = pytest.mark.integration
 
@@ -414,39 +414,92 @@ def test_events_bring_changes_between_resyncs_as_small_upserts(lab):
         b.stop()
 
 
-def _dockerd_pid() -> int | None:
-    out = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True)
-    pids = out.stdout.split()
-    return int(pids[0]) if pids else None
+class PrivateDockerd:
+    """A dockerd of this test's own (own socket, data root and Swarm ports), so that the test stops and
+    restarts only a process it started, by its PID, never the suite's shared daemon."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.socket = root / "docker.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def docker(self, *args: str) -> str:
+        out = subprocess.run([DOCKER, "-H", self.host, *args], capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)}: {out.stderr.strip()}")
+        return out.stdout.strip()
+
+    def start(self) -> None:
+        dockerd = require_binary("dockerd")
+        log = (self.root / "dockerd.log").open("ab")
+        self.process = subprocess.Popen(
+            [dockerd, "--host", self.host, "--data-root", str(self.root / "data"),
+             "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "dockerd.pid"),
+             "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false"],
+            stdout=log, stderr=log)
+        wait_for("the private dockerd to answer", lambda: local_socket_info(str(self.socket)) is not None, 60)
+
+    def init_swarm(self) -> None:
+        # Ports of its own: the suite's Swarm holds 2377 and the default data path port.
+        self.docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2378",
+                    "--data-path-port", "4790")
+        image = subprocess.run([DOCKER, "save", "mlops/model:v1"], capture_output=True, check=True, timeout=60)
+        subprocess.run([DOCKER, "-H", self.host, "load"], input=image.stdout, capture_output=True, check=True,
+                       timeout=60)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
 
 
-def test_dockerd_killed_and_restarted_mid_watch_is_survived(lab):
-    """Keep this last: it restarts the daemon (the Swarm state survives on disk)."""
-    name = lab.create("survivor", "--replicas", "2", "mlops/model:v1")
+@pytest.fixture
+def private_dockerd(tmp_path_factory) -> Iterator[PrivateDockerd]:
+    daemon = PrivateDockerd(tmp_path_factory.mktemp("dockerd", numbered=True))
+    daemon.start()
+    try:
+        daemon.init_swarm()
+        yield daemon
+    finally:
+        with_services = daemon.process is not None and daemon.process.poll() is None
+        if with_services:
+            daemon.docker("swarm", "leave", "--force")
+        daemon.stop()
+
+
+def test_dockerd_killed_and_restarted_mid_watch_is_survived(private_dockerd):
+    """The operator's engine restarts under them: the rows stay (stale), then come back as they are."""
+    daemon = private_dockerd
+    name = f"survivor-{uuid.uuid4().hex[:6]}"
+    daemon.docker("service", "create", "--name", name, "--replicas", "2", *FAST, "mlops/model:v1")
     healths: list = []
-    b = SwarmBackend(SwarmEndpoint(url=f"unix://{SOCKET}"), name="it-restart", resync_seconds=1.0)
+    b = SwarmBackend(SwarmEndpoint(url=daemon.host), name="it-restart", resync_seconds=1.0)
     b.start(lambda change: healths.append(change.health) if change.health else None)
     try:
-        service(b, name, lambda s: s.ready == 2)
-        pid = _dockerd_pid()
-        require(pid is not None, "no dockerd process to restart")
-        os.kill(pid, signal.SIGTERM)
-        wait_for("dockerd to exit", lambda: not os.path.exists(f"/proc/{pid}"), 30)
+        service(b, name, lambda s: s.ready == 2, timeout=60)
+        assert daemon.process is not None
+        pid = daemon.process.pid
+        os.kill(pid, signal.SIGTERM)  # only the daemon this test started, by its own PID
+        daemon.process.wait(timeout=60)
         stale = wait_for("the backend to go stale", lambda: b.health.state is HealthState.STALE and b.health, 20)
         assert stale.since is not None and stale.error
         assert any(s.key.name == name for s in b.view.services.values())  # the last data stays shown
 
-        subprocess.run([str(ROOT / ".ci" / "start-swarm.sh")], check=True, capture_output=True, timeout=120)
+        daemon.start()  # same data root: the Swarm and its service survive on disk
         wait_for("the backend to reconnect", lambda: b.health.state is HealthState.CONNECTED, 60)
         states = [h.state for h in healths]
         assert states.index(HealthState.STALE) < len(states) - 1 - states[::-1].index(HealthState.CONNECTED)
 
         def matches_service_ls():
-            listed = dict(line.split(" ", 1) for line in docker(
+            listed = dict(line.split(" ", 1) for line in daemon.docker(
                 "service", "ls", "--format", "{{.Name}} {{.Replicas}}").splitlines())
             cached = {k.name: f"{s.ready}/{s.desired}" for k, s in b.view.services.items()}
             return listed == cached and listed.get(name) == "2/2"
 
-        wait_for("the cache to match `docker service ls`", matches_service_ls, 60, every=0.5)
+        wait_for("the cache to match `docker service ls`", matches_service_ls, 90, every=0.5)
     finally:
         b.stop()
