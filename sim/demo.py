@@ -69,7 +69,7 @@ class DemoEnvironment:
                 continue
             try:
                 part.stop()
-            except Exception:  # noqa: BLE001 - stop the rest anyway
+            except Exception:
                 log.exception("stopping %r failed", part)
         self.clusters = []
         self.scenario = self.prometheus = self.alertmanager = self.swarm = None
@@ -77,7 +77,7 @@ class DemoEnvironment:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
 
-    def __enter__(self) -> "DemoEnvironment":
+    def __enter__(self) -> DemoEnvironment:
         return self
 
     def __exit__(self, *exc: Any) -> None:

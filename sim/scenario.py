@@ -26,8 +26,9 @@ import random
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sim.prometheus.series import Labels, labels_of
 
@@ -194,7 +195,7 @@ class Scenario:
         for resource, native in (("deployments", ""), ("rollouts", ""), ("inferenceservices", "kserve")):
             try:
                 objs = store.list(resource)
-            except Exception:  # noqa: BLE001 - a simulator without that resource
+            except Exception:
                 continue
             for obj in objs:
                 meta = obj.get("metadata", {})
@@ -217,7 +218,7 @@ class Scenario:
             try:
                 nodes = store.list("nodes") if store is not None else []
                 pods = store.list("pods") if store is not None else []
-            except Exception:  # noqa: BLE001
+            except Exception:
                 nodes, pods = [], []
             if not nodes:
                 nodes, pods = DEMO_GPU_NODES, DEMO_GPU_PODS
@@ -345,14 +346,14 @@ class Scenario:
                 self.state["surge"] = False
                 if self.kube:
                     self.kube[0].set_load("ml-prod", event.target, 45)
-        except Exception as e:  # noqa: BLE001 - one engine's refusal must not stop the story
+        except Exception as e:
             log.warning("scenario event %s on %s failed: %s", event.kind, event.target, e)
 
     def _kube_patch(self, resource: str, ns: str, name: str, patch: dict[str, Any]) -> None:
         for cluster in self.kube[:1]:
             try:
                 cluster.store.patch(resource, ns, name, patch)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 log.info("scenario: cannot patch %s %s/%s: %s", resource, ns, name, e)
 
     # --- running --------------------------------------------------------------------------------
@@ -407,7 +408,7 @@ class Scenario:
             self.t0 = self.clock()  # the story starts now, whatever setting up the engines took
             self._prefill()
 
-    def start(self) -> "Scenario":
+    def start(self) -> Scenario:
         self.prefill()
         self._thread = threading.Thread(target=self._run, name="sim-scenario", daemon=True)
         self._thread.start()
@@ -417,7 +418,7 @@ class Scenario:
         while not self._stop.wait(self.scrape_interval):
             try:
                 self.step(self.clock())
-            except Exception:  # noqa: BLE001 - keep the demo alive, say what broke
+            except Exception:
                 log.exception("scenario step failed")
 
     def stop(self) -> None:

@@ -13,13 +13,14 @@ POST), /api/v2/alerts/groups, /api/v2/silences (GET with filter, POST create/upd
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..docker.httpd import Server
 from .server import AmHandler
 from .store import AlertStore, AmError
 
-__all__ = ["SimAlertmanager", "AlertStore", "AmError"]
+__all__ = ["AlertStore", "AmError", "SimAlertmanager"]
 
 
 class SimAlertmanager:
@@ -28,7 +29,7 @@ class SimAlertmanager:
         self._server: Server | None = None
 
     @classmethod
-    def start(cls, port: int = 0, clock: Callable[[], float] = time.time) -> "SimAlertmanager":
+    def start(cls, port: int = 0, clock: Callable[[], float] = time.time) -> SimAlertmanager:
         sim = cls(clock=clock)
         sim._server = Server(AmHandler, sim, port)
         return sim

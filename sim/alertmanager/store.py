@@ -8,8 +8,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 RESOLVE_TIMEOUT = 300.0
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import services as _services
 from .fleet import build
@@ -27,7 +28,7 @@ from .orchestrator import Orchestrator
 from .server import DockerHandler
 from .state import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, ApiError, SwarmState
 
-__all__ = ["SimSwarm", "ApiError"]
+__all__ = ["ApiError", "SimSwarm"]
 
 
 class SimSwarm:
@@ -43,7 +44,7 @@ class SimSwarm:
 
     @classmethod
     def start(cls, seed: int = 0, fleet: str = "demo", services: int = 0, *, step: float = 0.05,
-              restart_delay: float = 1.0, port: int = 0) -> "SimSwarm":
+              restart_delay: float = 1.0, port: int = 0) -> SimSwarm:
         sim = cls(seed=seed, fleet=fleet, services=services, step=step, restart_delay=restart_delay)
         sim.orchestrator.start()
         sim._server = Server(DockerHandler, sim, port)
@@ -69,7 +70,7 @@ class SimSwarm:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> "SimSwarm":
+    def __enter__(self) -> SimSwarm:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -164,7 +165,7 @@ class SimSwarm:
             return copy.deepcopy(_services.update_service(self.state, svc["ID"], str(svc["Version"]["Index"]),
                                                           None, "previous"))
 
-    def wait_until(self, predicate: Callable[["SimSwarm"], bool], timeout: float = 10.0) -> bool:
+    def wait_until(self, predicate: Callable[[SimSwarm], bool], timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate(self):

@@ -11,8 +11,9 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 ENGINE_VERSION = "20.10.24+dfsg1"
 API_VERSION = "1.41"

@@ -14,7 +14,8 @@ Prometheus's error body.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..docker.httpd import Server
 from .evaluate import Evaluator
@@ -23,7 +24,7 @@ from .rules import AlertRule, RuleManager, seed_rule
 from .series import Labels, SeriesStore, labels_of
 from .server import PromHandler
 
-__all__ = ["SimPrometheus", "AlertRule", "seed_rule", "labels_of", "SeriesStore"]
+__all__ = ["AlertRule", "SeriesStore", "SimPrometheus", "labels_of", "seed_rule"]
 
 
 class SimPrometheus:
@@ -39,7 +40,7 @@ class SimPrometheus:
     @classmethod
     def start(cls, rules: list[AlertRule] | None = None, *, eval_interval: float = 1.0,
               notify: Callable[[list[dict[str, Any]]], None] | None = None, port: int = 0,
-              evaluate_rules: bool = True, retention: float = 3600.0) -> "SimPrometheus":
+              evaluate_rules: bool = True, retention: float = 3600.0) -> SimPrometheus:
         sim = cls(rules, eval_interval=eval_interval, notify=notify, retention=retention)
         sim._server = Server(PromHandler, sim, port)
         sim.rules.external_url = sim.url

@@ -233,7 +233,7 @@ class Parser:
         lt, rt = type_of(node.lhs), type_of(node.rhs)
         for t in (lt, rt):
             if t not in ("scalar", "vector"):
-                raise ParseError(pos, f"binary expression must contain only scalar and instant vector types")
+                raise ParseError(pos, "binary expression must contain only scalar and instant vector types")
         if node.op in SET_OPS and (lt != "vector" or rt != "vector"):
             raise ParseError(pos, f"set operator \"{node.op}\" not allowed in binary scalar expression")
         if node.op in COMPARISONS and lt == rt == "scalar" and not node.bool:
@@ -385,7 +385,7 @@ class Parser:
             elif self.peek()[1] != ")":
                 if self.peek()[0] == "eof":
                     raise ParseError(len(self.text), "unclosed left parenthesis")
-                raise self.unexpected(self.peek(), 'in call, expected "," or ")"') 
+                raise self.unexpected(self.peek(), 'in call, expected "," or ")"')
         self.next()
         want = FUNCTIONS[name][0]
         if len(args) != len(want):

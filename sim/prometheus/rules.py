@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .evaluate import Evaluator, format_value
+from .evaluate import Evaluator
 from .promql import parse
 
 
@@ -81,7 +82,7 @@ class RuleManager:
                 try:
                     result = self.evaluator.eval(rule.ast, now)
                     rule.health, rule.last_error = "ok", ""
-                except Exception as e:  # noqa: BLE001 - a broken rule is reported, not raised
+                except Exception as e:
                     rule.health, rule.last_error = "err", str(e)
                     continue
                 seen = set()

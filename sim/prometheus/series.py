@@ -7,7 +7,7 @@ import math
 import threading
 from array import array
 from bisect import bisect_right
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 Labels = tuple[tuple[str, str], ...]
 """Sorted (name, value) pairs, `__name__` included."""

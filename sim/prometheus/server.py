@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs

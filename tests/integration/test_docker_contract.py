@@ -36,7 +36,7 @@ def _real_swarm_active() -> tuple[bool, str]:
         client = docker.DockerClient(base_url=f"unix://{REAL_SOCKET}", version="auto", timeout=5)
         state = client.info()["Swarm"]["LocalNodeState"]
         client.close()
-    except Exception as e:  # noqa: BLE001 - any failure means: no usable engine
+    except Exception as e:
         return False, f"dockerd is not answering on {REAL_SOCKET}: {e}"
     if state != "active":
         return False, f"dockerd is not a Swarm manager (LocalNodeState={state!r})"

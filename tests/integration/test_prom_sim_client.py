@@ -281,7 +281,9 @@ def test_evaluator_agrees_with_prometheus_promtool(tmp_path):
 
 # --- the Alertmanager sim against the real Alertmanager -------------------------------------------
 
-from datetime import datetime as _datetime, timedelta as _timedelta, timezone as _tz  # noqa: E402
+from datetime import datetime as _datetime  # noqa: E402
+from datetime import timedelta as _timedelta
+from datetime import timezone as _tz
 
 
 @pytest.fixture(params=["sim", "real"])
