@@ -100,6 +100,7 @@ class KeyedTable(DataTable):
                         if before != after:
                             self._set_cell(key, column, after)
                             touched += 1
+                    self._repaint_row(key)
                 else:
                     continue
                 self._shown[key] = cells
@@ -108,8 +109,11 @@ class KeyedTable(DataTable):
     def _set_cell(self, key: str, column: str, value: Text) -> None:
         if self._wider(column, value):  # the column grows: everything moves, repaint it all
             self.update_cell(key, column, value, update_width=True)
-            return
-        self._data[RowKey(key)][ColumnKey(column)] = value  # what update_cell stores, without its repaint
+        else:
+            self._data[RowKey(key)][ColumnKey(column)] = value  # what update_cell stores, without its repaint
+
+    def _repaint_row(self, key: str) -> None:
+        """Once per changed row: redraw its line if it is on screen, else only note it."""
         row = self.get_row_index(key)
         if self._on_screen(row):
             self._update_count += 1  # as update_cell does: cached renders of the old value are not used
@@ -127,10 +131,10 @@ class KeyedTable(DataTable):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._offscreen_changed:
-            if self._offscreen_count == self._update_count and any(
-                    self._on_screen(self.get_row_index(k)) for k in self._offscreen_changed if k in self._shown):
+            if self._offscreen_count != self._update_count:  # re-rendered since: nothing stale is cached
+                self._offscreen_changed.clear()
+            elif any(self._on_screen(self.get_row_index(k)) for k in self._offscreen_changed if k in self._shown):
                 self._update_count += 1  # a row changed while off screen is now visible: drop the caches
-            if self._offscreen_count != self._update_count:
                 self._offscreen_changed.clear()
         return super().render_lines(crop)
 
