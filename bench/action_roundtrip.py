@@ -18,7 +18,7 @@ Baselines, same sims, same kinds of object, interleaved with ours:
   Swarm       `docker service scale X=N` and `docker service rollback X` (both wait for convergence,
               as the docker CLI does by default)
 
-    /work/venv/bin/python bench/action_roundtrip.py [--runs 3] [--write]
+    .venv/bin/python bench/action_roundtrip.py [--runs 3] [--write]
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ seconds:
 
 Target: key press -> frame p99 <= 100 ms under churn.
 
-    /work/venv/bin/python bench/churn.py [--duration 20] [--rate 200] [--services 5000] [--write]
+    .venv/bin/python bench/churn.py [--duration 20] [--rate 200] [--services 5000] [--write]
     full run: --duration 60
 """
 

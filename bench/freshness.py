@@ -18,7 +18,7 @@ name + spec.replicas) on a pipe: change -> the line showing the new count (kubec
 event latency, decoding and printing included; no screen).
 Target: p95 <= 250 ms.
 
-    /work/venv/bin/python bench/freshness.py [--changes 40] [--rate 200] [--write]
+    .venv/bin/python bench/freshness.py [--changes 40] [--rate 200] [--write]
 """
 
 from __future__ import annotations

@@ -925,7 +925,7 @@ def update_results(subsection: str, body: str) -> None:
 
 def command_line() -> str:
     args = " ".join(sys.argv[1:])
-    return f"/work/venv/bin/python bench/{Path(sys.argv[0]).name}" + (f" {args}" if args else "")
+    return f".venv/bin/python bench/{Path(sys.argv[0]).name}" + (f" {args}" if args else "")
 
 
 @dataclass

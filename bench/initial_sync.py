@@ -19,7 +19,7 @@ Driven in-process rather than through `mlops-tui status --json`, so the figure i
 backends are not involved.
 Targets: ours <= 1.0x kubectl; RSS <= 400 MB at 50,000 pods.
 
-    /work/venv/bin/python bench/initial_sync.py [--runs 2] [--full] [--write]
+    .venv/bin/python bench/initial_sync.py [--runs 2] [--full] [--write]
     quick: 1 cluster x 500 services x 10 pods; 20 clusters x 25 services x 10 pods
     --full adds: 1 cluster x 5,000 services x 11 pods (~50,000 pods); 20 clusters x 250 services x 1 pod
     every size has 200 GPU nodes in all

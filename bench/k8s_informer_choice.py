@@ -7,7 +7,7 @@ Serves one synthetic PodList (default 5,000 pods of about 2.5 KB) from a local H
   typed      the same typed list call alone (what the informer spends most of its time in)
   reflector  backends.kubernetes.watch.Reflector: raw paginated LIST, orjson, reduced to PodFacts
 
-    /work/venv/bin/python bench/k8s_informer_choice.py [--pods 5000] [--runs 2]
+    .venv/bin/python bench/k8s_informer_choice.py [--pods 5000] [--runs 2]
 """
 
 from __future__ import annotations

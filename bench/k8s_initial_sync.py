@@ -11,7 +11,7 @@ Starts the Kubernetes simulator in a child process (so its CPU and memory are no
             the backend's share (until its Change for that deployment reaches the Fleet)
   RSS       peak resident memory of this process (the backend and Fleet, not the simulator)
 
-    /work/venv/bin/python bench/k8s_initial_sync.py [--services 2000] [--pods-per-service 10] [--nodes 200]
+    .venv/bin/python bench/k8s_initial_sync.py [--services 2000] [--pods-per-service 10] [--nodes 200]
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Prometheus holds --history seconds of data for all of them, then in the same run
             the steps since the previous refresh (plus two re-read) and merge them into the history
   requests  HTTP requests per refresh, counted on the session, for 20 and for N services
 
-    /work/venv/bin/python bench/latency_refresh.py [--services 2000] [--history 60] [--runs 5]
+    .venv/bin/python bench/latency_refresh.py [--services 2000] [--history 60] [--runs 5]
 """
 
 from __future__ import annotations

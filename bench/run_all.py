@@ -1,7 +1,7 @@
 """Run every operator benchmark of issue 9, one after another (never two heavy ones at once).
 
-    /work/venv/bin/python bench/run_all.py            # quick: small sizes, short windows (~10 min)
-    /work/venv/bin/python bench/run_all.py --full     # issue 9's sizes and durations (~30+ min)
+    .venv/bin/python bench/run_all.py            # quick: small sizes, short windows (~10 min)
+    .venv/bin/python bench/run_all.py --full     # issue 9's sizes and durations (~30+ min)
     add --write to put the figures into bench/RESULTS.md (section "Operator benchmarks (issue 9)")
 
 Each script also runs alone; see bench/README.md.

@@ -10,7 +10,7 @@ nodes (default 2,000 x 10 = 20,000 pods on 200 nodes), then in the same run, bes
 and prints each time and its ratio to kubectl: the simulator is not the bottleneck when its share
 of kubectl's time is small.
 
-    /work/venv/bin/python bench/sim_overhead.py [--services 2000] [--pods-per-service 10] [--nodes 200] [--runs 3]
+    .venv/bin/python bench/sim_overhead.py [--services 2000] [--pods-per-service 10] [--nodes 200] [--runs 3]
 """
 
 from __future__ import annotations

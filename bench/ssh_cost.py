@@ -16,7 +16,7 @@ Baseline, in the same windows and against the same simulator: `kubectl get deplo
 (what an operator runs to watch live), its bytes/s on a pipe and its CPU.
 Targets: idle output <= 1 KB/s; idle CPU <= 2 % of a core.
 
-    /work/venv/bin/python bench/ssh_cost.py [--idle 30] [--churn 20] [--rate 200] [--demo] [--write]
+    .venv/bin/python bench/ssh_cost.py [--idle 30] [--churn 20] [--rate 200] [--demo] [--write]
 """
 
 from __future__ import annotations

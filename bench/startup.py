@@ -17,7 +17,7 @@ A second floor: the first frame of a hello-world Textual app (one Static) in the
 importing and starting Textual costs before any code of ours runs.
 Target: first frame <= 2x the kubectl time.
 
-    /work/venv/bin/python bench/startup.py [--runs 3] [--services-per-cluster 25] [--write]
+    .venv/bin/python bench/startup.py [--runs 3] [--services-per-cluster 25] [--write]
 """
 
 from __future__ import annotations

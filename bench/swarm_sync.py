@@ -13,7 +13,7 @@ median of `--runs`:
 
 and prints the ratio. Everything it created is removed at the end.
 
-    /work/venv/bin/python bench/swarm_sync.py [--services 200] [--replicas 5] [--running 40] [--runs 5]
+    .venv/bin/python bench/swarm_sync.py [--services 200] [--replicas 5] [--running 40] [--runs 5]
 """
 
 from __future__ import annotations
