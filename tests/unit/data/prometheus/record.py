@@ -1,6 +1,6 @@
 """Re-record the API responses the unit tests read, from real Prometheus and Alertmanager.
 
-    /work/venv/bin/python -m tests.unit.data.prometheus.record
+    .venv/bin/python -m tests.unit.data.prometheus.record
 
 Starts both on 127.0.0.1 (temp dirs), feeds Prometheus a seed-histogram exporter (fast, slow and
 an idle service whose p95 turns NaN) and a dcgm-exporter look-alike (one host labelled `Hostname`,

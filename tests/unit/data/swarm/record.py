@@ -1,6 +1,6 @@
 """Record the Engine API JSON the Swarm translate tests read, from the real dockerd here.
 
-    /work/venv/bin/python tests/unit/data/swarm/record.py
+    .venv/bin/python tests/unit/data/swarm/record.py
 
 Creates a small fleet (prefix `rec-`) with the engine's own CLI, waits until each case shows what
 it is meant to show, dumps `GET /services?status=true`, `GET /tasks`, `GET /nodes`, `GET /networks`
