@@ -138,6 +138,16 @@ class KeyedTable(DataTable):
                 self._offscreen_changed.clear()
         return super().render_lines(crop)
 
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """DataTable measures new rows' widths on idle, but its cell cache is not keyed on width: a
+        frame drawn before the measure (a loaded machine) would go on being drawn with the cells cut
+        to the old widths. When a width moved, drop those renders and repaint once."""
+        widths = [column.content_width for column in self.columns.values()]
+        super()._update_dimensions(new_rows)
+        if widths != [column.content_width for column in self.columns.values()]:
+            self._update_count += 1
+            self.refresh()
+
     def _relay(self, rows: Mapping[str, tuple[Text, ...]]) -> int:
         selected = self.selected_key()
         with self.app.batch_update():

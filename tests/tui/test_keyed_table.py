@@ -4,6 +4,7 @@ operator who scrolls to that row sees its new value, never a stale one."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 
 from tests.tui.conftest import until
@@ -85,3 +86,25 @@ async def test_a_row_seen_before_and_changed_off_screen_is_not_shown_from_a_stal
         table.move_cursor(row=0)
         await until(pilot, lambda: shows(app, "svc-000"))
         assert shows(app, "svc-005", "2/3")
+
+
+class AutoWidthApp(App[None]):
+    CSS = "KeyedTable { height: 10; }"
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable((("name", "NAME"), ("ready", "READY", 8)))
+
+
+async def test_a_frame_drawn_before_the_widths_are_measured_does_not_leave_names_cut():
+    """On a loaded machine a frame can be drawn between rows arriving and the table measuring them
+    (on idle); the next frame, drawn before anything else happens, must show the full names, not the
+    first frame's cut cells (the 80x24 snapshot failed this way under CPU load)."""
+    app = AutoWidthApp()
+    async with app.run_test(size=(60, 12)):
+        table = app.query_one(KeyedTable)
+        name = "property-valuation-model"
+        table.sync_rows({name: (Text(name), Text("3/3"))})
+        early = screen_lines(app)  # drawn at once, while NAME is still as wide as its header
+        assert any("pro" in line for line in early) and not any(name in line for line in early)
+        await table._on_idle(events.Idle())  # the table measures its new rows, nothing else runs
+        assert shows(app, name, "3/3")
