@@ -11,7 +11,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,7 +25,7 @@ class Starter(Protocol):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
 
-    def start(self, args: argparse.Namespace, out: Path) -> list[Stoppable]: ...
+    def start(self, args: argparse.Namespace, out: Path) -> Sequence[Stoppable]: ...
 
 
 class KubeStarter:
@@ -44,7 +44,7 @@ class KubeStarter:
         group.add_argument("--cpu-nodes", type=int, default=0)
         group.add_argument("--ready-delay", type=float, default=1.0, help="seconds until a new pod is Ready")
 
-    def start(self, args: argparse.Namespace, out: Path) -> list[Stoppable]:
+    def start(self, args: argparse.Namespace, out: Path) -> Sequence[Stoppable]:
         from sim.kube import SimKubeCluster, write_kubeconfig
 
         fleet = args.fleet or ("scaled" if args.services else "demo")

@@ -126,15 +126,16 @@ def start_demo(seed: int = 0, scale: int = 1, clusters: int = 1, time_scale: flo
         try:
             from sim.kube.cluster import SimKubeCluster, write_kubeconfig
         except ImportError as e:
-            SimKubeCluster = None  # type: ignore[assignment]
             notes.append(f"Kubernetes simulator unavailable ({e}); Swarm only")
-        if SimKubeCluster is not None and clusters > 0:
-            for i, name in enumerate(cluster_names(clusters)):
-                if scale <= 1:
-                    started.append(SimKubeCluster.start(name=name, seed=seed + i, fleet="demo"))
-                else:
-                    started.append(SimKubeCluster.start(name=name, seed=seed + i, fleet="scaled", services=int(scale)))
-            kubeconfig = write_kubeconfig(os.path.join(tmpdir, "kubeconfig"), started)
+        else:
+            if clusters > 0:
+                for i, name in enumerate(cluster_names(clusters)):
+                    if scale <= 1:
+                        started.append(SimKubeCluster.start(name=name, seed=seed + i, fleet="demo"))
+                    else:
+                        started.append(SimKubeCluster.start(name=name, seed=seed + i, fleet="scaled",
+                                                            services=int(scale)))
+                kubeconfig = write_kubeconfig(os.path.join(tmpdir, "kubeconfig"), started)
         env = start_engines(seed=seed, scale=scale, time_scale=time_scale, clusters=started,
                             cluster_labels=[c.name for c in started])
     except BaseException:

@@ -56,11 +56,12 @@ DEMO_WORKLOADS: tuple[tuple[str, str, str], ...] = (
 )
 """The Kubernetes simulator's documented demo fleet (namespace ml-prod), used when a cluster's
 store cannot be read (or no cluster object is given)."""
-DEMO_GPU_NODES = [{"metadata": {"name": f"gpu-node-{i}"}, "status": {"capacity": {"nvidia.com/gpu": "2"}}}
-                  for i in (1, 2, 3)]
-DEMO_GPU_PODS = [{"metadata": {"name": f"property-valuation-model-{i}", "namespace": "ml-prod"},
-                  "spec": {"nodeName": f"gpu-node-{i}", "containers": [{"resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}
-                 for i in (1, 2, 3)]
+DEMO_GPU_NODES: list[dict[str, Any]] = [
+    {"metadata": {"name": f"gpu-node-{i}"}, "status": {"capacity": {"nvidia.com/gpu": "2"}}} for i in (1, 2, 3)]
+DEMO_GPU_PODS: list[dict[str, Any]] = [
+    {"metadata": {"name": f"property-valuation-model-{i}", "namespace": "ml-prod"},
+     "spec": {"nodeName": f"gpu-node-{i}", "containers": [{"resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}
+    for i in (1, 2, 3)]
 RULE_WINDOW = 300.0
 RULE_FOR = 120.0
 THRESHOLD = 0.5
@@ -164,7 +165,8 @@ class Scenario:
             cluster = self.kube[k] if k < len(self.kube) else None
             for ns, svc, native in self._kube_workloads(cluster) or DEMO_WORKLOADS:
                 base = {"cluster": name, "namespace": ns, "service": svc, "job": "ml-models"}
-                tracks = ["stable", "canary"] if svc in ("ensemble-predictor", "property-price-predictor") else ["stable"]
+                has_canary = svc in ("ensemble-predictor", "property-price-predictor")
+                tracks = ["stable", "canary"] if has_canary else ["stable"]
                 for track in tracks:
                     rps = rng.uniform(8, 40) * (0.2 if track == "canary" else 1.0)
                     median = 0.45 if svc == "rent-predictor-canary" else rng.uniform(0.04, 0.11)
@@ -205,8 +207,9 @@ class Scenario:
                 found.append((ns, name, native))
         names = {n for _, n, _ in found}
         # the blue-green pair serves as one Service
-        if {"ml-model-v2-0", "ml-model-v2-1"} <= names:
-            found = [f for f in found if f[1] not in ("ml-model-v2-0", "ml-model-v2-1")] + [("ml-prod", "ml-model-service", "")]
+        pair = ("ml-model-v2-0", "ml-model-v2-1")
+        if set(pair) <= names:
+            found = [f for f in found if f[1] not in pair] + [("ml-prod", "ml-model-service", "")]
         return sorted(found)
 
     def _gpus(self) -> list[dict[str, str]]:
@@ -235,20 +238,19 @@ class Scenario:
                 users = on_node.get(host, [])
                 for g in range(count):
                     pod = users[g] if g < len(users) else None
-                    gpus.append({"gpu": str(g), "UUID": _uuid(rng), "Hostname": host, "modelName": "NVIDIA A100-SXM4-40GB",
+                    gpus.append({"gpu": str(g), "UUID": _uuid(rng), "Hostname": host,
+                                 "modelName": "NVIDIA A100-SXM4-40GB",
                                  "exported_pod": pod["metadata"]["name"] if pod else "",
                                  "exported_namespace": pod["metadata"]["namespace"] if pod else "",
                                  "cluster": cname})
         if self.swarm is not None:
             for node in self.swarm.nodes():
                 host = node["Description"]["Hostname"]
-                named = [r["NamedResourceSpec"]["Value"] for r in node["Description"]["Resources"].get("GenericResources", [])
-                         if "NamedResourceSpec" in r]
+                generic = node["Description"]["Resources"].get("GenericResources", [])
+                named = [r["NamedResourceSpec"]["Value"] for r in generic if "NamedResourceSpec" in r]
                 for g, uuid in enumerate(named):
                     gpus.append({"gpu": str(g), "UUID": uuid, "Hostname": host, "modelName": "NVIDIA L4"})
-        for g in gpus:
-            g.update({k: v for k, v in g.items() if v})
-        return [{k: v for k, v in g.items() if v} for g in gpus]
+        return [{k: v for k, v in g.items() if v} for g in gpus]  # DCGM leaves out empty labels
 
     # --- the story's effect on the series -------------------------------------------------------
     def _current(self, svc: MetricService, story: float, i: int) -> tuple[float, float]:
@@ -278,18 +280,20 @@ class Scenario:
                 self._histogram(svc, "request_predict_seconds", labels, BUCKETS, n, median * 0.8, samples)
             if svc.native == "vllm":
                 labels = {"model_name": svc.name, "engine": "0", "swarm_service": svc.name}
-                self._histogram(svc, "vllm:e2e_request_latency_seconds", labels, VLLM_BUCKETS, n * 0.2, median * 12, samples)
+                self._histogram(svc, "vllm:e2e_request_latency_seconds", labels, VLLM_BUCKETS, n * 0.2, median * 12,
+                                samples)
             http = svc.keys.get("http")
             if http is None:
                 http = svc.keys["http"] = [labels_of("http_requests_total", **svc.labels, handler="/predict",
                                                      method="POST", status=status) for status in ("2xx", "5xx")]
-            for key, amount in zip(http, (n - errors, errors)):
+            for key, amount in zip(http, (n - errors, errors), strict=True):  # 2xx, 5xx
                 value = svc.counters[key] = svc.counters.get(key, 0.0) + amount
                 samples.append((key, value))
         for g in self.gpus:
             if g["Hostname"] in self.state["lost_nodes"]:
                 continue
-            busy = 35.0 + 25.0 * math.sin(2 * math.pi * story / 240.0 + int(g["gpu"])) + 10 * _noise(self.seed, g["UUID"], i)
+            wave = 25.0 * math.sin(2 * math.pi * story / 240.0 + int(g["gpu"]))
+            busy = 35.0 + wave + 10 * _noise(self.seed, g["UUID"], i)
             if self.state["surge"] and g.get("exported_pod", "").startswith(str(self.state["surge"])):
                 busy += 30
             util = float(min(100, max(0, round(busy))))
@@ -311,7 +315,7 @@ class Scenario:
                 labels_of(name + "_sum", **labels))
         bucket_keys, inf_key, count_key, sum_key = keys
         c = svc.counters
-        for le, key in zip(buckets, bucket_keys):
+        for le, key in zip(buckets, bucket_keys, strict=True):
             value = c[key] = c.get(key, 0.0) + n * _cdf(le, median)
             samples.append((key, value))
         for key, add in ((inf_key, n), (count_key, n), (sum_key, n * median * math.exp(SIGMA**2 / 2))):

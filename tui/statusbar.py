@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from backends.model import HealthState
-from backends.state import FleetState
+from backends.state import FleetDelta, FleetState
 from tui.format import health_text
 from tui.panes.base import PaneMixin
 
@@ -31,7 +31,8 @@ class StatusBar(PaneMixin, Static):
         self.set_interval(1.0, self._tick)
         self._render_line()
 
-    def show(self, state: FleetState) -> None:
+    def show(self, state: FleetState, delta: FleetDelta | None = None) -> None:
+        """`delta` is not needed: the line is short and always drawn whole."""
         self._state = state
         self._render_line()
 

@@ -106,7 +106,7 @@ def plan_silence(
         "createdBy": created_by,
         "comment": intent.comment.strip(),
     }
-    shown = matcher_text([(m["name"], m["value"], m["isRegex"], True) for m in matchers])
+    shown = matcher_text([(name, value, bool(rx), True) for name, value, rx in intent.matchers])
     state = "silenced" if alert.silenced_by else alert.state.value
     return ActionPlan(
         source=source,

@@ -25,7 +25,7 @@ class CountingSession(requests.Session):
         self._count_lock = threading.Lock()
         self.requests_sent = 0
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         with self._count_lock:
             self.requests_sent += 1
         return super().request(method, url, *args, **kwargs)
@@ -54,7 +54,7 @@ class PrometheusClient:
             disable_ssl=not verify_tls,
             retry=Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False),
             session=self.session,
-            timeout=self._timeouts,  # type: ignore[arg-type]  # requests accepts (connect, read)
+            timeout=self._timeouts,  # passed on to requests, which takes (connect, read)
         )
 
     @property

@@ -101,14 +101,13 @@ class PrometheusBackend:
         self.name = name
         self.url = url
         options = options or PrometheusOptions()
-        shortcuts: dict[str, object] = {}
         if refresh_seconds is not None:
-            shortcuts["refresh_seconds"] = float(refresh_seconds)
+            options = replace(options, refresh_seconds=float(refresh_seconds))
         if slo_ms is not None:
-            shortcuts["slo_seconds"] = float(slo_ms) / 1000.0
+            options = replace(options, slo_seconds=float(slo_ms) / 1000.0)
         if slo_overrides:
-            shortcuts["slo"] = {**options.slo, **{k: float(v) / 1000.0 for k, v in slo_overrides.items()}}
-        self.options = replace(options, **shortcuts) if shortcuts else options
+            options = replace(options, slo={**options.slo, **{k: float(v) / 1000.0 for k, v in slo_overrides.items()}})
+        self.options = options
         self._services = services
         self._clock = clock
         self.client = client or PrometheusClient(
@@ -198,7 +197,8 @@ class PrometheusBackend:
         )
         # Re-read the last two steps too: the newest points may have been evaluated before the
         # scrape that completes them landed.
-        start = keep_from if full else max(keep_from, self._history_end - 2 * step)
+        # (`full` already covers "no history yet"; the None test is for the type checker.)
+        start = keep_from if full or self._history_end is None else max(keep_from, self._history_end - 2 * step)
         results = []
         metric_names = self.metric_names()  # one request at most, whatever the TTL
         presets = self.active_presets(metric_names)
@@ -207,7 +207,7 @@ class PrometheusBackend:
         for preset_name in presets:
             preset = q.PRESETS[preset_name]
             qs = self.builder.queries(preset_name)
-            rows = {}
+            rows: dict[str, list[tuple[t.LabelMap, tuple[t.Point, ...]]]] = {}
             for which, promql in (("p95", qs.p95), ("p50", qs.p50)):
                 if which == "p50" and qs.p50 == qs.p95:
                     rows["p50"] = rows["p95"]

@@ -9,7 +9,8 @@ from ..docker.httpd import Handler
 from .store import AmError, ts_format
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-CONFIG = "global:\n  resolve_timeout: 5m\nroute:\n  receiver: default\n  group_by:\n  - alertname\nreceivers:\n- name: default\n"
+CONFIG = ("global:\n  resolve_timeout: 5m\nroute:\n  receiver: default\n  group_by:\n  - alertname\n"
+          "receivers:\n- name: default\n")
 
 
 def _flag(params: dict[str, list[str]], name: str) -> bool:
@@ -25,16 +26,20 @@ def respond(sim: Any, method: str, path: str, params: dict[str, list[str]], body
         if path == "/api/v2/status" and method == "GET":
             return 200, {"cluster": {"name": "01SIMULATEDALERTMANAGER0", "peers": [], "status": "disabled"},
                          "config": {"original": CONFIG}, "uptime": ts_format(store.started),
-                         "versionInfo": {"branch": "HEAD", "buildDate": "20260801-00:00:00", "buildUser": "sim@mlops-tui",
-                                         "goVersion": "go1.24.6", "revision": "sim", "version": "0.34.0"}}
+                         "versionInfo": {"branch": "HEAD", "buildDate": "20260801-00:00:00",
+                                         "buildUser": "sim@mlops-tui", "goVersion": "go1.24.6", "revision": "sim",
+                                         "version": "0.34.0"}}
         if path == "/api/v2/alerts" and method == "GET":
-            receiver = (params.get("receiver") or [None])[-1]
+            receivers = params.get("receiver")
+            receiver = receivers[-1] if receivers else None
             return 200, store.list_alerts(active=_flag(params, "active"), silenced=_flag(params, "silenced"),
-                                          inhibited=_flag(params, "inhibited"), unprocessed=_flag(params, "unprocessed"),
+                                          inhibited=_flag(params, "inhibited"),
+                                          unprocessed=_flag(params, "unprocessed"),
                                           filters=params.get("filter", []), receiver=receiver)
         if path == "/api/v2/alerts" and method == "POST":
             if not isinstance(body, list):
-                raise AmError(400, {"code": 400, "message": "parsing alerts body from \"\" failed, because json: cannot unmarshal object into Go value of type models.PostableAlerts"})
+                raise AmError(400, {"code": 400, "message": "parsing alerts body from \"\" failed, because json: "
+                                    "cannot unmarshal object into Go value of type models.PostableAlerts"})
             store.receive(body)
             return 200, None
         if path == "/api/v2/alerts/groups" and method == "GET":

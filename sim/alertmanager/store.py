@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -100,10 +100,12 @@ class AlertStore:
 
     def silenced_by(self, labels: dict[str, str], now: float) -> list[str]:
         return sorted(sid for sid, s in self.silences.items()
-                      if self._state(s, now) == "active" and all(silence_matcher_matches(m, labels) for m in s["matchers"]))
+                      if self._state(s, now) == "active"
+                      and all(silence_matcher_matches(m, labels) for m in s["matchers"]))
 
     def list_alerts(self, *, active: bool = True, silenced: bool = True, inhibited: bool = True,
-                    unprocessed: bool = True, filters: list[str] = (), receiver: str | None = None) -> list[dict[str, Any]]:
+                    unprocessed: bool = True, filters: Sequence[str] = (),
+                    receiver: str | None = None) -> list[dict[str, Any]]:
         matchers = [parse_filter(f) for f in filters]
         if receiver is not None:
             try:
@@ -150,7 +152,7 @@ class AlertStore:
                 raise AmError(404, None)
             return self._body(s, self.clock())
 
-    def list_silences(self, filters: list[str] = ()) -> list[dict[str, Any]]:
+    def list_silences(self, filters: Sequence[str] = ()) -> list[dict[str, Any]]:
         matchers = [parse_filter(f) for f in filters]
         now = self.clock()
         with self.lock:
@@ -163,7 +165,9 @@ class AlertStore:
 
             def key(s: dict[str, Any]) -> tuple:
                 st = self._state(s, now)
-                return (order[st], s["endsAt"] if st == "active" else s["startsAt"] if st == "pending" else -s["endsAt"])
+                # active: ending soonest first; pending: starting soonest first; expired: most recent first
+                when = s["endsAt"] if st == "active" else s["startsAt"] if st == "pending" else -s["endsAt"]
+                return (order[st], when)
 
             return [self._body(s, now) for s in sorted(chosen, key=key)]
 
@@ -179,7 +183,8 @@ class AlertStore:
         for m in matchers:
             if "name" not in m or "value" not in m or "isRegex" not in m:
                 missing = next(k for k in ("name", "value", "isRegex") if k not in m)
-                raise AmError(422, {"code": 602, "message": f"matchers.{matchers.index(m)}.{missing} in body is required"})
+                raise AmError(422, {"code": 602,
+                                    "message": f"matchers.{matchers.index(m)}.{missing} in body is required"})
             norm.append({"isEqual": bool(m.get("isEqual", True)), "isRegex": bool(m["isRegex"]),
                          "name": m["name"], "value": m["value"]})
         starts = ts_parse(body.get("startsAt")) or now

@@ -81,7 +81,8 @@ class SimSwarm:
         details = {"ApiVersion": API_VERSION, "Arch": "amd64", "BuildTime": "2026-05-07T21:09:36.000000000+00:00",
                    "Experimental": "false", "GitCommit": "5d6db84", "GoVersion": "go1.19.8",
                    "KernelVersion": "6.1.0-sim", "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}
-        return {"Platform": {"Name": ""}, "Components": [{"Name": "Engine", "Version": ENGINE_VERSION, "Details": details}],
+        return {"Platform": {"Name": ""},
+                "Components": [{"Name": "Engine", "Version": ENGINE_VERSION, "Details": details}],
                 "Version": ENGINE_VERSION, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
                 "GitCommit": "5d6db84", "GoVersion": "go1.19.8", "Os": "linux", "Arch": "amd64",
                 "KernelVersion": "6.1.0-sim", "BuildTime": "2026-05-07T21:09:36.000000000+00:00"}

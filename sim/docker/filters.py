@@ -43,9 +43,7 @@ def service_matches(svc: dict[str, Any], f: dict[str, list[str]]) -> bool:
         return False
     if "label" in f and not labels_match(spec.get("Labels") or {}, f["label"]):
         return False
-    if "mode" in f and ("global" if "Global" in spec["Mode"] else "replicated") not in f["mode"]:
-        return False
-    return True
+    return "mode" not in f or ("global" if "Global" in spec["Mode"] else "replicated") in f["mode"]
 
 
 def node_matches(node: dict[str, Any], f: dict[str, list[str]]) -> bool:
@@ -59,9 +57,7 @@ def node_matches(node: dict[str, Any], f: dict[str, list[str]]) -> bool:
         return False
     if "node.label" in f and not labels_match(node["Spec"]["Labels"], f["node.label"]):
         return False
-    if "label" in f and not labels_match({}, f["label"]):
-        return False
-    return True
+    return "label" not in f or labels_match({}, f["label"])
 
 
 def event_matches(event: dict[str, Any], f: dict[str, list[str]]) -> bool:
@@ -70,9 +66,7 @@ def event_matches(event: dict[str, Any], f: dict[str, list[str]]) -> bool:
     if "event" in f and event["Action"] not in f["event"]:
         return False
     for key in ("service", "node", "container"):
-        if key in f and event["Type"] == key:
-            if event["Actor"]["ID"] not in f[key] and event["Actor"]["Attributes"].get("name") not in f[key]:
-                return False
-    if "scope" in f and event["scope"] not in f["scope"]:
-        return False
-    return True
+        if (key in f and event["Type"] == key and event["Actor"]["ID"] not in f[key]
+                and event["Actor"]["Attributes"].get("name") not in f[key]):
+            return False
+    return "scope" not in f or event["scope"] in f["scope"]

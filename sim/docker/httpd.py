@@ -47,7 +47,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status: int, payload: Any = None, *, content_type: str = "application/json",
              raw: bytes | None = None, head: bool = False, headers: dict[str, str] | None = None) -> None:
-        data = raw if raw is not None else (b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode() + b"\n")
+        if raw is not None:
+            data = raw
+        else:
+            data = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode() + b"\n"
         self.send_response(status)
         for key, value in {**self.extra_headers, **(headers or {})}.items():
             self.send_header(key, value)

@@ -161,7 +161,8 @@ class Orchestrator:
         else:
             status.pop("Err", None)
         if state == "running":
-            status["ContainerStatus"] = {"ContainerID": (task["ID"] * 3)[:64], "PID": 1000 + len(st.tasks), "ExitCode": 0}
+            status["ContainerStatus"] = {"ContainerID": (task["ID"] * 3)[:64], "PID": 1000 + len(st.tasks),
+                                         "ExitCode": 0}
         st.bump(task)
         self._next_at[task["ID"]] = st.clock() + self.step
 
@@ -259,13 +260,16 @@ class Orchestrator:
 
     def _current(self, task: dict[str, Any]) -> bool:
         svc = self.state.services.get(task["ServiceID"])
-        return bool(svc) and self.key(task) == spec_key(svc["Spec"]["TaskTemplate"])
+        if not svc:  # the service was removed: none of its tasks is current
+            return False
+        return self.key(task) == spec_key(svc["Spec"]["TaskTemplate"])
 
     # --- services --------------------------------------------------------------------------
     def _eligible_global_nodes(self, svc: dict[str, Any]) -> list[dict[str, Any]]:
         constraints = (svc["Spec"]["TaskTemplate"].get("Placement") or {}).get("Constraints") or []
         return [n for n in self.state.nodes.values()
-                if n["Status"]["State"] == "ready" and n["Spec"]["Availability"] != "drain" and constraint_ok(n, constraints)]
+                if n["Status"]["State"] == "ready" and n["Spec"]["Availability"] != "drain"
+                and constraint_ok(n, constraints)]
 
     def _reconcile(self, svc: dict[str, Any]) -> bool:
         st = self.state
@@ -348,11 +352,13 @@ class Orchestrator:
             tid = failed_new[0]["ID"]
             if action == "pause":
                 new_state = "rollback_paused" if rolling_back else "paused"
-                self._set_update_status(svc, new_state, f"update paused due to failure or early termination of task {tid}")
+                self._set_update_status(svc, new_state,
+                                        f"update paused due to failure or early termination of task {tid}")
                 return False
             if action == "rollback" and not rolling_back and svc.get("PreviousSpec"):
                 svc["Spec"], svc["PreviousSpec"] = svc["PreviousSpec"], svc["Spec"]
-                self._set_update_status(svc, "rollback_started", f"update rolled back due to failure or early termination of task {tid}")
+                self._set_update_status(svc, "rollback_started",
+                                        f"update rolled back due to failure or early termination of task {tid}")
                 st.bump(svc)
                 return True
         if not dirty:

@@ -61,7 +61,8 @@ class DockerHandler(Handler):
                                         f"Maximum supported API version is {API_VERSION}")
                 if version < _vtuple(MIN_API_VERSION):
                     raise ApiError(400, f"client version {m.group(1)}.{m.group(2)} is too old. Minimum supported "
-                                        f"API version is {MIN_API_VERSION}, please upgrade your client to a newer version")
+                                        f"API version is {MIN_API_VERSION}, "
+                                        "please upgrade your client to a newer version")
             if method in ("POST", "DELETE"):
                 with self.state.lock:
                     self.sim.mutations += 1
@@ -90,7 +91,8 @@ class DockerHandler(Handler):
             self._events(q)
             return
         if parts[0] == "distribution" and method == "GET":
-            raise ApiError(500, 'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host')
+            raise ApiError(500, 'Get "https://registry-1.docker.io/v2/": '
+                                'dial tcp: lookup registry-1.docker.io: no such host')
         if parts[0] == "nodes":
             self._nodes(method, parts[1:], q)
             return
@@ -185,7 +187,8 @@ class DockerHandler(Handler):
             if not rest and method == "GET":
                 f = parse_filters(q.get("filters"))
                 check_keys(f, {"_up-to-date", "desired-state", "id", "label", "name", "node", "service"})
-                service_ids = {st.find_service(ref)["ID"] for ref in f.get("service", []) if self._exists(st.find_service, ref)}
+                service_ids = {st.find_service(ref)["ID"] for ref in f.get("service", [])
+                               if self._exists(st.find_service, ref)}
                 node_ids = {st.find_node(ref)["ID"] for ref in f.get("node", []) if self._exists(st.find_node, ref)}
                 keys = {sid: spec_key(s["Spec"]["TaskTemplate"]) for sid, s in st.services.items()}
                 out = []

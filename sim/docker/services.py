@@ -13,7 +13,8 @@ from typing import Any
 from .state import ApiError, SwarmState
 
 OUT_OF_SEQUENCE = "rpc error: code = Unknown desc = update out of sequence"
-NAME_CONFLICT = "rpc error: code = AlreadyExists desc = name conflicts with an existing object: service {name} already exists"
+NAME_CONFLICT = ("rpc error: code = AlreadyExists desc = name conflicts with an existing object: "
+                 "service {name} already exists")
 
 UPDATE_DEFAULTS = {"Parallelism": 1, "FailureAction": "pause", "Monitor": 5_000_000_000,
                    "MaxFailureRatio": 0, "Order": "stop-first"}
@@ -80,7 +81,8 @@ def replicas(spec: dict[str, Any]) -> int:
 
 def _diff_attributes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
     attrs: dict[str, str] = {"name": new["Name"]}
-    oi, ni = old["TaskTemplate"]["ContainerSpec"].get("Image", ""), new["TaskTemplate"]["ContainerSpec"].get("Image", "")
+    oi = old["TaskTemplate"]["ContainerSpec"].get("Image", "")
+    ni = new["TaskTemplate"]["ContainerSpec"].get("Image", "")
     if oi != ni:
         attrs.update({"image.old": oi, "image.new": ni})
     if replicas(old) != replicas(new):
@@ -114,13 +116,15 @@ def update_service(state: SwarmState, ref: str, version: str | None, spec: dict[
     try:
         v = int(version or "")
     except ValueError:
-        raise ApiError(400, f"invalid service version '{version or ''}': strconv.ParseUint: parsing \"{version or ''}\": invalid syntax") from None
+        raise ApiError(400, f"invalid service version '{version or ''}': "
+                            f"strconv.ParseUint: parsing \"{version or ''}\": invalid syntax") from None
     if v != svc["Version"]["Index"]:
         raise ApiError(500, OUT_OF_SEQUENCE)
     old = svc["Spec"]
     if rollback == "previous":
         if not svc.get("PreviousSpec"):
-            raise ApiError(400, f"rpc error: code = FailedPrecondition desc = service {svc['ID']} does not have a previous spec")
+            raise ApiError(400, "rpc error: code = FailedPrecondition "
+                                f"desc = service {svc['ID']} does not have a previous spec")
         svc["Spec"], svc["PreviousSpec"] = svc["PreviousSpec"], old
         svc["UpdateStatus"] = {"State": "rollback_started", "StartedAt": state.now(),
                                "Message": "manually requested rollback"}

@@ -152,7 +152,7 @@ class Evaluator:
             return self._aggregate(node, t)
         if isinstance(node, ast.Unary):
             v = self._eval(node.expr, t)
-            return -v if isinstance(v, float) else [(_drop_name(l), -x) for l, x in v]
+            return -v if isinstance(v, float) else [(_drop_name(labels), -x) for labels, x in v]
         if isinstance(node, ast.Binary):
             return self._binary(node, t)
         raise EvalError(f"cannot evaluate {type(node).__name__}")
@@ -215,9 +215,9 @@ class Evaluator:
         if f in ("clamp_min", "clamp_max"):
             vec, bound = self._eval(node.args[0], t), self._eval(node.args[1], t)
             pick = max if f == "clamp_min" else min
-            return [(_drop_name(l), pick(v, bound)) for l, v in vec]
+            return [(_drop_name(labels), pick(v, bound)) for labels, v in vec]
         if f == "abs":
-            return [(_drop_name(l), abs(v)) for l, v in self._eval(node.args[0], t)]
+            return [(_drop_name(labels), abs(v)) for labels, v in self._eval(node.args[0], t)]
         if f == "vector":
             return [({}, self._eval(node.args[0], t))]
         if f == "time":
@@ -276,7 +276,7 @@ class Evaluator:
                 a, b = (s, v) if scalar_left else (v, s)
                 if comparison:
                     hit = _compare(op, a, b)
-                    if node.bool:
+                    if node.bool_modifier:
                         out.append((_drop_name(labels), 1.0 if hit else 0.0))
                     elif hit:
                         out.append((labels, v))
@@ -288,7 +288,8 @@ class Evaluator:
             sig = self._signature(labels, node)
             if sig in right:
                 raise EvalError("found duplicate series for the match group on the right hand-side of the "
-                                "operation; many-to-many matching not allowed: matching labels must be unique on one side")
+                                "operation; many-to-many matching not allowed: "
+                                "matching labels must be unique on one side")
             right[sig] = (labels, v)
         out = []
         seen: set[Labels] = set()
@@ -297,7 +298,8 @@ class Evaluator:
             if sig not in right:
                 continue
             if sig in seen:
-                raise EvalError("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
+                raise EvalError("multiple matches for labels: "
+                                "many-to-one matching must be explicit (group_left/group_right)")
             seen.add(sig)
             rv = right[sig][1]
             if node.on:
@@ -306,7 +308,7 @@ class Evaluator:
                 result_labels = {k: x for k, x in labels.items() if k not in node.labels}
             if comparison:
                 hit = _compare(op, v, rv)
-                if node.bool:
+                if node.bool_modifier:
                     out.append((_drop_name(result_labels), 1.0 if hit else 0.0))
                 elif hit:
                     out.append((result_labels, v))
@@ -315,10 +317,10 @@ class Evaluator:
         return out
 
     def _set_op(self, node: ast.Binary, lhs: list[Sample], rhs: list[Sample]) -> list[Sample]:
-        rsigs = {self._signature(l, node) for l, _ in rhs}
+        rsigs = {self._signature(labels, node) for labels, _ in rhs}
         if node.op == "and":
-            return [(l, v) for l, v in lhs if self._signature(l, node) in rsigs]
+            return [(labels, v) for labels, v in lhs if self._signature(labels, node) in rsigs]
         if node.op == "unless":
-            return [(l, v) for l, v in lhs if self._signature(l, node) not in rsigs]
-        lsigs = {self._signature(l, node) for l, _ in lhs}
-        return list(lhs) + [(l, v) for l, v in rhs if self._signature(l, node) not in lsigs]
+            return [(labels, v) for labels, v in lhs if self._signature(labels, node) not in rsigs]
+        lsigs = {self._signature(labels, node) for labels, _ in lhs}
+        return list(lhs) + [(labels, v) for labels, v in rhs if self._signature(labels, node) not in lsigs]

@@ -80,7 +80,7 @@ class Binary:
     op: str
     lhs: Any
     rhs: Any
-    bool: bool = False
+    bool_modifier: bool = False  # `a > bool b`: compare to 0/1 instead of filtering
     on: bool = False
     labels: list[str] = field(default_factory=list)
 
@@ -217,7 +217,7 @@ class Parser:
                 if op not in COMPARISONS:
                     raise ParseError(self.peek()[2], "bool modifier can only be used on comparison operators")
                 self.next()
-                node.bool = True
+                node.bool_modifier = True
             if self.peek()[1] in ("on", "ignoring"):
                 node.on = self.next()[1] == "on"
                 node.labels = self.label_list()
@@ -236,7 +236,7 @@ class Parser:
                 raise ParseError(pos, "binary expression must contain only scalar and instant vector types")
         if node.op in SET_OPS and (lt != "vector" or rt != "vector"):
             raise ParseError(pos, f"set operator \"{node.op}\" not allowed in binary scalar expression")
-        if node.op in COMPARISONS and lt == rt == "scalar" and not node.bool:
+        if node.op in COMPARISONS and lt == rt == "scalar" and not node.bool_modifier:
             raise ParseError(pos, "comparisons between scalars must use BOOL modifier")
 
     def unary(self) -> Any:
@@ -282,9 +282,8 @@ class Parser:
         if value == "{":
             return self.maybe_range(self.selector(None, pos), pos)
         if kind == "ident":
-            if value in AGGREGATIONS or value in AGG_UNSUPPORTED:
-                if self.peek(1)[1] in ("(", "by", "without"):
-                    return self.aggregate()
+            if (value in AGGREGATIONS or value in AGG_UNSUPPORTED) and self.peek(1)[1] in ("(", "by", "without"):
+                return self.aggregate()
             if self.peek(1)[1] == "(" and self.peek(1)[0] == "op":
                 return self.call()
             self.next()
@@ -390,10 +389,11 @@ class Parser:
         want = FUNCTIONS[name][0]
         if len(args) != len(want):
             raise ParseError(pos, f"expected {len(want)} argument(s) in call to \"{name}\", got {len(args)}")
-        for arg, t, p in zip(args, want, arg_pos):
+        for arg, t, p in zip(args, want, arg_pos, strict=True):  # counts checked just above
             got = type_of(arg)
             if got != t:
-                raise ParseError(p, f'expected type {TYPE_NAMES[t]} in call to function "{name}", got {TYPE_NAMES[got]}')
+                raise ParseError(p, f'expected type {TYPE_NAMES[t]} in call to function "{name}", '
+                                    f'got {TYPE_NAMES[got]}')
         return Call(name, args)
 
     def aggregate(self) -> Aggregate:
@@ -418,7 +418,8 @@ class Parser:
             node.without = self.next()[1] == "without"
             node.grouping = self.label_list()
         if type_of(node.expr) != "vector":
-            raise ParseError(arg_pos, f'expected type instant vector in aggregation expression, got {TYPE_NAMES[type_of(node.expr)]}')
+            raise ParseError(arg_pos, 'expected type instant vector in aggregation expression, '
+                                      f'got {TYPE_NAMES[type_of(node.expr)]}')
         return node
 
 

@@ -1,5 +1,6 @@
 """Time series storage: one shared list of scrape timestamps, one float array per series
-(NaN = the series was absent from that scrape, which Prometheus records as a staleness marker), indexed by metric name. Thread-safe; old scrapes are trimmed."""
+(NaN = the series was absent from that scrape, which Prometheus records as a staleness marker),
+indexed by metric name. Thread-safe; old scrapes are trimmed."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ takes them), with Prometheus's success and error envelopes."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from datetime import datetime
@@ -33,7 +34,8 @@ def parse_time(text: str, name: str) -> float:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        raise BadData(f'invalid parameter "{name}": Invalid time value for \'{name}\': cannot parse "{text}" to a valid timestamp') from None
+        raise BadData(f'invalid parameter "{name}": Invalid time value for \'{name}\': '
+                      f'cannot parse "{text}" to a valid timestamp') from None
 
 
 def parse_step(text: str) -> float:
@@ -82,10 +84,8 @@ class PromHandler(Handler):
         for k, v in (form or {}).items():
             params.setdefault(k, []).extend(v)
         status, body = respond(self.sim, path, params)
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client hung up: nobody to tell
             self.send(status, body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
 
 
@@ -108,7 +108,8 @@ class Api:
         sim = self.sim
         if path == "/api/v1/query":
             node = self._expr(p)
-            t = parse_time(self._one(p, "time"), "time") if self._one(p, "time") else sim.clock()
+            time_text = self._one(p, "time")
+            t = parse_time(time_text, "time") if time_text else sim.clock()
             return self._instant(node, t)
         if path == "/api/v1/query_range":
             node = self._expr(p)
@@ -118,9 +119,11 @@ class Api:
                 raise BadData('invalid parameter "end": end timestamp must not be before start time')
             step = parse_step(self._one(p, "step", "") or "")
             if step <= 0:
-                raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer')
+                raise BadData('invalid parameter "step": zero or negative query resolution step widths '
+                              'are not accepted. Try a positive integer')
             if (end - start) / step > 11000:
-                raise BadData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+                raise BadData("exceeded maximum resolution of 11,000 points per timeseries. "
+                              "Try decreasing the query resolution (?step=XX)")
             return self._range(node, start, end, step)
         if path == "/api/v1/series":
             matches = p.get("match[]") or []
@@ -138,9 +141,9 @@ class Api:
         if path == "/api/v1/labels":
             with sim.store.lock:
                 return sorted({k for labels in sim.store.series for k, _ in labels})
-        m = re.fullmatch(r"/api/v1/label/([^/]+)/values", path)
-        if m:
-            name = m.group(1)
+        label_values = re.fullmatch(r"/api/v1/label/([^/]+)/values", path)
+        if label_values:
+            name = label_values.group(1)
             if name == "__name__":
                 return sim.store.names()
             with sim.store.lock:
@@ -166,7 +169,8 @@ class Api:
         except ParseError as e:
             raise BadData(str(e)) from None
         if not isinstance(node, VectorSelector):
-            raise BadData(f'invalid parameter "match[]": 1:1: parse error: expected type instant vector, got {type(node).__name__.lower()}')
+            raise BadData('invalid parameter "match[]": 1:1: parse error: expected type instant vector, '
+                          f'got {type(node).__name__.lower()}')
         return node
 
     def _evaluate(self, node: Any, t: float) -> Any:
@@ -184,7 +188,7 @@ class Api:
 
     def _range(self, node: Any, start: float, end: float, step: float) -> dict[str, Any]:
         series: dict[tuple, dict[str, Any]] = {}
-        n = int(math.floor((end - start) / step + 1e-9)) + 1
+        n = math.floor((end - start) / step + 1e-9) + 1
         for i in range(n):
             t = start + i * step
             value = self._evaluate(node, t)

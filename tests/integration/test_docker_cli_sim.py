@@ -43,7 +43,8 @@ def table(text: str) -> list[list[str]]:
 
 def test_service_ls_lists_the_stacks_with_running_replicas(docker_cli):
     rows = table(docker_cli("service", "ls"))
-    assert rows[0] == ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"] or rows[0][:5] == ["ID", "NAME", "MODE", "REPLICAS", "IMAGE"]
+    assert (rows[0] == ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]
+            or rows[0][:5] == ["ID", "NAME", "MODE", "REPLICAS", "IMAGE"])
     by_name = {r[1]: r for r in rows[1:]}
     assert by_name["proptech-ml_model-api"][2:5] == ["replicated", "3/3", "proptechusa/rent-prediction:latest"]
     assert by_name["proptech-multi_demand-predictor"][3] == "2/2"
@@ -114,7 +115,8 @@ def fresh():
 def test_failing_update_pauses_and_inspect_says_why(fresh):
     name = "proptech-ml_model-api"
     fresh.fail_update(name)
-    fresh.update_service(name, lambda spec: spec["TaskTemplate"]["ContainerSpec"].update(Image="proptechusa/rent-prediction:v1.2"))
+    fresh.update_service(
+        name, lambda spec: spec["TaskTemplate"]["ContainerSpec"].update(Image="proptechusa/rent-prediction:v1.2"))
     assert fresh.wait_until(lambda s: (s.service(name).get("UpdateStatus") or {}).get("State") == "paused", timeout=10)
     fmt = "{{.UpdateStatus.State}}|{{.UpdateStatus.Message}}"
     state, message = cli(fresh, "service", "inspect", "--format", fmt, name).strip().split("|")
@@ -160,11 +162,13 @@ def test_node_down_reschedules_tasks_and_node_ls_shows_it(fresh):
 
     def moved(s):
         live = [t for t in s.tasks("proptech-multi_price-predictor") if t["DesiredState"] == "running"]
-        return len(live) == 3 and all(t["Status"]["State"] == "running" for t in live) and {t["ID"] for t in live} != before
+        return (len(live) == 3 and all(t["Status"]["State"] == "running" for t in live)
+                and {t["ID"] for t in live} != before)
 
     assert fresh.wait_until(moved, timeout=10)
     cpu1 = fresh.state.find_node("swarm-cpu-1")["ID"]
-    assert all(t.get("NodeID") != cpu1 for t in fresh.tasks("proptech-multi_price-predictor") if t["DesiredState"] == "running")
+    running = [t for t in fresh.tasks("proptech-multi_price-predictor") if t["DesiredState"] == "running"]
+    assert all(t.get("NodeID") != cpu1 for t in running)
 
 
 def test_rolling_update_respects_parallelism_and_start_first(fresh):
@@ -178,7 +182,6 @@ def test_rolling_update_respects_parallelism_and_start_first(fresh):
     most_running = []
 
     def done(s):
-        live = [t for t in s.tasks(name) if t["DesiredState"] == "running"]
         most_running.append(sum(1 for t in s.tasks(name) if t["Status"]["State"] == "running"))
         return (s.service(name).get("UpdateStatus") or {}).get("State") == "completed"
 

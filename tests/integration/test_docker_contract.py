@@ -133,7 +133,8 @@ def test_list_shows_the_new_service_and_its_tasks_come_up(engine):
     found = engine.client.services.list(filters={"name": engine.prefix + "list"})
     assert [s.id for s in found] == [svc.id]
     assert wait_for(lambda: running(svc) == 1), svc.tasks()
-    out = engine.cli("service", "ls", "--filter", f"name={engine.prefix}", "--format", "{{.Name}} {{.Mode}} {{.Replicas}}")
+    out = engine.cli("service", "ls", "--filter", f"name={engine.prefix}",
+                     "--format", "{{.Name}} {{.Mode}} {{.Replicas}}")
     assert out.stdout.split("\n")[0].split() == [engine.prefix + "list", "replicated", "1/1"]
     inspected = json.loads(engine.cli("service", "inspect", engine.prefix + "list").stdout)
     assert inspected[0]["ID"] == svc.id and inspected[0]["Spec"]["Mode"] == {"Replicated": {"Replicas": 1}}
@@ -161,7 +162,8 @@ def test_update_image_then_rollback_twice_toggles_back(engine):
     assert image_of(svc) == "mlops/model:v2"
     assert svc.attrs["PreviousSpec"]["TaskTemplate"]["ContainerSpec"]["Image"] == "mlops/model:v1"
     assert wait_for(lambda: (svc.reload() or svc.attrs.get("UpdateStatus", {}).get("State")) == "completed"), svc.attrs
-    assert {t["Spec"]["ContainerSpec"]["Image"] for t in svc.tasks(filters={"desired-state": "running"})} == {"mlops/model:v2"}
+    running_tasks = svc.tasks(filters={"desired-state": "running"})
+    assert {t["Spec"]["ContainerSpec"]["Image"] for t in running_tasks} == {"mlops/model:v2"}
 
     reloaded(svc, lambda: rollback(engine.client, svc))
     assert image_of(svc) == "mlops/model:v1"
@@ -184,7 +186,8 @@ def test_cli_update_image_and_rollback(engine):
     assert image_of(svc).split("@")[0] == "mlops/model:v2.1"
     fmt = "{{.Spec.TaskTemplate.ContainerSpec.Image}}|{{.PreviousSpec.TaskTemplate.ContainerSpec.Image}}"
     engine.cli("service", "rollback", "-d", engine.prefix + "cliimg")
-    current, previous = engine.cli("service", "inspect", "--format", fmt, engine.prefix + "cliimg").stdout.strip().split("|")
+    inspected = engine.cli("service", "inspect", "--format", fmt, engine.prefix + "cliimg")
+    current, previous = inspected.stdout.strip().split("|")
     assert current == "mlops/model:v1" and previous.split("@")[0] == "mlops/model:v2.1"
 
 

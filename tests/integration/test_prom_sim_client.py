@@ -4,7 +4,12 @@ DCGM averages. A query outside the subset gets Prometheus's error format."""
 
 from __future__ import annotations
 
+import math
+import random
+import re
+import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -14,7 +19,10 @@ from backends.prometheus import queries as q
 from sim.alertmanager import SimAlertmanager
 from sim.docker import SimSwarm
 from sim.prometheus import SimPrometheus, seed_rule
+from sim.prometheus.series import labels_of
+from sim.prometheus.server import respond
 from sim.scenario import Scenario
+from tests.engines import require_binary
 
 P95 = "histogram_quantile(0.95, sum by (le, namespace, service) (rate(model_inference_duration_seconds_bucket[5m])))"
 
@@ -121,11 +129,11 @@ def test_firing_alert_reaches_prometheus_and_alertmanager(engines):
     while time.time() < deadline and not am.store.list_alerts():
         time.sleep(0.2)
     received = requests.get(am.url + "/api/v2/alerts", timeout=5).json()
-    assert any(a["labels"]["alertname"] == "HighInferenceLatency" and a["status"]["state"] == "active" for a in received)
+    assert any(a["labels"]["alertname"] == "HighInferenceLatency" and a["status"]["state"] == "active"
+               for a in received)
 
 
 def _dt(ts: float):
-    from datetime import datetime, timezone
     return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
@@ -159,15 +167,6 @@ def test_start_demo_gives_working_endpoints_and_stops_cleanly():
 
 
 # --- the evaluator against Prometheus itself ----------------------------------------------------
-
-import math  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-
-from sim.prometheus.series import labels_of  # noqa: E402
-from sim.prometheus.server import respond  # noqa: E402
-from tests.engines import require_binary  # noqa: E402
 
 SAME_AS_PROMETHEUS = [
     "histogram_quantile(0.95, sum by (le, namespace, service) (rate(model_inference_duration_seconds_bucket[5m])))",
@@ -205,7 +204,12 @@ def _series_for_promtool(steps: int = 60) -> dict[tuple, list[float | None]]:
             n = rng.randint(5, 40)
             count += n
             for le in buckets:
-                frac = 1.0 if le == "+Inf" else min(1.0, 0.5 + math.log(float(le) / median) / 3) if float(le) >= median * 0.2 else 0.0
+                if le == "+Inf":
+                    frac = 1.0
+                elif float(le) >= median * 0.2:
+                    frac = min(1.0, 0.5 + math.log(float(le) / median) / 3)
+                else:
+                    frac = 0.0
                 buckets[le] += round(n * max(frac, 0.0))
                 hist[le].append(buckets[le])
             counts.append(count)
@@ -264,11 +268,12 @@ def test_evaluator_agrees_with_prometheus_promtool(tmp_path):
     for expr in SAME_AS_PROMETHEUS:
         lines += [f"      - expr: '{expr}'", f"        eval_time: {eval_time}s", "        exp_samples: []"]
     (tmp_path / "t.yml").write_text("\n".join(lines) + "\n")
-    done = subprocess.run([promtool, "test", "rules", str(tmp_path / "t.yml")], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([promtool, "test", "rules", str(tmp_path / "t.yml")],
+                          capture_output=True, text=True, timeout=60)
     report = done.stdout + done.stderr
     blocks = re.split(r'\n\s*expr: "', report)[1:]
     assert len(blocks) == len(SAME_AS_PROMETHEUS), report
-    for expr, block in zip(SAME_AS_PROMETHEUS, blocks):
+    for expr, block in zip(SAME_AS_PROMETHEUS, blocks, strict=True):  # counts asserted equal above
         real = _promtool_values(block.split("got:", 1)[1]) if "got:" in block else {}
         status, body = respond(prom, "/api/v1/query", {"query": [expr], "time": [str(eval_time)]})
         assert status == 200, body
@@ -280,10 +285,6 @@ def test_evaluator_agrees_with_prometheus_promtool(tmp_path):
 
 
 # --- the Alertmanager sim against the real Alertmanager -------------------------------------------
-
-from datetime import datetime as _datetime  # noqa: E402
-from datetime import timedelta as _timedelta
-from datetime import timezone as _tz
 
 
 @pytest.fixture(params=["sim", "real"])
@@ -301,15 +302,16 @@ def alertmanager_url(request):
 
 
 def _iso(delta_s: float = 0.0) -> str:
-    return (_datetime.now(_tz.utc) + _timedelta(seconds=delta_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (datetime.now(timezone.utc) + timedelta(seconds=delta_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def test_alertmanager_contract_silences_and_alerts(alertmanager_url):
     api = alertmanager_url + "/api/v2"
     labels = {"alertname": "HighInferenceLatency", "namespace": "ml-prod", "service": "ensemble-predictor",
               "severity": "warning"}
-    assert requests.post(api + "/alerts", json=[{"labels": labels, "annotations": {"summary": "slow"},
-                                                 "startsAt": _iso(-60), "endsAt": _iso(600)}], timeout=5).status_code == 200
+    posted = requests.post(api + "/alerts", json=[{"labels": labels, "annotations": {"summary": "slow"},
+                                                   "startsAt": _iso(-60), "endsAt": _iso(600)}], timeout=5)
+    assert posted.status_code == 200
     deadline = time.time() + 5
     alerts = []
     while time.time() < deadline and not alerts:

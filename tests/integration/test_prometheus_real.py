@@ -116,7 +116,8 @@ def test_request_count_per_refresh_does_not_grow_with_services(seed_prometheus):
     counts = []
     for n in (2, 200):
         services = [FAST, SLOW] + [model_service(f"other-{i}") for i in range(n - 2)]
-        backend = PrometheusBackend(seed_prometheus.url, services=lambda s=services: s, options=replace(OPTIONS, names_ttl=300))
+        backend = PrometheusBackend(seed_prometheus.url, services=lambda s=services: s,
+                                    options=replace(OPTIONS, names_ttl=300))
         wait_for(lambda b=backend: len(b.refresh().latency) == 2, 30, "latency")
         before = backend.client.requests_sent
         backend.refresh()

@@ -91,7 +91,8 @@ def test_extending_an_active_silence_keeps_its_id(am):
 def test_changing_matchers_expires_the_old_silence_and_returns_a_new_id(am):
     _, body = call(am, "POST", "/api/v2/silences", body=silence_body(am))
     old = body["silenceID"]
-    status, again = call(am, "POST", "/api/v2/silences", body={**silence_body(am, service="property-price-predictor"), "id": old})
+    changed = {**silence_body(am, service="property-price-predictor"), "id": old}
+    status, again = call(am, "POST", "/api/v2/silences", body=changed)
     assert status == 200 and again["silenceID"] != old
     _, old_silence = call(am, "GET", f"/api/v2/silence/{old}")
     assert old_silence["status"]["state"] == "expired"

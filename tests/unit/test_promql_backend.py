@@ -253,8 +253,9 @@ def test_a_stack_detected_later_gets_its_whole_window():
     names = ["up"]
     fake.metric_names = lambda: (fake.sent.append("names"), names)[1]  # type: ignore[method-assign]
     services = [svc(0)]
+    options = PrometheusOptions(window_seconds=600, step_seconds=15, presets=None)
     backend = PrometheusBackend("http://127.0.0.1:9", services=lambda: services, client=fake,  # type: ignore[arg-type]
-                                options=PrometheusOptions(window_seconds=600, step_seconds=15, presets=None), clock=clock)
+                                options=options, clock=clock)
     backend.refresh()
     backend.refresh()
     names.append("model_inference_duration_seconds_bucket")

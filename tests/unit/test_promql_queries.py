@@ -44,9 +44,9 @@ def test_seed_histogram_p95_is_one_fleet_wide_query_keeping_le():
         "(rate(model_inference_duration_seconds_bucket[5m])))"
     )
     assert qs.p50.startswith("histogram_quantile(0.5, ")
-    assert (
-        qs.rps
-        == "sum by (model, cluster, namespace, service, swarm_service) (rate(model_inference_duration_seconds_count[5m]))"
+    assert qs.rps == (
+        "sum by (model, cluster, namespace, service, swarm_service) "
+        "(rate(model_inference_duration_seconds_count[5m]))"
     )
     assert qs.errors is None  # the seed histogram has no error signal
 
@@ -70,7 +70,8 @@ def test_units_become_seconds():
     assert b.queries("tfserving").p95.endswith(" / 1000000")  # µs
     assert b.queries("knative-legacy").p95.endswith(" / 1000")  # ms
     assert b.queries("triton").p95 == (
-        'max by (model, cluster, namespace, service, swarm_service) (nv_inference_request_summary_us{quantile="0.95"}) / 1000000'
+        "max by (model, cluster, namespace, service, swarm_service) "
+        '(nv_inference_request_summary_us{quantile="0.95"}) / 1000000'
     )
     assert not b.queries("vllm").p95.endswith("1000")
 
@@ -79,8 +80,10 @@ def test_counter_only_runtimes_give_a_mean_in_both_fields():
     qs = q.QueryBuilder(rate_window="1m").queries("torchserve")
     assert qs.p95 == qs.p50
     assert qs.p95 == (
-        "sum by (model_name, cluster, namespace, service, swarm_service) (rate(ts_inference_latency_microseconds[1m])) / "
-        "sum by (model_name, cluster, namespace, service, swarm_service) (rate(ts_inference_requests_total[1m])) / 1000000"
+        "sum by (model_name, cluster, namespace, service, swarm_service) "
+        "(rate(ts_inference_latency_microseconds[1m])) / "
+        "sum by (model_name, cluster, namespace, service, swarm_service) "
+        "(rate(ts_inference_requests_total[1m])) / 1000000"
     )
     triton = q.QueryBuilder().queries("triton-mean")
     assert "nv_inference_request_success" in triton.p95 and "nv_inference_request_failure" in triton.p95

@@ -27,7 +27,7 @@ def fill(prom: SimPrometheus, minutes: int = 10, step: float = 15.0) -> float:
         samples = []
         for svc, rps, dist in (("fast", 2.0, (1.0, 1.0, 1.0, 1.0, 1.0)), ("slow", 1.0, (0.5, 0.8, 0.9, 1.0, 1.0))):
             count = rps * step * i
-            for le, frac in zip(BUCKETS, dist):
+            for le, frac in zip(BUCKETS, dist, strict=True):
                 samples.append((labels_of("model_inference_duration_seconds_bucket", namespace="ml-prod",
                                           service=svc, le=le, pod=f"{svc}-0"), count * frac))
             samples.append((labels_of("model_inference_duration_seconds_count", namespace="ml-prod", service=svc,
@@ -35,7 +35,8 @@ def fill(prom: SimPrometheus, minutes: int = 10, step: float = 15.0) -> float:
             samples.append((labels_of("http_requests_total", job=svc, status="2xx", handler="/predict"),
                             count * (0.9 if svc == "slow" else 1.0)))
             if svc == "slow":
-                samples.append((labels_of("http_requests_total", job=svc, status="5xx", handler="/predict"), count * 0.1))
+                samples.append((labels_of("http_requests_total", job=svc, status="5xx", handler="/predict"),
+                                count * 0.1))
         for gpu, util in (("0", 40.0), ("1", 80.0)):
             common = dict(gpu=gpu, UUID=f"GPU-{gpu}", Hostname="gpu-node-1", modelName="NVIDIA A100-SXM4-40GB",
                           exported_pod=f"llm-{gpu}", exported_namespace="ml-prod")
@@ -98,7 +99,8 @@ def test_every_preset_query_parses(prom):
 
 
 def test_dcgm_average_and_memory_fraction(prom):
-    assert query(prom, "avg by (exported_namespace) (DCGM_FI_DEV_GPU_UTIL)") == {(("exported_namespace", "ml-prod"),): 60.0}
+    average = query(prom, "avg by (exported_namespace) (DCGM_FI_DEV_GPU_UTIL)")
+    assert average == {(("exported_namespace", "ml-prod"),): 60.0}
     frac = query(prom, "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)")
     assert sorted(frac.values()) == [0.25, 0.5]
     assert all(("__name__", "DCGM_FI_DEV_FB_USED") not in k for k in frac)
@@ -110,7 +112,7 @@ def test_comparison_filters_and_bool_and_clamp(prom):
     assert ("__name__", "DCGM_FI_DEV_GPU_UTIL") in next(iter(kept))  # a filter keeps the series as is
     assert sorted(query(prom, "DCGM_FI_DEV_GPU_UTIL > bool 50").values()) == [0.0, 1.0]
     assert sorted(query(prom, "clamp_min(DCGM_FI_DEV_GPU_UTIL, 60)").values()) == [60.0, 80.0]
-    status, body = respond(prom, "/api/v1/query", {"query": ["1 + 2 * 3 ^ 2"], "time": [str(prom.now)]})
+    _, body = respond(prom, "/api/v1/query", {"query": ["1 + 2 * 3 ^ 2"], "time": [str(prom.now)]})
     assert body["data"] == {"resultType": "scalar", "result": [prom.now, "19"]}
 
 
@@ -138,7 +140,8 @@ def test_quantile_edge_cases_follow_prometheus():
     assert math.isnan(bucket_quantile(0.5, [(0.1, 1.0), (0.5, 2.0)]))  # no +Inf bucket
     assert bucket_quantile(0.5, [(1.0, 10.0), (math.inf, 10.0)]) == 0.5
     # a counter seen mid-window is extrapolated to the window's edges, not further than zero
-    assert extrapolated_rate([(15.0, 30.0), (30.0, 60.0), (45.0, 90.0), (60.0, 120.0)], 0.0, 60.0, 60.0, True) == pytest.approx(2.0)
+    mid_window = [(15.0, 30.0), (30.0, 60.0), (45.0, 90.0), (60.0, 120.0)]
+    assert extrapolated_rate(mid_window, 0.0, 60.0, 60.0, True) == pytest.approx(2.0)
     assert format_value(1e21) == "1000000000000000000000" and format_value(float("inf")) == "+Inf"
 
 
@@ -151,7 +154,8 @@ def test_lookback_drops_series_that_stopped_reporting(prom):
     ("", '1:1: parse error: no expression found in input'),
     ("rate(x[5m]", "1:11: parse error: unclosed left parenthesis"),
     ("nofunc(x)", '1:1: parse error: unknown function with name "nofunc"'),
-    ("sum by (a) (rate(x))", '1:18: parse error: expected type range vector in call to function "rate", got instant vector'),
+    ("sum by (a) (rate(x))",
+     '1:18: parse error: expected type range vector in call to function "rate", got instant vector'),
     ("x +", "1:4: parse error: unexpected end of input"),
 ])
 def test_parse_errors_read_like_prometheus(prom, text, message):
@@ -167,8 +171,8 @@ def test_outside_the_subset_is_bad_data_not_a_wrong_answer(prom):
     assert status == 400 and body["errorType"] == "bad_data" and "not supported by the simulator" in body["error"]
     status, body = respond(prom, "/api/v1/query", {"query": ["topk(3, DCGM_FI_DEV_GPU_UTIL)"]})
     assert status == 400 and body["status"] == "error"
-    status, body = respond(prom, "/api/v1/query", {"query": ["DCGM_FI_DEV_GPU_UTIL / ignoring (gpu, UUID, exported_pod) DCGM_FI_DEV_FB_FREE"],
-                                                   "time": [str(prom.now)]})
+    ignoring = "DCGM_FI_DEV_GPU_UTIL / ignoring (gpu, UUID, exported_pod) DCGM_FI_DEV_FB_FREE"
+    status, body = respond(prom, "/api/v1/query", {"query": [ignoring], "time": [str(prom.now)]})
     assert status == 422 and body["errorType"] == "execution" and "many-to-many" in body["error"]
 
 
@@ -178,12 +182,14 @@ def test_api_parameter_errors(prom):
     status, body = respond(prom, "/api/v1/query_range", {"query": ["up"], "start": ["2"], "end": ["1"], "step": ["1"]})
     assert (status, body["error"]) == (400, 'invalid parameter "end": end timestamp must not be before start time')
     status, body = respond(prom, "/api/v1/query", {"query": ["up"], "time": ["abc"]})
-    assert body["error"] == 'invalid parameter "time": Invalid time value for \'time\': cannot parse "abc" to a valid timestamp'
+    assert body["error"] == ('invalid parameter "time": Invalid time value for \'time\': '
+                             'cannot parse "abc" to a valid timestamp')
 
 
 def test_range_query_steps_and_metadata_endpoints(prom):
-    status, body = respond(prom, "/api/v1/query_range", {"query": ["avg(DCGM_FI_DEV_GPU_UTIL)"], "start": [str(prom.now - 60)],
-                                                         "end": [str(prom.now)], "step": ["15s"]})
+    status, body = respond(prom, "/api/v1/query_range", {"query": ["avg(DCGM_FI_DEV_GPU_UTIL)"],
+                                                         "start": [str(prom.now - 60)], "end": [str(prom.now)],
+                                                         "step": ["15s"]})
     assert status == 200 and body["data"]["resultType"] == "matrix"
     assert [v for _, v in body["data"]["result"][0]["values"]] == ["60"] * 5
     names = respond(prom, "/api/v1/label/__name__/values", {})[1]["data"]

@@ -51,7 +51,7 @@ def test_same_seed_same_timeline_different_seed_different_times():
 def test_same_seed_writes_the_same_series():
     a, prom_a, _ = story(3, 60.0, 120.0)
     b, prom_b, _ = story(3, 60.0, 120.0)
-    c, prom_c, _ = story(4, 60.0, 120.0)
+    _, prom_c, _ = story(4, 60.0, 120.0)
     dump = lambda p: {labels: list(s.values) for labels, s in p.store.series.items()}  # noqa: E731
     assert dump(prom_a) == dump(prom_b)
     assert dump(prom_a) != dump(prom_c)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from textual.widget import Widget
@@ -40,7 +41,16 @@ class SemanticStyles(Widget):
         return self.get_component_rich_style(f"pane--{semantic}", partial=True)
 
 
-class PaneMixin:
+if TYPE_CHECKING:
+    # The type checker sees the mixin as the Widget it is always mixed into (its methods use the
+    # widget's screen, border and timers); at run time it stays a plain class, so it adds no CSS
+    # type name and no second Widget base to the panes.
+    _PaneBase = Widget
+else:
+    _PaneBase = object
+
+
+class PaneMixin(_PaneBase):
     """Mixed into each pane widget: a title, `show(state, delta)`, and `style_for(semantic)`, the
     rich style of a semantic name as the current theme draws it (from the screen's `SemanticStyles`)."""
 
@@ -55,7 +65,7 @@ class PaneMixin:
         if not semantic:
             return ""
         if self._semantic_styles is None:
-            self._semantic_styles = self.screen.query_one(SemanticStyles)  # type: ignore[attr-defined]
+            self._semantic_styles = self.screen.query_one(SemanticStyles)
         return self._semantic_styles.style(semantic)
 
     def set_subtitle(self, text: str, *, at_most_every: float = 0.0) -> None:
@@ -64,19 +74,19 @@ class PaneMixin:
         when it changes and, for a count that moves with every change (free GPUs under churn), at
         most once every `at_most_every` seconds, the last value always shown in the end."""
         self._subtitle_wanted = text
-        if self.border_subtitle == text:  # type: ignore[attr-defined]
+        if self.border_subtitle == text:
             return
         wait = self._subtitle_set_at + at_most_every - time.monotonic()
         if wait <= 0:
             self._set_wanted_subtitle()
         elif not self._subtitle_timer_armed:
             self._subtitle_timer_armed = True
-            self.set_timer(wait, self._set_wanted_subtitle)  # type: ignore[attr-defined]
+            self.set_timer(wait, self._set_wanted_subtitle)
 
     def _set_wanted_subtitle(self) -> None:
         self._subtitle_timer_armed = False
         self._subtitle_set_at = time.monotonic()
-        if self.border_subtitle != self._subtitle_wanted:  # type: ignore[attr-defined]
+        if self.border_subtitle != self._subtitle_wanted:
             self.border_subtitle = self._subtitle_wanted
 
     def show(self, state: FleetState, delta: FleetDelta | None) -> None:

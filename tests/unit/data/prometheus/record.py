@@ -101,7 +101,10 @@ def main() -> None:
             seed.services = {k: v for k, v in seed.services.items() if v}
         time.sleep(14)
         end = time.time()
-        p95 = "histogram_quantile(0.95, sum by (le, model, cluster, namespace, service, swarm_service) (rate(model_inference_duration_seconds_bucket[10s])))"
+        p95 = (
+            "histogram_quantile(0.95, sum by (le, model, cluster, namespace, service, swarm_service) "
+            "(rate(model_inference_duration_seconds_bucket[10s])))"
+        )
         save(
             "query_range_p95.json",
             http_json(
@@ -112,7 +115,8 @@ def main() -> None:
         save(
             "query_rps.json",
             q(
-                "sum by (model, cluster, namespace, service, swarm_service) (rate(model_inference_duration_seconds_count[10s]))"
+                "sum by (model, cluster, namespace, service, swarm_service) "
+                "(rate(model_inference_duration_seconds_count[10s]))"
             ),
         )
         save("label_names.json", http_json(f"{prom.url}/api/v1/label/__name__/values"))
