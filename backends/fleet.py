@@ -356,6 +356,12 @@ class Fleet:
             return []
         return [_revision_choice(item) for item in lister(service)]
 
+    def containers(self, service: ModelService) -> list[tuple[str, str]]:
+        """(container, image) pairs the image update can choose from, main container first; empty
+        when the service runs one container only (a Swarm service)."""
+        lister = getattr(self._backends.get(service.key.cluster), "containers", None)
+        return list(lister(service)) if lister is not None else []
+
     def plan_on(self, source: str, target: Any, intent: Intent) -> ActionPlan:
         """Plan an action that is not about a model service (e.g. a silence on an Alertmanager)."""
         self._refuse_if_readonly(source, intent)

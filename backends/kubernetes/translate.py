@@ -798,7 +798,7 @@ def deployment_service(
     image, version = template_version(spec.get("template"))
     desired = as_int(spec.get("replicas"), 1)
     state, message = deployment_rollout_state(deployment)
-    actions = {ActionKind.SCALE, ActionKind.ROLLBACK}
+    actions = {ActionKind.SCALE, ActionKind.ROLLBACK, ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
     if hpa is not None:
         actions.add(ActionKind.SET_AUTOSCALER_BOUNDS)
     if canary is not None:
@@ -849,7 +849,7 @@ def rollout_service(
     blue_green = argo_blue_green(rollout, replicasets)
     desired = as_int(spec.get("replicas"), 1)
     actions = {ActionKind.SCALE, ActionKind.ROLLBACK, ActionKind.ABORT, ActionKind.RETRY}
-    actions |= {ActionKind.PROMOTE, ActionKind.PROMOTE_FULL}
+    actions |= {ActionKind.PROMOTE, ActionKind.PROMOTE_FULL, ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
     if blue_green is not None:
         actions.add(ActionKind.BLUE_GREEN_SWITCH)
     if hpa is not None:
@@ -902,7 +902,10 @@ def isvc_service(
     )
     model_format = str(as_dict(model.get("modelFormat")).get("name") or "")
     storage = str(model.get("storageUri") or "")
-    image = str(model.get("image") or storage)
+    containers = [as_dict(c) for c in as_list(predictor.get("containers"))]
+    main = next((c for c in containers if c.get("name") == "kserve-container"), containers[0] if containers else {})
+    named_image = str(main.get("image") or model.get("image") or "")
+    image = named_image or storage
     live = [p for p in pods if p.phase in ("Running", "Pending")]
     min_replicas = predictor.get("minReplicas")
     desired = as_int(min_replicas, 1) if min_replicas is not None else max(len(live), 1)
@@ -911,6 +914,8 @@ def isvc_service(
     component = as_dict(as_dict(status.get("components")).get("predictor"))
     canary = kserve_canary(isvc)
     actions = {ActionKind.CANARY_WEIGHT, ActionKind.ROLLBACK}
+    if named_image:  # otherwise the serving runtime's image runs: nothing on the object to update
+        actions.add(ActionKind.UPDATE_IMAGE)
     ready = sum(1 for p in live if p.ready)
     if not live and ready_cond is not None and ready_cond.get("status") == "True":
         ready = desired
@@ -918,7 +923,7 @@ def isvc_service(
         key=ServiceKey(cluster, ns, ServiceKind.INFERENCE_SERVICE, name),
         platform=Platform.K8S,
         image=image,
-        version=storage.rstrip("/").rsplit("/", 1)[-1] if storage else model_format,
+        version=storage.rstrip("/").rsplit("/", 1)[-1] if storage else image_tag(named_image) or model_format,
         desired=desired,
         ready=ready,
         updated=ready,

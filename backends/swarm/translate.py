@@ -389,7 +389,7 @@ def translate(
     for f in facts:
         desired, ready, updated = counts[f.id]
         key = key_for(cluster, f)
-        actions = {ActionKind.UPDATE_IMAGE}
+        actions = {ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
         if f.replicated:
             actions.add(ActionKind.SCALE)
         if f.has_previous:
