@@ -354,7 +354,8 @@ class Fleet:
         lister = getattr(self._backends.get(service.key.cluster), "revisions", None)
         if lister is None:
             return []
-        return [_revision_choice(item) for item in lister(service)]
+        now = self._clock()
+        return [_revision_choice(item, now) for item in lister(service)]
 
     def containers(self, service: ModelService) -> list[tuple[str, str]]:
         """(container, image) pairs the image update can choose from, main container first; empty
@@ -486,14 +487,35 @@ class Fleet:
         )
 
 
-def _revision_choice(item: Any) -> tuple[str, str]:
-    """A backend's revision as (revision, label): a pair already, or a record with
-    revision/version/image/current fields (Kubernetes ReplicaSet history)."""
+def _revision_choice(item: Any, now: datetime | None = None) -> tuple[str, str]:
+    """A backend's revision as (revision, label): a pair already, or a record with revision, image,
+    version, change cause, age and what differs (Kubernetes ReplicaSet history). The label carries
+    what tells two revisions apart, so the picker never shows two lines an operator cannot choose
+    between."""
     if isinstance(item, tuple):
         return str(item[0]), str(item[1])
-    what = getattr(item, "version", "") or getattr(item, "image", "")
-    current = " (current)" if getattr(item, "current", False) else ""
-    return str(item.revision), f"revision {item.revision}: {what}{current}"
+    parts = [f"revision {item.revision}"]
+    image, version = getattr(item, "image", ""), getattr(item, "version", "")
+    what = image + (f" ({version})" if version and image and version not in image else "") if image else version
+    if what and what != str(item.revision):
+        parts.append(what)
+    for extra in (getattr(item, "change_cause", ""), getattr(item, "differs", "")):
+        if extra:
+            parts.append(extra)
+    age = item.age_seconds(now) if hasattr(item, "age_seconds") else None
+    if age is not None:
+        parts.append(f"{_short_age(age)} old")
+    if getattr(item, "current", False):
+        parts.append("current")
+    return str(item.revision), " · ".join(parts)
+
+
+def _short_age(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _overridden(plan: ActionPlan, warning: Any) -> bool:

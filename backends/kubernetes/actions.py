@@ -361,6 +361,7 @@ def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rol
     elif isinstance(intent, Abort):
         mutations.append(Mutation("PATCH", status_path, {"status": {"abort": True}}, MERGE, summary="abort"))
         after["aborted"] = "yes"
+        _abort_effect(service, rollout, before, after)
         kind = "argo-abort"
     elif isinstance(intent, Retry):
         mutations.append(Mutation("PATCH", status_path, {"status": {"abort": False}}, MERGE, summary="retry"))
@@ -384,6 +385,19 @@ def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rol
         context={"kind": kind, "path": main_path, "step": canary.step if canary else None,
                  "paused_since": [tr.as_dict(c).get("startTime") for c in tr.as_list(status.get("pauseConditions"))]},
     )
+
+
+def _abort_effect(service: ModelService, rollout: Any, before: dict[str, str], after: dict[str, str]) -> None:
+    """What an abort does to traffic: the canary weight drops to 0 % and the stable ReplicaSet is
+    scaled back to the full replica count, so the stable version serves everything."""
+    canary = service.canary
+    weight = tr.argo_current_weight(rollout)
+    replicas = tr.as_int(tr.dig(rollout, "spec").get("replicas"), 1)
+    stable = canary.stable_version if canary and canary.stable_version else "the stable ReplicaSet"
+    new = canary.canary_version if canary and canary.canary_version else "the canary"
+    before["canary weight"], after["canary weight"] = f"{weight if weight is not None else '?'}%", "0%"
+    before["serving"] = f"{stable} + {new} at {weight if weight is not None else '?'}%"
+    after["serving"] = f"{stable} only, on {replicas} replicas"
 
 
 def plan_selector_switch(

@@ -41,8 +41,9 @@ def test_set_image_on_a_deployment_is_kubectls_strategic_merge_patch_with_the_re
     assert (m.method, m.path, m.content_type) == (
         "PATCH", "/apis/apps/v1/namespaces/ml-prod/deployments/property-valuation-model",
         "application/strategic-merge-patch+json")
+    container = {"name": "model-server", "image": "repo/m:v2.2"}
     assert m.body == {"metadata": {"resourceVersion": "1201"},
-                      "spec": {"template": {"spec": {"containers": [{"name": "model-server", "image": "repo/m:v2.2"}]}}}}
+                      "spec": {"template": {"spec": {"containers": [container]}}}}
     assert plan.precondition_version == "1201"
     assert (plan.before["image"], plan.after["image"]) == (dep["spec"]["template"]["spec"]["containers"][0]["image"],
                                                            "repo/m:v2.2")
