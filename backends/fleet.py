@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -283,8 +283,13 @@ class Fleet:
             if change.alerts is not None and self._alerts_by_source.get(change.source) != change.alerts:
                 self._alerts_by_source[change.source] = change.alerts
                 alerts = True
-            if change.health is not None and health.get(change.source) != change.health:
-                health[change.source] = change.health
+            # A backend reports its own health without knowing the operator made its cluster
+            # read-only; the Fleet does, and keeps the flag on, so the UI can say why keys are off.
+            reported = change.health
+            if reported is not None and self.is_readonly(change.source) and not reported.readonly:
+                reported = replace(reported, readonly=True)
+            if reported is not None and health.get(change.source) != reported:
+                health[change.source] = reported
                 health_changed = True
         merged_alerts = old.alerts
         if alerts or changed or removed:
