@@ -862,6 +862,15 @@ def _restart_has_downtime(kind: ServiceKind, obj: Any) -> bool:
     return kind is ServiceKind.DEPLOYMENT and str(tr.dig(obj, "spec", "strategy").get("type") or "") == "Recreate"
 
 
+def _rolled_out(status: Mapping[str, Any], desired: int) -> bool:
+    """`kubectl rollout status`'s test: every replica updated, no old pod left (status.replicas
+    counts old and new; readyReplicas alone would count an old pod still serving), all available."""
+    updated = tr.as_int(status.get("updatedReplicas"))
+    total = tr.as_int(status.get("replicas"))
+    available = tr.as_int(status.get("availableReplicas", status.get("readyReplicas")))
+    return updated >= desired and total <= updated and available >= updated
+
+
 def _observed(obj: Any) -> bool:
     """The controller has seen the current spec (Argo writes observedGeneration as a string)."""
     generation = tr.as_int(tr.meta(obj).get("generation"), 0)
@@ -1211,7 +1220,7 @@ class ActionPlanner:
             ready = tr.as_int(status.get("readyReplicas"))
             if not _observed(obj):  # the status still describes the template before ours
                 return False, "waiting for the controller to see the new template", after
-            return updated >= desired and ready >= desired, f"{updated}/{desired} updated, {ready} ready", after
+            return _rolled_out(status, desired), f"{updated}/{desired} updated, {ready} ready", after
         if kind == "restart":
             return self._check_restart(ctx, self._read(ctx["path"]))
         if kind == "isvc-image":
@@ -1238,7 +1247,7 @@ class ActionPlanner:
             return None, f"the restart stamp is now {stamp or 'gone'}: someone else changed it", after
         if not _observed(obj):
             return False, "waiting for the controller to see the restart", after
-        replaced = updated >= desired and ready >= desired and total == desired and done_at == ctx["stamp"]
+        replaced = _rolled_out(status, desired) and done_at == ctx["stamp"]
         return replaced, f"{updated}/{desired} pods replaced, {ready} ready, {max(total - updated, 0)} old left", after
 
     # -- record -------------------------------------------------------------------------------

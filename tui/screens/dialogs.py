@@ -276,7 +276,8 @@ class UpdateImageDialog(IntentDialog):
         yield Input(value=self.current, placeholder="registry/name:tag", id="image")
 
     def on_mount(self) -> None:
-        self.query_one("#image", Input).focus()
+        # Several containers: choose which first (enter moves on to its image); one: type at once.
+        self.query_one("#containers" if len(self.containers) > 1 else "#image").focus()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
