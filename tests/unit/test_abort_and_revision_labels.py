@@ -89,3 +89,26 @@ def test_a_replicaset_keeps_its_change_cause():
                                                           "env": [{"name": "BATCH", "value": "16"}]}]}}}}
     facts = tr.replicaset_facts(raw)
     assert facts.change_cause == "hotfix: batch size 16" and [k for k, _ in facts.env] == ["c.BATCH"]
+
+
+def test_swarms_previous_spec_says_what_else_a_rollback_changes():
+    from backends.swarm.translate import previous_difference
+
+    spec = {"Mode": {"Replicated": {"Replicas": 3}},
+            "TaskTemplate": {"ForceUpdate": 1, "ContainerSpec": {"Image": "m:v2", "Env": ["BATCH=64", "TOKEN=x"]}}}
+    previous = {"Mode": {"Replicated": {"Replicas": 2}},
+                "TaskTemplate": {"ForceUpdate": 0, "ContainerSpec": {"Image": "m:v2", "Env": ["BATCH=32", "TOKEN=x"]}}}
+    text = previous_difference(spec, previous)
+    assert text == "env BATCH differs · replicas 2 (now 3) · before the last forced restart"
+    assert "64" not in text and "32" not in text  # names only, never values
+
+
+def test_the_swarm_picker_line_for_previous_names_its_image_and_the_difference():
+    from backends.swarm.translate import detail
+    from tests.unit.test_swarm_actions import RecordedSwarm
+
+    raw = copy.deepcopy(RecordedSwarm().by_name("rec-ml_llm"))
+    raw["PreviousSpec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["MODEL_VERSION=1"]
+    raw["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["MODEL_VERSION=2"]
+    previous = dict(detail(raw, [], []).revisions)["previous"]
+    assert previous.startswith("PreviousSpec: ") and "env MODEL_VERSION differs" in previous
