@@ -430,6 +430,13 @@ class MlopsApp(App[None]):
                 revisions = await asyncio.to_thread(self.fleet.revisions, service)
             except Exception as exc:
                 self.notify(plain(f"could not list revisions: {exc}"), severity="warning")
+        # A history that holds only the revision running now has nothing to go back to. (An empty
+        # list means the backend cannot tell: the picker then offers 'previous' and the engine decides.)
+        if revisions and all(revision == service.revision for revision, _label in revisions):
+            self.notify(plain(f"{service.key.name} has no earlier revision to roll back to "
+                              f"(only revision {service.revision} is kept)"), title="Not possible here",
+                        severity="warning")
+            return
         await run_action(self, service, RollbackDialog(service, revisions))
 
     def action_silence(self) -> None:

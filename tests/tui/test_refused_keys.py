@@ -17,8 +17,8 @@ from backends.model import (
     Severity,
     freeze_labels,
 )
-from tests.fakes import T0
-from tests.tui.conftest import make_app, until
+from tests.fakes import T0, InMemoryBackend
+from tests.tui.conftest import make_app, seed_fleet, until
 from tests.tui.test_actions_flow import notices, select
 from tui.keyline import KeyLine
 
@@ -132,4 +132,30 @@ async def test_r_opens_the_restart_dialog_for_a_service_that_restarts():
         await until(pilot, lambda: app.screen.__class__.__name__ == "RestartDialog")
         await pilot.press("enter")  # the dialog's one choice leads to the preview (refused by the fake)
         await until(pilot, lambda: "restart not supported by the in-memory backend" in notices(app))
+        assert backend.mutations == []
+
+
+class WithHistory(InMemoryBackend):
+    """The in-memory fleet, with a rollback history per service (revision, label), newest first."""
+
+    history: dict[str, list[tuple[str, str]]] = {}
+
+    def revisions(self, svc):
+        return self.history.get(svc.key.name, [])
+
+
+async def test_r_on_a_service_whose_history_holds_only_the_running_revision_says_so():
+    backend = WithHistory()
+    seed_fleet(backend)
+    key = next(k for k in backend.services if k.name == "property-valuation-model")
+    backend.services[key] = replace(backend.services[key], revision="4")
+    backend.history = {"property-valuation-model": [("4", "revision 4 · repo/m:v2.1 · current")]}
+    app, _ = make_app(backends=[backend])
+    async with app.run_test(size=(140, 42)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        await press_and_read(pilot, app, "R", "property-valuation-model has no earlier revision to roll back to "
+                                              "(only revision 4 is kept)")
+        backend.history["property-valuation-model"].append(("3", "revision 3 · repo/m:v2.0"))
+        await pilot.press("R")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "RollbackDialog")
         assert backend.mutations == []
