@@ -7,7 +7,7 @@ import json
 import subprocess
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 from tests.engines import require_binary
 from tests.integration.test_operator_keys import audit_lines, finish, screen_is, select, settings_for
@@ -143,3 +143,20 @@ async def test_restart_replaces_every_pod_and_stamps_the_template(demo, tmp_path
     after = pods_of(demo, "app=ml-model,version=v2.1")
     assert len(after) == len(before) and not after & before  # every pod is a new one
     assert audit_lines(tmp_path)[-1]["intent"] == "restart every replica"
+
+
+async def test_the_rollback_picker_tells_apart_two_revisions_of_the_same_image(demo, tmp_path):
+    for batch in ("64", "32"):  # two new revisions, same image, different env
+        kubectl(demo, "set", "env", "deploy/rent-predictor-canary", "-n", "ml-prod", f"BATCH_SIZE={batch}")
+    app = MlopsApp(settings_for(demo, tmp_path), build_fleet)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await select(pilot, app, "demo-prod", "rent-predictor-canary")
+        await until(pilot, lambda: app.state.services[app.selected_service_key()].revision == "3", timeout=20)
+        await pilot.press("R")
+        await screen_is(pilot, app, "RollbackDialog", timeout=20)
+        options = app.screen.query_one("#revisions", OptionList)
+        lines = [str(options.get_option_at_index(i).prompt) for i in range(1, options.option_count)]
+    assert [line.split(" · ")[0] for line in lines] == ["revision 3", "revision 2", "revision 1"]
+    assert "env BATCH_SIZE differs" in lines[0] and "env BATCH_SIZE differs" in lines[1]
+    # Even without their numbers, no two lines read the same.
+    assert len({line.split(" · ", 1)[1] for line in lines}) == 3, lines
