@@ -1286,9 +1286,11 @@ class ActionPlanner:
     # -- image update picker ------------------------------------------------------------------
 
     def containers(self, key: ServiceKey) -> list[tuple[str, str]]:
-        """(container, image) the image update may change, main container first, sidecars last,
-        read from the API server now (the cache keeps no pod templates)."""
-        return [(name, image) for name, image, _ in image_slots(key.kind, self._fetch(key))]
+        """(container, image) the image update may change, main container first; injected sidecars
+        (Istio, Knative) are left out. Read from the API server now (the cache keeps no pod templates)."""
+        slots = image_slots(key.kind, self._fetch(key))
+        mine = [(name, image) for name, image, _ in slots if name not in SIDECARS]
+        return mine or [(name, image) for name, image, _ in slots]
 
     # -- rollback picker ----------------------------------------------------------------------
 

@@ -180,3 +180,12 @@ def test_swarm_restart_is_a_force_update_with_the_version_read_at_plan_time():
     assert plan.before["force update"] == "0" and plan.after["force update"] == "1"
     assert plan.context["old_tasks"] and "restart-replaces-tasks" in [w.code for w in plan.warnings]
     assert ActionKind.RESTART in model(swarm, "rec-agent").actions  # global services restart too
+
+
+def test_the_container_picker_leaves_out_injected_sidecars():
+    class Planner(ka.ActionPlanner):
+        def _fetch(self, key):
+            return custom_isvc()
+
+    isvc_key = tr.isvc_service("prod", custom_isvc()).key
+    assert Planner(backend=None).containers(isvc_key) == [("kserve-container", "proptechusa/price-server:v1")]

@@ -279,6 +279,11 @@ class UpdateImageDialog(IntentDialog):
         # Several containers: choose which first (enter moves on to its image); one: type at once.
         self.query_one("#containers" if len(self.containers) > 1 else "#image").focus()
 
+    def hint(self) -> str:
+        if len(self.containers) > 1:
+            return "up/down: container   enter: edit its image   enter again: preview   esc: cancel"
+        return super().hint()
+
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
         self.container, self.current = self.containers[event.option_index]
