@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -283,8 +283,13 @@ class Fleet:
             if change.alerts is not None and self._alerts_by_source.get(change.source) != change.alerts:
                 self._alerts_by_source[change.source] = change.alerts
                 alerts = True
-            if change.health is not None and health.get(change.source) != change.health:
-                health[change.source] = change.health
+            # A backend reports its own health without knowing the operator made its cluster
+            # read-only; the Fleet does, and keeps the flag on, so the UI can say why keys are off.
+            reported = change.health
+            if reported is not None and self.is_readonly(change.source) and not reported.readonly:
+                reported = replace(reported, readonly=True)
+            if reported is not None and health.get(change.source) != reported:
+                health[change.source] = reported
                 health_changed = True
         merged_alerts = old.alerts
         if alerts or changed or removed:
@@ -354,7 +359,14 @@ class Fleet:
         lister = getattr(self._backends.get(service.key.cluster), "revisions", None)
         if lister is None:
             return []
-        return [_revision_choice(item) for item in lister(service)]
+        now = self._clock()
+        return [_revision_choice(item, now) for item in lister(service)]
+
+    def containers(self, service: ModelService) -> list[tuple[str, str]]:
+        """(container, image) pairs the image update can choose from, main container first; empty
+        when the service runs one container only (a Swarm service)."""
+        lister = getattr(self._backends.get(service.key.cluster), "containers", None)
+        return list(lister(service)) if lister is not None else []
 
     def plan_on(self, source: str, target: Any, intent: Intent) -> ActionPlan:
         """Plan an action that is not about a model service (e.g. a silence on an Alertmanager)."""
@@ -480,14 +492,35 @@ class Fleet:
         )
 
 
-def _revision_choice(item: Any) -> tuple[str, str]:
-    """A backend's revision as (revision, label): a pair already, or a record with
-    revision/version/image/current fields (Kubernetes ReplicaSet history)."""
+def _revision_choice(item: Any, now: datetime | None = None) -> tuple[str, str]:
+    """A backend's revision as (revision, label): a pair already, or a record with revision, image,
+    version, change cause, age and what differs (Kubernetes ReplicaSet history). The label carries
+    what tells two revisions apart, so the picker never shows two lines an operator cannot choose
+    between."""
     if isinstance(item, tuple):
         return str(item[0]), str(item[1])
-    what = getattr(item, "version", "") or getattr(item, "image", "")
-    current = " (current)" if getattr(item, "current", False) else ""
-    return str(item.revision), f"revision {item.revision}: {what}{current}"
+    parts = [f"revision {item.revision}"]
+    image, version = getattr(item, "image", ""), getattr(item, "version", "")
+    what = image + (f" ({version})" if version and image and version not in image else "") if image else version
+    if what and what != str(item.revision):
+        parts.append(what)
+    for extra in (getattr(item, "change_cause", ""), getattr(item, "differs", "")):
+        if extra:
+            parts.append(extra)
+    age = item.age_seconds(now) if hasattr(item, "age_seconds") else None
+    if age is not None:
+        parts.append(f"{_short_age(age)} old")
+    if getattr(item, "current", False):
+        parts.append("current")
+    return str(item.revision), " · ".join(parts)
+
+
+def _short_age(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _overridden(plan: ActionPlan, warning: Any) -> bool:

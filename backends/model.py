@@ -51,6 +51,7 @@ class ActionKind(enum.Enum):
     BLUE_GREEN_SWITCH = "blue-green-switch"
     ROLLBACK = "rollback"
     UPDATE_IMAGE = "update-image"
+    RESTART = "restart"
     SILENCE = "silence"
     EXPIRE_SILENCE = "expire-silence"
 

@@ -76,7 +76,17 @@ class Rollback:
 @dataclass(frozen=True, slots=True)
 class UpdateImage:
     image: str
+    container: str = ""
+    """Which container of a multi-container pod; empty: the service's only (or main) container."""
     kind: ActionKind = field(default=ActionKind.UPDATE_IMAGE, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """Replace every pod/task with a fresh one on the same spec (`kubectl rollout restart`,
+    `docker service update --force`)."""
+
+    kind: ActionKind = field(default=ActionKind.RESTART, init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +114,7 @@ Intent = (
     | SwitchBlueGreen
     | Rollback
     | UpdateImage
+    | Restart
     | SilenceAlert
     | ExpireSilence
 )
@@ -128,8 +139,10 @@ def describe_intent(intent: Intent) -> str:
             return f"switch to {c}" + (" (override: target not ready)" if o else "")
         case Rollback(revision=r):
             return f"roll back to revision {r}" if r else "roll back to the previous revision"
-        case UpdateImage(image=i):
-            return f"update image to {i}"
+        case UpdateImage(image=i, container=c):
+            return f"update image of {c} to {i}" if c else f"update image to {i}"
+        case Restart():
+            return "restart every replica"
         case SilenceAlert(matchers=m, duration_seconds=d):
             shown = ", ".join(f"{k}{'=~' if rx else '='}{v}" for k, v, rx in m)
             return f"silence {{{shown}}} for {d // 60} min"

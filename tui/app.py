@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Input, Static
 
-from backends.model import ActionKind, Alert, HealthState, ModelService, ServiceKey
+from backends.model import Alert, HealthState, ModelService, ServiceKey
 from backends.state import FleetState
 from themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from tui.config import Settings
@@ -29,6 +29,7 @@ from tui.keyline import KeyLine
 from tui.messages import FleetFailed, FleetUpdated
 from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from tui.panes.base import PaneMixin, SemanticStyles
+from tui.refusals import readonly_refusal, refusal
 from tui.statusbar import StatusBar
 
 # The Fleet, its plans, the dialogs and the action flows are imported where they are first used:
@@ -44,17 +45,6 @@ COMPACT_HEIGHT = 32
 
 VIEWS = ("services", "gpus", "latency", "alerts")
 
-ACTION_KINDS = {
-    "scale": (ActionKind.SCALE, ActionKind.SET_AUTOSCALER_BOUNDS),
-    "canary": (ActionKind.CANARY_WEIGHT, ActionKind.PROMOTE, ActionKind.PROMOTE_FULL, ActionKind.ABORT,
-               ActionKind.RETRY),
-    "bluegreen": (ActionKind.BLUE_GREEN_SWITCH,),
-    "rollback": (ActionKind.ROLLBACK,),
-    "update_image": (ActionKind.UPDATE_IMAGE,),
-}
-"""Which capabilities make each key meaningful for a service."""
-
-
 class MlopsApp(App[None]):
     """mlops-tui: model services, GPUs, latency and alerts across Kubernetes and Swarm."""
 
@@ -68,6 +58,7 @@ class MlopsApp(App[None]):
         Binding("b", "bluegreen", "Blue/green switch", id="bluegreen"),
         Binding("R", "rollback", "Roll back", id="rollback"),
         Binding("u", "update_image", "Update image", id="update_image"),
+        Binding("r", "restart", "Restart", id="restart"),
         Binding("S", "silence", "Silence alert", id="silence"),
         Binding("enter", "details", "Details", id="details", show=False),
         Binding("colon", "jump", "Jump to view/cluster", id="jump"),
@@ -80,8 +71,9 @@ class MlopsApp(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    ACTION_COMMANDS = ("scale", "canary", "bluegreen", "rollback", "update_image", "silence")
-    """Mutating commands: disabled in read-only mode and where the selected target lacks them."""
+    ACTION_COMMANDS = ("scale", "canary", "bluegreen", "rollback", "update_image", "restart", "silence")
+    """Mutating commands: dimmed in read-only mode and where the selected target lacks them; pressed
+    anyway, they say why in one line (`refusal_for`)."""
 
     def __init__(
         self,
@@ -347,42 +339,38 @@ class MlopsApp(App[None]):
     # -- actions: each key opens its dialog; tui/flows.py does the rest -----------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Action keys stay live even where they cannot work, so that pressing one says why
+        # (`_service_for`); the key line dims them through `refusal_for`.
+        return True
+
+    def refusal_for(self, action: str) -> str | None:
+        """Why `action` cannot be done on the current selection, in one line; None when it can be
+        asked for (the Fleet and the engine still have the last word)."""
         if action not in self.ACTION_COMMANDS:
-            return True
+            return None
         if self.settings.readonly:
-            return None  # shown greyed out; the Fleet would refuse anyway
+            return readonly_refusal(action)
         if action == "silence":
-            return True
+            return None
         service = self._selected_service()
         if service is None:
-            return True  # pressing it says "select a service first"
-        kind = ACTION_KINDS[action]
-        return True if any(k in service.actions for k in kind) else None
+            return None  # pressing it says "select a service first"
+        return refusal(action, service, self.state.health.get(service.key.cluster))
 
     def _selected_service(self) -> ModelService | None:
         key = self.selected_service_key()
         return self.state.services.get(key) if key else None
 
     def _service_for(self, action: str) -> ModelService | None:
-        """The selected service as it is now (a snapshot), if it supports `action`; else say why."""
-        if self.settings.readonly:
-            self.notify("read-only mode: actions are disabled", severity="warning")
+        """The selected service as it is now (a snapshot), if `action` can be asked of it; else say why."""
+        reason = self.refusal_for(action)
+        if reason is not None:
+            denied = reason.startswith("not allowed")
+            self.notify(plain(reason), title="Not possible here", severity="error" if denied else "warning")
             return None
         service = self._selected_service()
         if service is None:
             self.notify("select a service in the services pane first", severity="warning")
-            return None
-        kinds = ACTION_KINDS[action]
-        if not any(k in service.actions for k in kinds):
-            self.notify(plain(f"{service.key.name} does not support {action.replace('_', ' ')}"), severity="warning")
-            return None
-        denied = [k for k in kinds if k in service.denied]
-        if denied and len(denied) == len([k for k in kinds if k in service.actions]):
-            health = self.state.health.get(service.key.cluster)
-            who = health.user if health and health.user else "you"
-            self.notify(plain(f"not allowed for {who} in {service.key.namespace or service.key.cluster}"),
-                        severity="error")
-            return None
         return service
 
     def action_scale(self) -> None:
@@ -395,7 +383,7 @@ class MlopsApp(App[None]):
         from tui.screens.dialogs import CanaryDialog
 
         if service := self._service_for("canary"):
-            self._run_flow(service, CanaryDialog(service))
+            self._run_flow(service, CanaryDialog(service, self.state.alerts_for(service.key)))
 
     def action_bluegreen(self) -> None:
         from tui.screens.dialogs import BlueGreenDialog
@@ -404,10 +392,28 @@ class MlopsApp(App[None]):
             self._run_flow(service, BlueGreenDialog(service))
 
     def action_update_image(self) -> None:
+        if service := self._service_for("update_image"):
+            self._update_image_flow(service)
+
+    @work(exclusive=True, group="action")
+    async def _update_image_flow(self, service: ModelService) -> None:
+        from tui.flows import run_action
         from tui.screens.dialogs import UpdateImageDialog
 
-        if service := self._service_for("update_image"):
-            self._run_flow(service, UpdateImageDialog(service))
+        containers: list[tuple[str, str]] = []
+        if self.fleet is not None:
+            try:
+                containers = await asyncio.to_thread(self.fleet.containers, service)
+            except Exception as exc:
+                self.notify(plain(f"could not list containers: {exc}"), severity="warning")
+                return
+        await run_action(self, service, UpdateImageDialog(service, containers))
+
+    def action_restart(self) -> None:
+        from tui.screens.dialogs import RestartDialog
+
+        if service := self._service_for("restart"):
+            self._run_flow(service, RestartDialog(service))
 
     def action_rollback(self) -> None:
         if service := self._service_for("rollback"):
@@ -424,11 +430,18 @@ class MlopsApp(App[None]):
                 revisions = await asyncio.to_thread(self.fleet.revisions, service)
             except Exception as exc:
                 self.notify(plain(f"could not list revisions: {exc}"), severity="warning")
+        # A history that holds only the revision running now has nothing to go back to. (An empty
+        # list means the backend cannot tell: the picker then offers 'previous' and the engine decides.)
+        if revisions and all(revision == service.revision for revision, _label in revisions):
+            self.notify(plain(f"{service.key.name} has no earlier revision to roll back to "
+                              f"(only revision {service.revision} is kept)"), title="Not possible here",
+                        severity="warning")
+            return
         await run_action(self, service, RollbackDialog(service, revisions))
 
     def action_silence(self) -> None:
         if self.settings.readonly:
-            self.notify("read-only mode: actions are disabled", severity="warning")
+            self.notify(readonly_refusal("silence"), title="Not possible here", severity="warning")
             return
         alert = self.query_one(AlertsPane).selected_alert()
         if alert is None:

@@ -27,6 +27,7 @@ ACTION_KEYS = {
     "bluegreen": "b",
     "rollback": "R",
     "update_image": "u",
+    "restart": "r",
     "silence": "S",
     "details": "enter",
     "jump": "colon",

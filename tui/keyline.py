@@ -53,11 +53,14 @@ class KeyLine(Static):
         items = []
         seen: set[str] = set()
         active = self.screen.active_bindings
+        refusal_for = getattr(self.app, "refusal_for", None)
         for _node, binding, enabled, _tooltip in active.values():
             if binding.show and binding.action not in seen:
                 seen.add(binding.action)
-                items.append((binding.action, self.app.get_key_display(binding), binding.description, enabled,
-                              binding.key))
+                # A key the selection cannot do is dimmed, yet still pressable: it answers why.
+                refused = refusal_for is not None and refusal_for(binding.action) is not None
+                items.append((binding.action, self.app.get_key_display(binding), binding.description,
+                              enabled and not refused, binding.key))
         palette = active.get(self.app.COMMAND_PALETTE_BINDING)
         if self.app.ENABLE_COMMAND_PALETTE and palette and palette.binding.action not in seen:
             binding = palette.binding

@@ -8,6 +8,7 @@ whole object.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -292,6 +293,26 @@ class ReplicaSetFacts:
     ready: int
     created: datetime | None
     pod_hash: str
+    change_cause: str = ""
+    """The `kubernetes.io/change-cause` annotation (kubectl --record, or set by CI)."""
+    env: tuple[tuple[str, str], ...] = ()
+    """(container.VAR, short digest of its value): tells two revisions of one image apart without
+    keeping (or ever showing) the values, which can be secrets."""
+
+
+CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
+
+
+def _env_digest(pod_spec: Any) -> tuple[tuple[str, str], ...]:
+    out = []
+    for container in as_list(as_dict(pod_spec).get("containers")):
+        name = str(as_dict(container).get("name") or "")
+        for var in as_list(as_dict(container).get("env")):
+            var = as_dict(var)
+            source = var.get("value") if "value" in var else var.get("valueFrom")
+            digest = hashlib.sha256(repr(source).encode()).hexdigest()[:8]
+            out.append((f"{name}.{var.get('name')}", digest))
+    return tuple(sorted(out))
 
 
 def replicaset_facts(obj: Any) -> ReplicaSetFacts:
@@ -317,6 +338,8 @@ def replicaset_facts(obj: Any) -> ReplicaSetFacts:
         ready=as_int(as_dict(as_dict(obj).get("status")).get("readyReplicas")),
         created=parse_time(m.get("creationTimestamp")),
         pod_hash=labels.get(ROLLOUTS_POD_TEMPLATE_HASH) or labels.get(POD_TEMPLATE_HASH, ""),
+        change_cause=annotations.get(CHANGE_CAUSE_ANNOTATION, ""),
+        env=_env_digest(template.get("spec")),
     )
 
 
@@ -798,7 +821,7 @@ def deployment_service(
     image, version = template_version(spec.get("template"))
     desired = as_int(spec.get("replicas"), 1)
     state, message = deployment_rollout_state(deployment)
-    actions = {ActionKind.SCALE, ActionKind.ROLLBACK}
+    actions = {ActionKind.SCALE, ActionKind.ROLLBACK, ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
     if hpa is not None:
         actions.add(ActionKind.SET_AUTOSCALER_BOUNDS)
     if canary is not None:
@@ -829,6 +852,20 @@ def deployment_service(
     )
 
 
+def _rollout_running_version(rollout: Any, replicasets: Iterable[ReplicaSetFacts]) -> tuple[str, str]:
+    """(image, version) the Rollout's pods run. After an abort the controller scales the canary
+    away and the stable ReplicaSet serves alone, so the row shows the stable version, not the
+    template of the canary that was given up."""
+    spec = as_dict(as_dict(rollout).get("spec"))
+    status = as_dict(as_dict(rollout).get("status"))
+    if status.get("abort"):
+        stable_hash = str(status.get("stableRS") or "")
+        stable = next((rs for rs in replicasets if stable_hash and rs.pod_hash == stable_hash), None)
+        if stable is not None:
+            return stable.image, stable.version
+    return template_version(spec.get("template"))
+
+
 def rollout_service(
     cluster: str,
     rollout: Any,
@@ -844,12 +881,12 @@ def rollout_service(
     spec = as_dict(rollout.get("spec"))
     status = as_dict(rollout.get("status"))
     replicasets = list(replicasets)
-    image, version = template_version(spec.get("template"))
+    image, version = _rollout_running_version(rollout, replicasets)
     canary = argo_canary(rollout, replicasets)
     blue_green = argo_blue_green(rollout, replicasets)
     desired = as_int(spec.get("replicas"), 1)
     actions = {ActionKind.SCALE, ActionKind.ROLLBACK, ActionKind.ABORT, ActionKind.RETRY}
-    actions |= {ActionKind.PROMOTE, ActionKind.PROMOTE_FULL}
+    actions |= {ActionKind.PROMOTE, ActionKind.PROMOTE_FULL, ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
     if blue_green is not None:
         actions.add(ActionKind.BLUE_GREEN_SWITCH)
     if hpa is not None:
@@ -902,7 +939,10 @@ def isvc_service(
     )
     model_format = str(as_dict(model.get("modelFormat")).get("name") or "")
     storage = str(model.get("storageUri") or "")
-    image = str(model.get("image") or storage)
+    containers = [as_dict(c) for c in as_list(predictor.get("containers"))]
+    main = next((c for c in containers if c.get("name") == "kserve-container"), containers[0] if containers else {})
+    named_image = str(main.get("image") or model.get("image") or "")
+    image = named_image or storage
     live = [p for p in pods if p.phase in ("Running", "Pending")]
     min_replicas = predictor.get("minReplicas")
     desired = as_int(min_replicas, 1) if min_replicas is not None else max(len(live), 1)
@@ -911,6 +951,8 @@ def isvc_service(
     component = as_dict(as_dict(status.get("components")).get("predictor"))
     canary = kserve_canary(isvc)
     actions = {ActionKind.CANARY_WEIGHT, ActionKind.ROLLBACK}
+    if named_image:  # otherwise the serving runtime's image runs: nothing on the object to update
+        actions.add(ActionKind.UPDATE_IMAGE)
     ready = sum(1 for p in live if p.ready)
     if not live and ready_cond is not None and ready_cond.get("status") == "True":
         ready = desired
@@ -918,7 +960,7 @@ def isvc_service(
         key=ServiceKey(cluster, ns, ServiceKind.INFERENCE_SERVICE, name),
         platform=Platform.K8S,
         image=image,
-        version=storage.rstrip("/").rsplit("/", 1)[-1] if storage else model_format,
+        version=storage.rstrip("/").rsplit("/", 1)[-1] if storage else image_tag(named_image) or model_format,
         desired=desired,
         ready=ready,
         updated=ready,
@@ -952,6 +994,9 @@ class Revision:
     created: datetime | None
     current: bool = False
     replicaset: str = ""
+    change_cause: str = ""
+    differs: str = ""
+    """What sets this revision apart from the one next to it with the same image ('env BATCH_SIZE')."""
 
     def age_seconds(self, now: datetime | None = None) -> float | None:
         if self.created is None:
@@ -960,18 +1005,28 @@ class Revision:
 
 
 def revisions(current_revision: str, replicasets: Iterable[ReplicaSetFacts]) -> tuple[Revision, ...]:
-    """Revisions of a Deployment or Rollout, newest first, from its ReplicaSets."""
-    out = [
-        Revision(
+    """Revisions of a Deployment or Rollout, newest first, from its ReplicaSets. Two revisions of
+    the same image say what else differs (env names, or 'other template fields')."""
+    sets = sorted((rs for rs in replicasets if rs.revision), key=lambda rs: as_int(rs.revision), reverse=True)
+    out = []
+    for i, rs in enumerate(sets):
+        twin = next((o for o in sets[i + 1:] + sets[:i] if o.image == rs.image), None)
+        out.append(Revision(
             revision=rs.revision,
             image=rs.image,
             version=rs.version,
             created=rs.created,
             current=rs.revision == current_revision,
             replicaset=rs.name,
-        )
-        for rs in replicasets
-        if rs.revision
-    ]
-    out.sort(key=lambda r: as_int(r.revision), reverse=True)
+            change_cause=rs.change_cause,
+            differs=_difference(rs, twin) if twin is not None else "",
+        ))
     return tuple(out)
+
+
+def _difference(rs: ReplicaSetFacts, other: ReplicaSetFacts) -> str:
+    mine, theirs = dict(rs.env), dict(other.env)
+    changed = sorted(k.split(".", 1)[1] for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+    if changed:
+        return f"env {', '.join(changed)} differs from revision {other.revision}"
+    return f"other template fields differ from revision {other.revision}"

@@ -358,6 +358,13 @@ PERMISSIONS: dict[tuple[ServiceKind, ActionKind], tuple[tuple[str, str, str, str
         ("patch", "serving.kserve.io", "inferenceservices", ""),
     ),
     (ServiceKind.INFERENCE_SERVICE, ActionKind.ROLLBACK): (("patch", "serving.kserve.io", "inferenceservices", ""),),
+    (ServiceKind.DEPLOYMENT, ActionKind.UPDATE_IMAGE): (("patch", "apps", "deployments", ""),),
+    (ServiceKind.DEPLOYMENT, ActionKind.RESTART): (("patch", "apps", "deployments", ""),),
+    (ServiceKind.ROLLOUT, ActionKind.UPDATE_IMAGE): (("patch", "argoproj.io", "rollouts", ""),),
+    (ServiceKind.ROLLOUT, ActionKind.RESTART): (("patch", "argoproj.io", "rollouts", ""),),
+    (ServiceKind.INFERENCE_SERVICE, ActionKind.UPDATE_IMAGE): (
+        ("patch", "serving.kserve.io", "inferenceservices", ""),
+    ),
 }
 
 
@@ -452,6 +459,10 @@ class KubernetesBackend(ReflectorHandler):
 
     def record_action(self, outcome: Any, operator: str) -> None:
         self._planner.record_action(outcome, operator)
+
+    def containers(self, service: ModelService) -> list[tuple[str, str]]:
+        """The image update picker: (container, image), main container first."""
+        return self._planner.containers(service.key)
 
     def revisions(self, target: ServiceKey | ModelService) -> tuple[tr.Revision, ...]:
         """The rollback picker: revisions newest first (revision, image/version, created/age)."""

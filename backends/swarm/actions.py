@@ -33,6 +33,7 @@ from backends.plans import (
     Intent,
     Mutation,
     PlanWarning,
+    Restart,
     Risk,
     Rollback,
     Scale,
@@ -157,6 +158,8 @@ class SwarmActions:
                 return self._plan_canary(service, intent)
             case SwitchBlueGreen():
                 return self._plan_bluegreen(service, intent)
+            case Restart():
+                return self._plan_restart(service, intent)
         raise ActionRefused(f"Swarm services do not support {intent.kind.value}")
 
     def _mid_rollout(self, facts: tr.ServiceFacts) -> list[PlanWarning]:
@@ -232,6 +235,28 @@ class SwarmActions:
         mutation = update_mutation(raw, spec, f"set image of {facts.name} to {image}")
         return self._plan(service, intent, raw, (mutation,), before, after, warnings=warnings, risk=Risk.MEDIUM,
                           context={"expect": "tasks", "image": image})
+
+    def _plan_restart(self, service: ModelService, intent: Restart) -> ActionPlan:
+        """`docker service update --force`: TaskTemplate.ForceUpdate + 1 on the spec read now, sent
+        with that spec's version index. Swarm replaces every task through the service's UpdateConfig."""
+        raw = self._read(service.key.name)
+        facts = tr.service_facts(raw)
+        tasks = [t for t in self.backend.list_tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
+        running = [str(t.get("ID")) for t in tasks if tr.is_running(t)]
+        spec = copy.deepcopy(raw["Spec"])
+        spec["TaskTemplate"]["ForceUpdate"] = facts.force_update + 1
+        before = {"force update": str(facts.force_update), "tasks": f"{len(running)} running"}
+        after = {"force update": str(facts.force_update + 1), "tasks": f"{len(running)} new"}
+        warnings = self._mid_rollout(facts)
+        warnings.append(PlanWarning("restart-replaces-tasks",
+                                    f"every one of the {_plural(len(running), 'task')} is replaced with "
+                                    f"{facts.name}'s update config: {_update_config_text(raw['Spec'])}"))
+        mutation = update_mutation(raw, spec, f"force update of {facts.name} "
+                                   f"(ForceUpdate {facts.force_update} → {facts.force_update + 1})")
+        return self._plan(service, intent, raw, (mutation,), before, after, warnings=warnings,
+                          risk=Risk.HIGH if self._production(facts) and len(running) <= 1 else Risk.MEDIUM,
+                          context={"expect": "restart", "force_update": facts.force_update + 1,
+                                   "old_tasks": running})
 
     def _plan_rollback(self, service: ModelService, intent: Rollback) -> ActionPlan:
         raw = self._read(service.key.name)
@@ -426,6 +451,10 @@ class SwarmActions:
         running = [t for t in tasks if tr.is_running(t)]
         return raw, facts, len(running), sum(1 for t in running if tr.is_current(facts, t))
 
+    def _running_tasks(self, service_id: str) -> list[dict]:
+        return [t for t in self.backend.list_tasks([service_id])
+                if t.get("ServiceID") == service_id and tr.is_running(t)]
+
     def _check(self, plan: ActionPlan, expect: str | None) -> tuple[bool, str, dict[str, str], bool]:
         name = plan.context["service"]
         if expect == "canary":
@@ -463,6 +492,13 @@ class SwarmActions:
             stuck = state == "rollback_paused"
             ok = (landed and facts.image == want_image and state not in ACTIVE_UPDATE + STUCK_UPDATE
                   and running == current == desired)
+        elif expect == "restart":
+            old = set(plan.context["old_tasks"])
+            left = sum(1 for t in self._running_tasks(facts.id) if str(t.get("ID")) in old)
+            after = {"force update": str(facts.force_update), "tasks": f"{current} new, {left} old running"}
+            stuck = landed and state in STUCK_UPDATE
+            ok = (landed and facts.force_update == plan.context["force_update"] and left == 0
+                  and state not in ACTIVE_UPDATE + STUCK_UPDATE and running == current == desired)
         elif "image" in plan.context:
             after = {"image": facts.image, "version": facts.version}
             stuck = landed and state in STUCK_UPDATE

@@ -389,7 +389,7 @@ def translate(
     for f in facts:
         desired, ready, updated = counts[f.id]
         key = key_for(cluster, f)
-        actions = {ActionKind.UPDATE_IMAGE}
+        actions = {ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
         if f.replicated:
             actions.add(ActionKind.SCALE)
         if f.has_previous:
@@ -552,8 +552,31 @@ def detail(
                                     last_seen=parse_time(status.get("Timestamp"))))
     revisions = [(str(facts.version_index), f"current: {facts.image}")]
     if facts.has_previous:
-        revisions.append(("previous", f"PreviousSpec: {facts.previous_image}"))
+        differs = previous_difference(_d(service.get("Spec")), _d(service.get("PreviousSpec")))
+        revisions.append(("previous", f"PreviousSpec: {facts.previous_image}" + (f" · {differs}" if differs else "")))
     notes = []
     if facts.update_state:
         notes.append(f"update {facts.update_state}: {facts.update_message}")
     return ServiceDetail(replicas=tuple(replicas), events=tuple(events), revisions=tuple(revisions), notes=tuple(notes))
+
+
+def _env_map(spec: Mapping[str, Any]) -> dict[str, str]:
+    env = _d(_d(spec.get("TaskTemplate")).get("ContainerSpec")).get("Env") or []
+    return dict(str(item).partition("=")[::2] for item in env)
+
+
+def previous_difference(spec: Mapping[str, Any], previous: Mapping[str, Any]) -> str:
+    """What a rollback to PreviousSpec changes besides the image, for the picker: env names (never
+    their values, which can be secrets), the replica count, a forced restart in between."""
+    parts = []
+    now_env, old_env = _env_map(spec), _env_map(previous)
+    changed = sorted(k for k in now_env.keys() | old_env.keys() if now_env.get(k) != old_env.get(k))
+    if changed:
+        parts.append(f"env {', '.join(changed)} differs")
+    now_replicas = _d(_d(spec.get("Mode")).get("Replicated")).get("Replicas")
+    old_replicas = _d(_d(previous.get("Mode")).get("Replicated")).get("Replicas")
+    if now_replicas != old_replicas and old_replicas is not None:
+        parts.append(f"replicas {old_replicas} (now {now_replicas})")
+    if _d(spec.get("TaskTemplate")).get("ForceUpdate") != _d(previous.get("TaskTemplate")).get("ForceUpdate"):
+        parts.append("before the last forced restart")
+    return " · ".join(parts)

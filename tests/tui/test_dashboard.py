@@ -168,7 +168,7 @@ async def drawn_key_line(app: MlopsApp, pilot) -> KeyLine:
 
 async def test_the_key_line_names_every_key_and_greys_out_what_the_selection_cannot_do():
     app, _ = make_app()
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with app.run_test(size=(170, 45)) as pilot:  # every description in full takes ~166 columns
         line = await drawn_key_line(app, pilot)
         table = app.query_one(ServicesPane)
         table.move_cursor(row=next(i for i, k in enumerate(table.shown_keys) if "ml-model-service" in k))

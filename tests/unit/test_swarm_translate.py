@@ -68,7 +68,7 @@ def test_replicated_service_image_version_revision_and_previous_spec(view):
     assert conditions["Placement"].message == "node.role==manager"
     assert conditions["RestartPolicy"].reason == "on-failure"
     assert conditions["RestartPolicy"].message == "max 3 attempts, delay 5s"
-    assert llm.actions == {ActionKind.SCALE, ActionKind.UPDATE_IMAGE, ActionKind.ROLLBACK}
+    assert llm.actions == {ActionKind.SCALE, ActionKind.UPDATE_IMAGE, ActionKind.ROLLBACK, ActionKind.RESTART}
 
 
 def test_version_label_wins_over_the_tag(view):

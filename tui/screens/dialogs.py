@@ -16,12 +16,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from backends.model import Alert, ModelService
+from backends.model import Alert, AlertState, ModelService, Platform
 from backends.plans import (
     Abort,
     ExpireSilence,
     Intent,
     Promote,
+    Restart,
     Retry,
     Rollback,
     Scale,
@@ -103,9 +104,25 @@ class ScaleDialog(IntentDialog):
             self.say(str(exc))
 
 
+FAILED_ANALYSIS_REASONS = ("AnalysisRunFailed", "AnalysisRunError")
+"""Argo's event reasons for an analysis that judged the canary bad."""
+
+
+def canary_trouble(service: ModelService, alerts: Sequence[Alert]) -> str:
+    """Why the canary looks bad right now (a firing alert, a failed analysis), or ''."""
+    if service.canary is not None and service.canary.aborted:
+        return ""
+    firing = sorted({a.name for a in alerts if a.state is AlertState.FIRING})
+    if firing:
+        return f"firing: {', '.join(firing)}"
+    failed = next((c for c in service.conditions if c.reason in FAILED_ANALYSIS_REASONS), None)
+    return f"analysis failed: {failed.message or failed.reason}" if failed else ""
+
+
 class CanaryDialog(IntentDialog):
     """`w`: a weight 0-100 (up/down step by 10, snapped to what the engine can reach), or for an
-    Argo Rollout, promote / promote fully / abort / retry."""
+    Argo Rollout, its plugin's operations: abort / promote / promote --full / retry. Abort comes
+    first while the canary has a firing alert or a failed analysis: that is when it is reached for."""
 
     BINDINGS = [
         *IntentDialog.BINDINGS,
@@ -113,31 +130,41 @@ class CanaryDialog(IntentDialog):
         Binding("down", "step(-10)", "-10%", show=False),
     ]
 
-    def __init__(self, service: ModelService) -> None:
+    def __init__(self, service: ModelService, alerts: Sequence[Alert] = ()) -> None:
         canary = service.canary
-        now = f"{canary.weight}% to {canary.canary_version or 'canary'}" if canary and canary.weight is not None else "?"
+        now = (f"{canary.weight}% to {canary.canary_version or 'canary'}"
+               if canary and canary.weight is not None else "?")
         super().__init__(f"Canary of {service.key}  (now {now})")
         self.service = service
         self.argo = bool(canary and canary.source == "argo")
         self.reachable = canary.reachable_weights if canary else ()
+        self.trouble = canary_trouble(service, alerts)
 
     def body(self) -> ComposeResult:
         if self.argo:
             canary = self.service.canary
             step = f"step {canary.step}/{canary.total_steps}" if canary and canary.total_steps else ""
             yield Static(Text(f"Argo Rollout {step} {'paused' if canary and canary.paused else ''}".strip()))
-            yield OptionList(
-                Option("promote: continue to the next step", id="promote"),
-                Option("promote --full: skip the remaining steps", id="promote-full"),
-                Option("abort: send all traffic back to stable", id="abort"),
-                Option("retry: resume an aborted rollout", id="retry"),
-                id="argo-choice",
-            )
+            if self.trouble:
+                yield Static(Text(plain(f"▲ the canary is unhealthy ({self.trouble})")),
+                             classes="dialog-message -warning")
+            yield OptionList(*self._argo_options(), id="argo-choice")
         else:
             current = self.service.canary.weight if self.service.canary and self.service.canary.weight else 0
             yield Input(value=str(current), placeholder="canary weight 0-100", id="weight")
             if self.reachable:
                 yield Static(Text("reachable weights: " + ", ".join(f"{w}%" for w in self.reachable)))
+
+    def _argo_options(self) -> list[Option]:
+        canary = self.service.canary
+        stable = canary.stable_version if canary and canary.stable_version else "stable"
+        abort = Option(Text(plain(f"abort: canary weight → 0%, {stable} serves everything")), id="abort")
+        others = [
+            Option("promote: continue to the next step", id="promote"),
+            Option("promote --full: skip the remaining steps", id="promote-full"),
+            Option("retry: resume an aborted rollout", id="retry"),
+        ]
+        return [abort, *others] if self.trouble else [*others[:2], abort, others[2]]
 
     def hint(self) -> str:
         if self.argo:
@@ -232,14 +259,39 @@ class RollbackDialog(IntentDialog):
 
 
 class UpdateImageDialog(IntentDialog):
-    """`u`: a new image reference, as a rolling update."""
+    """`u`: a new image reference, as a rolling update. With several containers (an Argo Rollout's
+    models, a KServe predictor) the operator picks which one first; sidecars are not offered."""
 
-    def __init__(self, service: ModelService) -> None:
+    def __init__(self, service: ModelService, containers: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(f"Update image of {service.key}  (now {service.image or '?'})")
         self.service = service
+        self.containers = list(containers)
+        self.container, self.current = self.containers[0] if self.containers else ("", service.image)
 
     def body(self) -> ComposeResult:
-        yield Input(value=self.service.image, placeholder="registry/name:tag", id="image")
+        if len(self.containers) > 1:
+            yield Static(Text("Container:"))
+            yield OptionList(*(Option(Text(plain(f"{name}   {image}")), id=name) for name, image in self.containers),
+                             id="containers")
+        yield Input(value=self.current, placeholder="registry/name:tag", id="image")
+
+    def on_mount(self) -> None:
+        # Several containers: choose which first (enter moves on to its image); one: type at once.
+        self.query_one("#containers" if len(self.containers) > 1 else "#image").focus()
+
+    def hint(self) -> str:
+        if len(self.containers) > 1:
+            return "up/down: container   enter: edit its image   enter again: preview   esc: cancel"
+        return super().hint()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self.container, self.current = self.containers[event.option_index]
+        self.query_one("#image", Input).value = self.current
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.query_one("#image", Input).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         try:
@@ -247,14 +299,32 @@ class UpdateImageDialog(IntentDialog):
         except InvalidInput as exc:
             self.say(str(exc))
             return
-        self.say("that is the current image" if image == self.service.image else "", "warning")
+        self.say("that is the current image" if image == self.current else "", "warning")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         try:
-            self.dismiss(UpdateImage(parse_image(event.value)))
+            self.dismiss(UpdateImage(parse_image(event.value), container=self.container))
         except InvalidInput as exc:
             self.say(str(exc))
+
+
+class RestartDialog(IntentDialog):
+    """`r`: replace every replica with a fresh one on the same spec; the preview says how fast."""
+
+    def __init__(self, service: ModelService) -> None:
+        super().__init__(f"Restart {service.key}  ({service.ready}/{service.desired} ready)")
+        self.service = service
+
+    def body(self) -> ComposeResult:
+        unit = "task" if self.service.platform is Platform.SWARM else "pod"
+        like = "docker service update --force" if self.service.platform is Platform.SWARM else "kubectl rollout restart"
+        yield OptionList(Option(Text(f"restart: replace every {unit} on the same spec (like `{like}`)"), id="restart"),
+                         id="restart-choice")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(Restart())
 
 
 class SilenceDialog(IntentDialog):
