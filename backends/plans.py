@@ -227,6 +227,32 @@ class ActionConflict(ActionError):
         self.changed = changed
 
 
+CHANGED_BY_OTHERS = "changed by someone else since your preview"
+
+
+def what_changed(previewed: ActionPlan, now: ActionPlan | None) -> str:
+    """What moved between the preview the operator confirmed and a fresh plan against the object as
+    it is now, field by field, in the preview's own words ('replicas 3 → 4 (changed by someone else
+    since your preview)'). Engine-independent: both plans come from the same backend."""
+    if now is None:
+        return ""
+    changes = [f"{key} {previewed.before.get(key, '-') or '-'} → {now.before.get(key, '-') or '-'}"
+               for key in _keys_of(previewed.before, now.before)
+               if previewed.before.get(key) != now.before.get(key)]
+    if changes:
+        return f"{', '.join(changes)} ({CHANGED_BY_OTHERS})"
+    moved = previewed.precondition_version != now.precondition_version
+    return (f"version {previewed.precondition_version} → {now.precondition_version}: a field this preview does "
+            f"not show was {CHANGED_BY_OTHERS}" if moved else "")
+
+
+def _keys_of(*maps: Mapping[str, str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for mapping in maps:
+        seen.update(dict.fromkeys(mapping))
+    return list(seen)
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
     converged: bool
