@@ -242,8 +242,9 @@ def what_changed(previewed: ActionPlan, now: ActionPlan | None) -> str:
     if changes:
         return f"{', '.join(changes)} ({CHANGED_BY_OTHERS})"
     moved = previewed.precondition_version != now.precondition_version
-    return (f"version {previewed.precondition_version} → {now.precondition_version}: a field this preview does "
-            f"not show was {CHANGED_BY_OTHERS}" if moved else "")
+    return (f"version {previewed.precondition_version} → {now.precondition_version}: the object was written "
+            f"since your preview, but no field shown here changed (its status, or a field this preview does not "
+            f"show)" if moved else "")
 
 
 def _keys_of(*maps: Mapping[str, str]) -> list[str]:

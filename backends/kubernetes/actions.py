@@ -719,6 +719,7 @@ class ActionPlanner:
 
     def __init__(self, backend: KubernetesBackend) -> None:
         self.backend = backend
+        self._switches_previewed: dict[tuple[str, str], tr.SelectorSwitch] = {}
 
     @property
     def transport(self):
@@ -858,11 +859,16 @@ class ActionPlanner:
         with self.backend._lock:
             switch = self.backend._bg.get((key.namespace, key.name))
         if switch is None:
+            # A re-plan after a conflict: the Service may no longer select this Deployment (someone
+            # edited its selector). Plan against the Service the operator previewed, read afresh.
+            switch = self._switches_previewed.get((key.namespace, key.name))
+        if switch is None:
             raise ActionRefused(f"no Service switches {key.name} between colours")
         colours = {c.name: c for c in switch.colours}
         if intent.colour not in colours:
             raise ActionRefused(f"{switch.service} has no {switch.key}={intent.colour}: "
                                 f"known {', '.join(sorted(colours))}")
+        self._switches_previewed[(key.namespace, key.name)] = switch
         svc = self._get(api_path("", "v1", "services", key.namespace, switch.service))
         selector = tr.str_map(tr.as_dict(tr.as_dict(svc).get("spec")).get("selector"))
         new_selector = {**selector, switch.key: intent.colour}
