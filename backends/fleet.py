@@ -40,6 +40,7 @@ from backends.plans import (
     ActionRefused,
     Intent,
     Outcome,
+    field_changes,
     what_changed,
 )
 from backends.state import FleetDelta, FleetState
@@ -502,7 +503,8 @@ def _revision_choice(item: Any) -> tuple[str, str]:
 
 def conflict_detail(exc: ActionConflict, plan: ActionPlan, replanned: ActionPlan | None) -> str:
     """What changed first (from the two previews), then what the engine said (which calls landed)."""
-    changed = what_changed(plan, replanned) or exc.changed or "the object changed since your preview"
+    changed = (field_changes(plan, replanned) or exc.changed or what_changed(plan, replanned)
+               or "the object changed since your preview")
     return f"{changed}; nothing more was sent: {exc}"
 
 
