@@ -208,11 +208,8 @@ def test_a_swarm_label_ties_an_alert_to_the_swarm_service_not_a_namesake_deploym
 
 
 class _GuardedBackend(InMemoryBackend):
-    """Plans read the engine's truth (`services`); apply refuses a plan whose `before` is stale, as a
+    """Plans from the service record it is given; apply refuses a plan whose `before` is stale, as a
     resourceVersion precondition makes the API server do. `published` is the backend's latest record."""
-
-    def plan(self, svc, intent):
-        return super().plan(self.services[svc.key], intent)
 
     def published(self, key):
         return self.services.get(key)
