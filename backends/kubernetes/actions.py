@@ -1020,7 +1020,8 @@ class ActionPlanner:
             selector = tr.str_map(tr.as_dict(obj.get("spec")).get("selector"))
             ns, name = tr.obj_key(obj)
             ready = self._ready_pods(ns, selector)
-            after = {ctx["key"]: selector.get(ctx["key"], ""), "ready pods": str(ready)}
+            after = {"selector": _selector_text(selector), ctx["key"]: selector.get(ctx["key"], ""),
+                     "ready pods": str(ready)}
             if selector.get(ctx["key"]) != ctx["colour"]:
                 return False, f"selector still {ctx['key']}={selector.get(ctx['key'])}", after
             # Traffic follows the EndpointSlices, which lag the selector (engine-facts B6).

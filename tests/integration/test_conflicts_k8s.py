@@ -277,3 +277,64 @@ def test_argo_abort_retry_promote_and_undo_never_overwrite_a_colleagues_change(e
     assert images()[0] == "proptechusa/price-model:v2.0-hotfix"
     new_plan, _result = confirm_the_new_preview(env, outcome)
     assert images()[0] == new_plan.after["image"] != "proptechusa/price-model:v2.0-hotfix"
+
+
+# -- the simulator answers a stale precondition as kube-apiserver does, on every path we use -------
+
+OPTIMISTIC_LOCK = ("the object has been modified; please apply your changes to the latest version and try again")
+GUARDED_PATHS = [
+    pytest.param("/apis/apps/v1/namespaces/ml-prod/deployments/rent-predictor-canary/scale",
+                 "application/merge-patch+json", {"spec": {"replicas": 1}}, "deployments.apps",
+                 "rent-predictor-canary", id="deployment-scale-subresource"),
+    pytest.param("/apis/argoproj.io/v1alpha1/namespaces/ml-prod/rollouts/ensemble-predictor/scale",
+                 "application/merge-patch+json", {"spec": {"replicas": 5}}, "rollouts.argoproj.io",
+                 "ensemble-predictor", id="rollout-scale-subresource"),
+    pytest.param("/apis/argoproj.io/v1alpha1/namespaces/ml-prod/rollouts/ensemble-predictor/status",
+                 "application/merge-patch+json", {"status": {"abort": True}}, "rollouts.argoproj.io",
+                 "ensemble-predictor", id="rollout-status-subresource"),
+    pytest.param("/apis/argoproj.io/v1alpha1/namespaces/ml-prod/rollouts/ensemble-predictor",
+                 "application/merge-patch+json", {"spec": {"paused": True}}, "rollouts.argoproj.io",
+                 "ensemble-predictor", id="rollout"),
+    pytest.param("/apis/autoscaling/v2/namespaces/ml-prod/horizontalpodautoscalers/model-hpa",
+                 "application/merge-patch+json", {"spec": {"maxReplicas": 9}}, "horizontalpodautoscalers.autoscaling",
+                 "model-hpa", id="hpa"),
+    pytest.param("/apis/serving.kserve.io/v1beta1/namespaces/ml-prod/inferenceservices/property-price-predictor",
+                 "application/merge-patch+json", {"spec": {"predictor": {"canaryTrafficPercent": 5}}},
+                 "inferenceservices.serving.kserve.io", "property-price-predictor", id="inferenceservice"),
+    pytest.param("/api/v1/namespaces/ml-prod/services/ml-model-service", "application/strategic-merge-patch+json",
+                 {"spec": {"selector": {"version": "v2.0"}}}, "services", "ml-model-service", id="service-selector"),
+]
+
+
+@pytest.mark.parametrize("path, content_type, body, qualified, name", GUARDED_PATHS)
+def test_the_simulator_refuses_a_stale_resource_version_with_the_api_servers_409(
+        env, path, content_type, body, qualified, name):
+    from backends.kubernetes.client import ApiError
+
+    transport = env.backend.transport
+    stale = {"metadata": {"resourceVersion": "1"}, **body}
+    before = transport.request("GET", path.removesuffix("/scale").removesuffix("/status")).json()
+    with pytest.raises(ApiError) as refused:
+        transport.request("PATCH", path, body=stale, content_type=content_type)
+    assert refused.value.status == 409
+    assert refused.value.body["message"] == f'Operation cannot be fulfilled on {qualified} "{name}": {OPTIMISTIC_LOCK}'
+    assert (refused.value.body["reason"], refused.value.body["code"]) == ("Conflict", 409)
+    after = transport.request("GET", path.removesuffix("/scale").removesuffix("/status")).json()
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]  # nothing written
+
+
+def test_the_simulator_answers_a_failed_json_patch_test_as_kube_apiserver_does(env):
+    """kube-apiserver wraps json-patch Apply errors in NewGenericServerResponse(422): the generic
+    message, reason Invalid, empty details; the patch's other operations are not applied."""
+    from backends.kubernetes.client import ApiError
+
+    path = "/apis/apps/v1/namespaces/ml-prod/deployments/rent-predictor-canary"
+    before = env.backend.transport.request("GET", path).json()
+    ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
+           {"op": "replace", "path": "/spec/replicas", "value": 7}]
+    with pytest.raises(ApiError) as refused:
+        env.backend.transport.request("PATCH", path, body=ops, content_type="application/json-patch+json")
+    assert refused.value.body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                  "message": "the server rejected our request due to an error in our request",
+                                  "reason": "Invalid", "details": {}, "code": 422}
+    assert env.backend.transport.request("GET", path).json()["spec"]["replicas"] == before["spec"]["replicas"]
