@@ -9,8 +9,8 @@ import json
 
 from tests.integration.test_operator_keys import (  # noqa: F401 (demo: the simulated fleet fixture)
     audit_lines,
+    confirm_until_applied,
     demo,
-    finish,
     kubectl,
     screen_is,
     select,
@@ -21,20 +21,6 @@ from tui.app import MlopsApp
 from tui.sources import build_fleet
 
 CHANGED = "replicas 3 → 4 (changed by someone else since your preview)"
-
-
-async def confirm_until_applied(pilot, app) -> str:
-    """`y`, and again on each fresh preview (the Deployment's controller writes its status while the
-    colleague's replica comes up; each write is a new version): the outcome text once applied."""
-    for _ in range(6):
-        preview = app.screen
-        await pilot.press("y")
-        await until(pilot, lambda preview=preview: (
-            app.screen.__class__.__name__ == "ProgressScreen" and app.screen.finished)
-            or (app.screen.__class__.__name__ == "PreviewScreen" and app.screen is not preview), timeout=90)
-        if app.screen.__class__.__name__ == "ProgressScreen":
-            return await finish(pilot, app)
-    raise AssertionError("no fresh preview could be applied")
 
 
 async def test_scale_confirmed_after_a_colleagues_kubectl_scale_shows_a_new_preview_and_forces_nothing(
