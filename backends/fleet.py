@@ -40,6 +40,8 @@ from backends.plans import (
     ActionRefused,
     Intent,
     Outcome,
+    field_changes,
+    what_changed,
 )
 from backends.state import FleetDelta, FleetState
 
@@ -406,9 +408,10 @@ class Fleet:
         try:
             backend.apply(plan)
         except ActionConflict as exc:
+            # Never retried: the operator sees a fresh preview that names what changed, and decides.
             replanned = self._replan(backend, plan)
-            detail = f"{exc}: the object changed since the preview" + (f" ({exc.changed})" if exc.changed else "")
-            return self._finish(plan, Outcome.CONFLICT, detail, started, replanned=replanned)
+            return self._finish(plan, Outcome.CONFLICT, conflict_detail(exc, plan, replanned), started,
+                                replanned=replanned)
         except ActionForbidden as exc:
             return self._finish(plan, Outcome.FORBIDDEN, str(exc), started)
         except ActionRefused as exc:
@@ -444,9 +447,17 @@ class Fleet:
             raise ActionRefused(f"type {plan.confirm_text!r} to confirm this action")
 
     def _replan(self, backend: ActionBackend, plan: ActionPlan) -> ActionPlan | None:
-        service = self._state.services.get(plan.target) if plan.target else None
+        """A new plan for the same intent against the object as it is now: the backend re-reads the
+        engine, and the service record is the backend's latest (not a FleetState entry that may not
+        have caught up with the change that caused the conflict)."""
+        if plan.target is None:
+            return None
+        published = getattr(backend, "published", None)
+        service = (published(plan.target) if published is not None else None) or self._state.services.get(plan.target)
+        if service is None:
+            return None
         try:
-            return backend.plan(service, plan.intent) if service is not None else None
+            return backend.plan(service, plan.intent)
         except Exception:
             log.exception("re-plan after conflict failed")
             return None
@@ -523,6 +534,13 @@ def _short_age(seconds: float) -> str:
     return f"{seconds}s"
 
 
+def conflict_detail(exc: ActionConflict, plan: ActionPlan, replanned: ActionPlan | None) -> str:
+    """What changed first (from the two previews), then what the engine said (which calls landed)."""
+    changed = (field_changes(plan, replanned) or exc.changed or what_changed(plan, replanned)
+               or "the object changed since your preview")
+    return f"{changed}; nothing more was sent: {exc}"
+
+
 def _overridden(plan: ActionPlan, warning: Any) -> bool:
     return warning.code == "selector-no-ready-pods" and getattr(plan.intent, "override_unready", False)
 
@@ -532,6 +550,15 @@ def _os_user() -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
+
+
+def _true_before(result: ActionOutcome) -> dict[str, str]:
+    """What the object held when the mutation reached it. Applied plans carry a precondition, so that
+    is the preview's `before`; a conflict means the object had moved on, to what the re-plan read
+    (empty when it could not be re-read): the preview's stale `before` is never recorded as fact."""
+    if result.outcome is not Outcome.CONFLICT:
+        return dict(result.plan.before)
+    return dict(result.replanned.before) if result.replanned is not None else {}
 
 
 def audit_record(result: ActionOutcome, operator: str) -> dict[str, Any]:
@@ -549,8 +576,9 @@ def audit_record(result: ActionOutcome, operator: str) -> dict[str, Any]:
         "kind": plan.target.kind.value if plan.target else "",
         "action": plan.intent.kind.value,
         "intent": plan.description,
-        "before": dict(plan.before),
+        "before": _true_before(result),
         "planned": dict(plan.after),
+        "previewed": dict(plan.before),
         "after": dict(result.after),
         "result": result.outcome.value,
         "error": "" if result.ok or result.outcome is Outcome.SUCCEEDED else result.detail,

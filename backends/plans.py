@@ -240,6 +240,40 @@ class ActionConflict(ActionError):
         self.changed = changed
 
 
+CHANGED_BY_OTHERS = "changed by someone else since your preview"
+
+
+def field_changes(previewed: ActionPlan, now: ActionPlan | None) -> str:
+    """The previewed fields that moved between the preview the operator confirmed and a fresh plan
+    against the object as it is now, in the preview's own words ('replicas 3 → 4 (changed by someone
+    else since your preview)'); '' when none did. Engine-independent: both plans come from one backend."""
+    if now is None:
+        return ""
+    changes = [f"{key} {previewed.before.get(key, '-') or '-'} → {now.before.get(key, '-') or '-'}"
+               for key in _keys_of(previewed.before, now.before)
+               if previewed.before.get(key) != now.before.get(key)]
+    return f"{', '.join(changes)} ({CHANGED_BY_OTHERS})" if changes else ""
+
+
+def what_changed(previewed: ActionPlan, now: ActionPlan | None) -> str:
+    """`field_changes`, or, when only the object's version moved, that it did."""
+    if now is None:
+        return ""
+    if changes := field_changes(previewed, now):
+        return changes
+    moved = previewed.precondition_version != now.precondition_version
+    return (f"version {previewed.precondition_version} → {now.precondition_version}: the object was written "
+            f"since your preview, but no field shown here changed (its status, or a field this preview does not "
+            f"show)" if moved else "")
+
+
+def _keys_of(*maps: Mapping[str, str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for mapping in maps:
+        seen.update(dict.fromkeys(mapping))
+    return list(seen)
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
     converged: bool

@@ -12,6 +12,7 @@ import copy
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,69 @@ def object_path(key: ServiceKey, sub: str = "", version: str | None = None) -> s
 
 def _rv(obj: Any) -> str:
     return str(tr.meta(obj).get("resourceVersion") or "")
+
+
+RV_POINTER = "/metadata/resourceVersion"
+
+
+def guarded(body: dict[str, Any], rv: str) -> dict[str, Any]:
+    """A merge or strategic-merge patch body that only applies to the object as the preview saw it:
+    the API server answers 409 Conflict when `metadata.resourceVersion` is no longer current, so
+    nothing that changed since the preview is overwritten. (Scale and status subresources share the
+    parent's resourceVersion.) An object read without one (never from a real server) stays unguarded."""
+    return {"metadata": {"resourceVersion": rv}, **body} if rv else body
+
+
+def tested(ops: list[dict[str, Any]], rv: str) -> list[dict[str, Any]]:
+    """JSON-patch operations preceded by a `test` of the resourceVersion the preview was built from:
+    if the object changed since, the server applies none of them (422, or 409 on the write)."""
+    return [{"op": "test", "path": RV_POINTER, "value": rv}, *ops] if rv else ops
+
+
+def precondition_of(mutation: Mutation) -> str:
+    """The resourceVersion a mutation is guarded by ('' when unguarded)."""
+    body = mutation.body
+    if isinstance(body, dict):
+        return str(tr.meta(body).get("resourceVersion") or "")
+    if isinstance(body, list):
+        for op in body:
+            if isinstance(op, dict) and op.get("op") == "test" and op.get("path") == RV_POINTER:
+                return str(op.get("value") or "")
+    return ""
+
+
+def rebased(mutation: Mutation, rv: str) -> Mutation:
+    """The same mutation guarded by `rv` instead: the next call of a multi-call plan on an object
+    whose previous call just landed (that call, and only it, moved the resourceVersion)."""
+    body = copy.deepcopy(mutation.body)
+    if isinstance(body, dict) and isinstance(body.get("metadata"), dict) and body["metadata"].get("resourceVersion"):
+        body["metadata"]["resourceVersion"] = rv
+    elif isinstance(body, list):
+        for op in body:
+            if isinstance(op, dict) and op.get("op") == "test" and op.get("path") == RV_POINTER:
+                op["value"] = rv
+    return replace(mutation, body=body)
+
+
+def _json_pointer_token(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def annotation_ops(current: Mapping[str, str], wanted: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Per-key JSON-patch operations turning `current` annotations into `wanted`: only the keys that
+    differ are touched, so an annotation nobody meant to change is never rewritten from an old copy."""
+    if not current:
+        return [{"op": "add", "path": "/metadata/annotations", "value": dict(wanted)}] if wanted else []
+    ops: list[dict[str, Any]] = []
+    for key in sorted(set(current) | set(wanted)):
+        path = f"/metadata/annotations/{_json_pointer_token(key)}"
+        if key not in wanted:
+            ops.append({"op": "remove", "path": path})
+        elif key not in current:
+            ops.append({"op": "add", "path": path, "value": wanted[key]})
+        elif current[key] != wanted[key]:
+            ops.append({"op": "replace", "path": path, "value": wanted[key]})
+    return ops
 
 
 def _plan(backend_name: str, user: str, service: ModelService, intent: Intent, **kw: Any) -> ActionPlan:
@@ -168,7 +232,7 @@ def plan_scale(
     mutation = Mutation(
         "PATCH",
         object_path(service.key, "scale", path_version),
-        {"spec": {"replicas": n}},
+        guarded({"spec": {"replicas": n}}, _rv(obj)),
         MERGE,
         summary=f"scale {service.key.name} to {n}",
     )
@@ -209,7 +273,8 @@ def plan_autoscaler_bounds(
             Mutation(
                 "PATCH",
                 path,
-                {"spec": {"minReplicas": intent.min_replicas, "maxReplicas": intent.max_replicas}},
+                guarded({"spec": {"minReplicas": intent.min_replicas, "maxReplicas": intent.max_replicas}},
+                        _rv(hpa)),
                 MERGE,
                 summary=f"set HPA {name} bounds",
             ),
@@ -237,7 +302,7 @@ def plan_kserve_weight(source: str, user: str, service: ModelService, intent: Se
             Mutation(
                 "PATCH",
                 path,
-                {"spec": {"predictor": {"canaryTrafficPercent": intent.weight}}},
+                guarded({"spec": {"predictor": {"canaryTrafficPercent": intent.weight}}}, _rv(isvc)),
                 MERGE,
                 summary=f"canaryTrafficPercent {intent.weight}",
             ),
@@ -331,6 +396,7 @@ def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rol
     status = tr.as_dict(tr.as_dict(rollout).get("status"))
     main_path = object_path(service.key, "", version)
     status_path = _argo_status_path(service, version)
+    rv = _rv(rollout)
     mutations: list[Mutation] = []
     canary = tr.argo_canary(rollout)
     before: dict[str, str] = {
@@ -346,9 +412,9 @@ def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rol
         full = isinstance(intent, Promote) and intent.full
         spec_patch, status_patch = argo_promote_patches(rollout, full)
         if spec_patch:
-            mutations.append(Mutation("PATCH", main_path, spec_patch, MERGE, summary="unpause"))
+            mutations.append(Mutation("PATCH", main_path, guarded(spec_patch, rv), MERGE, summary="unpause"))
         if status_patch:
-            mutations.append(Mutation("PATCH", status_path, status_patch, MERGE, summary="promote"))
+            mutations.append(Mutation("PATCH", status_path, guarded(status_patch, rv), MERGE, summary="promote"))
         after["paused"] = "no"
         if full:
             after["step"] = f"{canary.total_steps}/{canary.total_steps}" if canary and canary.total_steps else "full"
@@ -359,12 +425,14 @@ def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rol
             warnings.append(PlanWarning("aborted", "the rollout is aborted: promote does not resume it, retry does"))
         kind = "argo-promote-full" if full else "argo-promote"
     elif isinstance(intent, Abort):
-        mutations.append(Mutation("PATCH", status_path, {"status": {"abort": True}}, MERGE, summary="abort"))
+        mutations.append(Mutation("PATCH", status_path, guarded({"status": {"abort": True}}, rv), MERGE,
+                                  summary="abort"))
         after["aborted"] = "yes"
         _abort_effect(service, rollout, before, after)
         kind = "argo-abort"
     elif isinstance(intent, Retry):
-        mutations.append(Mutation("PATCH", status_path, {"status": {"abort": False}}, MERGE, summary="retry"))
+        mutations.append(Mutation("PATCH", status_path, guarded({"status": {"abort": False}}, rv), MERGE,
+                                  summary="retry"))
         after["aborted"] = "no"
         kind = "argo-retry"
     else:
@@ -415,7 +483,7 @@ def plan_selector_switch(
     ns, name = tr.obj_key(svc)
     selector = tr.str_map(tr.as_dict(tr.as_dict(svc).get("spec")).get("selector"))
     new_selector = {**selector, key: intent.colour}
-    shown = ",".join(f"{k}={v}" for k, v in sorted(new_selector.items()))
+    shown = _selector_text(new_selector)
     warnings = []
     if ready_pods == 0:
         warnings.append(
@@ -438,10 +506,10 @@ def plan_selector_switch(
         user,
         service,
         intent,
-        mutations=(Mutation("PATCH", path, {"spec": {"selector": {key: intent.colour}}}, STRATEGIC,
-                            summary=f"{name} selector {key}={intent.colour}"),),
-        before={key: selector.get(key, ""), "ready pods": ""},
-        after={key: intent.colour, "ready pods": str(ready_pods)},
+        mutations=(Mutation("PATCH", path, guarded({"spec": {"selector": {key: intent.colour}}}, _rv(svc)),
+                            STRATEGIC, summary=f"{name} selector {key}={intent.colour}"),),
+        before={"selector": _selector_text(selector), key: selector.get(key, ""), "ready pods": ""},
+        after={"selector": shown, key: intent.colour, "ready pods": str(ready_pods)},
         warnings=tuple(warnings),
         risk=Risk.HIGH if ready_pods < desired else Risk.MEDIUM,
         precondition_version=_rv(svc),
@@ -449,6 +517,10 @@ def plan_selector_switch(
         context={"kind": "selector-switch", "path": path, "key": key, "colour": intent.colour,
                  "selector": new_selector, "desired": desired, "ready_at_plan": ready_pods},
     )
+
+
+def _selector_text(selector: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
 
 
 def _strip_hash(template: Any, label: str) -> dict:
@@ -533,10 +605,8 @@ def plan_deployment_rollback(
             Mutation(
                 "PATCH",
                 path,
-                [
-                    {"op": "replace", "path": "/spec/template", "value": target},
-                    {"op": "replace", "path": "/metadata/annotations", "value": annotations},
-                ],
+                tested([{"op": "replace", "path": "/spec/template", "value": target},
+                        *annotation_ops(cur_annotations, annotations)], _rv(deployment)),
                 JSON_PATCH,
                 summary=f"roll back to revision {revision}",
             ),
@@ -593,7 +663,8 @@ def plan_rollout_undo(
         user,
         service,
         intent,
-        mutations=(Mutation("PATCH", path, [{"op": "replace", "path": "/spec/template", "value": target}], JSON_PATCH,
+        mutations=(Mutation("PATCH", path, tested([{"op": "replace", "path": "/spec/template", "value": target}],
+                                                  _rv(rollout)), JSON_PATCH,
                             summary=f"undo to revision {revision}"),),
         before={"revision": tr.str_map(tr.meta(rollout).get("annotations")).get(tr.ARGO_REVISION_ANNOTATION, ""),
                 "image": cur_image, "version": cur_version},
@@ -626,8 +697,8 @@ def plan_kserve_rollback(source: str, user: str, service: ModelService, intent: 
         user,
         service,
         intent,
-        mutations=(Mutation("PATCH", path, {"spec": {"predictor": {"canaryTrafficPercent": 0}}}, MERGE,
-                            summary=f"all traffic to {previous}"),),
+        mutations=(Mutation("PATCH", path, guarded({"spec": {"predictor": {"canaryTrafficPercent": 0}}}, _rv(isvc)),
+                            MERGE, summary=f"all traffic to {previous}"),),
         before={"canary weight": "100 (no canary)" if current is None else str(current), "serving": latest},
         after={"canary weight": "0", "serving": previous},
         risk=Risk.MEDIUM,
@@ -903,6 +974,21 @@ def _check_isvc_image(ctx: Mapping[str, Any], obj: dict) -> tuple[bool | None, s
 # ---------------------------------------------------------------------------------------------
 
 
+def _object_of(path: str) -> str:
+    """The object a request path acts on: the scale and status subresources share its resourceVersion."""
+    for sub in ("/scale", "/status"):
+        if path.endswith(sub):
+            return path[: -len(sub)]
+    return path
+
+
+def _json_or_none(response: Any) -> Any:
+    try:
+        return response.json()
+    except Exception:
+        return None
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -912,6 +998,7 @@ class ActionPlanner:
 
     def __init__(self, backend: KubernetesBackend) -> None:
         self.backend = backend
+        self._switches_previewed: dict[tuple[str, str], tr.SelectorSwitch] = {}
 
     @property
     def transport(self):
@@ -1055,11 +1142,16 @@ class ActionPlanner:
         with self.backend._lock:
             switch = self.backend._bg.get((key.namespace, key.name))
         if switch is None:
+            # A re-plan after a conflict: the Service may no longer select this Deployment (someone
+            # edited its selector). Plan against the Service the operator previewed, read afresh.
+            switch = self._switches_previewed.get((key.namespace, key.name))
+        if switch is None:
             raise ActionRefused(f"no Service switches {key.name} between colours")
         colours = {c.name: c for c in switch.colours}
         if intent.colour not in colours:
             raise ActionRefused(f"{switch.service} has no {switch.key}={intent.colour}: "
                                 f"known {', '.join(sorted(colours))}")
+        self._switches_previewed[(key.namespace, key.name)] = switch
         svc = self._get(api_path("", "v1", "services", key.namespace, switch.service))
         selector = tr.str_map(tr.as_dict(tr.as_dict(svc).get("spec")).get("selector"))
         new_selector = {**selector, switch.key: intent.colour}
@@ -1070,9 +1162,17 @@ class ActionPlanner:
     # -- apply --------------------------------------------------------------------------------
 
     def apply(self, plan: ActionPlan) -> None:
+        """Send each mutation once, guarded by the preview's resourceVersion. A later call on the same
+        object is guarded by the version the previous call produced: only our own write sits between
+        them. Any other change is a conflict, reported with which calls landed; never retried here."""
+        landed: list[str] = []
+        versions: dict[str, str] = {}  # object path -> resourceVersion after our last call on it
         for mutation in plan.mutations:
+            obj = _object_of(mutation.path)
+            if obj in versions and precondition_of(mutation):
+                mutation = rebased(mutation, versions[obj])
             try:
-                self.transport.request(
+                response = self.transport.request(
                     mutation.method,
                     mutation.path,
                     tuple(mutation.params.items()),
@@ -1081,17 +1181,32 @@ class ActionPlanner:
                     timeout=(5.0, 15.0),
                 )
             except ApiError as exc:
-                error = self._error(exc, plan.target)
-                if isinstance(error, ActionConflict):
-                    error.changed = self._what_changed(plan)
-                raise error from exc
+                raise self._apply_error(exc, plan, mutation, landed) from exc
+            landed.append(mutation.summary or f"{mutation.method} {mutation.path}")
+            new_rv = _rv(_json_or_none(response))
+            if new_rv:
+                versions[obj] = new_rv
 
-    def _what_changed(self, plan: ActionPlan) -> str:
+    def _apply_error(self, exc: ApiError, plan: ActionPlan, mutation: Mutation, landed: list[str]) -> ActionError:
+        partial = (f" (already applied: {'; '.join(landed)}; not applied: {mutation.summary or mutation.path})"
+                   if landed else "")
+        if exc.status == 422 and mutation.content_type == JSON_PATCH and self._moved(mutation):
+            # kube-apiserver answers a failed JSON-patch `test` with a bare 422 Invalid ("the server
+            # rejected our request due to an error in our request"): the object moved, so it is a conflict.
+            return ActionConflict(f"{exc.message or exc.reason}: the resourceVersion test failed{partial}")
+        error = self._error(exc, plan.target)
+        return type(error)(f"{error}{partial}")
+
+    def _moved(self, mutation: Mutation) -> bool:
+        """Whether the object a guarded mutation targets is no longer at the version it was guarded by."""
+        expected = precondition_of(mutation)
+        if not expected:
+            return False
         try:
-            current = self.transport.request("GET", plan.mutations[0].path, timeout=(5.0, 10.0)).json()
+            current = self._read(_object_of(mutation.path))
         except ApiError:
-            return ""
-        return f"resourceVersion {plan.precondition_version} is now {_rv(current)}"
+            return False
+        return _rv(current) != expected
 
     # -- verify -------------------------------------------------------------------------------
 
@@ -1188,7 +1303,8 @@ class ActionPlanner:
             selector = tr.str_map(tr.as_dict(obj.get("spec")).get("selector"))
             ns, name = tr.obj_key(obj)
             ready = self._ready_pods(ns, selector)
-            after = {ctx["key"]: selector.get(ctx["key"], ""), "ready pods": str(ready)}
+            after = {"selector": _selector_text(selector), ctx["key"]: selector.get(ctx["key"], ""),
+                     "ready pods": str(ready)}
             if selector.get(ctx["key"]) != ctx["colour"]:
                 return False, f"selector still {ctx['key']}={selector.get(ctx['key'])}", after
             # Traffic follows the EndpointSlices, which lag the selector (engine-facts B6).

@@ -399,23 +399,25 @@ class SwarmActions:
     # -- apply ---------------------------------------------------------------------------------
 
     def apply(self, plan: ActionPlan) -> None:
+        """Each update carries the version index read at plan time, so Swarm refuses ("update out of
+        sequence") a service changed since the preview. A multi-call plan (the canary split, the
+        blue-green alias move) first checks every service it touches: a change found there sends nothing."""
         from backends.swarm.watch import EngineError
 
+        if len(plan.mutations) > 1:
+            self._refuse_if_moved(plan)
         done: list[str] = []
+        total = len(plan.mutations)
         for mutation in plan.mutations:
             name = mutation.body.get("Name", plan.target_name) if isinstance(mutation.body, dict) else plan.target_name
             sid = mutation.path.split("/")[2]
             try:
                 self.backend.request(mutation.method, mutation.path, mutation.params, mutation.body)
             except EngineError as exc:
-                partial = f" (already sent: {'; '.join(done)})" if done else ""
+                partial = _landed_text(done, mutation, total)
                 text = exc.message.lower()
                 if "out of sequence" in text or exc.status == 409:
-                    try:
-                        current = self.backend.get_service(sid)
-                    except EngineError:
-                        current = None
-                    error = conflict_error(name, plan.context.get("seen", {}).get(sid), current)
+                    error = conflict_error(name, plan.context.get("seen", {}).get(sid), self._reread(sid))
                     raise ActionConflict(str(error) + partial, changed=error.changed) from None
                 if exc.status in (401, 403) or "permission denied" in text or "authorization denied" in text:
                     raise ActionForbidden(f"{name}: {exc.message}{partial}") from None
@@ -425,6 +427,26 @@ class SwarmActions:
                     raise ActionRefused(f"{name} has no previous spec: there is nothing to roll back to") from None
                 raise ActionError(f"{name}: {exc.message}{partial}") from None
             done.append(mutation.summary or f"{mutation.method} {mutation.path}")
+
+    def _reread(self, sid: str) -> dict | None:
+        from backends.swarm.watch import EngineError
+
+        try:
+            return self.backend.get_service(sid)
+        except EngineError:
+            return None
+
+    def _refuse_if_moved(self, plan: ActionPlan) -> None:
+        """Before the first call of several: any service whose version moved since the plan makes the
+        whole plan a conflict with nothing sent (the per-call version check still guards the race after)."""
+        for mutation in plan.mutations:
+            sid = mutation.path.split("/")[2]
+            current = self._reread(sid)
+            if current is not None and str(current["Version"]["Index"]) == mutation.params.get("version"):
+                continue
+            name = mutation.body.get("Name", sid) if isinstance(mutation.body, dict) else sid
+            error = conflict_error(name, plan.context.get("seen", {}).get(sid), current)
+            raise ActionConflict(f"{error}: none of the {len(plan.mutations)} calls was sent", changed=error.changed)
 
     # -- verify --------------------------------------------------------------------------------
 
@@ -512,6 +534,16 @@ class SwarmActions:
         if state:
             detail += f"; update {state}" + (f": {facts.update_message}" if facts.update_message else "")
         return ok, detail, after, stuck
+
+
+def _landed_text(done: list[str], refused: Mutation, total: int) -> str:
+    """Which calls of a multi-call plan reached the engine before one was refused."""
+    if total == 1:
+        return ""
+    if not done:
+        return f" (call 1 of {total}, {refused.summary}, was refused: nothing was sent)"
+    landed = "; ".join(f"call {i} of {total}, {summary}, landed" for i, summary in enumerate(done, 1))
+    return f" ({landed}; call {len(done) + 1}, {refused.summary}, was refused and nothing after it was sent)"
 
 
 def _with_alias(spec: Mapping[str, Any], network: str | None, alias: str, add: bool) -> dict:

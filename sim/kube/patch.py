@@ -136,8 +136,9 @@ def json_patch(target: Any, ops: Any) -> Any:
             doc = _add(doc, tokens, value, path)
         elif kind == "test":
             if _walk(doc, tokens, path) != op.get("value"):
-                raise ApiError(422, f"the server rejected our request due to an error in our request: "
-                               f"testing value {path} failed", "Invalid")
+                # kube-apiserver wraps every json-patch Apply error in NewGenericServerResponse(422, ...):
+                # the generic Invalid message, empty details; the "testing value ... failed" text is dropped.
+                raise ApiError(422, "the server rejected our request due to an error in our request", "Invalid", {})
         else:
             raise ApiError(422, f"the server rejected our request due to an error in our request: "
                            f"Unexpected kind: {kind}", "Invalid")

@@ -75,6 +75,21 @@ async def finish(pilot, app) -> str:
     return text
 
 
+async def confirm_until_applied(pilot, app, attempts: int = 6) -> str:
+    """`y`, and `y` again on each fresh preview: every mutation is guarded by the resourceVersion its
+    preview read, and a Deployment mid-rollout has its status written by its controller (each write a
+    new version), so `y` can bring a new preview instead of applying. The outcome text once applied."""
+    for _ in range(attempts):
+        preview = app.screen
+        await pilot.press("y")
+        await until(pilot, lambda preview=preview: (
+            app.screen.__class__.__name__ == "ProgressScreen" and app.screen.finished)
+            or (app.screen.__class__.__name__ == "PreviewScreen" and app.screen is not preview), timeout=90)
+        if app.screen.__class__.__name__ == "ProgressScreen":
+            return await finish(pilot, app)
+    raise AssertionError("no fresh preview could be applied")
+
+
 async def test_operator_actions_on_kubernetes_change_what_kubectl_sees(demo, tmp_path):
     app = MlopsApp(settings_for(demo, tmp_path), build_fleet)
     async with app.run_test(size=(150, 45)) as pilot:
@@ -87,8 +102,7 @@ async def test_operator_actions_on_kubernetes_change_what_kubectl_sees(demo, tmp
         assert "HorizontalPodAutoscaler model-hpa owns the replica count" in visible_text(app)
         await pilot.press("a")
         await until(pilot, lambda: "set autoscaler bounds to 6..20" in visible_text(app), timeout=15)
-        await pilot.press("y")
-        assert "succeeded" in await finish(pilot, app)
+        assert "succeeded" in await confirm_until_applied(pilot, app)
         assert kubectl(demo, "get", "hpa", "model-hpa", "-n", "ml-prod", "-o", "jsonpath={.spec.minReplicas}") == "6"
         assert audit_lines(tmp_path)[-1]["intent"] == "set autoscaler bounds to 6..20"
 
@@ -99,8 +113,7 @@ async def test_operator_actions_on_kubernetes_change_what_kubectl_sees(demo, tmp
         await pilot.press("up", "up", "enter")  # 10 % + 2 × 10 %
         await screen_is(pilot, app, "PreviewScreen")
         assert "canary weight 30%" in visible_text(app)
-        await pilot.press("y")
-        assert "succeeded" in await finish(pilot, app)
+        assert "succeeded" in await confirm_until_applied(pilot, app)
         vs = json.loads(kubectl(demo, "get", "virtualservice", "rent-predictor", "-n", "ml-prod", "-o", "json"))
         weights = sorted(d["weight"] for r in vs["spec"]["http"] for d in r["route"])
         assert weights == [30, 70]
@@ -111,8 +124,7 @@ async def test_operator_actions_on_kubernetes_change_what_kubectl_sees(demo, tmp
         await screen_is(pilot, app, "BlueGreenDialog")
         await pilot.press("enter")
         await screen_is(pilot, app, "PreviewScreen")
-        await pilot.press("y")
-        assert "succeeded" in await finish(pilot, app)
+        assert "succeeded" in await confirm_until_applied(pilot, app)
         selector = kubectl(demo, "get", "svc", "ml-model-service", "-n", "ml-prod", "-o", "jsonpath={.spec.selector}")
         assert json.loads(selector) == {"app": "ml-model", "version": "v2.1"}
 
@@ -264,8 +276,9 @@ async def test_rolling_back_a_bad_image_from_the_revision_picker(demo, tmp_path)
         await pilot.press("down", "down", "enter")  # revision 1, picked by number
         await screen_is(pilot, app, "PreviewScreen")
         assert "roll back to revision 1" in visible_text(app)
-        await pilot.press("y")
-        assert "succeeded" in await finish(pilot, app)
+        # The bad rollout is still moving: a status write between the preview and `y` brings a fresh
+        # preview (of the same rollback) rather than a write over a version nobody previewed.
+        assert "succeeded" in await confirm_until_applied(pilot, app)
     image = kubectl(demo, "get", "deploy", "bert-mig", "-n", "ml-staging", "-o",
                     "jsonpath={.spec.template.spec.containers[0].image}")
     assert image == before

@@ -205,3 +205,38 @@ def test_a_swarm_label_ties_an_alert_to_the_swarm_service_not_a_namesake_deploym
     assert index.resolve({"swarm_service": "rent-predictor-canary"}) == swarm.key
     assert index.resolve({"service": "rent-predictor-canary", "namespace": "ml-prod"}) == k8s.key
     assert index.resolve({"service": "rent-predictor-canary"}) is None  # ambiguous: say nothing
+
+
+class _GuardedBackend(InMemoryBackend):
+    """Plans from the service record it is given; apply refuses a plan whose `before` is stale, as a
+    resourceVersion precondition makes the API server do. `published` is the backend's latest record."""
+
+    def published(self, key):
+        return self.services.get(key)
+
+    def apply(self, plan):
+        from backends.plans import ActionConflict
+
+        if self.services[plan.target].desired != int(plan.before["replicas"]):
+            raise ActionConflict("the object has been modified")
+        super().apply(plan)
+
+
+def test_a_change_since_the_preview_is_not_overwritten_and_the_new_preview_says_what_changed():
+    backend = _GuardedBackend()
+    svc = service("valuation")
+    backend.services = {svc.key: svc}
+    fleet, audit = started_fleet(backend)
+    plan = fleet.plan(svc, Scale(5))  # the operator previews 3 -> 5
+    # A colleague scales it to 4 (the Fleet has not published that yet: the re-plan must not rely on it).
+    backend.services[svc.key] = replace(svc, desired=4)
+    outcome = fleet.apply(plan)
+    assert outcome.outcome is Outcome.CONFLICT and backend.mutations == []
+    assert outcome.detail.startswith("replicas 3 → 4 (changed by someone else since your preview)")
+    assert outcome.replanned is not None and outcome.replanned.before == {"replicas": "4"}
+    # The audit line never claims the object held 3 when the call reached it.
+    assert audit[-1]["before"] == {"replicas": "4"} and audit[-1]["previewed"] == {"replicas": "3"}
+    assert audit[-1]["result"] == "conflict"
+    confirmed = fleet.apply(outcome.replanned)
+    assert confirmed.outcome is Outcome.SUCCEEDED and backend.services[svc.key].desired == 5
+    assert audit[-1]["before"] == {"replicas": "4"}

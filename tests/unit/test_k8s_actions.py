@@ -44,7 +44,9 @@ def test_scale_is_a_merge_patch_to_the_scale_subresource(deployment):
     assert (m.method, m.path, m.content_type) == (
         "PATCH", "/apis/apps/v1/namespaces/ml-prod/deployments/property-valuation-model/scale",
         "application/merge-patch+json")
-    assert m.body == {"spec": {"replicas": 5}}
+    # Guarded by the Deployment's resourceVersion (the Scale object carries its parent's): a count
+    # someone changed after the preview is a 409, never overwritten.
+    assert m.body == {"metadata": {"resourceVersion": "1201"}, "spec": {"replicas": 5}}
     assert (plan.before, plan.after) == ({"replicas": "3"}, {"replicas": "5"})
     assert plan.warnings == () and plan.user == "alice" and not plan.noop
 
@@ -99,7 +101,7 @@ def test_autoscaler_bounds_patch_min_and_max(deployment):
                                      load("hpa_model.json"))
     (m,) = plan.mutations
     assert m.path == "/apis/autoscaling/v2/namespaces/ml-prod/horizontalpodautoscalers/model-hpa"
-    assert m.body == {"spec": {"minReplicas": 4, "maxReplicas": 30}}
+    assert m.body == {"metadata": {"resourceVersion": "900"}, "spec": {"minReplicas": 4, "maxReplicas": 30}}
     assert (plan.before, plan.after) == ({"min": "2", "max": "20"}, {"min": "4", "max": "30"})
     with pytest.raises(ActionRefused):
         ka.plan_autoscaler_bounds("prod", "a", service_of(deployment), SetAutoscalerBounds(5, 2),
@@ -111,23 +113,16 @@ def test_rollback_is_kubectl_rollout_undos_json_patch(deployment):
     plan = ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback(), deployment, replicasets)
     (m,) = plan.mutations
     assert m.content_type == "application/json-patch+json"
-    template_op, annotations_op = m.body
+    test_op, template_op, *annotation_ops = m.body
+    assert test_op == {"op": "test", "path": "/metadata/resourceVersion", "value": "1201"}
     assert template_op["op"] == "replace" and template_op["path"] == "/spec/template"
     rs2 = replicasets[1]["spec"]["template"]
     assert template_op["value"]["metadata"]["labels"] == {"app": "valuation-model"}  # no pod-template-hash
     assert template_op["value"]["spec"] == rs2["spec"]
-    assert annotations_op == {
-        "op": "replace",
-        "path": "/metadata/annotations",
-        "value": {
-            # kept from the Deployment
-            "deployment.kubernetes.io/revision": "3",
-            "kubectl.kubernetes.io/last-applied-configuration": "{}",
-            # copied from the ReplicaSet (its desired-replicas and revision are not copied)
-            "team": "pricing",
-            "note": "from-rs",
-        },
-    }
+    # kubectl's result (revision and last-applied kept from the Deployment, the rest from the
+    # ReplicaSet) reached key by key: only "note" differs, so only "note" is touched; the map read
+    # at preview time is never written back over annotations someone else set meanwhile.
+    assert annotation_ops == [{"op": "add", "path": "/metadata/annotations/note", "value": "from-rs"}]
     assert plan.after["image"] == "proptechusa/valuation-model:v2.0"
     assert plan.precondition_version == "1201"
 
@@ -135,7 +130,7 @@ def test_rollback_is_kubectl_rollout_undos_json_patch(deployment):
 def test_rollback_to_a_named_revision_and_its_errors(deployment):
     replicasets = load("replicasets_valuation.json")["items"]
     plan = ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback("1"), deployment, replicasets)
-    assert plan.mutations[0].body[0]["value"]["spec"]["containers"][0]["image"].endswith(":v1.9")
+    assert plan.mutations[0].body[1]["value"]["spec"]["containers"][0]["image"].endswith(":v1.9")
     with pytest.raises(ActionRefused, match="unable to find specified revision 9 in history"):
         ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback("9"), deployment, replicasets)
     with pytest.raises(ActionRefused, match='no rollout history found for deployment "property-valuation-model"'):
@@ -163,7 +158,8 @@ def test_argo_promote_clears_the_pause_condition_on_the_status_subresource():
     (m,) = plan.mutations
     assert m.path == "/apis/argoproj.io/v1alpha1/namespaces/ml-prod/rollouts/ensemble-predictor/status"
     assert (m.method, m.content_type, m.body) == ("PATCH", "application/merge-patch+json",
-                                                  {"status": {"pauseConditions": None}})
+                                                  {"metadata": {"resourceVersion": "777"},
+                                                   "status": {"pauseConditions": None}})
 
 
 def test_argo_promote_of_a_paused_spec_unpauses_it_first():
@@ -171,8 +167,9 @@ def test_argo_promote_of_a_paused_spec_unpauses_it_first():
     rollout["spec"]["paused"] = True
     plan = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout)
     assert [(m.path.rsplit("/", 1)[-1], m.body) for m in plan.mutations] == [
-        ("ensemble-predictor", {"spec": {"paused": False}}),
-        ("status", {"status": {"pauseConditions": None}}),
+        ("ensemble-predictor", {"metadata": {"resourceVersion": "777"}, "spec": {"paused": False}}),
+        # apply() re-guards this second call with the version the first one produced
+        ("status", {"metadata": {"resourceVersion": "777"}, "status": {"pauseConditions": None}}),
     ]
 
 
@@ -181,22 +178,27 @@ def test_argo_promote_mid_analysis_moves_to_the_next_step():
     rollout["status"]["pauseConditions"] = []
     rollout["status"]["currentStepIndex"] = 2
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout).mutations
-    assert m.body == {"status": {"pauseConditions": None, "currentStepIndex": 3}}
+    assert m.body == {"metadata": {"resourceVersion": "777"},
+                      "status": {"pauseConditions": None, "currentStepIndex": 3}}
     rollout["status"]["pauseConditions"] = [{"reason": "InconclusiveAnalysisRun"}]
     rollout["status"]["controllerPause"] = True
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout).mutations
-    assert m.body == {"status": {"pauseConditions": None, "controllerPause": False, "currentStepIndex": 3}}
+    assert m.body["status"] == {"pauseConditions": None, "controllerPause": False, "currentStepIndex": 3}
+    assert m.body["metadata"] == {"resourceVersion": "777"}
 
 
 def test_argo_promote_full_abort_and_retry_bodies():
     rollout = load("rollout_ensemble.json")
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Promote(full=True), rollout).mutations
-    assert m.body == {"status": {"promoteFull": True}} and m.path.endswith("/status")
+    assert m.body == {"metadata": {"resourceVersion": "777"}, "status": {"promoteFull": True}}
+    assert m.path.endswith("/status")
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Abort(), rollout).mutations
-    assert m.body == {"status": {"abort": True}} and m.path.endswith("/status")
+    assert m.body == {"metadata": {"resourceVersion": "777"}, "status": {"abort": True}}
+    assert m.path.endswith("/status")
     rollout["status"]["abort"] = True
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Retry(), rollout).mutations
-    assert m.body == {"status": {"abort": False}} and m.path.endswith("/status")
+    assert m.body == {"metadata": {"resourceVersion": "777"}, "status": {"abort": False}}
+    assert m.path.endswith("/status")
     rollout["status"]["currentPodHash"] = rollout["status"]["stableRS"]
     assert ka.plan_argo("prod", "a", rollout_service(), Promote(full=True), rollout).noop
 
@@ -214,7 +216,8 @@ def test_argo_undo_replaces_the_template_without_the_rollouts_hash():
     (m,) = plan.mutations
     assert m.content_type == "application/json-patch+json"
     # As the plugin's Go structs encode it: creationTimestamp null, resources {}.
-    assert m.body == [{"op": "replace", "path": "/spec/template", "value": {
+    assert m.body == [{"op": "test", "path": "/metadata/resourceVersion", "value": "777"},
+                      {"op": "replace", "path": "/spec/template", "value": {
         "metadata": {"labels": {"app": "ensemble-predictor"}, "creationTimestamp": None},
         "spec": {"containers": [{"name": "price-model", "image": "p:v1.9", "resources": {}}]}}}]
 
@@ -225,10 +228,11 @@ def test_kserve_weight_and_rollback_patch_canary_traffic_percent():
     plan = ka.plan_kserve_weight("prod", "a", service, SetCanaryWeight(30), isvc)
     (m,) = plan.mutations
     assert m.path == "/apis/serving.kserve.io/v1beta1/namespaces/ml-prod/inferenceservices/property-price-predictor"
-    assert m.body == {"spec": {"predictor": {"canaryTrafficPercent": 30}}}
+    assert m.body == {"metadata": {"resourceVersion": "555"}, "spec": {"predictor": {"canaryTrafficPercent": 30}}}
     assert (plan.before, plan.after) == ({"canary weight": "10"}, {"canary weight": "30"})
     back = ka.plan_kserve_rollback("prod", "a", service, Rollback(), isvc)
-    assert back.mutations[0].body == {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+    assert back.mutations[0].body == {"metadata": {"resourceVersion": "555"},
+                                      "spec": {"predictor": {"canaryTrafficPercent": 0}}}
     assert back.after["serving"] == "property-price-predictor-predictor-00001"
     with pytest.raises(ActionRefused):
         ka.plan_kserve_weight("prod", "a", service, SetCanaryWeight(101), isvc)
@@ -255,7 +259,10 @@ def test_blue_green_switch_is_the_seeds_strategic_merge_patch_and_refused_withou
     (m,) = plan.mutations
     assert (m.method, m.path, m.content_type) == ("PATCH", "/api/v1/namespaces/ml-prod/services/ml-model-service",
                                                   "application/strategic-merge-patch+json")
-    assert m.body == {"spec": {"selector": {"version": "v2.1"}}}
+    assert m.body == {"metadata": {"resourceVersion": "31"}, "spec": {"selector": {"version": "v2.1"}}}
+    # The whole selector is previewed: a change to another key (a typo in "app") shows up as changed.
+    assert (plan.before["selector"], plan.after["selector"]) == ("app=ml-model,version=v2.0",
+                                                                 "app=ml-model,version=v2.1")
     assert [(w.code, w.blocking) for w in plan.warnings] == [("selector-fewer-ready", False)]
     refused = ka.plan_selector_switch("prod", "a", service, SwitchBlueGreen("v2.1"), data["service"], "version", 0, 3)
     assert [(w.code, w.blocking) for w in refused.warnings] == [("selector-no-ready-pods", True)]
@@ -285,7 +292,7 @@ class _Backend:
         self.name = "prod"
 
 
-def test_apply_maps_403_to_forbidden_for_the_user_and_namespace_and_409_to_a_conflict_that_says_what_moved():
+def test_apply_maps_403_to_forbidden_and_409_to_a_conflict_without_retrying_or_re_reading():
     from backends.kubernetes.client import ApiError
     from backends.plans import ActionConflict, ActionForbidden
 
@@ -297,7 +304,130 @@ def test_apply_maps_403_to_forbidden_for_the_user_and_namespace_and_409_to_a_con
     with pytest.raises(ActionForbidden, match=r"^not allowed for sim-viewer in ml-prod$"):
         forbidden.apply(plan)
     conflict = ka.ActionPlanner(_Backend(ApiError(409, "Conflict", "the object has been modified")))
-    with pytest.raises(ActionConflict) as info:
+    with pytest.raises(ActionConflict, match="the object has been modified"):
         conflict.apply(plan)
-    assert info.value.changed == "resourceVersion 4242 is now 4300"
-    assert conflict.transport.sent == [("PUT", plan.mutations[0].path), ("GET", plan.mutations[0].path)]
+    # Sent once; what changed is the Fleet's re-plan's business (it diffs the two previews).
+    assert conflict.transport.sent == [("PUT", plan.mutations[0].path)]
+
+
+# -- preconditions: nothing that changed since the preview is overwritten ----------------------
+
+
+def test_every_kubernetes_plan_is_guarded_by_the_resource_version_its_preview_was_built_from(deployment):
+    """One mutation per action kind: each names the version of the object its preview read."""
+    rollout, isvc, hpa = load("rollout_ensemble.json"), load("isvc_price.json"), load("hpa_model.json")
+    vs = load("virtualservice_rent.json")
+    (split,) = tr.istio_splits(vs)
+    bg = load("bluegreen.json")
+    (switch,) = tr.selector_switches([bg["service"]], bg["deployments"])
+    bg_service = tr.deployment_service("prod", bg["deployments"][1], blue_green=switch.blue_green())
+    replicasets = load("replicasets_valuation.json")["items"]
+    undo_rs = [{"metadata": {"name": f"e-{h}", "annotations": {"rollout.argoproj.io/revision": r},
+                             "ownerReferences": [{"uid": "r-uid-1", "controller": True}]},
+                "spec": {"template": {"spec": {"containers": [{"name": "c", "image": i}]}}}}
+               for r, i, h in (("1", "p:v1.9", "a"), ("2", "p:v2.0", "b"))]
+    dep, ro, isv = service_of(deployment), rollout_service(), tr.isvc_service("prod", isvc)
+    plans = {
+        "scale": (ka.plan_scale("p", "a", dep, Scale(5), deployment), "1201"),
+        "autoscaler bounds": (ka.plan_autoscaler_bounds("p", "a", dep, SetAutoscalerBounds(4, 30), hpa), "900"),
+        "kserve weight": (ka.plan_kserve_weight("p", "a", isv, SetCanaryWeight(30), isvc), "555"),
+        "kserve rollback": (ka.plan_kserve_rollback("p", "a", isv, Rollback(), isvc), "555"),
+        "istio weight": (ka.plan_istio_weight("p", "a", dep, SetCanaryWeight(25), vs, split), "4242"),
+        "argo promote": (ka.plan_argo("p", "a", ro, Promote(), rollout), "777"),
+        "argo abort": (ka.plan_argo("p", "a", ro, Abort(), rollout), "777"),
+        "argo retry": (ka.plan_argo("p", "a", ro, Retry(), {**rollout, "status": {**rollout["status"],
+                                                                                   "abort": True}}), "777"),
+        "selector switch": (ka.plan_selector_switch("p", "a", bg_service, SwitchBlueGreen("v2.1"), bg["service"],
+                                                    "version", 3, 3), "31"),
+        "deployment rollback": (ka.plan_deployment_rollback("p", "a", dep, Rollback(), deployment, replicasets),
+                                "1201"),
+        "rollout undo": (ka.plan_rollout_undo("p", "a", ro, Rollback(), rollout, undo_rs), "777"),
+    }
+    for kind, (plan, rv) in plans.items():
+        assert plan.mutations, kind
+        assert plan.precondition_version == rv, kind
+        assert [ka.precondition_of(m) for m in plan.mutations] == [rv] * len(plan.mutations), kind
+
+
+def test_a_json_patch_tests_the_resource_version_before_it_changes_anything(deployment):
+    plan = ka.plan_deployment_rollback("p", "a", service_of(deployment), Rollback(), deployment,
+                                       load("replicasets_valuation.json")["items"])
+    assert plan.mutations[0].body[0] == {"op": "test", "path": "/metadata/resourceVersion", "value": "1201"}
+
+
+def test_rollback_annotations_are_changed_key_by_key_never_replaced_as_a_whole_map():
+    current = {"team": "pricing", "a/b~c": "old", "gone": "x", "same": "1"}
+    wanted = {"team": "pricing", "a/b~c": "new", "same": "1", "note": "from-rs"}
+    assert ka.annotation_ops(current, wanted) == [
+        {"op": "replace", "path": "/metadata/annotations/a~1b~0c", "value": "new"},
+        {"op": "remove", "path": "/metadata/annotations/gone"},
+        {"op": "add", "path": "/metadata/annotations/note", "value": "from-rs"},
+    ]
+    assert ka.annotation_ops({}, {"note": "x"}) == [{"op": "add", "path": "/metadata/annotations",
+                                                    "value": {"note": "x"}}]
+    assert ka.annotation_ops(current, current) == []
+
+
+class _Recording:
+    """A transport that answers writes in turn from `answers` (a body, or an ApiError to raise)."""
+
+    def __init__(self, answers, current_rv="800"):
+        self.answers = list(answers)
+        self.current_rv = current_rv
+        self.sent = []
+
+    def request(self, method, path, query=(), body=None, content_type="application/json", timeout=(5, 30)):
+        from backends.kubernetes.client import Response
+
+        if method == "GET":
+            return Response(200, json.dumps({"metadata": {"resourceVersion": self.current_rv}}).encode())
+        self.sent.append((method, path, copy.deepcopy(body)))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return Response(200, json.dumps(answer).encode())
+
+
+def _planner(transport):
+    backend = _Backend(None)
+    backend.transport = transport
+    return ka.ActionPlanner(backend)
+
+
+def test_argo_promote_second_call_is_guarded_by_the_version_the_first_call_produced():
+    rollout = load("rollout_ensemble.json")
+    rollout["spec"]["paused"] = True
+    plan = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout)
+    transport = _Recording([{"metadata": {"resourceVersion": "778"}}, {"metadata": {"resourceVersion": "779"}}])
+    _planner(transport).apply(plan)
+    assert [body["metadata"]["resourceVersion"] for _, _, body in transport.sent] == ["777", "778"]
+
+
+def test_when_the_second_call_conflicts_the_operator_is_told_the_first_one_landed():
+    from backends.kubernetes.client import ApiError
+    from backends.plans import ActionConflict
+
+    rollout = load("rollout_ensemble.json")
+    rollout["spec"]["paused"] = True
+    plan = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout)
+    transport = _Recording([{"metadata": {"resourceVersion": "778"}},
+                            ApiError(409, "Conflict", "the object has been modified")])
+    with pytest.raises(ActionConflict, match=r"already applied: unpause; not applied: promote"):
+        _planner(transport).apply(plan)
+
+
+def test_a_failed_resource_version_test_422_is_a_conflict_but_another_422_is_not():
+    from backends.kubernetes.client import ApiError
+    from backends.plans import ActionConflict, ActionError
+
+    rollout = load("rollout_ensemble.json")
+    undo = ka.plan_rollout_undo("prod", "a", rollout_service(), Rollback(), rollout, [
+        {"metadata": {"annotations": {"rollout.argoproj.io/revision": r}, "ownerReferences": [
+            {"uid": "r-uid-1", "controller": True}]}, "spec": {"template": {"spec": {"containers": [
+                {"name": "c", "image": i}]}}}} for r, i in (("1", "p:v1"), ("2", "p:v2"))])
+    invalid = ApiError(422, "Invalid", "the server rejected our request due to an error in our request")
+    with pytest.raises(ActionConflict):
+        _planner(_Recording([invalid], current_rv="800")).apply(undo)  # the object moved on: 777 -> 800
+    with pytest.raises(ActionError) as info:
+        _planner(_Recording([invalid], current_rv="777")).apply(undo)  # it did not: a genuine 422
+    assert not isinstance(info.value, ActionConflict)
