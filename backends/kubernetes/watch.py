@@ -28,6 +28,7 @@ import orjson
 
 from backends.backoff import Backoff
 from backends.base import Change, ChangeSink
+from backends.gpu_fit import FitNode
 from backends.kubernetes import translate as tr
 from backends.kubernetes.client import ApiError, ClusterTarget, Transport, api_path, gc_paused
 from backends.model import (
@@ -1063,10 +1064,11 @@ class KubernetesBackend(ReflectorHandler):
     def published(self, key: ServiceKey) -> ModelService | None:
         return self._published.get(key)
 
-    def gpu_free(self) -> list[int]:
-        """Free GPUs of each ready, schedulable GPU node."""
+    def fit_nodes(self) -> list[FitNode]:
+        """Every node of the cache for the GPU placement check (CPU-only nodes too: the scheduler counts
+        them in its '0/N nodes'), with its free units per GPU resource, labels, taints and state."""
         with self._lock:
-            return [node.free for node in self._gpu.values() if node.free]
+            return [tr.fit_node(facts, self._gpu.get(name)) for (_, name), facts in self.store.get("nodes", {}).items()]
 
     def pending_for(self, key: ServiceKey) -> int:
         with self._lock:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
 from backends.model import ModelService
 from backends.plans import (
     ActionConflict,
@@ -117,10 +118,26 @@ class SwarmActions:
     def _all_services(self) -> list[dict]:
         return self.backend.list_services()
 
-    def _free_gpus(self) -> int:
+    def _gpu_fit(self, facts: tr.ServiceFacts, new: int) -> FitResult:
+        """Place the new tasks, each on ONE node with enough free units of each generic-resource kind it
+        reserves; nodes its placement constraints exclude are not candidates."""
         nodes = self.backend.get_json("/nodes") or []
         tasks = self.backend.list_tasks()
-        return sum(n.free for n in tr.gpu_nodes(self.backend.name, nodes, tasks, {}, {}).values())
+        gpus = tr.gpu_nodes(self.backend.name, nodes, tasks, {}, {})
+        candidates = []
+        for node in nodes:
+            name = str(tr._d(node.get("Description")).get("Hostname", "")) or str(node.get("ID", ""))
+            gpu = gpus.get(name)
+            eligible = all(tr.constraint_matches(node, c) for c in facts.constraints)
+            candidates.append(FitNode(
+                name=name,
+                free={r.name: r.free for r in gpu.resources} if gpu is not None else {},
+                labels={"placement": "eligible" if eligible else "excluded"},
+                ready=tr._d(node.get("Status")).get("State") == "ready",
+                schedulable=tr._d(node.get("Spec")).get("Availability", "active") == "active",
+            ))
+        needs = ReplicaNeeds(requests=facts.gpu_requests, node_selector=(("placement", "eligible"),))
+        return fit_replicas(needs, new, candidates)
 
     def _plan(self, service: ModelService, intent: Intent, raw: Mapping[str, Any], mutations: tuple[Mutation, ...],
               before: dict[str, str], after: dict[str, str], *, warnings: list[PlanWarning] | None = None,
@@ -178,14 +195,17 @@ class SwarmActions:
             return self._plan(service, intent, raw, (), before, before)
         warnings = self._mid_rollout(facts)
         new = intent.replicas - facts.replicas
-        if facts.gpus_per_replica and new > 0:
-            free = self._free_gpus()
-            placeable = free // facts.gpus_per_replica
-            if placeable < new:
+        gpu_pending = 0
+        if facts.gpu_requests and new > 0:
+            fit = self._gpu_fit(facts, new)
+            gpu_pending = fit.stay_pending
+            if fit.stay_pending:
+                asked = " and ".join(f"{count} {kind}" for kind, count in facts.gpu_requests)
+                placed = f" ({fit.fit} fit{'s' if fit.fit == 1 else ''}: {fit.where()})" if fit.fit else ""
                 warnings.append(PlanWarning(
                     "gpu-pending",
-                    f"{new - placeable} of {new} new replicas will stay Pending: "
-                    f"{_plural(free, 'GPU')} free on the cluster"))
+                    f"{fit.stay_pending} of {new} new replicas will stay Pending{placed}: each reserves {asked} "
+                    f"on one node; {_swarm_words(fit)}"))
         confirm = ""
         risk = Risk.MEDIUM if intent.replicas < facts.replicas else Risk.LOW
         if intent.replicas == 0 and self._production(facts):
@@ -198,7 +218,8 @@ class SwarmActions:
         spec["Mode"] = {"Replicated": {"Replicas": intent.replicas}}
         mutation = update_mutation(raw, spec, f"set replicas of {facts.name} to {intent.replicas}")
         return self._plan(service, intent, raw, (mutation,), before, after, warnings=warnings, risk=risk,
-                          confirm_text=confirm, context={"expect": "tasks", "replicas": intent.replicas})
+                          confirm_text=confirm,
+                          context={"expect": "tasks", "replicas": intent.replicas, "gpu_pending": gpu_pending})
 
     def _production(self, facts: tr.ServiceFacts) -> bool:
         if tr.production(facts):
@@ -472,10 +493,42 @@ class SwarmActions:
             after = {"replicas": str(facts.replicas)}
             stuck = False
             ok = landed and facts.replicas == plan.context.get("replicas") and running == current == desired
+            if not ok and landed and plan.context.get("gpu_pending"):
+                refused = self._stuck_for_gpus(_raw, running, desired)
+                if refused:
+                    return False, refused, after, True
         detail = f"{name}: {current}/{desired} tasks running on the current spec ({facts.version or facts.image})"
         if state:
             detail += f"; update {state}" + (f": {facts.update_message}" if facts.update_message else "")
         return ok, detail, after, stuck
+
+
+    def _stuck_for_gpus(self, raw: Mapping[str, Any], running: int, desired: int) -> str:
+        """When the preview said tasks would stay Pending for GPUs: once every task is running or refused
+        by the scheduler ('no suitable node'), say so in Swarm's words ('' while it is still deciding)."""
+        tasks = [t for t in self.backend.list_tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
+        refused = [tr._d(t.get("Status")) for t in tasks
+                   if t.get("DesiredState") == "running" and tr._d(t.get("Status")).get("State") == "pending"
+                   and "no suitable node" in str(tr._d(t.get("Status")).get("Err", ""))]
+        if not refused or running + len(refused) < desired:
+            return ""
+        return f"{len(refused)} replica{'s' if len(refused) != 1 else ''} Pending: {refused[0]['Err']}"
+
+
+def _swarm_words(fit: FitResult) -> str:
+    """The placement check's rejections as Swarm's scheduler words them: 'no suitable node
+    (insufficient resources on 2 nodes; scheduling constraints not satisfied on 1 node)'."""
+    groups: dict[str, int] = {}
+    for why, count in fit.rejections:
+        if why.startswith("Insufficient"):
+            text = "insufficient resources"
+        elif "affinity/selector" in why:
+            text = "scheduling constraints not satisfied"
+        else:
+            text = "not available for new tasks"
+        groups[text] = groups.get(text, 0) + count
+    parts = [f"{text} on {_plural(n, 'node')}" for text, n in groups.items()]
+    return f"no suitable node ({'; '.join(parts)})" if parts else "no suitable node"
 
 
 def _with_alias(spec: Mapping[str, Any], network: str | None, alias: str, add: bool) -> dict:

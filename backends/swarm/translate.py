@@ -30,6 +30,7 @@ from backends.model import (
     EventInfo,
     GpuHolder,
     GpuNode,
+    GpuResource,
     ModelService,
     PendingGpuWorkload,
     Platform,
@@ -100,6 +101,23 @@ def gpu_count(resources: Any) -> int:
     return total
 
 
+def gpu_counts(resources: Any) -> dict[str, int]:
+    """GPUs in a GenericResources list per kind ('NVIDIA-GPU', 'GPU', ...): kinds are never added up,
+    since a service reserving `NVIDIA-GPU=1` cannot use a node's `AMD-GPU`."""
+    counts: dict[str, int] = {}
+    for item in _l(resources):
+        named = _d(item.get("NamedResourceSpec"))
+        kind = str(named.get("Kind", ""))
+        if named and is_gpu_kind(kind):
+            counts[kind] = counts.get(kind, 0) + 1
+        discrete = _d(item.get("DiscreteResourceSpec"))
+        kind = str(discrete.get("Kind", ""))
+        if discrete and is_gpu_kind(kind):
+            with contextlib.suppress(TypeError, ValueError):
+                counts[kind] = counts.get(kind, 0) + int(discrete.get("Value") or 0)
+    return {k: v for k, v in counts.items() if v > 0}
+
+
 def gpu_ids(resources: Any) -> tuple[str, ...]:
     """The GPU ids of named GPU resources, in the engine's order."""
     return tuple(
@@ -116,6 +134,14 @@ def gpu_kind(resources: Any) -> str:
             if kind and is_gpu_kind(kind):
                 return kind
     return ""
+
+
+def _ids_of_kind(resources: Any, kind: str) -> tuple[str, ...]:
+    return tuple(
+        str(_d(item.get("NamedResourceSpec")).get("Value", ""))
+        for item in _l(resources)
+        if str(_d(item.get("NamedResourceSpec")).get("Kind", "")) == kind
+    )
 
 
 def task_assigned_resources(task: Mapping[str, Any]) -> list:
@@ -140,6 +166,8 @@ class ServiceFacts:
     force_update: int
     gpus_per_replica: int
     gpu_kind: str
+    gpu_requests: tuple[tuple[str, int], ...]
+    """(generic resource kind, count) one task reserves."""
     version_index: int
     update_state: str
     update_message: str
@@ -196,6 +224,7 @@ def service_facts(service: Mapping[str, Any]) -> ServiceFacts:
         force_update=int(template.get("ForceUpdate") or 0),
         gpus_per_replica=gpu_count(reservations),
         gpu_kind=gpu_kind(reservations),
+        gpu_requests=tuple(sorted(gpu_counts(reservations).items())),
         version_index=int(_d(service.get("Version")).get("Index") or 0),
         update_state=str(update.get("State", "")),
         update_message=str(update.get("Message", "")),
@@ -410,6 +439,7 @@ def translate(
             canary=canaries.get(f.id),
             blue_green=bluegreens.get(f.id),
             gpus_per_replica=f.gpus_per_replica,
+            gpu_requests=f.gpu_requests,
             conditions=_conditions(f),
             labels=freeze_labels(f.labels),
             revision=str(f.version_index),
@@ -458,34 +488,35 @@ def gpu_nodes(
         if _d(task.get("Status")).get("State") not in ALLOCATING_STATES:
             continue
         assigned = task_assigned_resources(task)
-        count = gpu_count(assigned)
-        if not count:
-            continue
         facts = services_by_id.get(str(task.get("ServiceID", "")))
         name = task_name(facts.name if facts else str(task.get("ServiceID", ""))[:12], task)
-        holders.setdefault(str(task.get("NodeID", "")), []).append(GpuHolder(
-            workload=name,
-            gpus=count,
-            service=keys_by_id.get(str(task.get("ServiceID", ""))),
-            devices=gpu_ids(assigned),
-            resource=gpu_kind(assigned),
-        ))
+        for kind, count in sorted(gpu_counts(assigned).items()):
+            holders.setdefault(str(task.get("NodeID", "")), []).append(GpuHolder(
+                workload=name,
+                gpus=count,
+                service=keys_by_id.get(str(task.get("ServiceID", ""))),
+                devices=_ids_of_kind(assigned, kind),
+                resource=kind,
+            ))
     out: dict[str, GpuNode] = {}
     for node in nodes:
-        resources = _d(_d(node.get("Description")).get("Resources")).get("GenericResources")
-        total = gpu_count(resources)
+        offered = gpu_counts(_d(_d(node.get("Description")).get("Resources")).get("GenericResources"))
         node_id = str(node.get("ID", ""))
-        held = sorted(holders.get(node_id, ()), key=lambda h: h.workload)
-        if not total and not held:
+        held = sorted(holders.get(node_id, ()), key=lambda h: (h.workload, h.resource))
+        if not offered and not held:
             continue
         name = str(_d(node.get("Description")).get("Hostname", "")) or node_id
         spec = _d(node.get("Spec"))
+        allocated: dict[str, int] = {}
+        for holder in held:
+            allocated[holder.resource] = allocated.get(holder.resource, 0) + holder.gpus
         out[name] = GpuNode(
             cluster=cluster,
             node=name,
-            total=total,
-            allocatable=total,
-            allocated=sum(h.gpus for h in held),
+            resources=tuple(
+                GpuResource(kind, offered.get(kind, 0), offered.get(kind, 0), allocated.get(kind, 0))
+                for kind in sorted(set(offered) | set(allocated))
+            ),
             holders=tuple(held),
             ready=_d(node.get("Status")).get("State") == "ready",
             schedulable=spec.get("Availability", "active") == "active",
@@ -508,16 +539,16 @@ def pending_gpu(
         if task.get("DesiredState") != "running" or status.get("State") != "pending":
             continue
         facts = services_by_id.get(str(task.get("ServiceID", "")))
-        wanted = gpu_count(_d(_d(_d(task.get("Spec")).get("Resources")).get("Reservations")).get("GenericResources"))
+        wanted = gpu_counts(_d(_d(_d(task.get("Spec")).get("Resources")).get("Reservations")).get("GenericResources"))
         if not wanted and facts is not None:
-            wanted = facts.gpus_per_replica
+            wanted = dict(facts.gpu_requests)
         if not wanted:
             continue
         out.append(PendingGpuWorkload(
             cluster=cluster,
             namespace=facts.stack if facts else "",
             name=task_name(facts.name if facts else "", task),
-            gpus=wanted,
+            requests=tuple(sorted(wanted.items())),
             message=str(status.get("Err") or status.get("Message") or "pending"),
             service=keys_by_id.get(str(task.get("ServiceID", ""))),
             since=parse_time(status.get("Timestamp")),

@@ -375,7 +375,7 @@ def test_a_pod_event_recomputes_only_its_gpu_node_and_the_pending_list():
         assert wait_for(lambda: any(c.snapshot for c in changes))
         (snapshot,) = [c for c in changes if c.snapshot]
         assert set(snapshot.gpu_nodes) == {"gpu-a100-0", "gpu-shared-1"}
-        assert snapshot.gpu_nodes["gpu-a100-0"].allocated == 5
+        assert snapshot.gpu_nodes["gpu-a100-0"].resource("nvidia.com/gpu").allocated == 4
         assert [p.name for p in snapshot.pending_gpu] == ["llm-reranker-0"]
         # The pending pod gets scheduled onto the A100 node and runs.
         placed = next(p for p in pods["items"] if p["metadata"]["name"] == "llm-reranker-0")
@@ -391,5 +391,5 @@ def test_a_pod_event_recomputes_only_its_gpu_node_and_the_pending_list():
     (update,) = changes[before:]
     assert not update.snapshot and update.services == {}
     assert set(update.gpu_nodes) == {"gpu-a100-0"}  # the other GPU node is not recomputed
-    assert update.gpu_nodes["gpu-a100-0"].allocated == 7
+    assert update.gpu_nodes["gpu-a100-0"].resource("nvidia.com/gpu").allocated == 6
     assert update.pending_gpu == ()

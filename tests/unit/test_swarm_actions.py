@@ -109,7 +109,8 @@ def test_scaling_a_gpu_service_past_the_free_gpus_warns_how_many_stay_pending():
             {"NamedResourceSpec": {"Kind": "NVIDIA-GPU", "Value": "GPU-third"}})
     plan = SwarmActions(swarm).plan(model(swarm, "rec-ml_llm"), Scale(5))
     [warning] = [w for w in plan.warnings if w.code == "gpu-pending"]
-    assert warning.text == "2 of 3 new replicas will stay Pending: 1 GPU free on the cluster"
+    assert warning.text == ("2 of 3 new replicas will stay Pending (1 fits: vm): each reserves 1 NVIDIA-GPU on one "
+                            "node; no suitable node (insufficient resources on 1 node)")
     assert not warning.blocking
 
     discrete = RecordedSwarm("nodes_discrete.json")  # 4 GPUs, 2 held
