@@ -740,8 +740,49 @@ def _template_labels(deployment: Any) -> dict[str, str]:
     return str_map(as_dict(template.get("metadata")).get("labels"))
 
 
-def selector_switches(services: Iterable[Any], deployments: Iterable[Any]) -> list[SelectorSwitch]:
-    """Services (of one namespace) that act as blue-green routers over the Deployments given."""
+def weighted_destinations(vs: Any) -> set[str]:
+    """Short host names of every destination of a weighted route (an http route with two or more
+    destinations) of a VirtualService: the Services a canary split sends traffic to."""
+    hosts = set()
+    for http in as_list(as_dict(as_dict(vs).get("spec")).get("http")):
+        routes = [as_dict(r) for r in as_list(as_dict(http).get("route"))]
+        if len(routes) >= 2:
+            hosts.update(_short_host(str(as_dict(r.get("destination")).get("host") or "")) for r in routes)
+    return hosts - {""}
+
+
+def argo_managed_services(rollout: Any) -> set[str]:
+    """Services an Argo Rollout switches itself: blueGreen active/preview, canary stable/canary."""
+    strategy = as_dict(as_dict(as_dict(rollout).get("spec")).get("strategy"))
+    blue_green, canary = as_dict(strategy.get("blueGreen")), as_dict(strategy.get("canary"))
+    names = (blue_green.get("activeService"), blue_green.get("previewService"),
+             canary.get("stableService"), canary.get("canaryService"))
+    return {str(n) for n in names if n}
+
+
+def selector_switches(
+    services: Iterable[Any],
+    deployments: Iterable[Any],
+    *,
+    weighted_destinations: Iterable[str] = (),
+    argo_services: Iterable[str] = (),
+) -> list[SelectorSwitch]:
+    """Services (of one namespace) that act as blue-green routers over the Deployments given.
+
+    The rules, in order; the first that applies decides:
+    1. A Service an Argo Rollout names (`blueGreen.activeService/previewService`, or a canary's
+       `stableService/canaryService`) is switched by Argo, not by us: Argo's blue-green is read from the
+       Rollout itself (`argo_blue_green`), and such a Service is never a selector switch.
+    2. A Service that is a destination of a weighted route (an Istio VirtualService http route with two
+       or more destinations, `weighted_destinations`) is one side of a canary: pointing it at the other
+       version's pods would silently send the canary's share to stable. Never a blue-green switch.
+    3. Otherwise, a Service whose selector has a colour key (`version`, `color`, `colour`, `slot`) and
+       whose other selector keys match the pod templates of Deployments of two or more colours is a
+       selector switch (the seed's `ml-model-service`: `version: v2.0` over `ml-model-v2-0` / `-v2-1`);
+       switching patches that one key.
+    """
+    excluded = set(weighted_destinations) | set(argo_services)
+    services = [svc for svc in services if obj_key(svc)[1] not in excluded]
     deployments = list(deployments)
     out = []
     for svc in services:

@@ -834,7 +834,12 @@ class KubernetesBackend(ReflectorHandler):
         new_istio: dict[tuple[str, str], tuple[Any, Any]] = {}
         if candidates or vses:
             deployments = self._in_ns("deployments", ns)
-            for switch in tr.selector_switches(candidates, deployments):
+            weighted = {host for vs in vses for host in tr.weighted_destinations(vs)}
+            argo = {name for (rns, _), ro in self.store.get("rollouts", {}).items() if rns == ns
+                    for name in tr.argo_managed_services(ro)}
+            switches = tr.selector_switches(candidates, deployments, weighted_destinations=weighted,
+                                            argo_services=argo)
+            for switch in switches:
                 for dep in switch.members:
                     new_bg.setdefault((ns, dep), switch)
             if vses:
@@ -999,7 +1004,10 @@ class KubernetesBackend(ReflectorHandler):
             self._push(self._retranslate(kind, [(facts.namespace, facts.name)]))
 
     def _changed_rollouts(self, key, old, new) -> None:
-        self._push(self._retranslate(ServiceKind.ROLLOUT, [key]))
+        services = self._retranslate(ServiceKind.ROLLOUT, [key])
+        if self._needs_derive(key[0]):  # the Services a Rollout names are no selector switch
+            services.update(self._retranslate(ServiceKind.DEPLOYMENT, self._derive_ns(key[0])))
+        self._push(services)
 
     def _changed_inferenceservices(self, key, old, new) -> None:
         self._push(self._retranslate(ServiceKind.INFERENCE_SERVICE, [key]))
