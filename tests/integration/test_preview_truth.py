@@ -186,6 +186,23 @@ def test_llm_reranker_preview_says_none_fit_and_the_outcome_names_the_reason_wel
     eventually(lambda: len(pods(env, STAGING, "app=llm-reranker")) == 4, 15, what="back to 4 reranker pods")
 
 
+def full_gpus_free(env: Env) -> dict[str, int]:
+    """Per Ready node, allocatable nvidia.com/gpu minus what the scheduled, unfinished pods request."""
+    free = {}
+    for node in env.kubectl_json("get", "nodes")["items"]:
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+        if ready and not node["spec"].get("unschedulable"):
+            free[node["metadata"]["name"]] = int(node["status"]["allocatable"].get("nvidia.com/gpu", 0))
+    for pod in env.kubectl_json("get", "pods", "-A")["items"]:
+        node = pod["spec"].get("nodeName")
+        if node in free and pod["status"].get("phase") not in ("Succeeded", "Failed"):
+            for container in pod["spec"]["containers"]:
+                resources = container.get("resources", {})
+                asked = {**resources.get("limits", {}), **resources.get("requests", {})}
+                free[node] -= int(asked.get("nvidia.com/gpu", 0))
+    return free
+
+
 GPU_PROBE = """apiVersion: apps/v1
 kind: Deployment
 metadata: {name: gpu-probe, namespace: ml-staging}
@@ -210,6 +227,8 @@ def test_a_partial_fit_names_the_nodes_and_kubectl_finds_the_replicas_there(env)
     (warning,) = [w for w in plan.warnings if w.code == "gpu-pending"]
     predicted = plan.context["gpu_pending"]
     fit = 5 - predicted
+    # kubectl's own arithmetic: full GPUs free on each Ready node, 3 per replica, MIG slices not counted.
+    assert fit == sum(free // 3 for free in full_gpus_free(env).values()), warning.text
     assert 0 < fit < 5, warning.text
     placed = warning.text[warning.text.index(": ") + 2:warning.text.index(")")]
     expected_nodes = Counter()
