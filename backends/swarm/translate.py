@@ -480,11 +480,14 @@ def gpu_nodes(
     services_by_id: Mapping[str, ServiceFacts],
     keys_by_id: Mapping[str, ServiceKey],
 ) -> dict[str, GpuNode]:
-    """One GpuNode per node that advertises GPUs, with the tasks holding them."""
+    """One GpuNode per node that advertises GPUs, with the tasks holding them.
+
+    A task holds its generic resources for as long as it actually runs, whatever its desired state:
+    the tasks of a service being removed or scaled down keep their GPUs until they have stopped, and
+    Swarm's scheduler will not give those GPUs to a new task before then.
+    """
     holders: dict[str, list[GpuHolder]] = {}
     for task in tasks:
-        if task.get("DesiredState") not in ("running", "ready"):
-            continue
         if _d(task.get("Status")).get("State") not in ALLOCATING_STATES:
             continue
         assigned = task_assigned_resources(task)
