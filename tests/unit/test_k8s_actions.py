@@ -314,3 +314,44 @@ def test_apply_maps_403_to_forbidden_for_the_user_and_namespace_and_409_to_a_con
         conflict.apply(plan)
     assert info.value.changed == "resourceVersion 4242 is now 4300"
     assert conflict.transport.sent == [("PUT", plan.mutations[0].path), ("GET", plan.mutations[0].path)]
+
+
+def _nodes_from_recording() -> list[FitNode]:
+    """The recorded nodes as the backend hands them to the check: a tainted A100 with 4 GPUs (1 free after
+    the recorded pods) and 7 MIG slices, a cordoned time-sliced node, a CPU node."""
+    nodes = load("nodes.json")["items"]
+    pods = [tr.pod_facts(p) for p in load("pods.json")["items"]]
+    out = []
+    for obj in nodes:
+        facts = tr.node_facts(obj)
+        gpu = tr.gpu_node("prod", facts, [p for p in pods if p.node == facts.name])
+        out.append(tr.fit_node(facts, gpu))
+    return out
+
+
+def test_the_preview_reads_the_templates_tolerations_and_node_selector(deployment):
+    # The A100 node carries the usual `nvidia.com/gpu:NoSchedule` taint: a template without the
+    # toleration cannot land there, whatever is free, and the preview says so in the scheduler's words.
+    nodes = _nodes_from_recording()
+    assert {n.name: dict(n.free) for n in nodes}["gpu-a100-0"] == {"nvidia.com/gpu": 0, "nvidia.com/mig-1g.5gb": 6}
+    template = deployment["spec"]["template"]["spec"]
+    template["containers"][0]["resources"] = {"limits": {"nvidia.com/mig-1g.5gb": "1"}}
+    service = service_of(deployment)
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=nodes)
+    (warning,) = plan.warnings
+    assert warning.text == (
+        "2 of 2 new replicas will stay Pending: each needs 1 nvidia.com/mig-1g.5gb on one node; 0/3 nodes are "
+        "available: 1 Insufficient nvidia.com/mig-1g.5gb, 1 node(s) had untolerated taint {nvidia.com/gpu: }, "
+        "1 node(s) were unschedulable.")
+    # With the toleration and a selector that picks the A100, both new replicas fit in its MIG slices.
+    template["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    template["nodeSelector"] = {"nvidia.com/gpu.product": "A100"}
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=nodes)
+    assert plan.warnings == () and plan.context["gpu_pending"] == 0
+    # A required node affinity that no GPU node meets keeps them Pending again.
+    template["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["H100"]}]}]}}}
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=nodes)
+    assert "2 node(s) didn't match Pod's node affinity/selector" in plan.warnings[0].text
+    assert plan.context["gpu_pending"] == 2
