@@ -174,7 +174,9 @@ def scheduler_message(total_nodes: int, reasons: Counter) -> str:
     return f"0/{total_nodes} nodes are available: {', '.join(parts)}."
 
 
-def _place(needs: ReplicaNeeds, nodes: Sequence[FitNode], free: dict[str, dict[str, int]]) -> tuple[str | None, Counter]:
+def _place(
+    needs: ReplicaNeeds, nodes: Sequence[FitNode], free: dict[str, dict[str, int]]
+) -> tuple[str | None, Counter]:
     """Put one replica on the node with most room left (kube-scheduler's default spreads); take its units."""
     reasons: Counter = Counter()
     best: FitNode | None = None

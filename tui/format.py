@@ -158,6 +158,22 @@ def autoscaler_text(service: ModelService) -> str:
     return text
 
 
+def gpus_text(service: ModelService) -> str:
+    """GPU units the service's replicas ask for in all; a MIG or shared-GPU consumer is marked as such
+    ('2m' for 2 MIG slices, '8s' for 8 time-slices) so that its units never read as full GPUs."""
+    if not service.gpu_requests:
+        return str(service.gpus_per_replica * service.desired) if service.gpus_per_replica else "-"
+    total = sum(count for _name, count in service.gpu_requests) * service.desired
+    names = {name for name, _count in service.gpu_requests}
+    if names == {"nvidia.com/gpu"} or not all(n.startswith("nvidia.com/") for n in names):
+        return str(total)
+    if all("mig-" in n for n in names):
+        return f"{total}m"
+    if names == {"nvidia.com/gpu.shared"}:
+        return f"{total}s"
+    return f"{total}*"
+
+
 def service_cells(
     service: ModelService, alert_count: int, style_for: StyleFor = no_style, last_action: tuple[str, bool] | None = None
 ) -> tuple[Text, ...]:
@@ -177,7 +193,7 @@ def service_cells(
         "canary": literal(canary, style_for(canary_style) if canary_style else ""),
         "bluegreen": literal(bluegreen, style_for(bg_style) if bg_style else ""),
         "autoscaler": Text(autoscaler_text(service), no_wrap=True),
-        "gpus": Text(str(service.gpus_per_replica * service.desired) if service.gpus_per_replica else "-", no_wrap=True),
+        "gpus": Text(gpus_text(service), no_wrap=True),
         "alerts": Text(f"⚠ {alert_count}" if alert_count else "-", style=style_for("alert-firing") if alert_count else ""),
         "action": (literal(last_action[0], style_for("healthy" if last_action[1] else "down"))
                    if last_action else Text("-")),
@@ -300,7 +316,8 @@ def requests_text(requests: tuple[tuple[str, int], ...]) -> str:
 
 
 def pending_line(pending: PendingGpuWorkload) -> Text:
-    where = f"{pending.cluster}/{pending.namespace}/{pending.name}" if pending.namespace else f"{pending.cluster}/{pending.name}"
+    scope = f"{pending.namespace}/" if pending.namespace else ""
+    where = f"{pending.cluster}/{scope}{pending.name}"
     return literal(f"◷ {where} wants {requests_text(pending.requests)}: {pending.message}")
 
 

@@ -64,7 +64,7 @@ def test_rule_2_a_weighted_route_destination_is_part_of_a_canary_never_a_switch(
 
 
 def test_a_single_destination_route_is_not_a_weighted_route():
-    services, deployments, vs = rent_predictor()
+    _services, _deployments, vs = rent_predictor()
     single = copy.deepcopy(vs)
     single["spec"]["http"][0]["route"] = single["spec"]["http"][0]["route"][:1]
     assert tr.weighted_destinations(single) == set()

@@ -30,7 +30,7 @@ def test_the_gpu_pane_shows_each_resource_on_its_own():
     cells = gpu_cells(GPU_NODE_3)
     assert cells[COLUMN["alloc"]].plain == "█████░░░ 5/8 gpu, 2/7 mig-1g.5gb"
     assert cells[COLUMN["free"]].plain == "3 gpu, 5 mig-1g.5gb"
-    assert "15" not in cells[COLUMN["alloc"]].plain and "8" != cells[COLUMN["free"]].plain
+    assert "15" not in cells[COLUMN["alloc"]].plain and cells[COLUMN["free"]].plain != "8"
     assert cells[COLUMN["holders"]].plain == ("ml-staging/bert-mig-a×1 mig-1g.5gb, ml-staging/bert-mig-b×1 mig-1g.5gb, "
                                               "llm-reranker×4 gpu")
 
@@ -80,3 +80,15 @@ def test_the_kubernetes_translation_of_a_mig_node_keeps_resources_apart():
     assert [(r.name, r.allocated, r.free) for r in gpu.resources] == [
         ("nvidia.com/gpu", 4, 4), ("nvidia.com/mig-1g.5gb", 1, 6)]
     assert [(h.resource, h.gpus) for h in gpu.holders] == [("nvidia.com/gpu", 4), ("nvidia.com/mig-1g.5gb", 1)]
+
+
+def test_the_services_gpu_column_never_reads_mig_slices_as_full_gpus():
+    from tests.fakes import service
+    from tui.format import gpus_text
+
+    assert gpus_text(service("llm", desired=4, gpu_requests=(("nvidia.com/gpu", 4),), gpus_per_replica=4)) == "16"
+    assert gpus_text(service("bert", desired=2, gpu_requests=(("nvidia.com/mig-1g.5gb", 1),),
+                             gpus_per_replica=1)) == "2m"
+    assert gpus_text(service("tiny", desired=3, gpu_requests=(("nvidia.com/gpu.shared", 1),),
+                             gpus_per_replica=1)) == "3s"
+    assert gpus_text(service("cpu", desired=3)) == "-"
