@@ -1072,10 +1072,14 @@ class KubernetesBackend(ReflectorHandler):
     def published(self, key: ServiceKey) -> ModelService | None:
         return self._published.get(key)
 
-    def fit_nodes(self) -> list[FitNode]:
+    def fit_nodes(self) -> list[FitNode] | None:
         """Every node of the cache for the GPU placement check (CPU-only nodes too: the scheduler counts
-        them in its '0/N nodes'), with its free units per GPU resource, labels, taints and state."""
+        them in its '0/N nodes'), with its free units per GPU resource, labels, taints and state; None when
+        the nodes cannot be read (no permission): then the preview says nothing rather than guess."""
         with self._lock:
+            readers = [r for r in self.reflectors if r.spec.name == "nodes"]
+            if not readers or any(r.disabled or not r.synced for r in readers):
+                return None
             return [tr.fit_node(facts, self._gpu.get(name)) for (_, name), facts in self.store.get("nodes", {}).items()]
 
     def pending_for(self, key: ServiceKey) -> int:

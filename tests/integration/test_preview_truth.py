@@ -155,7 +155,27 @@ async def test_on_screen_b_does_nothing_on_the_canary_and_opens_the_switch_on_th
                 await pilot.press("escape")
 
 
-# -- 3 and 4. GPU fit: the preview says how many fit, the cluster agrees, the outcome comes early --
+# -- 3. GPUs per resource, on screen --------------------------------------------------------------
+
+
+async def test_the_gpu_pane_shows_full_gpus_and_mig_slices_apart_as_kubectl_counts_them(env, tmp_path):
+    full_free = full_gpus_free(env)["gpu-node-3"]
+    mig_held = sum(1 for p in pods(env, STAGING, "app=bert-mig") if p["spec"].get("nodeName") == "gpu-node-3")
+    node = env.kubectl_json("get", "node", "gpu-node-3")["status"]["allocatable"]
+    gpus, slices = int(node["nvidia.com/gpu"]), int(node["nvidia.com/mig-1g.5gb"])
+    settings = Settings(kubeconfig=env.kubeconfig, contexts=["sim-a"], audit_log=str(tmp_path / "audit.jsonl"))
+    app = MlopsApp(settings, build_fleet)
+    async with app.run_test(size=(200, 50)) as pilot:
+        table = app.query_one("#gpu-table")
+        key = "sim-a\x1fgpu-node-3"
+        await until(pilot, lambda: key in table.shown_keys, timeout=30)
+        row = [cell.plain for cell in table.get_row(key)]
+        assert row[3].endswith(f"{gpus - full_free}/{gpus} gpu, {mig_held}/{slices} mig-1g.5gb"), row
+        assert row[4] == f"{full_free} gpu, {slices - mig_held} mig-1g.5gb", row
+        assert f"{gpus + slices}" not in row[3]  # never "7/15"
+
+
+# -- 4. GPU fit: the preview says how many fit, the cluster agrees, the outcome comes early -------
 
 
 def test_llm_reranker_preview_says_none_fit_and_the_outcome_names_the_reason_well_before_the_deadline(env):
