@@ -86,10 +86,6 @@ def _plan(backend_name: str, user: str, service: ModelService, intent: Intent, *
     )
 
 
-def _gpus(n: int) -> str:
-    return f"{n} GPU" if n == 1 else f"{n} GPUs"
-
-
 # ---------------------------------------------------------------------------------------------
 # Pure planners
 
@@ -202,7 +198,9 @@ def _gpu_pending_text(name: str, needs: ReplicaNeeds, fit: FitResult) -> str:
     if fit.fit:
         text += f" ({fit.fit} fit{'s' if fit.fit == 1 else ''}: {fit.where()})"
     text += f": each needs {asked} on one node; {fit.reason}"
-    if fit.pending_first:
+    if fit.pending_first == 1:
+        text += f" 1 pod of {name} already waits for GPUs and goes first."
+    elif fit.pending_first:
         text += f" {fit.pending_first} pods of {name} already wait for GPUs and go first."
     return text
 
@@ -972,7 +970,10 @@ class ActionPlanner:
             return ""
         ns = tr.obj_key(obj)[0]
         query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
-        body = self._get(api_path("", "v1", "pods", ns), query)
+        try:
+            body = self.transport.request("GET", api_path("", "v1", "pods", ns), query, timeout=(5.0, 10.0)).json()
+        except ApiError:
+            return ""  # cannot tell yet: keep following until the deadline
         pods = [tr.pod_facts(p) for p in tr.as_list(tr.as_dict(body).get("items"))
                 if isinstance(p, dict) and not tr.meta(p).get("deletionTimestamp")]
         refused = [p for p in pods if p.gpus and p.unschedulable_message]

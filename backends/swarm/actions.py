@@ -137,7 +137,9 @@ class SwarmActions:
                 schedulable=tr._d(node.get("Spec")).get("Availability", "active") == "active",
             ))
         needs = ReplicaNeeds(requests=facts.gpu_requests, node_selector=(("placement", "eligible"),))
-        return fit_replicas(needs, new, candidates)
+        waiting = sum(1 for t in tasks if t.get("ServiceID") == facts.id and t.get("DesiredState") == "running"
+                      and tr._d(t.get("Status")).get("State") == "pending")
+        return fit_replicas(needs, new, candidates, already_pending=waiting)
 
     def _plan(self, service: ModelService, intent: Intent, raw: Mapping[str, Any], mutations: tuple[Mutation, ...],
               before: dict[str, str], after: dict[str, str], *, warnings: list[PlanWarning] | None = None,
@@ -198,14 +200,17 @@ class SwarmActions:
         gpu_pending = 0
         if facts.gpu_requests and new > 0:
             fit = self._gpu_fit(facts, new)
-            gpu_pending = fit.stay_pending
             if fit.stay_pending:
+                gpu_pending = fit.stay_pending + fit.pending_first
                 asked = " and ".join(f"{count} {kind}" for kind, count in facts.gpu_requests)
                 placed = f" ({fit.fit} fit{'s' if fit.fit == 1 else ''}: {fit.where()})" if fit.fit else ""
+                waiting = (f"; {_plural(fit.pending_first, 'task')} of {facts.name} already "
+                           f"wait{'s' if fit.pending_first == 1 else ''} for GPUs and go"
+                           f"{'es' if fit.pending_first == 1 else ''} first." if fit.pending_first else "")
                 warnings.append(PlanWarning(
                     "gpu-pending",
                     f"{fit.stay_pending} of {new} new replicas will stay Pending{placed}: each reserves {asked} "
-                    f"on one node; {_swarm_words(fit)}"))
+                    f"on one node; {_swarm_words(fit)}{waiting}"))
         confirm = ""
         risk = Risk.MEDIUM if intent.replicas < facts.replicas else Risk.LOW
         if intent.replicas == 0 and self._production(facts):

@@ -53,7 +53,7 @@ def unschedulable_messages(pod_list: list[dict]) -> list[str]:
 
 def scheduler_words(warning_text: str) -> str:
     """The '0/N nodes are available: ...' part of a gpu-pending warning."""
-    return re.sub(r" \d+ pods of .* go first\.$", "", warning_text.split("; ", 1)[1])
+    return re.sub(r" \d+ pods? of .* goe?s? first\.$", "", warning_text.split("; ", 1)[1])
 
 
 # -- 1. identity: a Deployment and a Rollout of one name are two services ----------------------

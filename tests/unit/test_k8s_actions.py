@@ -85,8 +85,8 @@ def test_a_replica_fits_on_one_node_and_pods_already_pending_go_first(deployment
     plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=gpu_nodes(8), pending=1)
     assert plan.warnings[0].text == (
         "1 of 2 new replicas will stay Pending (1 fits: gpu-0): each needs 4 nvidia.com/gpu on one node; "
-        "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. 1 pods of property-valuation-model already "
-        "wait for GPUs and go first.")
+        "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. 1 pod of property-valuation-model already "
+        "waits for GPUs and goes first.")
     assert plan.context["gpu_pending"] == 2  # the one already waiting and the new one that fits nowhere
     assert ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=gpu_nodes(8, 4)).warnings == ()
 
