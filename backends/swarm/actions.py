@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
+from backends.gpu_fit import FitResult, ReplicaNeeds, fit_replicas
 from backends.model import ModelService
 from backends.plans import (
     ActionConflict,
@@ -120,26 +120,13 @@ class SwarmActions:
 
     def _gpu_fit(self, facts: tr.ServiceFacts, new: int) -> FitResult:
         """Place the new tasks, each on ONE node with enough free units of each generic-resource kind it
-        reserves; nodes its placement constraints exclude are not candidates."""
+        reserves; nodes its placement constraints exclude are not candidates. Its tasks already Pending
+        go first."""
         nodes = self.backend.get_json("/nodes") or []
         tasks = self.backend.list_tasks()
-        gpus = tr.gpu_nodes(self.backend.name, nodes, tasks, {}, {})
-        candidates = []
-        for node in nodes:
-            name = str(tr._d(node.get("Description")).get("Hostname", "")) or str(node.get("ID", ""))
-            gpu = gpus.get(name)
-            eligible = all(tr.constraint_matches(node, c) for c in facts.constraints)
-            candidates.append(FitNode(
-                name=name,
-                free={r.name: r.free for r in gpu.resources} if gpu is not None else {},
-                labels={"placement": "eligible" if eligible else "excluded"},
-                ready=tr._d(node.get("Status")).get("State") == "ready",
-                schedulable=tr._d(node.get("Spec")).get("Availability", "active") == "active",
-            ))
-        needs = ReplicaNeeds(requests=facts.gpu_requests, node_selector=(("placement", "eligible"),))
-        waiting = sum(1 for t in tasks if t.get("ServiceID") == facts.id and t.get("DesiredState") == "running"
-                      and tr._d(t.get("Status")).get("State") == "pending")
-        return fit_replicas(needs, new, candidates, already_pending=waiting)
+        needs = ReplicaNeeds(requests=facts.gpu_requests, node_selector=((tr.PLACEMENT_LABEL, "eligible"),))
+        return fit_replicas(needs, new, tr.fit_nodes(self.backend.name, nodes, tasks, facts.constraints),
+                            already_pending=tr.pending_tasks(facts, tasks))
 
     def _plan(self, service: ModelService, intent: Intent, raw: Mapping[str, Any], mutations: tuple[Mutation, ...],
               before: dict[str, str], after: dict[str, str], *, warnings: list[PlanWarning] | None = None,
@@ -512,12 +499,10 @@ class SwarmActions:
         """When the preview said tasks would stay Pending for GPUs: once every task is running or refused
         by the scheduler ('no suitable node'), say so in Swarm's words ('' while it is still deciding)."""
         tasks = [t for t in self.backend.list_tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
-        refused = [tr._d(t.get("Status")) for t in tasks
-                   if t.get("DesiredState") == "running" and tr._d(t.get("Status")).get("State") == "pending"
-                   and "no suitable node" in str(tr._d(t.get("Status")).get("Err", ""))]
+        refused = tr.refused_by_scheduler(tasks)
         if not refused or running + len(refused) < desired:
             return ""
-        return f"{len(refused)} replica{'s' if len(refused) != 1 else ''} Pending: {refused[0]['Err']}"
+        return f"{len(refused)} replica{'s' if len(refused) != 1 else ''} Pending: {refused[0]}"
 
 
 def _swarm_words(fit: FitResult) -> str:

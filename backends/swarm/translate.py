@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from backends.gpu_fit import FitNode
 from backends.model import (
     ActionKind,
     BlueGreen,
@@ -527,6 +528,44 @@ def gpu_nodes(
                                   "node.id": node_id}),
         )
     return out
+
+
+PLACEMENT_LABEL = "placement"
+"""The label `fit_nodes` gives each node: 'eligible' when the service's placement constraints allow it."""
+
+
+def fit_nodes(cluster: str, nodes: Sequence[Mapping[str, Any]], tasks: Iterable[Mapping[str, Any]],
+              constraints: Sequence[str]) -> list[FitNode]:
+    """Every node for the GPU placement check: free units per generic-resource kind (what running tasks
+    hold subtracted), ready (Status.State), schedulable (Availability active), and whether the service's
+    placement constraints allow it."""
+    gpus = gpu_nodes(cluster, nodes, list(tasks), {}, {})
+    out = []
+    for node in nodes:
+        name = str(_d(node.get("Description")).get("Hostname", "")) or str(node.get("ID", ""))
+        gpu = gpus.get(name)
+        eligible = all(constraint_matches(node, c) for c in constraints)
+        out.append(FitNode(
+            name=name,
+            free={r.name: r.free for r in gpu.resources} if gpu is not None else {},
+            labels={PLACEMENT_LABEL: "eligible" if eligible else "excluded"},
+            ready=_d(node.get("Status")).get("State") == "ready",
+            schedulable=_d(node.get("Spec")).get("Availability", "active") == "active",
+        ))
+    return out
+
+
+def pending_tasks(facts: ServiceFacts, tasks: Iterable[Mapping[str, Any]]) -> int:
+    """Tasks of this service the scheduler has not placed yet (they wait before any new one)."""
+    return sum(1 for t in tasks if t.get("ServiceID") == facts.id and t.get("DesiredState") == "running"
+               and _d(t.get("Status")).get("State") == "pending")
+
+
+def refused_by_scheduler(tasks: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Swarm's words ('no suitable node (insufficient resources on 1 node)') for each task it could not place."""
+    return [str(_d(t.get("Status")).get("Err", "")) for t in tasks
+            if t.get("DesiredState") == "running" and _d(t.get("Status")).get("State") == "pending"
+            and "no suitable node" in str(_d(t.get("Status")).get("Err", ""))]
 
 
 def pending_gpu(
