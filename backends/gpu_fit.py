@@ -127,8 +127,9 @@ class FitResult:
     """The scheduler's words for the first new replica that fits nowhere ('' when all fit)."""
     pending_first: int = 0
     """Replicas already Pending that were placed (or tried) before the new ones."""
-    rejections: tuple[tuple[str, int], ...] = ()
-    """(why, how many nodes) behind `reason`, for engines that word it their own way."""
+    remaining: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Free units per node and resource once the placed replicas took theirs: what the first replica that
+    fits nowhere saw, for engines that word the refusal their own way (Swarm)."""
 
     @property
     def fit(self) -> int:
@@ -223,5 +224,5 @@ def fit_replicas(needs: ReplicaNeeds, new: int, nodes: Iterable[FitNode], alread
         placed=tuple(placed),
         reason=scheduler_message(len(nodes), rejected) if stuck else "",
         pending_first=already_pending,
-        rejections=tuple(sorted(rejected.items())) if stuck else (),
+        remaining=free,
     )

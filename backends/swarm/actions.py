@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from backends.gpu_fit import FitResult, ReplicaNeeds, fit_replicas
+from backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
 from backends.model import ModelService
 from backends.plans import (
     ActionConflict,
@@ -118,15 +118,16 @@ class SwarmActions:
     def _all_services(self) -> list[dict]:
         return self.backend.list_services()
 
-    def _gpu_fit(self, facts: tr.ServiceFacts, new: int) -> FitResult:
+    def _gpu_fit(self, facts: tr.ServiceFacts, new: int) -> tuple[FitResult, str]:
         """Place the new tasks, each on ONE node with enough free units of each generic-resource kind it
-        reserves; nodes its placement constraints exclude are not candidates. Its tasks already Pending
-        go first."""
+        reserves, on nodes its placement constraints allow; its tasks already Pending go first. Returns
+        the fit and, when some stay Pending, Swarm's own words for why."""
         nodes = self.backend.get_json("/nodes") or []
         tasks = self.backend.list_tasks()
+        candidates = tr.fit_nodes(self.backend.name, nodes, tasks, facts.constraints)
         needs = ReplicaNeeds(requests=facts.gpu_requests, node_selector=((tr.PLACEMENT_LABEL, "eligible"),))
-        return fit_replicas(needs, new, tr.fit_nodes(self.backend.name, nodes, tasks, facts.constraints),
-                            already_pending=tr.pending_tasks(facts, tasks))
+        fit = fit_replicas(needs, new, candidates, already_pending=tr.pending_tasks(facts, tasks))
+        return fit, (_swarm_words(needs, candidates, fit) if fit.stay_pending else "")
 
     def _plan(self, service: ModelService, intent: Intent, raw: Mapping[str, Any], mutations: tuple[Mutation, ...],
               before: dict[str, str], after: dict[str, str], *, warnings: list[PlanWarning] | None = None,
@@ -186,7 +187,7 @@ class SwarmActions:
         new = intent.replicas - facts.replicas
         gpu_pending = 0
         if facts.gpu_requests and new > 0:
-            fit = self._gpu_fit(facts, new)
+            fit, why = self._gpu_fit(facts, new)
             if fit.stay_pending:
                 gpu_pending = fit.stay_pending + fit.pending_first
                 asked = " and ".join(f"{count} {kind}" for kind, count in facts.gpu_requests)
@@ -197,7 +198,7 @@ class SwarmActions:
                 warnings.append(PlanWarning(
                     "gpu-pending",
                     f"{fit.stay_pending} of {new} new replicas will stay Pending{placed}: each reserves {asked} "
-                    f"on one node; {_swarm_words(fit)}{waiting}"))
+                    f"on one node; {why}{waiting}"))
         confirm = ""
         risk = Risk.MEDIUM if intent.replicas < facts.replicas else Risk.LOW
         if intent.replicas == 0 and self._production(facts):
@@ -505,20 +506,28 @@ class SwarmActions:
         return f"{len(refused)} replica{'s' if len(refused) != 1 else ''} Pending: {refused[0]}"
 
 
-def _swarm_words(fit: FitResult) -> str:
-    """The placement check's rejections as Swarm's scheduler words them: 'no suitable node
-    (insufficient resources on 2 nodes; scheduling constraints not satisfied on 1 node)'."""
-    groups: dict[str, int] = {}
-    for why, count in fit.rejections:
-        if why.startswith("Insufficient"):
-            text = "insufficient resources"
-        elif "affinity/selector" in why:
-            text = "scheduling constraints not satisfied"
-        else:
-            text = "not available for new tasks"
-        groups[text] = groups.get(text, 0) + count
-    parts = [f"{text} on {_plural(n, 'node')}" for text, n in groups.items()]
-    return f"no suitable node ({'; '.join(parts)})" if parts else "no suitable node"
+def _swarm_words(needs: ReplicaNeeds, nodes: list[FitNode], fit: FitResult) -> str:
+    """Why the next task fits nowhere, as swarmkit's scheduler pipeline explains it: each node is judged
+    by its filters in order (ready and active, then resources, then placement constraints) and counted
+    under the first that refuses it: 'no suitable node (insufficient resources on 2 nodes; scheduling
+    constraints not satisfied on 3 nodes)'."""
+    unavailable = short = unconstrained = 0
+    for node in nodes:
+        free = fit.remaining.get(node.name, {})
+        if not node.ready or not node.schedulable:
+            unavailable += 1
+        elif any(free.get(kind, 0) < count for kind, count in needs.requests):
+            short += 1
+        elif not needs.selects(node.labels):
+            unconstrained += 1
+    parts = []
+    if unavailable:
+        parts.append(f"{_plural(unavailable, 'node')} not available for new tasks")
+    if short:
+        parts.append(f"insufficient resources on {_plural(short, 'node')}")
+    if unconstrained:
+        parts.append(f"scheduling constraints not satisfied on {_plural(unconstrained, 'node')}")
+    return f"no suitable node ({'; '.join(parts or ['no nodes available'])})"
 
 
 def _with_alias(spec: Mapping[str, Any], network: str | None, alias: str, add: bool) -> dict:

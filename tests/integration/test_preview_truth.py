@@ -268,3 +268,51 @@ def test_a_partial_fit_names_the_nodes_and_kubectl_finds_the_replicas_there(env)
     assert running == expected_nodes
     assert unschedulable_messages(probe) == [reason] * predicted
     env.kubectl("delete", "deployment", "gpu-probe", "-n", STAGING)
+
+
+# -- the same on the simulated Swarm: generic resources, Swarm's own words ---------------------
+
+
+@pytest.fixture(scope="module")
+def swarm():
+    from backends.swarm.client import SwarmEndpoint
+    from backends.swarm.watch import SwarmBackend
+    from sim.docker import SimSwarm
+
+    sim = SimSwarm.start(seed=1, fleet="demo")
+    backend = SwarmBackend(SwarmEndpoint(url=sim.url), name="sim-swarm", resync_seconds=1.0)
+    backend.start(lambda _change: None)
+    try:
+        eventually(lambda: backend.health and backend.health.state.value == "connected", 15, what="swarm synced")
+        yield sim, backend
+    finally:
+        backend.stop()
+        sim.stop()
+
+
+def test_on_swarm_the_preview_and_the_early_outcome_use_swarms_words_and_the_engine_agrees(swarm):
+    import docker
+
+    sim, backend = swarm
+    model = eventually(lambda: next((s for k, s in backend.view.services.items()
+                                     if k.name == "llm-embedder" and s.ready == 2), None), 15, what="llm-embedder")
+    assert model.gpu_requests == (("NVIDIA-GPU", 1),)
+    # Two GPU nodes of 2 GPUs, one task on each: 2 of the 4 new tasks fit, one per GPU node.
+    plan = backend.plan(model, Scale(6))
+    (warning,) = [w for w in plan.warnings if w.code == "gpu-pending"]
+    assert warning.text == ("2 of 4 new replicas will stay Pending (2 fit: swarm-gpu-1, swarm-gpu-2): each "
+                            "reserves 1 NVIDIA-GPU on one node; no suitable node (insufficient resources on 6 nodes)")
+    backend.apply(plan)
+    started = time.monotonic()
+    result = backend.verify(plan, VERIFY_DEADLINE, lambda _line: None)
+    assert time.monotonic() - started < VERIFY_DEADLINE / 4
+    client = docker.DockerClient(base_url=sim.url, version="auto", timeout=10)
+    try:
+        tasks = client.api.tasks(filters={"service": "llm-embedder", "desired-state": "running"})
+    finally:
+        client.close()
+    errors = [t["Status"].get("Err", "") for t in tasks if t["Status"]["State"] == "pending"]
+    running = Counter(t["NodeID"] for t in tasks if t["Status"]["State"] == "running")
+    assert errors == ["no suitable node (insufficient resources on 6 nodes)"] * 2
+    assert len(running) == 2 and set(running.values()) == {2}  # 2 tasks on each GPU node
+    assert (result.converged, result.detail) == (False, f"2 replicas Pending: {errors[0]}")
