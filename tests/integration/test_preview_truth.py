@@ -270,6 +270,32 @@ def test_a_partial_fit_names_the_nodes_and_kubectl_finds_the_replicas_there(env)
     env.kubectl("delete", "deployment", "gpu-probe", "-n", STAGING)
 
 
+def test_a_notready_gpu_node_counts_as_tainted_in_the_preview_exactly_as_the_scheduler_words_it(env):
+    env.cluster.set_node_ready("gpu-node-1", False)
+    try:
+        eventually(lambda: not env.fleet.state.gpu_nodes[("sim-a", "gpu-node-1")].ready, 15, what="NotReady seen")
+        # Whatever ran there is evicted and placed again first: wait until nothing else waits for a node.
+        eventually(lambda: not unschedulable_messages(pods(env, NS, "app=valuation-model")), 15, what="settled")
+        _apply(env, GPU_PROBE.replace("gpu-probe", "gpu-probe-2").replace("nvidia.com/gpu: 3", "nvidia.com/gpu: 1"))
+        service = env.wait_service("gpu-probe-2", D, lambda s: s.gpu_requests == (("nvidia.com/gpu", 1),),
+                                   ns=STAGING, timeout=15)
+        plan = env.fleet.plan(service, Scale(12))
+        (warning,) = [w for w in plan.warnings if w.code == "gpu-pending"]
+        reason = scheduler_words(warning.text)
+        assert reason.startswith("0/5 nodes are available: 1 node(s) had untolerated taint "
+                                 "{node.kubernetes.io/unreachable: }, "), reason
+        assert "gpu-node-1" not in warning.text  # nothing is placed on the NotReady node
+        predicted = plan.context["gpu_pending"]
+        outcome = env.fleet.apply(plan, verify_timeout=VERIFY_DEADLINE)
+        assert outcome.outcome is Outcome.APPLIED_NOT_CONVERGED, outcome.detail
+        probe = pods(env, STAGING, "app=gpu-probe-2")
+        assert unschedulable_messages(probe) == [reason] * predicted
+        assert not any(p["spec"].get("nodeName") == "gpu-node-1" for p in probe)
+    finally:
+        env.cluster.set_node_ready("gpu-node-1", True)
+        env.kubectl("delete", "deployment", "gpu-probe-2", "-n", STAGING, "--ignore-not-found")
+
+
 # -- the same on the simulated Swarm: generic resources, Swarm's own words ---------------------
 
 
