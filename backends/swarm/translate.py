@@ -119,15 +119,6 @@ def gpu_counts(resources: Any) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v > 0}
 
 
-def gpu_ids(resources: Any) -> tuple[str, ...]:
-    """The GPU ids of named GPU resources, in the engine's order."""
-    return tuple(
-        str(_d(item.get("NamedResourceSpec")).get("Value", ""))
-        for item in _l(resources)
-        if is_gpu_kind(str(_d(item.get("NamedResourceSpec")).get("Kind", "")))
-    )
-
-
 def gpu_kind(resources: Any) -> str:
     for item in _l(resources):
         for spec in ("NamedResourceSpec", "DiscreteResourceSpec"):
