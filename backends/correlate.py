@@ -35,17 +35,35 @@ NAME_LABELS = (
 
 CLUSTER_LABELS = ("cluster", "k8s_cluster", "swarm")
 
+
+KIND_NAME_LABELS = {
+    "deployment": ServiceKind.DEPLOYMENT,
+    "rollout": ServiceKind.ROLLOUT,
+    "inferenceservice": ServiceKind.INFERENCE_SERVICE,
+    "isvc": ServiceKind.INFERENCE_SERVICE,
+    "swarm_service": ServiceKind.SWARM_SERVICE,
+    "com_docker_swarm_service_name": ServiceKind.SWARM_SERVICE,
+}
+"""Name labels that also say which kind of service they name (a hint, except for Swarm's own labels)."""
+
 SWARM_NAME_LABELS = ("swarm_service", "com_docker_swarm_service_name")
 """Name labels that only a Swarm service can carry."""
 
 
 class ServiceIndex:
-    """Lookup of services by name, by (namespace, name) and by cluster."""
+    """Lookup of services by name, by (namespace, name) and by cluster.
+
+    A service's identity includes its kind: a Deployment `x` and an Argo Rollout `x` in one
+    namespace (the Rollout `workloadRef` migration) are two services, and labels must say which.
+    """
 
     def __init__(self, services: Iterable[ModelService]) -> None:
         self._by_name: dict[str, list[ServiceKey]] = {}
+        self._serving: set[ServiceKey] = set()
         for service in services:
             key = service.key
+            if service.desired > 0:
+                self._serving.add(key)
             self._by_name.setdefault(key.name, []).append(key)
             # A Swarm stack service 'stack_svc' is also known by its short name 'svc'.
             if key.namespace and key.name.startswith(key.namespace + "_"):
@@ -60,15 +78,27 @@ class ServiceIndex:
             if not name:
                 continue
             candidates = self._by_name.get(name, [])
-            if label in SWARM_NAME_LABELS:
-                candidates = [k for k in candidates if k.kind is ServiceKind.SWARM_SERVICE]
+            if label in KIND_NAME_LABELS:
+                hinted = [k for k in candidates if k.kind is KIND_NAME_LABELS[label]]
+                candidates = hinted if hinted or label in SWARM_NAME_LABELS else candidates
             if namespace is not None:
                 candidates = [k for k in candidates if k.namespace == namespace]
             if cluster is not None:
                 candidates = [k for k in candidates if k.cluster == cluster]
+            if len(candidates) > 1:
+                candidates = self._one_workload_serving(candidates)
             if len(candidates) == 1:
                 return candidates[0]
         return None
+
+    def _one_workload_serving(self, candidates: list[ServiceKey]) -> list[ServiceKey]:
+        """Same name and place, different kinds (a Deployment handing over to a Rollout): the
+        metrics are about whichever of them runs replicas; if both or neither do, nobody can tell."""
+        places = {(k.cluster, k.namespace, k.name) for k in candidates}
+        if len(places) != 1:
+            return candidates
+        serving = [k for k in candidates if k in self._serving]
+        return serving if len(serving) == 1 else candidates
 
 
 _STATE_RANK = {AlertState.SILENCED: 3, AlertState.INHIBITED: 3, AlertState.FIRING: 2, AlertState.PENDING: 1}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 Labels = tuple[tuple[str, str], ...]
@@ -102,15 +102,43 @@ class ClusterRef:
     """Where it is reached (API server URL, docker host), for display only; never a credential."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class ServiceKey:
-    """Identity of a model service across the whole fleet."""
+    """Identity of a model service across the whole fleet: (cluster, namespace, kind, name).
+
+    The kind is part of the identity: a Deployment `x` and an Argo Rollout `x` in one namespace (the
+    Rollout `workloadRef` migration pattern) are two services, and scaling one must not touch the other.
+    """
 
     cluster: str
     namespace: str
     """Kubernetes namespace, or the Swarm stack (empty when the service is not in a stack)."""
-    kind: ServiceKind = field(compare=False)
+    kind: ServiceKind
     name: str = ""
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        """Sorted by place and name first, so that a Deployment and a Rollout of one name sit together."""
+        return (self.cluster, self.namespace, self.name, self.kind.value)
+
+    def __lt__(self, other: ServiceKey) -> bool:
+        if not isinstance(other, ServiceKey):
+            return NotImplemented
+        return self.sort_key() < other.sort_key()
+
+    def __le__(self, other: ServiceKey) -> bool:
+        if not isinstance(other, ServiceKey):
+            return NotImplemented
+        return self.sort_key() <= other.sort_key()
+
+    def __gt__(self, other: ServiceKey) -> bool:
+        if not isinstance(other, ServiceKey):
+            return NotImplemented
+        return self.sort_key() > other.sort_key()
+
+    def __ge__(self, other: ServiceKey) -> bool:
+        if not isinstance(other, ServiceKey):
+            return NotImplemented
+        return self.sort_key() >= other.sort_key()
 
     def __str__(self) -> str:
         scope = f"{self.namespace}/" if self.namespace else ""
@@ -197,6 +225,9 @@ class ModelService:
     blue_green: BlueGreen | None = None
     autoscaler: Autoscaler | None = None
     gpus_per_replica: int = 0
+    """GPU units one replica asks for; `gpu_requests` says of which resource."""
+    gpu_requests: tuple[tuple[str, int], ...] = ()
+    """(resource, count) one replica asks for, e.g. (('nvidia.com/gpu', 4),)."""
     conditions: tuple[Condition, ...] = ()
     labels: Labels = ()
     revision: str = ""
@@ -222,12 +253,22 @@ class ModelService:
         return self.updated < self.desired or self.rollout_state in ("progressing", "updating", "rollback_started")
 
 
+GPU_RESOURCE_PREFIX = "nvidia.com/"
+
+
+def short_resource_name(name: str) -> str:
+    """How a GPU resource reads in a narrow column: 'nvidia.com/mig-1g.5gb' -> 'mig-1g.5gb'."""
+    return name[len(GPU_RESOURCE_PREFIX) :] if name.startswith(GPU_RESOURCE_PREFIX) else name
+
+
 @dataclass(frozen=True, slots=True)
 class GpuHolder:
-    """Who holds GPUs on a node: a pod (Kubernetes) or a task (Swarm), and its service if known."""
+    """Who holds GPUs of one resource on a node: a pod (Kubernetes) or a task (Swarm), and its service
+    if known. A pod holding two kinds (a full GPU and a MIG slice) is two holders."""
 
     workload: str
     gpus: int
+    """How many of `resource` it holds."""
     service: ServiceKey | None = None
     devices: tuple[str, ...] = ()
     """GPU ids when the engine says which (Swarm named generic resources, DCGM uuid)."""
@@ -235,11 +276,36 @@ class GpuHolder:
 
 
 @dataclass(frozen=True, slots=True)
-class MigSlice:
-    profile: str
-    """e.g. '1g.5gb' (resource nvidia.com/mig-1g.5gb)."""
-    total: int
+class GpuResource:
+    """One kind of GPU a node offers, counted on its own and never added to another kind.
+
+    A replica asking for 4 `nvidia.com/gpu` cannot use a `nvidia.com/mig-1g.5gb` slice nor a
+    `nvidia.com/gpu.shared` time-slice, so each extended resource (full GPUs, shared GPUs, each MIG
+    profile, each Swarm generic-resource kind) has its own capacity, allocatable, allocated and free.
+    """
+
+    name: str
+    """The scheduler's name: 'nvidia.com/gpu', 'nvidia.com/gpu.shared', 'nvidia.com/mig-1g.5gb', or a
+    Swarm generic resource kind such as 'NVIDIA-GPU'."""
+    capacity: int
+    allocatable: int
     allocated: int
+
+    @property
+    def free(self) -> int:
+        return max(self.allocatable - self.allocated, 0)
+
+    @property
+    def short_name(self) -> str:
+        return short_resource_name(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Taint:
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"
+    """'NoSchedule', 'PreferNoSchedule' or 'NoExecute'."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,12 +326,9 @@ class GpuDeviceMetrics:
 class GpuNode:
     cluster: str
     node: str
-    total: int
-    """GPU capacity (nvidia.com/gpu, .shared, plus MIG slices counted as devices)."""
-    allocatable: int
-    allocated: int
+    resources: tuple[GpuResource, ...] = ()
+    """Each GPU resource the node offers, sorted by name (full GPUs before MIG profiles)."""
     holders: tuple[GpuHolder, ...] = ()
-    mig: tuple[MigSlice, ...] = ()
     utilisation: float | None = None
     """Mean GPU utilisation percent, when DCGM metrics exist."""
     memory_used_mib: float | None = None
@@ -274,10 +337,20 @@ class GpuNode:
     schedulable: bool = True
     devices: tuple[GpuDeviceMetrics, ...] = ()
     labels: Labels = ()
+    taints: tuple[Taint, ...] = ()
+
+    def resource(self, name: str) -> GpuResource | None:
+        return next((r for r in self.resources if r.name == name), None)
+
+    def free_of(self, name: str) -> int:
+        """Free units of one resource that new work can get: none on a NotReady or cordoned node."""
+        resource = self.resource(name)
+        return resource.free if resource is not None and self.ready and self.schedulable else 0
 
     @property
-    def free(self) -> int:
-        return max(self.allocatable - self.allocated, 0) if self.ready and self.schedulable else 0
+    def full(self) -> bool:
+        """Every resource it offers is taken."""
+        return bool(self.resources) and all(r.allocatable > 0 and r.free == 0 for r in self.resources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +360,8 @@ class PendingGpuWorkload:
     cluster: str
     namespace: str
     name: str
-    gpus: int
+    requests: tuple[tuple[str, int], ...]
+    """(resource, count) it asks for, one entry per GPU resource."""
     message: str
     service: ServiceKey | None = None
     since: datetime | None = None

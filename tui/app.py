@@ -207,7 +207,9 @@ class MlopsApp(App[None]):
         yield self.query_one(AlertsPane)
 
     def selected_service_key(self) -> ServiceKey | None:
-        return self.query_one(ServicesPane).selected_service_key()
+        # The footer asks (check_action) before the panes are mounted, and again while the app exits.
+        panes = self.query(ServicesPane)
+        return panes.first().selected_service_key() if panes else None
 
     # -- layout ---------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from backends.model import (
     ModelService,
     PendingGpuWorkload,
     Severity,
+    short_resource_name,
 )
 
 StyleFor = Callable[[str], Style | str]
@@ -157,6 +158,22 @@ def autoscaler_text(service: ModelService) -> str:
     return text
 
 
+def gpus_text(service: ModelService) -> str:
+    """GPU units the service's replicas ask for in all; a MIG or shared-GPU consumer is marked as such
+    ('2m' for 2 MIG slices, '8s' for 8 time-slices) so that its units never read as full GPUs."""
+    if not service.gpu_requests:
+        return str(service.gpus_per_replica * service.desired) if service.gpus_per_replica else "-"
+    total = sum(count for _name, count in service.gpu_requests) * service.desired
+    names = {name for name, _count in service.gpu_requests}
+    if names == {"nvidia.com/gpu"} or not all(n.startswith("nvidia.com/") for n in names):
+        return str(total)
+    if all("mig-" in n for n in names):
+        return f"{total}m"
+    if names == {"nvidia.com/gpu.shared"}:
+        return f"{total}s"
+    return f"{total}*"
+
+
 def service_cells(
     service: ModelService, alert_count: int, style_for: StyleFor = no_style, last_action: tuple[str, bool] | None = None
 ) -> tuple[Text, ...]:
@@ -176,7 +193,7 @@ def service_cells(
         "canary": literal(canary, style_for(canary_style) if canary_style else ""),
         "bluegreen": literal(bluegreen, style_for(bg_style) if bg_style else ""),
         "autoscaler": Text(autoscaler_text(service), no_wrap=True),
-        "gpus": Text(str(service.gpus_per_replica * service.desired) if service.gpus_per_replica else "-", no_wrap=True),
+        "gpus": Text(gpus_text(service), no_wrap=True),
         "alerts": Text(f"⚠ {alert_count}" if alert_count else "-", style=style_for("alert-firing") if alert_count else ""),
         "action": (literal(last_action[0], style_for("healthy" if last_action[1] else "down"))
                    if last_action else Text("-")),
@@ -222,8 +239,8 @@ GPU_COLUMNS = (
     ("state", "STATE", 11),
     ("node", "NODE"),
     ("cluster", "CLUSTER"),
-    ("alloc", "ALLOC", 16),
-    ("free", "FREE", 4),
+    ("alloc", "ALLOC"),
+    ("free", "FREE"),
     ("util", "UTIL", 5),
     ("mem", "MEM", 10),
     ("holders", "HELD BY"),
@@ -237,12 +254,35 @@ def gpu_bar(allocated: int, total: int, width: int = 8) -> str:
     return "█" * filled + "░" * (width - filled) + f" {allocated}/{total}"
 
 
+def gpu_alloc_text(node: GpuNode) -> str:
+    """Each resource on its own: a node with 8 GPUs and 7 MIG slices reads '█░░░░░░░ 1/8 gpu,
+    4/7 mig-1g.5gb', never '5/15'. A node with only full GPUs keeps the plain bar."""
+    if not node.resources:
+        return "-"
+    if len(node.resources) == 1 and node.resources[0].name == "nvidia.com/gpu":
+        only = node.resources[0]
+        return gpu_bar(only.allocated, only.allocatable or only.capacity)
+    first, *rest = node.resources
+    parts = [f"{gpu_bar(first.allocated, first.allocatable or first.capacity)} {first.short_name}"]
+    parts += [f"{r.allocated}/{r.allocatable or r.capacity} {r.short_name}" for r in rest]
+    return ", ".join(parts)
+
+
+def gpu_free_text(node: GpuNode) -> str:
+    """Free units new work can get, per resource ('3', or '3 gpu, 5 mig-1g.5gb'); 0 when NotReady/cordoned."""
+    if not node.resources:
+        return "-"
+    if len(node.resources) == 1 and node.resources[0].name == "nvidia.com/gpu":
+        return str(node.free_of("nvidia.com/gpu"))
+    return ", ".join(f"{node.free_of(r.name)} {r.short_name}" for r in node.resources)
+
+
 def gpu_cells(node: GpuNode, style_for: StyleFor = no_style) -> tuple[Text, ...]:
     if not node.ready:
         state, semantic = "✖ notready", "down"
     elif not node.schedulable:
         state, semantic = "▲ cordoned", "degraded"
-    elif node.allocated >= node.allocatable > 0:
+    elif node.full:
         state, semantic = "◼ full", "gpu-busy"
     else:
         state, semantic = "● ok", "healthy"
@@ -251,25 +291,44 @@ def gpu_cells(node: GpuNode, style_for: StyleFor = no_style) -> tuple[Text, ...]
         mem = f"{node.memory_used_mib / 1024:.0f}/{node.memory_total_mib / 1024:.0f}G"
     else:
         mem = "-"
+    plain_gpus = all(h.resource == "nvidia.com/gpu" for h in node.holders)
     holders = ", ".join(
-        f"{h.service.name if h.service else h.workload}×{h.gpus}" for h in node.holders
+        f"{h.service.name if h.service else h.workload}×{h.gpus}"
+        + ("" if plain_gpus else f" {short_resource_name(h.resource)}")
+        for h in node.holders
     )
-    mig = " ".join(f"mig-{m.profile} {m.allocated}/{m.total}" for m in node.mig)
+    any_free = any(node.free_of(r.name) for r in node.resources)
     return (
         Text(state, style=style_for(semantic), no_wrap=True),
         literal(node.node),
         literal(node.cluster),
-        Text(gpu_bar(node.allocated, node.allocatable or node.total), style=style_for("gpu-busy"), no_wrap=True),
-        Text(str(node.free), style=style_for("gpu-free") if node.free else "", no_wrap=True),
+        literal(gpu_alloc_text(node), style_for("gpu-busy")),
+        literal(gpu_free_text(node), style_for("gpu-free") if any_free else ""),
         Text(util, no_wrap=True),
         Text(mem, no_wrap=True),
-        literal(" ".join(x for x in (holders, mig) if x) or "-"),
+        literal(holders or "-"),
     )
 
 
+def requests_text(requests: tuple[tuple[str, int], ...]) -> str:
+    """'4 nvidia.com/gpu' or '1 nvidia.com/gpu + 1 nvidia.com/mig-1g.5gb'."""
+    return " + ".join(f"{count} {name}" for name, count in requests) or "GPUs"
+
+
 def pending_line(pending: PendingGpuWorkload) -> Text:
-    where = f"{pending.cluster}/{pending.namespace}/{pending.name}" if pending.namespace else f"{pending.cluster}/{pending.name}"
-    return literal(f"◷ {where} wants {pending.gpus} GPU: {pending.message}")
+    scope = f"{pending.namespace}/" if pending.namespace else ""
+    where = f"{pending.cluster}/{scope}{pending.name}"
+    return literal(f"◷ {where} wants {requests_text(pending.requests)}: {pending.message}")
+
+
+def free_by_resource(nodes) -> dict[str, tuple[int, int]]:
+    """Across nodes: resource -> (free that new work can get, allocatable), each resource on its own."""
+    totals: dict[str, tuple[int, int]] = {}
+    for node in nodes:
+        for resource in node.resources:
+            free, allocatable = totals.get(resource.name, (0, 0))
+            totals[resource.name] = (free + node.free_of(resource.name), allocatable + resource.allocatable)
+    return dict(sorted(totals.items()))
 
 
 # -- alerts ------------------------------------------------------------------------------------

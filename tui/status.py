@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from backends.model import HealthState
+from backends.model import GpuNode, HealthState
 from backends.state import FleetState
 from tui.config import Settings
-from tui.format import age, plain, service_state
+from tui.format import age, plain, requests_text, service_state
 
 
 def to_jsonable(value: Any) -> Any:
@@ -46,10 +46,21 @@ def fleet_document(state: FleetState) -> dict[str, Any]:
     return {
         "clusters": [to_jsonable(state.health[name]) for name in sorted(state.health)],
         "services": services,
-        "gpu_nodes": [to_jsonable(state.gpu_nodes[k]) for k in sorted(state.gpu_nodes)],
+        "gpu_nodes": [gpu_node_document(state.gpu_nodes[k]) for k in sorted(state.gpu_nodes)],
         "pending_gpu": [to_jsonable(p) for p in state.pending_gpu],
         "alerts": [to_jsonable(a) for a in state.alerts],
     }
+
+
+def gpu_node_document(node: GpuNode) -> dict[str, Any]:
+    """A GPU node with one entry per resource (capacity, allocatable, allocated, free): resources are
+    never added up, so 8 GPUs and 7 MIG slices are not 'total: 15'. `free` is what new work can get
+    (0 on a NotReady or cordoned node)."""
+    document = to_jsonable(node)
+    document["resources"] = [
+        {**to_jsonable(resource), "free": node.free_of(resource.name)} for resource in node.resources
+    ]
+    return document
 
 
 def wait_for_sync(fleet, timeout: float) -> FleetState:
@@ -98,14 +109,16 @@ def print_table(state: FleetState, out=sys.stdout) -> None:
          f"{s.ready}/{s.desired}", plain(s.version or "-"), service_state(s)[0]]
         for k, s in sorted(state.services.items())
     ])
-    table(["CLUSTER", "NODE", "GPUS", "ALLOCATED", "FREE", "READY", "HELD BY"], [
-        [plain(n.cluster), plain(n.node), str(n.allocatable), str(n.allocated), str(n.free), "yes" if n.ready else "no",
-         plain(", ".join(f"{h.workload}×{h.gpus}" for h in n.holders)) or "-"]
-        for _k, n in sorted(state.gpu_nodes.items())
+    table(["CLUSTER", "NODE", "RESOURCE", "ALLOCATABLE", "ALLOCATED", "FREE", "READY", "HELD BY"], [
+        [plain(n.cluster), plain(n.node), plain(r.name), str(r.allocatable), str(r.allocated), str(n.free_of(r.name)),
+         "yes" if n.ready else "no",
+         plain(", ".join(f"{h.workload}×{h.gpus}" for h in n.holders if h.resource == r.name)) or "-"]
+        for _k, n in sorted(state.gpu_nodes.items()) for r in n.resources
     ])
     if state.pending_gpu:
-        table(["CLUSTER", "NAMESPACE", "PENDING", "GPUS", "WHY"], [
-            [plain(p.cluster), plain(p.namespace or "-"), plain(p.name), str(p.gpus), plain(p.message)]
+        table(["CLUSTER", "NAMESPACE", "PENDING", "WANTS", "WHY"], [
+            [plain(p.cluster), plain(p.namespace or "-"), plain(p.name), plain(requests_text(p.requests)),
+             plain(p.message)]
             for p in state.pending_gpu
         ])
     if state.alerts:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
 from backends.kubernetes import translate as tr
 from backends.kubernetes.client import ApiError, api_path
 from backends.model import ModelService, ServiceKey, ServiceKind
@@ -151,10 +152,6 @@ def _plan(backend_name: str, user: str, service: ModelService, intent: Intent, *
     )
 
 
-def _gpus(n: int) -> str:
-    return f"{n} GPU" if n == 1 else f"{n} GPUs"
-
-
 # ---------------------------------------------------------------------------------------------
 # Pure planners
 
@@ -167,12 +164,13 @@ def plan_scale(
     obj: Any,
     *,
     hpa: Any = None,
-    gpu_free: Sequence[int] | None = None,
+    gpu_nodes: Sequence[FitNode] | None = None,
     pending: int = 0,
     path_version: str | None = None,
 ) -> ActionPlan:
-    """`gpu_free` is the free GPU count of each schedulable node (a replica fits on one node only);
-    `pending` is how many of this service's pods already wait for GPUs (they go first)."""
+    """`gpu_nodes` are all the cluster's nodes with their free units per GPU resource (a replica fits
+    on one node only, see `backends.gpu_fit`); `pending` is how many of this service's pods already
+    wait for GPUs (they go first)."""
     if intent.replicas < 0:
         raise ActionRefused("replicas cannot be negative")
     spec = tr.as_dict(tr.as_dict(obj).get("spec"))
@@ -197,17 +195,12 @@ def plan_scale(
         alternatives = (SetAutoscalerBounds(min_replicas=low, max_replicas=max(scaler.max_replicas, low)),)
         risk = Risk.MEDIUM
     added = n - current
-    if added > 0 and service.gpus_per_replica > 0 and gpu_free is not None:
-        placeable = max(sum(free // service.gpus_per_replica for free in gpu_free) - pending, 0)
-        if added > placeable:
-            warnings.append(
-                PlanWarning(
-                    "gpu-pending",
-                    f"{added - placeable} of {added} new replicas will stay Pending: "
-                    f"{_gpus(sum(gpu_free))} free on the cluster"
-                    + (f" and {pending} pods of {service.key.name} already wait for GPUs" if pending else ""),
-                )
-            )
+    gpu_fit = None
+    if added > 0 and gpu_nodes is not None:
+        needs = _replica_needs(service, obj)
+        gpu_fit = fit_replicas(needs, added, gpu_nodes, already_pending=pending) if needs.requests else None
+        if gpu_fit is not None and gpu_fit.stay_pending:
+            warnings.append(PlanWarning("gpu-pending", _gpu_pending_text(service.key.name, needs, gpu_fit)))
             risk = max(risk, Risk.MEDIUM)
     if n == 0 and service.production:
         confirm = service.key.name
@@ -250,8 +243,32 @@ def plan_scale(
         confirm_text=confirm,
         alternatives=alternatives,
         noop=current == n,
-        context={"kind": "scale", "path": object_path(service.key, "", path_version), "replicas": n},
+        context={"kind": "scale", "path": object_path(service.key, "", path_version), "replicas": n,
+                 # The verify step ends early once the engine shows the replicas the preview said would
+                 # stay Pending for GPUs (those already waiting, plus the new ones that fit nowhere).
+                 "gpu_pending": (gpu_fit.stay_pending + pending) if gpu_fit and gpu_fit.stay_pending else 0},
     )
+
+
+def _replica_needs(service: ModelService, obj: Any) -> ReplicaNeeds:
+    """The pod template's own GPU requests, tolerations and node selection (a Rollout with a
+    workloadRef has no template here: its translated requests stand in, with no node constraints)."""
+    needs = tr.replica_needs(tr.dig(obj, "spec", "template").get("spec"))
+    return needs if needs.requests else ReplicaNeeds(requests=service.gpu_requests)
+
+
+def _gpu_pending_text(name: str, needs: ReplicaNeeds, fit: FitResult) -> str:
+    """'2 of 2 new replicas will stay Pending: ... 0/5 nodes are available: ...' in the scheduler's words."""
+    asked = " and ".join(f"{count} {resource}" for resource, count in needs.requests)
+    text = f"{fit.stay_pending} of {fit.wanted} new replicas will stay Pending"
+    if fit.fit:
+        text += f" ({fit.fit} fit{'s' if fit.fit == 1 else ''}: {fit.where()})"
+    text += f": each needs {asked} on one node; {fit.reason}"
+    if fit.pending_first == 1:
+        text += f" 1 pod of {name} already waits for GPUs and goes first."
+    elif fit.pending_first:
+        text += f" {fit.pending_first} pods of {name} already wait for GPUs and go first."
+    return text
 
 
 def plan_autoscaler_bounds(
@@ -1065,7 +1082,7 @@ class ActionPlanner:
             if key.kind is ServiceKind.INFERENCE_SERVICE:
                 raise ActionRefused("an InferenceService scales through its autoscaler settings, not by hand")
             return plan_scale(src, user, service, intent, self._fetch(key), hpa=self._hpa(key),
-                              gpu_free=self.backend.gpu_free(), pending=self.backend.pending_for(key),
+                              gpu_nodes=self.backend.fit_nodes(), pending=self.backend.pending_for(key),
                               path_version=version)
         if isinstance(intent, SetAutoscalerBounds):
             return plan_autoscaler_bounds(src, user, service, intent, self._hpa(key))
@@ -1247,7 +1264,13 @@ class ActionPlanner:
             if replicas != n:
                 return None, f"replicas were set back to {replicas} (by the autoscaler or someone else)", after
             detail = f"{ready}/{n} ready"
-            return ready == n and total == n, detail, after
+            if ready == n and total == n:
+                return True, detail, after
+            if ctx.get("gpu_pending"):
+                stuck = self._stuck_for_gpus(obj, ready, n)
+                if stuck:
+                    return None, stuck, after
+            return False, detail, after
         if kind == "hpa":
             obj = self._read(ctx["path"])
             scaler = tr.autoscaler(obj)
@@ -1365,6 +1388,26 @@ class ActionPlanner:
             return False, "waiting for the controller to see the restart", after
         replaced = _rolled_out(status, desired) and done_at == ctx["stamp"]
         return replaced, f"{updated}/{desired} pods replaced, {ready} ready, {max(total - updated, 0)} old left", after
+
+    def _stuck_for_gpus(self, obj: Any, ready: int, n: int) -> str:
+        """When the preview said replicas would stay Pending for GPUs: once every replica is either ready
+        or refused by the scheduler, say so in the scheduler's words instead of waiting out the deadline
+        ('' while the scheduler has not decided for every replica)."""
+        selector = tr.str_map(tr.dig(obj, "spec", "selector").get("matchLabels"))
+        if not selector:
+            return ""
+        ns = tr.obj_key(obj)[0]
+        query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
+        try:
+            body = self.transport.request("GET", api_path("", "v1", "pods", ns), query, timeout=(5.0, 10.0)).json()
+        except ApiError:
+            return ""  # cannot tell yet: keep following until the deadline
+        pods = [tr.pod_facts(p) for p in tr.as_list(tr.as_dict(body).get("items"))
+                if isinstance(p, dict) and not tr.meta(p).get("deletionTimestamp")]
+        refused = [p for p in pods if p.gpus and p.unschedulable_message]
+        if not refused or ready + len(refused) < n:
+            return ""
+        return f"{len(refused)} replica{'s' if len(refused) != 1 else ''} Pending: {refused[0].unschedulable_message}"
 
     # -- record -------------------------------------------------------------------------------
 

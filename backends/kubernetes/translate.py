@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from backends.gpu_fit import FitNode, ReplicaNeeds, Requirement, Toleration
 from backends.model import (
     ActionKind,
     Autoscaler,
@@ -24,12 +25,13 @@ from backends.model import (
     Condition,
     GpuHolder,
     GpuNode,
-    MigSlice,
+    GpuResource,
     ModelService,
     PendingGpuWorkload,
     Platform,
     ServiceKey,
     ServiceKind,
+    Taint,
     freeze_labels,
 )
 
@@ -351,6 +353,15 @@ class NodeFacts:
     ready: bool
     schedulable: bool
     labels: dict[str, str]
+    taints: tuple[Taint, ...] = ()
+
+
+def _taints(spec: Any) -> tuple[Taint, ...]:
+    return tuple(
+        Taint(str(t.get("key") or ""), str(t.get("value") or ""), str(t.get("effect") or "NoSchedule"))
+        for t in as_list(as_dict(spec).get("taints"))
+        if isinstance(t, dict)
+    )
 
 
 def node_facts(obj: Any) -> NodeFacts:
@@ -364,6 +375,7 @@ def node_facts(obj: Any) -> NodeFacts:
         ready=bool(ready and ready.get("status") == "True"),
         schedulable=not as_dict(as_dict(obj).get("spec")).get("unschedulable"),
         labels=str_map(m.get("labels")),
+        taints=_taints(as_dict(obj).get("spec")),
     )
 
 
@@ -394,17 +406,14 @@ def event_facts(obj: Any) -> EventFacts:
 # GPUs
 
 
-def _node_gpu_count(resources: Mapping[str, int]) -> int:
-    return sum(resources.values())
-
-
 def gpu_node(
     cluster: str,
     node: NodeFacts,
     pods: Iterable[PodFacts],
     service_of: Any = None,
 ) -> GpuNode | None:
-    """The node's GPU picture, or None when it has no GPU resources at all.
+    """The node's GPU picture, one `GpuResource` per extended resource (never summed across kinds),
+    or None when it has no GPU resources at all.
 
     `service_of(pod) -> ServiceKey | None` names the service a pod belongs to.
     """
@@ -415,34 +424,26 @@ def gpu_node(
     for pod in pods:
         if not pod.gpus or not pod.counts_on_node:
             continue
-        for name, count in pod.gpus.items():
+        service = service_of(pod) if service_of else None
+        for name, count in sorted(pod.gpus.items()):
             allocated[name] = allocated.get(name, 0) + count
-        resource = next(iter(pod.gpus)) if len(pod.gpus) == 1 else ",".join(sorted(pod.gpus))
-        holders.append(
-            GpuHolder(
-                workload=f"{pod.namespace}/{pod.name}",
-                gpus=pod.gpu_total,
-                service=service_of(pod) if service_of else None,
-                resource=resource,
-            )
-        )
-    holders.sort(key=lambda h: h.workload)
-    mig = tuple(
-        MigSlice(profile=name[len(MIG_PREFIX) :], total=node.capacity.get(name, 0), allocated=allocated.get(name, 0))
-        for name in sorted(set(node.capacity) | set(node.allocatable))
-        if name.startswith(MIG_PREFIX)
+            holders.append(GpuHolder(workload=f"{pod.namespace}/{pod.name}", gpus=count, service=service,
+                                     resource=name))
+    holders.sort(key=lambda h: (h.workload, h.resource))
+    resources = tuple(
+        GpuResource(name=name, capacity=node.capacity.get(name, 0), allocatable=node.allocatable.get(name, 0),
+                    allocated=allocated.get(name, 0))
+        for name in sorted(set(node.capacity) | set(node.allocatable) | set(allocated))
     )
     return GpuNode(
         cluster=cluster,
         node=node.name,
-        total=_node_gpu_count(node.capacity),
-        allocatable=_node_gpu_count(node.allocatable),
-        allocated=sum(allocated.values()),
+        resources=resources,
         holders=tuple(holders),
-        mig=mig,
         ready=node.ready,
         schedulable=node.schedulable,
         labels=freeze_labels(node.labels),
+        taints=node.taints,
     )
 
 
@@ -454,10 +455,50 @@ def pending_gpu(cluster: str, pod: PodFacts, service: ServiceKey | None = None) 
         cluster=cluster,
         namespace=pod.namespace,
         name=pod.name,
-        gpus=pod.gpu_total,
+        requests=tuple(sorted(pod.gpus.items())),
         message=pod.unschedulable_message,
         service=service,
         since=pod.pending_since,
+    )
+
+
+def replica_needs(pod_spec: Any) -> ReplicaNeeds:
+    """What one replica of a pod template asks of a node: GPU requests, tolerations, nodeSelector and
+    required node affinity (`requiredDuringSchedulingIgnoredDuringExecution`)."""
+    spec = as_dict(pod_spec)
+    tolerations = tuple(
+        Toleration(key=str(t.get("key") or ""), operator=str(t.get("operator") or "Equal"),
+                   value=str(t.get("value") or ""), effect=str(t.get("effect") or ""))
+        for t in as_list(spec.get("tolerations"))
+        if isinstance(t, dict)
+    )
+    required = dig(spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
+    terms = tuple(
+        tuple(
+            Requirement(str(e.get("key") or ""), str(e.get("operator") or ""),
+                        tuple(str(v) for v in as_list(e.get("values"))))
+            for e in as_list(as_dict(term).get("matchExpressions"))
+            if isinstance(e, dict)
+        )
+        for term in as_list(required.get("nodeSelectorTerms"))
+    )
+    return ReplicaNeeds(
+        requests=tuple(sorted(pod_gpu_requests(spec).items())),
+        tolerations=tolerations,
+        node_selector=tuple(sorted(str_map(spec.get("nodeSelector")).items())),
+        affinity_terms=terms,
+    )
+
+
+def fit_node(node: NodeFacts, gpu: GpuNode | None) -> FitNode:
+    """Any node (GPU or not) for the placement check: free units per GPU resource from its GpuNode."""
+    return FitNode(
+        name=node.name,
+        free={r.name: r.free for r in gpu.resources} if gpu is not None else {},
+        labels=dict(node.labels),
+        taints=node.taints,
+        ready=node.ready,
+        schedulable=node.schedulable,
     )
 
 
@@ -722,8 +763,49 @@ def _template_labels(deployment: Any) -> dict[str, str]:
     return str_map(as_dict(template.get("metadata")).get("labels"))
 
 
-def selector_switches(services: Iterable[Any], deployments: Iterable[Any]) -> list[SelectorSwitch]:
-    """Services (of one namespace) that act as blue-green routers over the Deployments given."""
+def weighted_destinations(vs: Any) -> set[str]:
+    """Short host names of every destination of a weighted route (an http route with two or more
+    destinations) of a VirtualService: the Services a canary split sends traffic to."""
+    hosts = set()
+    for http in as_list(as_dict(as_dict(vs).get("spec")).get("http")):
+        routes = [as_dict(r) for r in as_list(as_dict(http).get("route"))]
+        if len(routes) >= 2:
+            hosts.update(_short_host(str(as_dict(r.get("destination")).get("host") or "")) for r in routes)
+    return hosts - {""}
+
+
+def argo_managed_services(rollout: Any) -> set[str]:
+    """Services an Argo Rollout switches itself: blueGreen active/preview, canary stable/canary."""
+    strategy = as_dict(as_dict(as_dict(rollout).get("spec")).get("strategy"))
+    blue_green, canary = as_dict(strategy.get("blueGreen")), as_dict(strategy.get("canary"))
+    names = (blue_green.get("activeService"), blue_green.get("previewService"),
+             canary.get("stableService"), canary.get("canaryService"))
+    return {str(n) for n in names if n}
+
+
+def selector_switches(
+    services: Iterable[Any],
+    deployments: Iterable[Any],
+    *,
+    weighted_destinations: Iterable[str] = (),
+    argo_services: Iterable[str] = (),
+) -> list[SelectorSwitch]:
+    """Services (of one namespace) that act as blue-green routers over the Deployments given.
+
+    The rules, in order; the first that applies decides:
+    1. A Service an Argo Rollout names (`blueGreen.activeService/previewService`, or a canary's
+       `stableService/canaryService`) is switched by Argo, not by us: Argo's blue-green is read from the
+       Rollout itself (`argo_blue_green`), and such a Service is never a selector switch.
+    2. A Service that is a destination of a weighted route (an Istio VirtualService http route with two
+       or more destinations, `weighted_destinations`) is one side of a canary: pointing it at the other
+       version's pods would silently send the canary's share to stable. Never a blue-green switch.
+    3. Otherwise, a Service whose selector has a colour key (`version`, `color`, `colour`, `slot`) and
+       whose other selector keys match the pod templates of Deployments of two or more colours is a
+       selector switch (the seed's `ml-model-service`: `version: v2.0` over `ml-model-v2-0` / `-v2-1`);
+       switching patches that one key.
+    """
+    excluded = set(weighted_destinations) | set(argo_services)
+    services = [svc for svc in services if obj_key(svc)[1] not in excluded]
     deployments = list(deployments)
     out = []
     for svc in services:
@@ -841,6 +923,7 @@ def deployment_service(
         blue_green=blue_green,
         autoscaler=autoscaler(hpa) if hpa is not None else None,
         gpus_per_replica=sum(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).values()),
+        gpu_requests=tuple(sorted(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).items())),
         conditions=_status_conditions(status) + warning_conditions(warnings),
         labels=freeze_labels(str_map(meta(deployment).get("labels"))),
         revision=str_map(meta(deployment).get("annotations")).get(REVISION_ANNOTATION, ""),
@@ -908,6 +991,7 @@ def rollout_service(
         blue_green=blue_green,
         autoscaler=autoscaler(hpa) if hpa is not None else None,
         gpus_per_replica=sum(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).values()),
+        gpu_requests=tuple(sorted(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).items())),
         conditions=_status_conditions(status) + warning_conditions(warnings),
         labels=freeze_labels(str_map(meta(rollout).get("labels"))),
         revision=str_map(meta(rollout).get("annotations")).get(ARGO_REVISION_ANNOTATION)

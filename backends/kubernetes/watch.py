@@ -28,6 +28,7 @@ import orjson
 
 from backends.backoff import Backoff
 from backends.base import Change, ChangeSink
+from backends.gpu_fit import FitNode
 from backends.kubernetes import translate as tr
 from backends.kubernetes.client import ApiError, ClusterTarget, Transport, api_path, gc_paused
 from backends.model import (
@@ -844,7 +845,12 @@ class KubernetesBackend(ReflectorHandler):
         new_istio: dict[tuple[str, str], tuple[Any, Any]] = {}
         if candidates or vses:
             deployments = self._in_ns("deployments", ns)
-            for switch in tr.selector_switches(candidates, deployments):
+            weighted = {host for vs in vses for host in tr.weighted_destinations(vs)}
+            argo = {name for (rns, _), ro in self.store.get("rollouts", {}).items() if rns == ns
+                    for name in tr.argo_managed_services(ro)}
+            switches = tr.selector_switches(candidates, deployments, weighted_destinations=weighted,
+                                            argo_services=argo)
+            for switch in switches:
                 for dep in switch.members:
                     new_bg.setdefault((ns, dep), switch)
             if vses:
@@ -1009,7 +1015,10 @@ class KubernetesBackend(ReflectorHandler):
             self._push(self._retranslate(kind, [(facts.namespace, facts.name)]))
 
     def _changed_rollouts(self, key, old, new) -> None:
-        self._push(self._retranslate(ServiceKind.ROLLOUT, [key]))
+        services = self._retranslate(ServiceKind.ROLLOUT, [key])
+        if self._needs_derive(key[0]):  # the Services a Rollout names are no selector switch
+            services.update(self._retranslate(ServiceKind.DEPLOYMENT, self._derive_ns(key[0])))
+        self._push(services)
 
     def _changed_inferenceservices(self, key, old, new) -> None:
         self._push(self._retranslate(ServiceKind.INFERENCE_SERVICE, [key]))
@@ -1074,10 +1083,15 @@ class KubernetesBackend(ReflectorHandler):
     def published(self, key: ServiceKey) -> ModelService | None:
         return self._published.get(key)
 
-    def gpu_free(self) -> list[int]:
-        """Free GPUs of each ready, schedulable GPU node."""
+    def fit_nodes(self) -> list[FitNode] | None:
+        """Every node of the cache for the GPU placement check (CPU-only nodes too: the scheduler counts
+        them in its '0/N nodes'), with its free units per GPU resource, labels, taints and state; None when
+        the nodes cannot be read (no permission): then the preview says nothing rather than guess."""
         with self._lock:
-            return [node.free for node in self._gpu.values() if node.free]
+            readers = [r for r in self.reflectors if r.spec.name == "nodes"]
+            if not readers or any(r.disabled or not r.synced for r in readers):
+                return None
+            return [tr.fit_node(facts, self._gpu.get(name)) for (_, name), facts in self.store.get("nodes", {}).items()]
 
     def pending_for(self, key: ServiceKey) -> int:
         with self._lock:

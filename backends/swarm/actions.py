@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
 from backends.model import ModelService
 from backends.plans import (
     ActionConflict,
@@ -118,10 +119,16 @@ class SwarmActions:
     def _all_services(self) -> list[dict]:
         return self.backend.list_services()
 
-    def _free_gpus(self) -> int:
+    def _gpu_fit(self, facts: tr.ServiceFacts, new: int) -> tuple[FitResult, str]:
+        """Place the new tasks, each on ONE node with enough free units of each generic-resource kind it
+        reserves, on nodes its placement constraints allow; its tasks already Pending go first. Returns
+        the fit and, when some stay Pending, Swarm's own words for why."""
         nodes = self.backend.get_json("/nodes") or []
         tasks = self.backend.list_tasks()
-        return sum(n.free for n in tr.gpu_nodes(self.backend.name, nodes, tasks, {}, {}).values())
+        candidates = tr.fit_nodes(self.backend.name, nodes, tasks, facts.constraints)
+        needs = ReplicaNeeds(requests=facts.gpu_requests, node_selector=((tr.PLACEMENT_LABEL, "eligible"),))
+        fit = fit_replicas(needs, new, candidates, already_pending=tr.pending_tasks(facts, tasks))
+        return fit, (_swarm_words(needs, candidates, fit) if fit.stay_pending else "")
 
     def _plan(self, service: ModelService, intent: Intent, raw: Mapping[str, Any], mutations: tuple[Mutation, ...],
               before: dict[str, str], after: dict[str, str], *, warnings: list[PlanWarning] | None = None,
@@ -181,14 +188,20 @@ class SwarmActions:
             return self._plan(service, intent, raw, (), before, before)
         warnings = self._mid_rollout(facts)
         new = intent.replicas - facts.replicas
-        if facts.gpus_per_replica and new > 0:
-            free = self._free_gpus()
-            placeable = free // facts.gpus_per_replica
-            if placeable < new:
+        gpu_pending = 0
+        if facts.gpu_requests and new > 0:
+            fit, why = self._gpu_fit(facts, new)
+            if fit.stay_pending:
+                gpu_pending = fit.stay_pending + fit.pending_first
+                asked = " and ".join(f"{count} {kind}" for kind, count in facts.gpu_requests)
+                placed = f" ({fit.fit} fit{'s' if fit.fit == 1 else ''}: {fit.where()})" if fit.fit else ""
+                waiting = (f"; {_plural(fit.pending_first, 'task')} of {facts.name} already "
+                           f"wait{'s' if fit.pending_first == 1 else ''} for GPUs and go"
+                           f"{'es' if fit.pending_first == 1 else ''} first." if fit.pending_first else "")
                 warnings.append(PlanWarning(
                     "gpu-pending",
-                    f"{new - placeable} of {new} new replicas will stay Pending: "
-                    f"{_plural(free, 'GPU')} free on the cluster"))
+                    f"{fit.stay_pending} of {new} new replicas will stay Pending{placed}: each reserves {asked} "
+                    f"on one node; {why}{waiting}"))
         confirm = ""
         risk = Risk.MEDIUM if intent.replicas < facts.replicas else Risk.LOW
         if intent.replicas == 0 and self._production(facts):
@@ -201,7 +214,8 @@ class SwarmActions:
         spec["Mode"] = {"Replicated": {"Replicas": intent.replicas}}
         mutation = update_mutation(raw, spec, f"set replicas of {facts.name} to {intent.replicas}")
         return self._plan(service, intent, raw, (mutation,), before, after, warnings=warnings, risk=risk,
-                          confirm_text=confirm, context={"expect": "tasks", "replicas": intent.replicas})
+                          confirm_text=confirm,
+                          context={"expect": "tasks", "replicas": intent.replicas, "gpu_pending": gpu_pending})
 
     def _production(self, facts: tr.ServiceFacts) -> bool:
         if tr.production(facts):
@@ -530,10 +544,23 @@ class SwarmActions:
             after = {"replicas": str(facts.replicas)}
             stuck = False
             ok = landed and facts.replicas == plan.context.get("replicas") and running == current == desired
+            if not ok and landed and plan.context.get("gpu_pending"):
+                refused = self._stuck_for_gpus(_raw, running, desired)
+                if refused:
+                    return False, refused, after, True
         detail = f"{name}: {current}/{desired} tasks running on the current spec ({facts.version or facts.image})"
         if state:
             detail += f"; update {state}" + (f": {facts.update_message}" if facts.update_message else "")
         return ok, detail, after, stuck
+
+    def _stuck_for_gpus(self, raw: Mapping[str, Any], running: int, desired: int) -> str:
+        """When the preview said tasks would stay Pending for GPUs: once every task is running or refused
+        by the scheduler ('no suitable node'), say so in Swarm's words ('' while it is still deciding)."""
+        tasks = [t for t in self.backend.list_tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
+        refused = tr.refused_by_scheduler(tasks)
+        if not refused or running + len(refused) < desired:
+            return ""
+        return f"{len(refused)} replica{'s' if len(refused) != 1 else ''} Pending: {refused[0]}"
 
 
 def _landed_text(done: list[str], refused: Mutation, total: int) -> str:
@@ -544,6 +571,30 @@ def _landed_text(done: list[str], refused: Mutation, total: int) -> str:
         return f" (call 1 of {total}, {refused.summary}, was refused: nothing was sent)"
     landed = "; ".join(f"call {i} of {total}, {summary}, landed" for i, summary in enumerate(done, 1))
     return f" ({landed}; call {len(done) + 1}, {refused.summary}, was refused and nothing after it was sent)"
+
+
+def _swarm_words(needs: ReplicaNeeds, nodes: list[FitNode], fit: FitResult) -> str:
+    """Why the next task fits nowhere, as swarmkit's scheduler pipeline explains it: each node is judged
+    by its filters in order (ready and active, then resources, then placement constraints) and counted
+    under the first that refuses it: 'no suitable node (insufficient resources on 2 nodes; scheduling
+    constraints not satisfied on 3 nodes)'."""
+    unavailable = short = unconstrained = 0
+    for node in nodes:
+        free = fit.remaining.get(node.name, {})
+        if not node.ready or not node.schedulable:
+            unavailable += 1
+        elif any(free.get(kind, 0) < count for kind, count in needs.requests):
+            short += 1
+        elif not needs.selects(node.labels):
+            unconstrained += 1
+    parts = []
+    if unavailable:
+        parts.append(f"{_plural(unavailable, 'node')} not available for new tasks")
+    if short:
+        parts.append(f"insufficient resources on {_plural(short, 'node')}")
+    if unconstrained:
+        parts.append(f"scheduling constraints not satisfied on {_plural(unconstrained, 'node')}")
+    return f"no suitable node ({'; '.join(parts or ['no nodes available'])})"
 
 
 def _with_alias(spec: Mapping[str, Any], network: str | None, alias: str, add: bool) -> dict:

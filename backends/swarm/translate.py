@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from backends.gpu_fit import FitNode
 from backends.model import (
     ActionKind,
     BlueGreen,
@@ -30,6 +31,7 @@ from backends.model import (
     EventInfo,
     GpuHolder,
     GpuNode,
+    GpuResource,
     ModelService,
     PendingGpuWorkload,
     Platform,
@@ -100,13 +102,21 @@ def gpu_count(resources: Any) -> int:
     return total
 
 
-def gpu_ids(resources: Any) -> tuple[str, ...]:
-    """The GPU ids of named GPU resources, in the engine's order."""
-    return tuple(
-        str(_d(item.get("NamedResourceSpec")).get("Value", ""))
-        for item in _l(resources)
-        if is_gpu_kind(str(_d(item.get("NamedResourceSpec")).get("Kind", "")))
-    )
+def gpu_counts(resources: Any) -> dict[str, int]:
+    """GPUs in a GenericResources list per kind ('NVIDIA-GPU', 'GPU', ...): kinds are never added up,
+    since a service reserving `NVIDIA-GPU=1` cannot use a node's `AMD-GPU`."""
+    counts: dict[str, int] = {}
+    for item in _l(resources):
+        named = _d(item.get("NamedResourceSpec"))
+        kind = str(named.get("Kind", ""))
+        if named and is_gpu_kind(kind):
+            counts[kind] = counts.get(kind, 0) + 1
+        discrete = _d(item.get("DiscreteResourceSpec"))
+        kind = str(discrete.get("Kind", ""))
+        if discrete and is_gpu_kind(kind):
+            with contextlib.suppress(TypeError, ValueError):
+                counts[kind] = counts.get(kind, 0) + int(discrete.get("Value") or 0)
+    return {k: v for k, v in counts.items() if v > 0}
 
 
 def gpu_kind(resources: Any) -> str:
@@ -116,6 +126,14 @@ def gpu_kind(resources: Any) -> str:
             if kind and is_gpu_kind(kind):
                 return kind
     return ""
+
+
+def _ids_of_kind(resources: Any, kind: str) -> tuple[str, ...]:
+    return tuple(
+        str(_d(item.get("NamedResourceSpec")).get("Value", ""))
+        for item in _l(resources)
+        if str(_d(item.get("NamedResourceSpec")).get("Kind", "")) == kind
+    )
 
 
 def task_assigned_resources(task: Mapping[str, Any]) -> list:
@@ -140,6 +158,8 @@ class ServiceFacts:
     force_update: int
     gpus_per_replica: int
     gpu_kind: str
+    gpu_requests: tuple[tuple[str, int], ...]
+    """(generic resource kind, count) one task reserves."""
     version_index: int
     update_state: str
     update_message: str
@@ -196,6 +216,7 @@ def service_facts(service: Mapping[str, Any]) -> ServiceFacts:
         force_update=int(template.get("ForceUpdate") or 0),
         gpus_per_replica=gpu_count(reservations),
         gpu_kind=gpu_kind(reservations),
+        gpu_requests=tuple(sorted(gpu_counts(reservations).items())),
         version_index=int(_d(service.get("Version")).get("Index") or 0),
         update_state=str(update.get("State", "")),
         update_message=str(update.get("Message", "")),
@@ -410,6 +431,7 @@ def translate(
             canary=canaries.get(f.id),
             blue_green=bluegreens.get(f.id),
             gpus_per_replica=f.gpus_per_replica,
+            gpu_requests=f.gpu_requests,
             conditions=_conditions(f),
             labels=freeze_labels(f.labels),
             revision=str(f.version_index),
@@ -450,42 +472,46 @@ def gpu_nodes(
     services_by_id: Mapping[str, ServiceFacts],
     keys_by_id: Mapping[str, ServiceKey],
 ) -> dict[str, GpuNode]:
-    """One GpuNode per node that advertises GPUs, with the tasks holding them."""
+    """One GpuNode per node that advertises GPUs, with the tasks holding them.
+
+    A task holds its generic resources for as long as it actually runs, whatever its desired state:
+    the tasks of a service being removed or scaled down keep their GPUs until they have stopped, and
+    Swarm's scheduler will not give those GPUs to a new task before then.
+    """
     holders: dict[str, list[GpuHolder]] = {}
     for task in tasks:
-        if task.get("DesiredState") not in ("running", "ready"):
-            continue
         if _d(task.get("Status")).get("State") not in ALLOCATING_STATES:
             continue
         assigned = task_assigned_resources(task)
-        count = gpu_count(assigned)
-        if not count:
-            continue
         facts = services_by_id.get(str(task.get("ServiceID", "")))
         name = task_name(facts.name if facts else str(task.get("ServiceID", ""))[:12], task)
-        holders.setdefault(str(task.get("NodeID", "")), []).append(GpuHolder(
-            workload=name,
-            gpus=count,
-            service=keys_by_id.get(str(task.get("ServiceID", ""))),
-            devices=gpu_ids(assigned),
-            resource=gpu_kind(assigned),
-        ))
+        for kind, count in sorted(gpu_counts(assigned).items()):
+            holders.setdefault(str(task.get("NodeID", "")), []).append(GpuHolder(
+                workload=name,
+                gpus=count,
+                service=keys_by_id.get(str(task.get("ServiceID", ""))),
+                devices=_ids_of_kind(assigned, kind),
+                resource=kind,
+            ))
     out: dict[str, GpuNode] = {}
     for node in nodes:
-        resources = _d(_d(node.get("Description")).get("Resources")).get("GenericResources")
-        total = gpu_count(resources)
+        offered = gpu_counts(_d(_d(node.get("Description")).get("Resources")).get("GenericResources"))
         node_id = str(node.get("ID", ""))
-        held = sorted(holders.get(node_id, ()), key=lambda h: h.workload)
-        if not total and not held:
+        held = sorted(holders.get(node_id, ()), key=lambda h: (h.workload, h.resource))
+        if not offered and not held:
             continue
         name = str(_d(node.get("Description")).get("Hostname", "")) or node_id
         spec = _d(node.get("Spec"))
+        allocated: dict[str, int] = {}
+        for holder in held:
+            allocated[holder.resource] = allocated.get(holder.resource, 0) + holder.gpus
         out[name] = GpuNode(
             cluster=cluster,
             node=name,
-            total=total,
-            allocatable=total,
-            allocated=sum(h.gpus for h in held),
+            resources=tuple(
+                GpuResource(kind, offered.get(kind, 0), offered.get(kind, 0), allocated.get(kind, 0))
+                for kind in sorted(set(offered) | set(allocated))
+            ),
             holders=tuple(held),
             ready=_d(node.get("Status")).get("State") == "ready",
             schedulable=spec.get("Availability", "active") == "active",
@@ -493,6 +519,44 @@ def gpu_nodes(
                                   "node.id": node_id}),
         )
     return out
+
+
+PLACEMENT_LABEL = "placement"
+"""The label `fit_nodes` gives each node: 'eligible' when the service's placement constraints allow it."""
+
+
+def fit_nodes(cluster: str, nodes: Sequence[Mapping[str, Any]], tasks: Iterable[Mapping[str, Any]],
+              constraints: Sequence[str]) -> list[FitNode]:
+    """Every node for the GPU placement check: free units per generic-resource kind (what running tasks
+    hold subtracted), ready (Status.State), schedulable (Availability active), and whether the service's
+    placement constraints allow it."""
+    gpus = gpu_nodes(cluster, nodes, list(tasks), {}, {})
+    out = []
+    for node in nodes:
+        name = str(_d(node.get("Description")).get("Hostname", "")) or str(node.get("ID", ""))
+        gpu = gpus.get(name)
+        eligible = all(constraint_matches(node, c) for c in constraints)
+        out.append(FitNode(
+            name=name,
+            free={r.name: r.free for r in gpu.resources} if gpu is not None else {},
+            labels={PLACEMENT_LABEL: "eligible" if eligible else "excluded"},
+            ready=_d(node.get("Status")).get("State") == "ready",
+            schedulable=_d(node.get("Spec")).get("Availability", "active") == "active",
+        ))
+    return out
+
+
+def pending_tasks(facts: ServiceFacts, tasks: Iterable[Mapping[str, Any]]) -> int:
+    """Tasks of this service the scheduler has not placed yet (they wait before any new one)."""
+    return sum(1 for t in tasks if t.get("ServiceID") == facts.id and t.get("DesiredState") == "running"
+               and _d(t.get("Status")).get("State") == "pending")
+
+
+def refused_by_scheduler(tasks: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Swarm's words ('no suitable node (insufficient resources on 1 node)') for each task it could not place."""
+    return [str(_d(t.get("Status")).get("Err", "")) for t in tasks
+            if t.get("DesiredState") == "running" and _d(t.get("Status")).get("State") == "pending"
+            and "no suitable node" in str(_d(t.get("Status")).get("Err", ""))]
 
 
 def pending_gpu(
@@ -508,16 +572,16 @@ def pending_gpu(
         if task.get("DesiredState") != "running" or status.get("State") != "pending":
             continue
         facts = services_by_id.get(str(task.get("ServiceID", "")))
-        wanted = gpu_count(_d(_d(_d(task.get("Spec")).get("Resources")).get("Reservations")).get("GenericResources"))
+        wanted = gpu_counts(_d(_d(_d(task.get("Spec")).get("Resources")).get("Reservations")).get("GenericResources"))
         if not wanted and facts is not None:
-            wanted = facts.gpus_per_replica
+            wanted = dict(facts.gpu_requests)
         if not wanted:
             continue
         out.append(PendingGpuWorkload(
             cluster=cluster,
             namespace=facts.stack if facts else "",
             name=task_name(facts.name if facts else "", task),
-            gpus=wanted,
+            requests=tuple(sorted(wanted.items())),
             message=str(status.get("Err") or status.get("Message") or "pending"),
             service=keys_by_id.get(str(task.get("ServiceID", ""))),
             since=parse_time(status.get("Timestamp")),

@@ -192,14 +192,16 @@ def test_labelling_a_namespace_production_marks_its_services(env):
 
 
 def test_gpu_nodes_allocated_equal_the_scheduled_pods_requests_kubectl_sees(env):
+    # Per node AND per resource: full GPUs and each MIG profile are counted apart, never summed.
     pods = env.kubectl_json("get", "pods", "-A")["items"]
     nodes = env.kubectl_json("get", "nodes")["items"]
-    expected: dict[str, int] = {}
+    expected: dict[tuple[str, str], int] = {}
     for node in nodes:
         cap = node.get("status", {}).get("capacity", {})
-        if any(k == "nvidia.com/gpu" or k == "nvidia.com/gpu.shared" or k.startswith("nvidia.com/mig-")
-               for k in cap):
-            expected[node["metadata"]["name"]] = 0
+        for resource in cap:
+            if resource == "nvidia.com/gpu" or resource == "nvidia.com/gpu.shared" or resource.startswith(
+                    "nvidia.com/mig-"):
+                expected[(node["metadata"]["name"], resource)] = 0
     for pod in pods:
         phase = pod.get("status", {}).get("phase")
         conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
@@ -218,17 +220,19 @@ def test_gpu_nodes_allocated_equal_the_scheduled_pods_requests_kubectl_sees(env)
             for k, v in {**res.get("limits", {}), **res.get("requests", {})}.items():
                 if k.startswith("nvidia.com/"):
                     total[k] = max(total.get(k, 0), int(v))
-        if node in expected:
-            expected[node] += sum(total.values())
+        for resource, count in total.items():
+            if (node, resource) in expected:
+                expected[(node, resource)] += count
     assert expected, "the demo fleet has no GPU nodes"
-    got = {node: gpu.allocated for (cluster, node), gpu in env.fleet.state.gpu_nodes.items() if cluster == "sim-a"}
+    got = {(node, r.name): r.allocated for (cluster, node), gpu in env.fleet.state.gpu_nodes.items()
+           if cluster == "sim-a" for r in gpu.resources}
     assert got == expected
     assert any(gpu.holders for gpu in env.fleet.state.gpu_nodes.values())
 
 
 def test_gpu_pending_pods_in_staging_carry_the_schedulers_words(env):
     pending = [p for p in env.fleet.state.pending_gpu if p.cluster == "sim-a" and p.namespace == "ml-staging"]
-    assert pending and all(p.gpus > 0 for p in pending)
+    assert pending and all(p.requests == (("nvidia.com/gpu", 4),) for p in pending)
     assert any("nvidia.com/gpu" in p.message for p in pending)
     assert {p.service for p in pending} == {ServiceKey("sim-a", "ml-staging", D, "llm-reranker")}
 
@@ -338,19 +342,20 @@ def test_argo_undo_goes_back_to_the_previous_revisions_template(env):
 
 
 def test_gpu_nodes_show_mig_slices_and_scaling_past_free_gpus_warns(env):
-    mig = {node: gpu.mig for (cluster, node), gpu in env.fleet.state.gpu_nodes.items() if gpu.mig}
+    mig = {node: r for (cluster, node), gpu in env.fleet.state.gpu_nodes.items() if cluster == "sim-a"
+           for r in gpu.resources if r.name == "nvidia.com/mig-1g.5gb"}
     assert mig, "no MIG node"
     bert = env.kubectl_json("get", "pods", "-n", "ml-staging", "-l", "app=bert-mig")["items"]
     held = sum(1 for p in bert if p.get("spec", {}).get("nodeName") and p["status"].get("phase") == "Running")
-    assert sum(s.allocated for slices in mig.values() for s in slices) == held
+    assert sum(r.allocated for r in mig.values()) == held
     service = env.service("llm-reranker", D, ns="ml-staging")
-    free = sum(g.free for (c, _), g in env.fleet.state.gpu_nodes.items() if c == "sim-a")
     waiting = sum(1 for p in env.fleet.state.pending_gpu if p.service == service.key)
     assert waiting > 0  # the seed leaves some llm-reranker pods Pending already
     plan = env.fleet.plan(service, Scale(service.desired + 2))
     warning = next(w for w in plan.warnings if w.code == "gpu-pending")
-    assert warning.text == (f"2 of 2 new replicas will stay Pending: {free} GPU{'s' if free != 1 else ''} free on "
-                            f"the cluster and {waiting} pods of llm-reranker already wait for GPUs")
+    assert warning.text == ("2 of 2 new replicas will stay Pending: each needs 4 nvidia.com/gpu on one node; "
+                            "0/5 nodes are available: 5 Insufficient nvidia.com/gpu. "
+                            f"{waiting} pods of llm-reranker already wait for GPUs and go first.")
 
 
 BG_ROLLOUT = """apiVersion: v1

@@ -161,25 +161,27 @@ def test_services_nodes_and_gpus_translate_as_the_engine_shows_them(backend, lab
     pending = wait_for("the GPU-pending task with the scheduler's reason", lambda: [
         p for p in backend.view.pending_gpu
         if p.name == f"{big}.1" and p.message.startswith("no suitable node (insufficient resources on")])
-    assert pending[0].gpus == 3
+    assert pending[0].requests == (("NVIDIA-GPU", 3),)
     cli_error = docker("service", "ps", big, "--no-trunc", "--format", "{{.Error}}").splitlines()[0]
     assert cli_error.strip('"') == pending[0].message  # the CLI quotes it
 
-    # The node's GPUs: ids from the node's generic resources, one of them held by the llm task.
+    # The node's GPUs, per generic-resource kind: ids from the node's generic resources, one held by the llm.
     node_json = json.loads(docker("node", "inspect", "self"))[0]
     gpu_ids = sorted(g["NamedResourceSpec"]["Value"] for g in node_json["Description"]["Resources"]["GenericResources"])
     gpu_node = backend.view.gpu_nodes[node_json["Description"]["Hostname"]]
-    assert gpu_node.total == len(gpu_ids) == 2
+    assert [(r.name, r.capacity) for r in gpu_node.resources] == [("NVIDIA-GPU", len(gpu_ids))] == [("NVIDIA-GPU", 2)]
     holder = wait_for("the llm as a GPU holder", lambda: [
         h for n in backend.view.gpu_nodes.values() for h in n.holders if h.workload == f"{llm}.1"])[0]
     assert holder.gpus == 1 and holder.devices[0] in gpu_ids and holder.service == model.key
 
-    # Scaling the GPU service past the free GPUs warns before anything is sent.
-    free = sum(n.free for n in backend.view.gpu_nodes.values())
+    # Scaling the GPU service past the free GPUs warns before anything is sent, in Swarm's words.
+    free = sum(n.free_of("NVIDIA-GPU") for n in backend.view.gpu_nodes.values())
     plan = backend.plan(model, Scale(1 + free + 2))
     warning = next(w for w in plan.warnings if w.code == "gpu-pending")
-    gpus = f"{free} GPU{'s' if free != 1 else ''}"
-    assert warning.text == f"2 of {free + 2} new replicas will stay Pending: {gpus} free on the cluster"
+    host = node_json["Description"]["Hostname"]
+    fits = f" ({free} fit{'s' if free == 1 else ''}: {host}{f'×{free}' if free > 1 else ''})" if free else ""
+    assert warning.text == (f"2 of {free + 2} new replicas will stay Pending{fits}: each reserves 1 NVIDIA-GPU on one "
+                            f"node; {cli_error.strip(chr(34))}")
 
     # Global services cannot be scaled: refused, nothing sent.
     with pytest.raises(ActionRefused, match="global service"):
@@ -196,6 +198,29 @@ def test_services_nodes_and_gpus_translate_as_the_engine_shows_them(backend, lab
     assert ours == listed
     holders = [h["workload"] for n in document["gpu_nodes"] for h in n["holders"]]
     assert f"{llm}.1" in holders
+
+
+def test_scaling_past_the_gpus_ends_early_with_swarms_reason_once_the_tasks_are_refused(backend, lab):
+    # The operator scales up a model reserving 3 GPUs per task on nodes of 2 GPUs: the preview says both
+    # new tasks stay Pending, in Swarm's words, and the outcome says so as soon as Swarm has refused them,
+    # not after the 120 s deadline. (3 per task: whatever other services hold, none can ever fit.)
+    big = lab.create("big", "--replicas", "0", "--generic-resource", "NVIDIA-GPU=3", "mlops/model:v1")
+    model = service(backend, big, lambda s: s.desired == 0)
+    plan = backend.plan(model, Scale(2))
+    (warning,) = [w for w in plan.warnings if w.code == "gpu-pending"]
+    assert len(docker("node", "ls", "-q").split()) == 1  # a single-node Swarm: "on 1 node"
+    assert warning.text == ("2 of 2 new replicas will stay Pending: each reserves 3 NVIDIA-GPU on one node; "
+                            "no suitable node (insufficient resources on 1 node)")
+    backend.apply(plan)
+    started = time.monotonic()
+    result = backend.verify(plan, 120.0, lambda _line: None)
+    assert time.monotonic() - started < 30
+    assert not result.converged
+    pending = [line.split("|", 1)[1].strip('"') for line in docker(
+        "service", "ps", big, "--no-trunc", "--filter", "desired-state=running",
+        "--format", "{{.CurrentState}}|{{.Error}}").splitlines() if line.startswith("Pending")]
+    assert pending == ["no suitable node (insufficient resources on 1 node)"] * 2
+    assert result.detail == f"2 replicas Pending: {pending[0]}"
 
 
 def test_scale_changes_only_the_replicas_in_the_spec(backend, lab):

@@ -11,6 +11,7 @@ from backends.model import (
     ColourState,
     GpuHolder,
     GpuNode,
+    GpuResource,
     LatencySeries,
     PendingGpuWorkload,
     ServiceKind,
@@ -25,7 +26,7 @@ from tui.config import Settings
 def seed_fleet(backend: InMemoryBackend) -> None:
     """The seed article's fleet, as the in-memory backend reports it."""
     services = [
-        service("property-valuation-model", version="v2.1", gpus_per_replica=1,
+        service("property-valuation-model", version="v2.1", gpus_per_replica=1, gpu_requests=(("nvidia.com/gpu", 1),),
                 autoscaler=Autoscaler("model-hpa", 2, 20, 3, 3, "cpu 70%"),
                 labels=freeze_labels({"app": "valuation-model", "version": "v2.1"}),
                 actions=frozenset({ActionKind.SCALE, ActionKind.ROLLBACK})),
@@ -36,13 +37,14 @@ def seed_fleet(backend: InMemoryBackend) -> None:
         service("ml-model-service", version="v2.0", desired=3, ready=3,
                 blue_green=BlueGreen("service-selector", "v2.0", colours=(ColourState("v2.0", 3, 3),
                                                                           ColourState("v2.1", 3, 3)))),
-        service("llm-reranker", namespace="ml-staging", desired=4, ready=1, gpus_per_replica=2),
+        service("llm-reranker", namespace="ml-staging", desired=4, ready=1, gpus_per_replica=2,
+                gpu_requests=(("nvidia.com/gpu", 2),)),
     ]
     backend.services = {s.key: s for s in services}
     backend.gpu_nodes = {
-        "gpu-node-1": GpuNode("prod-a", "gpu-node-1", 4, 4, 3, holders=(
+        "gpu-node-1": GpuNode("prod-a", "gpu-node-1", (GpuResource("nvidia.com/gpu", 4, 4, 3),), holders=(
             GpuHolder("property-valuation-model-7d4-abc", 1, services[0].key),)),
-        "gpu-node-2": GpuNode("prod-a", "gpu-node-2", 8, 8, 8, ready=False),
+        "gpu-node-2": GpuNode("prod-a", "gpu-node-2", (GpuResource("nvidia.com/gpu", 8, 8, 8),), ready=False),
     }
 
 
@@ -70,7 +72,8 @@ def extras(fleet: Fleet) -> None:
                        "service": "property-valuation-model", "severity": "warning"}),
         summary="Model inference latency is high", since=T0),)))
     fleet.submit(Change(source="prod-a", pending_gpu=(PendingGpuWorkload(
-        "prod-a", "ml-staging", "llm-reranker-5f-xyz", 2, "0/5 nodes are available: 3 Insufficient nvidia.com/gpu."),)))
+        "prod-a", "ml-staging", "llm-reranker-5f-xyz", (("nvidia.com/gpu", 2),),
+        "0/5 nodes are available: 3 Insufficient nvidia.com/gpu."),)))
     fleet.flush()
 
 

@@ -7,7 +7,7 @@ import gc
 from dataclasses import replace
 from datetime import timedelta
 
-from backends.model import HealthState
+from backends.model import GpuResource, HealthState
 from tests.fakes import T0, service
 from tests.tui.conftest import extras, make_app, until
 from tui.app import MlopsApp
@@ -203,16 +203,16 @@ async def test_under_churn_the_free_gpu_count_is_redrawn_at_most_once_a_second_a
     app, backend = make_app()
     async with app.run_test(size=(160, 45)) as pilot:
         gpus = app.query_one(GpuPane)
-        await until(pilot, lambda: gpus.border_subtitle == "1 free of 12")  # the first count at once
+        await until(pilot, lambda: gpus.border_subtitle == "1 gpu free of 12")  # the first count at once
         repaints = []  # the whole pane, as Textual repaints it for a new border title
         original = gpus.refresh
         gpus.refresh = lambda *a, **k: (repaints.append(a), original(*a, **k))[1]  # type: ignore[method-assign]
         node = backend.gpu_nodes["gpu-node-1"]
         for allocated in (4, 3, 2, 4, 3, 2, 1, 0):  # pods come and go on gpu-node-1, 8 times in ~0.4 s
-            backend.gpu_nodes["gpu-node-1"] = replace(node, allocated=allocated)
+            backend.gpu_nodes["gpu-node-1"] = replace(node, resources=(GpuResource("nvidia.com/gpu", 4, 4, allocated),))
             backend.push()
             await pilot.pause(0.05)
-        await until(pilot, lambda: gpus.border_subtitle == "4 free of 12", timeout=3)  # all of gpu-node-1 free
+        await until(pilot, lambda: gpus.border_subtitle == "4 gpu free of 12", timeout=3)  # all of gpu-node-1 free
         assert len([r for r in repaints if not r]) <= 2  # not eight full-pane repaints
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from backends.gpu_fit import FitNode
 from backends.kubernetes import actions as ka
 from backends.kubernetes import translate as tr
 from backends.plans import (
@@ -34,12 +35,17 @@ def deployment():
     return load("deployment_valuation.json")
 
 
+def gpu_nodes(*free: int) -> list[FitNode]:
+    """Ready GPU nodes gpu-0, gpu-1, ... with that many free nvidia.com/gpu each."""
+    return [FitNode(f"gpu-{i}", {"nvidia.com/gpu": n}) for i, n in enumerate(free)]
+
+
 def service_of(dep, production=False):
     return tr.deployment_service("prod", dep, production=production)
 
 
 def test_scale_is_a_merge_patch_to_the_scale_subresource(deployment):
-    plan = ka.plan_scale("prod", "alice", service_of(deployment), Scale(5), deployment, gpu_free=[8])
+    plan = ka.plan_scale("prod", "alice", service_of(deployment), Scale(5), deployment, gpu_nodes=gpu_nodes(8))
     (m,) = plan.mutations
     assert (m.method, m.path, m.content_type) == (
         "PATCH", "/apis/apps/v1/namespaces/ml-prod/deployments/property-valuation-model/scale",
@@ -53,17 +59,19 @@ def test_scale_is_a_merge_patch_to_the_scale_subresource(deployment):
 
 def test_scaling_under_an_hpa_warns_and_offers_its_bounds_instead(deployment):
     plan = ka.plan_scale("prod", "alice", service_of(deployment), Scale(6), deployment, hpa=load("hpa_model.json"),
-                         gpu_free=[8])
+                         gpu_nodes=gpu_nodes(8))
     assert [w.code for w in plan.warnings] == ["hpa-owns-replicas"]
     assert "model-hpa" in plan.warnings[0].text and "15 s" in plan.warnings[0].text
     assert plan.alternatives == (SetAutoscalerBounds(min_replicas=6, max_replicas=20),)
 
 
 def test_new_replicas_that_cannot_get_gpus_are_announced(deployment):
-    plan = ka.plan_scale("prod", "a", service_of(deployment), Scale(6), deployment, gpu_free=[1])
+    plan = ka.plan_scale("prod", "a", service_of(deployment), Scale(6), deployment, gpu_nodes=gpu_nodes(1))
     (warning,) = plan.warnings
     assert warning.code == "gpu-pending"
-    assert warning.text == "2 of 3 new replicas will stay Pending: 1 GPU free on the cluster"
+    assert warning.text == ("2 of 3 new replicas will stay Pending (1 fits: gpu-0): each needs 1 nvidia.com/gpu on "
+                            "one node; 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.")
+    assert plan.context["gpu_pending"] == 2
 
 
 def test_a_replica_fits_on_one_node_and_pods_already_pending_go_first(deployment):
@@ -72,12 +80,17 @@ def test_a_replica_fits_on_one_node_and_pods_already_pending_go_first(deployment
     service = service_of(deployment)
     assert service.gpus_per_replica == 4
     # 6 GPUs free, but 3 + 3 on two nodes: not one 4-GPU replica fits.
-    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_free=[3, 3])
-    assert [w.text for w in plan.warnings] == ["2 of 2 new replicas will stay Pending: 6 GPUs free on the cluster"]
-    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_free=[8], pending=1)
-    assert plan.warnings[0].text == ("1 of 2 new replicas will stay Pending: 8 GPUs free on the cluster and 1 pods "
-                                     "of property-valuation-model already wait for GPUs")
-    assert ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_free=[8, 4]).warnings == ()
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=gpu_nodes(3, 3))
+    assert [w.text for w in plan.warnings] == [
+        "2 of 2 new replicas will stay Pending: each needs 4 nvidia.com/gpu on one node; "
+        "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."]
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=gpu_nodes(8), pending=1)
+    assert plan.warnings[0].text == (
+        "1 of 2 new replicas will stay Pending (1 fits: gpu-0): each needs 4 nvidia.com/gpu on one node; "
+        "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. 1 pod of property-valuation-model already "
+        "waits for GPUs and goes first.")
+    assert plan.context["gpu_pending"] == 2  # the one already waiting and the new one that fits nowhere
+    assert ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=gpu_nodes(8, 4)).warnings == ()
 
 
 def test_scaling_production_to_zero_needs_the_name_typed(deployment):
@@ -431,3 +444,44 @@ def test_a_failed_resource_version_test_422_is_a_conflict_but_another_422_is_not
     with pytest.raises(ActionError) as info:
         _planner(_Recording([invalid], current_rv="777")).apply(undo)  # it did not: a genuine 422
     assert not isinstance(info.value, ActionConflict)
+
+
+def _nodes_from_recording() -> list[FitNode]:
+    """The recorded nodes as the backend hands them to the check: a tainted A100 with 4 GPUs (1 free after
+    the recorded pods) and 7 MIG slices, a cordoned time-sliced node, a CPU node."""
+    nodes = load("nodes.json")["items"]
+    pods = [tr.pod_facts(p) for p in load("pods.json")["items"]]
+    out = []
+    for obj in nodes:
+        facts = tr.node_facts(obj)
+        gpu = tr.gpu_node("prod", facts, [p for p in pods if p.node == facts.name])
+        out.append(tr.fit_node(facts, gpu))
+    return out
+
+
+def test_the_preview_reads_the_templates_tolerations_and_node_selector(deployment):
+    # The A100 node carries the usual `nvidia.com/gpu:NoSchedule` taint: a template without the
+    # toleration cannot land there, whatever is free, and the preview says so in the scheduler's words.
+    nodes = _nodes_from_recording()
+    assert {n.name: dict(n.free) for n in nodes}["gpu-a100-0"] == {"nvidia.com/gpu": 0, "nvidia.com/mig-1g.5gb": 6}
+    template = deployment["spec"]["template"]["spec"]
+    template["containers"][0]["resources"] = {"limits": {"nvidia.com/mig-1g.5gb": "1"}}
+    service = service_of(deployment)
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=nodes)
+    (warning,) = plan.warnings
+    assert warning.text == (
+        "2 of 2 new replicas will stay Pending: each needs 1 nvidia.com/mig-1g.5gb on one node; 0/3 nodes are "
+        "available: 1 Insufficient nvidia.com/mig-1g.5gb, 1 node(s) had untolerated taint {nvidia.com/gpu: }, "
+        "1 node(s) were unschedulable.")
+    # With the toleration and a selector that picks the A100, both new replicas fit in its MIG slices.
+    template["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    template["nodeSelector"] = {"nvidia.com/gpu.product": "A100"}
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=nodes)
+    assert plan.warnings == () and plan.context["gpu_pending"] == 0
+    # A required node affinity that no GPU node meets keeps them Pending again.
+    template["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["H100"]}]}]}}}
+    plan = ka.plan_scale("prod", "a", service, Scale(5), deployment, gpu_nodes=nodes)
+    assert "2 node(s) didn't match Pod's node affinity/selector" in plan.warnings[0].text
+    assert plan.context["gpu_pending"] == 2

@@ -125,22 +125,24 @@ def test_gpu_nodes_count_every_gpu_resource_and_only_pods_holding_them():
     nodes = {n["metadata"]["name"]: tr.node_facts(n) for n in load("nodes.json")["items"]}
     pods = [tr.pod_facts(p) for p in load("pods.json")["items"]]
     a100 = tr.gpu_node("c", nodes["gpu-a100-0"], [p for p in pods if p.node == "gpu-a100-0"])
-    # capacity: 4 whole GPUs + 7 MIG slices; the taint does not hide the node
-    assert (a100.total, a100.allocatable) == (11, 11)
+    # 4 whole GPUs and 7 MIG slices are two resources, never "11 GPUs"; the taint does not hide the node.
     # run-1: 1; run-init: max(1, init 2) = 2; pending-scheduled: 1; mig-pod: 1 slice; Succeeded/Failed: 0
-    assert a100.allocated == 5
-    assert {h.workload: h.gpus for h in a100.holders} == {
-        "ml-prod/run-1": 1, "ml-prod/run-init": 2, "ml-prod/pending-scheduled": 1, "ml-prod/mig-pod": 1}
-    assert [(m.profile, m.total, m.allocated) for m in a100.mig] == [("1g.5gb", 7, 1)]
+    assert [(r.name, r.capacity, r.allocatable, r.allocated, r.free) for r in a100.resources] == [
+        ("nvidia.com/gpu", 4, 4, 4, 0), ("nvidia.com/mig-1g.5gb", 7, 7, 1, 6)]
+    assert {(h.workload, h.resource): h.gpus for h in a100.holders} == {
+        ("ml-prod/run-1", "nvidia.com/gpu"): 1, ("ml-prod/run-init", "nvidia.com/gpu"): 2,
+        ("ml-prod/pending-scheduled", "nvidia.com/gpu"): 1, ("ml-prod/mig-pod", "nvidia.com/mig-1g.5gb"): 1}
+    assert a100.taints and a100.free_of("nvidia.com/gpu") == 0 and a100.free_of("nvidia.com/mig-1g.5gb") == 6
     shared = tr.gpu_node("c", nodes["gpu-shared-1"], [])
-    assert (shared.total, shared.ready, shared.schedulable, shared.free) == (8, False, False, 0)
+    assert [(r.name, r.capacity) for r in shared.resources] == [("nvidia.com/gpu.shared", 8)]
+    assert (shared.ready, shared.schedulable, shared.free_of("nvidia.com/gpu.shared")) == (False, False, 0)
     assert tr.gpu_node("c", nodes["cpu-0"], []) is None
 
 
 def test_pods_pending_for_gpus_carry_the_schedulers_message():
     pods = {p["metadata"]["name"]: tr.pod_facts(p) for p in load("pods.json")["items"]}
     pending = tr.pending_gpu("c", pods["llm-reranker-0"])
-    assert pending.gpus == 2
+    assert pending.requests == (("nvidia.com/gpu", 2),)
     assert pending.message == "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
     assert pending.since is not None
     assert tr.pending_gpu("c", pods["cpu-only"]) is None

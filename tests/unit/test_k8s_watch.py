@@ -375,7 +375,7 @@ def test_a_pod_event_recomputes_only_its_gpu_node_and_the_pending_list():
         assert wait_for(lambda: any(c.snapshot for c in changes))
         (snapshot,) = [c for c in changes if c.snapshot]
         assert set(snapshot.gpu_nodes) == {"gpu-a100-0", "gpu-shared-1"}
-        assert snapshot.gpu_nodes["gpu-a100-0"].allocated == 5
+        assert snapshot.gpu_nodes["gpu-a100-0"].resource("nvidia.com/gpu").allocated == 4
         assert [p.name for p in snapshot.pending_gpu] == ["llm-reranker-0"]
         # The pending pod gets scheduled onto the A100 node and runs.
         placed = next(p for p in pods["items"] if p["metadata"]["name"] == "llm-reranker-0")
@@ -391,5 +391,30 @@ def test_a_pod_event_recomputes_only_its_gpu_node_and_the_pending_list():
     (update,) = changes[before:]
     assert not update.snapshot and update.services == {}
     assert set(update.gpu_nodes) == {"gpu-a100-0"}  # the other GPU node is not recomputed
-    assert update.gpu_nodes["gpu-a100-0"].allocated == 7
+    assert update.gpu_nodes["gpu-a100-0"].resource("nvidia.com/gpu").allocated == 6
     assert update.pending_gpu == ()
+
+
+def test_without_permission_to_read_nodes_the_gpu_preview_says_nothing_rather_than_guess():
+    # A user who may not list nodes: the placement check would see "0/0 nodes" and claim every new GPU
+    # replica stays Pending. The backend hands it no nodes at all instead, and the preview stays silent.
+    api = backend_api()
+    api.lists["/api/v1/nodes"] = [ApiError(403, "Forbidden", 'nodes is forbidden: User "ana" cannot list')]
+    changes: list[Change] = []
+    backend = KubernetesBackend(ClusterTarget("ro", None, "https://ro", "ana"), api, check_access=False)
+    backend.start(changes.append)
+    try:
+        assert wait_for(lambda: any(c.snapshot for c in changes))
+        assert backend.fit_nodes() is None
+    finally:
+        backend.stop()
+    readable = backend_api()
+    readable.lists["/api/v1/nodes"] = [json.loads((DATA / "nodes.json").read_text())]
+    backend = KubernetesBackend(ClusterTarget("rw", None, "https://rw", "bo"), readable, check_access=False)
+    changes = []
+    backend.start(changes.append)
+    try:
+        assert wait_for(lambda: any(c.snapshot for c in changes))
+        assert sorted(n.name for n in backend.fit_nodes()) == ["cpu-0", "gpu-a100-0", "gpu-shared-1"]
+    finally:
+        backend.stop()

@@ -109,12 +109,25 @@ def test_scaling_a_gpu_service_past_the_free_gpus_warns_how_many_stay_pending():
             {"NamedResourceSpec": {"Kind": "NVIDIA-GPU", "Value": "GPU-third"}})
     plan = SwarmActions(swarm).plan(model(swarm, "rec-ml_llm"), Scale(5))
     [warning] = [w for w in plan.warnings if w.code == "gpu-pending"]
-    assert warning.text == "2 of 3 new replicas will stay Pending: 1 GPU free on the cluster"
+    assert warning.text == ("2 of 3 new replicas will stay Pending (1 fits: vm): each reserves 1 NVIDIA-GPU on one "
+                            "node; no suitable node (insufficient resources on 1 node)")
     assert not warning.blocking
 
     discrete = RecordedSwarm("nodes_discrete.json")  # 4 GPUs, 2 held
     plan = SwarmActions(discrete).plan(model(discrete, "rec-ml_llm"), Scale(4))
     assert "gpu-pending" not in [w.code for w in plan.warnings]
+
+
+def test_a_swarm_task_already_pending_for_gpus_goes_first_and_is_named():
+    # rec-big reserves 3 GPUs a task and already has one task refused ("no suitable node"); one more
+    # cannot fit either, and the preview says which task waits before it.
+    swarm = RecordedSwarm("nodes_discrete.json")  # 4 GPUs, 2 held by rec-ml_llm
+    plan = SwarmActions(swarm).plan(model(swarm, "rec-big"), Scale(2))
+    [warning] = [w for w in plan.warnings if w.code == "gpu-pending"]
+    assert warning.text == ("1 of 1 new replicas will stay Pending: each reserves 3 NVIDIA-GPU on one node; "
+                            "no suitable node (insufficient resources on 1 node); 1 task of rec-big already waits "
+                            "for GPUs and goes first.")
+    assert plan.context["gpu_pending"] == 2
 
 
 def test_scaling_production_to_zero_needs_the_name_typed(swarm):

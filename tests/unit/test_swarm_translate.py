@@ -109,7 +109,7 @@ def test_update_paused_and_rollback_paused_carry_swarm_messages(view):
 def test_pending_gpu_task_is_shown_with_swarms_own_message(view):
     assert len(view.pending_gpu) == 1
     pending = view.pending_gpu[0]
-    assert (pending.name, pending.gpus, pending.cluster) == ("rec-big.1", 3, "lab")
+    assert (pending.name, pending.requests, pending.cluster) == ("rec-big.1", (("NVIDIA-GPU", 3),), "lab")
     assert pending.message == "no suitable node (insufficient resources on 1 node)"
     assert pending.service == svc(view, "rec-big").key
     assert pending.since is not None and pending.since.tzinfo is not None
@@ -120,7 +120,8 @@ def test_pending_gpu_task_is_shown_with_swarms_own_message(view):
 def test_named_gpus_on_the_node_and_their_holders(view):
     assert list(view.gpu_nodes) == ["vm"]
     node = view.gpu_nodes["vm"]
-    assert (node.total, node.allocatable, node.allocated, node.free) == (2, 2, 2, 0)
+    assert [(r.name, r.capacity, r.allocatable, r.allocated, r.free) for r in node.resources] == [
+        ("NVIDIA-GPU", 2, 2, 2, 0)]
     assert node.ready and node.schedulable
     held = {h.workload: h.devices for h in node.holders}
     assert held == {"rec-ml_llm.1": (GPU1,), "rec-ml_llm.2": (GPU2,)}
@@ -130,14 +131,16 @@ def test_named_gpus_on_the_node_and_their_holders(view):
 def test_discrete_gpus_on_a_node_count_by_value_and_other_kinds_are_ignored():
     view = tr.translate("lab", load("services.json"), load("tasks.json"), load("nodes_discrete.json"))
     node = view.gpu_nodes["vm"]
-    assert (node.total, node.allocated, node.free) == (4, 2, 2)  # SSD=3 is not a GPU
+    # SSD=3 is not a GPU
+    assert [(r.name, r.capacity, r.allocated, r.free) for r in node.resources] == [("NVIDIA-GPU", 4, 2, 2)]
 
 
 def test_drained_or_down_node_has_no_free_gpus():
     nodes = load("nodes.json")
     nodes[0]["Spec"]["Availability"] = "drain"
     node = tr.translate("lab", [], [], nodes).gpu_nodes["vm"]
-    assert (node.total, node.allocated, node.schedulable, node.free) == (2, 0, False, 0)
+    (gpu,) = node.resources
+    assert (gpu.capacity, gpu.allocated, node.schedulable, node.free_of(gpu.name)) == (2, 0, False, 0)
     nodes[0]["Spec"]["Availability"] = "active"
     nodes[0]["Status"]["State"] = "down"
     assert tr.translate("lab", [], [], nodes).gpu_nodes["vm"].ready is False

@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from backends.model import GpuNode
+from backends.model import GpuNode, short_resource_name
 from backends.state import FleetDelta, FleetState
-from tui.format import GPU_COLUMNS, gpu_cells, pending_line
+from tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, pending_line
 from tui.keyed_table import KeyedTable
 from tui.panes.base import PaneMixin
 
@@ -82,12 +82,14 @@ class GpuPane(PaneMixin, Vertical):
         for gone in set(self._cells) - set(state.gpu_nodes):
             del self._cells[gone]
         table.sync_rows(rows)
-        total = sum(n.allocatable for n in state.gpu_nodes.values())
-        free = sum(n.free for n in state.gpu_nodes.values())
+        # Each resource counted on its own: 7 MIG slices are not 7 more GPUs.
+        counts = free_by_resource(state.gpu_nodes.values())
+        subtitle = " · ".join(f"{free} {short_resource_name(name)} free of {total}"
+                              for name, (free, total) in counts.items())
         # The first count shows at once; after that, a count that moves with every scheduled pod is
         # redrawn at most once a second (each redraw repaints the whole pane).
-        self.set_subtitle(f"{free} free of {total}", at_most_every=1.0 if self._counted else 0.0)
-        self._counted = self._counted or total > 0
+        self.set_subtitle(subtitle or "no GPUs", at_most_every=1.0 if self._counted else 0.0)
+        self._counted = self._counted or bool(counts)
         if state.pending_gpu == self._pending_shown and delta is not None:
             return
         self._pending_shown = state.pending_gpu

@@ -20,7 +20,17 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from backends.model import ModelService, ServiceDetail
-from tui.format import autoscaler_text, bluegreen_text, canary_text, literal, ms, plain, service_state, since
+from tui.format import (
+    autoscaler_text,
+    bluegreen_text,
+    canary_text,
+    literal,
+    ms,
+    plain,
+    requests_text,
+    service_state,
+    since,
+)
 from tui.keyline import KeyLine
 
 
@@ -75,7 +85,7 @@ class ServiceDetailScreen(Screen[None]):
             ("blue-green", bluegreen_text(svc)[0]),
             ("autoscaler", (f"{svc.autoscaler.name} {autoscaler_text(svc)} on {svc.autoscaler.target}"
                             if svc.autoscaler else "-")),
-            ("GPUs", f"{svc.gpus_per_replica} per replica" if svc.gpus_per_replica else "-"),
+            ("GPUs", f"{requests_text(svc.gpu_requests)} per replica" if svc.gpu_requests else "-"),
             ("actions", ", ".join(sorted(a.value for a in svc.actions - svc.denied)) or "none"),
         ]
         if svc.denied:
