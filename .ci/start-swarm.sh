@@ -12,6 +12,9 @@ DOCKER=/usr/bin/docker
 
 if ! $DOCKER info >/dev/null 2>&1; then
   mkdir -p /var/log
+  # There is no registry here: a pull of an image the Swarm does not hold goes to a closed local port
+  # (the proxy), never to a resolver or a registry on the network.
+  HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
   nohup dockerd \
     --host "unix://$SOCK" \
     --bridge=none --iptables=false --ip6tables=false --ip-forward=false \

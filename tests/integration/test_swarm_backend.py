@@ -469,7 +469,9 @@ class PrivateDockerd:
             [dockerd, "--host", self.host, "--data-root", str(self.root / "data"),
              "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "dockerd.pid"),
              "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false"],
-            stdout=log, stderr=log)
+            stdout=log, stderr=log,
+            # No registry here: pulls go to a closed local port, never to the network.
+            env={**os.environ, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""})
         wait_for("the private dockerd to answer", lambda: local_socket_info(str(self.socket)) is not None, 60)
 
     def init_swarm(self) -> None:
