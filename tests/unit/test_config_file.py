@@ -1,0 +1,48 @@
+"""The README's promise about the config file: a bad file is refused with one line naming the key and
+why, and the app does not start on it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.config import ConfigError, build_settings
+
+
+def refusal(tmp_path: Path, content: bytes) -> str:
+    path = tmp_path / "config.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        build_settings({}, str(path))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(path))
+    return message
+
+
+def test_a_bad_theme_is_refused_in_one_line_naming_the_key_and_why(tmp_path):
+    assert refusal(tmp_path, b'[ui]\ntheme = "neon"\n').endswith(
+        "key 'ui.theme': expected one of dark, light, high-contrast, got 'neon'")
+
+
+def test_unknown_keys_wrong_types_and_broken_toml_are_each_one_line(tmp_path):
+    assert "unknown key 'ui.colour'" in refusal(tmp_path, b'[ui]\ncolour = "x"\n')
+    assert "key 'actions.replica_cap': expected a positive integer, got 0" in refusal(
+        tmp_path, b"[actions]\nreplica_cap = 0\n")
+    assert "not valid TOML" in refusal(tmp_path, b"[ui\n")
+
+
+def test_a_file_that_is_not_utf8_is_refused_in_one_line_not_a_traceback(tmp_path):
+    assert "not UTF-8 text" in refusal(tmp_path, b'[ui]\ntheme = "\xff\xfe"\n')
+
+
+def test_the_command_exits_2_with_the_one_line_and_no_traceback(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'[ui]\ntheme = "neon"\n')
+    out = subprocess.run([sys.executable, "-m", "tui.cli", "--config", str(path), "status"],
+                         capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 2, out
+    assert "Traceback" not in out.stderr
+    assert "key 'ui.theme': expected one of dark, light, high-contrast, got 'neon'" in out.stderr
