@@ -3,9 +3,10 @@
 The operator's story, for every action kind: they preview an action; before they press `y` a
 colleague changes the same object with kubectl; they confirm. Nothing is sent over the colleague's
 change: the outcome is a conflict, a fresh preview names what changed, and `kubectl` still shows the
-colleague's value. Only when they confirm the new preview does it apply. The judge is `kubectl`
-against the simulator, which answers a stale resourceVersion as kube-apiserver does (409 Conflict,
-or 422 for a failed JSON-patch `test`).
+colleague's value. Only when they confirm the new preview does it apply, at the first `y`, however
+busy the controllers are. The judge is `kubectl` against the simulator, which answers a failed
+JSON-patch `test` (of the generation, the uid or a previewed field) as kube-apiserver does (422), and
+a stale resourceVersion with 409 Conflict.
 """
 
 from __future__ import annotations
