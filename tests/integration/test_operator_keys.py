@@ -30,7 +30,8 @@ def demo():
 
 
 def settings_for(env, tmp_path: Path, **extra) -> Settings:
-    return Settings(kubeconfig=env.kubeconfig, contexts=list(env.contexts), swarm=[f"{env.docker_host}?name=swarm-demo"],
+    return Settings(kubeconfig=env.kubeconfig, contexts=list(env.contexts),
+                    swarm=[f"{env.docker_host}?name=swarm-demo"],
                     prometheus=env.prometheus_url, alertmanager=env.alertmanager_url,
                     audit_log=str(tmp_path / "audit.jsonl"), **extra)
 
@@ -69,6 +70,9 @@ async def screen_is(pilot, app, name: str, timeout: float = 10) -> None:
 async def finish(pilot, app) -> str:
     """Wait for the applied action to be verified, read the outcome, close the progress screen."""
     await until(pilot, lambda: app.screen.__class__.__name__ == "ProgressScreen" and app.screen.finished, timeout=90)
+    # The outcome line is set with `finished`; wait until it is painted before reading the screen.
+    outcome_line = app.screen.lines[-1][:20]
+    await until(pilot, lambda: outcome_line in visible_text(app), timeout=10)
     text = visible_text(app)
     await pilot.press("enter")
     await until(pilot, lambda: app.screen is app.screen_stack[0])
@@ -83,7 +87,9 @@ async def confirm_once(pilot, app) -> str:
     await pilot.press("y")
     await until(pilot, lambda: (app.screen.__class__.__name__ == "ProgressScreen" and app.screen.finished)
                 or (app.screen.__class__.__name__ == "PreviewScreen" and app.screen is not preview), timeout=90)
-    assert app.screen.__class__.__name__ == "ProgressScreen", f"a fresh preview instead: {visible_text(app)}"
+    screen = app.screen
+    assert screen.__class__.__name__ == "ProgressScreen", f"a fresh preview instead: {visible_text(app)}"
+    assert not screen.lines[-1].startswith("✖ conflict"), screen.lines[-1]
     return await finish(pilot, app)
 
 
