@@ -45,8 +45,6 @@ from backends.plans import (
 if TYPE_CHECKING:
     from backends.kubernetes.watch import KubernetesBackend
 
-MERGE = "application/merge-patch+json"
-STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 EVENT_REASON = "MlopsTuiAction"
 HPA_SYNC_SECONDS = 15
@@ -85,14 +83,6 @@ REBASED_POINTERS = (RV_POINTER, GENERATION_POINTER)
 values that call produced (read from its response), never by the preview's."""
 
 _MISSING = object()
-
-
-def guarded(body: dict[str, Any], rv: str) -> dict[str, Any]:
-    """A merge or strategic-merge (or PUT) body that only applies to the object as the preview saw it:
-    the API server answers 409 Conflict when `metadata.resourceVersion` is no longer current. Kept for
-    objects no controller writes the status of (an Istio VirtualService): every status write moves the
-    resourceVersion, so elsewhere `spec_tested` guards on the generation instead."""
-    return {"metadata": {"resourceVersion": rv}, **body} if rv else body
 
 
 def _lookup(obj: Any, pointer: str) -> Any:
@@ -389,7 +379,9 @@ def canary_percent_ops(isvc: Any, weight: int) -> list[dict[str, Any]]:
 def plan_istio_weight(
     source: str, user: str, service: ModelService, intent: SetCanaryWeight, vs: Any, split: tr.IstioSplit
 ) -> ActionPlan:
-    """Read-modify-write of the whole VirtualService, resourceVersion-checked, weights summing to 100."""
+    """Read-modify-write of the whole VirtualService, weights summing to 100. The PUT carries the
+    resourceVersion read (a 409 if anything moved): no controller writes a VirtualService's status,
+    so unlike elsewhere (`spec_tested`) that guard asks for no needless confirmation."""
     if not 0 <= intent.weight <= 100:
         raise ActionRefused("canary weight must be between 0 and 100")
     current = next((s for s in tr.istio_splits(vs) if s.http_index == split.http_index), None)
