@@ -46,8 +46,6 @@ from backends.plans import (
 if TYPE_CHECKING:
     from backends.kubernetes.watch import KubernetesBackend
 
-MERGE = "application/merge-patch+json"
-STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 EVENT_REASON = "MlopsTuiAction"
 HPA_SYNC_SECONDS = 15
@@ -79,44 +77,87 @@ def _rv(obj: Any) -> str:
 
 
 RV_POINTER = "/metadata/resourceVersion"
+UID_POINTER = "/metadata/uid"
+GENERATION_POINTER = "/metadata/generation"
+REBASED_POINTERS = (RV_POINTER, GENERATION_POINTER)
+"""What a multi-call plan's own previous call moves on the object: its next call is guarded by the
+values that call produced (read from its response), never by the preview's."""
+
+_MISSING = object()
 
 
-def guarded(body: dict[str, Any], rv: str) -> dict[str, Any]:
-    """A merge or strategic-merge patch body that only applies to the object as the preview saw it:
-    the API server answers 409 Conflict when `metadata.resourceVersion` is no longer current, so
-    nothing that changed since the preview is overwritten. (Scale and status subresources share the
-    parent's resourceVersion.) An object read without one (never from a real server) stays unguarded."""
-    return {"metadata": {"resourceVersion": rv}, **body} if rv else body
+def _lookup(obj: Any, pointer: str) -> Any:
+    """The value at a JSON pointer, or `_MISSING`."""
+    value: Any = obj
+    for raw in pointer.strip("/").split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and token in value:
+            value = value[token]
+        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
+            value = value[int(token)]
+        else:
+            return _MISSING
+    return value
 
 
-def tested(ops: list[dict[str, Any]], rv: str) -> list[dict[str, Any]]:
-    """JSON-patch operations preceded by a `test` of the resourceVersion the preview was built from:
-    if the object changed since, the server applies none of them (422, or 409 on the write)."""
-    return [{"op": "test", "path": RV_POINTER, "value": rv}, *ops] if rv else ops
+def field_tests(obj: Any, *pointers: str) -> list[dict[str, Any]]:
+    """A JSON-patch `test` of each pointer that holds a value in `obj` (JSON patch cannot test that a
+    field is absent)."""
+    ops = []
+    for pointer in pointers:
+        value = _lookup(obj, pointer)
+        if value is not _MISSING:
+            ops.append({"op": "test", "path": pointer, "value": copy.deepcopy(value)})
+    return ops
 
 
-def precondition_of(mutation: Mutation) -> str:
-    """The resourceVersion a mutation is guarded by ('' when unguarded)."""
+def spec_tested(obj: Any, ops: list[dict[str, Any]], *previewed: str) -> list[dict[str, Any]]:
+    """JSON-patch operations that only apply to the object the preview was built from: `test`s of
+    its uid (not a namesake created since), of its generation (the API server bumps it on every spec
+    change and never on a status write: a rollout stepping, an autoscaler or KServe reconciling do
+    not make the operator confirm again) and of each previewed field, then `ops`. A failed test
+    makes the server apply none of them (a bare 422 Invalid, classified by `ActionPlanner._moved`)."""
+    return [*field_tests(obj, UID_POINTER, GENERATION_POINTER, *previewed), *ops]
+
+
+def guards_of(mutation: Mutation) -> list[tuple[str, Any]]:
+    """The (JSON pointer, value) pairs a mutation is guarded by: its JSON-patch `test`s, or the
+    resourceVersion in a merge/strategic/PUT body. Empty when unguarded."""
     body = mutation.body
     if isinstance(body, dict):
-        return str(tr.meta(body).get("resourceVersion") or "")
+        rv = str(tr.meta(body).get("resourceVersion") or "")
+        return [(RV_POINTER, rv)] if rv else []
     if isinstance(body, list):
-        for op in body:
-            if isinstance(op, dict) and op.get("op") == "test" and op.get("path") == RV_POINTER:
-                return str(op.get("value") or "")
-    return ""
+        return [(str(op.get("path")), op.get("value")) for op in body
+                if isinstance(op, dict) and op.get("op") == "test"]
+    return []
 
 
-def rebased(mutation: Mutation, rv: str) -> Mutation:
-    """The same mutation guarded by `rv` instead: the next call of a multi-call plan on an object
-    whose previous call just landed (that call, and only it, moved the resourceVersion)."""
+def moved_guards(mutation: Mutation, current: Any) -> list[tuple[str, Any, Any]]:
+    """(pointer, guarded value, value now) of every guard `current` no longer satisfies."""
+    moved = []
+    for pointer, expected in guards_of(mutation):
+        now = _lookup(current, pointer)
+        if pointer == RV_POINTER:
+            now, expected = str(now) if now is not _MISSING else _MISSING, str(expected)
+        if now != expected:
+            moved.append((pointer, expected, None if now is _MISSING else now))
+    return moved
+
+
+def rebased(mutation: Mutation, response: Any) -> Mutation:
+    """The same mutation guarded by what the plan's previous call on this object produced (its
+    response): that call, and only it, moved the resourceVersion and, for a spec change, the
+    generation. Every other guard keeps the preview's value."""
     body = copy.deepcopy(mutation.body)
     if isinstance(body, dict) and isinstance(body.get("metadata"), dict) and body["metadata"].get("resourceVersion"):
-        body["metadata"]["resourceVersion"] = rv
+        body["metadata"]["resourceVersion"] = _rv(response) or body["metadata"]["resourceVersion"]
     elif isinstance(body, list):
         for op in body:
-            if isinstance(op, dict) and op.get("op") == "test" and op.get("path") == RV_POINTER:
-                op["value"] = rv
+            if isinstance(op, dict) and op.get("op") == "test" and op.get("path") in REBASED_POINTERS:
+                value = _lookup(response, op["path"])
+                if value is not _MISSING:
+                    op["value"] = value
     return replace(mutation, body=body)
 
 
@@ -225,8 +266,8 @@ def plan_scale(
     mutation = Mutation(
         "PATCH",
         object_path(service.key, "scale", path_version),
-        guarded({"spec": {"replicas": n}}, _rv(obj)),
-        MERGE,
+        scale_ops(obj, current, n),
+        JSON_PATCH,
         summary=f"scale {service.key.name} to {n}",
     )
     return _plan(
@@ -271,6 +312,15 @@ def _gpu_pending_text(name: str, needs: ReplicaNeeds, fit: FitResult) -> str:
     return text
 
 
+def scale_ops(obj: Any, previewed: int, replicas: int) -> list[dict[str, Any]]:
+    """The `/scale` JSON patch: `kubectl scale --current-replicas` semantics (kubectl's
+    pkg/scale/scale.go: "Expected replicas to be X, was Y"), checked by the server in the same write.
+    Only the replica count the preview showed (and the object's uid: a Scale carries its parent's) is
+    tested, so a rollout or an autoscaler writing status meanwhile is no conflict."""
+    return [*field_tests(obj, UID_POINTER), {"op": "test", "path": "/spec/replicas", "value": previewed},
+            {"op": "replace", "path": "/spec/replicas", "value": replicas}]
+
+
 def plan_autoscaler_bounds(
     source: str, user: str, service: ModelService, intent: SetAutoscalerBounds, hpa: Any
 ) -> ActionPlan:
@@ -290,9 +340,10 @@ def plan_autoscaler_bounds(
             Mutation(
                 "PATCH",
                 path,
-                guarded({"spec": {"minReplicas": intent.min_replicas, "maxReplicas": intent.max_replicas}},
-                        _rv(hpa)),
-                MERGE,
+                spec_tested(hpa, [{"op": "add", "path": "/spec/minReplicas", "value": intent.min_replicas},
+                                  {"op": "add", "path": "/spec/maxReplicas", "value": intent.max_replicas}],
+                            "/spec/minReplicas", "/spec/maxReplicas"),
+                JSON_PATCH,
                 summary=f"set HPA {name} bounds",
             ),
         ),
@@ -319,8 +370,8 @@ def plan_kserve_weight(source: str, user: str, service: ModelService, intent: Se
             Mutation(
                 "PATCH",
                 path,
-                guarded({"spec": {"predictor": {"canaryTrafficPercent": intent.weight}}}, _rv(isvc)),
-                MERGE,
+                canary_percent_ops(isvc, intent.weight),
+                JSON_PATCH,
                 summary=f"canaryTrafficPercent {intent.weight}",
             ),
         ),
@@ -333,10 +384,21 @@ def plan_kserve_weight(source: str, user: str, service: ModelService, intent: Se
     )
 
 
+CANARY_PERCENT = "/spec/predictor/canaryTrafficPercent"
+
+
+def canary_percent_ops(isvc: Any, weight: int) -> list[dict[str, Any]]:
+    """`{"spec":{"predictor":{"canaryTrafficPercent":w}}}` as a guarded JSON patch (`add` sets the
+    field whether or not it is there)."""
+    return spec_tested(isvc, [{"op": "add", "path": CANARY_PERCENT, "value": weight}], CANARY_PERCENT)
+
+
 def plan_istio_weight(
     source: str, user: str, service: ModelService, intent: SetCanaryWeight, vs: Any, split: tr.IstioSplit
 ) -> ActionPlan:
-    """Read-modify-write of the whole VirtualService, resourceVersion-checked, weights summing to 100."""
+    """Read-modify-write of the whole VirtualService, weights summing to 100. The PUT carries the
+    resourceVersion read (a 409 if anything moved): no controller writes a VirtualService's status,
+    so unlike elsewhere (`spec_tested`) that guard asks for no needless confirmation."""
     if not 0 <= intent.weight <= 100:
         raise ActionRefused("canary weight must be between 0 and 100")
     current = next((s for s in tr.istio_splits(vs) if s.http_index == split.http_index), None)
@@ -408,12 +470,39 @@ def argo_promote_patches(rollout: Any, full: bool) -> tuple[dict | None, dict | 
     return spec_patch, None
 
 
+PROMOTE_PREVIEWED_STATUS = ("/status/currentStepIndex", "/status/pauseConditions", "/status/abort")
+"""What a promote's preview is built from beyond the spec: the step it moves on from, the pause it
+lifts, whether the rollout is aborted. Both of its calls test them: two operators promoting one step
+from two previews, the second finds the step moved (a conflict), and the rollout moves one step, not
+two; a colleague's abort since the preview stops the promote before its first call."""
+
+
+def argo_ops(rollout: Any, merge_patch: Mapping[str, Any], *previewed_status: str) -> list[dict[str, Any]]:
+    """One `kubectl argo rollouts` merge patch (`{"spec": {...}}` or `{"status": {...}}`, one level
+    of fields) as the equivalent JSON patch: a null removes the field (when there), anything else is
+    an `add` (sets it, there or not). Guarded by the rollout's uid and generation, the spec fields it
+    sets, and the status fields named (a JSON patch sent to the main resource or to its status
+    subresource is applied to the whole object, so either may test both)."""
+    (section, fields), = merge_patch.items()
+    ops: list[dict[str, Any]] = []
+    previewed: list[str] = []
+    for name, value in fields.items():
+        pointer = _pointer(section, name)
+        if value is None:
+            if _lookup(rollout, pointer) is not _MISSING:
+                ops.append({"op": "remove", "path": pointer})
+        else:
+            ops.append({"op": "add", "path": pointer, "value": value})
+        if section == "spec":
+            previewed.append(pointer)
+    return spec_tested(rollout, ops, *previewed, *previewed_status)
+
+
 def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rollout: Any,
               version: str | None = None) -> ActionPlan:
     status = tr.as_dict(tr.as_dict(rollout).get("status"))
     main_path = object_path(service.key, "", version)
     status_path = _argo_status_path(service, version)
-    rv = _rv(rollout)
     mutations: list[Mutation] = []
     canary = tr.argo_canary(rollout)
     before: dict[str, str] = {
@@ -429,9 +518,12 @@ def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rol
         full = isinstance(intent, Promote) and intent.full
         spec_patch, status_patch = argo_promote_patches(rollout, full)
         if spec_patch:
-            mutations.append(Mutation("PATCH", main_path, guarded(spec_patch, rv), MERGE, summary="unpause"))
+            mutations.append(Mutation("PATCH", main_path, argo_ops(rollout, spec_patch, *PROMOTE_PREVIEWED_STATUS),
+                                      JSON_PATCH, summary="unpause"))
         if status_patch:
-            mutations.append(Mutation("PATCH", status_path, guarded(status_patch, rv), MERGE, summary="promote"))
+            mutations.append(Mutation("PATCH", status_path,
+                                      argo_ops(rollout, status_patch, *PROMOTE_PREVIEWED_STATUS), JSON_PATCH,
+                                      summary="promote"))
         after["paused"] = "no"
         if full:
             after["step"] = f"{canary.total_steps}/{canary.total_steps}" if canary and canary.total_steps else "full"
@@ -442,13 +534,13 @@ def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rol
             warnings.append(PlanWarning("aborted", "the rollout is aborted: promote does not resume it, retry does"))
         kind = "argo-promote-full" if full else "argo-promote"
     elif isinstance(intent, Abort):
-        mutations.append(Mutation("PATCH", status_path, guarded({"status": {"abort": True}}, rv), MERGE,
+        mutations.append(Mutation("PATCH", status_path, argo_ops(rollout, {"status": {"abort": True}}), JSON_PATCH,
                                   summary="abort"))
         after["aborted"] = "yes"
         _abort_effect(service, rollout, before, after)
         kind = "argo-abort"
     elif isinstance(intent, Retry):
-        mutations.append(Mutation("PATCH", status_path, guarded({"status": {"abort": False}}, rv), MERGE,
+        mutations.append(Mutation("PATCH", status_path, argo_ops(rollout, {"status": {"abort": False}}), JSON_PATCH,
                                   summary="retry"))
         after["aborted"] = "no"
         kind = "argo-retry"
@@ -523,8 +615,8 @@ def plan_selector_switch(
         user,
         service,
         intent,
-        mutations=(Mutation("PATCH", path, guarded({"spec": {"selector": {key: intent.colour}}}, _rv(svc)),
-                            STRATEGIC, summary=f"{name} selector {key}={intent.colour}"),),
+        mutations=(Mutation("PATCH", path, selector_ops(svc, key, intent.colour), JSON_PATCH,
+                            summary=f"{name} selector {key}={intent.colour}"),),
         before={"selector": _selector_text(selector), key: selector.get(key, ""), "ready pods": ""},
         after={"selector": shown, key: intent.colour, "ready pods": str(ready_pods)},
         warnings=tuple(warnings),
@@ -534,6 +626,14 @@ def plan_selector_switch(
         context={"kind": "selector-switch", "path": path, "key": key, "colour": intent.colour,
                  "selector": new_selector, "desired": desired, "ready_at_plan": ready_pods},
     )
+
+
+def selector_ops(svc: Any, key: str, colour: str) -> list[dict[str, Any]]:
+    """`kubectl patch service -p '{"spec":{"selector":{key:colour}}}'` guarded by the whole selector
+    the preview showed (a Service has no generation; its status, load-balancer ingress, is no
+    conflict), then one key set."""
+    return [*field_tests(svc, UID_POINTER, "/spec/selector"),
+            {"op": "add", "path": _pointer("spec", "selector", key), "value": colour}]
 
 
 def _selector_text(selector: Mapping[str, str]) -> str:
@@ -622,8 +722,9 @@ def plan_deployment_rollback(
             Mutation(
                 "PATCH",
                 path,
-                tested([{"op": "replace", "path": "/spec/template", "value": target},
-                        *annotation_ops(cur_annotations, annotations)], _rv(deployment)),
+                spec_tested(deployment, [{"op": "replace", "path": "/spec/template", "value": target},
+                                         *annotation_ops(cur_annotations, annotations)],
+                            *_touched_annotations(cur_annotations, annotations)),
                 JSON_PATCH,
                 summary=f"roll back to revision {revision}",
             ),
@@ -640,6 +741,12 @@ def plan_deployment_rollback(
         context={"kind": "template", "path": path, "template": target, "hash_label": tr.POD_TEMPLATE_HASH,
                  "revision": revision},
     )
+
+
+def _touched_annotations(current: Mapping[str, str], wanted: Mapping[str, str]) -> list[str]:
+    """Pointers of the annotations the rollback replaces or removes: tested, so one changed since
+    the preview (metadata moves no generation) is a conflict, not overwritten."""
+    return [_pointer("metadata", "annotations", k) for k in sorted(current) if wanted.get(k) != current[k]]
 
 
 def _templates_equal(a: Any, b: Any) -> bool:
@@ -680,8 +787,8 @@ def plan_rollout_undo(
         user,
         service,
         intent,
-        mutations=(Mutation("PATCH", path, tested([{"op": "replace", "path": "/spec/template", "value": target}],
-                                                  _rv(rollout)), JSON_PATCH,
+        mutations=(Mutation("PATCH", path, spec_tested(rollout, [{"op": "replace", "path": "/spec/template",
+                                                                  "value": target}]), JSON_PATCH,
                             summary=f"undo to revision {revision}"),),
         before={"revision": tr.str_map(tr.meta(rollout).get("annotations")).get(tr.ARGO_REVISION_ANNOTATION, ""),
                 "image": cur_image, "version": cur_version},
@@ -714,8 +821,8 @@ def plan_kserve_rollback(source: str, user: str, service: ModelService, intent: 
         user,
         service,
         intent,
-        mutations=(Mutation("PATCH", path, guarded({"spec": {"predictor": {"canaryTrafficPercent": 0}}}, _rv(isvc)),
-                            MERGE, summary=f"all traffic to {previous}"),),
+        mutations=(Mutation("PATCH", path, canary_percent_ops(isvc, 0), JSON_PATCH,
+                            summary=f"all traffic to {previous}"),),
         before={"canary weight": "100 (no canary)" if current is None else str(current), "serving": latest},
         after={"canary weight": "0", "serving": previous},
         risk=Risk.MEDIUM,
@@ -812,9 +919,9 @@ def _expected_template(obj: Any, hash_label: str, pointer: str, image: str) -> d
 
 def plan_image_update(source: str, user: str, service: ModelService, intent: UpdateImage, obj: Any,
                       version: str | None = None) -> ActionPlan:
-    """`kubectl set image`: a strategic-merge patch of the named container for a Deployment; a JSON
-    patch (CRDs take no strategic merge) for an Argo Rollout's template or a KServe predictor. Each
-    carries the resourceVersion the preview was built from, so a change made since is a conflict."""
+    """`kubectl set image` as a JSON patch replacing the named container's image (a Deployment's or
+    Argo Rollout's template, a KServe predictor), guarded like every spec mutation (`spec_tested`):
+    a spec change made since the preview is a conflict, a status write is not."""
     key = service.key
     image = intent.image.strip()
     if not image or any(c.isspace() for c in image):
@@ -830,16 +937,11 @@ def plan_image_update(source: str, user: str, service: ModelService, intent: Upd
     container, current, pointer = slot
     rv = _rv(obj)
     path = object_path(key, "", version)
-    if key.kind is ServiceKind.DEPLOYMENT:
-        body: Any = {"metadata": {"resourceVersion": rv},
-                     "spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
-        content_type = STRATEGIC
-    else:
-        body = [{"op": "test", "path": "/metadata/resourceVersion", "value": rv}]
-        if key.kind is not ServiceKind.INFERENCE_SERVICE or "/containers/" in pointer:
-            body.append({"op": "test", "path": pointer.rsplit("/", 1)[0] + "/name", "value": container})
-        body.append({"op": "replace", "path": pointer, "value": image})
-        content_type = JSON_PATCH
+    # kubectl's strategic merge by container name becomes a replace at the container's index,
+    # guarded by that container's name (CRDs take no strategic merge anyway).
+    named = [pointer.rsplit("/", 1)[0] + "/name"] if "/containers/" in pointer else []
+    body = spec_tested(obj, [{"op": "replace", "path": pointer, "value": image}], *named, pointer)
+    content_type = JSON_PATCH
     warnings = _image_update_warnings(service, obj, container, slots)
     if key.kind is ServiceKind.INFERENCE_SERVICE:
         context: dict[str, Any] = {"kind": "isvc-image", "path": path, "pointer": pointer, "image": image,
@@ -904,21 +1006,20 @@ def plan_restart(source: str, user: str, service: ModelService, intent: Restart,
         raise ActionRefused(f"{key.name}: KServe predictor revisions are immutable; roll out a new revision "
                             "(update its model or image) instead of restarting")
     stamp = now or _now()
-    rv = _rv(obj)
     spec = tr.dig(obj, "spec")
     replicas = tr.as_int(spec.get("replicas"), 1)
     path = object_path(key, "", version)
     if key.kind is ServiceKind.DEPLOYMENT:
         previous = tr.str_map(tr.dig(obj, "spec", "template", "metadata").get("annotations")).get(RESTARTED_AT, "")
-        body: dict[str, Any] = {"metadata": {"resourceVersion": rv},
-                                "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
-        content_type, summary = STRATEGIC, f"template annotation {RESTARTED_AT}={stamp}"
+        body = spec_tested(obj, [_set_template_annotation(obj, RESTARTED_AT, stamp)],
+                           _pointer("spec", "template", "metadata", "annotations", RESTARTED_AT))
+        summary = f"template annotation {RESTARTED_AT}={stamp}"
     else:
         if spec.get("workloadRef"):
             raise ActionRefused(f"{key.name} uses workloadRef: restart its referenced workload instead")
         previous = str(spec.get("restartAt") or "")
-        body = {"metadata": {"resourceVersion": rv}, "spec": {"restartAt": stamp}}
-        content_type, summary = MERGE, f"spec.restartAt={stamp}"
+        body = spec_tested(obj, [{"op": "add", "path": "/spec/restartAt", "value": stamp}], "/spec/restartAt")
+        summary = f"spec.restartAt={stamp}"
     warnings = [PlanWarning("restart-replaces-pods", f"every one of the {replicas} pods is replaced by a new one "
                             f"on the same template; {_restart_pace(key.kind, obj, replicas)}")]
     if replicas == 0:
@@ -927,15 +1028,27 @@ def plan_restart(source: str, user: str, service: ModelService, intent: Restart,
         warnings.append(PlanWarning("mid-rollout", f"a rollout of {key.name} is in progress: the restart joins it"))
     return _plan(
         source, user, service, intent,
-        mutations=(Mutation("PATCH", path, body, content_type, summary=summary),),
+        mutations=(Mutation("PATCH", path, body, JSON_PATCH, summary=summary),),
         before={"restarted at": previous or "never", "pods": f"{replicas} running"},
         after={"restarted at": stamp, "pods": f"{replicas} new"},
         warnings=tuple(warnings),
         risk=Risk.HIGH if service.production and _restart_has_downtime(key.kind, obj) else Risk.MEDIUM,
-        precondition_version=rv,
+        precondition_version=_rv(obj),
         noop=replicas == 0,
         context={"kind": "restart", "path": path, "stamp": stamp, "replicas": replicas},
     )
+
+
+def _set_template_annotation(obj: Any, key: str, value: str) -> dict[str, Any]:
+    """The JSON-patch `add` that sets one pod-template annotation, as the strategic merge
+    `{"spec":{"template":{"metadata":{"annotations":{key: value}}}}}` does: JSON patch cannot create
+    missing parents, so the op adds at the deepest level that exists."""
+    metadata = tr.dig(obj, "spec", "template").get("metadata")
+    if not isinstance(metadata, dict):
+        return {"op": "add", "path": "/spec/template/metadata", "value": {"annotations": {key: value}}}
+    if not isinstance(metadata.get("annotations"), dict):
+        return {"op": "add", "path": "/spec/template/metadata/annotations", "value": {key: value}}
+    return {"op": "add", "path": _pointer("spec", "template", "metadata", "annotations", key), "value": value}
 
 
 def _restart_pace(kind: ServiceKind, obj: Any, replicas: int) -> str:
@@ -992,11 +1105,33 @@ def _check_isvc_image(ctx: Mapping[str, Any], obj: dict) -> tuple[bool | None, s
 
 
 def _object_of(path: str) -> str:
-    """The object a request path acts on: the scale and status subresources share its resourceVersion."""
+    """The object a request path acts on (the scale and status subresources are parts of it)."""
     for sub in ("/scale", "/status"):
         if path.endswith(sub):
             return path[: -len(sub)]
     return path
+
+
+def _guards_text(moved: list[tuple[str, Any, Any]]) -> str:
+    return "; ".join(f"test of {pointer} failed ({_short(was)} → {_short(now)})" for pointer, was, now in moved)
+
+
+def _short(value: Any) -> str:
+    text = "absent" if value is None else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _changed_text(moved: list[tuple[str, Any, Any]]) -> str:
+    """What a conflict says when no previewed field differs between the two previews: the spec was
+    changed (its generation moved), or the object was deleted and created again (its uid)."""
+    pointers = {pointer for pointer, _, _ in moved}
+    if UID_POINTER in pointers:
+        return "the object was deleted and created again since your preview"
+    if GENERATION_POINTER in pointers:
+        was, now = next((w, n) for p, w, n in moved if p == GENERATION_POINTER)
+        return (f"generation {was} → {now}: the spec was changed since your preview, in a field this "
+                f"preview does not show")
+    return ""
 
 
 def _json_or_none(response: Any) -> Any:
@@ -1179,15 +1314,16 @@ class ActionPlanner:
     # -- apply --------------------------------------------------------------------------------
 
     def apply(self, plan: ActionPlan) -> None:
-        """Send each mutation once, guarded by the preview's resourceVersion. A later call on the same
-        object is guarded by the version the previous call produced: only our own write sits between
-        them. Any other change is a conflict, reported with which calls landed; never retried here."""
+        """Send each mutation once, guarded by what its preview was built from. A later call on the
+        same object is guarded by the resourceVersion/generation the previous call produced (only our
+        own write sits between them). Any other change of a guarded value is a conflict, reported with
+        which calls landed; never retried here."""
         landed: list[str] = []
-        versions: dict[str, str] = {}  # object path -> resourceVersion after our last call on it
+        responses: dict[str, Any] = {}  # object path -> the object as our last call on it left it
         for mutation in plan.mutations:
             obj = _object_of(mutation.path)
-            if obj in versions and precondition_of(mutation):
-                mutation = rebased(mutation, versions[obj])
+            if obj in responses and guards_of(mutation):
+                mutation = rebased(mutation, responses[obj])
             try:
                 response = self.transport.request(
                     mutation.method,
@@ -1200,30 +1336,34 @@ class ActionPlanner:
             except ApiError as exc:
                 raise self._apply_error(exc, plan, mutation, landed) from exc
             landed.append(mutation.summary or f"{mutation.method} {mutation.path}")
-            new_rv = _rv(_json_or_none(response))
-            if new_rv:
-                versions[obj] = new_rv
+            answer = _json_or_none(response)
+            if _rv(answer):
+                responses[obj] = answer
 
     def _apply_error(self, exc: ApiError, plan: ActionPlan, mutation: Mutation, landed: list[str]) -> ActionError:
         partial = (f" (already applied: {'; '.join(landed)}; not applied: {mutation.summary or mutation.path})"
                    if landed else "")
-        if exc.status == 422 and mutation.content_type == JSON_PATCH and self._moved(mutation):
+        if exc.status == 422 and mutation.content_type == JSON_PATCH:
             # kube-apiserver answers a failed JSON-patch `test` with a bare 422 Invalid ("the server
-            # rejected our request due to an error in our request"): the object moved, so it is a conflict.
-            return ActionConflict(f"{exc.message or exc.reason}: the resourceVersion test failed{partial}")
+            # rejected our request due to an error in our request"): a conflict only if a guarded value
+            # really moved; any other 422 (a real validation error) is reported as it is.
+            moved = self._moved(mutation)
+            if moved:
+                return ActionConflict(f"{exc.message or exc.reason}: {_guards_text(moved)}{partial}",
+                                      changed=_changed_text(moved))
         error = self._error(exc, plan.target)
         return type(error)(f"{error}{partial}")
 
-    def _moved(self, mutation: Mutation) -> bool:
-        """Whether the object a guarded mutation targets is no longer at the version it was guarded by."""
-        expected = precondition_of(mutation)
-        if not expected:
-            return False
+    def _moved(self, mutation: Mutation) -> list[tuple[str, Any, Any]]:
+        """The guards of a mutation the object no longer satisfies, read again from the path the
+        mutation was sent to (a Scale for `/scale`): empty when none moved or it cannot be read."""
+        if not guards_of(mutation):
+            return []
         try:
-            current = self._read(_object_of(mutation.path))
+            current = self._read(mutation.path)
         except ApiError:
-            return False
-        return _rv(current) != expected
+            return []
+        return moved_guards(mutation, current)
 
     # -- verify -------------------------------------------------------------------------------
 

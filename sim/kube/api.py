@@ -402,9 +402,12 @@ class Api:
         if route.subresource == "scale":
             from sim.kube.patch import apply_patch
 
-            scale = self._scale(route)
-            new = apply_patch(ctype, scale, patch, custom=False, kind="Scale", qualified="scale")
-            return self._put_scale(route, new)
+            # One atomic read-patch-write, as the API server's GuaranteedUpdate: a JSON-patch `test`
+            # (kubectl --current-replicas semantics) is checked against the count the write replaces.
+            with self.store.lock:
+                scale = self._scale(route)
+                new = apply_patch(ctype, scale, patch, custom=False, kind="Scale", qualified="scale")
+                return self._put_scale(route, new)
         # What the patch would produce is validated before it is stored (a negative replica count is a 422).
         check = None if route.subresource == "status" else (lambda obj: self._validate(rt, obj))
         result = self.store.patch(rt.plural, route.namespace, route.name, patch, ctype, route.subresource, check)

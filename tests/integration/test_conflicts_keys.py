@@ -9,7 +9,7 @@ import json
 
 from tests.integration.test_operator_keys import (  # noqa: F401 (demo: the simulated fleet fixture)
     audit_lines,
-    confirm_until_applied,
+    confirm_once,
     demo,
     kubectl,
     screen_is,
@@ -52,7 +52,8 @@ async def test_scale_confirmed_after_a_colleagues_kubectl_scale_shows_a_new_prev
                 and e["involvedObject"]["name"] == "rent-predictor-stable"]
         assert ours and CHANGED in ours[-1]["message"] and "3 → 5" not in ours[-1]["message"]
 
-        assert "succeeded" in await confirm_until_applied(pilot, app)
+        outcome = await confirm_once(pilot, app)
+        assert "succeeded" in outcome, audit_lines(tmp_path)[-1]
         assert kubectl(demo, "get", "deploy", "rent-predictor-stable", "-n", "ml-prod", "-o",
                        "jsonpath={.spec.replicas}") == "5"
         applied = audit_lines(tmp_path)[-1]

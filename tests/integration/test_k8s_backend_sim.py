@@ -262,13 +262,18 @@ def test_scaling_under_the_hpa_warns_and_the_bounds_alternative_works(env):
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 12)
 
 
+def changes(mutation) -> list[dict]:
+    """A guarded JSON patch's operations after its `test`s: what it changes."""
+    return [op for op in mutation.body if op["op"] != "test"]
+
+
 def test_kserve_canary_weight_and_rollback_to_the_previous_revision(env):
     plan, outcome = env.act("property-price-predictor", ISVC, SetCanaryWeight(30))
     assert outcome.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), outcome.detail
     assert env.kubectl("get", "isvc", "property-price-predictor", "-n", NS, "-o",
                        "jsonpath={.spec.predictor.canaryTrafficPercent}") == "30"
     plan, outcome = env.act("property-price-predictor", ISVC, Rollback())
-    assert plan.mutations[0].body["spec"] == {"predictor": {"canaryTrafficPercent": 0}}
+    assert changes(plan.mutations[0]) == [{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 0}]
     assert env.kubectl("get", "isvc", "property-price-predictor", "-n", NS, "-o",
                        "jsonpath={.spec.predictor.canaryTrafficPercent}") == "0"
 
@@ -301,22 +306,22 @@ def _rollout(env):
 
 def test_argo_abort_retry_promote_and_promote_full(env):
     plan, outcome = env.act("ensemble-predictor", R, Abort())
-    assert plan.mutations[0].body["status"] == {"abort": True}
+    assert changes(plan.mutations[0]) == [{"op": "add", "path": "/status/abort", "value": True}]
     assert _rollout(env)["status"].get("abort") is True
     env.wait_service("ensemble-predictor", R, lambda s: s.canary.aborted)
     plan, outcome = env.act("ensemble-predictor", R, Retry())
-    assert plan.mutations[0].body["status"] == {"abort": False}
+    assert changes(plan.mutations[0]) == [{"op": "add", "path": "/status/abort", "value": False}]
     assert not _rollout(env)["status"].get("abort")
     env.wait_service("ensemble-predictor", R, lambda s: not s.canary.aborted and s.canary.paused)
     step = _rollout(env)["status"].get("currentStepIndex", 0)
     plan, outcome = env.act("ensemble-predictor", R, Promote())
-    assert plan.mutations[-1].body["status"] == {"pauseConditions": None}
+    assert changes(plan.mutations[-1]) == [{"op": "remove", "path": "/status/pauseConditions"}]
     assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
     # The indefinite pause at step 1 is over: the rollout moved on (later steps pause for 10 s each).
     eventually(lambda: _rollout(env)["status"].get("currentStepIndex", 0) > step, 10, what="next step")
     plan, outcome = env.act("ensemble-predictor", R, Promote(full=True))
     if plan.mutations:
-        assert plan.mutations[-1].body["status"] == {"promoteFull": True}
+        assert changes(plan.mutations[-1]) == [{"op": "add", "path": "/status/promoteFull", "value": True}]
     rollout = _rollout(env)
     assert rollout["status"].get("promoteFull") or rollout["status"].get("phase") == "Healthy"
 
@@ -331,9 +336,11 @@ def test_argo_undo_goes_back_to_the_previous_revisions_template(env):
     plan, outcome = env.act("ensemble-predictor", R, Rollback())
     assert outcome.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), outcome.detail
     (m,) = plan.mutations
-    test_op, template_op = m.body
+    *tests, template_op = m.body
     assert m.content_type == "application/json-patch+json" and template_op["path"] == "/spec/template"
-    assert test_op == {"op": "test", "path": "/metadata/resourceVersion", "value": plan.precondition_version}
+    ro = _rollout(env)  # guarded by the rollout's identity and the generation the preview read
+    assert [t["path"] for t in tests] == ["/metadata/uid", "/metadata/generation"]
+    assert tests[0]["value"] == ro["metadata"]["uid"] and tests[1]["value"] == ro["metadata"]["generation"] - 1
     assert "rollouts-pod-template-hash" not in template_op["value"]["metadata"]["labels"]
     assert plan.after["version"] == previous.version
     images = [c["image"] for c in _rollout(env)["spec"]["template"]["spec"]["containers"]]
@@ -392,7 +399,7 @@ def test_argo_blue_green_shows_active_and_preview_and_the_switch_promotes(env):
     assert ActionKind.BLUE_GREEN_SWITCH in service.actions
     plan, outcome = env.act("bg-model", R, SwitchBlueGreen("v2"))
     assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
-    assert plan.mutations[-1].body["status"] == {"pauseConditions": None}
+    assert changes(plan.mutations[-1]) == [{"op": "remove", "path": "/status/pauseConditions"}]
     assert plan.mutations[-1].path.endswith("/rollouts/bg-model/status")
     env.wait_service("bg-model", R, lambda s: s.blue_green.active == "v2", timeout=15)
     rollout = env.kubectl_json("get", "rollout", "bg-model", "-n", NS)
@@ -404,7 +411,7 @@ def test_blue_green_switch_patches_the_selector_and_refuses_a_colour_without_rea
     plan, outcome = env.act("ml-model-v2-1", D, SwitchBlueGreen("v2.1"))
     assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
     assert "ready endpoints behind ml-model-service" in outcome.detail  # verified on the EndpointSlices
-    assert plan.mutations[0].body["spec"] == {"selector": {"version": "v2.1"}}
+    assert changes(plan.mutations[0]) == [{"op": "add", "path": "/spec/selector/version", "value": "v2.1"}]
     selector = env.kubectl_json("get", "svc", "ml-model-service", "-n", NS)["spec"]["selector"]
     assert selector["version"] == "v2.1" and len(selector) >= 2  # other keys kept
     # v2.0 scaled to zero: switching back would leave the Service with no endpoints.

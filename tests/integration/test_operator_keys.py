@@ -30,7 +30,8 @@ def demo():
 
 
 def settings_for(env, tmp_path: Path, **extra) -> Settings:
-    return Settings(kubeconfig=env.kubeconfig, contexts=list(env.contexts), swarm=[f"{env.docker_host}?name=swarm-demo"],
+    return Settings(kubeconfig=env.kubeconfig, contexts=list(env.contexts),
+                    swarm=[f"{env.docker_host}?name=swarm-demo"],
                     prometheus=env.prometheus_url, alertmanager=env.alertmanager_url,
                     audit_log=str(tmp_path / "audit.jsonl"), **extra)
 
@@ -69,25 +70,27 @@ async def screen_is(pilot, app, name: str, timeout: float = 10) -> None:
 async def finish(pilot, app) -> str:
     """Wait for the applied action to be verified, read the outcome, close the progress screen."""
     await until(pilot, lambda: app.screen.__class__.__name__ == "ProgressScreen" and app.screen.finished, timeout=90)
+    # The outcome line is set with `finished`; wait until it is painted before reading the screen.
+    outcome_line = app.screen.lines[-1][:20]
+    await until(pilot, lambda: outcome_line in visible_text(app), timeout=10)
     text = visible_text(app)
     await pilot.press("enter")
     await until(pilot, lambda: app.screen is app.screen_stack[0])
     return text
 
 
-async def confirm_until_applied(pilot, app, attempts: int = 6) -> str:
-    """`y`, and `y` again on each fresh preview: every mutation is guarded by the resourceVersion its
-    preview read, and a Deployment mid-rollout has its status written by its controller (each write a
-    new version), so `y` can bring a new preview instead of applying. The outcome text once applied."""
-    for _ in range(attempts):
-        preview = app.screen
-        await pilot.press("y")
-        await until(pilot, lambda preview=preview: (
-            app.screen.__class__.__name__ == "ProgressScreen" and app.screen.finished)
-            or (app.screen.__class__.__name__ == "PreviewScreen" and app.screen is not preview), timeout=90)
-        if app.screen.__class__.__name__ == "ProgressScreen":
-            return await finish(pilot, app)
-    raise AssertionError("no fresh preview could be applied")
+async def confirm_once(pilot, app) -> str:
+    """One `y` applies the preview; the outcome text. Controllers write the object's status meanwhile
+    (a Deployment mid-rollout, an HPA every sync), but every mutation is guarded on the spec and the
+    fields its preview shows, never on status writes: a fresh preview instead of the outcome fails."""
+    preview = app.screen
+    await pilot.press("y")
+    await until(pilot, lambda: (app.screen.__class__.__name__ == "ProgressScreen" and app.screen.finished)
+                or (app.screen.__class__.__name__ == "PreviewScreen" and app.screen is not preview), timeout=90)
+    screen = app.screen
+    assert screen.__class__.__name__ == "ProgressScreen", f"a fresh preview instead: {visible_text(app)}"
+    assert not screen.lines[-1].startswith("✖ conflict"), screen.lines[-1]
+    return await finish(pilot, app)
 
 
 async def test_operator_actions_on_kubernetes_change_what_kubectl_sees(demo, tmp_path):
@@ -102,7 +105,7 @@ async def test_operator_actions_on_kubernetes_change_what_kubectl_sees(demo, tmp
         assert "HorizontalPodAutoscaler model-hpa owns the replica count" in visible_text(app)
         await pilot.press("a")
         await until(pilot, lambda: "set autoscaler bounds to 6..20" in visible_text(app), timeout=15)
-        assert "succeeded" in await confirm_until_applied(pilot, app)
+        assert "succeeded" in await confirm_once(pilot, app)
         assert kubectl(demo, "get", "hpa", "model-hpa", "-n", "ml-prod", "-o", "jsonpath={.spec.minReplicas}") == "6"
         assert audit_lines(tmp_path)[-1]["intent"] == "set autoscaler bounds to 6..20"
 
@@ -113,7 +116,7 @@ async def test_operator_actions_on_kubernetes_change_what_kubectl_sees(demo, tmp
         await pilot.press("up", "up", "enter")  # 10 % + 2 × 10 %
         await screen_is(pilot, app, "PreviewScreen")
         assert "canary weight 30%" in visible_text(app)
-        assert "succeeded" in await confirm_until_applied(pilot, app)
+        assert "succeeded" in await confirm_once(pilot, app)
         vs = json.loads(kubectl(demo, "get", "virtualservice", "rent-predictor", "-n", "ml-prod", "-o", "json"))
         weights = sorted(d["weight"] for r in vs["spec"]["http"] for d in r["route"])
         assert weights == [30, 70]
@@ -124,7 +127,7 @@ async def test_operator_actions_on_kubernetes_change_what_kubectl_sees(demo, tmp
         await screen_is(pilot, app, "BlueGreenDialog")
         await pilot.press("enter")
         await screen_is(pilot, app, "PreviewScreen")
-        assert "succeeded" in await confirm_until_applied(pilot, app)
+        assert "succeeded" in await confirm_once(pilot, app)
         selector = kubectl(demo, "get", "svc", "ml-model-service", "-n", "ml-prod", "-o", "jsonpath={.spec.selector}")
         assert json.loads(selector) == {"app": "ml-model", "version": "v2.1"}
 
@@ -278,7 +281,7 @@ async def test_rolling_back_a_bad_image_from_the_revision_picker(demo, tmp_path)
         assert "roll back to revision 1" in visible_text(app)
         # The bad rollout is still moving: a status write between the preview and `y` brings a fresh
         # preview (of the same rollback) rather than a write over a version nobody previewed.
-        assert "succeeded" in await confirm_until_applied(pilot, app)
+        assert "succeeded" in await confirm_once(pilot, app)
     image = kubectl(demo, "get", "deploy", "bert-mig", "-n", "ml-staging", "-o",
                     "jsonpath={.spec.template.spec.containers[0].image}")
     assert image == before

@@ -34,16 +34,22 @@ def custom_isvc() -> dict:
     return isvc
 
 
-def test_set_image_on_a_deployment_is_kubectls_strategic_merge_patch_with_the_resource_version():
+def test_set_image_on_a_deployment_replaces_the_named_containers_image_guarded_by_the_spec_generation():
     dep = load("deployment_valuation.json")
     plan = ka.plan_image_update("prod", "alice", tr.deployment_service("prod", dep), UpdateImage("repo/m:v2.2"), dep)
     (m,) = plan.mutations
     assert (m.method, m.path, m.content_type) == (
         "PATCH", "/apis/apps/v1/namespaces/ml-prod/deployments/property-valuation-model",
-        "application/strategic-merge-patch+json")
-    container = {"name": "model-server", "image": "repo/m:v2.2"}
-    assert m.body == {"metadata": {"resourceVersion": "1201"},
-                      "spec": {"template": {"spec": {"containers": [container]}}}}
+        "application/json-patch+json")
+    # kubectl's strategic merge by container name, as a replace at that container's index guarded
+    # by its name; the uid and generation tests make any spec change since the preview a conflict.
+    assert m.body == [
+        {"op": "test", "path": "/metadata/uid", "value": "d-uid-1"},
+        {"op": "test", "path": "/metadata/generation", "value": 4},
+        {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "model-server"},
+        {"op": "test", "path": "/spec/template/spec/containers/0/image",
+         "value": dep["spec"]["template"]["spec"]["containers"][0]["image"]},
+        {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "repo/m:v2.2"}]
     assert plan.precondition_version == "1201"
     assert (plan.before["image"], plan.after["image"]) == (dep["spec"]["template"]["spec"]["containers"][0]["image"],
                                                            "repo/m:v2.2")
@@ -74,8 +80,11 @@ def test_set_image_on_an_argo_rollout_is_a_json_patch_that_tests_the_version_and
     assert m.content_type == "application/json-patch+json"
     assert m.path == "/apis/argoproj.io/v1alpha1/namespaces/ml-prod/rollouts/ensemble-predictor"
     assert m.body == [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": "777"},
+        {"op": "test", "path": "/metadata/uid", "value": "r-uid-1"},
+        {"op": "test", "path": "/metadata/generation", "value": 6},
         {"op": "test", "path": "/spec/template/spec/containers/1/name", "value": "demand-model"},
+        {"op": "test", "path": "/spec/template/spec/containers/1/image",
+         "value": ro["spec"]["template"]["spec"]["containers"][1]["image"]},
         {"op": "replace", "path": "/spec/template/spec/containers/1/image", "value": "repo/demand:v1.6"},
     ]
     assert plan.before["container"] == plan.after["container"] == "demand-model"
@@ -97,8 +106,10 @@ def test_a_kserve_predictor_updates_kserve_container_never_the_mesh_sidecar():
     (m,) = plan.mutations
     assert m.content_type == "application/json-patch+json"
     assert m.body == [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": "555"},
+        {"op": "test", "path": "/metadata/uid", "value": "i-uid-1"},
+        {"op": "test", "path": "/metadata/generation", "value": 3},
         {"op": "test", "path": "/spec/predictor/containers/1/name", "value": "kserve-container"},
+        {"op": "test", "path": "/spec/predictor/containers/1/image", "value": "proptechusa/price-server:v1"},
         {"op": "replace", "path": "/spec/predictor/containers/1/image", "value": "proptechusa/price-server:v2"},
     ]
     canary = next(w for w in plan.warnings if w.code == "kserve-canary")
@@ -124,22 +135,35 @@ def test_restart_of_a_deployment_stamps_the_template_as_kubectl_rollout_restart_
     plan = ka.plan_restart("prod", "a", tr.deployment_service("prod", dep), Restart(), dep, now=NOW)
     (m,) = plan.mutations
     assert (m.path, m.content_type) == ("/apis/apps/v1/namespaces/ml-prod/deployments/property-valuation-model",
-                                        "application/strategic-merge-patch+json")
-    assert m.body == {"metadata": {"resourceVersion": "1201"}, "spec": {"template": {"metadata": {
-        "annotations": {"kubectl.kubernetes.io/restartedAt": NOW}}}}}
+                                        "application/json-patch+json")
+    # The strategic merge `{"spec":{"template":{"metadata":{"annotations":{...}}}}}` as JSON patch:
+    # the template has no annotations yet, so the map is added with the stamp in it.
+    assert m.body == [{"op": "test", "path": "/metadata/uid", "value": "d-uid-1"},
+                      {"op": "test", "path": "/metadata/generation", "value": 4},
+                      {"op": "add", "path": "/spec/template/metadata/annotations",
+                       "value": {"kubectl.kubernetes.io/restartedAt": NOW}}]
+    # Restarted before: the previewed stamp is tested, then replaced; other annotations stay.
+    dep["spec"]["template"]["metadata"]["annotations"] = {"kubectl.kubernetes.io/restartedAt": "earlier", "x": "1"}
+    (m,) = ka.plan_restart("prod", "a", tr.deployment_service("prod", dep), Restart(), dep, now=NOW).mutations
+    assert m.body[2:] == [
+        {"op": "test", "path": "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt",
+         "value": "earlier"},
+        {"op": "add", "path": "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt", "value": NOW}]
     assert plan.before == {"restarted at": "never", "pods": "3 running"}
     assert plan.after == {"restarted at": NOW, "pods": "3 new"}
     assert [w.code for w in plan.warnings] == ["restart-replaces-pods"]
     assert "at most" in plan.warnings[0].text and not plan.noop
 
 
-def test_restart_of_an_argo_rollout_is_a_merge_patch_of_restart_at():
+def test_restart_of_an_argo_rollout_sets_restart_at():
     ro = load("rollout_ensemble.json")
     plan = ka.plan_restart("prod", "a", tr.rollout_service("prod", ro), Restart(), ro, now=NOW)
     (m,) = plan.mutations
     assert (m.path, m.content_type) == ("/apis/argoproj.io/v1alpha1/namespaces/ml-prod/rollouts/ensemble-predictor",
-                                        "application/merge-patch+json")
-    assert m.body == {"metadata": {"resourceVersion": "777"}, "spec": {"restartAt": NOW}}
+                                        "application/json-patch+json")
+    assert m.body == [{"op": "test", "path": "/metadata/uid", "value": "r-uid-1"},
+                      {"op": "test", "path": "/metadata/generation", "value": 6},
+                      {"op": "add", "path": "/spec/restartAt", "value": NOW}]
     assert "Argo deletes the old pods at most" in plan.warnings[0].text
 
 

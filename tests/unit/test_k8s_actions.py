@@ -44,15 +44,17 @@ def service_of(dep, production=False):
     return tr.deployment_service("prod", dep, production=production)
 
 
-def test_scale_is_a_merge_patch_to_the_scale_subresource(deployment):
+def test_scale_is_a_json_patch_to_the_scale_subresource_testing_the_previewed_count(deployment):
     plan = ka.plan_scale("prod", "alice", service_of(deployment), Scale(5), deployment, gpu_nodes=gpu_nodes(8))
     (m,) = plan.mutations
     assert (m.method, m.path, m.content_type) == (
         "PATCH", "/apis/apps/v1/namespaces/ml-prod/deployments/property-valuation-model/scale",
-        "application/merge-patch+json")
-    # Guarded by the Deployment's resourceVersion (the Scale object carries its parent's): a count
-    # someone changed after the preview is a 409, never overwritten.
-    assert m.body == {"metadata": {"resourceVersion": "1201"}, "spec": {"replicas": 5}}
+        "application/json-patch+json")
+    # kubectl scale --current-replicas, checked by the server: a count someone changed after the
+    # preview fails the test (never overwritten); a status write (pods becoming ready) does not.
+    assert m.body == [{"op": "test", "path": "/metadata/uid", "value": "d-uid-1"},
+                      {"op": "test", "path": "/spec/replicas", "value": 3},
+                      {"op": "replace", "path": "/spec/replicas", "value": 5}]
     assert (plan.before, plan.after) == ({"replicas": "3"}, {"replicas": "5"})
     assert plan.warnings == () and plan.user == "alice" and not plan.noop
 
@@ -114,7 +116,13 @@ def test_autoscaler_bounds_patch_min_and_max(deployment):
                                      load("hpa_model.json"))
     (m,) = plan.mutations
     assert m.path == "/apis/autoscaling/v2/namespaces/ml-prod/horizontalpodautoscalers/model-hpa"
-    assert m.body == {"metadata": {"resourceVersion": "900"}, "spec": {"minReplicas": 4, "maxReplicas": 30}}
+    assert m.content_type == "application/json-patch+json"
+    assert m.body == [{"op": "test", "path": "/metadata/uid", "value": "h-uid-1"},
+                      {"op": "test", "path": "/metadata/generation", "value": 2},
+                      {"op": "test", "path": "/spec/minReplicas", "value": 2},
+                      {"op": "test", "path": "/spec/maxReplicas", "value": 20},
+                      {"op": "add", "path": "/spec/minReplicas", "value": 4},
+                      {"op": "add", "path": "/spec/maxReplicas", "value": 30}]
     assert (plan.before, plan.after) == ({"min": "2", "max": "20"}, {"min": "4", "max": "30"})
     with pytest.raises(ActionRefused):
         ka.plan_autoscaler_bounds("prod", "a", service_of(deployment), SetAutoscalerBounds(5, 2),
@@ -126,8 +134,9 @@ def test_rollback_is_kubectl_rollout_undos_json_patch(deployment):
     plan = ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback(), deployment, replicasets)
     (m,) = plan.mutations
     assert m.content_type == "application/json-patch+json"
-    test_op, template_op, *annotation_ops = m.body
-    assert test_op == {"op": "test", "path": "/metadata/resourceVersion", "value": "1201"}
+    uid_test, generation_test, template_op, *annotation_ops = m.body
+    assert uid_test == {"op": "test", "path": "/metadata/uid", "value": "d-uid-1"}
+    assert generation_test == {"op": "test", "path": "/metadata/generation", "value": 4}
     assert template_op["op"] == "replace" and template_op["path"] == "/spec/template"
     rs2 = replicasets[1]["spec"]["template"]
     assert template_op["value"]["metadata"]["labels"] == {"app": "valuation-model"}  # no pod-template-hash
@@ -143,7 +152,8 @@ def test_rollback_is_kubectl_rollout_undos_json_patch(deployment):
 def test_rollback_to_a_named_revision_and_its_errors(deployment):
     replicasets = load("replicasets_valuation.json")["items"]
     plan = ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback("1"), deployment, replicasets)
-    assert plan.mutations[0].body[1]["value"]["spec"]["containers"][0]["image"].endswith(":v1.9")
+    template = next(op for op in plan.mutations[0].body if op["path"] == "/spec/template" and op["op"] == "replace")
+    assert template["value"]["spec"]["containers"][0]["image"].endswith(":v1.9")
     with pytest.raises(ActionRefused, match="unable to find specified revision 9 in history"):
         ka.plan_deployment_rollback("prod", "a", service_of(deployment), Rollback("9"), deployment, replicasets)
     with pytest.raises(ActionRefused, match='no rollout history found for deployment "property-valuation-model"'):
@@ -161,6 +171,10 @@ def test_rollback_to_the_current_template_is_skipped(deployment):
     assert plan.warnings[0].text == "skipped rollback (current template already matches revision 3)"
 
 
+ROLLOUT_IDENTITY = [{"op": "test", "path": "/metadata/uid", "value": "r-uid-1"},
+                    {"op": "test", "path": "/metadata/generation", "value": 6}]
+
+
 def rollout_service():
     return tr.rollout_service("prod", load("rollout_ensemble.json"))
 
@@ -170,9 +184,12 @@ def test_argo_promote_clears_the_pause_condition_on_the_status_subresource():
     plan = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout)
     (m,) = plan.mutations
     assert m.path == "/apis/argoproj.io/v1alpha1/namespaces/ml-prod/rollouts/ensemble-predictor/status"
-    assert (m.method, m.content_type, m.body) == ("PATCH", "application/merge-patch+json",
-                                                  {"metadata": {"resourceVersion": "777"},
-                                                   "status": {"pauseConditions": None}})
+    # The step and the pause it lifts are tested: two promotes from two previews move one step.
+    assert (m.method, m.content_type, m.body) == ("PATCH", "application/json-patch+json", [
+        *ROLLOUT_IDENTITY,
+        {"op": "test", "path": "/status/currentStepIndex", "value": 1},
+        {"op": "test", "path": "/status/pauseConditions", "value": rollout["status"]["pauseConditions"]},
+        {"op": "remove", "path": "/status/pauseConditions"}])
 
 
 def test_argo_promote_of_a_paused_spec_unpauses_it_first():
@@ -180,9 +197,17 @@ def test_argo_promote_of_a_paused_spec_unpauses_it_first():
     rollout["spec"]["paused"] = True
     plan = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout)
     assert [(m.path.rsplit("/", 1)[-1], m.body) for m in plan.mutations] == [
-        ("ensemble-predictor", {"metadata": {"resourceVersion": "777"}, "spec": {"paused": False}}),
-        # apply() re-guards this second call with the version the first one produced
-        ("status", {"metadata": {"resourceVersion": "777"}, "status": {"pauseConditions": None}}),
+        # Both calls test the step and pause the preview showed: a colleague's promote or abort since
+        # then stops the first call already.
+        ("ensemble-predictor", [*ROLLOUT_IDENTITY, {"op": "test", "path": "/spec/paused", "value": True},
+                                {"op": "test", "path": "/status/currentStepIndex", "value": 1},
+                                {"op": "test", "path": "/status/pauseConditions",
+                                 "value": rollout["status"]["pauseConditions"]},
+                                {"op": "add", "path": "/spec/paused", "value": False}]),
+        # apply() re-guards this second call with the generation the first one produced
+        ("status", [*ROLLOUT_IDENTITY, {"op": "test", "path": "/status/currentStepIndex", "value": 1},
+                    {"op": "test", "path": "/status/pauseConditions", "value": rollout["status"]["pauseConditions"]},
+                    {"op": "remove", "path": "/status/pauseConditions"}]),
     ]
 
 
@@ -191,26 +216,34 @@ def test_argo_promote_mid_analysis_moves_to_the_next_step():
     rollout["status"]["pauseConditions"] = []
     rollout["status"]["currentStepIndex"] = 2
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout).mutations
-    assert m.body == {"metadata": {"resourceVersion": "777"},
-                      "status": {"pauseConditions": None, "currentStepIndex": 3}}
+    # An empty pauseConditions list is removed, as the merge patch's null does.
+    assert m.body == [*ROLLOUT_IDENTITY, {"op": "test", "path": "/status/currentStepIndex", "value": 2},
+                      {"op": "test", "path": "/status/pauseConditions", "value": []},
+                      {"op": "remove", "path": "/status/pauseConditions"},
+                      {"op": "add", "path": "/status/currentStepIndex", "value": 3}]
     rollout["status"]["pauseConditions"] = [{"reason": "InconclusiveAnalysisRun"}]
     rollout["status"]["controllerPause"] = True
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout).mutations
-    assert m.body["status"] == {"pauseConditions": None, "controllerPause": False, "currentStepIndex": 3}
-    assert m.body["metadata"] == {"resourceVersion": "777"}
+    assert [op for op in m.body if op["op"] != "test"] == [
+        {"op": "remove", "path": "/status/pauseConditions"},
+        {"op": "add", "path": "/status/controllerPause", "value": False},
+        {"op": "add", "path": "/status/currentStepIndex", "value": 3}]
+    assert m.body[:3] == [*ROLLOUT_IDENTITY, {"op": "test", "path": "/status/currentStepIndex", "value": 2}]
 
 
 def test_argo_promote_full_abort_and_retry_bodies():
     rollout = load("rollout_ensemble.json")
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Promote(full=True), rollout).mutations
-    assert m.body == {"metadata": {"resourceVersion": "777"}, "status": {"promoteFull": True}}
+    assert m.body[:2] == ROLLOUT_IDENTITY
+    assert m.body[-1] == {"op": "add", "path": "/status/promoteFull", "value": True}
     assert m.path.endswith("/status")
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Abort(), rollout).mutations
-    assert m.body == {"metadata": {"resourceVersion": "777"}, "status": {"abort": True}}
+    # Only the rollout's identity and spec: the controller stepping (a status write) is no conflict.
+    assert m.body == [*ROLLOUT_IDENTITY, {"op": "add", "path": "/status/abort", "value": True}]
     assert m.path.endswith("/status")
     rollout["status"]["abort"] = True
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Retry(), rollout).mutations
-    assert m.body == {"metadata": {"resourceVersion": "777"}, "status": {"abort": False}}
+    assert m.body == [*ROLLOUT_IDENTITY, {"op": "add", "path": "/status/abort", "value": False}]
     assert m.path.endswith("/status")
     rollout["status"]["currentPodHash"] = rollout["status"]["stableRS"]
     assert ka.plan_argo("prod", "a", rollout_service(), Promote(full=True), rollout).noop
@@ -229,7 +262,7 @@ def test_argo_undo_replaces_the_template_without_the_rollouts_hash():
     (m,) = plan.mutations
     assert m.content_type == "application/json-patch+json"
     # As the plugin's Go structs encode it: creationTimestamp null, resources {}.
-    assert m.body == [{"op": "test", "path": "/metadata/resourceVersion", "value": "777"},
+    assert m.body == [*ROLLOUT_IDENTITY,
                       {"op": "replace", "path": "/spec/template", "value": {
         "metadata": {"labels": {"app": "ensemble-predictor"}, "creationTimestamp": None},
         "spec": {"containers": [{"name": "price-model", "image": "p:v1.9", "resources": {}}]}}}]
@@ -241,11 +274,15 @@ def test_kserve_weight_and_rollback_patch_canary_traffic_percent():
     plan = ka.plan_kserve_weight("prod", "a", service, SetCanaryWeight(30), isvc)
     (m,) = plan.mutations
     assert m.path == "/apis/serving.kserve.io/v1beta1/namespaces/ml-prod/inferenceservices/property-price-predictor"
-    assert m.body == {"metadata": {"resourceVersion": "555"}, "spec": {"predictor": {"canaryTrafficPercent": 30}}}
+    isvc_tests = [{"op": "test", "path": "/metadata/uid", "value": "i-uid-1"},
+                  {"op": "test", "path": "/metadata/generation", "value": 3},
+                  {"op": "test", "path": "/spec/predictor/canaryTrafficPercent", "value": 10}]
+    assert (m.content_type, m.body) == ("application/json-patch+json", [
+        *isvc_tests, {"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 30}])
     assert (plan.before, plan.after) == ({"canary weight": "10"}, {"canary weight": "30"})
     back = ka.plan_kserve_rollback("prod", "a", service, Rollback(), isvc)
-    assert back.mutations[0].body == {"metadata": {"resourceVersion": "555"},
-                                      "spec": {"predictor": {"canaryTrafficPercent": 0}}}
+    assert back.mutations[0].body == [*isvc_tests,
+                                      {"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 0}]
     assert back.after["serving"] == "property-price-predictor-predictor-00001"
     with pytest.raises(ActionRefused):
         ka.plan_kserve_weight("prod", "a", service, SetCanaryWeight(101), isvc)
@@ -264,15 +301,17 @@ def test_istio_weights_are_a_full_pair_summing_to_100_sent_with_the_resource_ver
     assert vs["spec"]["http"][0]["route"][0]["weight"] == 90  # the cached object is untouched
 
 
-def test_blue_green_switch_is_the_seeds_strategic_merge_patch_and_refused_without_ready_pods():
+def test_blue_green_switch_sets_one_selector_key_testing_the_whole_previewed_selector():
     data = load("bluegreen.json")
     (switch,) = tr.selector_switches([data["service"]], data["deployments"])
     service = tr.deployment_service("prod", data["deployments"][1], blue_green=switch.blue_green())
     plan = ka.plan_selector_switch("prod", "a", service, SwitchBlueGreen("v2.1"), data["service"], "version", 2, 3)
     (m,) = plan.mutations
     assert (m.method, m.path, m.content_type) == ("PATCH", "/api/v1/namespaces/ml-prod/services/ml-model-service",
-                                                  "application/strategic-merge-patch+json")
-    assert m.body == {"metadata": {"resourceVersion": "31"}, "spec": {"selector": {"version": "v2.1"}}}
+                                                  "application/json-patch+json")
+    assert m.body == [{"op": "test", "path": "/metadata/uid", "value": "s-uid-1"},
+                      {"op": "test", "path": "/spec/selector", "value": {"app": "ml-model", "version": "v2.0"}},
+                      {"op": "add", "path": "/spec/selector/version", "value": "v2.1"}]
     # The whole selector is previewed: a change to another key (a typo in "app") shows up as changed.
     assert (plan.before["selector"], plan.after["selector"]) == ("app=ml-model,version=v2.0",
                                                                  "app=ml-model,version=v2.1")
@@ -326,8 +365,11 @@ def test_apply_maps_403_to_forbidden_and_409_to_a_conflict_without_retrying_or_r
 # -- preconditions: nothing that changed since the preview is overwritten ----------------------
 
 
-def test_every_kubernetes_plan_is_guarded_by_the_resource_version_its_preview_was_built_from(deployment):
-    """One mutation per action kind: each names the version of the object its preview read."""
+def test_every_kubernetes_plan_is_guarded_by_what_its_preview_was_built_from_not_by_status_writes(deployment):
+    """One mutation per action kind: each tests the object's identity and its spec generation (or,
+    with no generation to test, the field it changes), never the resourceVersion that every status
+    write moves; only the Istio VirtualService (no controller writes its status) keeps it. Every
+    `test` comes before the first change, so a failed one applies nothing."""
     rollout, isvc, hpa = load("rollout_ensemble.json"), load("isvc_price.json"), load("hpa_model.json")
     vs = load("virtualservice_rent.json")
     (split,) = tr.istio_splits(vs)
@@ -340,32 +382,37 @@ def test_every_kubernetes_plan_is_guarded_by_the_resource_version_its_preview_wa
                 "spec": {"template": {"spec": {"containers": [{"name": "c", "image": i}]}}}}
                for r, i, h in (("1", "p:v1.9", "a"), ("2", "p:v2.0", "b"))]
     dep, ro, isv = service_of(deployment), rollout_service(), tr.isvc_service("prod", isvc)
+    dep_spec = [("/metadata/uid", "d-uid-1"), ("/metadata/generation", 4)]
+    ro_spec = [("/metadata/uid", "r-uid-1"), ("/metadata/generation", 6)]
+    isvc_spec = [("/metadata/uid", "i-uid-1"), ("/metadata/generation", 3)]
     plans = {
-        "scale": (ka.plan_scale("p", "a", dep, Scale(5), deployment), "1201"),
-        "autoscaler bounds": (ka.plan_autoscaler_bounds("p", "a", dep, SetAutoscalerBounds(4, 30), hpa), "900"),
-        "kserve weight": (ka.plan_kserve_weight("p", "a", isv, SetCanaryWeight(30), isvc), "555"),
-        "kserve rollback": (ka.plan_kserve_rollback("p", "a", isv, Rollback(), isvc), "555"),
-        "istio weight": (ka.plan_istio_weight("p", "a", dep, SetCanaryWeight(25), vs, split), "4242"),
-        "argo promote": (ka.plan_argo("p", "a", ro, Promote(), rollout), "777"),
-        "argo abort": (ka.plan_argo("p", "a", ro, Abort(), rollout), "777"),
+        "scale": (ka.plan_scale("p", "a", dep, Scale(5), deployment), "1201",
+                  [("/metadata/uid", "d-uid-1"), ("/spec/replicas", 3)]),
+        "autoscaler bounds": (ka.plan_autoscaler_bounds("p", "a", dep, SetAutoscalerBounds(4, 30), hpa), "900",
+                              [("/metadata/uid", "h-uid-1"), ("/metadata/generation", 2)]),
+        "kserve weight": (ka.plan_kserve_weight("p", "a", isv, SetCanaryWeight(30), isvc), "555", isvc_spec),
+        "kserve rollback": (ka.plan_kserve_rollback("p", "a", isv, Rollback(), isvc), "555", isvc_spec),
+        "istio weight": (ka.plan_istio_weight("p", "a", dep, SetCanaryWeight(25), vs, split), "4242",
+                         [("/metadata/resourceVersion", "4242")]),
+        "argo promote": (ka.plan_argo("p", "a", ro, Promote(), rollout), "777", ro_spec),
+        "argo abort": (ka.plan_argo("p", "a", ro, Abort(), rollout), "777", ro_spec),
         "argo retry": (ka.plan_argo("p", "a", ro, Retry(), {**rollout, "status": {**rollout["status"],
-                                                                                   "abort": True}}), "777"),
+                                                                                   "abort": True}}), "777", ro_spec),
         "selector switch": (ka.plan_selector_switch("p", "a", bg_service, SwitchBlueGreen("v2.1"), bg["service"],
-                                                    "version", 3, 3), "31"),
+                                                    "version", 3, 3), "31",
+                            [("/metadata/uid", "s-uid-1"), ("/spec/selector", {"app": "ml-model", "version": "v2.0"})]),
         "deployment rollback": (ka.plan_deployment_rollback("p", "a", dep, Rollback(), deployment, replicasets),
-                                "1201"),
-        "rollout undo": (ka.plan_rollout_undo("p", "a", ro, Rollback(), rollout, undo_rs), "777"),
+                                "1201", dep_spec),
+        "rollout undo": (ka.plan_rollout_undo("p", "a", ro, Rollback(), rollout, undo_rs), "777", ro_spec),
     }
-    for kind, (plan, rv) in plans.items():
+    for kind, (plan, rv, guards) in plans.items():
         assert plan.mutations, kind
-        assert plan.precondition_version == rv, kind
-        assert [ka.precondition_of(m) for m in plan.mutations] == [rv] * len(plan.mutations), kind
-
-
-def test_a_json_patch_tests_the_resource_version_before_it_changes_anything(deployment):
-    plan = ka.plan_deployment_rollback("p", "a", service_of(deployment), Rollback(), deployment,
-                                       load("replicasets_valuation.json")["items"])
-    assert plan.mutations[0].body[0] == {"op": "test", "path": "/metadata/resourceVersion", "value": "1201"}
+        assert plan.precondition_version == rv, kind  # what a conflict's message compares
+        for m in plan.mutations:
+            assert ka.guards_of(m)[:len(guards)] == guards, kind
+            if isinstance(m.body, list):
+                ops = [op["op"] for op in m.body]
+                assert ops.index(next(o for o in ops if o != "test")) == ops.count("test"), kind
 
 
 def test_rollback_annotations_are_changed_key_by_key_never_replaced_as_a_whole_map():
@@ -382,18 +429,19 @@ def test_rollback_annotations_are_changed_key_by_key_never_replaced_as_a_whole_m
 
 
 class _Recording:
-    """A transport that answers writes in turn from `answers` (a body, or an ApiError to raise)."""
+    """A transport that answers writes in turn from `answers` (a body, or an ApiError to raise), and
+    reads with `current` (the object as the server holds it now)."""
 
-    def __init__(self, answers, current_rv="800"):
+    def __init__(self, answers, current=None):
         self.answers = list(answers)
-        self.current_rv = current_rv
+        self.current = current or {"metadata": {"resourceVersion": "800"}}
         self.sent = []
 
     def request(self, method, path, query=(), body=None, content_type="application/json", timeout=(5, 30)):
         from backends.kubernetes.client import Response
 
         if method == "GET":
-            return Response(200, json.dumps({"metadata": {"resourceVersion": self.current_rv}}).encode())
+            return Response(200, json.dumps(self.current).encode())
         self.sent.append((method, path, copy.deepcopy(body)))
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -407,13 +455,18 @@ def _planner(transport):
     return ka.ActionPlanner(backend)
 
 
-def test_argo_promote_second_call_is_guarded_by_the_version_the_first_call_produced():
+def test_argo_promote_second_call_is_guarded_by_the_generation_the_first_call_produced():
     rollout = load("rollout_ensemble.json")
     rollout["spec"]["paused"] = True
     plan = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout)
-    transport = _Recording([{"metadata": {"resourceVersion": "778"}}, {"metadata": {"resourceVersion": "779"}}])
+    transport = _Recording([{"metadata": {"resourceVersion": "778", "generation": 7}},
+                            {"metadata": {"resourceVersion": "779", "generation": 7}}])
     _planner(transport).apply(plan)
-    assert [body["metadata"]["resourceVersion"] for _, _, body in transport.sent] == ["777", "778"]
+    generations = [dict(ka.guards_of(ka.Mutation("PATCH", p, body)))["/metadata/generation"]
+                   for _, p, body in transport.sent]
+    assert generations == [6, 7]
+    # The step the preview saw is still what the status call tests: our unpause did not move it.
+    assert ("/status/currentStepIndex", 1) in ka.guards_of(ka.Mutation("PATCH", "", transport.sent[1][2]))
 
 
 def test_when_the_second_call_conflicts_the_operator_is_told_the_first_one_landed():
@@ -423,13 +476,13 @@ def test_when_the_second_call_conflicts_the_operator_is_told_the_first_one_lande
     rollout = load("rollout_ensemble.json")
     rollout["spec"]["paused"] = True
     plan = ka.plan_argo("prod", "a", rollout_service(), Promote(), rollout)
-    transport = _Recording([{"metadata": {"resourceVersion": "778"}},
+    transport = _Recording([{"metadata": {"resourceVersion": "778", "generation": 7}},
                             ApiError(409, "Conflict", "the object has been modified")])
     with pytest.raises(ActionConflict, match=r"already applied: unpause; not applied: promote"):
         _planner(transport).apply(plan)
 
 
-def test_a_failed_resource_version_test_422_is_a_conflict_but_another_422_is_not():
+def test_a_failed_test_422_is_a_conflict_only_when_a_guarded_value_moved():
     from backends.kubernetes.client import ApiError
     from backends.plans import ActionConflict, ActionError
 
@@ -439,11 +492,23 @@ def test_a_failed_resource_version_test_422_is_a_conflict_but_another_422_is_not
             {"uid": "r-uid-1", "controller": True}]}, "spec": {"template": {"spec": {"containers": [
                 {"name": "c", "image": i}]}}}} for r, i in (("1", "p:v1"), ("2", "p:v2"))])
     invalid = ApiError(422, "Invalid", "the server rejected our request due to an error in our request")
-    with pytest.raises(ActionConflict):
-        _planner(_Recording([invalid], current_rv="800")).apply(undo)  # the object moved on: 777 -> 800
+    edited = copy.deepcopy(rollout)
+    edited["metadata"]["generation"] = 7  # someone changed the spec since the preview
+    with pytest.raises(ActionConflict, match=r"test of /metadata/generation failed \(6 → 7\)") as info:
+        _planner(_Recording([invalid], current=edited)).apply(undo)
+    assert "generation 6 → 7: the spec was changed since your preview" in info.value.changed
+    # Only the status moved (a new resourceVersion, same spec): the 422 is genuine, reported as it is.
+    churned = copy.deepcopy(rollout)
+    churned["metadata"]["resourceVersion"] = "900"
+    churned["status"]["readyReplicas"] = 1
     with pytest.raises(ActionError) as info:
-        _planner(_Recording([invalid], current_rv="777")).apply(undo)  # it did not: a genuine 422
+        _planner(_Recording([invalid], current=churned)).apply(undo)
     assert not isinstance(info.value, ActionConflict)
+    recreated = copy.deepcopy(rollout)
+    recreated["metadata"]["uid"] = "r-uid-2"
+    with pytest.raises(ActionConflict) as info:
+        _planner(_Recording([invalid], current=recreated)).apply(undo)
+    assert info.value.changed == "the object was deleted and created again since your preview"
 
 
 def _nodes_from_recording() -> list[FitNode]:
