@@ -30,7 +30,8 @@ def demo():
 
 
 def settings_for(env, tmp_path: Path, **extra) -> Settings:
-    return Settings(kubeconfig=env.kubeconfig, contexts=list(env.contexts), swarm=[f"{env.docker_host}?name=swarm-demo"],
+    return Settings(kubeconfig=env.kubeconfig, contexts=list(env.contexts),
+                    swarm=[f"{env.docker_host}?name=swarm-demo"],
                     prometheus=env.prometheus_url, alertmanager=env.alertmanager_url,
                     audit_log=str(tmp_path / "audit.jsonl"), **extra)
 
