@@ -234,8 +234,8 @@ class Fleet:
                         latency_changed.add(key)
                 index.latency &= set(change.latency)
                 wanted_nodes = {(change.source, node) for node in change.gpu_nodes}
-                for key in index.gpu_nodes - wanted_nodes:
-                    gpus |= gpu_nodes.pop(key, None) is not None
+                for node_key in index.gpu_nodes - wanted_nodes:
+                    gpus |= gpu_nodes.pop(node_key, None) is not None
                 index.gpu_nodes &= wanted_nodes
                 for host in index.gpu_metrics - set(change.gpu_metrics):
                     gpus |= gpu_metrics.pop(host, None) is not None
@@ -299,7 +299,8 @@ class Fleet:
             alerts = merged_alerts != old.alerts
         pending_gpu = old.pending_gpu
         if gpus:
-            pending_gpu = tuple(p for source in sorted(self._pending_gpu_by_source) for p in self._pending_gpu_by_source[source])
+            pending_gpu = tuple(p for source in sorted(self._pending_gpu_by_source)
+                                for p in self._pending_gpu_by_source[source])
         state = FleetState(
             services=MappingProxyType(services),
             gpu_nodes=MappingProxyType(gpu_nodes),

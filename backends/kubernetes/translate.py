@@ -190,13 +190,16 @@ def label_selector_match(selector: Any, labels: Mapping[str, str]) -> bool:
     for expr in as_list(selector.get("matchExpressions")):
         expr = as_dict(expr)
         key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in as_list(expr.get("values"))]
-        if op == "In" and labels.get(key) not in values:
+        # A missing or non-string key names no label: the label reads as absent.
+        present = isinstance(key, str) and key in labels
+        value = labels.get(key) if isinstance(key, str) else None
+        if op == "In" and value not in values:
             return False
-        if op == "NotIn" and labels.get(key) in values:
+        if op == "NotIn" and value in values:
             return False
-        if op == "Exists" and key not in labels:
+        if op == "Exists" and not present:
             return False
-        if op == "DoesNotExist" and key in labels:
+        if op == "DoesNotExist" and present:
             return False
     return bool(selector.get("matchLabels") or selector.get("matchExpressions"))
 
@@ -766,7 +769,7 @@ def _template_labels(deployment: Any) -> dict[str, str]:
 def weighted_destinations(vs: Any) -> set[str]:
     """Short host names of every destination of a weighted route (an http route with two or more
     destinations) of a VirtualService: the Services a canary split sends traffic to."""
-    hosts = set()
+    hosts: set[str] = set()
     for http in as_list(as_dict(as_dict(vs).get("spec")).get("http")):
         routes = [as_dict(r) for r in as_list(as_dict(http).get("route"))]
         if len(routes) >= 2:

@@ -30,7 +30,7 @@ from backends.backoff import Backoff
 from backends.base import Change, ChangeSink
 from backends.gpu_fit import FitNode
 from backends.kubernetes import translate as tr
-from backends.kubernetes.client import ApiError, ClusterTarget, Transport, api_path, gc_paused
+from backends.kubernetes.client import ApiError, ClusterTarget, StreamHandle, Transport, api_path, gc_paused
 from backends.model import (
     ActionKind,
     ClusterHealth,
@@ -129,7 +129,7 @@ class Reflector:
         """(kind, resourceVersion) of every list/watch request, oldest first (for tests and logs)."""
         self.relists = 0
         self._stop = threading.Event()
-        self._stream = None
+        self._stream: StreamHandle | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -467,7 +467,7 @@ class KubernetesBackend(ReflectorHandler):
 
     def revisions(self, target: ServiceKey | ModelService) -> tuple[tr.Revision, ...]:
         """The rollback picker: revisions newest first (revision, image/version, created/age)."""
-        return self._planner.revisions(getattr(target, "key", target))
+        return self._planner.revisions(target.key if isinstance(target, ModelService) else target)
 
     def describe(self, service: ModelService) -> ServiceDetail:
         """The detail screen: pods with node, phase and GPUs; warning events; revisions. From the cache."""
@@ -522,18 +522,19 @@ class KubernetesBackend(ReflectorHandler):
 
     def _refresh_health(self) -> None:
         with self._lock:
-            failing = [r for r in self.reflectors if r.failing_since is not None and not r.disabled]
+            # (since, reflector) pairs: the pair keeps the narrowed `datetime` next to its reflector.
+            failing = [(r.failing_since, r) for r in self.reflectors if r.failing_since is not None and not r.disabled]
             if not self._synced_once:
-                errors = [r for r in failing if r.spec.essential or not r.synced]
+                errors = [(since, r) for since, r in failing if r.spec.essential or not r.synced]
                 if errors:
-                    first = min(errors, key=lambda r: r.failing_since)
-                    self._push_health(HealthState.ERROR, f"{first.spec.name}: {first.error}", first.failing_since)
+                    since, first = min(errors, key=lambda pair: pair[0])
+                    self._push_health(HealthState.ERROR, f"{first.spec.name}: {first.error}", since)
                 elif self._discovery_error:
                     self._push_health(HealthState.ERROR, self._discovery_error)
                 return
             if failing:
-                first = min(failing, key=lambda r: r.failing_since)
-                self._push_health(HealthState.STALE, f"{first.spec.name}: {first.error}", first.failing_since)
+                since, first = min(failing, key=lambda pair: pair[0])
+                self._push_health(HealthState.STALE, f"{first.spec.name}: {first.error}", since)
             else:
                 self._push_health(HealthState.CONNECTED)
 
@@ -682,19 +683,19 @@ class KubernetesBackend(ReflectorHandler):
         if name == "replicasets":
             for facts, add in ((old, False), (new, True)):
                 if facts is not None and facts.owner_kind:
-                    bucket = self._rs_by_owner.setdefault((ns, facts.owner_kind, facts.owner_name), set())
-                    (bucket.add if add else bucket.discard)(obj_name)
+                    owned = self._rs_by_owner.setdefault((ns, facts.owner_kind, facts.owner_name), set())
+                    (owned.add if add else owned.discard)(obj_name)
         elif name == "pods":
             for facts, add in ((old, False), (new, True)):
                 if facts is None:
                     continue
                 if facts.node:
-                    bucket = self._pods_by_node.setdefault(facts.node, set())
-                    (bucket.add if add else bucket.discard)(key)
+                    on_node = self._pods_by_node.setdefault(facts.node, set())
+                    (on_node.add if add else on_node.discard)(key)
                 isvc = facts.labels.get(tr.KSERVE_ISVC_LABEL)
                 if isvc:
-                    bucket = self._pods_by_isvc.setdefault((ns, isvc), set())
-                    (bucket.add if add else bucket.discard)(obj_name)
+                    of_isvc = self._pods_by_isvc.setdefault((ns, isvc), set())
+                    (of_isvc.add if add else of_isvc.discard)(obj_name)
         elif name == "hpas":
             if old is not None:
                 self._hpa_by_target.pop(tr.hpa_target(old), None)
@@ -702,8 +703,8 @@ class KubernetesBackend(ReflectorHandler):
                 self._hpa_by_target[tr.hpa_target(new)] = key
         elif name == "events":
             if new is not None:
-                bucket = self._warnings.setdefault((new.namespace, new.kind, new.name), deque(maxlen=3))
-                bucket.append(new)
+                recent = self._warnings.setdefault((new.namespace, new.kind, new.name), deque(maxlen=3))
+                recent.append(new)
         elif name in ("deployments", "services", "virtualservices"):
             names = self._ns_index.setdefault(name, {}).setdefault(ns, set())
             (names.add if new is not None else names.discard)(obj_name)

@@ -174,15 +174,15 @@ def parse_endpoint(raw: str, env: Mapping[str, str] | None = None) -> SwarmEndpo
         certpath = options.get("certpath")
         ca = options.get("ca") or options.get("cacert") or (os.path.join(certpath, "ca.pem") if certpath else None)
         cert = options.get("cert") or (os.path.join(certpath, "cert.pem") if certpath else None)
-        key = options.get("key") or (os.path.join(certpath, "key.pem") if certpath else None)
-        if bool(cert) != bool(key):
+        key_path = options.get("key") or (os.path.join(certpath, "key.pem") if certpath else None)
+        if bool(cert) != bool(key_path):
             raise SwarmConfigError(f"--swarm {raw!r}: a client certificate needs both cert= and key=")
         if verify and not ca:
             raise SwarmConfigError(f"--swarm {raw!r}: tlsverify needs a CA (ca=FILE or certpath=DIR), or use tls=1")
         tls = TlsOptions(
             ca=_file(ca, raw) if ca else None,
             cert=_file(cert, raw) if cert else None,
-            key=_file(key, raw) if key else None,
+            key=_file(key_path, raw) if key_path else None,
             verify=verify,
         )
     return SwarmEndpoint(url=f"tcp://{parts.netloc}", name=name, tls=tls)
@@ -328,8 +328,10 @@ def open_api(endpoint: SwarmEndpoint, timeout: float = DEFAULT_TIMEOUT, version:
     if url.startswith("tcp://") and tls:
         url = "https://" + url[len("tcp://"):]
     try:
-        return docker.APIClient(base_url=url, version=version, timeout=timeout, tls=tls,
-                                use_ssh_client=endpoint.use_ssh_client)
+        # ignore[arg-type]: the docker stubs say `timeout: int`, but docker-py passes it on to requests,
+        # which takes a float; sub-second probe timeouts rely on that.
+        return docker.APIClient(base_url=url, version=version, timeout=timeout,  # type: ignore[arg-type]
+                                tls=tls, use_ssh_client=endpoint.use_ssh_client)
     except docker.errors.DockerException as exc:
         raise ConnectionError(f"cannot reach {endpoint.display}: {connection_reason(exc)}") from None
 

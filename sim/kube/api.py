@@ -20,7 +20,7 @@ from sim.kube.errors import ApiError
 from sim.kube.patch import APPLY, JSON_PATCH, MERGE_PATCH, STRATEGIC
 from sim.kube.resources import BY_PLURAL, VIRTUAL, ResourceType, lookup
 from sim.kube.selectors import make_filter, selector_from_match, selector_string
-from sim.kube.store import Store, clone
+from sim.kube.store import Entry, Store, clone
 
 JSON = "application/json"
 PAGE_CHUNK = 256 * 1024
@@ -319,7 +319,7 @@ class Api:
         ns = route.namespace or None
         with self.store.lock:
             rv = list_rv or self.store.rv
-            chosen = []
+            chosen: list[Entry] = []
             more = False
             last_key = None
             remaining = 0

@@ -460,10 +460,10 @@ class Controllers:
             annotations = {**carry, REV: str(max_rev + 1),
                            "deployment.kubernetes.io/desired-replicas": str(desired),
                            "deployment.kubernetes.io/max-replicas": str(desired + surge)}
-            rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                  "metadata": {"name": name, "namespace": key[0], "labels": dict(t["metadata"]["labels"]),
-                               "annotations": annotations, "ownerReferences": [owner_ref(d)]},
-                  "spec": {"replicas": desired if first else 0, "selector": sel, "template": t}}
+            rs: Obj = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                       "metadata": {"name": name, "namespace": key[0], "labels": dict(t["metadata"]["labels"]),
+                                    "annotations": annotations, "ownerReferences": [owner_ref(d)]},
+                       "spec": {"replicas": desired if first else 0, "selector": sel, "template": t}}
             try:
                 created = self.store.create("replicasets", key[0], rs)
             except ApiError:
@@ -777,7 +777,8 @@ class Controllers:
         selector = (svc.get("spec") or {}).get("selector") or {}
         if not selector:
             return
-        ready, not_ready = [], []
+        ready: list[Obj] = []
+        not_ready: list[Obj] = []
         for pk in sorted(self.pods_by_ns.get(key[0], ())):
             info = self.pods.get(pk)
             if info is None or not info.ip or not map_matches(selector, info.labels):
@@ -794,8 +795,8 @@ class Controllers:
         if not_ready:
             subset["notReadyAddresses"] = not_ready
         labels = dict(svc["metadata"].get("labels") or {})
-        ep = {"apiVersion": "v1", "kind": "Endpoints",
-              "metadata": {"name": key[1], "namespace": key[0], "labels": labels}}
+        ep: Obj = {"apiVersion": "v1", "kind": "Endpoints",
+                   "metadata": {"name": key[1], "namespace": key[0], "labels": labels}}
         if subset:
             subset["ports"] = ports
             ep["subsets"] = [subset]
@@ -855,7 +856,7 @@ class Controllers:
                 return prev
             return {"type": type_, "status": st, "lastTransitionTime": ts, "reason": reason, "message": message}
 
-        if target is None:
+        if target is None or resource is None:  # no resource kind means no target either
             new_status = {"currentReplicas": 0, "desiredReplicas": 0, "conditions": [
                 cond("AbleToScale", False, "FailedGetScale",
                      f'the HPA controller was unable to get the target\'s current scale: {resource or "unknown"} '

@@ -32,8 +32,8 @@ def group_version(path: str) -> dict[str, Any] | None:
             params = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
                       for n in ("dryRun", "fieldManager", "fieldValidation")]
             base = f"/{path}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced else f"/{path}/{rt.plural}"
-            item_ops = {"get": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "get",
-                                "responses": {}}}
+            item_ops: dict[str, dict[str, Any]] = {
+                "get": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "get", "responses": {}}}
             if rt.plural not in VIRTUAL:
                 item_ops["put"] = {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "put",
                                    "parameters": params, "responses": {}}

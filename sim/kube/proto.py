@@ -28,6 +28,7 @@ def fields(data: bytes) -> dict[int, list[Any]]:
     """Top-level fields of one message: number -> values (bytes for length-delimited, int otherwise)."""
     out: dict[int, list[Any]] = {}
     i = 0
+    value: int | bytes
     while i < len(data):
         key, i = _varint(data, i)
         num, wire = key >> 3, key & 7

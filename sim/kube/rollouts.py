@@ -84,12 +84,13 @@ def sync_rollout(c: Controllers, key: tuple[str, str]) -> None:
         t.setdefault("metadata", {}).setdefault("labels", {})[ARGO_HASH] = h
         sel = clone(spec.get("selector") or {})
         sel.setdefault("matchLabels", {})[ARGO_HASH] = h
-        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-              "metadata": {"name": f"{meta['name']}-{h}", "namespace": key[0], "labels": dict(t["metadata"]["labels"]),
-                           "annotations": {ARGO_REV: str(max_rev + 1)}, "ownerReferences": [owner_ref(ro)]},
-              "spec": {"replicas": 0, "selector": sel, "template": t}}
+        fresh_rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "metadata": {"name": f"{meta['name']}-{h}", "namespace": key[0],
+                                 "labels": dict(t["metadata"]["labels"]),
+                                 "annotations": {ARGO_REV: str(max_rev + 1)}, "ownerReferences": [owner_ref(ro)]},
+                    "spec": {"replicas": 0, "selector": sel, "template": t}}
         try:
-            c.store.create("replicasets", key[0], rs)
+            c.store.create("replicasets", key[0], fresh_rs)
         except ApiError:
             return
         c.dirty["rollouts"].add(key)
@@ -259,7 +260,7 @@ def _canary(c: Controllers, ro: Obj, key: tuple[str, str], status: Obj, steps: l
                     "rollouts-controller")
             c.dirty["rollouts"].add(key)
         targets = {new_uid: replicas}
-        if stable_uid:
+        if stable_rs and stable_uid:
             targets[stable_uid] = int(stable_rs["spec"].get("replicas", 0) or 0) if new_ready < replicas else 0
         w = 100
         phase, message = "Progressing", "more replicas need to be updated"
