@@ -148,7 +148,7 @@ def start_demo_for(settings: Settings):
 def wake_metrics_on_new_services(fleet: Fleet, min_interval: float = 2.0) -> None:
     """Metrics are tied to services by name: when new services appear (first sync, a new
     deployment), poll metrics now instead of waiting for the next refresh."""
-    wakers = [b.wake for b in fleet.backends.values() if callable(getattr(b, "wake", None))]
+    wakers = [waker for b in fleet.backends.values() if callable(waker := getattr(b, "wake", None))]
     if not wakers:
         return
     seen: set = set()

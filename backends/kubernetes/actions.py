@@ -1433,9 +1433,10 @@ class ActionPlanner:
             obj = self._read(ctx["path"])
             routes = tr.as_list(tr.as_dict(tr.as_list(tr.dig(obj, "spec").get("http"))[ctx["http"]]).get("route"))
             stable = tr.as_int(tr.as_dict(routes[ctx["stable"]]).get("weight"))
-            canary = tr.as_int(tr.as_dict(routes[ctx["canary"]]).get("weight"))
-            after = {"stable weight": str(stable), "canary weight": str(canary)}
-            return canary == ctx["weight"] and stable == 100 - ctx["weight"], f"{stable}/{canary}", after
+            canary_weight = tr.as_int(tr.as_dict(routes[ctx["canary"]]).get("weight"))
+            after = {"stable weight": str(stable), "canary weight": str(canary_weight)}
+            done = canary_weight == ctx["weight"] and stable == 100 - ctx["weight"]
+            return done, f"{stable}/{canary_weight}", after
         if kind.startswith("argo-"):
             obj = self._read(ctx["path"])
             status, spec = tr.as_dict(obj.get("status")), tr.as_dict(obj.get("spec"))

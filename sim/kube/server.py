@@ -210,19 +210,21 @@ class _Handler(BaseHTTPRequestHandler):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
+                got: WatchEvent | None | bool
                 try:
-                    ev = watcher.queue.get(timeout=min(left, max(0.05, next_bookmark - time.monotonic()), 1.0))
+                    got = watcher.queue.get(timeout=min(left, max(0.05, next_bookmark - time.monotonic()), 1.0))
                 except Exception:  # queue.Empty
-                    ev = False
-                if ev is None:
+                    got = False
+                if got is None:
                     break
-                if ev is False:
+                if got is False:
                     if plan.bookmarks and time.monotonic() >= next_bookmark:
                         self._bookmark(plan, store.rv)
                         self.wfile.flush()
                         next_bookmark = time.monotonic() + sim.bookmark_interval
                     continue
-                self._emit(plan, ev, state)
+                assert isinstance(got, WatchEvent)
+                self._emit(plan, got, state)
                 # drain whatever else is queued before flushing once
                 while True:
                     try:

@@ -7,6 +7,7 @@ under it is small (no serialization of big lists, no I/O)."""
 from __future__ import annotations
 
 import bisect
+import builtins
 import queue
 import random
 import threading
@@ -198,7 +199,7 @@ class Store:
             found = [e for _k, e in self.entries(resource, namespace) if predicate is None or predicate(e.obj)]
         return [orjson.loads(e.raw) for e in found]
 
-    def peek_all(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    def peek_all(self, resource: str, namespace: str | None = None) -> builtins.list[dict[str, Any]]:
         """The stored objects themselves (read-only), for controllers."""
         with self.lock:
             if namespace is None:
@@ -256,7 +257,7 @@ class Store:
             entry = self._commit(resource, "ADDED", key, obj, None)
         return orjson.loads(entry.raw)
 
-    def bulk_load(self, resource: str, objs: list[dict[str, Any]]) -> None:
+    def bulk_load(self, resource: str, objs: builtins.list[dict[str, Any]]) -> None:
         """Insert many prepared objects at once (fleet seeding): no watch events, no listeners.
 
         Older resourceVersions of this resource then answer 410, as after an etcd compaction."""
@@ -391,7 +392,7 @@ class Store:
     # -- watch -------------------------------------------------------------------------------
 
     def watch(self, resource: str, since: int | None, namespace: str | None
-              ) -> tuple[Watcher | None, list[WatchEvent], int | None]:
+              ) -> tuple[Watcher | None, builtins.list[WatchEvent], int | None]:
         """Register a watcher. Returns (watcher, events to replay first, expired-floor).
 
         `since` None means "current state then changes" (synthetic ADDED events). If `since` is older
