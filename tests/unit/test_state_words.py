@@ -1,0 +1,59 @@
+"""The README's promise that no state is told by colour alone: every state the panes draw carries a
+glyph and a word, and two states painted differently never read the same."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from backends.model import (
+    AlertState,
+    ClusterHealth,
+    GpuNode,
+    GpuResource,
+    HealthState,
+    ServiceKind,
+    Severity,
+)
+from tests.fakes import service
+from tui.format import ALERT_STATE, SEVERITY_WORD, gpu_cells, health_text, service_state
+
+GLYPH_AND_WORD = re.compile(r"^[^\sA-Za-z0-9]+ [a-z][\w-]*")
+NOW = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
+
+
+def drawn_states() -> list[tuple[str, str]]:
+    """(text, semantic style) of every state a service, GPU node, alert and source can be in."""
+    base = service("model", kind=ServiceKind.DEPLOYMENT, desired=3, ready=3)
+    services = [base, replace(base, desired=0), replace(base, ready=0), replace(base, ready=1),
+                replace(base, updated=1)]
+    services += [replace(base, rollout_state=s) for s in
+                 ("rollback_started", "rollback_paused", "paused", "degraded", "aborted")]
+    states = [service_state(s) for s in services]
+
+    def node(**kw) -> GpuNode:
+        return GpuNode("c", "n", resources=(GpuResource("nvidia.com/gpu", 4, 4, kw.pop("allocated", 1)),), **kw)
+
+    for gpu in (node(), node(ready=False), node(schedulable=False), node(allocated=4)):
+        cell = gpu_cells(gpu, style_for=lambda semantic: semantic)[0]
+        states.append((cell.plain, str(cell.style)))
+    states += [(text, semantic) for text, semantic in ALERT_STATE.values()]
+    states += [(text, f"severity-{level.name}") for level, text in SEVERITY_WORD.items()]
+    for state in HealthState:
+        text, semantic = health_text(ClusterHealth("prod", None, state, since=NOW), NOW)
+        states.append((text.replace(" prod ", " ", 1), semantic))
+    return states
+
+
+def test_every_state_carries_a_glyph_and_a_word():
+    for text, _semantic in drawn_states():
+        assert GLYPH_AND_WORD.match(text), text
+
+
+def test_two_states_painted_differently_never_read_the_same():
+    seen: dict[str, str] = {}
+    for text, semantic in drawn_states():
+        words = re.sub(r"\s+\d.*$", "", text)  # an age after the word is not part of the state
+        assert seen.setdefault(words, semantic) == semantic, f"{words!r} is both {seen[words]} and {semantic}"
+    assert {"● ok", "✖ down", "▲ degraded", "◉ firing", "✖ notready"} <= set(seen)
