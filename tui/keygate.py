@@ -1,0 +1,92 @@
+"""One key at a time: a key is handled only after the one before it has taken effect.
+
+Textual's driver posts every key of one terminal read to the app before the app handles any of
+them (a paste, `tmux send-keys BSpace 5`, a key held down, a laggy SSH link). The app routes each
+key to the widget focused *at that moment*, and a key that is not typed text (backspace, enter, a
+binding) comes back to the app to find its binding only after it bubbled through the widgets'
+queues. So with keys queued up, `BSpace 5` typed 5 and then deleted it, `/bert` ran `b` and `t` as
+commands because the filter had not got the focus yet, and a second enter confirmed a preview that
+had not been drawn.
+
+The gate holds each key until the app has settled after the previous one: every message that key
+caused has been handled (the queues of the app and of the screen's widgets are empty) and no action
+is between two of its screens (`waiting_for_screen`). Held keys keep their order and their `time`
+(when they arrived), which the preview compares with the moment it was shown.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from time import monotonic
+from typing import TYPE_CHECKING
+
+from textual import events
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+TICK = 0.005
+"""How often a held key checks whether the app has settled (seconds)."""
+
+SETTLE_LIMIT = 1.0
+"""A key is released after this long even if the app never looks idle (a busy fleet keeps posting
+updates), so the keyboard can never freeze; confirmations are guarded by time, not by this gate."""
+
+SCREEN_LIMIT = 60.0
+"""How long keys wait for an action's next screen (planning talks to the engines, with timeouts)."""
+
+UNGATED = frozenset({"ctrl+q", "ctrl+c"})
+"""Quit and copy are never held back."""
+
+
+class KeyGate:
+    """Holds raw keys while the app is still handling the previous one; hands them out in order."""
+
+    def __init__(self, app: App, dispatch: Callable[[events.Key], Awaitable[None]],
+                 waiting_for_screen: Callable[[], bool]) -> None:
+        self._app = app
+        self._dispatch = dispatch
+        self._waiting_for_screen = waiting_for_screen
+        self._held: deque[events.Key] = deque()
+        self._busy_since: float | None = None
+
+    @property
+    def held(self) -> int:
+        """How many keys are waiting."""
+        return len(self._held)
+
+    def admit(self, event: events.Key) -> bool:
+        """True: handle `event` now. False: it was queued behind an earlier key and will be dispatched."""
+        if event.key in UNGATED:
+            return True
+        if self._busy_since is not None or self._held:
+            self._held.append(event)
+            return False
+        self._begin()
+        return True
+
+    def _begin(self) -> None:
+        self._busy_since = monotonic()
+        self._app.set_timer(TICK, self._tick)
+
+    async def _tick(self) -> None:
+        waited = monotonic() - (self._busy_since or monotonic())
+        if self._waiting_for_screen() and waited < SCREEN_LIMIT:
+            self._app.set_timer(TICK, self._tick)
+            return
+        if not self._settled() and waited < SETTLE_LIMIT:
+            self._app.set_timer(TICK, self._tick)
+            return
+        self._busy_since = None
+        if self._held:
+            event = self._held.popleft()
+            self._begin()
+            await self._dispatch(event)
+
+    def _settled(self) -> bool:
+        """Nothing left to handle from the last key: no message queued anywhere on the active screen
+        or the app, and no callback waiting for the next refresh (focus moves through those)."""
+        app = self._app
+        pumps = [app, app.screen, *app.screen.walk_children()]
+        return all(pump.message_queue_size == 0 and not getattr(pump, "_next_callbacks", None) for pump in pumps)
