@@ -256,7 +256,8 @@ class MlopsApp(App[None]):
         verification: Verification = message.verification  # type: ignore[assignment]
         self.verifications.discard(verification)
         mark_row(self, verification.plan, (f"✖ unknown: {verification.plan.description}", False))
-        self.report_error(message.error, f"following {verification.plan.description} on {verification.plan.target_name}")
+        plan = verification.plan
+        self.report_error(message.error, f"following {plan.description} on {plan.target_name}")
 
     def _show_progress_of(self, verification: Verification):
         from tui.screens.preview import ProgressScreen

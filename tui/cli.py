@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_dashboard(settings)
 
 
-def run_dashboard(settings: Settings, build_fleet=None) -> int:
+def run_dashboard(settings: Settings, build_fleet=None, *, headless: bool = False) -> int:
     """Run the app; 0 when the operator quit. When an error ended it, its traceback is in a crash
     report whose path is printed, and the exit status is non-zero (scripts and shells see it)."""
     from tui.app import MlopsApp
@@ -150,7 +150,7 @@ def run_dashboard(settings: Settings, build_fleet=None) -> int:
 
     app = MlopsApp(settings, build_fleet or _build_fleet)
     try:
-        app.run()
+        app.run(headless=headless)
     except Exception as exc:  # raised by Textual itself (driver, terminal): no report was written yet
         gc.enable()
         app.crash_report = app.crash_report or write_crash_report(exc, what="mlops-tui could not run")

@@ -71,6 +71,8 @@ class KeyGate:
         self._app.set_timer(TICK, self._tick)
 
     async def _tick(self) -> None:
+        if not self._app.is_running or not self._app.screen_stack:
+            return  # the app is shutting down: nothing left to hand keys to
         waited = monotonic() - (self._busy_since or monotonic())
         if self._waiting_for_screen() and waited < SCREEN_LIMIT:
             self._app.set_timer(TICK, self._tick)
