@@ -7,6 +7,7 @@ nothing is applied that the operator did not see: enter only ever leads to the p
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from textual.widgets import Input
@@ -134,6 +135,38 @@ async def test_typed_confirmation_typed_ahead_lands_in_the_field_but_only_an_ent
         assert len(backend.mutations) == 1
 
 
+class SlowToPlan(ConfirmByName):
+    """The cluster is slow to answer while the preview is being planned."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = threading.Event()
+
+    def plan(self, svc, intent):
+        self.answer.wait(10)
+        return super().plan(svc, intent)
+
+
+async def test_keys_typed_while_the_preview_is_being_planned_wait_for_it():
+    audit: list[dict] = []
+    backend = SlowToPlan()
+    seed_fleet(backend)
+    app = MlopsApp(Settings(), lambda s: Fleet([backend], max_rate=100, clock=lambda: T0, audit=audit.append),
+                   clock=lambda: T0)
+    async with app.run_test(size=(140, 42)) as pilot:
+        await select(pilot, app, "llm-reranker")
+        burst(app, "s", "0", "enter", *"llm-reranker")  # 'r' rolls back, 'a'... on the dashboard
+        await until(pilot, lambda: app._keys.held > 0 and app.screen is app.screen_stack[0])
+        await pilot.pause(0.3)  # planning takes a while: the typed name waits, it is not run as commands
+        assert app.screen is app.screen_stack[0] and backend.mutations == []
+        backend.answer.set()
+        await until(pilot, lambda: screen_name(app) == "PreviewScreen" and app._keys.held == 0)
+        await until(pilot, lambda: app.screen.query_one("#confirm-text", Input).value == "llm-reranker")
+        await pilot.press("enter")
+        await until(pilot, lambda: len(audit) == 1)
+        assert audit[0]["intent"] == "scale to 0"
+
+
 async def test_backspace_and_a_digit_together_leave_the_digit():
     app, _ = make_app()
     async with app.run_test(size=(140, 42)) as pilot:
@@ -212,3 +245,29 @@ async def test_typing_right_after_opening_the_silence_dialog_goes_into_it():
 def _with(fleet: Fleet, backend) -> Fleet:
     fleet.add_backend(backend)
     return fleet
+
+
+async def test_two_submissions_reaching_a_dialog_before_it_closes_give_one_result():
+    """Whatever delivers them (keys, a paste, the palette), a dialog answers once: the second
+    request to close it must not pop the screen below (Textual raises on the last one)."""
+    from textual.app import App
+
+    from tests.fakes import service
+    from tui.screens.dialogs import ScaleDialog
+
+    results: list[object] = []
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(ScaleDialog(service("valuation"), cap=50), results.append)
+
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ScaleDialog))
+        dialog = app.screen
+        field = dialog.query_one("#replicas", Input)
+        dialog.post_message(Input.Submitted(field, "4"))
+        dialog.post_message(Input.Submitted(field, "4"))
+        await until(pilot, lambda: not isinstance(app.screen, ScaleDialog))
+        await pilot.pause(0.2)
+        assert results == [Scale(4)] and len(app.screen_stack) == 1

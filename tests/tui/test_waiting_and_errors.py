@@ -152,6 +152,30 @@ async def test_an_error_in_a_worker_is_shown_and_the_app_keeps_running(tmp_path)
     assert app.return_code in (None, 0)
 
 
+class RevisionsBug(Fleet):
+    """A backend bug behind the roll back key: its revision history is not a list."""
+
+    def revisions(self, service):
+        return None
+
+
+async def test_an_error_in_an_action_worker_is_shown_and_the_app_keeps_running(tmp_path):
+    backend = InMemoryBackend()
+    seed_fleet(backend)
+    app = MlopsApp(Settings(), lambda s: RevisionsBug([backend], max_rate=100, clock=lambda: T0),
+                   clock=lambda: T0, crash_dir=tmp_path)
+    async with app.run_test(size=(140, 42)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        await pilot.press("R")
+        await until(pilot, lambda: any("the roll back failed" in n.message and "TypeError" in n.message
+                                       for n in app._notifications))
+        assert len(list(tmp_path.glob("crash-*.txt"))) == 1
+        await pilot.press("s")  # the keys still work: the next action opens
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ScaleDialog")
+        assert backend.mutations == []
+    assert app.return_code in (None, 0)
+
+
 class ServiceDetailBug(Fleet):
     """A backend bug in the detail screen's worker: what it returns cannot be shown."""
 
