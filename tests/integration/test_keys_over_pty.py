@@ -117,8 +117,8 @@ def stays(condition, seconds: float = 2.0) -> bool:
 
 def app_command(env, tmp_path: Path) -> str:
     args = ["--kubeconfig", env.kubeconfig, "--context", env.contexts[0],
-            "--swarm", f"{env.docker_host}?name=swarm-demo", "--prometheus", env.prometheus_url, "--alertmanager", env.alertmanager_url,
-            "--audit-log", str(tmp_path / "audit.jsonl")]
+            "--swarm", f"{env.docker_host}?name=swarm-demo", "--prometheus", env.prometheus_url,
+            "--alertmanager", env.alertmanager_url, "--audit-log", str(tmp_path / "audit.jsonl")]
     quoted = " ".join(f"'{a}'" for a in args)
     return (f"cd '{REPO}' && env XDG_STATE_HOME='{tmp_path}/state' '{sys.executable}' -m tui.cli {quoted}")
 
