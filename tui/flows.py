@@ -56,11 +56,17 @@ class Verification:
     def _run(self) -> None:
         try:
             outcome = self._fleet.apply(self.plan, confirmed_text=self._typed, verify_timeout=self._timeout,
-                                        progress=lambda text: self._app.post_message(VerificationLine(self, text)))
+                                        progress=lambda text: self._post(VerificationLine(self, text)))
         except Exception as exc:  # Fleet.apply audits and reports engine errors itself: this is a bug
-            self._app.post_message(VerificationCrashed(self, exc))
+            self._post(VerificationCrashed(self, exc))
             return
-        self._app.post_message(VerificationDone(self, outcome))
+        self._post(VerificationDone(self, outcome))
+
+    def _post(self, message) -> None:
+        try:
+            self._app.post_message(message)
+        except RuntimeError:  # the app quit and its loop is closed: nobody is left to tell
+            pass
 
 
 async def run_action(app: MlopsApp, service: ModelService | None, dialog: ModalScreen, *,

@@ -164,7 +164,7 @@ class ProgressScreen(OnceModalScreen[str]):
 
     BINDINGS = [
         Binding("escape", "close", "Close / background", show=False),
-        Binding("enter", "close", "Close", show=False),
+        Binding("enter", "close_finished", "Close", show=False),
         Binding("q", "quit", "Quit", show=False),
     ]
 
@@ -217,6 +217,12 @@ class ProgressScreen(OnceModalScreen[str]):
 
     def action_close(self) -> None:
         self.dismiss("closed" if self.finished else "background")
+
+    def action_close_finished(self) -> None:
+        # Enter closes only a finished wait: a stray enter (typed ahead with the y) must not decide
+        # for the operator to stop watching.
+        if self.finished:
+            self.dismiss("closed")
 
     async def action_quit(self) -> None:
         await self.app.action_quit()
