@@ -173,10 +173,12 @@ class ProgressScreen(OnceModalScreen[str]):
         self.verification = verification
         self.plan: ActionPlan = verification.plan
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._outcome_drawn = False
 
     @property
     def finished(self) -> bool:
-        return self.verification.outcome is not None
+        """The outcome is known and drawn (the verification can end before this screen is mounted)."""
+        return self._outcome_drawn
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="progress"):
@@ -196,6 +198,7 @@ class ProgressScreen(OnceModalScreen[str]):
         lines = list(self.verification.lines)
         outcome = self.verification.outcome
         if outcome is not None:
+            self._outcome_drawn = True
             lines.append(outcome_line(outcome))
             self.query_one("#progress-wait", Static).display = False
             self.query_one("#progress-hint", Static).update(Text("enter or esc: close"))
@@ -206,7 +209,7 @@ class ProgressScreen(OnceModalScreen[str]):
         self.query_one("#progress-lines", Static).update(Text("\n".join(plain(line) for line in lines[-12:])))
 
     def _show_countdown(self) -> None:
-        if self.finished or not self.is_mounted:
+        if self.verification.outcome is not None or not self.is_mounted:
             return
         left = max(0, round(self.verification.deadline - monotonic()))
         at = (self._clock() + timedelta(seconds=left)).astimezone().strftime("%H:%M:%S")
@@ -216,12 +219,12 @@ class ProgressScreen(OnceModalScreen[str]):
             f"gives up in {left // 60}:{left % 60:02d}, at {at}")))
 
     def action_close(self) -> None:
-        self.dismiss("closed" if self.finished else "background")
+        self.dismiss("closed" if self.verification.outcome is not None else "background")
 
     def action_close_finished(self) -> None:
         # Enter closes only a finished wait: a stray enter (typed ahead with the y) must not decide
         # for the operator to stop watching.
-        if self.finished:
+        if self.verification.outcome is not None:
             self.dismiss("closed")
 
     async def action_quit(self) -> None:
