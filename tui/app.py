@@ -38,7 +38,7 @@ from tui.statusbar import StatusBar
 # the first frame needs none of them (bench/startup.py measures that frame).
 if TYPE_CHECKING:
     from backends.fleet import Fleet
-    from backends.plans import ActionPlan
+    from backends.plans import ActionOutcome, ActionPlan
     from tui.flows import Verification
 
 FleetFactory = Callable[[Settings], "Fleet"]
@@ -236,19 +236,19 @@ class MlopsApp(App[None]):
         self._show_progress_of(verification)
 
     def on_verification_done(self, message: VerificationDone) -> None:
+        """The outcome, wherever the operator is: a notice and the row always, the progress screen
+        if it is still open (on a conflict it gives way to the new plan's preview)."""
+        from backends.plans import Outcome
         from tui.flows import report
 
         verification: Verification = message.verification  # type: ignore[assignment]
-        verification.outcome = message.outcome  # type: ignore[assignment]
+        outcome: ActionOutcome = message.outcome  # type: ignore[assignment]
+        verification.outcome = outcome
         self.verifications.discard(verification)
-        report(self, verification.outcome)  # type: ignore[arg-type]
+        report(self, outcome)
         screen = self._show_progress_of(verification)
-        outcome = verification.outcome
-        from backends.plans import Outcome
-
-        conflict = outcome is not None and outcome.outcome is Outcome.CONFLICT and outcome.replanned is not None
-        if screen is not None and conflict:
-            screen.dismiss("replan")  # the flow shows the new plan
+        if screen is not None and outcome.outcome is Outcome.CONFLICT and outcome.replanned is not None:
+            screen.dismiss("replan")
 
     def on_verification_crashed(self, message: VerificationCrashed) -> None:
         from tui.flows import mark_row

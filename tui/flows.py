@@ -12,6 +12,7 @@ executor thread would keep the process alive after quitting until the verificati
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from dataclasses import replace
 from time import monotonic
@@ -63,10 +64,8 @@ class Verification:
         self._post(VerificationDone(self, outcome))
 
     def _post(self, message) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # the app quit and its loop is closed: nobody is left to tell
             self._app.post_message(message)
-        except RuntimeError:  # the app quit and its loop is closed: nobody is left to tell
-            pass
 
 
 async def run_action(app: MlopsApp, service: ModelService | None, dialog: ModalScreen, *,
