@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -73,6 +74,17 @@ class Terminal:
             assert time.monotonic() < deadline, f"{text!r} still on screen after {timeout}s:\n{shown}"
             time.sleep(0.2)
 
+    def exit_status(self, timeout: float) -> str:
+        """Wait for the app to exit; its exit status (tmux keeps the dead pane: remain-on-exit)."""
+        deadline = time.monotonic() + timeout
+        while True:  # tmux marks the pane dead a moment before it records the status
+            status = self.pane("pane_dead_status") if not self.alive() else ""
+            found = re.search(r"Pane is dead \(status (\d+)", self.screen())
+            if status or found:
+                return status or found.group(1)  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, f"still running after {timeout}s:\n{self.screen()}"
+            time.sleep(0.2)
+
     def stop(self) -> None:
         subprocess.run([self.tmux, "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
 
@@ -120,7 +132,7 @@ def app_command(env, tmp_path: Path) -> str:
             "--swarm", f"{env.docker_host}?name=swarm-demo", "--prometheus", env.prometheus_url,
             "--alertmanager", env.alertmanager_url, "--audit-log", str(tmp_path / "audit.jsonl")]
     quoted = " ".join(f"'{a}'" for a in args)
-    return (f"cd '{REPO}' && env XDG_STATE_HOME='{tmp_path}/state' '{sys.executable}' -m tui.cli {quoted}")
+    return f"cd '{REPO}' && env XDG_STATE_HOME='{tmp_path}/state' '{sys.executable}' -m tui.cli {quoted}"
 
 
 def select(term: Terminal, name: str) -> None:
@@ -129,13 +141,14 @@ def select(term: Terminal, name: str) -> None:
     term.wait_for("enter applies, esc clears")  # the filter bar's placeholder: it is open and empty
     term.keys(*name, "Enter")
     term.wait_for(f"/ {name}")
+    term.wait_for(f" {name} ")  # its row
 
 
 def test_keys_together_over_a_real_terminal_apply_nothing_unseen_and_the_app_stays_up(demo, terminal, tmp_path):
     require_binary("kubectl")
     audit_log = tmp_path / "audit.jsonl"
     terminal.start(app_command(demo, tmp_path))
-    terminal.wait_for("ml-model-v2-1", timeout=180)  # a cold start on a loaded machine
+    terminal.wait_for("demo-prod connected", timeout=180)  # a cold start on a loaded machine
     assert kubectl_replicas(demo, "ml-model-v2-1") == "3"
 
     # Two enters together in the scale dialog: one preview, nothing applied, no crash.
@@ -179,8 +192,24 @@ def test_keys_together_over_a_real_terminal_apply_nothing_unseen_and_the_app_sta
 
     # q quits, with status 0.
     terminal.keys("q")
-    deadline = time.monotonic() + 60
-    while terminal.alive():
-        assert time.monotonic() < deadline, "q did not quit"
-        time.sleep(0.2)
-    assert terminal.pane("pane_dead_status") == "0"
+    assert terminal.exit_status(timeout=60) == "0"
+
+
+def test_q_during_a_wait_that_cannot_converge_quits_at_once_and_the_audit_says_not_verified(demo, terminal, tmp_path):
+    audit_log = tmp_path / "audit.jsonl"
+    terminal.start(app_command(demo, tmp_path))
+    terminal.wait_for("demo-prod connected", timeout=180)  # a cold start on a loaded machine
+    select(terminal, "llm-reranker")
+    terminal.keys("s")
+    terminal.wait_for("desired,")
+    terminal.keys("8", "Enter")  # more GPUs than the cluster has: the pods stay Pending
+    terminal.wait_for("scale to 8 ·")
+    terminal.wait_for("y: apply")
+    terminal.keys("y")
+    shown = terminal.wait_for("gives up")  # the countdown: "gives up in 1:59, at 03:12:40"
+    assert "waiting for scale to 8 to converge" in shown and "esc: wait in the background" in shown
+    terminal.keys("q")
+    assert terminal.exit_status(timeout=30) == "0"  # far less than the 120 s the verification would wait
+    records = audit(audit_log)
+    assert [(r["intent"], r["result"]) for r in records] == [("scale to 8", "applied-not-converged")]
+    assert "not verified" in records[0]["detail"]
