@@ -41,7 +41,12 @@ UNGATED = frozenset({"ctrl+q", "ctrl+c"})
 
 
 class KeyGate:
-    """Holds raw keys while the app is still handling the previous one; hands them out in order."""
+    """Holds raw keys while the app is still handling the previous one; hands them out in order.
+
+    A key that finds the app settled goes through at once, with no timer and no bookkeeping (the
+    common case: one key at a time, as the dashboard is used). Only a key that finds work left over
+    (or keys already waiting) is held, and the gate then checks every `TICK` until it can release it.
+    """
 
     def __init__(self, app: App, dispatch: Callable[[events.Key], Awaitable[None]],
                  waiting_for_screen: Callable[[], bool]) -> None:
@@ -49,7 +54,7 @@ class KeyGate:
         self._dispatch = dispatch
         self._waiting_for_screen = waiting_for_screen
         self._held: deque[events.Key] = deque()
-        self._busy_since: float | None = None
+        self._holding_since: float | None = None
 
     @property
     def held(self) -> int:
@@ -57,38 +62,37 @@ class KeyGate:
         return len(self._held)
 
     def admit(self, event: events.Key) -> bool:
-        """True: handle `event` now. False: it was queued behind an earlier key and will be dispatched."""
+        """True: handle `event` now. False: it was queued behind earlier work and will be dispatched."""
         if event.key in UNGATED:
             return True
-        if self._busy_since is not None or self._held:
-            self._held.append(event)
-            return False
-        self._begin()
-        return True
-
-    def _begin(self) -> None:
-        self._busy_since = monotonic()
-        self._app.set_timer(TICK, self._tick)
+        if not self._held and not self._waiting_for_screen() and self._settled():
+            return True
+        self._held.append(event)
+        if self._holding_since is None:
+            self._holding_since = monotonic()
+            self._app.set_timer(TICK, self._tick)
+        return False
 
     async def _tick(self) -> None:
         if not self._app.is_running or not self._app.screen_stack:
             return  # the app is shutting down: nothing left to hand keys to
-        waited = monotonic() - (self._busy_since or monotonic())
-        if self._waiting_for_screen() and waited < SCREEN_LIMIT:
+        waited = monotonic() - (self._holding_since or monotonic())
+        ready = not self._waiting_for_screen() and self._settled()
+        if not ready and (waited < SETTLE_LIMIT or (self._waiting_for_screen() and waited < SCREEN_LIMIT)):
             self._app.set_timer(TICK, self._tick)
             return
-        if not self._settled() and waited < SETTLE_LIMIT:
+        event = self._held.popleft()
+        if self._held:  # the next one waits for this one to take effect
+            self._holding_since = monotonic()
             self._app.set_timer(TICK, self._tick)
-            return
-        self._busy_since = None
-        if self._held:
-            event = self._held.popleft()
-            self._begin()
-            await self._dispatch(event)
+        else:
+            self._holding_since = None
+        await self._dispatch(event)
 
     def _settled(self) -> bool:
-        """Nothing left to handle from the last key: no message queued anywhere on the active screen
-        or the app, and no callback waiting for the next refresh (focus moves through those)."""
+        """Nothing left to handle from earlier keys: no message queued anywhere on the active screen
+        or the app (the key being admitted is already out of the app's queue), and no callback
+        waiting for the next refresh (focus moves through those)."""
         app = self._app
         pumps = [app, app.screen, *app.screen.walk_children()]
         return all(pump.message_queue_size == 0 and not getattr(pump, "_next_callbacks", None) for pump in pumps)
