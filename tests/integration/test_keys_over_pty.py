@@ -209,7 +209,10 @@ def test_q_during_a_wait_that_cannot_converge_quits_at_once_and_the_audit_says_n
     shown = terminal.wait_for("gives up")  # the countdown: "gives up in 1:59, at 03:12:40"
     assert "waiting for scale to 8 to converge" in shown and "esc: wait in the background" in shown
     terminal.keys("q")
-    assert terminal.exit_status(timeout=30) == "0"  # far less than the 120 s the verification would wait
+    started = time.monotonic()
+    assert terminal.exit_status(timeout=60) == "0", "q did not quit while an action was being verified"
+    print(f"quit took {time.monotonic() - started:.1f} s")
+    assert time.monotonic() - started < 60  # far less than the 120 s the verification would still wait
     records = audit(audit_log)
     assert [(r["intent"], r["result"]) for r in records] == [("scale to 8", "applied-not-converged")]
     assert "not verified" in records[0]["detail"]
