@@ -156,9 +156,9 @@ def select(term: Terminal, name: str) -> None:
     term.wait_for(f" {name} ")  # its row
 
 
-@pytest.mark.xfail(strict=False, reason="open: run alone it passes (exit in 0.4-0.7 s); run in one pytest session with the other pty "
-                   "story the app often restores the terminal after q but its process has not "
-                   "exited 60 s later; not diagnosed yet (see the h/keys report)")
+@pytest.mark.xfail(strict=False, reason="open: run alone it passes (exit in 0.4-0.7 s); run in one pytest "
+                   "session with the other pty story the app often restores the terminal after q but "
+                   "its process has not exited 60 s later; not diagnosed yet (see the h/keys report)")
 def test_q_during_a_wait_that_cannot_converge_quits_at_once_and_the_audit_says_not_verified(own_demo, terminal,
                                                                                              tmp_path):
     demo = own_demo
