@@ -377,6 +377,8 @@ class MlopsApp(App[None]):
         self.focus_pane(VIEWS[(VIEWS.index(self.active_pane) + step) % len(VIEWS)])
 
     def on_descendant_focus(self, event) -> None:
+        if self.screen is not self.screen_stack[0]:
+            return  # focus inside a dialog (e.g. the `:` prompt): the panes are not on this screen
         for pane in self._panes():
             if event.widget is pane or pane in event.widget.ancestors:
                 if self.active_pane != pane.pane_id:
