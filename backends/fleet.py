@@ -99,6 +99,9 @@ class Fleet:
         self._publisher: threading.Thread | None = None
         self._stopping = threading.Event()
         self._applied_plans: set[str] = set()
+        self._recorded_plans: set[str] = set()  # see abandon()
+        self._abandoned_plans: set[str] = set()
+        self._records_lock = threading.Lock()
         self._last_publish = 0.0
         self._stop_hooks: list[Callable[[], None]] = []
 
@@ -483,7 +486,7 @@ class Fleet:
             replanned=replanned,
         )
         # The record is written (and flushed by the sink) before anyone hears the result.
-        if self._audit is not None:
+        if self._audit is not None and self._first_record(plan, abandoning=False):
             self._audit(audit_record(result, self.operator))
         if plan.target is not None and outcome not in (Outcome.REFUSED, Outcome.NOOP):
             recorder = getattr(self._backends.get(plan.source), "record_action", None)
@@ -493,6 +496,36 @@ class Fleet:
                 except Exception:
                     log.exception("could not record the action on the object")
         return result
+
+    # -- abandoning a verification (the operator quit while an applied action was followed) ---------
+
+    def abandon(self, plan: ActionPlan,
+                reason: str = "mlops-tui quit before verification finished") -> ActionOutcome | None:
+        """Audit a confirmed plan whose apply/verify will not be waited for: one record saying it was
+        applied and not verified. If its apply thread still ends later, it writes no second record.
+        Returns None (and writes nothing) when the plan already has its record."""
+        if not self._first_record(plan, abandoning=True):
+            return None
+        now = self._clock()
+        result = ActionOutcome(plan=plan, outcome=Outcome.APPLIED_NOT_CONVERGED,
+                               detail=f"applied; not verified: {reason}", started=now, finished=now)
+        if self._audit is not None:
+            self._audit(audit_record(result, self.operator))
+        return result
+
+    def _first_record(self, plan: ActionPlan, *, abandoning: bool) -> bool:
+        """Whether to write this plan's record: an abandoned plan gets exactly one, from whichever of
+        abandon() and the apply thread comes first (they run on different threads)."""
+        with self._records_lock:
+            if plan.id in self._abandoned_plans:
+                return False
+            if abandoning:
+                if plan.id in self._recorded_plans:
+                    return False
+                self._abandoned_plans.add(plan.id)
+            else:
+                self._recorded_plans.add(plan.id)
+            return True
 
     def _error_health(self, backend: Backend, exc: Exception) -> ClusterHealth:
         return ClusterHealth(

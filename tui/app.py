@@ -11,22 +11,25 @@ import asyncio
 import gc
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
 from backends.model import Alert, HealthState, ModelService, ServiceKey
 from backends.state import FleetState
 from themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from tui.config import Settings
 from tui.format import plain
+from tui.keygate import KeyGate
 from tui.keyline import KeyLine
-from tui.messages import FleetFailed, FleetUpdated
+from tui.messages import FleetFailed, FleetUpdated, VerificationCrashed, VerificationDone, VerificationLine
 from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from tui.panes.base import PaneMixin, SemanticStyles
 from tui.refusals import readonly_refusal, refusal
@@ -36,6 +39,8 @@ from tui.statusbar import StatusBar
 # the first frame needs none of them (bench/startup.py measures that frame).
 if TYPE_CHECKING:
     from backends.fleet import Fleet
+    from backends.plans import ActionOutcome, ActionPlan
+    from tui.flows import Verification
 
 FleetFactory = Callable[[Settings], "Fleet"]
 
@@ -81,11 +86,22 @@ class MlopsApp(App[None]):
         fleet_factory: FleetFactory,
         *,
         clock: Callable[[], datetime] | None = None,
+        crash_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self._fleet_factory = fleet_factory
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self.crash_dir = crash_dir
+        """Where crash reports go (default: the platform's state dir, beside the audit log)."""
+        self.crash_report: Path | None = None
+        """The report of the error that ended the app, if one did (the CLI prints its path)."""
+        self.verify_timeout: float | None = None
+        """How long an applied action is followed (default: `tui.flows.VERIFY_TIMEOUT`)."""
+        self.verifications: set[Verification] = set()
+        """Applied actions whose outcome is not known yet (on screen or in the background)."""
+        self._front_flows: set[Worker] = set()
+        self._keys = KeyGate(self, lambda event: App.on_event(self, event), self._action_between_screens)
         self.fleet: Fleet | None = None
         self.state = FleetState(readonly=settings.readonly)
         self.active_pane = "services"
@@ -148,7 +164,112 @@ class MlopsApp(App[None]):
 
     def on_unmount(self) -> None:
         if self.fleet is not None:
+            self._abandon_verifications()
             self.fleet.stop()
+
+    # -- keys: one at a time, each after the previous one took effect (tui/keygate.py) ------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and not self._keys.admit(event):
+            return  # held: the gate dispatches it once the app has settled after the key before
+        await super().on_event(event)
+
+    def _action_between_screens(self) -> bool:
+        """An action flow is running in front of the operator but none of its screens is up yet
+        (it is opening the dialog or planning): the next key belongs to the screen it will show."""
+        self._front_flows = {w for w in self._front_flows if w.state in (WorkerState.PENDING, WorkerState.RUNNING)}
+        return bool(self._front_flows) and self.screen is self.screen_stack[0]
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self._clock
+
+    # -- errors: shown, reported, never a silent exit ---------------------------------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual ends the app on an error no handler caught (its state may be broken); keep the
+        # traceback for the operator's bug report first. The CLI prints the path and exits non-zero.
+        from tui.crash import write_crash_report
+
+        if self.crash_report is None:
+            self.crash_report = write_crash_report(error, self.crash_dir, what="the app stopped on this error")
+        super()._handle_exception(error)
+
+    def report_error(self, error: BaseException, what: str) -> None:
+        """An error the app survives (a worker, an action's follow-up): say what failed, keep the
+        traceback in a crash report, carry on."""
+        from tui.crash import write_crash_report
+
+        path = write_crash_report(error, self.crash_dir, what=what)
+        where = f"; details in {path}" if path else ""
+        self.notify(plain(f"{what} failed: {type(error).__name__}: {error}{where}"), title="Error",
+                    severity="error", timeout=30)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.report_error(event.worker.error, event.worker.name or "a background task")
+
+    # -- applied actions: followed in the background of the screens ------------------------------
+
+    def start_verification(self, plan: ActionPlan, typed: str) -> Verification:
+        """Apply a confirmed plan and follow it in a thread; its row says "verifying…" until the outcome."""
+        from tui.flows import VERIFY_TIMEOUT, Verification, report_verifying
+
+        assert self.fleet is not None
+        verification = Verification(self, self.fleet, plan, typed, self.verify_timeout or VERIFY_TIMEOUT)
+        self.verifications.add(verification)
+        report_verifying(self, plan)
+        verification.start()
+        return verification
+
+    def on_verification_line(self, message: VerificationLine) -> None:
+        verification: Verification = message.verification  # type: ignore[assignment]
+        verification.lines.append(message.text)
+        self._show_progress_of(verification)
+
+    def on_verification_done(self, message: VerificationDone) -> None:
+        """The outcome, wherever the operator is: a notice and the row always, the progress screen
+        if it is still open (on a conflict it gives way to the new plan's preview)."""
+        from backends.plans import Outcome
+        from tui.flows import report
+
+        verification: Verification = message.verification  # type: ignore[assignment]
+        outcome: ActionOutcome = message.outcome  # type: ignore[assignment]
+        verification.outcome = outcome
+        self.verifications.discard(verification)
+        report(self, outcome)
+        screen = self._show_progress_of(verification)
+        if screen is not None and outcome.outcome is Outcome.CONFLICT and outcome.replanned is not None:
+            screen.dismiss("replan")
+
+    def on_verification_crashed(self, message: VerificationCrashed) -> None:
+        from tui.flows import mark_row
+
+        verification: Verification = message.verification  # type: ignore[assignment]
+        self.verifications.discard(verification)
+        mark_row(self, verification.plan, (f"✖ unknown: {verification.plan.description}", False))
+        plan = verification.plan
+        self.report_error(message.error, f"following {plan.description} on {plan.target_name}")
+
+    def _show_progress_of(self, verification: Verification):
+        from tui.screens.preview import ProgressScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ProgressScreen) and screen.verification is verification:
+                screen.show_progress()
+                return screen
+        return None
+
+    def _abandon_verifications(self) -> None:
+        """Quitting while actions are still being verified: the audit log says so for each."""
+        for verification in list(self.verifications):
+            try:
+                self.fleet.abandon(verification.plan)  # type: ignore[union-attr]
+            except Exception:  # the other records must still be written
+                import logging
+
+                logging.getLogger(__name__).exception("could not audit an abandoned verification")
+        self.verifications.clear()
 
     # -- live data ------------------------------------------------------------------------------
 
@@ -250,6 +371,8 @@ class MlopsApp(App[None]):
         self.focus_pane(VIEWS[(VIEWS.index(self.active_pane) + step) % len(VIEWS)])
 
     def on_descendant_focus(self, event) -> None:
+        if self.screen is not self.screen_stack[0]:
+            return  # focus inside a dialog (e.g. the `:` prompt): the panes are not on this screen
         for pane in self._panes():
             if event.widget is pane or pane in event.widget.ancestors:
                 if self.active_pane != pane.pane_id:
@@ -419,9 +542,9 @@ class MlopsApp(App[None]):
 
     def action_rollback(self) -> None:
         if service := self._service_for("rollback"):
-            self._rollback_flow(service)
+            self._front_flows.add(self._rollback_flow(service))
 
-    @work(exclusive=True, group="action")
+    @work(exclusive=True, group="action", exit_on_error=False, name="the roll back")
     async def _rollback_flow(self, service: ModelService) -> None:
         from tui.flows import run_action
         from tui.screens.dialogs import RollbackDialog
@@ -463,9 +586,14 @@ class MlopsApp(App[None]):
             return None
         return next((name for name, b in self.fleet.backends.items() if getattr(b, "silences", False)), None)
 
-    @work(exclusive=True, group="action")
-    async def _run_flow(self, service: ModelService | None, dialog, *, source: str | None = None,
-                        target: Alert | None = None) -> None:
+    def _run_flow(self, service: ModelService | None, dialog, *, source: str | None = None,
+                  target: Alert | None = None) -> None:
+        # Keys typed from now on wait for the dialog (and, after it, for the preview).
+        self._front_flows.add(self._action_flow(service, dialog, source=source, target=target))
+
+    @work(exclusive=True, group="action", exit_on_error=False, name="the action")
+    async def _action_flow(self, service: ModelService | None, dialog, *, source: str | None = None,
+                           target: Alert | None = None) -> None:
         from tui.flows import run_action
 
         await run_action(self, service, dialog, source=source, target=target)

@@ -139,10 +139,33 @@ def main(argv: list[str] | None = None) -> int:
     # Textual and composing the screen allocate a lot and free almost nothing, and the collector's
     # passes over that cost 20-40 ms of the first frame (bench/startup.py).
     gc.disable()
-    from tui.app import MlopsApp
+    return run_dashboard(settings)
 
-    MlopsApp(settings, _build_fleet).run()
+
+def run_dashboard(settings: Settings, build_fleet=None, *, headless: bool = False) -> int:
+    """Run the app; 0 when the operator quit. When an error ended it, its traceback is in a crash
+    report whose path is printed, and the exit status is non-zero (scripts and shells see it)."""
+    from tui.app import MlopsApp
+    from tui.crash import write_crash_report
+
+    app = MlopsApp(settings, build_fleet or _build_fleet)
+    try:
+        app.run(headless=headless)
+    except Exception as exc:  # raised by Textual itself (driver, terminal): no report was written yet
+        gc.enable()
+        app.crash_report = app.crash_report or write_crash_report(exc, what="mlops-tui could not run")
+        print(f"mlops-tui: stopped by an error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _print_crash_report(app.crash_report)
+        return 1
+    if app.return_code:
+        _print_crash_report(app.crash_report)
+        return app.return_code
     return 0
+
+
+def _print_crash_report(path) -> None:
+    where = str(path) if path else "(could not be written)"
+    print(f"mlops-tui: the app stopped on an error; its traceback is in {where}", file=sys.stderr)
 
 
 def _build_fleet(settings: Settings):

@@ -1,30 +1,80 @@
 """The action flow: dialog → plan → preview → apply → follow → report. One place, every action.
 
 The service acted on is the snapshot taken when the key was pressed: later refreshes do not change
-what "scale this" means. Planning and applying run in threads (they talk to engines); the screens
-only show what the Fleet returned. Nothing is sent before the operator confirms a preview.
+what "scale this" means. Planning runs in a thread (it talks to engines); the screens only show
+what the Fleet returned. Nothing is sent before the operator confirms a preview.
+
+Applying and verifying run in a `Verification`: a daemon thread that outlives the screen, so the
+operator can send the wait to the background (esc) or quit (q) at any time. A daemon, because an
+executor thread would keep the process alive after quitting until the verification timed out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from dataclasses import replace
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from backends.model import Alert, ModelService
 from backends.plans import ActionError, ActionOutcome, ActionPlan, Intent, Outcome, SwitchBlueGreen
-from tui.format import outcome_mark, plain
+from tui.format import outcome_mark, plain, verifying_mark
+from tui.messages import VerificationCrashed, VerificationDone, VerificationLine
 from tui.screens.preview import Decision, PreviewScreen, ProgressScreen
 
 if TYPE_CHECKING:
     from textual.screen import ModalScreen
 
+    from backends.fleet import Fleet
     from tui.app import MlopsApp
+
+VERIFY_TIMEOUT = 120.0
+"""How long the Fleet follows an applied action before reporting it as not converged (seconds)."""
+
+
+class Verification:
+    """One confirmed plan being applied and followed to its outcome, off the UI thread.
+
+    The thread only posts messages (`VerificationLine`, `VerificationDone`, `VerificationCrashed`);
+    the app keeps `lines` and `outcome` up to date from them and routes them to the screen or row.
+    """
+
+    def __init__(self, app: MlopsApp, fleet: Fleet, plan: ActionPlan, typed: str, timeout: float) -> None:
+        self.plan = plan
+        self.lines: list[str] = []
+        self.outcome: ActionOutcome | None = None
+        self.deadline = monotonic() + timeout
+        self._app = app
+        self._fleet = fleet
+        self._typed = typed
+        self._timeout = timeout
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name=f"verify-{self.plan.id}", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            outcome = self._fleet.apply(self.plan, confirmed_text=self._typed, verify_timeout=self._timeout,
+                                        progress=lambda text: self._post(VerificationLine(self, text)))
+        except Exception as exc:  # Fleet.apply audits and reports engine errors itself: this is a bug
+            self._post(VerificationCrashed(self, exc))
+            return
+        self._post(VerificationDone(self, outcome))
+
+    def _post(self, message) -> None:
+        with contextlib.suppress(RuntimeError):  # the app quit and its loop is closed: nobody is left to tell
+            self._app.post_message(message)
 
 
 async def run_action(app: MlopsApp, service: ModelService | None, dialog: ModalScreen, *,
                      source: str | None = None, target: Alert | None = None) -> ActionOutcome | None:
-    """Drive one action end to end. Must run inside a Textual worker (it waits on screens)."""
+    """Drive one action up to its confirmation and follow it while the operator watches.
+
+    Must run inside a Textual worker (it waits on screens). Returns the outcome, or None when
+    nothing was sent or the operator sent the wait to the background (the outcome is then reported
+    when it arrives, by `MlopsApp.on_verification_done`)."""
     fleet = app.fleet
     if fleet is None:
         app.notify("not connected yet: nothing was sent", severity="warning")
@@ -58,19 +108,15 @@ async def run_action(app: MlopsApp, service: ModelService | None, dialog: ModalS
         if not decision.confirmed:
             app.notify("cancelled: nothing was sent", timeout=3)
             return None
-        progress = ProgressScreen(plan)
-        app.push_screen(progress)
-        outcome = await asyncio.to_thread(
-            fleet.apply, plan, confirmed_text=decision.typed,
-            progress=lambda text, screen=progress: screen.post_message(ProgressScreen.Line(text)),
-        )
-        progress.post_message(ProgressScreen.Done(outcome))
-        report(app, outcome)
-        if outcome.outcome is Outcome.CONFLICT and outcome.replanned is not None:
-            if app.screen is progress:
-                app.pop_screen()
+        verification = app.start_verification(plan, decision.typed)
+        choice = await app.push_screen_wait(ProgressScreen(verification, app.clock))
+        outcome = verification.outcome
+        if choice == "replan" and outcome is not None and outcome.replanned is not None:
             plan, note = outcome.replanned, f"The object changed since your preview: {outcome.detail}. Here is a new plan."
             continue
+        if choice == "background":
+            app.notify(plain(f"{plan.description} on {plan.target_name}: still verifying in the background; "
+                             "the outcome will be shown here and in its row"), timeout=5)
         return outcome
     return None
 
@@ -79,7 +125,15 @@ def report(app: MlopsApp, outcome: ActionOutcome) -> None:
     severity = "information" if outcome.ok else ("warning" if outcome.outcome is Outcome.APPLIED_NOT_CONVERGED else "error")
     app.notify(plain(f"{outcome.plan.description} on {outcome.plan.target_name}: {outcome.outcome.value}: "
                      f"{outcome.detail}"), title="Action", severity=severity, timeout=8)
-    if outcome.plan.target is not None:
+    mark_row(app, outcome.plan, outcome_mark(outcome))
+
+
+def report_verifying(app: MlopsApp, plan: ActionPlan) -> None:
+    mark_row(app, plan, verifying_mark(plan))
+
+
+def mark_row(app: MlopsApp, plan: ActionPlan, mark: tuple[str, bool | None]) -> None:
+    if plan.target is not None:
         from tui.panes import ServicesPane
 
-        app.query_one(ServicesPane).mark(outcome.plan.target, outcome_mark(outcome))
+        app.query_one(ServicesPane).mark(plan.target, mark)

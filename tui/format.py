@@ -175,7 +175,8 @@ def gpus_text(service: ModelService) -> str:
 
 
 def service_cells(
-    service: ModelService, alert_count: int, style_for: StyleFor = no_style, last_action: tuple[str, bool] | None = None
+    service: ModelService, alert_count: int, style_for: StyleFor = no_style,
+    last_action: tuple[str, bool | None] | None = None,
 ) -> tuple[Text, ...]:
     state, semantic = service_state(service)
     canary, canary_style = canary_text(service)
@@ -195,7 +196,7 @@ def service_cells(
         "autoscaler": Text(autoscaler_text(service), no_wrap=True),
         "gpus": Text(gpus_text(service), no_wrap=True),
         "alerts": Text(f"⚠ {alert_count}" if alert_count else "-", style=style_for("alert-firing") if alert_count else ""),
-        "action": (literal(last_action[0], style_for("healthy" if last_action[1] else "down"))
+        "action": (literal(last_action[0], style_for(ACTION_MARK_STYLE[last_action[1]]))
                    if last_action else Text("-")),
     }
     return tuple(cells[key] for key, *_rest in SERVICE_COLUMNS)
@@ -205,6 +206,15 @@ def describe_plan_header(plan) -> str:
     """'scale to 5 · prod-a/ml-prod/property-valuation-model (as sim-admin)'."""
     who = f" (as {plan.user})" if plan.user else ""
     return f"{plan.description} · {plan.target_name}{who}"
+
+
+ACTION_MARK_STYLE = {True: "healthy", False: "down", None: "degraded"}
+"""A row's last action: succeeded, failed, or still being verified."""
+
+
+def verifying_mark(plan) -> tuple[str, None]:
+    """What the service's row says while an applied action is still being verified."""
+    return f"verifying… {plan.description}", None
 
 
 def outcome_mark(outcome) -> tuple[str, bool]:

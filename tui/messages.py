@@ -22,3 +22,27 @@ class FleetFailed(Message):
     """The Fleet could not be built (bad configuration found late, import failure)."""
 
     error: str
+
+
+@dataclass
+class VerificationLine(Message):
+    """The Fleet reported progress on an applied action (from the verification thread)."""
+
+    verification: object
+    text: str
+
+
+@dataclass
+class VerificationDone(Message):
+    """An applied action has its outcome (verified, not converged, failed...), already audited."""
+
+    verification: object
+    outcome: object
+
+
+@dataclass
+class VerificationCrashed(Message):
+    """Following an applied action raised: a bug, reported to the operator and to the crash file."""
+
+    verification: object
+    error: BaseException

@@ -38,7 +38,7 @@ class ServicesPane(PaneMixin, KeyedTable):
         self._rows: dict[str, tuple[Text, ...]] = {}
         self._keys: dict[str, ServiceKey] = {}
         self._alert_counts: dict[ServiceKey, int] = {}
-        self._marks: dict[ServiceKey, tuple[str, bool]] = {}
+        self._marks: dict[ServiceKey, tuple[str, bool | None]] = {}
         self._state = FleetState()
         self.filter_text = ""
 
@@ -78,8 +78,9 @@ class ServicesPane(PaneMixin, KeyedTable):
         self.apply_changes(upserts, [row_key(k) for k in delta.removed])
         self.set_subtitle(f"{len(self._rows)}")
 
-    def mark(self, key: ServiceKey, mark: tuple[str, bool]) -> None:
-        """Show the outcome of the last action on this service in its row."""
+    def mark(self, key: ServiceKey, mark: tuple[str, bool | None]) -> None:
+        """Show the last action on this service in its row: succeeded (True), failed (False) or still
+        being verified (None)."""
         self._marks[key] = mark
         service = self._state.services.get(key)
         if service is not None:

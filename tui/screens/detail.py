@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
 from backends.model import ModelService, ServiceDetail
@@ -126,7 +127,7 @@ class ServiceDetailScreen(Screen[None]):
             plt.title(f"latency (ms): p95 {ms(series.current_p95)}, SLO {ms(series.slo_seconds)}")
         plot.refresh()
 
-    @work(exclusive=True, group="detail")
+    @work(exclusive=True, group="detail", exit_on_error=False, name="reading the service's details")
     async def load_detail(self) -> None:
         fleet = self.app.fleet  # type: ignore[attr-defined]
         if fleet is None:
@@ -154,6 +155,11 @@ class ServiceDetailScreen(Screen[None]):
         self.query_one("#detail-events", Static).update(events if detail.events else Text("Warning events: none"))
         if detail.notes:
             self.notify(plain("; ".join(detail.notes)), timeout=5)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker state messages do not bubble: the app hears of this screen's failures from here.
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.app.report_error(event.worker.error, event.worker.name or "reading the service's details")  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -12,7 +12,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -32,6 +31,7 @@ from backends.plans import (
     UpdateImage,
 )
 from tui.format import literal, plain
+from tui.screens.modal import OnceModalScreen
 from tui.validate import (
     InvalidInput,
     nearest_reachable,
@@ -44,8 +44,11 @@ from tui.validate import (
 )
 
 
-class IntentDialog(ModalScreen[Intent | None]):
-    """Base: a title about the target, a body, a line for errors and warnings; esc cancels."""
+class IntentDialog(OnceModalScreen[Intent | None]):
+    """Base: a title about the target, a body, a line for errors and warnings; esc cancels.
+
+    Enter only ever leads to the preview (nothing is sent from a dialog), and the result is given
+    once: a second enter arriving with the first cannot submit again."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 

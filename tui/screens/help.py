@@ -41,7 +41,9 @@ class HelpScreen(ModalScreen[None]):
         notes = Text(
             "\nEvery command is also in the command palette (ctrl+p).\n"
             "In the services table: arrows or j/k move, enter opens the service.\n"
-            "Actions are previewed, confirmed, verified and written to the audit log.\n"
+            "Actions are previewed, confirmed, verified and written to the audit log:\n"
+            "enter in a dialog shows the preview, y in the preview applies it (enter never does);\n"
+            "while it is verified, esc waits in the background and q quits.\n"
             "esc closes this screen."
         )
         with VerticalScroll(id="help-body"):

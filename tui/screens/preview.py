@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from time import monotonic
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
+from textual import _time, events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from backends.plans import ActionOutcome, ActionPlan, Intent, Outcome
 from tui.format import describe_plan_header, literal, literal_lines, plain
+from tui.screens.modal import OnceModalScreen
+
+if TYPE_CHECKING:
+    from tui.flows import Verification
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,15 @@ class Decision:
     alternative: Intent | None = None
 
 
-class PreviewScreen(ModalScreen[Decision]):
-    """Shows what will be sent and what will change; `y`/enter applies, esc cancels."""
+EARLY_KEY = "A key pressed before this preview was on screen was ignored: read it, then press y to apply."
+EARLY_ENTER = "An enter pressed before this preview was on screen was ignored: read it, then press enter again."
+
+
+class PreviewScreen(OnceModalScreen[Decision]):
+    """Shows what will be sent and what will change; `y` applies (or the typed name and enter, where
+    it is asked), esc cancels. Enter alone never applies: it is the key that opened this preview from
+    the dialog, and a second one can arrive with the first. A confirming key that was pressed before
+    the preview was on screen is ignored, and the preview says so."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=False),
@@ -43,6 +56,9 @@ class PreviewScreen(ModalScreen[Decision]):
         super().__init__()
         self.plan = plan
         self.note = note
+        self.shown_at: float | None = None
+        """When the preview was first drawn, on the clock Textual stamps key events with."""
+        self._key_time: float | None = None
 
     def compose(self) -> ComposeResult:
         plan = self.plan
@@ -69,6 +85,7 @@ class PreviewScreen(ModalScreen[Decision]):
             if plan.confirm_text:
                 yield Static(literal(f"Type {plan.confirm_text!r} to confirm:"))
                 yield Input(id="confirm-text")
+            yield Static("", id="preview-ignored", classes="dialog-message -warning")
             yield Static(Text(self._hint()), classes="dialog-hint")
 
     def _hint(self) -> str:
@@ -80,29 +97,47 @@ class PreviewScreen(ModalScreen[Decision]):
         elif self.plan.confirm_text:
             parts.append("type the name, then enter: apply")
         else:
-            parts.append("y or enter: apply")
+            parts.append("y: apply")
         if self.plan.alternatives:
             parts.append("a: " + ", ".join(alt.kind.value for alt in self.plan.alternatives) + " instead")
         parts.append("esc: cancel")
         return "   ".join(parts)
 
     def on_mount(self) -> None:
+        self.query_one("#preview-ignored", Static).display = False
         if self.plan.confirm_text:
             self.query_one("#confirm-text", Input).focus()
+        self.call_after_refresh(self._drawn)
 
-    def key_enter(self) -> None:
-        if not self.plan.confirm_text:
-            self.action_confirm()
+    def _drawn(self) -> None:
+        if self.shown_at is None:
+            self.shown_at = _time.get_time()
+
+    def on_key(self, event: events.Key) -> None:
+        # Keys reach the screen (directly or bubbling up from the name field) before the app looks
+        # up their binding, so the confirming action knows when its key was pressed.
+        self._key_time = event.time
+
+    def _pressed_before_shown(self, what: str) -> bool:
+        """Was the key now confirming pressed before the operator could see this preview?"""
+        early = self._key_time is not None and (self.shown_at is None or self._key_time < self.shown_at)
+        if early:
+            notice = self.query_one("#preview-ignored", Static)
+            notice.update(Text(what))
+            notice.display = True
+        return early
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self._pressed_before_shown(EARLY_ENTER):
+            return
         if event.value == self.plan.confirm_text:
             self.dismiss(Decision(True, typed=event.value))
         else:
             self.notify(f"type exactly {plain(self.plan.confirm_text)!r} to confirm", severity="warning")
 
     def action_confirm(self) -> None:
-        if self.plan.blocked or self.plan.confirm_text:
+        if self.plan.blocked or self.plan.confirm_text or self._pressed_before_shown(EARLY_KEY):
             return
         self.dismiss(Decision(True))
 
@@ -118,44 +153,84 @@ class PreviewScreen(ModalScreen[Decision]):
         self.dismiss(Decision(False))
 
 
-class ProgressScreen(ModalScreen[None]):
-    """Follows an applied action in place until it converges, fails or times out."""
+class ProgressScreen(OnceModalScreen[str]):
+    """Follows an applied action until it converges, fails or its deadline passes, with a countdown.
 
-    BINDINGS = [Binding("escape", "close", "Close", show=False), Binding("enter", "close", "Close", show=False)]
+    The operator is never held here: esc sends the wait to the background (the service's row says
+    "verifying…" and the outcome arrives later as a notice and in the row), and q quits (the audit
+    log then records the action as applied and not verified). Dismissed with "closed", "background",
+    or "replan" (the object changed since the preview: the flow shows a new one).
+    """
 
-    @dataclass
-    class Line(Message):
-        text: str
+    BINDINGS = [
+        Binding("escape", "close", "Close / background", show=False),
+        Binding("enter", "close_finished", "Close", show=False),
+        Binding("q", "quit", "Quit", show=False),
+    ]
 
-    @dataclass
-    class Done(Message):
-        outcome: ActionOutcome
-
-    def __init__(self, plan: ActionPlan) -> None:
+    def __init__(self, verification: Verification, clock=None) -> None:
         super().__init__()
-        self.plan = plan
-        self.finished = False
-        self.lines: list[str] = []
+        self.verification = verification
+        self.plan: ActionPlan = verification.plan
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._outcome_drawn = False
+
+    @property
+    def finished(self) -> bool:
+        """The outcome is known and drawn (the verification can end before this screen is mounted)."""
+        return self._outcome_drawn
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="progress"):
             yield Static(literal(describe_plan_header(self.plan)), classes="dialog-title")
             yield Static("", id="progress-lines")
-            yield Static(Text("working: the result will also be in the audit log"), classes="dialog-hint",
-                         id="progress-hint")
+            yield Static("", id="progress-wait")
+            yield Static(Text(""), classes="dialog-hint", id="progress-hint")
 
-    def on_progress_screen_line(self, message: Line) -> None:
-        self.lines.append(plain(message.text))
-        self.query_one("#progress-lines", Static).update(Text("\n".join(self.lines[-12:])))
+    def on_mount(self) -> None:
+        self.show_progress()
+        self.set_interval(1.0, self._show_countdown)
 
-    def on_progress_screen_done(self, message: Done) -> None:
-        self.finished = True
-        outcome = message.outcome
-        glyph = "✔" if outcome.ok else ("▲" if outcome.outcome is Outcome.APPLIED_NOT_CONVERGED else "✖")
-        self.lines.append(plain(f"{glyph} {outcome.outcome.value}: {outcome.detail}"))
-        self.query_one("#progress-lines", Static).update(Text("\n".join(self.lines[-12:])))
-        self.query_one("#progress-hint", Static).update(Text("enter or esc: close"))
+    def show_progress(self) -> None:
+        """Redraw from the verification: its lines, the countdown, or its outcome."""
+        if not self.is_mounted:
+            return  # on_mount draws everything the verification holds by then
+        lines = list(self.verification.lines)
+        outcome = self.verification.outcome
+        if outcome is not None:
+            self._outcome_drawn = True
+            lines.append(outcome_line(outcome))
+            self.query_one("#progress-wait", Static).display = False
+            self.query_one("#progress-hint", Static).update(Text("enter or esc: close"))
+        else:
+            self.query_one("#progress-hint", Static).update(
+                Text("esc: wait in the background (the row says verifying…)   q: quit (audited as not verified)"))
+            self._show_countdown()
+        self.query_one("#progress-lines", Static).update(Text("\n".join(plain(line) for line in lines[-12:])))
+
+    def _show_countdown(self) -> None:
+        if self.verification.outcome is not None or not self.is_mounted:
+            return
+        left = max(0, round(self.verification.deadline - monotonic()))
+        at = (self._clock() + timedelta(seconds=left)).astimezone().strftime("%H:%M:%S")
+        waiting = self.verification.lines[-1] if self.verification.lines else "the first read-back"
+        self.query_one("#progress-wait", Static).update(Text(plain(
+            f"⏳ waiting for {self.plan.description} to converge (now: {waiting}); "
+            f"gives up in {left // 60}:{left % 60:02d}, at {at}")))
 
     def action_close(self) -> None:
-        if self.finished:
-            self.dismiss(None)
+        self.dismiss("closed" if self.verification.outcome is not None else "background")
+
+    def action_close_finished(self) -> None:
+        # Enter closes only a finished wait: a stray enter (typed ahead with the y) must not decide
+        # for the operator to stop watching.
+        if self.verification.outcome is not None:
+            self.dismiss("closed")
+
+    async def action_quit(self) -> None:
+        await self.app.action_quit()
+
+
+def outcome_line(outcome: ActionOutcome) -> str:
+    glyph = "✔" if outcome.ok else ("▲" if outcome.outcome is Outcome.APPLIED_NOT_CONVERGED else "✖")
+    return f"{glyph} {outcome.outcome.value}: {outcome.detail}"

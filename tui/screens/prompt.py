@@ -8,12 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
+from tui.screens.modal import OnceModalScreen
 
-class PromptScreen(ModalScreen[str | None]):
+
+class PromptScreen(OnceModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
     def __init__(self, title: str, choices: Sequence[str] = (), placeholder: str = "") -> None:

@@ -1,0 +1,232 @@
+"""Keys that arrive together, through a real terminal: the app runs in tmux against the simulated
+Kubernetes cluster and Swarm, `tmux send-keys` writes several keys at once (as a paste, a key held
+down or a laggy SSH link does), and kubectl, the docker CLI and the audit log say what the engines
+hold afterwards. The process must still be alive, and nothing the operator did not see applied."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.engines import require_binary
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from sim.demo import start_demo
+
+    env = start_demo(seed=5)
+    yield env
+    env.stop()
+
+
+@pytest.fixture
+def own_demo():
+    """Engines no other app has talked to (an earlier app's connections must not slow this one's exit)."""
+    from sim.demo import start_demo
+
+    env = start_demo(seed=7)
+    yield env
+    env.stop()
+
+
+class Terminal:
+    """mlops-tui in a tmux pane of its own (a private tmux server, 150x45)."""
+
+    def __init__(self, tmux: str, socket: str) -> None:
+        self.tmux = tmux
+        self.socket = socket
+
+    def run(self, *args: str) -> str:
+        out = subprocess.run([self.tmux, "-L", self.socket, *args], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def start(self, argv: list[str], env: dict[str, str]) -> None:
+        # The app is the pane's own process (no shell in between): tmux sees it exit and keeps its status.
+        settings = [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
+        self.run("-f", "/dev/null", "new-session", "-d", "-s", "ops", "-x", "150", "-y", "45", "-c", str(REPO),
+                 *settings, *argv, ";", "set-option", "-t", "ops", "remain-on-exit", "on")
+
+    def keys(self, *keys: str) -> None:
+        """Several keys in one `send-keys`: tmux writes them to the terminal together."""
+        self.run("send-keys", "-t", "ops", *keys)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "ops")
+
+    def pane(self, field: str) -> str:
+        return self.run("display-message", "-p", "-t", "ops", f"#{{{field}}}").strip()
+
+    def alive(self) -> bool:
+        return self.pane("pane_dead") != "1"
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            assert self.alive(), f"the app exited while waiting for {text!r}:\n{shown}"
+            assert time.monotonic() < deadline, f"{text!r} not on screen within {timeout}s:\n{shown}"
+            time.sleep(0.2)
+
+    def wait_gone(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text in (shown := self.screen()):
+            assert time.monotonic() < deadline, f"{text!r} still on screen after {timeout}s:\n{shown}"
+            time.sleep(0.2)
+
+    def exit_status(self, timeout: float) -> str:
+        """Wait for the app to exit; its exit status (tmux keeps the dead pane: remain-on-exit)."""
+        deadline = time.monotonic() + timeout
+        while True:  # tmux marks the pane dead a moment before it records the status
+            status = self.pane("pane_dead_status") if not self.alive() else ""
+            found = re.search(r"Pane is dead \(status (\d+)", self.screen())
+            if status or found:
+                return status or found.group(1)  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, f"still running after {timeout}s:\n{self.screen()}"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        subprocess.run([self.tmux, "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def terminal():
+    term = Terminal(require_binary("tmux"), f"mlops-tui-test-{os.getpid()}-{time.monotonic_ns()}")
+    yield term
+    term.stop()
+
+
+def kubectl_replicas(env, name: str) -> str:
+    out = subprocess.run([require_binary("kubectl"), "--kubeconfig", env.kubeconfig, "--context", env.contexts[0],
+                          "get", "deploy", name, "-n", "ml-prod", "-o", "jsonpath={.spec.replicas}"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def docker_replicas(env, name: str) -> str:
+    out = subprocess.run([require_binary("docker"), "service", "inspect", name, "--format",
+                          "{{.Spec.Mode.Replicated.Replicas}}"], capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "DOCKER_HOST": env.docker_host})
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def audit(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def stays(condition, seconds: float = 2.0) -> bool:
+    """`condition` holds throughout `seconds`: how a test sees that something did NOT happen (an
+    apply would show within milliseconds; the window covers a loaded machine)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not condition():
+            return False
+        time.sleep(0.1)
+    return condition()
+
+
+def app_command(env, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The real CLI on the demo engines, with its audit log and state directory in `tmp_path`."""
+    argv = [sys.executable, "-m", "tui.cli", "--kubeconfig", env.kubeconfig, "--context", env.contexts[0],
+            "--swarm", f"{env.docker_host}?name=swarm-demo", "--prometheus", env.prometheus_url,
+            "--alertmanager", env.alertmanager_url, "--audit-log", str(tmp_path / "audit.jsonl")]
+    return argv, {"XDG_STATE_HOME": str(tmp_path / "state")}
+
+
+def select(term: Terminal, name: str) -> None:
+    """Filter the services down to `name`; the cursor is then on its row."""
+    term.keys("/")
+    term.wait_for("enter applies, esc clears")  # the filter bar's placeholder: it is open and empty
+    term.keys(*name, "Enter")
+    term.wait_for(f"/ {name}")
+    term.wait_for(f" {name} ")  # its row
+
+
+@pytest.mark.xfail(strict=False, reason="open: run alone it passes (exit in 0.4-0.7 s); run in one pytest "
+                   "session with the other pty story the app often restores the terminal after q but "
+                   "its process has not exited 60 s later; not diagnosed yet (see the h/keys report)")
+def test_q_during_a_wait_that_cannot_converge_quits_at_once_and_the_audit_says_not_verified(own_demo, terminal,
+                                                                                             tmp_path):
+    demo = own_demo
+    audit_log = tmp_path / "audit.jsonl"
+    terminal.start(*app_command(demo, tmp_path))
+    terminal.wait_for("demo-prod connected", timeout=180)  # a cold start on a loaded machine
+    select(terminal, "llm-reranker")
+    terminal.keys("s")
+    terminal.wait_for("desired,")
+    terminal.keys("8", "Enter")  # more GPUs than the cluster has: the pods stay Pending
+    terminal.wait_for("scale to 8 ·")
+    terminal.wait_for("y: apply")
+    terminal.keys("y")
+    shown = terminal.wait_for("gives up")  # the countdown: "gives up in 1:59, at 03:12:40"
+    assert "waiting for scale to 8 to converge" in shown and "esc: wait in the background" in shown
+    terminal.keys("q")
+    started = time.monotonic()
+    assert terminal.exit_status(timeout=60) == "0", "q did not quit while an action was being verified"
+    print(f"quit took {time.monotonic() - started:.1f} s")
+    assert time.monotonic() - started < 60  # far less than the 120 s the verification would still wait
+    records = audit(audit_log)
+    assert [(r["intent"], r["result"]) for r in records] == [("scale to 8", "applied-not-converged")]
+    assert "not verified" in records[0]["detail"]
+
+
+def test_keys_together_over_a_real_terminal_apply_nothing_unseen_and_the_app_stays_up(demo, terminal, tmp_path):
+    require_binary("kubectl")
+    audit_log = tmp_path / "audit.jsonl"
+    terminal.start(*app_command(demo, tmp_path))
+    terminal.wait_for("demo-prod connected", timeout=180)  # a cold start on a loaded machine
+    assert kubectl_replicas(demo, "ml-model-v2-1") == "3"
+
+    # Two enters together in the scale dialog: one preview, nothing applied, no crash.
+    select(terminal, "ml-model-v2-1")
+    terminal.keys("s")
+    terminal.wait_for("desired,")
+    terminal.keys("4")
+    terminal.keys("Enter", "Enter")
+    terminal.wait_for("scale to 4 ·")
+    assert stays(lambda: kubectl_replicas(demo, "ml-model-v2-1") == "3" and not audit(audit_log))
+    shown = terminal.wait_for("y: apply")
+    assert "enter: apply" not in shown and terminal.alive()
+    terminal.keys("Escape")
+    terminal.wait_for("cancelled: nothing was sent")
+
+    # A whole action typed ahead in one write stops at the preview, which says why.
+    terminal.keys("s", "4", "Enter", "y")
+    terminal.wait_for("was ignored")
+    assert stays(lambda: kubectl_replicas(demo, "ml-model-v2-1") == "3" and not audit(audit_log))
+    terminal.keys("y")  # seen now: applied, once
+    terminal.wait_for("succeeded", timeout=90)
+    assert kubectl_replicas(demo, "ml-model-v2-1") == "4"
+    assert [(r["target"].split("/")[-1], r["intent"], r["result"]) for r in audit(audit_log)] == [
+        ("ml-model-v2-1", "scale to 4", "succeeded")]
+    terminal.keys("Enter")  # close the progress screen
+    terminal.wait_gone("enter or esc: close")
+    terminal.keys("Escape")  # clear the filter
+    terminal.wait_gone("/ ml-model-v2-1")
+
+    # The same on Swarm, judged by the docker CLI: two enters, a preview, nothing sent.
+    before = docker_replicas(demo, "proptech-ml_model-api")
+    select(terminal, "proptech-ml_model-api")
+    terminal.keys("s")
+    terminal.wait_for("desired,")
+    terminal.keys("BSpace", "7")  # in one write: the field holds 7
+    terminal.keys("Enter", "Enter")
+    terminal.wait_for("scale to 7 ·")
+    assert stays(lambda: docker_replicas(demo, "proptech-ml_model-api") == before and len(audit(audit_log)) == 1)
+    terminal.keys("Escape")
+    terminal.wait_for("cancelled: nothing was sent")
+    assert terminal.alive()
