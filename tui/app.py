@@ -23,7 +23,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from backends.model import Alert, HealthState, ModelService, ServiceKey
-from backends.state import FleetState
+from backends.state import FleetDelta, FleetState
 from themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from tui.config import Settings
 from tui.format import plain
@@ -158,7 +158,10 @@ class MlopsApp(App[None]):
         except Exception as exc:
             self.post_message(FleetFailed(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)))
             return
-        fleet.subscribe(lambda state, delta: self.post_message(FleetUpdated(state, delta)))
+        def publish(state: FleetState, delta: FleetDelta) -> None:
+            self.post_message(FleetUpdated(state, delta))
+
+        fleet.subscribe(publish)
         self.fleet = fleet
         fleet.start()
 
@@ -345,7 +348,7 @@ class MlopsApp(App[None]):
 
     def _show_active_pane(self) -> None:
         for pane in self._panes():
-            pane.set_class(pane.pane_id == self.active_pane, "-active")  # type: ignore[attr-defined]
+            pane.set_class(pane.pane_id == self.active_pane, "-active")
         for column, members in (("#left", ("services", "gpus")), ("#right", ("latency", "alerts"))):
             self.query_one(column).set_class(self.active_pane in members, "-active")
         tabs = "  ".join(f"▸{name}◂" if name == self.active_pane else f" {name} " for name in VIEWS)
@@ -356,7 +359,7 @@ class MlopsApp(App[None]):
         self._show_active_pane()
         pane = {p.pane_id: p for p in self._panes()}[name]
         target = pane.table if isinstance(pane, GpuPane) else pane
-        self.call_after_refresh(target.focus)  # type: ignore[attr-defined]
+        self.call_after_refresh(target.focus)
 
     def action_next_pane(self) -> None:
         self._step_pane(+1)
@@ -398,7 +401,7 @@ class MlopsApp(App[None]):
                 self.query_one("#filter-bar").display = False
             self.focus_pane("services")
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         filter_input = self.query_one("#filter", Input)
         if filter_input.value or self.query_one("#filter-bar").display:
             filter_input.value = ""
@@ -411,7 +414,8 @@ class MlopsApp(App[None]):
 
         clusters = sorted({k.cluster for k in self.state.services} | set(self.state.health))
         self.push_screen(
-            PromptScreen(":  jump to a view or a cluster", [*VIEWS, *clusters], "services, gpus, latency, alerts, or a cluster"),
+            PromptScreen(":  jump to a view or a cluster", [*VIEWS, *clusters],
+                         "services, gpus, latency, alerts, or a cluster"),
             self._jump_to,
         )
 
@@ -446,8 +450,7 @@ class MlopsApp(App[None]):
 
     def watch_theme(self, _theme: str) -> None:
         # Cell styles are resolved from the theme when rows are built: rebuild them once.
-        if self.is_mounted:
-            self.call_after_refresh(self._restyle)
+        self.call_after_refresh(self._restyle)
 
     def _restyle(self) -> None:
         for pane in self._panes():
@@ -457,7 +460,7 @@ class MlopsApp(App[None]):
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
-            if binding.id and binding.description and binding.action not in ("quit",):
+            if isinstance(binding, Binding) and binding.id and binding.description and binding.action not in ("quit",):
                 yield SystemCommand(binding.description, f"{binding.description} (key: {binding.key})",
                                     lambda action=binding.action: self.run_action(action))
 

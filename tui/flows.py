@@ -25,6 +25,7 @@ from tui.messages import VerificationCrashed, VerificationDone, VerificationLine
 from tui.screens.preview import Decision, PreviewScreen, ProgressScreen
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
     from textual.screen import ModalScreen
 
     from backends.fleet import Fleet
@@ -112,7 +113,8 @@ async def run_action(app: MlopsApp, service: ModelService | None, dialog: ModalS
         choice = await app.push_screen_wait(ProgressScreen(verification, app.clock))
         outcome = verification.outcome
         if choice == "replan" and outcome is not None and outcome.replanned is not None:
-            plan, note = outcome.replanned, f"The object changed since your preview: {outcome.detail}. Here is a new plan."
+            plan = outcome.replanned
+            note = f"The object changed since your preview: {outcome.detail}. Here is a new plan."
             continue
         if choice == "background":
             app.notify(plain(f"{plan.description} on {plan.target_name}: still verifying in the background; "
@@ -122,7 +124,8 @@ async def run_action(app: MlopsApp, service: ModelService | None, dialog: ModalS
 
 
 def report(app: MlopsApp, outcome: ActionOutcome) -> None:
-    severity = "information" if outcome.ok else ("warning" if outcome.outcome is Outcome.APPLIED_NOT_CONVERGED else "error")
+    severity: SeverityLevel = "information" if outcome.ok else (
+        "warning" if outcome.outcome is Outcome.APPLIED_NOT_CONVERGED else "error")
     app.notify(plain(f"{outcome.plan.description} on {outcome.plan.target_name}: {outcome.outcome.value}: "
                      f"{outcome.detail}"), title="Action", severity=severity, timeout=8)
     mark_row(app, outcome.plan, outcome_mark(outcome))

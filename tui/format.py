@@ -195,7 +195,8 @@ def service_cells(
         "bluegreen": literal(bluegreen, style_for(bg_style) if bg_style else ""),
         "autoscaler": Text(autoscaler_text(service), no_wrap=True),
         "gpus": Text(gpus_text(service), no_wrap=True),
-        "alerts": Text(f"⚠ {alert_count}" if alert_count else "-", style=style_for("alert-firing") if alert_count else ""),
+        "alerts": Text(f"⚠ {alert_count}" if alert_count else "-",
+                       style=style_for("alert-firing") if alert_count else ""),
         "action": (literal(last_action[0], style_for(ACTION_MARK_STYLE[last_action[1]]))
                    if last_action else Text("-")),
     }

@@ -8,13 +8,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from backends.model import (
-    AlertState,
     ClusterHealth,
     GpuNode,
     GpuResource,
     HealthState,
     ServiceKind,
-    Severity,
 )
 from tests.fakes import service
 from tui.format import ALERT_STATE, SEVERITY_WORD, gpu_cells, health_text, service_state

@@ -110,4 +110,5 @@ class ServicesPane(PaneMixin, KeyedTable):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self.post_message(self.Selected(self._keys.get(event.row_key.value) if event.row_key else None))
+        key = event.row_key.value if event.row_key else None
+        self.post_message(self.Selected(self._keys.get(key) if key else None))

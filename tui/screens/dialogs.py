@@ -205,9 +205,9 @@ class CanaryDialog(IntentDialog):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        choice = event.option.id
-        intents = {"promote": Promote(), "promote-full": Promote(full=True), "abort": Abort(), "retry": Retry()}
-        self.dismiss(intents[choice])
+        intents: dict[str | None, Intent] = {"promote": Promote(), "promote-full": Promote(full=True),
+                                             "abort": Abort(), "retry": Retry()}
+        self.dismiss(intents[event.option.id])
 
 
 class BlueGreenDialog(IntentDialog):

@@ -51,5 +51,5 @@ class HelpScreen(ModalScreen[None]):
             yield Static(table, id="help-table")
             yield Static(notes)
 
-    def action_dismiss(self) -> None:
+    async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
