@@ -210,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                got: WatchEvent | None | bool
+                got: WatchEvent | bool | None
                 try:
                     got = watcher.queue.get(timeout=min(left, max(0.05, next_bookmark - time.monotonic()), 1.0))
                 except Exception:  # queue.Empty
