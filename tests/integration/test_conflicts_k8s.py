@@ -28,7 +28,7 @@ from backends.plans import (
     SetCanaryWeight,
     SwitchBlueGreen,
 )
-from tests.integration.test_k8s_backend_sim import NS, Env, eventually
+from tests.integration.test_k8s_backend_sim import NS, Env, eventually, preview
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +42,6 @@ def env(tmp_path_factory):
     yield environment
     environment.close()
 
-
-def preview(env: Env, name: str, kind: ServiceKind, intent):
-    def offered(service) -> bool:  # the Fleet has caught up: the action is offered and allowed
-        return intent.kind not in service.denied and (intent.kind in service.actions or service.autoscaler is not None)
-
-    service = eventually(lambda: offered(env.service(name, kind)) and env.service(name, kind), 15,
-                         what=f"{intent.kind.value} offered on {name}")
-    return env.fleet.plan(service, intent)
 
 
 def confirm_over_a_colleagues_change(env: Env, plan, *kubectl_args: str, confirm: str = ""):

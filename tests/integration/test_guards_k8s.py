@@ -21,7 +21,7 @@ import pytest
 
 from backends.model import ServiceKind
 from backends.plans import Abort, Outcome, Promote, Rollback, Scale, SetAutoscalerBounds, SetCanaryWeight
-from tests.integration.test_k8s_backend_sim import NS, Env, eventually
+from tests.integration.test_k8s_backend_sim import NS, Env, eventually, preview
 
 pytestmark = pytest.mark.integration
 
@@ -36,14 +36,6 @@ def env(tmp_path_factory):
     yield environment
     environment.close()
 
-
-def preview(env: Env, name: str, kind: ServiceKind, intent):
-    def offered(service) -> bool:
-        return intent.kind not in service.denied and (intent.kind in service.actions or service.autoscaler is not None)
-
-    service = eventually(lambda: offered(env.service(name, kind)) and env.service(name, kind), 15,
-                         what=f"{intent.kind.value} offered on {name}")
-    return env.fleet.plan(service, intent)
 
 
 def meta(env: Env, kind: str, name: str) -> dict:

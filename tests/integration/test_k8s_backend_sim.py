@@ -62,6 +62,16 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float 
     raise AssertionError(f"timed out waiting for {what or check}: last {last!r}")
 
 
+def preview(env: Env, name: str, kind: ServiceKind, intent):
+    """The operator's preview of `intent` on a service, once the Fleet offers and allows the action."""
+    def offered(service) -> bool:
+        return intent.kind not in service.denied and (intent.kind in service.actions or service.autoscaler is not None)
+
+    service = eventually(lambda: offered(env.service(name, kind)) and env.service(name, kind), 15,
+                         what=f"{intent.kind.value} offered on {name}")
+    return env.fleet.plan(service, intent)
+
+
 class Env:
     def __init__(self, tmp_path_factory) -> None:
         SimKubeCluster, write_kubeconfig = _sim()
