@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from backends.plans import Outcome
 from tests.engines import require_binary
 from tests.tui.conftest import until, visible_text
 from tui.app import MlopsApp
 from tui.config import Settings
 from tui.panes import ServicesPane
 from tui.panes.services import row_key
+from tui.screens.preview import outcome_line
 from tui.sources import build_fleet
 
 
@@ -71,8 +73,8 @@ async def finish(pilot, app) -> str:
     """Wait for the applied action to be verified, read the outcome, close the progress screen."""
     await until(pilot, lambda: app.screen.__class__.__name__ == "ProgressScreen" and app.screen.finished, timeout=90)
     # The outcome line is set with `finished`; wait until it is painted before reading the screen.
-    outcome_line = app.screen.lines[-1][:20]
-    await until(pilot, lambda: outcome_line in visible_text(app), timeout=10)
+    shown = outcome_line(app.screen.verification.outcome)[:20]
+    await until(pilot, lambda: shown in visible_text(app), timeout=10)
     text = visible_text(app)
     await pilot.press("enter")
     await until(pilot, lambda: app.screen is app.screen_stack[0])
@@ -89,7 +91,8 @@ async def confirm_once(pilot, app) -> str:
                 or (app.screen.__class__.__name__ == "PreviewScreen" and app.screen is not preview), timeout=90)
     screen = app.screen
     assert screen.__class__.__name__ == "ProgressScreen", f"a fresh preview instead: {visible_text(app)}"
-    assert not screen.lines[-1].startswith("✖ conflict"), screen.lines[-1]
+    outcome = screen.verification.outcome
+    assert outcome is not None and outcome.outcome is not Outcome.CONFLICT, outcome_line(outcome)
     return await finish(pilot, app)
 
 
