@@ -521,7 +521,8 @@ class MlopsApp(App[None]):
 
     def action_update_image(self) -> None:
         if service := self._service_for("update_image"):
-            self._update_image_flow(service)
+            # In front of the operator: keys typed next wait for its dialog (it lists containers first).
+            self._front_flows.add(self._update_image_flow(service))
 
     @work(exclusive=True, group="action")
     async def _update_image_flow(self, service: ModelService) -> None:

@@ -223,6 +223,30 @@ async def test_typing_right_after_opening_each_action_dialog_goes_into_it():
         assert backend.mutations == []
 
 
+async def test_an_image_typed_while_u_still_lists_the_containers_goes_into_the_dialog():
+    """`u` reads the containers from the engine before its dialog opens: the image typed meanwhile
+    waits for that dialog instead of landing on the dashboard as commands."""
+    app, backend = make_app()
+    listed = threading.Event()
+
+    def slow_containers(service):
+        listed.wait(0.5)  # an engine round trip
+        return []
+
+    backend.containers = slow_containers  # type: ignore[attr-defined]
+    async with app.run_test(size=(140, 42)) as pilot:
+        await select(pilot, app, "property-price-predictor")
+        svc = next(s for s in backend.services.values() if s.key.name == "property-price-predictor")
+        backend.upsert(replace(svc, actions=frozenset({ActionKind.UPDATE_IMAGE})))
+        await until(pilot, lambda: app.check_action("update_image", ()) is True)
+        burst(app, "u", *"repo/x:v2")
+        await until(pilot, lambda: app._keys.held == 0 and screen_name(app) == "UpdateImageDialog")
+        box = app.screen.query_one("#image", Input)
+        await until(pilot, lambda: box.value == "repo/x:v2")
+        assert app.theme == "mlops-dark"  # no `t` reached the dashboard as a command
+        assert backend.mutations == []
+
+
 async def test_typing_right_after_opening_the_silence_dialog_goes_into_it():
     alertmanager = InMemoryBackend("alertmanager")
     alertmanager.silences = True  # what the app looks for to offer silencing
