@@ -277,6 +277,8 @@ class MlopsApp(App[None]):
     # -- live data ------------------------------------------------------------------------------
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
+        if not self.query(ServicesPane):
+            return  # the app is closing and its panes are gone: an update still in the queue has nowhere to go
         if not self._synced and message.state.health and all(
             h.state is not HealthState.CONNECTING for h in message.state.health.values()
         ):
@@ -325,10 +327,9 @@ class MlopsApp(App[None]):
         self.push_screen(ServiceDetailScreen(service))
 
     def _panes(self) -> Iterable[PaneMixin]:
-        yield self.query_one(ServicesPane)
-        yield self.query_one(GpuPane)
-        yield self.query_one(LatencyPane)
-        yield self.query_one(AlertsPane)
+        """The dashboard's panes that are mounted (none once the app is closing)."""
+        for pane_type in (ServicesPane, GpuPane, LatencyPane, AlertsPane):
+            yield from self.query(pane_type)
 
     def selected_service_key(self) -> ServiceKey | None:
         # The footer asks (check_action) before the panes are mounted, and again while the app exits.

@@ -14,12 +14,14 @@ from pathlib import Path
 
 from backends.fleet import Fleet
 from backends.plans import VerifyResult
+from backends.state import FleetDelta
 from tests.fakes import T0, InMemoryBackend
-from tests.tui.conftest import seed_fleet, until, visible_text
+from tests.tui.conftest import make_app, seed_fleet, until, visible_text
 from tests.tui.test_actions_flow import select
 from tui.app import MlopsApp
 from tui.config import Settings
 from tui.format import SERVICE_COLUMN
+from tui.messages import FleetUpdated
 from tui.panes import ServicesPane
 
 
@@ -219,3 +221,16 @@ def test_a_fatal_error_exits_non_zero_with_a_crash_report_whose_path_is_printed(
     assert "AttributeError" in text and "on_fleet_updated" in text
     assert str(reports[0]) in capsys.readouterr().err
 
+
+
+async def test_an_update_arriving_while_the_app_closes_is_dropped_not_an_error():
+    """The Fleet's publisher posts from its own thread: an update can still be queued when the
+    dashboard is being taken down at quit. It must not turn a clean quit into a crash."""
+    app, _ = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.fleet is not None and app.query_one(ServicesPane).row_count == 5)
+        state = app.state
+        await app.query_one(ServicesPane).remove()  # what the quit's teardown does to the panes
+        app.post_message(FleetUpdated(state, FleetDelta(services=frozenset(state.services))))
+        await pilot.pause()
+        assert app._exception is None and app.is_running
