@@ -277,7 +277,8 @@ class MlopsApp(App[None]):
     # -- live data ------------------------------------------------------------------------------
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
-        if not self.query(ServicesPane):
+        panes = list(self._panes())
+        if not panes:
             return  # the app is closing and its panes are gone: an update still in the queue has nowhere to go
         if not self._synced and message.state.health and all(
             h.state is not HealthState.CONNECTING for h in message.state.health.values()
@@ -289,7 +290,7 @@ class MlopsApp(App[None]):
         before = self._selected_service()
         self.state = message.state
         with self.batch_update():
-            for pane in self._panes():
+            for pane in panes:
                 pane.show(message.state, message.delta)
             if message.delta.health:
                 self.query_one(StatusBar).show(message.state)
