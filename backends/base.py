@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from backends.model import (
+from mlops_tui.backends.model import (
     Alert,
     ClusterHealth,
     ClusterRef,
@@ -23,7 +23,7 @@ from backends.model import (
     PendingGpuWorkload,
     ServiceKey,
 )
-from backends.plans import ActionPlan, Intent, VerifyResult
+from mlops_tui.backends.plans import ActionPlan, Intent, VerifyResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from backends.model import Alert, AlertState, ModelService, ServiceKey, ServiceKind
+from mlops_tui.backends.model import Alert, AlertState, ModelService, ServiceKey, ServiceKind
 
 NAMESPACE_LABELS = ("namespace", "exported_namespace", "k8s_namespace_name", "namespace_name", "stack")
 """Label names that carry a Kubernetes namespace or a Swarm stack, most specific first."""

@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from backends.base import ActionBackend, Backend, Change
-from backends.correlate import ServiceIndex, merge_alerts
-from backends.model import (
+from mlops_tui.backends.base import ActionBackend, Backend, Change
+from mlops_tui.backends.correlate import ServiceIndex, merge_alerts
+from mlops_tui.backends.model import (
     ActionKind,
     Alert,
     ClusterHealth,
@@ -31,7 +31,7 @@ from backends.model import (
     ServiceDetail,
     ServiceKey,
 )
-from backends.plans import (
+from mlops_tui.backends.plans import (
     ActionConflict,
     ActionError,
     ActionForbidden,
@@ -43,7 +43,7 @@ from backends.plans import (
     field_changes,
     what_changed,
 )
-from backends.state import FleetDelta, FleetState
+from mlops_tui.backends.state import FleetDelta, FleetState
 
 log = logging.getLogger(__name__)
 

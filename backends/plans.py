@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from backends.model import ActionKind, ServiceKey
+from mlops_tui.backends.model import ActionKind, ServiceKey
 
 # ---------------------------------------------------------------------------------------------
 # Intents: what the operator asked for, before any engine is consulted.

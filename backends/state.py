@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from backends.model import (
+from mlops_tui.backends.model import (
     Alert,
     ClusterHealth,
     GpuDeviceMetrics,

@@ -52,10 +52,10 @@ DOCKER = shutil.which("docker") or "docker"
 
 
 def start_fleet(kubeconfig: str, swarm_url: str):
-    from backends.fleet import Fleet
-    from backends.kubernetes.client import backends_from_settings as kube_backends
-    from backends.model import HealthState
-    from backends.swarm.client import backends_from_settings as swarm_backends
+    from mlops_tui.backends.fleet import Fleet
+    from mlops_tui.backends.kubernetes.client import backends_from_settings as kube_backends
+    from mlops_tui.backends.model import HealthState
+    from mlops_tui.backends.swarm.client import backends_from_settings as swarm_backends
 
     fleet = Fleet(audit=lambda record: None)
     for b in [*kube_backends(contexts=["sim-a"], kubeconfig=kubeconfig, explicit=True),
@@ -77,7 +77,7 @@ def start_fleet(kubeconfig: str, swarm_url: str):
 
 
 def apply_timed(fleet, key, intent) -> tuple[float, str]:
-    from backends.plans import Outcome
+    from mlops_tui.backends.plans import Outcome
 
     fleet.flush()
     service = fleet.state.services[key]
@@ -108,8 +108,8 @@ def main() -> None:
     parser.add_argument("--ready-delay", type=float, default=1.0)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    from backends.model import Platform, ServiceKind
-    from backends.plans import Rollback, Scale, UpdateImage
+    from mlops_tui.backends.model import Platform, ServiceKind
+    from mlops_tui.backends.plans import Rollback, Scale, UpdateImage
 
     env = Env()
     spec = {"kubeconfig": env.kubeconfig, "swarm": {"fleet": "demo"},

@@ -639,7 +639,7 @@ def _simhost_main(spec: dict[str, Any]) -> None:  # runs in the child
     demo = None
     try:
         if spec.get("demo") is not None:  # sim.demo.start_demo: what `mlops-tui --demo` starts, out of the app
-            from sim.demo import start_demo
+            from mlops_tui.sim.demo import start_demo
 
             demo = start_demo(**spec["demo"])
             clusters = {c.name: c for c in demo.clusters}
@@ -648,7 +648,7 @@ def _simhost_main(spec: dict[str, Any]) -> None:  # runs in the child
                   "kubeconfig": demo.kubeconfig, "prometheus": demo.prometheus_url,
                   "alertmanager": demo.alertmanager_url, "pid": os.getpid()})
         if spec.get("kube"):
-            from sim.kube import SimKubeCluster, write_kubeconfig
+            from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig
 
             for c in spec["kube"]:
                 kwargs = {k: c[k] for k in ("services", "pods_per_service", "gpu_nodes") if k in c}
@@ -657,20 +657,20 @@ def _simhost_main(spec: dict[str, Any]) -> None:  # runs in the child
                                                            fleet=c.get("fleet", "scaled"), **kwargs)
             write_kubeconfig(spec["kubeconfig"], list(clusters.values()))
         if spec.get("swarm"):
-            from sim.docker import SimSwarm
+            from mlops_tui.sim.docker import SimSwarm
 
             s = spec["swarm"]
             swarm = SimSwarm.start(seed=s.get("seed", 0), fleet=s.get("fleet", "demo"), services=s.get("services", 0))
         info: dict[str, Any] = {"kubeconfig": spec.get("kubeconfig"), "kube": {n: c.url for n, c in clusters.items()},
                                 "swarm": swarm.url if swarm else None, "pid": os.getpid()}
         if spec.get("prometheus"):
-            from sim.prometheus import SimPrometheus  # type: ignore[attr-defined]
+            from mlops_tui.sim.prometheus import SimPrometheus  # type: ignore[attr-defined]
 
             prom = SimPrometheus.start(**spec["prometheus"]) if isinstance(spec["prometheus"], dict) \
                 else SimPrometheus.start()
             info["prometheus"] = prom.url
         if spec.get("alertmanager"):
-            from sim.alertmanager import SimAlertmanager  # type: ignore[attr-defined]
+            from mlops_tui.sim.alertmanager import SimAlertmanager  # type: ignore[attr-defined]
 
             alertmgr = SimAlertmanager.start()
             info["alertmanager"] = alertmgr.url

@@ -66,9 +66,9 @@ RESOURCES = {
 
 def child(spec: dict) -> None:
     """Runs in a fresh process: our initial sync, printed as one JSON line."""
-    from backends.fleet import Fleet
-    from backends.kubernetes.client import backends_from_settings
-    from backends.model import HealthState
+    from mlops_tui.backends.fleet import Fleet
+    from mlops_tui.backends.kubernetes.client import backends_from_settings
+    from mlops_tui.backends.model import HealthState
 
     def status_kb(key: str) -> int:
         with open("/proc/self/status") as f:

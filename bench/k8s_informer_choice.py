@@ -132,9 +132,9 @@ def time_typed(url: str, n: int) -> float:
 
 
 def time_reflector(url: str, n: int) -> float:
-    from backends.kubernetes import translate as tr
-    from backends.kubernetes.client import RawClient
-    from backends.kubernetes.watch import Reflector, ReflectorHandler, ResourceSpec
+    from mlops_tui.backends.kubernetes import translate as tr
+    from mlops_tui.backends.kubernetes.client import RawClient
+    from mlops_tui.backends.kubernetes.watch import Reflector, ReflectorHandler, ResourceSpec
 
     done = threading.Event()
 

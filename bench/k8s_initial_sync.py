@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 CHILD = r"""
 import sys, time
-from sim.kube import SimKubeCluster, write_kubeconfig
+from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig
 services, per, nodes, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 cluster = SimKubeCluster.start(name="bench", seed=7, fleet="scaled", services=services, pods_per_service=per,
                                gpu_nodes=nodes, ready_delay=0)
@@ -67,9 +67,9 @@ def run_kubectl(kubeconfig: str) -> float:
 
 
 def run_ours(kubeconfig: str, keep: bool = False):
-    from backends.fleet import Fleet
-    from backends.kubernetes.client import resolve_backends
-    from backends.model import HealthState
+    from mlops_tui.backends.fleet import Fleet
+    from mlops_tui.backends.kubernetes.client import resolve_backends
+    from mlops_tui.backends.model import HealthState
 
     (backend,) = resolve_backends(contexts=["bench"], kubeconfig=kubeconfig)
     backend._check_access = False  # the SSAR sweep runs after the first snapshot anyway
@@ -110,7 +110,7 @@ def run_ours(kubeconfig: str, keep: bool = False):
 
 
 def latency(fleet, child, changes: int) -> tuple[list[float], list[float]]:
-    from backends.model import ServiceKind
+    from mlops_tui.backends.model import ServiceKind
 
     state = fleet.state
     deployments = sorted(k for k in state.services if k.kind is ServiceKind.DEPLOYMENT)[:changes]

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import sys, json
-from sim.kube import SimKubeCluster, write_kubeconfig
-from sim.kube.tls import cert_paths
+from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig
+from mlops_tui.sim.kube.tls import cert_paths
 services, per, nodes, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 cluster = SimKubeCluster.start(name="bench", seed=7, fleet="scaled", services=services, pods_per_service=per,
                                gpu_nodes=nodes, ready_delay=0)

@@ -75,14 +75,14 @@ def services_count(lines: list[str]) -> int | None:
 
 def kube_available() -> bool:
     try:
-        return importlib.util.find_spec("sim.kube.cluster") is not None and _sim_kube_ok()
+        return importlib.util.find_spec("mlops_tui.sim.kube.cluster") is not None and _sim_kube_ok()
     except Exception:
         return False
 
 
 def _sim_kube_ok() -> bool:
     try:
-        from sim.kube import SimKubeCluster, write_kubeconfig  # noqa: F401
+        from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig  # noqa: F401
     except Exception:
         return False
     return True
@@ -146,10 +146,10 @@ def scenario(name: str, sims: SimHost, env: Env, runs: int, note: str) -> dict:
 
 def demo_builtin(runs: int) -> dict | None:
     """`mlops-tui --demo` (simulators in the app's process), when sim/demo.py exists."""
-    if importlib.util.find_spec("sim.demo") is None:
+    if importlib.util.find_spec("mlops_tui.sim.demo") is None:
         return None
     sources = (Path(__file__).resolve().parent.parent / "tui" / "sources.py").read_text()
-    if "start_demo" not in sources and "sim.demo" not in sources:
+    if "start_demo" not in sources and "mlops_tui.sim.demo" not in sources:
         print("  --demo: not wired into tui/sources.py yet: skipped", flush=True)
         return None
     env = Env()
@@ -196,7 +196,7 @@ def main() -> None:
             spec["kube"] = [{"name": f"sim-{i:02d}", "fleet": "scaled", "services": args.services_per_cluster,
                              "pods_per_service": 2, "gpu_nodes": 10, "seed": i} for i in range(args.clusters)]
         elif name != "demo":
-            print("sim.kube is not available: only the Swarm-only demo scenario runs", file=sys.stderr)
+            print("the Kubernetes simulator is not available: only the Swarm-only demo scenario runs", file=sys.stderr)
             env.cleanup()
             continue
         note = "Kubernetes demo sim + Swarm demo sim" if kube and name == "demo" else (

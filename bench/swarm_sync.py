@@ -31,9 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 from docker.types import ContainerSpec, Placement, ServiceMode, TaskTemplate  # noqa: E402
-
-from backends.swarm.client import SwarmEndpoint  # noqa: E402
-from backends.swarm.watch import SwarmBackend  # noqa: E402
+from mlops_tui.backends.swarm.client import SwarmEndpoint  # noqa: E402
+from mlops_tui.backends.swarm.watch import SwarmBackend  # noqa: E402
 
 DOCKER = "/usr/bin/docker"
 PREFIX = "bench-swarm-"

@@ -1,4 +1,4 @@
-"""`python -m sim --out DIR ...`: start the simulated engines, write DIR/kubeconfig, print `ready`, serve
+"""`python -m mlops_tui.sim --out DIR ...`: start the simulated engines, write DIR/kubeconfig, print `ready`, serve
 until SIGTERM/SIGINT.
 
 Each engine is a *starter*: a function that adds its options to the parser and, given the parsed
@@ -45,7 +45,7 @@ class KubeStarter:
         group.add_argument("--ready-delay", type=float, default=1.0, help="seconds until a new pod is Ready")
 
     def start(self, args: argparse.Namespace, out: Path) -> Sequence[Stoppable]:
-        from sim.kube import SimKubeCluster, write_kubeconfig
+        from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig
 
         fleet = args.fleet or ("scaled" if args.services else "demo")
         clusters = []
@@ -65,7 +65,7 @@ class KubeStarter:
 
 
 def _starters() -> list[Starter]:
-    from sim.demo import EnginesStarter  # Swarm, Prometheus, Alertmanager and the scenario
+    from mlops_tui.sim.demo import EnginesStarter  # Swarm, Prometheus, Alertmanager and the scenario
 
     kube = KubeStarter()
     return [kube, EnginesStarter(kube)]
@@ -77,7 +77,7 @@ STARTERS: list[Starter] = _starters()
 def main(argv: list[str] | None = None, starters: list[Starter] | None = None,
          wait: Callable[[], Any] | None = None) -> int:
     starters = STARTERS if starters is None else starters
-    parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mlops_tui.sim", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="directory for kubeconfig and other client files")
     parser.add_argument("--seed", type=int, default=1)
     for starter in starters:

@@ -18,10 +18,10 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.alertmanager import SimAlertmanager
-from sim.docker import SimSwarm
-from sim.prometheus import SimPrometheus, seed_rule
-from sim.scenario import Scenario
+from mlops_tui.sim.alertmanager import SimAlertmanager
+from mlops_tui.sim.docker import SimSwarm
+from mlops_tui.sim.prometheus import SimPrometheus, seed_rule
+from mlops_tui.sim.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class DemoEnvironment:
         return out
 
     def write_env(self, path: str | os.PathLike[str]) -> str:
-        """`KEY=value` lines (the endpoints.env format `python -m sim --out DIR` writes)."""
+        """`KEY=value` lines (the endpoints.env format `python -m mlops_tui.sim --out DIR` writes)."""
         with open(path, "w") as f:
             for key in ("DOCKER_HOST", "PROMETHEUS_URL", "ALERTMANAGER_URL"):
                 f.write(f"{key}={self.env()[key]}\n")
@@ -87,7 +87,7 @@ class DemoEnvironment:
 def start_engines(*, seed: int = 0, scale: int = 1, time_scale: float = 1.0, clusters: list[Any] | None = None,
                   cluster_labels: list[str] | None = None, swarm: bool = True) -> DemoEnvironment:
     """The Swarm, Prometheus and Alertmanager sims and the scenario, driving `clusters` (already
-    running Kubernetes sims, may be empty). Used by `start_demo` and by `python -m sim`."""
+    running Kubernetes sims, may be empty). Used by `start_demo` and by `python -m mlops_tui.sim`."""
     clusters = list(clusters or [])
     labels = cluster_labels or [getattr(c, "name", f"cluster-{i + 1}") for i, c in enumerate(clusters)]
     env = DemoEnvironment(kubeconfig=None, contexts=[], docker_host="", prometheus_url="", alertmanager_url="",
@@ -124,7 +124,7 @@ def start_demo(seed: int = 0, scale: int = 1, clusters: int = 1, time_scale: flo
     kubeconfig: str | None = None
     try:
         try:
-            from sim.kube.cluster import SimKubeCluster, write_kubeconfig
+            from mlops_tui.sim.kube.cluster import SimKubeCluster, write_kubeconfig
         except ImportError as e:
             notes.append(f"Kubernetes simulator unavailable ({e}); Swarm only")
         else:
@@ -152,7 +152,7 @@ def start_demo(seed: int = 0, scale: int = 1, clusters: int = 1, time_scale: flo
 
 
 class EnginesStarter:
-    """`python -m sim` starter for the Swarm, Prometheus and Alertmanager sims and the scenario:
+    """`python -m mlops_tui.sim` starter for the Swarm, Prometheus and Alertmanager sims and the scenario:
     writes DIR/endpoints.env (DOCKER_HOST=, PROMETHEUS_URL=, ALERTMANAGER_URL=). The scenario drives
     the Kubernetes clusters the `kube` starter started (its `clusters`), when it has any."""
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.prometheus.series import Labels, labels_of
+from mlops_tui.sim.prometheus.series import Labels, labels_of
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from backends.base import Change, ChangeSink
-from backends.model import (
+from mlops_tui.backends.base import Change, ChangeSink
+from mlops_tui.backends.model import (
     ActionKind,
     ClusterHealth,
     ClusterRef,
@@ -19,7 +19,7 @@ from backends.model import (
     ServiceKey,
     ServiceKind,
 )
-from backends.plans import ActionPlan, ActionRefused, Intent, Mutation, Scale, VerifyResult
+from mlops_tui.backends.plans import ActionPlan, ActionRefused, Intent, Mutation, Scale, VerifyResult
 
 T0 = datetime(2026, 11, 28, 3, 0, 0, tzinfo=timezone.utc)
 

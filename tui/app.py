@@ -14,6 +14,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_tui.backends.model import Alert, HealthState, ModelService, ServiceKey
+from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.format import plain
+from mlops_tui.tui.keygate import KeyGate
+from mlops_tui.tui.keyline import KeyLine
+from mlops_tui.tui.messages import FleetFailed, FleetUpdated, VerificationCrashed, VerificationDone, VerificationLine
+from mlops_tui.tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
+from mlops_tui.tui.panes.base import PaneMixin, SemanticStyles
+from mlops_tui.tui.refusals import readonly_refusal, refusal
+from mlops_tui.tui.statusbar import StatusBar
 from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -22,25 +34,12 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from backends.model import Alert, HealthState, ModelService, ServiceKey
-from backends.state import FleetDelta, FleetState
-from themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
-from tui.config import Settings
-from tui.format import plain
-from tui.keygate import KeyGate
-from tui.keyline import KeyLine
-from tui.messages import FleetFailed, FleetUpdated, VerificationCrashed, VerificationDone, VerificationLine
-from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
-from tui.panes.base import PaneMixin, SemanticStyles
-from tui.refusals import readonly_refusal, refusal
-from tui.statusbar import StatusBar
-
 # The Fleet, its plans, the dialogs and the action flows are imported where they are first used:
 # the first frame needs none of them (bench/startup.py measures that frame).
 if TYPE_CHECKING:
-    from backends.fleet import Fleet
-    from backends.plans import ActionOutcome, ActionPlan
-    from tui.flows import Verification
+    from mlops_tui.backends.fleet import Fleet
+    from mlops_tui.backends.plans import ActionOutcome, ActionPlan
+    from mlops_tui.tui.flows import Verification
 
 FleetFactory = Callable[[Settings], "Fleet"]
 
@@ -192,7 +191,7 @@ class MlopsApp(App[None]):
     def _handle_exception(self, error: Exception) -> None:
         # Textual ends the app on an error no handler caught (its state may be broken); keep the
         # traceback for the operator's bug report first. The CLI prints the path and exits non-zero.
-        from tui.crash import write_crash_report
+        from mlops_tui.tui.crash import write_crash_report
 
         if self.crash_report is None:
             self.crash_report = write_crash_report(error, self.crash_dir, what="the app stopped on this error")
@@ -201,7 +200,7 @@ class MlopsApp(App[None]):
     def report_error(self, error: BaseException, what: str) -> None:
         """An error the app survives (a worker, an action's follow-up): say what failed, keep the
         traceback in a crash report, carry on."""
-        from tui.crash import write_crash_report
+        from mlops_tui.tui.crash import write_crash_report
 
         path = write_crash_report(error, self.crash_dir, what=what)
         where = f"; details in {path}" if path else ""
@@ -216,7 +215,7 @@ class MlopsApp(App[None]):
 
     def start_verification(self, plan: ActionPlan, typed: str) -> Verification:
         """Apply a confirmed plan and follow it in a thread; its row says "verifying…" until the outcome."""
-        from tui.flows import VERIFY_TIMEOUT, Verification, report_verifying
+        from mlops_tui.tui.flows import VERIFY_TIMEOUT, Verification, report_verifying
 
         assert self.fleet is not None
         verification = Verification(self, self.fleet, plan, typed, self.verify_timeout or VERIFY_TIMEOUT)
@@ -233,8 +232,8 @@ class MlopsApp(App[None]):
     def on_verification_done(self, message: VerificationDone) -> None:
         """The outcome, wherever the operator is: a notice and the row always, the progress screen
         if it is still open (on a conflict it gives way to the new plan's preview)."""
-        from backends.plans import Outcome
-        from tui.flows import report
+        from mlops_tui.backends.plans import Outcome
+        from mlops_tui.tui.flows import report
 
         verification: Verification = message.verification  # type: ignore[assignment]
         outcome: ActionOutcome = message.outcome  # type: ignore[assignment]
@@ -246,7 +245,7 @@ class MlopsApp(App[None]):
             screen.dismiss("replan")
 
     def on_verification_crashed(self, message: VerificationCrashed) -> None:
-        from tui.flows import mark_row
+        from mlops_tui.tui.flows import mark_row
 
         verification: Verification = message.verification  # type: ignore[assignment]
         self.verifications.discard(verification)
@@ -255,7 +254,7 @@ class MlopsApp(App[None]):
         self.report_error(message.error, f"following {plan.description} on {plan.target_name}")
 
     def _show_progress_of(self, verification: Verification):
-        from tui.screens.preview import ProgressScreen
+        from mlops_tui.tui.screens.preview import ProgressScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, ProgressScreen) and screen.verification is verification:
@@ -323,7 +322,7 @@ class MlopsApp(App[None]):
         if service is None:
             self.notify("select a service in the services pane first", severity="warning")
             return
-        from tui.screens.detail import ServiceDetailScreen  # plotext: only when a detail is opened
+        from mlops_tui.tui.screens.detail import ServiceDetailScreen  # plotext: only when a detail is opened
 
         self.push_screen(ServiceDetailScreen(service))
 
@@ -412,7 +411,7 @@ class MlopsApp(App[None]):
             self.focus_pane("services")
 
     def action_jump(self) -> None:
-        from tui.screens.prompt import PromptScreen
+        from mlops_tui.tui.screens.prompt import PromptScreen
 
         clusters = sorted({k.cluster for k in self.state.services} | set(self.state.health))
         self.push_screen(
@@ -440,7 +439,7 @@ class MlopsApp(App[None]):
     # -- help, themes, palette ------------------------------------------------------------------
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
+        from mlops_tui.tui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen())
 
@@ -504,19 +503,19 @@ class MlopsApp(App[None]):
         return service
 
     def action_scale(self) -> None:
-        from tui.screens.dialogs import ScaleDialog
+        from mlops_tui.tui.screens.dialogs import ScaleDialog
 
         if service := self._service_for("scale"):
             self._run_flow(service, ScaleDialog(service, self.settings.replica_cap))
 
     def action_canary(self) -> None:
-        from tui.screens.dialogs import CanaryDialog
+        from mlops_tui.tui.screens.dialogs import CanaryDialog
 
         if service := self._service_for("canary"):
             self._run_flow(service, CanaryDialog(service, self.state.alerts_for(service.key)))
 
     def action_bluegreen(self) -> None:
-        from tui.screens.dialogs import BlueGreenDialog
+        from mlops_tui.tui.screens.dialogs import BlueGreenDialog
 
         if service := self._service_for("bluegreen"):
             self._run_flow(service, BlueGreenDialog(service))
@@ -528,8 +527,8 @@ class MlopsApp(App[None]):
 
     @work(exclusive=True, group="action")
     async def _update_image_flow(self, service: ModelService) -> None:
-        from tui.flows import run_action
-        from tui.screens.dialogs import UpdateImageDialog
+        from mlops_tui.tui.flows import run_action
+        from mlops_tui.tui.screens.dialogs import UpdateImageDialog
 
         containers: list[tuple[str, str]] = []
         if self.fleet is not None:
@@ -541,7 +540,7 @@ class MlopsApp(App[None]):
         await run_action(self, service, UpdateImageDialog(service, containers))
 
     def action_restart(self) -> None:
-        from tui.screens.dialogs import RestartDialog
+        from mlops_tui.tui.screens.dialogs import RestartDialog
 
         if service := self._service_for("restart"):
             self._run_flow(service, RestartDialog(service))
@@ -552,8 +551,8 @@ class MlopsApp(App[None]):
 
     @work(exclusive=True, group="action", exit_on_error=False, name="the roll back")
     async def _rollback_flow(self, service: ModelService) -> None:
-        from tui.flows import run_action
-        from tui.screens.dialogs import RollbackDialog
+        from mlops_tui.tui.flows import run_action
+        from mlops_tui.tui.screens.dialogs import RollbackDialog
 
         revisions = []
         if self.fleet is not None:
@@ -582,7 +581,7 @@ class MlopsApp(App[None]):
         if source is None:
             self.notify("silencing needs an Alertmanager (--alertmanager URL)", severity="warning")
             return
-        from tui.screens.dialogs import ExpireSilenceDialog, SilenceDialog
+        from mlops_tui.tui.screens.dialogs import ExpireSilenceDialog, SilenceDialog
 
         dialog = ExpireSilenceDialog(alert) if alert.silenced_by else SilenceDialog(alert)
         self._run_flow(None, dialog, source=source, target=alert)
@@ -600,6 +599,6 @@ class MlopsApp(App[None]):
     @work(exclusive=True, group="action", exit_on_error=False, name="the action")
     async def _action_flow(self, service: ModelService | None, dialog, *, source: str | None = None,
                            target: Alert | None = None) -> None:
-        from tui.flows import run_action
+        from mlops_tui.tui.flows import run_action
 
         await run_action(self, service, dialog, source=source, target=target)

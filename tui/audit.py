@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
-from tui.format import plain
+from mlops_tui.tui.format import plain
 
 
 class AuditLog:

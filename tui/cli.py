@@ -10,8 +10,8 @@ import argparse
 import gc
 import sys
 
-from themes import THEME_NAMES
-from tui.config import ConfigError, Settings, build_settings
+from mlops_tui.themes import THEME_NAMES
+from mlops_tui.tui.config import ConfigError, Settings, build_settings
 
 
 def _version() -> str:
@@ -118,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlops-tui: {exc}", file=sys.stderr)
         return 2
     if args.command == "status":
-        from tui.status import run_status
+        from mlops_tui.tui.status import run_status
 
         return run_status(settings, as_json=args.json, timeout=args.timeout)
     if args.command == "audit":
-        from tui.audit import AuditLog, format_record
+        from mlops_tui.tui.audit import AuditLog, format_record
 
         records = AuditLog(settings.audit_path).last(args.last)
         if not records:
@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 def run_dashboard(settings: Settings, build_fleet=None, *, headless: bool = False) -> int:
     """Run the app; 0 when the operator quit. When an error ended it, its traceback is in a crash
     report whose path is printed, and the exit status is non-zero (scripts and shells see it)."""
-    from tui.app import MlopsApp
-    from tui.crash import write_crash_report
+    from mlops_tui.tui.app import MlopsApp
+    from mlops_tui.tui.crash import write_crash_report
 
     app = MlopsApp(settings, build_fleet or _build_fleet)
     try:
@@ -170,7 +170,7 @@ def _print_crash_report(path) -> None:
 
 def _build_fleet(settings: Settings):
     """Runs in the app's worker thread, so the engine clients are imported after the first frame."""
-    from tui.sources import build_fleet
+    from mlops_tui.tui.sources import build_fleet
 
     return build_fleet(settings)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from themes import DEFAULT_THEME, THEME_NAMES
+from mlops_tui.themes import DEFAULT_THEME, THEME_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib

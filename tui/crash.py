@@ -14,7 +14,7 @@ from pathlib import Path
 
 def crash_dir() -> Path:
     """The platform's state directory for mlops-tui (where the audit log lives by default)."""
-    from tui.config import default_audit_path
+    from mlops_tui.tui.config import default_audit_path
 
     return default_audit_path().parent
 

@@ -18,18 +18,17 @@ from dataclasses import replace
 from time import monotonic
 from typing import TYPE_CHECKING
 
-from backends.model import Alert, ModelService
-from backends.plans import ActionError, ActionOutcome, ActionPlan, Intent, Outcome, SwitchBlueGreen
-from tui.format import outcome_mark, plain, verifying_mark
-from tui.messages import VerificationCrashed, VerificationDone, VerificationLine
-from tui.screens.preview import Decision, PreviewScreen, ProgressScreen
+from mlops_tui.backends.model import Alert, ModelService
+from mlops_tui.backends.plans import ActionError, ActionOutcome, ActionPlan, Intent, Outcome, SwitchBlueGreen
+from mlops_tui.tui.format import outcome_mark, plain, verifying_mark
+from mlops_tui.tui.messages import VerificationCrashed, VerificationDone, VerificationLine
+from mlops_tui.tui.screens.preview import Decision, PreviewScreen, ProgressScreen
 
 if TYPE_CHECKING:
+    from mlops_tui.backends.fleet import Fleet
+    from mlops_tui.tui.app import MlopsApp
     from textual.notifications import SeverityLevel
     from textual.screen import ModalScreen
-
-    from backends.fleet import Fleet
-    from tui.app import MlopsApp
 
 VERIFY_TIMEOUT = 120.0
 """How long the Fleet follows an applied action before reporting it as not converged (seconds)."""
@@ -137,6 +136,6 @@ def report_verifying(app: MlopsApp, plan: ActionPlan) -> None:
 
 def mark_row(app: MlopsApp, plan: ActionPlan, mark: tuple[str, bool | None]) -> None:
     if plan.target is not None:
-        from tui.panes import ServicesPane
+        from mlops_tui.tui.panes import ServicesPane
 
         app.query_one(ServicesPane).mark(plan.target, mark)

@@ -12,10 +12,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from rich.style import Style
-from rich.text import Text
-
-from backends.model import (
+from mlops_tui.backends.model import (
     Alert,
     AlertState,
     ClusterHealth,
@@ -27,6 +24,8 @@ from backends.model import (
     Severity,
     short_resource_name,
 )
+from rich.style import Style
+from rich.text import Text
 
 StyleFor = Callable[[str], Style | str]
 """Semantic name ('healthy', 'degraded', 'down', 'unknown', 'canary', ...) → a style."""

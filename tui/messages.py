@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlops_tui.backends.state import FleetDelta, FleetState
 from textual.message import Message
-
-from backends.state import FleetDelta, FleetState
 
 
 @dataclass

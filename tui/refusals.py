@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from backends.model import ActionKind, ClusterHealth, ModelService, Platform, ServiceKind
+from mlops_tui.backends.model import ActionKind, ClusterHealth, ModelService, Platform, ServiceKind
 
 ACTION_KINDS: Mapping[str, tuple[ActionKind, ...]] = {
     "scale": (ActionKind.SCALE, ActionKind.SET_AUTOSCALER_BOUNDS),

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from backends.base import Backend, Change, ChangeSink
-from backends.fleet import Fleet, utcnow
-from backends.model import ClusterHealth, ClusterRef, HealthState, Platform
-from tui.audit import AuditLog
-from tui.config import Settings
+from mlops_tui.backends.base import Backend, Change, ChangeSink
+from mlops_tui.backends.fleet import Fleet, utcnow
+from mlops_tui.backends.model import ClusterHealth, ClusterRef, HealthState, Platform
+from mlops_tui.tui.audit import AuditLog
+from mlops_tui.tui.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def build_backends(settings: Settings, fleet_view: Any) -> list[Backend]:
 
 def _kubernetes(settings: Settings) -> list[Backend]:
     try:
-        from backends.kubernetes.client import backends_from_settings
+        from mlops_tui.backends.kubernetes.client import backends_from_settings
     except ImportError as exc:  # pragma: no cover - packaging problem, shown to the operator
         return [FailedSource("kubernetes", f"Kubernetes support unavailable: {exc}", Platform.K8S)]
     try:
@@ -67,7 +67,7 @@ def _kubernetes(settings: Settings) -> list[Backend]:
 
 def _swarm(settings: Settings) -> list[Backend]:
     try:
-        from backends.swarm.client import backends_from_settings
+        from mlops_tui.backends.swarm.client import backends_from_settings
     except ImportError as exc:  # pragma: no cover
         return [FailedSource("swarm", f"Swarm support unavailable: {exc}", Platform.SWARM)]
     try:
@@ -81,8 +81,8 @@ def _metrics(settings: Settings, fleet_view: Any) -> list[Backend]:
     services = lambda: fleet_view().services.values()  # noqa: E731
     if settings.prometheus:
         try:
-            from backends.alerts import PrometheusAlertsSource
-            from backends.prometheus import PrometheusBackend
+            from mlops_tui.backends.alerts import PrometheusAlertsSource
+            from mlops_tui.backends.prometheus import PrometheusBackend
 
             backends.append(PrometheusBackend(
                 settings.prometheus,
@@ -96,7 +96,7 @@ def _metrics(settings: Settings, fleet_view: Any) -> list[Backend]:
             backends.append(FailedSource("prometheus", str(exc) or type(exc).__name__))
     if settings.alertmanager:
         try:
-            from backends.alerts import AlertmanagerBackend
+            from mlops_tui.backends.alerts import AlertmanagerBackend
 
             backends.append(AlertmanagerBackend(settings.alertmanager, refresh_seconds=settings.refresh_seconds))
         except Exception as exc:
@@ -128,7 +128,7 @@ def build_fleet(settings: Settings) -> Fleet:
 
 def start_demo_for(settings: Settings):
     """Start the simulated fleet and return settings aimed at it (the originals are untouched)."""
-    from sim.demo import start_demo
+    from mlops_tui.sim.demo import start_demo
 
     demo = start_demo(seed=0, scale=settings.demo_scale, clusters=1)
     aimed = replace(

@@ -14,11 +14,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-
-from backends.model import GpuNode, HealthState
-from backends.state import FleetState
-from tui.config import Settings
-from tui.format import age, plain, requests_text, service_state
+from mlops_tui.backends.model import GpuNode, HealthState
+from mlops_tui.backends.state import FleetState
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.format import age, plain, requests_text, service_state
 
 
 def to_jsonable(value: Any) -> Any:
@@ -130,7 +129,7 @@ def print_table(state: FleetState, out=sys.stdout) -> None:
 
 
 def run_status(settings: Settings, *, as_json: bool, timeout: float) -> int:
-    from tui.sources import build_fleet
+    from mlops_tui.tui.sources import build_fleet
 
     fleet = build_fleet(settings)
     fleet.start()

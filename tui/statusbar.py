@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from mlops_tui.backends.model import HealthState
+from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.tui.format import health_text
+from mlops_tui.tui.panes.base import PaneMixin
 from rich.text import Text
 from textual.widgets import Static
-
-from backends.model import HealthState
-from backends.state import FleetDelta, FleetState
-from tui.format import health_text
-from tui.panes.base import PaneMixin
 
 
 class StatusBar(PaneMixin, Static):

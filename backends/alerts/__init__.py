@@ -8,7 +8,7 @@
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from backends.alerts.watch import AlertmanagerBackend, AlertOptions, PrometheusAlertsSource
+    from mlops_tui.backends.alerts.watch import AlertmanagerBackend, AlertOptions, PrometheusAlertsSource
 
 __all__ = ["AlertOptions", "AlertmanagerBackend", "PrometheusAlertsSource"]
 
@@ -16,7 +16,7 @@ __all__ = ["AlertOptions", "AlertmanagerBackend", "PrometheusAlertsSource"]
 def __getattr__(name: str) -> Any:
     # Lazy: `import backends.alerts` stays cheap; requests comes with the first use.
     if name in __all__:
-        from backends.alerts import watch
+        from mlops_tui.backends.alerts import watch
 
         return getattr(watch, name)
     raise AttributeError(name)

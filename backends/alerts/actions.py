@@ -9,9 +9,9 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from backends.alerts.translate import format_time, matcher_text
-from backends.model import Alert, Silence
-from backends.plans import ActionPlan, ActionRefused, ExpireSilence, Mutation, Risk, SilenceAlert
+from mlops_tui.backends.alerts.translate import format_time, matcher_text
+from mlops_tui.backends.model import Alert, Silence
+from mlops_tui.backends.plans import ActionPlan, ActionRefused, ExpireSilence, Mutation, Risk, SilenceAlert
 
 MAX_SILENCE_SECONDS = 7 * 24 * 3600
 """The longest silence the TUI makes (a week); longer ones belong in config, reviewed."""

@@ -10,8 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-
-from backends.plans import ActionError
+from mlops_tui.backends.plans import ActionError
 
 
 class HttpError(ActionError):

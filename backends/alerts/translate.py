@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from backends.model import Alert, AlertState, Severity, Silence, freeze_labels
+from mlops_tui.backends.model import Alert, AlertState, Severity, Silence, freeze_labels
 
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from backends.alerts import actions
-from backends.alerts import translate as t
-from backends.alerts.client import AlertmanagerClient, HttpError, PrometheusAlertsClient
-from backends.base import Change, ChangeSink
-from backends.model import Alert, ClusterHealth, ClusterRef, Silence
-from backends.plans import (
+from mlops_tui.backends.alerts import actions
+from mlops_tui.backends.alerts import translate as t
+from mlops_tui.backends.alerts.client import AlertmanagerClient, HttpError, PrometheusAlertsClient
+from mlops_tui.backends.base import Change, ChangeSink
+from mlops_tui.backends.model import Alert, ClusterHealth, ClusterRef, Silence
+from mlops_tui.backends.plans import (
     ActionConflict,
     ActionError,
     ActionForbidden,
@@ -33,7 +33,7 @@ from backends.plans import (
     SilenceAlert,
     VerifyResult,
 )
-from backends.prometheus.poller import Poller, describe_error
+from mlops_tui.backends.prometheus.poller import Poller, describe_error
 
 log = logging.getLogger(__name__)
 

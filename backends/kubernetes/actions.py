@@ -16,11 +16,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
-from backends.kubernetes import translate as tr
-from backends.kubernetes.client import ApiError, api_path
-from backends.model import ModelService, ServiceKey, ServiceKind
-from backends.plans import (
+from mlops_tui.backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
+from mlops_tui.backends.kubernetes import translate as tr
+from mlops_tui.backends.kubernetes.client import ApiError, api_path
+from mlops_tui.backends.model import ModelService, ServiceKey, ServiceKind
+from mlops_tui.backends.plans import (
     Abort,
     ActionConflict,
     ActionError,
@@ -44,7 +44,7 @@ from backends.plans import (
 )
 
 if TYPE_CHECKING:
-    from backends.kubernetes.watch import KubernetesBackend
+    from mlops_tui.backends.kubernetes.watch import KubernetesBackend
 
 JSON_PATCH = "application/json-patch+json"
 EVENT_REASON = "MlopsTuiAction"
@@ -1200,7 +1200,7 @@ class ActionPlanner:
             raise self._error(exc, key) from exc
 
     def _check_access(self, service: ModelService, intent: Intent) -> None:
-        from backends.kubernetes.watch import PERMISSIONS
+        from mlops_tui.backends.kubernetes.watch import PERMISSIONS
 
         for perm in PERMISSIONS.get((service.key.kind, intent.kind), ()):
             if self.backend.can(service.key.namespace, *perm) is False:

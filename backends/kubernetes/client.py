@@ -359,7 +359,7 @@ def resolve_backends(
 
     Raises `KubeConfigError` with a one-line message (unknown context, unreadable kubeconfig).
     """
-    from backends.kubernetes.watch import KubernetesBackend
+    from mlops_tui.backends.kubernetes.watch import KubernetesBackend
 
     targets = resolve_targets(contexts, all_contexts, kubeconfig, namespaces, selector)
     return [KubernetesBackend(target, connect(target)) for target in targets]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from backends.gpu_fit import FitNode, ReplicaNeeds, Requirement, Toleration
-from backends.model import (
+from mlops_tui.backends.gpu_fit import FitNode, ReplicaNeeds, Requirement, Toleration
+from mlops_tui.backends.model import (
     ActionKind,
     Autoscaler,
     BlueGreen,

@@ -25,13 +25,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-
-from backends.backoff import Backoff
-from backends.base import Change, ChangeSink
-from backends.gpu_fit import FitNode
-from backends.kubernetes import translate as tr
-from backends.kubernetes.client import ApiError, ClusterTarget, StreamHandle, Transport, api_path, gc_paused
-from backends.model import (
+from mlops_tui.backends.backoff import Backoff
+from mlops_tui.backends.base import Change, ChangeSink
+from mlops_tui.backends.gpu_fit import FitNode
+from mlops_tui.backends.kubernetes import translate as tr
+from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, StreamHandle, Transport, api_path, gc_paused
+from mlops_tui.backends.model import (
     ActionKind,
     ClusterHealth,
     ClusterRef,
@@ -46,7 +45,7 @@ from backends.model import (
     ServiceKey,
     ServiceKind,
 )
-from backends.plans import ActionPlan, Intent, VerifyResult
+from mlops_tui.backends.plans import ActionPlan, Intent, VerifyResult
 
 log = logging.getLogger(__name__)
 
@@ -420,7 +419,7 @@ class KubernetesBackend(ReflectorHandler):
         self._pending: dict[tuple[str, str], PendingGpuWorkload] = {}
         self._access: dict[tuple[str, str, str, str, str], bool] = {}
         self._access_wake = threading.Event()
-        from backends.kubernetes.actions import ActionPlanner  # local: actions imports watch types
+        from mlops_tui.backends.kubernetes.actions import ActionPlanner  # local: actions imports watch types
 
         self._planner = ActionPlanner(self)
 

@@ -9,7 +9,7 @@ it pulls in requests and prometheus-api-client.
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from backends.prometheus.watch import PrometheusBackend, PrometheusOptions
+    from mlops_tui.backends.prometheus.watch import PrometheusBackend, PrometheusOptions
 
 __all__ = ["PrometheusBackend", "PrometheusOptions"]
 
@@ -17,7 +17,7 @@ __all__ = ["PrometheusBackend", "PrometheusOptions"]
 def __getattr__(name: str) -> Any:
     # Lazy: `import backends.prometheus` stays cheap; the client comes with the first use.
     if name in __all__:
-        from backends.prometheus import watch
+        from mlops_tui.backends.prometheus import watch
 
         return getattr(watch, name)
     raise AttributeError(name)

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from backends.model import GpuDeviceMetrics, LatencySeries, ServiceKey
+from mlops_tui.backends.model import GpuDeviceMetrics, LatencySeries, ServiceKey
 
 Point = tuple[float, float]
 LabelMap = dict[str, str]

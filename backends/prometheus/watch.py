@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from backends.base import Change, ChangeSink
-from backends.correlate import ServiceIndex
-from backends.model import ClusterHealth, ClusterRef, ModelService, ServiceKey
-from backends.prometheus import queries as q
-from backends.prometheus import translate as t
-from backends.prometheus.client import PrometheusClient
-from backends.prometheus.poller import Poller
+from mlops_tui.backends.base import Change, ChangeSink
+from mlops_tui.backends.correlate import ServiceIndex
+from mlops_tui.backends.model import ClusterHealth, ClusterRef, ModelService, ServiceKey
+from mlops_tui.backends.prometheus import queries as q
+from mlops_tui.backends.prometheus import translate as t
+from mlops_tui.backends.prometheus.client import PrometheusClient
+from mlops_tui.backends.prometheus.poller import Poller
 
 log = logging.getLogger(__name__)
 

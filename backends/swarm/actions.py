@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
-from backends.model import ModelService
-from backends.plans import (
+from mlops_tui.backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
+from mlops_tui.backends.model import ModelService
+from mlops_tui.backends.plans import (
     ActionConflict,
     ActionError,
     ActionForbidden,
@@ -43,10 +43,10 @@ from backends.plans import (
     UpdateImage,
     VerifyResult,
 )
-from backends.swarm import translate as tr
+from mlops_tui.backends.swarm import translate as tr
 
 if TYPE_CHECKING:
-    from backends.swarm.watch import SwarmBackend
+    from mlops_tui.backends.swarm.watch import SwarmBackend
 
 POLL_SECONDS = 0.5
 ACTIVE_UPDATE = ("updating", "rollback_started")
@@ -107,7 +107,7 @@ class SwarmActions:
     # -- reading -------------------------------------------------------------------------------
 
     def _read(self, name: str) -> dict:
-        from backends.swarm.watch import EngineError
+        from mlops_tui.backends.swarm.watch import EngineError
 
         try:
             return self.backend.get_service(name)
@@ -416,7 +416,7 @@ class SwarmActions:
         """Each update carries the version index read at plan time, so Swarm refuses ("update out of
         sequence") a service changed since the preview. A multi-call plan (the canary split, the
         blue-green alias move) first checks every service it touches: a change found there sends nothing."""
-        from backends.swarm.watch import EngineError
+        from mlops_tui.backends.swarm.watch import EngineError
 
         if len(plan.mutations) > 1:
             self._refuse_if_moved(plan)
@@ -443,7 +443,7 @@ class SwarmActions:
             done.append(mutation.summary or f"{mutation.method} {mutation.path}")
 
     def _reread(self, sid: str) -> dict | None:
-        from backends.swarm.watch import EngineError
+        from mlops_tui.backends.swarm.watch import EngineError
 
         try:
             return self.backend.get_service(sid)

@@ -387,7 +387,7 @@ def backends_from_settings(values: Sequence[str] | None = None, *, resync_second
     """What `tui.sources` calls: `--swarm` values -> one started-later `SwarmBackend` each.
 
     Names are made unique ('local', 'local-2') because the Fleet keys sources by name."""
-    from backends.swarm.watch import SwarmBackend
+    from mlops_tui.backends.swarm.watch import SwarmBackend
 
     backends = []
     used: set[str] = set()

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backends.gpu_fit import FitNode
-from backends.model import (
+from mlops_tui.backends.gpu_fit import FitNode
+from mlops_tui.backends.model import (
     ActionKind,
     BlueGreen,
     Canary,

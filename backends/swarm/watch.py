@@ -26,10 +26,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-
-from backends.backoff import backoff_delay
-from backends.base import Change, ChangeSink
-from backends.model import (
+from mlops_tui.backends.backoff import backoff_delay
+from mlops_tui.backends.base import Change, ChangeSink
+from mlops_tui.backends.model import (
     ClusterHealth,
     ClusterRef,
     HealthState,
@@ -38,9 +37,9 @@ from backends.model import (
     ServiceDetail,
     ServiceKey,
 )
-from backends.plans import ActionPlan, Intent, VerifyResult
-from backends.swarm import translate as tr
-from backends.swarm.client import (
+from mlops_tui.backends.plans import ActionPlan, Intent, VerifyResult
+from mlops_tui.backends.swarm import translate as tr
+from mlops_tui.backends.swarm.client import (
     DEFAULT_TIMEOUT,
     SwarmEndpoint,
     connection_reason,
@@ -118,7 +117,7 @@ class SwarmBackend:
         self._user = _os_user()
         self.resyncs = 0
         """Full resyncs done (tests and the benchmark read it)."""
-        from backends.swarm.actions import SwarmActions
+        from mlops_tui.backends.swarm.actions import SwarmActions
 
         self._actions = SwarmActions(self)
 

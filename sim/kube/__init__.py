@@ -2,7 +2,7 @@
 
 Python API::
 
-    from sim.kube import SimKubeCluster, write_kubeconfig
+    from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig
 
     c = SimKubeCluster.start(name="sim-a", seed=1, fleet="demo",   # or "scaled" / "empty"
                              services=2000, pods_per_service=10, gpu_nodes=200, cpu_nodes=0,  # scaled only
@@ -27,8 +27,8 @@ Python API::
     # one context per cluster named c.name (admin token, or the read-only one if readonly=True),
     # plus "<name>-readonly" contexts; current-context is the first cluster.
 
-Transport: HTTPS on 127.0.0.1 with a self-signed certificate made once per process by the `openssl`
-command (kubectl sends kubeconfig credentials only over TLS); the kubeconfig carries it as
+Transport: HTTPS on 127.0.0.1 with a self-signed certificate made once per process in Python
+(kubectl sends kubeconfig credentials only over TLS); the kubeconfig carries it as
 `certificate-authority-data`, and `c.ssl_context()` gives urllib a context that trusts it.
 `c.mutations` counts refused (403) requests too: anything that reached the server.
 
@@ -43,6 +43,6 @@ Modules: `store` (objects, resourceVersions, watch history), `api` (request sema
 `controllers` (+ `rollouts`, `kserve`), `fleet` (seeded fleets), `objects` (builders).
 """
 
-from sim.kube.cluster import SimKubeCluster, kubeconfig, write_kubeconfig
+from mlops_tui.sim.kube.cluster import SimKubeCluster, kubeconfig, write_kubeconfig
 
 __all__ = ["SimKubeCluster", "kubeconfig", "write_kubeconfig"]

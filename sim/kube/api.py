@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-
-from sim.kube import discovery, errors, tables
-from sim.kube.auth import Auth, User
-from sim.kube.errors import ApiError
-from sim.kube.patch import APPLY, JSON_PATCH, MERGE_PATCH, STRATEGIC
-from sim.kube.resources import BY_PLURAL, VIRTUAL, ResourceType, lookup
-from sim.kube.selectors import make_filter, selector_from_match, selector_string
-from sim.kube.store import Entry, Store, clone
+from mlops_tui.sim.kube import discovery, errors, tables
+from mlops_tui.sim.kube.auth import Auth, User
+from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.patch import APPLY, JSON_PATCH, MERGE_PATCH, STRATEGIC
+from mlops_tui.sim.kube.resources import BY_PLURAL, VIRTUAL, ResourceType, lookup
+from mlops_tui.sim.kube.selectors import make_filter, selector_from_match, selector_string
+from mlops_tui.sim.kube.store import Entry, Store, clone
 
 JSON = "application/json"
 PAGE_CHUNK = 256 * 1024
@@ -121,7 +120,7 @@ class Api:
         if parts == ["version"]:
             return ok(discovery.VERSION)
         if parts[:2] == ["openapi", "v3"]:
-            from sim.kube import openapi
+            from mlops_tui.sim.kube import openapi
 
             doc = openapi.root() if len(parts) == 2 else openapi.group_version("/".join(parts[2:]))
             if doc is not None:
@@ -171,7 +170,7 @@ class Api:
                                "MethodNotAllowed")
             ctype = (headers.get("content-type") or "").split(";")[0].strip().lower()
             if ctype == "application/vnd.kubernetes.protobuf":
-                from sim.kube.proto import decode_access_review
+                from mlops_tui.sim.kube.proto import decode_access_review
 
                 try:
                     review = decode_access_review(body) if rt.plural == "selfsubjectaccessreviews" else {}
@@ -263,7 +262,7 @@ class Api:
                 if not isinstance(sel, dict) or not sel:
                     causes.append(("spec.selector", "Required value"))
                 else:
-                    from sim.kube.selectors import match_labels
+                    from mlops_tui.sim.kube.selectors import match_labels
 
                     if not match_labels(selector_from_match(sel), labels):
                         causes.append(("spec.template.metadata.labels",
@@ -400,7 +399,7 @@ class Api:
         except orjson.JSONDecodeError as exc:
             raise ApiError(400, f"error decoding patch: {exc}", "BadRequest") from None
         if route.subresource == "scale":
-            from sim.kube.patch import apply_patch
+            from mlops_tui.sim.kube.patch import apply_patch
 
             # One atomic read-patch-write, as the API server's GuaranteedUpdate: a JSON-patch `test`
             # (kubectl --current-replicas semantics) is checked against the count the write replaces.

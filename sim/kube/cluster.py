@@ -7,13 +7,12 @@ import os
 from typing import Any
 
 import yaml
-
-from sim.kube import fleet as fleets
-from sim.kube.api import Api
-from sim.kube.auth import Auth
-from sim.kube.controllers import Controllers
-from sim.kube.server import Faults, KubeServer
-from sim.kube.store import Store
+from mlops_tui.sim.kube import fleet as fleets
+from mlops_tui.sim.kube.api import Api
+from mlops_tui.sim.kube.auth import Auth
+from mlops_tui.sim.kube.controllers import Controllers
+from mlops_tui.sim.kube.server import Faults, KubeServer
+from mlops_tui.sim.kube.store import Store
 
 
 class SimKubeCluster:
@@ -54,7 +53,7 @@ class SimKubeCluster:
 
     def ssl_context(self):
         """A client SSL context trusting this simulator's certificate (urllib in tests and benchmarks)."""
-        from sim.kube.tls import client_context
+        from mlops_tui.sim.kube.tls import client_context
 
         return client_context()
 
@@ -109,7 +108,7 @@ def kubeconfig(clusters: list[SimKubeCluster], readonly: bool = False) -> dict[s
     for c in clusters:
         entry: dict[str, Any] = {"server": c.url}
         if c.url.startswith("https:"):
-            from sim.kube.tls import ca_data
+            from mlops_tui.sim.kube.tls import ca_data
 
             entry["certificate-authority-data"] = base64.b64encode(ca_data()).decode()
         doc["clusters"].append({"name": c.name, "cluster": entry})

@@ -21,8 +21,8 @@ import time
 from collections import defaultdict, deque
 from typing import Any
 
-from sim.kube.errors import ApiError
-from sim.kube.objects import (
+from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.objects import (
     controller_uid,
     node_conditions,
     owner_ref,
@@ -31,9 +31,9 @@ from sim.kube.objects import (
     safe_encode,
     template_hash,
 )
-from sim.kube.patch import STRATEGIC
-from sim.kube.selectors import map_matches, match_labels, selector_from_match, selector_string
-from sim.kube.store import Store, clone, now_iso
+from mlops_tui.sim.kube.patch import STRATEGIC
+from mlops_tui.sim.kube.selectors import map_matches, match_labels, selector_from_match, selector_string
+from mlops_tui.sim.kube.store import Store, clone, now_iso
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -617,7 +617,7 @@ class Controllers:
         used = self.node_alloc[node["metadata"]["name"]]
         reasons = []
         score = 0.0
-        from sim.kube.objects import quantity
+        from mlops_tui.sim.kube.objects import quantity
         for res, want in req.items():
             if want <= 0:
                 continue
@@ -926,14 +926,14 @@ class Controllers:
     # -- Argo Rollouts ----------------------------------------------------------------------------------
 
     def _sync_rollout(self, key: Key) -> None:
-        from sim.kube.rollouts import sync_rollout
+        from mlops_tui.sim.kube.rollouts import sync_rollout
 
         sync_rollout(self, key)
 
     # -- KServe ---------------------------------------------------------------------------------------------
 
     def _sync_isvc(self, key: Key) -> None:
-        from sim.kube.kserve import sync_isvc
+        from mlops_tui.sim.kube.kserve import sync_isvc
 
         sync_isvc(self, key)
 
@@ -951,7 +951,7 @@ def _neg(ts: str) -> str:
 
 
 def _same_template(a: Any, b: Any, label: str) -> bool:
-    from sim.kube.objects import strip_nulls
+    from mlops_tui.sim.kube.objects import strip_nulls
 
     a = strip_nulls(clone(a or {}))
     b = strip_nulls(clone(b or {}))

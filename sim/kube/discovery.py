@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.kube.resources import RESOURCES, group_versions
+from mlops_tui.sim.kube.resources import RESOURCES, group_versions
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sim",
            "gitCommit": "0000000000000000000000000000000000000000",

@@ -19,8 +19,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sim.kube import defaults
-from sim.kube.objects import (
+from mlops_tui.sim.kube import defaults
+from mlops_tui.sim.kube.objects import (
     container,
     deployment,
     namespace,
@@ -31,7 +31,7 @@ from sim.kube.objects import (
     service,
     template_hash,
 )
-from sim.kube.store import Store, clone, now_iso
+from mlops_tui.sim.kube.store import Store, clone, now_iso
 
 Obj = dict[str, Any]
 FLEETS = ("demo", "scaled", "empty")

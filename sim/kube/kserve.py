@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
-
-from sim.kube.objects import safe_encode
-from sim.kube.store import clone, now_iso
+from mlops_tui.sim.kube.objects import safe_encode
+from mlops_tui.sim.kube.store import clone, now_iso
 
 if TYPE_CHECKING:
-    from sim.kube.controllers import Controllers
+    from mlops_tui.sim.kube.controllers import Controllers
 
 Obj = dict[str, Any]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.kube.resources import RESOURCES, VIRTUAL
+from mlops_tui.sim.kube.resources import RESOURCES, VIRTUAL
 
 
 def _gv_path(group: str, version: str) -> str:

@@ -13,14 +13,14 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sim.kube.errors import ApiError
-from sim.kube.objects import owner_ref, safe_encode, template_hash
-from sim.kube.patch import STRATEGIC
-from sim.kube.selectors import selector_string
-from sim.kube.store import clone, now_iso
+from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.objects import owner_ref, safe_encode, template_hash
+from mlops_tui.sim.kube.patch import STRATEGIC
+from mlops_tui.sim.kube.selectors import selector_string
+from mlops_tui.sim.kube.store import clone, now_iso
 
 if TYPE_CHECKING:
-    from sim.kube.controllers import Controllers
+    from mlops_tui.sim.kube.controllers import Controllers
 
 Obj = dict[str, Any]
 ARGO_REV = "rollout.argoproj.io/revision"

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sim.kube.errors import ApiError
+from mlops_tui.sim.kube.errors import ApiError
 
 Requirement = tuple[str, str, tuple[str, ...]]  # (key, op, values); op in = != in notin exists !exists
 

@@ -11,12 +11,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
-
-from sim.kube import errors, tables
-from sim.kube.api import Api, Response, WatchPlan
-from sim.kube.auth import User
-from sim.kube.errors import ApiError
-from sim.kube.store import Store, WatchEvent
+from mlops_tui.sim.kube import errors, tables
+from mlops_tui.sim.kube.api import Api, Response, WatchPlan
+from mlops_tui.sim.kube.auth import User
+from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.store import Store, WatchEvent
 
 PUBLIC = frozenset({"/version", "/healthz", "/livez", "/readyz", "/version/"})
 ANONYMOUS = User("system:anonymous", ("system:unauthenticated",), False)
@@ -289,7 +288,7 @@ class KubeServer:
 
     def __init__(self, api: Api, store: Store, faults: Faults, port: int = 0, bookmark_interval: float = 5.0,
                  tls: bool = True) -> None:
-        from sim.kube.tls import server_context
+        from mlops_tui.sim.kube.tls import server_context
 
         self.ssl_context = server_context() if tls else None
         self.api = api

@@ -18,11 +18,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-
-from sim.kube import defaults, errors
-from sim.kube.errors import ApiError
-from sim.kube.patch import MERGE_PATCH, apply_patch
-from sim.kube.resources import BY_PLURAL, ResourceType
+from mlops_tui.sim.kube import defaults, errors
+from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.patch import MERGE_PATCH, apply_patch
+from mlops_tui.sim.kube.resources import BY_PLURAL, ResourceType
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 Listener = Callable[[str, str, dict[str, Any], dict[str, Any] | None], None]

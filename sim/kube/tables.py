@@ -114,7 +114,7 @@ def _images(o: Obj) -> str:
 
 
 def _selector(o: Obj) -> str:
-    from sim.kube.selectors import selector_string
+    from mlops_tui.sim.kube.selectors import selector_string
 
     return selector_string(_spec(o).get("selector")) or "<none>"
 

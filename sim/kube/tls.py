@@ -1,4 +1,4 @@
-"""A self-signed certificate for 127.0.0.1, made once per process with the `openssl` CLI.
+"""A self-signed certificate for 127.0.0.1, made once per process in Python (`cryptography`).
 
 kubectl (client-go's clientcmd) sends kubeconfig credentials only over TLS, so the simulator serves
 HTTPS; the kubeconfig carries the certificate as `certificate-authority-data`."""
@@ -6,12 +6,18 @@ HTTPS; the kubeconfig carries the certificate as `certificate-authority-data`.""
 from __future__ import annotations
 
 import atexit
+import datetime
+import ipaddress
 import shutil
 import ssl
-import subprocess
 import tempfile
 import threading
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 _lock = threading.Lock()
 _paths: tuple[str, str] | None = None
@@ -22,19 +28,36 @@ def cert_paths() -> tuple[str, str]:
     global _paths
     with _lock:
         if _paths is None:
-            openssl = shutil.which("openssl")
-            if openssl is None:
-                raise RuntimeError("the Kubernetes simulator needs the openssl command to make its TLS certificate")
             tmp = Path(tempfile.mkdtemp(prefix="sim-kube-tls-"))
             atexit.register(shutil.rmtree, tmp, True)
             cert, key = tmp / "tls.crt", tmp / "tls.key"
-            subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "3650", "-subj",
-                            "/CN=sim-kube-apiserver", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                            "-addext", "basicConstraints=critical,CA:TRUE"],
-                           check=True, capture_output=True, timeout=30)
+            cert_pem, key_pem = _self_signed()
+            key.touch(mode=0o600)
+            key.write_bytes(key_pem)
+            cert.write_bytes(cert_pem)
             _paths = (str(cert), str(key))
         return _paths
+
+
+def _self_signed() -> tuple[bytes, bytes]:
+    """(certificate, key) PEM: a P-256 key and a CA:TRUE certificate for IP 127.0.0.1 and localhost
+    (kubectl checks the address it dials against the subjectAltName), valid for ten years."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sim-kube-apiserver")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def server_context() -> ssl.SSLContext:

@@ -422,15 +422,15 @@ class StaticServices:
     would report, without one."""
 
     def __init__(self, name: str, services) -> None:
-        from backends.model import ClusterRef, Platform
+        from mlops_tui.backends.model import ClusterRef, Platform
 
         self.name = name
         self.cluster = ClusterRef(name, Platform.K8S, "static")
         self.services = tuple(services)
 
     def start(self, sink) -> None:
-        from backends.base import Change
-        from backends.model import ClusterHealth, HealthState
+        from mlops_tui.backends.base import Change
+        from mlops_tui.backends.model import ClusterHealth, HealthState
 
         sink(
             Change(
@@ -446,7 +446,7 @@ class StaticServices:
 
 
 def model_service(name: str, namespace: str = "ml", cluster: str = "prod"):
-    from backends.model import ActionKind, ModelService, Platform, ServiceKey, ServiceKind
+    from mlops_tui.backends.model import ActionKind, ModelService, Platform, ServiceKey, ServiceKind
 
     return ModelService(
         key=ServiceKey(cluster, namespace, ServiceKind.DEPLOYMENT, name),

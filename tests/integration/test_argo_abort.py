@@ -6,20 +6,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.format import SERVICE_COLUMN
+from mlops_tui.tui.panes import ServicesPane
+from mlops_tui.tui.panes.services import row_key
+from mlops_tui.tui.sources import build_fleet
 from textual.widgets import OptionList
 
 from tests.integration.test_operator_keys import finish, kubectl, screen_is, select, settings_for
 from tests.tui.conftest import until, visible_text
-from tui.app import MlopsApp
-from tui.format import SERVICE_COLUMN
-from tui.panes import ServicesPane
-from tui.panes.services import row_key
-from tui.sources import build_fleet
 
 
 @pytest.fixture(scope="module")
 def demo():
-    from sim.demo import start_demo
+    from mlops_tui.sim.demo import start_demo
 
     env = start_demo(seed=7)
     yield env

@@ -43,7 +43,7 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_the_harness_sees_the_app_start_show_a_change_and_quit() -> None:
-    pytest.importorskip("sim.kube")
+    pytest.importorskip("mlops_tui.sim.kube")
     kube = [{"name": "sim-a", "fleet": "scaled", "services": 20, "pods_per_service": 1, "gpu_nodes": 2,
              "extra": {"ready_delay": 0.1}}]
     with FleetApp(kube, cols=200, rows=50) as fa:

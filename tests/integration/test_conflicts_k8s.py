@@ -15,9 +15,8 @@ import json
 import re
 
 import pytest
-
-from backends.model import ServiceKind
-from backends.plans import (
+from mlops_tui.backends.model import ServiceKind
+from mlops_tui.backends.plans import (
     Abort,
     Outcome,
     Promote,
@@ -28,6 +27,7 @@ from backends.plans import (
     SetCanaryWeight,
     SwitchBlueGreen,
 )
+
 from tests.integration.test_k8s_backend_sim import NS, Env, eventually, preview
 
 pytestmark = pytest.mark.integration
@@ -302,7 +302,7 @@ GUARDED_PATHS = [
 @pytest.mark.parametrize("path, content_type, body, qualified, name", GUARDED_PATHS)
 def test_the_simulator_refuses_a_stale_resource_version_with_the_api_servers_409(
         env, path, content_type, body, qualified, name):
-    from backends.kubernetes.client import ApiError
+    from mlops_tui.backends.kubernetes.client import ApiError
 
     transport = env.backend.transport
     stale = {"metadata": {"resourceVersion": "1"}, **body}
@@ -319,7 +319,7 @@ def test_the_simulator_refuses_a_stale_resource_version_with_the_api_servers_409
 def test_the_simulator_answers_a_failed_json_patch_test_as_kube_apiserver_does(env):
     """kube-apiserver wraps json-patch Apply errors in NewGenericServerResponse(422): the generic
     message, reason Invalid, empty details; the patch's other operations are not applied."""
-    from backends.kubernetes.client import ApiError
+    from mlops_tui.backends.kubernetes.client import ApiError
 
     path = "/apis/apps/v1/namespaces/ml-prod/deployments/rent-predictor-canary"
     before = env.backend.transport.request("GET", path).json()

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.sources import build_fleet
+
 from tests.integration.test_operator_keys import (  # noqa: F401 (demo: the simulated fleet fixture)
     audit_lines,
     confirm_once,
@@ -17,8 +20,6 @@ from tests.integration.test_operator_keys import (  # noqa: F401 (demo: the simu
     settings_for,
 )
 from tests.tui.conftest import until, visible_text
-from tui.app import MlopsApp
-from tui.sources import build_fleet
 
 CHANGED = "replicas 3 → 4 (changed by someone else since your preview)"
 

@@ -7,13 +7,13 @@ import json
 import subprocess
 
 import pytest
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.sources import build_fleet
 from textual.widgets import Input, OptionList
 
 from tests.engines import require_binary
 from tests.integration.test_operator_keys import audit_lines, finish, screen_is, select, settings_for
 from tests.tui.conftest import until, visible_text
-from tui.app import MlopsApp
-from tui.sources import build_fleet
 
 FRAUD_SCORER = {
     "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
@@ -26,7 +26,7 @@ FRAUD_SCORER = {
 
 @pytest.fixture(scope="module")
 def demo():
-    from sim.demo import start_demo
+    from mlops_tui.sim.demo import start_demo
 
     env = start_demo(seed=5)
     yield env

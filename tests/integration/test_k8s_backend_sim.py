@@ -15,11 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from backends.fleet import Fleet
-from backends.kubernetes.client import KubeConfigError, resolve_backends
-from backends.model import ActionKind, HealthState, ServiceKey, ServiceKind
-from backends.plans import (
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.kubernetes.client import KubeConfigError, resolve_backends
+from mlops_tui.backends.model import ActionKind, HealthState, ServiceKey, ServiceKind
+from mlops_tui.backends.plans import (
     Abort,
     ActionForbidden,
     Outcome,
@@ -31,6 +30,7 @@ from backends.plans import (
     SetCanaryWeight,
     SwitchBlueGreen,
 )
+
 from tests.engines import require, require_binary
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ NS = "ml-prod"
 
 def _sim():
     try:
-        from sim.kube import SimKubeCluster, write_kubeconfig
+        from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig
     except ImportError as exc:
         require(False, f"the Kubernetes simulator (sim.kube) is not available: {exc}")
         raise

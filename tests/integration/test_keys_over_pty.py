@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def demo():
-    from sim.demo import start_demo
+    from mlops_tui.sim.demo import start_demo
 
     env = start_demo(seed=5)
     yield env
@@ -32,7 +32,7 @@ def demo():
 @pytest.fixture
 def own_demo():
     """Engines no other app has talked to (an earlier app's connections must not slow this one's exit)."""
-    from sim.demo import start_demo
+    from mlops_tui.sim.demo import start_demo
 
     env = start_demo(seed=7)
     yield env
@@ -141,7 +141,7 @@ def stays(condition, seconds: float = 2.0) -> bool:
 
 def app_command(env, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     """The real CLI on the demo engines, with its audit log and state directory in `tmp_path`."""
-    argv = [sys.executable, "-m", "tui.cli", "--kubeconfig", env.kubeconfig, "--context", env.contexts[0],
+    argv = [sys.executable, "-m", "mlops_tui.tui.cli", "--kubeconfig", env.kubeconfig, "--context", env.contexts[0],
             "--swarm", f"{env.docker_host}?name=swarm-demo", "--prometheus", env.prometheus_url,
             "--alertmanager", env.alertmanager_url, "--audit-log", str(tmp_path / "audit.jsonl")]
     return argv, {"XDG_STATE_HOME": str(tmp_path / "state")}

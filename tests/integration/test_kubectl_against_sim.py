@@ -61,7 +61,7 @@ class Kubectl:
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    from sim.kube import SimKubeCluster, write_kubeconfig
+    from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig
 
     binary = require_binary("kubectl")
     cluster = SimKubeCluster.start(name="sim-a", seed=3, fleet="demo", ready_delay=0.1, tick=0.05,
@@ -474,7 +474,7 @@ def test_a_node_going_not_ready_shows_and_its_pods_move(kubectl, cluster):
 
 
 def test_twenty_thousand_pods_list_through_kubectl(tmp_path):
-    from sim.kube import SimKubeCluster, write_kubeconfig
+    from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig
 
     binary = require_binary("kubectl")
     started = time.monotonic()

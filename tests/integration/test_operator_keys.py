@@ -10,21 +10,21 @@ import time
 from pathlib import Path
 
 import pytest
+from mlops_tui.backends.plans import Outcome
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.panes import ServicesPane
+from mlops_tui.tui.panes.services import row_key
+from mlops_tui.tui.screens.preview import outcome_line
+from mlops_tui.tui.sources import build_fleet
 
-from backends.plans import Outcome
 from tests.engines import require_binary
 from tests.tui.conftest import until, visible_text
-from tui.app import MlopsApp
-from tui.config import Settings
-from tui.panes import ServicesPane
-from tui.panes.services import row_key
-from tui.screens.preview import outcome_line
-from tui.sources import build_fleet
 
 
 @pytest.fixture(scope="module")
 def demo():
-    from sim.demo import start_demo
+    from mlops_tui.sim.demo import start_demo
 
     env = start_demo(seed=3)
     yield env

@@ -9,13 +9,13 @@ import subprocess
 import uuid
 
 import pytest
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.sources import build_fleet
 
 from tests.engines import require
 from tests.integration.test_operator_keys import audit_lines, finish, screen_is, select
 from tests.tui.conftest import visible_text
-from tui.app import MlopsApp
-from tui.config import Settings
-from tui.sources import build_fleet
 
 DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
 SOCKET = "unix:///var/run/docker.sock"

@@ -15,16 +15,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from mlops_tui.backends.model import ActionKind, ServiceKind
+from mlops_tui.backends.plans import ActionRefused, Outcome, Scale, SwitchBlueGreen
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.panes import ServicesPane
+from mlops_tui.tui.panes.services import row_key
+from mlops_tui.tui.sources import build_fleet
 
-from backends.model import ActionKind, ServiceKind
-from backends.plans import ActionRefused, Outcome, Scale, SwitchBlueGreen
 from tests.integration.test_k8s_backend_sim import Env, _apply, eventually
 from tests.tui.conftest import until, visible_text
-from tui.app import MlopsApp
-from tui.config import Settings
-from tui.panes import ServicesPane
-from tui.panes.services import row_key
-from tui.sources import build_fleet
 
 pytestmark = pytest.mark.integration
 
@@ -301,9 +301,9 @@ def test_a_notready_gpu_node_counts_as_tainted_in_the_preview_exactly_as_the_sch
 
 @pytest.fixture(scope="module")
 def swarm():
-    from backends.swarm.client import SwarmEndpoint
-    from backends.swarm.watch import SwarmBackend
-    from sim.docker import SimSwarm
+    from mlops_tui.backends.swarm.client import SwarmEndpoint
+    from mlops_tui.backends.swarm.watch import SwarmBackend
+    from mlops_tui.sim.docker import SimSwarm
 
     sim = SimSwarm.start(seed=1, fleet="demo")
     backend = SwarmBackend(SwarmEndpoint(url=sim.url), name="sim-swarm", resync_seconds=1.0)

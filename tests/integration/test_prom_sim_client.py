@@ -13,15 +13,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from mlops_tui.backends.prometheus import queries as q
+from mlops_tui.sim.alertmanager import SimAlertmanager
+from mlops_tui.sim.docker import SimSwarm
+from mlops_tui.sim.prometheus import SimPrometheus, seed_rule
+from mlops_tui.sim.prometheus.series import labels_of
+from mlops_tui.sim.prometheus.server import respond
+from mlops_tui.sim.scenario import Scenario
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 
-from backends.prometheus import queries as q
-from sim.alertmanager import SimAlertmanager
-from sim.docker import SimSwarm
-from sim.prometheus import SimPrometheus, seed_rule
-from sim.prometheus.series import labels_of
-from sim.prometheus.server import respond
-from sim.scenario import Scenario
 from tests.engines import require_binary
 
 P95 = "histogram_quantile(0.95, sum by (le, namespace, service) (rate(model_inference_duration_seconds_bucket[5m])))"
@@ -141,8 +141,7 @@ def test_start_demo_gives_working_endpoints_and_stops_cleanly():
     import socket
 
     import docker
-
-    from sim.demo import start_demo
+    from mlops_tui.sim.demo import start_demo
 
     env = start_demo(seed=0, time_scale=30.0)
     try:
@@ -318,7 +317,7 @@ def test_alertmanager_contract_silences_and_alerts(alertmanager_url):
         alerts = requests.get(api + "/alerts", timeout=5).json()
         time.sleep(0.1)
     assert [a["labels"] for a in alerts] == [labels]
-    from sim.alertmanager.store import fingerprint as label_fingerprint
+    from mlops_tui.sim.alertmanager.store import fingerprint as label_fingerprint
 
     assert alerts[0]["fingerprint"] == label_fingerprint(labels)  # the real one hashes labels the same way
     fingerprint = alerts[0]["fingerprint"]

@@ -14,7 +14,7 @@ from tests.engines import require_binary
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    from sim.kube import SimKubeCluster, write_kubeconfig
+    from mlops_tui.sim.kube import SimKubeCluster, write_kubeconfig
 
     sim = SimKubeCluster.start(name="sim-status", seed=7, fleet="demo")
     path = tmp_path_factory.mktemp("kube") / "kubeconfig"
@@ -25,7 +25,7 @@ def cluster(tmp_path_factory):
 
 
 def mlops(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "mlops_tui", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_status_json_lists_what_kubectl_lists_with_the_same_replicas(cluster, tmp_path):
@@ -101,7 +101,7 @@ def test_status_exits_non_zero_when_a_cluster_cannot_be_read(tmp_path):
 
 
 def test_audit_prints_the_last_actions_one_line_each(tmp_path):
-    from tui.audit import AuditLog
+    from mlops_tui.tui.audit import AuditLog
 
     log = AuditLog(tmp_path / "audit.jsonl")
     for replicas in (4, 5):

@@ -18,10 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from backends.fleet import Fleet
-from backends.model import HealthState, ModelService
-from backends.plans import (
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.model import HealthState, ModelService
+from mlops_tui.backends.plans import (
     ActionConflict,
     ActionRefused,
     Outcome,
@@ -31,8 +30,9 @@ from backends.plans import (
     SwitchBlueGreen,
     UpdateImage,
 )
-from backends.swarm.client import SwarmEndpoint, is_swarm_manager, local_socket_info
-from backends.swarm.watch import SwarmBackend
+from mlops_tui.backends.swarm.client import SwarmEndpoint, is_swarm_manager, local_socket_info
+from mlops_tui.backends.swarm.watch import SwarmBackend
+
 from tests.engines import require, require_binary
 
 pytestmark = pytest.mark.integration
@@ -188,7 +188,7 @@ def test_services_nodes_and_gpus_translate_as_the_engine_shows_them(backend, lab
         backend.plan(service(backend, agent), Scale(3))
 
     # `mlops-tui status --json` lists these services with `docker service ls`'s replica counts.
-    out = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--swarm", f"unix://{SOCKET}",
+    out = subprocess.run([sys.executable, "-m", "mlops_tui.tui.cli", "status", "--json", "--swarm", f"unix://{SOCKET}",
                           "--timeout", "20"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     document = json.loads(out.stdout)
     ours = {s["key"]["name"]: f"{s['ready']}/{s['desired']}" for s in document["services"]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from backends.fleet import Fleet
-from backends.model import (
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.model import (
     ActionKind,
     Alert,
     AlertState,
@@ -18,9 +18,10 @@ from backends.model import (
     Severity,
     freeze_labels,
 )
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.config import Settings
+
 from tests.fakes import T0, InMemoryBackend, service
-from tui.app import MlopsApp
-from tui.config import Settings
 
 
 def seed_fleet(backend: InMemoryBackend) -> None:
@@ -60,7 +61,7 @@ def make_app(settings: Settings | None = None, backends=None, **fleet_kwargs) ->
 
 def extras(fleet: Fleet) -> None:
     """Latency, alerts and pending GPUs for the seed fleet, as the metrics sources would push them."""
-    from backends.base import Change
+    from mlops_tui.backends.base import Change
 
     svc = next(k for k in fleet.state.services if k.name == "property-valuation-model")
     points = tuple((T0.timestamp() - 60 * (30 - i), 0.05 + 0.02 * (i % 7) + (0.5 if i > 24 else 0)) for i in range(30))

@@ -3,12 +3,13 @@ input and read-only mode send nothing."""
 
 from __future__ import annotations
 
-from backends.plans import Outcome
+from mlops_tui.backends.plans import Outcome
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.format import SERVICE_COLUMN
+from mlops_tui.tui.keyline import KeyLine
+from mlops_tui.tui.panes import ServicesPane
+
 from tests.tui.conftest import make_app, until, visible_text
-from tui.config import Settings
-from tui.format import SERVICE_COLUMN
-from tui.keyline import KeyLine
-from tui.panes import ServicesPane
 
 
 def notices(app) -> str:

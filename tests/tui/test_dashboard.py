@@ -7,15 +7,16 @@ import gc
 from dataclasses import replace
 from datetime import timedelta
 
-from backends.model import GpuResource, HealthState
+from mlops_tui.backends.model import GpuResource, HealthState
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.format import SERVICE_COLUMN
+from mlops_tui.tui.keyline import KeyLine
+from mlops_tui.tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
+from mlops_tui.tui.statusbar import StatusBar
+
 from tests.fakes import T0, service
 from tests.tui.conftest import extras, make_app, until
-from tui.app import MlopsApp
-from tui.config import Settings
-from tui.format import SERVICE_COLUMN
-from tui.keyline import KeyLine
-from tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
-from tui.statusbar import StatusBar
 
 
 def names(app: MlopsApp) -> list[str]:
@@ -77,8 +78,8 @@ async def test_a_stale_cluster_says_how_long_it_has_been_stale_and_why():
 
 async def test_an_unreachable_cluster_is_shown_and_the_app_still_starts():
     def broken(_settings):
-        from backends.fleet import Fleet
-        from tui.sources import FailedSource
+        from mlops_tui.backends.fleet import Fleet
+        from mlops_tui.tui.sources import FailedSource
 
         return Fleet([FailedSource("prod-b", "cannot connect to https://10.0.0.1:6443: timed out")])
 
@@ -138,7 +139,7 @@ async def test_help_lists_every_binding_the_app_has():
     async with app.run_test(size=(120, 45)) as pilot:
         await pilot.press("question_mark")
         await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
-        from tui.screens.help import binding_rows
+        from mlops_tui.tui.screens.help import binding_rows
 
         shown = {command for _key, command, _desc in binding_rows(app)}
         declared = {b.id or b.action for b in app.BINDINGS if b.description}

@@ -8,12 +8,12 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mlops_tui.backends.model import Alert, AlertState, Canary, Severity, freeze_labels
+from mlops_tui.backends.plans import Scale, SetCanaryWeight, SilenceAlert, UpdateImage
+from mlops_tui.tui.screens.dialogs import CanaryDialog, ScaleDialog, SilenceDialog, UpdateImageDialog
 from textual.app import App
 
-from backends.model import Alert, AlertState, Canary, Severity, freeze_labels
-from backends.plans import Scale, SetCanaryWeight, SilenceAlert, UpdateImage
 from tests.fakes import service
-from tui.screens.dialogs import CanaryDialog, ScaleDialog, SilenceDialog, UpdateImageDialog
 
 TYPED = st.text(alphabet=string.printable + "¹٣é", max_size=12).map(lambda s: s.replace("\n", "").replace("\r", ""))
 FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

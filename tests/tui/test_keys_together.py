@@ -10,19 +10,19 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.model import ActionKind
+from mlops_tui.backends.plans import Scale
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.panes import ServicesPane
+from mlops_tui.tui.screens.preview import EARLY_ENTER, EARLY_KEY
 from textual.widgets import Input
 
-from backends.fleet import Fleet
-from backends.model import ActionKind
-from backends.plans import Scale
 from tests.fakes import T0, InMemoryBackend
 from tests.tui.conftest import extras, make_app, seed_fleet, until, visible_text
 from tests.tui.keys import burst
 from tests.tui.test_actions_flow import select
-from tui.app import MlopsApp
-from tui.config import Settings
-from tui.panes import ServicesPane
-from tui.screens.preview import EARLY_ENTER, EARLY_KEY
 
 
 def screen_name(app) -> str:
@@ -274,10 +274,10 @@ def _with(fleet: Fleet, backend) -> Fleet:
 async def test_two_submissions_reaching_a_dialog_before_it_closes_give_one_result():
     """Whatever delivers them (keys, a paste, the palette), a dialog answers once: the second
     request to close it must not pop the screen below (Textual raises on the last one)."""
+    from mlops_tui.tui.screens.dialogs import ScaleDialog
     from textual.app import App
 
     from tests.fakes import service
-    from tui.screens.dialogs import ScaleDialog
 
     results: list[object] = []
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from textual.widgets import OptionList
-
-from backends.base import Change
-from backends.model import (
+from mlops_tui.backends.base import Change
+from mlops_tui.backends.model import (
     ActionKind,
     Alert,
     AlertState,
@@ -17,10 +15,12 @@ from backends.model import (
     Severity,
     freeze_labels,
 )
+from mlops_tui.tui.keyline import KeyLine
+from textual.widgets import OptionList
+
 from tests.fakes import T0, InMemoryBackend
 from tests.tui.conftest import make_app, seed_fleet, until
 from tests.tui.test_actions_flow import notices, select
-from tui.keyline import KeyLine
 
 ARGO_ACTIONS = frozenset({ActionKind.SCALE, ActionKind.PROMOTE, ActionKind.PROMOTE_FULL, ActionKind.ABORT,
                           ActionKind.RETRY, ActionKind.UPDATE_IMAGE, ActionKind.RESTART})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from mlops_tui.tui.config import Settings
 
 from tests.tui.conftest import extras, make_app
-from tui.config import Settings
 
 
 @pytest.mark.parametrize("theme", ["dark", "light", "high-contrast"])
@@ -14,8 +14,9 @@ def test_dashboard_in_each_theme(snap_compare, theme):
     app, _ = make_app(settings)
 
     async def settle(pilot):
+        from mlops_tui.tui.panes import ServicesPane
+
         from tests.tui.conftest import until
-        from tui.panes import ServicesPane
 
         await until(pilot, lambda: app.fleet is not None and app.query_one(ServicesPane).row_count == 5)
         extras(app.fleet)
@@ -29,8 +30,9 @@ def test_dashboard_at_80x24(snap_compare):
     app, _ = make_app()
 
     async def settle(pilot):
+        from mlops_tui.tui.panes import ServicesPane
+
         from tests.tui.conftest import until
-        from tui.panes import ServicesPane
 
         await until(pilot, lambda: app.query_one(ServicesPane).row_count == 5)
         await pilot.pause(0.2)

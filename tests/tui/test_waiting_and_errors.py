@@ -12,17 +12,18 @@ import re
 import threading
 from pathlib import Path
 
-from backends.fleet import Fleet
-from backends.plans import VerifyResult
-from backends.state import FleetDelta
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.plans import VerifyResult
+from mlops_tui.backends.state import FleetDelta
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.format import SERVICE_COLUMN
+from mlops_tui.tui.messages import FleetUpdated
+from mlops_tui.tui.panes import ServicesPane
+
 from tests.fakes import T0, InMemoryBackend
 from tests.tui.conftest import make_app, seed_fleet, until, visible_text
 from tests.tui.test_actions_flow import select
-from tui.app import MlopsApp
-from tui.config import Settings
-from tui.format import SERVICE_COLUMN
-from tui.messages import FleetUpdated
-from tui.panes import ServicesPane
 
 
 class SlowToConverge(InMemoryBackend):
@@ -210,7 +211,7 @@ class FleetWithABadUpdate(Fleet):
 
 
 def test_a_fatal_error_exits_non_zero_with_a_crash_report_whose_path_is_printed(tmp_path, monkeypatch, capsys):
-    from tui.cli import run_dashboard
+    from mlops_tui.tui.cli import run_dashboard
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))  # the platform's state dir, as for the audit log
     status = run_dashboard(Settings(), lambda s: FleetWithABadUpdate([], clock=lambda: T0), headless=True)

@@ -7,10 +7,10 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from backends.fleet import _revision_choice
-from backends.kubernetes import actions as ka
-from backends.kubernetes import translate as tr
-from backends.plans import Abort
+from mlops_tui.backends.fleet import _revision_choice
+from mlops_tui.backends.kubernetes import actions as ka
+from mlops_tui.backends.kubernetes import translate as tr
+from mlops_tui.backends.plans import Abort
 
 DATA = Path(__file__).parent / "data" / "k8s"
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
@@ -92,7 +92,7 @@ def test_a_replicaset_keeps_its_change_cause():
 
 
 def test_swarms_previous_spec_says_what_else_a_rollback_changes():
-    from backends.swarm.translate import previous_difference
+    from mlops_tui.backends.swarm.translate import previous_difference
 
     spec = {"Mode": {"Replicated": {"Replicas": 3}},
             "TaskTemplate": {"ForceUpdate": 1, "ContainerSpec": {"Image": "m:v2", "Env": ["BATCH=64", "TOKEN=x"]}}}
@@ -104,7 +104,8 @@ def test_swarms_previous_spec_says_what_else_a_rollback_changes():
 
 
 def test_the_swarm_picker_line_for_previous_names_its_image_and_the_difference():
-    from backends.swarm.translate import detail
+    from mlops_tui.backends.swarm.translate import detail
+
     from tests.unit.test_swarm_actions import RecordedSwarm
 
     raw = copy.deepcopy(RecordedSwarm().by_name("rec-ml_llm"))

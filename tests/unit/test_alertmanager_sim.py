@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-
-from sim.alertmanager import SimAlertmanager
-from sim.alertmanager.server import respond
+from mlops_tui.sim.alertmanager import SimAlertmanager
+from mlops_tui.sim.alertmanager.server import respond
 
 
 class Clock:

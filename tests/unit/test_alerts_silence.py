@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
-from backends.alerts import actions
-from backends.alerts.watch import AlertmanagerBackend
-from backends.fleet import Fleet
-from backends.model import Alert, AlertState, ServiceKey, ServiceKind, Severity, freeze_labels
-from backends.plans import ActionRefused, ExpireSilence, Outcome, SilenceAlert
+from mlops_tui.backends.alerts import actions
+from mlops_tui.backends.alerts.watch import AlertmanagerBackend
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.model import Alert, AlertState, ServiceKey, ServiceKind, Severity, freeze_labels
+from mlops_tui.backends.plans import ActionRefused, ExpireSilence, Outcome, SilenceAlert
 
 NOW = datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc)
 SLOW = ServiceKey("prod", "ml", ServiceKind.DEPLOYMENT, "slow-model")
@@ -54,7 +53,7 @@ class FakeAlertmanager:
 
     def silence(self, sid):
         if sid not in self.silenced:
-            from backends.alerts.client import HttpError
+            from mlops_tui.backends.alerts.client import HttpError
 
             raise HttpError(404, "silence not found")
         return self.silenced[sid]

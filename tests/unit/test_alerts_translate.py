@@ -6,9 +6,9 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backends.alerts import translate as t
-from backends.correlate import ServiceIndex, merge_alerts
-from backends.model import AlertState, ModelService, Platform, ServiceKey, ServiceKind, Severity
+from mlops_tui.backends.alerts import translate as t
+from mlops_tui.backends.correlate import ServiceIndex, merge_alerts
+from mlops_tui.backends.model import AlertState, ModelService, Platform, ServiceKey, ServiceKind, Severity
 
 DATA = Path(__file__).parent / "data" / "prometheus"
 

@@ -11,7 +11,7 @@ import copy
 import json
 from pathlib import Path
 
-from backends.kubernetes import translate as tr
+from mlops_tui.backends.kubernetes import translate as tr
 
 DATA = Path(__file__).parent / "data" / "k8s"
 

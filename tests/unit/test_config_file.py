@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tui.config import ConfigError, build_settings
+from mlops_tui.tui.config import ConfigError, build_settings
 
 
 def refusal(tmp_path: Path, content: bytes) -> str:
@@ -41,7 +40,7 @@ def test_a_file_that_is_not_utf8_is_refused_in_one_line_not_a_traceback(tmp_path
 def test_the_command_exits_2_with_the_one_line_and_no_traceback(tmp_path):
     path = tmp_path / "config.toml"
     path.write_bytes(b'[ui]\ntheme = "neon"\n')
-    out = subprocess.run([sys.executable, "-m", "tui.cli", "--config", str(path), "status"],
+    out = subprocess.run([sys.executable, "-m", "mlops_tui.tui.cli", "--config", str(path), "status"],
                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 2, out
     assert "Traceback" not in out.stderr

@@ -6,9 +6,9 @@ import threading
 import time
 from dataclasses import replace
 
-from backends.base import Change
-from backends.fleet import Fleet
-from backends.model import (
+from mlops_tui.backends.base import Change
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.model import (
     ActionKind,
     Alert,
     AlertState,
@@ -18,7 +18,8 @@ from backends.model import (
     Severity,
     freeze_labels,
 )
-from backends.plans import Outcome, PlanWarning, Scale, SwitchBlueGreen
+from mlops_tui.backends.plans import Outcome, PlanWarning, Scale, SwitchBlueGreen
+
 from tests.fakes import T0, InMemoryBackend, service
 
 
@@ -196,8 +197,8 @@ def test_submit_is_safe_from_many_threads():
 
 
 def test_a_swarm_label_ties_an_alert_to_the_swarm_service_not_a_namesake_deployment():
-    from backends.correlate import ServiceIndex
-    from backends.model import ServiceKind
+    from mlops_tui.backends.correlate import ServiceIndex
+    from mlops_tui.backends.model import ServiceKind
 
     k8s = service("rent-predictor-canary")
     swarm = service("rent-predictor-canary", cluster="swarm-demo", namespace="", kind=ServiceKind.SWARM_SERVICE)
@@ -215,7 +216,7 @@ class _GuardedBackend(InMemoryBackend):
         return self.services.get(key)
 
     def apply(self, plan):
-        from backends.plans import ActionConflict
+        from mlops_tui.backends.plans import ActionConflict
 
         if self.services[plan.target].desired != int(plan.before["replicas"]):
             raise ActionConflict("the object has been modified")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 
-from backends.fleet import Fleet
-from backends.plans import Scale, VerifyResult
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.plans import Scale, VerifyResult
+
 from tests.fakes import T0, InMemoryBackend, service
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import io
 
-from backends.kubernetes import translate as tr
-from backends.model import GpuHolder, GpuNode, GpuResource, ServiceKey, ServiceKind
-from backends.state import FleetState
-from tui.format import GPU_COLUMNS, free_by_resource, gpu_cells
-from tui.status import fleet_document, print_table
+from mlops_tui.backends.kubernetes import translate as tr
+from mlops_tui.backends.model import GpuHolder, GpuNode, GpuResource, ServiceKey, ServiceKind
+from mlops_tui.backends.state import FleetState
+from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells
+from mlops_tui.tui.status import fleet_document, print_table
 
 RERANKER = ServiceKey("demo-prod", "ml-staging", ServiceKind.DEPLOYMENT, "llm-reranker")
 GPU_NODE_3 = GpuNode(
@@ -83,8 +83,9 @@ def test_the_kubernetes_translation_of_a_mig_node_keeps_resources_apart():
 
 
 def test_the_services_gpu_column_never_reads_mig_slices_as_full_gpus():
+    from mlops_tui.tui.format import gpus_text
+
     from tests.fakes import service
-    from tui.format import gpus_text
 
     assert gpus_text(service("llm", desired=4, gpu_requests=(("nvidia.com/gpu", 4),), gpus_per_replica=4)) == "16"
     assert gpus_text(service("bert", desired=2, gpu_requests=(("nvidia.com/mig-1g.5gb", 1),),

@@ -6,8 +6,8 @@ go, and why would the others stay Pending?", answered the way kube-scheduler wou
 
 from __future__ import annotations
 
-from backends.gpu_fit import FitNode, ReplicaNeeds, Requirement, Toleration, fit_replicas
-from backends.model import Taint
+from mlops_tui.backends.gpu_fit import FitNode, ReplicaNeeds, Requirement, Toleration, fit_replicas
+from mlops_tui.backends.model import Taint
 
 GPU = "nvidia.com/gpu"
 MIG = "nvidia.com/mig-1g.5gb"

@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from backends.gpu_fit import FitNode
-from backends.kubernetes import actions as ka
-from backends.kubernetes import translate as tr
-from backends.plans import (
+from mlops_tui.backends.gpu_fit import FitNode
+from mlops_tui.backends.kubernetes import actions as ka
+from mlops_tui.backends.kubernetes import translate as tr
+from mlops_tui.backends.plans import (
     Abort,
     ActionRefused,
     Promote,
@@ -329,7 +328,7 @@ class _Transport:
         self.sent = []
 
     def request(self, method, path, query=(), body=None, content_type="application/json", timeout=(5, 30)):
-        from backends.kubernetes.client import Response
+        from mlops_tui.backends.kubernetes.client import Response
 
         self.sent.append((method, path))
         if method == "GET":
@@ -345,8 +344,8 @@ class _Backend:
 
 
 def test_apply_maps_403_to_forbidden_and_409_to_a_conflict_without_retrying_or_re_reading():
-    from backends.kubernetes.client import ApiError
-    from backends.plans import ActionConflict, ActionForbidden
+    from mlops_tui.backends.kubernetes.client import ApiError
+    from mlops_tui.backends.plans import ActionConflict, ActionForbidden
 
     vs = load("virtualservice_rent.json")
     (split,) = tr.istio_splits(vs)
@@ -438,7 +437,7 @@ class _Recording:
         self.sent = []
 
     def request(self, method, path, query=(), body=None, content_type="application/json", timeout=(5, 30)):
-        from backends.kubernetes.client import Response
+        from mlops_tui.backends.kubernetes.client import Response
 
         if method == "GET":
             return Response(200, json.dumps(self.current).encode())
@@ -470,8 +469,8 @@ def test_argo_promote_second_call_is_guarded_by_the_generation_the_first_call_pr
 
 
 def test_when_the_second_call_conflicts_the_operator_is_told_the_first_one_landed():
-    from backends.kubernetes.client import ApiError
-    from backends.plans import ActionConflict
+    from mlops_tui.backends.kubernetes.client import ApiError
+    from mlops_tui.backends.plans import ActionConflict
 
     rollout = load("rollout_ensemble.json")
     rollout["spec"]["paused"] = True
@@ -483,8 +482,8 @@ def test_when_the_second_call_conflicts_the_operator_is_told_the_first_one_lande
 
 
 def test_a_failed_test_422_is_a_conflict_only_when_a_guarded_value_moved():
-    from backends.kubernetes.client import ApiError
-    from backends.plans import ActionConflict, ActionError
+    from mlops_tui.backends.kubernetes.client import ApiError
+    from mlops_tui.backends.plans import ActionConflict, ActionError
 
     rollout = load("rollout_ensemble.json")
     undo = ka.plan_rollout_undo("prod", "a", rollout_service(), Rollback(), rollout, [

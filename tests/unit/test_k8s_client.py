@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pytest
-
-from backends.kubernetes.client import KubeConfigError, resolve_backends, resolve_targets
+from mlops_tui.backends.kubernetes.client import KubeConfigError, resolve_backends, resolve_targets
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -74,8 +73,9 @@ def test_backends_are_named_after_contexts_without_touching_the_network(kubeconf
 
 
 def test_importing_the_backend_does_not_import_the_kubernetes_client():
-    code = ("import sys, backends.kubernetes, backends.kubernetes.client, backends.kubernetes.watch, "
-            "backends.kubernetes.actions, backends.kubernetes.translate; "
+    code = ("import sys, mlops_tui.backends.kubernetes, mlops_tui.backends.kubernetes.client, "
+            "mlops_tui.backends.kubernetes.watch, mlops_tui.backends.kubernetes.actions, "
+            "mlops_tui.backends.kubernetes.translate; "
             "print(any(m == 'kubernetes' or m.startswith('kubernetes.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -83,7 +83,7 @@ def test_importing_the_backend_does_not_import_the_kubernetes_client():
 
 def test_the_apps_settings_without_kubernetes_options_and_without_a_kubeconfig_mean_no_clusters(tmp_path,
                                                                                                  monkeypatch):
-    from backends.kubernetes.client import backends_from_settings
+    from mlops_tui.backends.kubernetes.client import backends_from_settings
 
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     assert backends_from_settings() == []

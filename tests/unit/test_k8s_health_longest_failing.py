@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from backends.base import Change
-from backends.kubernetes.client import ClusterTarget
-from backends.kubernetes.watch import CORE_RESOURCES, KubernetesBackend, Reflector
-from backends.model import HealthState
+from mlops_tui.backends.base import Change
+from mlops_tui.backends.kubernetes.client import ClusterTarget
+from mlops_tui.backends.kubernetes.watch import CORE_RESOURCES, KubernetesBackend, Reflector
+from mlops_tui.backends.model import HealthState
+
 from tests.unit.test_k8s_watch import backend_api
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

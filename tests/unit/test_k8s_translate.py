@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from backends.kubernetes import translate as tr
-from backends.model import ActionKind, ServiceKind
+from mlops_tui.backends.kubernetes import translate as tr
+from mlops_tui.backends.model import ActionKind, ServiceKind
 
 DATA = Path(__file__).parent / "data" / "k8s"
 

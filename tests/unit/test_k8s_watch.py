@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-
-from backends.base import Change
-from backends.fleet import Fleet
-from backends.kubernetes.client import ApiError, ClusterTarget, Response, StreamHandle, Transport
-from backends.kubernetes.watch import Backoff, KubernetesBackend, Reflector, ReflectorHandler, ResourceSpec
-from backends.model import HealthState
+from mlops_tui.backends.base import Change
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Response, StreamHandle, Transport
+from mlops_tui.backends.kubernetes.watch import Backoff, KubernetesBackend, Reflector, ReflectorHandler, ResourceSpec
+from mlops_tui.backends.model import HealthState
 
 DATA = Path(__file__).parent / "data" / "k8s"
 PODS = ResourceSpec("pods", "", "v1", "pods")
@@ -343,7 +342,7 @@ class ChunkedResponse:
 
 
 def test_the_http_line_splitter_rebuilds_events_cut_across_chunks():
-    from backends.kubernetes.client import _UrllibStream
+    from mlops_tui.backends.kubernetes.client import _UrllibStream
 
     body = (DATA / "watch_stream.jsonl").read_bytes()
     chunks = [body[i:i + 7] for i in range(0, len(body), 7)]  # every event cut mid-line
@@ -352,7 +351,7 @@ def test_the_http_line_splitter_rebuilds_events_cut_across_chunks():
 
 
 def test_a_broken_stream_is_an_error_but_an_idle_timeout_is_a_normal_end():
-    from backends.kubernetes.client import _UrllibStream
+    from mlops_tui.backends.kubernetes.client import _UrllibStream
 
     broken = _UrllibStream(ChunkedResponse([b'{"type":"ADDED"'], ConnectionResetError("reset by peer")))
     with pytest.raises(ApiError) as info:

@@ -18,16 +18,17 @@ def imported_after(code: str) -> set[str]:
 
 
 def test_backends_never_import_textual_rich_or_tui():
-    modules = imported_after("import backends, backends.fleet, backends.model, backends.plans, backends.correlate")
-    for pkg in ("textual", "rich", "tui"):
+    modules = imported_after("import mlops_tui.backends.fleet, mlops_tui.backends.model, mlops_tui.backends.plans, "
+                              "mlops_tui.backends.correlate")
+    for pkg in ("textual", "rich", "mlops_tui.tui"):
         assert not any(m == pkg or m.startswith(pkg + ".") for m in modules), pkg
     for path in (ROOT / "backends").rglob("*.py"):
         text = path.read_text()
-        assert not re.search(r"^\s*(from|import)\s+(textual|rich|tui)\b", text, re.M), path
+        assert not re.search(r"^\s*(from|import)\s+(textual|rich|mlops_tui\.tui)\b", text, re.M), path
 
 
 def test_the_app_module_imports_no_engine_client():
-    modules = imported_after("import tui.app, tui.cli, tui.sources")
+    modules = imported_after("import mlops_tui.tui.app, mlops_tui.tui.cli, mlops_tui.tui.sources")
     for heavy in ("kubernetes", "docker", "plotext", "prometheus_api_client"):
         assert heavy not in modules, f"{heavy} is imported on the first-frame path"
 

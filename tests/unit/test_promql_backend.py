@@ -7,11 +7,10 @@ import random
 import time
 
 import requests
-
-from backends.fleet import Fleet
-from backends.model import HealthState, ModelService, Platform, ServiceKey, ServiceKind
-from backends.prometheus.poller import Poller, describe_error
-from backends.prometheus.watch import PrometheusBackend, PrometheusOptions
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.model import HealthState, ModelService, Platform, ServiceKey, ServiceKind
+from mlops_tui.backends.prometheus.poller import Poller, describe_error
+from mlops_tui.backends.prometheus.watch import PrometheusBackend, PrometheusOptions
 
 
 def svc(i: int) -> ModelService:

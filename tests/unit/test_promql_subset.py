@@ -6,12 +6,11 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from backends.prometheus import queries as q
-from sim.prometheus import SimPrometheus, labels_of
-from sim.prometheus.evaluate import bucket_quantile, extrapolated_rate, format_value
-from sim.prometheus.promql import ParseError, parse
-from sim.prometheus.server import respond
+from mlops_tui.backends.prometheus import queries as q
+from mlops_tui.sim.prometheus import SimPrometheus, labels_of
+from mlops_tui.sim.prometheus.evaluate import bucket_quantile, extrapolated_rate, format_value
+from mlops_tui.sim.prometheus.promql import ParseError, parse
+from mlops_tui.sim.prometheus.server import respond
 
 T0 = 1_800_000_000.0
 BUCKETS = ("0.1", "0.25", "0.5", "1", "+Inf")

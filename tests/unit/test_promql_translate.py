@@ -7,10 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
-
-from backends.correlate import ServiceIndex
-from backends.model import ModelService, Platform, ServiceKey, ServiceKind
-from backends.prometheus import translate as t
+from mlops_tui.backends.correlate import ServiceIndex
+from mlops_tui.backends.model import ModelService, Platform, ServiceKey, ServiceKind
+from mlops_tui.backends.prometheus import translate as t
 
 DATA = Path(__file__).parent / "data" / "prometheus"
 

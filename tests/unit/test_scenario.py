@@ -5,9 +5,8 @@ the time compression. Driven on a fake clock (no threads, no sockets)."""
 from __future__ import annotations
 
 import pytest
-
-from sim.prometheus import SimPrometheus, seed_rule
-from sim.scenario import RULE_FOR, Scenario, expected_fire_time, timeline
+from mlops_tui.sim.prometheus import SimPrometheus, seed_rule
+from mlops_tui.sim.scenario import RULE_FOR, Scenario, expected_fire_time, timeline
 
 T0 = 1_800_000_000.0
 
@@ -92,7 +91,7 @@ def test_gpu_node_lost_stops_its_dcgm_series_and_events_apply_in_order():
     lost = next(e.at for e in timeline(seed) if e.kind == "gpu_node_lost")
     scenario, prom, _ = story(seed, 60.0, lost + 120)
     assert [e.kind for _, e in scenario.done][:3] == ["canary_start", "latency_regression", "gpu_node_lost"]
-    from sim.prometheus.server import respond
+    from mlops_tui.sim.prometheus.server import respond
     status, body = respond(prom, "/api/v1/query", {"query": ["count by (Hostname) (DCGM_FI_DEV_GPU_UTIL)"],
                                                   "time": [str(scenario.clock())]})
     hosts = {r["metric"]["Hostname"] for r in body["data"]["result"]}

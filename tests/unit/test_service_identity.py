@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from backends.correlate import ServiceIndex
-from backends.fleet import Fleet
-from backends.model import Platform, ServiceKey, ServiceKind
+from mlops_tui.backends.correlate import ServiceIndex
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.model import Platform, ServiceKey, ServiceKind
+
 from tests.fakes import InMemoryBackend, service
 
 D, R = ServiceKind.DEPLOYMENT, ServiceKind.ROLLOUT

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
-
-from sim.kube.errors import ApiError
-from sim.kube.patch import JSON_PATCH, MERGE_PATCH, STRATEGIC, apply_patch, json_patch, merge_patch, strategic_merge
+from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.patch import (
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC,
+    apply_patch,
+    json_patch,
+    merge_patch,
+    strategic_merge,
+)
 
 DEPLOY = {
     "metadata": {"name": "m", "annotations": {"a": "1", "b": "2"}},

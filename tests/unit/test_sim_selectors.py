@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from sim.kube.errors import ApiError
-from sim.kube.selectors import (
+from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.selectors import (
     make_filter,
     map_matches,
     match_labels,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from sim.kube import fleet
-from sim.kube.errors import ApiError
-from sim.kube.objects import container, deployment, namespace
-from sim.kube.store import Store
+from mlops_tui.sim.kube import fleet
+from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.objects import container, deployment, namespace
+from mlops_tui.sim.kube.store import Store
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tui.sparkdata import ASCII_LEVELS, ascii_sparkline, resample, sanitize
+from mlops_tui.tui.sparkdata import ASCII_LEVELS, ascii_sparkline, resample, sanitize
 
 
 def test_sanitize_drops_nan_inf_and_non_numbers_keeping_order():

@@ -7,15 +7,16 @@ import re
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from backends.model import (
+from mlops_tui.backends.model import (
     ClusterHealth,
     GpuNode,
     GpuResource,
     HealthState,
     ServiceKind,
 )
+from mlops_tui.tui.format import ALERT_STATE, SEVERITY_WORD, gpu_cells, health_text, service_state
+
 from tests.fakes import service
-from tui.format import ALERT_STATE, SEVERITY_WORD, gpu_cells, health_text, service_state
 
 GLYPH_AND_WORD = re.compile(r"^[^\sA-Za-z0-9]+ [a-z][\w-]*")
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)

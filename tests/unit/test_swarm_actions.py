@@ -8,8 +8,7 @@ import json
 import pathlib
 
 import pytest
-
-from backends.plans import (
+from mlops_tui.backends.plans import (
     ActionConflict,
     ActionError,
     ActionForbidden,
@@ -20,9 +19,9 @@ from backends.plans import (
     SwitchBlueGreen,
     UpdateImage,
 )
-from backends.swarm import translate as tr
-from backends.swarm.actions import SwarmActions
-from backends.swarm.watch import EngineError
+from mlops_tui.backends.swarm import translate as tr
+from mlops_tui.backends.swarm.actions import SwarmActions
+from mlops_tui.backends.swarm.watch import EngineError
 
 DATA = pathlib.Path(__file__).parent / "data" / "swarm"
 

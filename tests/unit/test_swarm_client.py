@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-
-from backends.swarm.client import (
+from mlops_tui.backends.swarm.client import (
     SwarmConfigError,
     TlsOptions,
     context_endpoint,
@@ -17,7 +16,7 @@ from backends.swarm.client import (
     parse_endpoint,
     resolve_endpoints,
 )
-from backends.swarm.watch import backoff_delay
+from mlops_tui.backends.swarm.watch import backoff_delay
 
 
 @pytest.fixture
@@ -129,7 +128,7 @@ def test_resolving_endpoints_imports_no_docker_sdk():
 
 
 def test_tls_endpoint_opens_an_https_client_verifying_with_its_ca_and_presenting_its_cert(certs):
-    from backends.swarm.client import open_api
+    from mlops_tui.backends.swarm.client import open_api
 
     ep = parse_endpoint(f"tcp://m1:2376?certpath={certs}")
     api = open_api(ep, timeout=3, version="1.41")  # a fixed API version: nothing is sent yet

@@ -15,9 +15,8 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from backends.model import ActionKind, ColourState, Platform, ServiceKind
-from backends.swarm import translate as tr
+from mlops_tui.backends.model import ActionKind, ColourState, Platform, ServiceKind
+from mlops_tui.backends.swarm import translate as tr
 
 DATA = pathlib.Path(__file__).parent / "data" / "swarm"
 GPU1 = "GPU-5e7a1c1e-0000-4000-8000-000000000001"

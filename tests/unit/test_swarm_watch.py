@@ -14,10 +14,9 @@ import threading
 import time
 
 import pytest
-
-from backends.model import HealthState
-from backends.swarm.client import SwarmEndpoint
-from backends.swarm.watch import EngineError, SwarmBackend
+from mlops_tui.backends.model import HealthState
+from mlops_tui.backends.swarm.client import SwarmEndpoint
+from mlops_tui.backends.swarm.watch import EngineError, SwarmBackend
 
 DATA = pathlib.Path(__file__).parent / "data" / "swarm"
 

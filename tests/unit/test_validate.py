@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from tui.screens.dialogs import parse_matchers
-from tui.validate import (
+from mlops_tui.tui.screens.dialogs import parse_matchers
+from mlops_tui.tui.validate import (
     InvalidInput,
     nearest_reachable,
     parse_comment,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from backends.model import Alert
-from backends.state import FleetDelta, FleetState
-from tui.format import ALERT_COLUMNS, alert_cells
-from tui.keyed_table import KeyedTable
-from tui.panes.base import PaneMixin
+from mlops_tui.backends.model import Alert
+from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.tui.format import ALERT_COLUMNS, alert_cells
+from mlops_tui.tui.keyed_table import KeyedTable
+from mlops_tui.tui.panes.base import PaneMixin
 
 
 def alert_key(alert: Alert) -> str:

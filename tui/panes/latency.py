@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from mlops_tui.backends.model import LatencySeries, ServiceKey
+from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.tui.format import latency_summary, literal
+from mlops_tui.tui.panes.base import PaneMixin
+from mlops_tui.tui.sparkdata import ascii_sparkline, sanitize
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
-
-from backends.model import LatencySeries, ServiceKey
-from backends.state import FleetDelta, FleetState
-from tui.format import latency_summary, literal
-from tui.panes.base import PaneMixin
-from tui.sparkdata import ascii_sparkline, sanitize
 
 WORST_N = 4
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlops_tui.backends.model import ServiceKey
+from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.tui.format import SERVICE_COLUMNS, service_cells, service_matches
+from mlops_tui.tui.keyed_table import KeyedTable
+from mlops_tui.tui.panes.base import PaneMixin
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
-
-from backends.model import ServiceKey
-from backends.state import FleetDelta, FleetState
-from tui.format import SERVICE_COLUMNS, service_cells, service_matches
-from tui.keyed_table import KeyedTable
-from tui.panes.base import PaneMixin
 
 
 def row_key(key: ServiceKey) -> str:

@@ -9,19 +9,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
-from rich.table import Table
-from rich.text import Text
-from textual import work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Static
-from textual.worker import Worker, WorkerState
-from textual_plotext import PlotextPlot
-
-from backends.model import ModelService, ServiceDetail
-from tui.format import (
+from mlops_tui.backends.model import ModelService, ServiceDetail
+from mlops_tui.tui.format import (
     autoscaler_text,
     bluegreen_text,
     canary_text,
@@ -32,7 +21,17 @@ from tui.format import (
     service_state,
     since,
 )
-from tui.keyline import KeyLine
+from mlops_tui.tui.keyline import KeyLine
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
+from textual_plotext import PlotextPlot
 
 
 def _table(*columns: str) -> Table:

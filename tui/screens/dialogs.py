@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
-
-from backends.model import Alert, AlertState, ModelService, Platform
-from backends.plans import (
+from mlops_tui.backends.model import Alert, AlertState, ModelService, Platform
+from mlops_tui.backends.plans import (
     Abort,
     ExpireSilence,
     Intent,
@@ -30,9 +23,9 @@ from backends.plans import (
     SwitchBlueGreen,
     UpdateImage,
 )
-from tui.format import literal, plain
-from tui.screens.modal import OnceModalScreen
-from tui.validate import (
+from mlops_tui.tui.format import literal, plain
+from mlops_tui.tui.screens.modal import OnceModalScreen
+from mlops_tui.tui.validate import (
     InvalidInput,
     nearest_reachable,
     parse_comment,
@@ -42,6 +35,12 @@ from tui.validate import (
     parse_weight,
     replicas_warning,
 )
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
 
 
 class IntentDialog(OnceModalScreen[Intent | None]):
