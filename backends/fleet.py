@@ -444,9 +444,8 @@ class Fleet:
             if service is not None and plan.intent.kind in service.denied:
                 user = plan.user or self.operator
                 raise ActionForbidden(f"not allowed for {user} in {plan.target.namespace or plan.source}")
-        blocked = [w for w in plan.blocked if not _overridden(plan, w)]
-        if blocked:
-            raise ActionRefused("; ".join(w.text for w in blocked))
+        if plan.blocked:
+            raise ActionRefused("; ".join(w.text for w in plan.blocked))
         if plan.confirm_text and confirmed_text != plan.confirm_text:
             raise ActionRefused(f"type {plan.confirm_text!r} to confirm this action")
 
@@ -575,9 +574,6 @@ def conflict_detail(exc: ActionConflict, plan: ActionPlan, replanned: ActionPlan
     return f"{changed}; nothing more was sent: {exc}"
 
 
-def _overridden(plan: ActionPlan, warning: Any) -> bool:
-    return warning.code == "selector-no-ready-pods" and getattr(plan.intent, "override_unready", False)
-
 
 def _os_user() -> str:
     try:
@@ -618,6 +614,6 @@ def audit_record(result: ActionOutcome, operator: str) -> dict[str, Any]:
         "error": "" if result.ok or result.outcome is Outcome.SUCCEEDED else result.detail,
         "detail": result.detail,
         "warnings": [w.code for w in plan.warnings],
-        "overrides": [w.code for w in plan.blocked if _overridden(plan, w)],
+        "overrides": [w.code for w in plan.warnings if w.overridden],
         "calls": [f"{m.method} {m.path}" for m in plan.mutations],
     }

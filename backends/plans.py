@@ -179,7 +179,18 @@ class PlanWarning:
     """Stable identifier tests and the UI can match: 'hpa-owns-replicas', 'gpu-pending', ..."""
     text: str
     blocking: bool = False
-    """A failed precondition: the Fleet refuses the plan unless it was overridden in the intent."""
+    """A failed precondition: the Fleet refuses the plan, and the preview offers no way to send it."""
+    overridable: bool = False
+    """The operator may send it anyway (`o` in the preview re-plans with the override; it is audited)."""
+    overridden: bool = False
+    """This plan carries the operator's override: no longer blocking, and named in the audit record."""
+
+
+def unready_target_warning(text: str, overridden: bool) -> PlanWarning:
+    """Traffic would move to a colour with no (or not all) ready replicas: a failed precondition the
+    operator may override explicitly (e.g. to bring a dead service back on the other colour)."""
+    return PlanWarning("selector-no-ready-pods", text, blocking=not overridden, overridable=True,
+                       overridden=overridden)
 
 
 @dataclass(frozen=True, slots=True)

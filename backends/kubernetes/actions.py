@@ -41,6 +41,7 @@ from mlops_tui.backends.plans import (
     SwitchBlueGreen,
     UpdateImage,
     VerifyResult,
+    unready_target_warning,
 )
 
 if TYPE_CHECKING:
@@ -596,10 +597,9 @@ def plan_selector_switch(
     warnings = []
     if ready_pods == 0:
         warnings.append(
-            PlanWarning(
-                "selector-no-ready-pods",
+            unready_target_warning(
                 f"no ready pod matches {shown}: Service {name} would have no endpoints and refuse connections",
-                blocking=True,
+                overridden=intent.override_unready,
             )
         )
     elif ready_pods < desired:

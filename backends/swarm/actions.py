@@ -42,6 +42,7 @@ from mlops_tui.backends.plans import (
     SwitchBlueGreen,
     UpdateImage,
     VerifyResult,
+    unready_target_warning,
 )
 from mlops_tui.backends.swarm import translate as tr
 
@@ -375,10 +376,9 @@ class SwarmActions:
         warnings = []
         desired = t_facts.replicas if t_facts.replicated else len({t.get("NodeID") for t in tasks})
         if desired == 0 or running < desired:
-            warnings.append(PlanWarning(
-                "selector-no-ready-pods",
+            warnings.append(unready_target_warning(
                 f"{intent.colour} ({t_facts.name}) has {running} of {desired} tasks running: switching would send "
-                f"{alias} traffic to tasks that are not running", blocking=True))
+                f"{alias} traffic to tasks that are not running", overridden=intent.override_unready))
         warnings.append(PlanWarning("tasks-restart",
                                     f"moving the alias {alias} replaces the tasks of {t_facts.name}"
                                     + "".join(f" and {h['Spec']['Name']}" for h in holders)

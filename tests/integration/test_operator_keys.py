@@ -290,3 +290,44 @@ async def test_rolling_back_a_bad_image_from_the_revision_picker(demo, tmp_path)
     assert image == before
     history = kubectl(demo, "rollout", "history", "deploy/bert-mig", "-n", "ml-staging")
     assert "3" in history.split()  # like `kubectl rollout undo`: the old template comes back as revision 3
+
+
+async def test_a_switch_to_a_colour_with_no_ready_pods_is_blocked_until_the_operator_overrides_it(demo, tmp_path):
+    def active() -> str:
+        out = kubectl(demo, "get", "svc", "ml-model-service", "-n", "ml-prod", "-o", "jsonpath={.spec.selector}")
+        return json.loads(out)["version"]
+
+    other = "v2.0" if active() == "v2.1" else "v2.1"
+    deployment = f"ml-model-{other.replace('.', '-')}"
+    replicas = kubectl(demo, "get", "deploy", deployment, "-n", "ml-prod", "-o", "jsonpath={.spec.replicas}")
+    kubectl(demo, "scale", "deploy", deployment, "-n", "ml-prod", "--replicas=0")
+    app = MlopsApp(settings_for(demo, tmp_path), build_fleet)
+    try:
+        async with app.run_test(size=(150, 45)) as pilot:
+            await select(pilot, app, "demo-prod", deployment)
+            await until(pilot, lambda: app.state.services[app.selected_service_key()].ready == 0, timeout=30)
+            await pilot.press("b")
+            await screen_is(pilot, app, "BlueGreenDialog")
+            await pilot.press("enter")
+            await screen_is(pilot, app, "PreviewScreen")
+            # The preview says why it is blocked and how to override; y sends nothing.
+            assert "no ready pod matches" in visible_text(app)
+            assert "o: override (audited)" in visible_text(app)
+            await pilot.press("y")
+            await pilot.pause(0.3)
+            assert app.screen.__class__.__name__ == "PreviewScreen" and active() != other
+            # The explicit override makes a new preview that can be applied, and the audit names it.
+            blocked = app.screen
+            await pilot.press("o")
+            await until(pilot, lambda: app.screen.__class__.__name__ == "PreviewScreen" and app.screen is not blocked)
+            assert "blocked: nothing can be sent" not in visible_text(app)
+            await pilot.press("y")
+            await until(pilot, lambda: app.screen.__class__.__name__ == "ProgressScreen", timeout=30)
+            await until(pilot, lambda: active() == other, timeout=30)
+            # Bringing the colour's pods back lets the verification converge and the outcome be written.
+            kubectl(demo, "scale", "deploy", deployment, "-n", "ml-prod", f"--replicas={replicas}")
+            assert "succeeded" in await finish(pilot, app)
+            assert audit_lines(tmp_path)[-1]["overrides"] == ["selector-no-ready-pods"]
+            assert audit_lines(tmp_path)[-1]["intent"] == f"switch to {other} (override: target not ready)"
+    finally:
+        kubectl(demo, "scale", "deploy", deployment, "-n", "ml-prod", f"--replicas={replicas}")

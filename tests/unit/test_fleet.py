@@ -18,7 +18,7 @@ from mlops_tui.backends.model import (
     Severity,
     freeze_labels,
 )
-from mlops_tui.backends.plans import Outcome, PlanWarning, Scale, SwitchBlueGreen
+from mlops_tui.backends.plans import Outcome, Scale, SwitchBlueGreen, unready_target_warning
 
 from tests.fakes import T0, InMemoryBackend, service
 
@@ -121,10 +121,11 @@ def test_a_blocking_precondition_is_refused_unless_explicitly_overridden():
     backend.services = {svc.key: svc}
     fleet, audit = started_fleet(backend)
     base = fleet.plan(svc, Scale(5))
-    blocked = replace(base, warnings=(PlanWarning("selector-no-ready-pods", "no ready pod matches", blocking=True),))
+    blocked = replace(base, warnings=(unready_target_warning("no ready pod matches", overridden=False),))
     assert fleet.apply(blocked).outcome is Outcome.REFUSED
     assert backend.mutations == []
-    overridden = replace(blocked, intent=SwitchBlueGreen("green", override_unready=True), id="other")
+    overridden = replace(blocked, warnings=(unready_target_warning("no ready pod matches", overridden=True),),
+                         intent=SwitchBlueGreen("green", override_unready=True), id="other")
     # The Fleet lets the overridden plan through to the backend (which this fake cannot switch).
     outcome = fleet.apply(overridden)
     assert outcome.outcome is Outcome.FAILED

@@ -91,7 +91,7 @@ class PreviewScreen(OnceModalScreen[Decision]):
         parts = []
         if self.plan.blocked:
             parts.append("blocked: nothing can be sent")
-            if any(w.code == "selector-no-ready-pods" for w in self.plan.blocked):
+            if any(w.overridable for w in self.plan.blocked):
                 parts.append("o: override (audited)")
         elif self.plan.confirm_text:
             parts.append("type the name, then enter: apply")
@@ -141,7 +141,7 @@ class PreviewScreen(OnceModalScreen[Decision]):
         self.dismiss(Decision(True))
 
     def action_override(self) -> None:
-        if any(w.code == "selector-no-ready-pods" for w in self.plan.blocked):
+        if any(w.overridable for w in self.plan.blocked):
             self.dismiss(Decision(False, override=True))
 
     def action_alternative(self) -> None:
