@@ -8,7 +8,7 @@ apply and verify an intent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -21,9 +21,12 @@ from mlops_tui.backends.model import (
     LatencySeries,
     ModelService,
     PendingGpuWorkload,
+    Revision,
+    ServiceDetail,
     ServiceKey,
+    Silence,
 )
-from mlops_tui.backends.plans import ActionPlan, Intent, VerifyResult
+from mlops_tui.backends.plans import ActionOutcome, ActionPlan, Intent, VerifyResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,51 @@ class ActionBackend(Backend, Protocol):
 
     def verify(self, plan: ActionPlan, timeout: float, progress: Callable[[str], None]) -> VerifyResult:
         """Follow the object until it converges on the plan's intent or `timeout` seconds pass."""
+
+
+# -- what some backends can do besides reading and acting (checked with isinstance, never getattr) --
+
+
+@runtime_checkable
+class DescribesServices(Protocol):
+    def describe(self, service: ModelService) -> ServiceDetail:
+        """The detail screen's replicas, events, revisions and notes for one service, read now."""
+
+
+@runtime_checkable
+class ListsRevisions(Protocol):
+    def revisions(self, service: ModelService) -> Sequence[Revision]:
+        """What the rollback picker offers, newest first."""
+
+
+@runtime_checkable
+class ListsContainers(Protocol):
+    def containers(self, service: ModelService) -> Sequence[tuple[str, str]]:
+        """(container, image) pairs the image update chooses from, main container first."""
+
+
+@runtime_checkable
+class RecordsActions(Protocol):
+    def record_action(self, outcome: ActionOutcome, operator: str) -> None:
+        """Leave a trace of an applied action on the object itself (a Kubernetes Event)."""
+
+
+@runtime_checkable
+class PublishesServices(Protocol):
+    def published(self, key: ServiceKey) -> ModelService | None:
+        """The backend's latest record of a service (ahead of a FleetState that may not have caught up)."""
+
+
+@runtime_checkable
+class Wakeable(Protocol):
+    def wake(self) -> None:
+        """Poll now instead of at the next interval (new services appeared)."""
+
+
+@runtime_checkable
+class HoldsSilences(Protocol):
+    def list_silences(self, include_expired: bool = True) -> tuple[Silence, ...]:
+        """An Alertmanager: the silences it holds (silence and expire are its actions)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,16 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from mlops_tui.backends.base import ActionBackend, Backend, Change
+from mlops_tui.backends.base import (
+    ActionBackend,
+    Backend,
+    Change,
+    DescribesServices,
+    ListsContainers,
+    ListsRevisions,
+    PublishesServices,
+    RecordsActions,
+)
 from mlops_tui.backends.correlate import ServiceIndex, merge_alerts
 from mlops_tui.backends.model import (
     ActionKind,
@@ -28,6 +37,7 @@ from mlops_tui.backends.model import (
     HealthState,
     ModelService,
     PendingGpuWorkload,
+    Revision,
     ServiceDetail,
     ServiceKey,
 )
@@ -354,25 +364,21 @@ class Fleet:
     def describe(self, service: ModelService) -> ServiceDetail:
         """Replicas, events and revisions of one service, read from its backend on demand."""
         backend = self._backends.get(service.key.cluster)
-        describer = getattr(backend, "describe", None)
-        if describer is not None:
-            return describer(service)
+        if isinstance(backend, DescribesServices):
+            return backend.describe(service)
         return ServiceDetail(revisions=tuple(self.revisions(service)))
 
-    def revisions(self, service: ModelService) -> list[tuple[str, str]]:
-        """(revision, one-line description) the service can be rolled back to, newest first;
-        empty when its backend cannot list them (the dialog then offers 'previous' only)."""
-        lister = getattr(self._backends.get(service.key.cluster), "revisions", None)
-        if lister is None:
-            return []
-        now = self._clock()
-        return [_revision_choice(item, now) for item in lister(service)]
+    def revisions(self, service: ModelService) -> list[Revision]:
+        """The revisions the service can be rolled back to, newest first; empty when its backend
+        cannot list them (the dialog then offers 'previous' only)."""
+        backend = self._backends.get(service.key.cluster)
+        return list(backend.revisions(service)) if isinstance(backend, ListsRevisions) else []
 
     def containers(self, service: ModelService) -> list[tuple[str, str]]:
         """(container, image) pairs the image update can choose from, main container first; empty
         when the service runs one container only (a Swarm service)."""
-        lister = getattr(self._backends.get(service.key.cluster), "containers", None)
-        return list(lister(service)) if lister is not None else []
+        backend = self._backends.get(service.key.cluster)
+        return list(backend.containers(service)) if isinstance(backend, ListsContainers) else []
 
     def plan_on(self, source: str, target: Any, intent: Intent) -> ActionPlan:
         """Plan an action that is not about a model service (e.g. a silence on an Alertmanager)."""
@@ -455,8 +461,8 @@ class Fleet:
         have caught up with the change that caused the conflict)."""
         if plan.target is None:
             return None
-        published = getattr(backend, "published", None)
-        service = (published(plan.target) if published is not None else None) or self._state.services.get(plan.target)
+        latest = backend.published(plan.target) if isinstance(backend, PublishesServices) else None
+        service = latest or self._state.services.get(plan.target)
         if service is None:
             return None
         try:
@@ -488,10 +494,10 @@ class Fleet:
         if self._audit is not None and self._first_record(plan, abandoning=False):
             self._audit(audit_record(result, self.operator))
         if plan.target is not None and outcome not in (Outcome.REFUSED, Outcome.NOOP):
-            recorder = getattr(self._backends.get(plan.source), "record_action", None)
-            if recorder is not None:
+            recorder = self._backends.get(plan.source)
+            if isinstance(recorder, RecordsActions):
                 try:
-                    recorder(result, self.operator)
+                    recorder.record_action(result, self.operator)
                 except Exception:
                     log.exception("could not record the action on the object")
         return result
@@ -534,37 +540,6 @@ class Fleet:
             since=self._clock(),
             error=str(exc) or type(exc).__name__,
         )
-
-
-def _revision_choice(item: Any, now: datetime | None = None) -> tuple[str, str]:
-    """A backend's revision as (revision, label): a pair already, or a record with revision, image,
-    version, change cause, age and what differs (Kubernetes ReplicaSet history). The label carries
-    what tells two revisions apart, so the picker never shows two lines an operator cannot choose
-    between."""
-    if isinstance(item, tuple):
-        return str(item[0]), str(item[1])
-    parts = [f"revision {item.revision}"]
-    image, version = getattr(item, "image", ""), getattr(item, "version", "")
-    what = image + (f" ({version})" if version and image and version not in image else "") if image else version
-    if what and what != str(item.revision):
-        parts.append(what)
-    for extra in (getattr(item, "change_cause", ""), getattr(item, "differs", "")):
-        if extra:
-            parts.append(extra)
-    age = item.age_seconds(now) if hasattr(item, "age_seconds") else None
-    if age is not None:
-        parts.append(f"{_short_age(age)} old")
-    if getattr(item, "current", False):
-        parts.append("current")
-    return str(item.revision), " · ".join(parts)
-
-
-def _short_age(seconds: float) -> str:
-    seconds = max(int(seconds), 0)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def conflict_detail(exc: ActionConflict, plan: ActionPlan, replanned: ActionPlan | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 Labels = tuple[tuple[str, str], ...]
 """Labels as sorted (key, value) pairs: hashable and cheap to compare, unlike a dict."""
@@ -472,11 +472,66 @@ class EventInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Revision:
+    """A version of a service the engine keeps: what the rollback picker offers and the detail screen lists.
+
+    One type for every engine: a Deployment's or Rollout's ReplicaSet revision, a KServe predictor
+    revision, Swarm's current spec and its one PreviousSpec."""
+
+    revision: str
+    """The engine's identifier: '3' (a Deployment revision), a KServe revision name, 'previous' (Swarm)."""
+    image: str = ""
+    version: str = ""
+    created: datetime | None = None
+    current: bool = False
+    held_by: str = ""
+    """What keeps it in the engine: the ReplicaSet's name, Swarm's 'PreviousSpec'."""
+    change_cause: str = ""
+    differs: str = ""
+    """What sets this revision apart from another with the same image ('env BATCH_SIZE differs ...')."""
+
+    def age_seconds(self, now: datetime | None = None) -> float | None:
+        if self.created is None:
+            return None
+        return ((now or datetime.now(timezone.utc)) - self.created).total_seconds()
+
+    def label(self, now: datetime | None = None) -> str:
+        """The picker's line: 'revision N', then what tells it apart from every other revision."""
+        return " · ".join([f"revision {self.revision}", *self._traits(now)])
+
+    def summary(self, now: datetime | None = None) -> str:
+        """The line without its revision number (the detail screen shows that in its own column)."""
+        return " · ".join(self._traits(now))
+
+    def _traits(self, now: datetime | None) -> list[str]:
+        parts = []
+        image, version = self.image, self.version
+        what = image + (f" ({version})" if version and image and version not in image else "") if image else version
+        if what and what != self.revision:
+            parts.append(what)
+        parts += [extra for extra in (self.change_cause, self.differs) if extra]
+        age = self.age_seconds(now)
+        if age is not None:
+            parts.append(f"{_short_age(age)} old")
+        if self.current:
+            parts.append("current")
+        return parts
+
+
+def _short_age(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceDetail:
     """What the detail screen shows beyond the row: filled on demand by the owning backend."""
 
     replicas: tuple[ReplicaInfo, ...] = ()
     events: tuple[EventInfo, ...] = ()
-    revisions: tuple[tuple[str, str], ...] = ()
-    """(revision, one-line description), newest first."""
+    revisions: tuple[Revision, ...] = ()
+    """Newest first."""
     notes: tuple[str, ...] = ()

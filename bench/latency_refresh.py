@@ -29,12 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlops_tui.backends.model import ModelService, Platform, ServiceKey, ServiceKind  # noqa: E402
-from mlops_tui.backends.prometheus import translate  # noqa: E402
-from mlops_tui.backends.prometheus.watch import PrometheusBackend, PrometheusOptions  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 from prometheus_client.registry import Collector  # noqa: E402
 
+from mlops_tui.backends.model import ModelService, Platform, ServiceKey, ServiceKind  # noqa: E402
+from mlops_tui.backends.prometheus import translate  # noqa: E402
+from mlops_tui.backends.prometheus.watch import PrometheusBackend, PrometheusOptions  # noqa: E402
 from tests.integration.metrics_servers import (  # noqa: E402
     SEED_BUCKETS,
     histogram,

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 from docker.types import ContainerSpec, Placement, ServiceMode, TaskTemplate  # noqa: E402
+
 from mlops_tui.backends.swarm.client import SwarmEndpoint  # noqa: E402
 from mlops_tui.backends.swarm.watch import SwarmBackend  # noqa: E402
 

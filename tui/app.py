@@ -14,6 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
+from textual import events, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container, Horizontal, Vertical
+from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
+
 from mlops_tui.backends.model import Alert, HealthState, ModelService, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
@@ -26,13 +34,6 @@ from mlops_tui.tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from mlops_tui.tui.panes.base import PaneMixin, SemanticStyles
 from mlops_tui.tui.refusals import readonly_refusal, refusal
 from mlops_tui.tui.statusbar import StatusBar
-from rich.text import Text
-from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.containers import Container, Horizontal, Vertical
-from textual.widgets import Input, Static
-from textual.worker import Worker, WorkerState
 
 # The Fleet, its plans, the dialogs and the action flows are imported where they are first used:
 # the first frame needs none of them (bench/startup.py measures that frame).
@@ -562,12 +563,12 @@ class MlopsApp(App[None]):
                 self.notify(plain(f"could not list revisions: {exc}"), severity="warning")
         # A history that holds only the revision running now has nothing to go back to. (An empty
         # list means the backend cannot tell: the picker then offers 'previous' and the engine decides.)
-        if revisions and all(revision == service.revision for revision, _label in revisions):
+        if revisions and all(r.revision == service.revision for r in revisions):
             self.notify(plain(f"{service.key.name} has no earlier revision to roll back to "
                               f"(only revision {service.revision} is kept)"), title="Not possible here",
                         severity="warning")
             return
-        await run_action(self, service, RollbackDialog(service, revisions))
+        await run_action(self, service, RollbackDialog(service, revisions, now=self._clock()))
 
     def action_silence(self) -> None:
         if self.settings.readonly:
@@ -589,7 +590,9 @@ class MlopsApp(App[None]):
     def _silence_source(self) -> str | None:
         if self.fleet is None:
             return None
-        return next((name for name, b in self.fleet.backends.items() if getattr(b, "silences", False)), None)
+        from mlops_tui.backends.base import HoldsSilences
+
+        return next((name for name, b in self.fleet.backends.items() if isinstance(b, HoldsSilences)), None)
 
     def _run_flow(self, service: ModelService | None, dialog, *, source: str | None = None,
                   target: Alert | None = None) -> None:

@@ -25,10 +25,11 @@ from mlops_tui.tui.messages import VerificationCrashed, VerificationDone, Verifi
 from mlops_tui.tui.screens.preview import Decision, PreviewScreen, ProgressScreen
 
 if TYPE_CHECKING:
-    from mlops_tui.backends.fleet import Fleet
-    from mlops_tui.tui.app import MlopsApp
     from textual.notifications import SeverityLevel
     from textual.screen import ModalScreen
+
+    from mlops_tui.backends.fleet import Fleet
+    from mlops_tui.tui.app import MlopsApp
 
 VERIFY_TIMEOUT = 120.0
 """How long the Fleet follows an applied action before reporting it as not converged (seconds)."""

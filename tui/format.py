@@ -12,6 +12,9 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from rich.style import Style
+from rich.text import Text
+
 from mlops_tui.backends.model import (
     Alert,
     AlertState,
@@ -24,8 +27,6 @@ from mlops_tui.backends.model import (
     Severity,
     short_resource_name,
 )
-from rich.style import Style
-from rich.text import Text
 
 StyleFor = Callable[[str], Style | str]
 """Semantic name ('healthy', 'degraded', 'down', 'unknown', 'canary', ...) → a style."""

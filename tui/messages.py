@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlops_tui.backends.state import FleetDelta, FleetState
 from textual.message import Message
+
+from mlops_tui.backends.state import FleetDelta, FleetState
 
 
 @dataclass

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mlops_tui.backends.base import Backend, Change, ChangeSink
+from mlops_tui.backends.base import Backend, Change, ChangeSink, Wakeable
 from mlops_tui.backends.fleet import Fleet, utcnow
 from mlops_tui.backends.model import ClusterHealth, ClusterRef, HealthState, Platform
 from mlops_tui.tui.audit import AuditLog
@@ -148,7 +148,7 @@ def start_demo_for(settings: Settings):
 def wake_metrics_on_new_services(fleet: Fleet, min_interval: float = 2.0) -> None:
     """Metrics are tied to services by name: when new services appear (first sync, a new
     deployment), poll metrics now instead of waiting for the next refresh."""
-    wakers = [waker for b in fleet.backends.values() if callable(waker := getattr(b, "wake", None))]
+    wakers = [b.wake for b in fleet.backends.values() if isinstance(b, Wakeable)]
     if not wakers:
         return
     seen: set = set()

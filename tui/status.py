@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+
 from mlops_tui.backends.model import GpuNode, HealthState
 from mlops_tui.backends.state import FleetState
 from mlops_tui.tui.config import Settings

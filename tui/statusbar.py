@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from rich.text import Text
+from textual.widgets import Static
+
 from mlops_tui.backends.model import HealthState
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import health_text
 from mlops_tui.tui.panes.base import PaneMixin
-from rich.text import Text
-from textual.widgets import Static
 
 
 class StatusBar(PaneMixin, Static):

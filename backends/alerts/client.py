@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+
 from mlops_tui.backends.plans import ActionError
 
 

@@ -157,9 +157,6 @@ class PrometheusAlertsSource(_PolledAlerts):
 class AlertmanagerBackend(_PolledAlerts):
     """Alerts with their silenced/inhibited state from `GET /api/v2/alerts`, and silences."""
 
-    silences = True
-    """Capability flag: this source can plan SilenceAlert / ExpireSilence (the UI looks for it)."""
-
     def __init__(
         self,
         url: str,

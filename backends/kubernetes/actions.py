@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_tui.backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
 from mlops_tui.backends.kubernetes import translate as tr
 from mlops_tui.backends.kubernetes.client import ApiError, api_path
-from mlops_tui.backends.model import ModelService, ServiceKey, ServiceKind
+from mlops_tui.backends.model import ModelService, Revision, ServiceKey, ServiceKind
 from mlops_tui.backends.plans import (
     Abort,
     ActionConflict,
@@ -1594,7 +1594,7 @@ class ActionPlanner:
 
     # -- rollback picker ----------------------------------------------------------------------
 
-    def revisions(self, key: ServiceKey) -> tuple[tr.Revision, ...]:
+    def revisions(self, key: ServiceKey) -> tuple[Revision, ...]:
         backend = self.backend
         with backend._lock:
             if key.kind is ServiceKind.INFERENCE_SERVICE:
@@ -1604,9 +1604,9 @@ class ActionPlanner:
                 latest = str(predictor.get("latestReadyRevision") or "")
                 previous = str(predictor.get("previousRolledoutRevision") or "")
                 if latest:
-                    out.append(tr.Revision(latest, "", latest, None, current=True))
+                    out.append(Revision(latest, version=latest, current=True))
                 if previous and previous != latest:
-                    out.append(tr.Revision(previous, "", previous, None))
+                    out.append(Revision(previous, version=previous))
                 return tuple(out)
             published = backend.published(key)
             current = published.revision if published is not None else ""

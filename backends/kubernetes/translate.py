@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from mlops_tui.backends.gpu_fit import FitNode, ReplicaNeeds, Requirement, Toleration
@@ -29,6 +29,7 @@ from mlops_tui.backends.model import (
     ModelService,
     PendingGpuWorkload,
     Platform,
+    Revision,
     ServiceKey,
     ServiceKind,
     Taint,
@@ -1071,26 +1072,6 @@ def namespace_is_production(namespace_obj: Any) -> bool:
     return labels.get(PRODUCTION_LABEL[0]) == PRODUCTION_LABEL[1]
 
 
-@dataclass(frozen=True, slots=True)
-class Revision:
-    """One entry of the rollback picker."""
-
-    revision: str
-    image: str
-    version: str
-    created: datetime | None
-    current: bool = False
-    replicaset: str = ""
-    change_cause: str = ""
-    differs: str = ""
-    """What sets this revision apart from the one next to it with the same image ('env BATCH_SIZE')."""
-
-    def age_seconds(self, now: datetime | None = None) -> float | None:
-        if self.created is None:
-            return None
-        return ((now or datetime.now(timezone.utc)) - self.created).total_seconds()
-
-
 def revisions(current_revision: str, replicasets: Iterable[ReplicaSetFacts]) -> tuple[Revision, ...]:
     """Revisions of a Deployment or Rollout, newest first, from its ReplicaSets. Two revisions of
     the same image say what else differs (env names, or 'other template fields')."""
@@ -1104,7 +1085,7 @@ def revisions(current_revision: str, replicasets: Iterable[ReplicaSetFacts]) -> 
             version=rs.version,
             created=rs.created,
             current=rs.revision == current_revision,
-            replicaset=rs.name,
+            held_by=rs.name,
             change_cause=rs.change_cause,
             differs=_difference(rs, twin) if twin is not None else "",
         ))

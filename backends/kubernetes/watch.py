@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+
 from mlops_tui.backends.backoff import Backoff
 from mlops_tui.backends.base import Change, ChangeSink
 from mlops_tui.backends.gpu_fit import FitNode
@@ -41,6 +42,7 @@ from mlops_tui.backends.model import (
     PendingGpuWorkload,
     Platform,
     ReplicaInfo,
+    Revision,
     ServiceDetail,
     ServiceKey,
     ServiceKind,
@@ -464,7 +466,7 @@ class KubernetesBackend(ReflectorHandler):
         """The image update picker: (container, image), main container first."""
         return self._planner.containers(service.key)
 
-    def revisions(self, target: ServiceKey | ModelService) -> tuple[tr.Revision, ...]:
+    def revisions(self, target: ServiceKey | ModelService) -> tuple[Revision, ...]:
         """The rollback picker: revisions newest first (revision, image/version, created/age)."""
         return self._planner.revisions(target.key if isinstance(target, ModelService) else target)
 
@@ -489,10 +491,7 @@ class KubernetesBackend(ReflectorHandler):
             for p in sorted(mine, key=lambda p: p.name)
         )
         events = tuple(EventInfo(reason=e.reason, message=e.message, last_seen=e.time) for e in reversed(warnings))
-        revisions = tuple(
-            (r.revision, f"{r.version or r.image}{' (current)' if r.current else ''}  {r.replicaset}")
-            for r in self.revisions(key)
-        ) if key.kind is not ServiceKind.INFERENCE_SERVICE else ()
+        revisions = self.revisions(key) if key.kind is not ServiceKind.INFERENCE_SERVICE else ()
         return ServiceDetail(replicas=replicas, events=events, revisions=revisions)
 
     # -- health -------------------------------------------------------------------------------

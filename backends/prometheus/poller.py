@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 import requests
+
 from mlops_tui.backends.model import ClusterHealth, HealthState
 
 log = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ from mlops_tui.backends.model import (
     PendingGpuWorkload,
     Platform,
     ReplicaInfo,
+    Revision,
     ServiceDetail,
     ServiceKey,
     ServiceKind,
@@ -614,10 +615,12 @@ def detail(
         if status.get("Err"):
             events.append(EventInfo(reason=f"task {status.get('State', '')}", message=f"{name}: {status['Err']}",
                                     last_seen=parse_time(status.get("Timestamp"))))
-    revisions = [(str(facts.version_index), f"current: {facts.image}")]
+    revisions = [Revision(str(facts.version_index), image=facts.image, version=image_version(facts.image),
+                          current=True, held_by="Spec")]
     if facts.has_previous:
         differs = previous_difference(_d(service.get("Spec")), _d(service.get("PreviousSpec")))
-        revisions.append(("previous", f"PreviousSpec: {facts.previous_image}" + (f" · {differs}" if differs else "")))
+        revisions.append(Revision("previous", image=facts.previous_image, version=image_version(facts.previous_image),
+                                  held_by="PreviousSpec", differs=differs))
     notes = []
     if facts.update_state:
         notes.append(f"update {facts.update_state}: {facts.update_message}")

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+
 from mlops_tui.backends.backoff import backoff_delay
 from mlops_tui.backends.base import Change, ChangeSink
 from mlops_tui.backends.model import (
@@ -34,6 +35,7 @@ from mlops_tui.backends.model import (
     HealthState,
     ModelService,
     Platform,
+    Revision,
     ServiceDetail,
     ServiceKey,
 )
@@ -177,10 +179,10 @@ class SwarmBackend:
         tasks = self.get_json("/tasks", {"filters": orjson.dumps({"service": [raw["ID"]]}).decode()})
         return tr.detail(raw, tasks, self.get_json("/nodes"))
 
-    def revisions(self, service: ModelService) -> list[tuple[str, str]]:
+    def revisions(self, service: ModelService) -> tuple[Revision, ...]:
         """What the rollback picker offers: Swarm keeps one spec to go back to, PreviousSpec."""
         raw = self.get_service(service.key.name)
-        return [r for r in tr.detail(raw, (), ()).revisions if r[0] == "previous"]
+        return tuple(r for r in tr.detail(raw, (), ()).revisions if r.revision == "previous")
 
     def refresh_soon(self) -> None:
         """Ask for a full resync now (after an action, or when events were lost)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
 from mlops_tui.sim.kube import discovery, errors, tables
 from mlops_tui.sim.kube.auth import Auth, User
 from mlops_tui.sim.kube.errors import ApiError

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import yaml
+
 from mlops_tui.sim.kube import fleet as fleets
 from mlops_tui.sim.kube.api import Api
 from mlops_tui.sim.kube.auth import Auth

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
 from mlops_tui.sim.kube.objects import safe_encode
 from mlops_tui.sim.kube.store import clone, now_iso
 

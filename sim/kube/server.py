@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
+
 from mlops_tui.sim.kube import errors, tables
 from mlops_tui.sim.kube.api import Api, Response, WatchPlan
 from mlops_tui.sim.kube.auth import User

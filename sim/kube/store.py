@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+
 from mlops_tui.sim.kube import defaults, errors
 from mlops_tui.sim.kube.errors import ApiError
 from mlops_tui.sim.kube.patch import MERGE_PATCH, apply_patch

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from mlops_tui.backends.alerts import actions
 from mlops_tui.backends.alerts.watch import AlertmanagerBackend, AlertOptions, PrometheusAlertsSource
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.model import AlertState, HealthState
 from mlops_tui.backends.plans import ActionRefused, ExpireSilence, Outcome
-
 from tests.engines import require_binary
 from tests.integration.metrics_servers import (
     SEED_RULES,

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from textual.widgets import OptionList
+
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.format import SERVICE_COLUMN
 from mlops_tui.tui.panes import ServicesPane
 from mlops_tui.tui.panes.services import row_key
 from mlops_tui.tui.sources import build_fleet
-from textual.widgets import OptionList
-
 from tests.integration.test_operator_keys import finish, kubectl, screen_is, select, settings_for
 from tests.tui.conftest import until, visible_text
 

@@ -15,6 +15,7 @@ import json
 import re
 
 import pytest
+
 from mlops_tui.backends.model import ServiceKind
 from mlops_tui.backends.plans import (
     Abort,
@@ -27,7 +28,6 @@ from mlops_tui.backends.plans import (
     SetCanaryWeight,
     SwitchBlueGreen,
 )
-
 from tests.integration.test_k8s_backend_sim import NS, Env, eventually, preview
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,6 @@ import json
 
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.sources import build_fleet
-
 from tests.integration.test_operator_keys import (  # noqa: F401 (demo: the simulated fleet fixture)
     audit_lines,
     confirm_once,

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.model import HealthState, ModelService
 from mlops_tui.backends.plans import Outcome, Rollback, Scale, SetCanaryWeight, UpdateImage
 from mlops_tui.backends.swarm.client import SwarmEndpoint
 from mlops_tui.backends.swarm.watch import SwarmBackend
-
 from tests.integration.test_swarm_backend import (  # noqa: F401 (swarm_engine: the autouse engine check)
     SOCKET,
     Lab,

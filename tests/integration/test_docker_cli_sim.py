@@ -8,8 +8,8 @@ import os
 import subprocess
 
 import pytest
-from mlops_tui.sim.docker import SimSwarm
 
+from mlops_tui.sim.docker import SimSwarm
 from tests.engines import require
 
 CLIS = ["/usr/bin/docker", "/usr/local/bin/docker"]

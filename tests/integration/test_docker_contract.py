@@ -19,8 +19,8 @@ import uuid
 import docker
 import pytest
 from docker.errors import APIError
-from mlops_tui.sim.docker import SimSwarm
 
+from mlops_tui.sim.docker import SimSwarm
 from tests.engines import require
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ import json
 import subprocess
 
 import pytest
+
 from mlops_tui.backends.model import ServiceKind
 from mlops_tui.backends.plans import Abort, Outcome, Promote, Rollback, Scale, SetAutoscalerBounds, SetCanaryWeight
-
 from tests.integration.test_k8s_backend_sim import NS, Env, eventually, preview
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ import json
 import subprocess
 
 import pytest
-from mlops_tui.tui.app import MlopsApp
-from mlops_tui.tui.sources import build_fleet
 from textual.widgets import Input, OptionList
 
+from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.sources import build_fleet
 from tests.engines import require_binary
 from tests.integration.test_operator_keys import audit_lines, finish, screen_is, select, settings_for
 from tests.tui.conftest import until, visible_text

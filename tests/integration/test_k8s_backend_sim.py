@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.kubernetes.client import KubeConfigError, resolve_backends
 from mlops_tui.backends.model import ActionKind, HealthState, ServiceKey, ServiceKind
@@ -30,7 +31,6 @@ from mlops_tui.backends.plans import (
     SetCanaryWeight,
     SwitchBlueGreen,
 )
-
 from tests.engines import require, require_binary
 
 pytestmark = pytest.mark.integration

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from mlops_tui.backends.plans import Outcome
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.config import Settings
@@ -17,7 +18,6 @@ from mlops_tui.tui.panes import ServicesPane
 from mlops_tui.tui.panes.services import row_key
 from mlops_tui.tui.screens.preview import outcome_line
 from mlops_tui.tui.sources import build_fleet
-
 from tests.engines import require_binary
 from tests.tui.conftest import until, visible_text
 

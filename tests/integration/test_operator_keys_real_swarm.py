@@ -9,10 +9,10 @@ import subprocess
 import uuid
 
 import pytest
+
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.sources import build_fleet
-
 from tests.engines import require
 from tests.integration.test_operator_keys import audit_lines, finish, screen_is, select
 from tests.tui.conftest import visible_text

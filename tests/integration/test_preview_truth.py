@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from mlops_tui.backends.model import ActionKind, ServiceKind
 from mlops_tui.backends.plans import ActionRefused, Outcome, Scale, SwitchBlueGreen
 from mlops_tui.tui.app import MlopsApp
@@ -22,7 +23,6 @@ from mlops_tui.tui.config import Settings
 from mlops_tui.tui.panes import ServicesPane
 from mlops_tui.tui.panes.services import row_key
 from mlops_tui.tui.sources import build_fleet
-
 from tests.integration.test_k8s_backend_sim import Env, _apply, eventually
 from tests.tui.conftest import until, visible_text
 

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+
 from mlops_tui.backends.prometheus import queries as q
 from mlops_tui.sim.alertmanager import SimAlertmanager
 from mlops_tui.sim.docker import SimSwarm
@@ -20,8 +22,6 @@ from mlops_tui.sim.prometheus import SimPrometheus, seed_rule
 from mlops_tui.sim.prometheus.series import labels_of
 from mlops_tui.sim.prometheus.server import respond
 from mlops_tui.sim.scenario import Scenario
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-
 from tests.engines import require_binary
 
 P95 = "histogram_quantile(0.95, sum by (le, namespace, service) (rate(model_inference_duration_seconds_bucket[5m])))"
@@ -141,6 +141,7 @@ def test_start_demo_gives_working_endpoints_and_stops_cleanly():
     import socket
 
     import docker
+
     from mlops_tui.sim.demo import start_demo
 
     env = start_demo(seed=0, time_scale=30.0)

@@ -12,11 +12,11 @@ import time
 from dataclasses import replace
 
 import pytest
+
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.model import HealthState
 from mlops_tui.backends.prometheus import queries as q
 from mlops_tui.backends.prometheus.watch import PrometheusBackend, PrometheusOptions
-
 from tests.engines import require_binary
 from tests.integration.metrics_servers import (
     STACKS,

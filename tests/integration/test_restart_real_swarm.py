@@ -8,7 +8,6 @@ import json
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.sources import build_fleet
-
 from tests.integration.test_operator_keys import audit_lines, finish, screen_is, select
 from tests.integration.test_operator_keys_real_swarm import SOCKET, docker, model_service  # noqa: F401
 from tests.tui.conftest import visible_text

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.model import HealthState, ModelService
 from mlops_tui.backends.plans import (
@@ -32,7 +33,6 @@ from mlops_tui.backends.plans import (
 )
 from mlops_tui.backends.swarm.client import SwarmEndpoint, is_swarm_manager, local_socket_info
 from mlops_tui.backends.swarm.watch import SwarmBackend
-
 from tests.engines import require, require_binary
 
 pytestmark = pytest.mark.integration
@@ -269,7 +269,8 @@ def test_update_image_then_rollback_and_a_second_rollback_toggles_back(backend, 
     assert shown["UpdateStatus"]["State"] == "completed"
 
     model = service(backend, name, lambda s: s.version == "v2")
-    assert backend.revisions(model) == [("previous", "PreviousSpec: mlops/model:v1")]
+    assert [(r.revision, r.image, r.held_by) for r in backend.revisions(model)] == [
+        ("previous", "mlops/model:v1", "PreviousSpec")]
     plan = backend.plan(model, Rollback())
     [mutation] = plan.mutations
     assert mutation.params == {"version": str(shown["Version"]["Index"]), "rollback": "previous"}

@@ -20,7 +20,6 @@ from mlops_tui.backends.model import (
 )
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.config import Settings
-
 from tests.fakes import T0, InMemoryBackend, service
 
 

@@ -8,7 +8,6 @@ from mlops_tui.tui.config import Settings
 from mlops_tui.tui.format import SERVICE_COLUMN
 from mlops_tui.tui.keyline import KeyLine
 from mlops_tui.tui.panes import ServicesPane
-
 from tests.tui.conftest import make_app, until, visible_text
 
 

@@ -14,7 +14,6 @@ from mlops_tui.tui.format import SERVICE_COLUMN
 from mlops_tui.tui.keyline import KeyLine
 from mlops_tui.tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from mlops_tui.tui.statusbar import StatusBar
-
 from tests.fakes import T0, service
 from tests.tui.conftest import extras, make_app, until
 

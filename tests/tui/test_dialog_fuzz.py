@@ -8,11 +8,11 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from textual.app import App
+
 from mlops_tui.backends.model import Alert, AlertState, Canary, Severity, freeze_labels
 from mlops_tui.backends.plans import Scale, SetCanaryWeight, SilenceAlert, UpdateImage
 from mlops_tui.tui.screens.dialogs import CanaryDialog, ScaleDialog, SilenceDialog, UpdateImageDialog
-from textual.app import App
-
 from tests.fakes import service
 
 TYPED = st.text(alphabet=string.printable + "¹٣é", max_size=12).map(lambda s: s.replace("\n", "").replace("\r", ""))

@@ -3,11 +3,11 @@ operator who scrolls to that row sees its new value, never a stale one."""
 
 from __future__ import annotations
 
-from mlops_tui.tui.keyed_table import KeyedTable
 from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 
+from mlops_tui.tui.keyed_table import KeyedTable
 from tests.tui.conftest import until
 
 COLUMNS = (("name", "NAME", 12), ("ready", "READY", 8))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+from textual.widgets import Input
+
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.model import ActionKind
 from mlops_tui.backends.plans import Scale
@@ -17,8 +19,6 @@ from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.panes import ServicesPane
 from mlops_tui.tui.screens.preview import EARLY_ENTER, EARLY_KEY
-from textual.widgets import Input
-
 from tests.fakes import T0, InMemoryBackend
 from tests.tui.conftest import extras, make_app, seed_fleet, until, visible_text
 from tests.tui.keys import burst
@@ -247,9 +247,15 @@ async def test_an_image_typed_while_u_still_lists_the_containers_goes_into_the_d
         assert backend.mutations == []
 
 
+class InMemoryAlertmanager(InMemoryBackend):
+    """Holds silences (the capability the app looks for to offer silencing); none yet."""
+
+    def list_silences(self, include_expired: bool = True) -> tuple:
+        return ()
+
+
 async def test_typing_right_after_opening_the_silence_dialog_goes_into_it():
-    alertmanager = InMemoryBackend("alertmanager")
-    alertmanager.silences = True  # what the app looks for to offer silencing
+    alertmanager = InMemoryAlertmanager("alertmanager")
     app, _ = make_app()
     seed = app._fleet_factory
     app._fleet_factory = lambda s: _with(seed(s), alertmanager)
@@ -274,9 +280,9 @@ def _with(fleet: Fleet, backend) -> Fleet:
 async def test_two_submissions_reaching_a_dialog_before_it_closes_give_one_result():
     """Whatever delivers them (keys, a paste, the palette), a dialog answers once: the second
     request to close it must not pop the screen below (Textual raises on the last one)."""
-    from mlops_tui.tui.screens.dialogs import ScaleDialog
     from textual.app import App
 
+    from mlops_tui.tui.screens.dialogs import ScaleDialog
     from tests.fakes import service
 
     results: list[object] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from textual.widgets import OptionList
+
 from mlops_tui.backends.base import Change
 from mlops_tui.backends.model import (
     ActionKind,
@@ -12,12 +14,11 @@ from mlops_tui.backends.model import (
     AlertState,
     Canary,
     Condition,
+    Revision,
     Severity,
     freeze_labels,
 )
 from mlops_tui.tui.keyline import KeyLine
-from textual.widgets import OptionList
-
 from tests.fakes import T0, InMemoryBackend
 from tests.tui.conftest import make_app, seed_fleet, until
 from tests.tui.test_actions_flow import notices, select
@@ -136,9 +137,9 @@ async def test_r_opens_the_restart_dialog_for_a_service_that_restarts():
 
 
 class WithHistory(InMemoryBackend):
-    """The in-memory fleet, with a rollback history per service (revision, label), newest first."""
+    """The in-memory fleet, with a rollback history per service, newest first."""
 
-    history: dict[str, list[tuple[str, str]]] = {}
+    history: dict[str, list[Revision]] = {}
 
     def revisions(self, svc):
         return self.history.get(svc.key.name, [])
@@ -149,13 +150,13 @@ async def test_r_on_a_service_whose_history_holds_only_the_running_revision_says
     seed_fleet(backend)
     key = next(k for k in backend.services if k.name == "property-valuation-model")
     backend.services[key] = replace(backend.services[key], revision="4")
-    backend.history = {"property-valuation-model": [("4", "revision 4 · repo/m:v2.1 · current")]}
+    backend.history = {"property-valuation-model": [Revision("4", image="repo/m:v2.1", current=True)]}
     app, _ = make_app(backends=[backend])
     async with app.run_test(size=(140, 42)) as pilot:
         await select(pilot, app, "property-valuation-model")
         await press_and_read(pilot, app, "R", "property-valuation-model has no earlier revision to roll back to "
                                               "(only revision 4 is kept)")
-        backend.history["property-valuation-model"].append(("3", "revision 3 · repo/m:v2.0"))
+        backend.history["property-valuation-model"].append(Revision("3", image="repo/m:v2.0"))
         await pilot.press("R")
         await until(pilot, lambda: app.screen.__class__.__name__ == "RollbackDialog")
         assert backend.mutations == []

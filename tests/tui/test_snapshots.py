@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from mlops_tui.tui.config import Settings
 
+from mlops_tui.tui.config import Settings
 from tests.tui.conftest import extras, make_app
 
 
@@ -15,7 +15,6 @@ def test_dashboard_in_each_theme(snap_compare, theme):
 
     async def settle(pilot):
         from mlops_tui.tui.panes import ServicesPane
-
         from tests.tui.conftest import until
 
         await until(pilot, lambda: app.fleet is not None and app.query_one(ServicesPane).row_count == 5)
@@ -31,7 +30,6 @@ def test_dashboard_at_80x24(snap_compare):
 
     async def settle(pilot):
         from mlops_tui.tui.panes import ServicesPane
-
         from tests.tui.conftest import until
 
         await until(pilot, lambda: app.query_one(ServicesPane).row_count == 5)

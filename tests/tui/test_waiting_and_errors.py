@@ -20,7 +20,6 @@ from mlops_tui.tui.config import Settings
 from mlops_tui.tui.format import SERVICE_COLUMN
 from mlops_tui.tui.messages import FleetUpdated
 from mlops_tui.tui.panes import ServicesPane
-
 from tests.fakes import T0, InMemoryBackend
 from tests.tui.conftest import make_app, seed_fleet, until, visible_text
 from tests.tui.test_actions_flow import select

@@ -7,7 +7,6 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from mlops_tui.backends.fleet import _revision_choice
 from mlops_tui.backends.kubernetes import actions as ka
 from mlops_tui.backends.kubernetes import translate as tr
 from mlops_tui.backends.plans import Abort
@@ -60,7 +59,7 @@ def test_two_revisions_of_the_same_image_read_differently_in_the_picker():
                rs("2", "repo/m:v2.1", {"BATCH_SIZE": "32", "MODEL_VERSION": "2.1"}, age_minutes=120),
                rs("1", "repo/m:v2.0", {"BATCH_SIZE": "32"}, cause="kubectl set image deploy/m m=repo/m:v2.0",
                   age_minutes=3000)]
-    labels = [_revision_choice(r, NOW)[1] for r in tr.revisions("3", history)]
+    labels = [r.label(NOW) for r in tr.revisions("3", history)]
     assert labels == [
         "revision 3 · repo/m:v2.1 · env BATCH_SIZE differs from revision 2 · 5m old · current",
         "revision 2 · repo/m:v2.1 · env BATCH_SIZE differs from revision 3 · 2h old",
@@ -72,7 +71,7 @@ def test_two_revisions_of_the_same_image_read_differently_in_the_picker():
 
 def test_the_same_image_and_env_still_says_something_else_changed():
     history = [rs("5", "repo/m:v2.1", {"A": "1"}, age_minutes=5), rs("4", "repo/m:v2.1", {"A": "1"}, age_minutes=5)]
-    labels = [_revision_choice(r, NOW)[1] for r in tr.revisions("5", history)]
+    labels = [r.label(NOW) for r in tr.revisions("5", history)]
     assert labels[1] == "revision 4 · repo/m:v2.1 · other template fields differ from revision 5 · 5m old"
 
 
@@ -105,11 +104,11 @@ def test_swarms_previous_spec_says_what_else_a_rollback_changes():
 
 def test_the_swarm_picker_line_for_previous_names_its_image_and_the_difference():
     from mlops_tui.backends.swarm.translate import detail
-
     from tests.unit.test_swarm_actions import RecordedSwarm
 
     raw = copy.deepcopy(RecordedSwarm().by_name("rec-ml_llm"))
     raw["PreviousSpec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["MODEL_VERSION=1"]
     raw["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["MODEL_VERSION=2"]
-    previous = dict(detail(raw, [], []).revisions)["previous"]
-    assert previous.startswith("PreviousSpec: ") and "env MODEL_VERSION differs" in previous
+    previous = next(r for r in detail(raw, [], []).revisions if r.revision == "previous")
+    assert previous.held_by == "PreviousSpec"
+    assert previous.label() == f"revision previous · {previous.image} · env MODEL_VERSION differs"

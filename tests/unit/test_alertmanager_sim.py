@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+
 from mlops_tui.sim.alertmanager import SimAlertmanager
 from mlops_tui.sim.alertmanager.server import respond
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from mlops_tui.backends.alerts import actions
 from mlops_tui.backends.alerts.watch import AlertmanagerBackend
 from mlops_tui.backends.fleet import Fleet

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from mlops_tui.tui.config import ConfigError, build_settings
 
 

@@ -19,7 +19,6 @@ from mlops_tui.backends.model import (
     freeze_labels,
 )
 from mlops_tui.backends.plans import Outcome, Scale, SwitchBlueGreen, unready_target_warning
-
 from tests.fakes import T0, InMemoryBackend, service
 
 

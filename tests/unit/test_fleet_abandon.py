@@ -7,7 +7,6 @@ import threading
 
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.plans import Scale, VerifyResult
-
 from tests.fakes import T0, InMemoryBackend, service
 
 

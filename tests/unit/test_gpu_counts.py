@@ -84,7 +84,6 @@ def test_the_kubernetes_translation_of_a_mig_node_keeps_resources_apart():
 
 def test_the_services_gpu_column_never_reads_mig_slices_as_full_gpus():
     from mlops_tui.tui.format import gpus_text
-
     from tests.fakes import service
 
     assert gpus_text(service("llm", desired=4, gpu_requests=(("nvidia.com/gpu", 4),), gpus_per_replica=4)) == "16"

@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+
 from mlops_tui.backends.kubernetes import actions as ka
 from mlops_tui.backends.kubernetes import translate as tr
 from mlops_tui.backends.model import ActionKind
 from mlops_tui.backends.plans import ActionRefused, Restart, UpdateImage
 from mlops_tui.backends.swarm.actions import SwarmActions
-
 from tests.unit.test_swarm_actions import RecordedSwarm, model
 
 DATA = Path(__file__).parent / "data" / "k8s"

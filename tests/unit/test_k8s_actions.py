@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from mlops_tui.backends.gpu_fit import FitNode
 from mlops_tui.backends.kubernetes import actions as ka
 from mlops_tui.backends.kubernetes import translate as tr

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from mlops_tui.backends.kubernetes.client import KubeConfigError, resolve_backends, resolve_targets
 
 KUBECONFIG = """apiVersion: v1

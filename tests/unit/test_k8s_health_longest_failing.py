@@ -9,7 +9,6 @@ from mlops_tui.backends.base import Change
 from mlops_tui.backends.kubernetes.client import ClusterTarget
 from mlops_tui.backends.kubernetes.watch import CORE_RESOURCES, KubernetesBackend, Reflector
 from mlops_tui.backends.model import HealthState
-
 from tests.unit.test_k8s_watch import backend_api
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -3,6 +3,7 @@ matchExpressions operator decides like the API server's, and an expression whose
 string names no label, so that label reads as absent."""
 
 import pytest
+
 from mlops_tui.backends.kubernetes.translate import label_selector_match
 
 POD = {"app": "ranker", "track": "canary"}

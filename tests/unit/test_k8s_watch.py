@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from mlops_tui.backends.base import Change
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Response, StreamHandle, Transport

@@ -7,6 +7,7 @@ import random
 import time
 
 import requests
+
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.model import HealthState, ModelService, Platform, ServiceKey, ServiceKind
 from mlops_tui.backends.prometheus.poller import Poller, describe_error

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from mlops_tui.backends.prometheus import queries as q
 
 DATA = Path(__file__).parent / "data" / "prometheus"

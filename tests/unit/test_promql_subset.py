@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from mlops_tui.backends.prometheus import queries as q
 from mlops_tui.sim.prometheus import SimPrometheus, labels_of
 from mlops_tui.sim.prometheus.evaluate import bucket_quantile, extrapolated_rate, format_value

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from mlops_tui.backends.correlate import ServiceIndex
 from mlops_tui.backends.model import ModelService, Platform, ServiceKey, ServiceKind
 from mlops_tui.backends.prometheus import translate as t

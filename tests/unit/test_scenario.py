@@ -5,6 +5,7 @@ the time compression. Driven on a fake clock (no threads, no sockets)."""
 from __future__ import annotations
 
 import pytest
+
 from mlops_tui.sim.prometheus import SimPrometheus, seed_rule
 from mlops_tui.sim.scenario import RULE_FOR, Scenario, expected_fire_time, timeline
 

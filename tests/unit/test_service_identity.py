@@ -6,7 +6,6 @@ from __future__ import annotations
 from mlops_tui.backends.correlate import ServiceIndex
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.model import Platform, ServiceKey, ServiceKind
-
 from tests.fakes import InMemoryBackend, service
 
 D, R = ServiceKind.DEPLOYMENT, ServiceKind.ROLLOUT

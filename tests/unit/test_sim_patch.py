@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlops_tui.sim.kube.errors import ApiError
 from mlops_tui.sim.kube.patch import (
     JSON_PATCH,

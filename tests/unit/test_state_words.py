@@ -15,7 +15,6 @@ from mlops_tui.backends.model import (
     ServiceKind,
 )
 from mlops_tui.tui.format import ALERT_STATE, SEVERITY_WORD, gpu_cells, health_text, service_state
-
 from tests.fakes import service
 
 GLYPH_AND_WORD = re.compile(r"^[^\sA-Za-z0-9]+ [a-z][\w-]*")

@@ -8,6 +8,7 @@ import json
 import pathlib
 
 import pytest
+
 from mlops_tui.backends.plans import (
     ActionConflict,
     ActionError,

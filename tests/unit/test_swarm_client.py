@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from mlops_tui.backends.swarm.client import (
     SwarmConfigError,
     TlsOptions,

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from mlops_tui.backends.model import ActionKind, ColourState, Platform, ServiceKind
 from mlops_tui.backends.swarm import translate as tr
 
@@ -200,7 +201,8 @@ def test_detail_lists_tasks_with_errors_and_the_two_specs():
     assert [r.name for r in detail.replicas] == ["rec-big.1"]
     assert detail.replicas[0].message == "no suitable node (insufficient resources on 1 node)"
     assert detail.events[0].message == "rec-big.1: no suitable node (insufficient resources on 1 node)"
-    assert detail.revisions == ((str(raw["Version"]["Index"]), "current: mlops/model:v1"),)
+    assert [(r.revision, r.image, r.held_by, r.current) for r in detail.revisions] == [
+        (str(raw["Version"]["Index"]), "mlops/model:v1", "Spec", True)]
 
 
 def test_parse_time_keeps_utc_and_drops_nanoseconds():

@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+
 from mlops_tui.backends.model import HealthState
 from mlops_tui.backends.swarm.client import SwarmEndpoint
 from mlops_tui.backends.swarm.watch import EngineError, SwarmBackend

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from mlops_tui.tui.screens.dialogs import parse_matchers
 from mlops_tui.tui.validate import (
     InvalidInput,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from mlops_tui.backends.state import FleetDelta, FleetState
 from rich.style import Style
 from textual.widget import Widget
+
+from mlops_tui.backends.state import FleetDelta, FleetState
 
 SEMANTIC_STYLES = (
     "healthy",

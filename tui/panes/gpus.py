@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
 from mlops_tui.backends.model import GpuNode, short_resource_name
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, pending_line
 from mlops_tui.tui.keyed_table import KeyedTable
 from mlops_tui.tui.panes.base import PaneMixin
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Static
 
 
 def with_metrics(node: GpuNode, state: FleetState) -> GpuNode:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
 from mlops_tui.backends.model import LatencySeries, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import latency_summary, literal
 from mlops_tui.tui.panes.base import PaneMixin
 from mlops_tui.tui.sparkdata import ascii_sparkline, sanitize
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
 
 WORST_N = 4
 

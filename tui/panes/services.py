@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
 from mlops_tui.backends.model import ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import SERVICE_COLUMNS, service_cells, service_matches
 from mlops_tui.tui.keyed_table import KeyedTable
 from mlops_tui.tui.panes.base import PaneMixin
-from rich.text import Text
-from textual.message import Message
-from textual.widgets import DataTable
 
 
 def row_key(key: ServiceKey) -> str:

@@ -9,6 +9,17 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
+from textual_plotext import PlotextPlot
+
 from mlops_tui.backends.model import ModelService, ServiceDetail
 from mlops_tui.tui.format import (
     autoscaler_text,
@@ -22,16 +33,6 @@ from mlops_tui.tui.format import (
     since,
 )
 from mlops_tui.tui.keyline import KeyLine
-from rich.table import Table
-from rich.text import Text
-from textual import work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Static
-from textual.worker import Worker, WorkerState
-from textual_plotext import PlotextPlot
 
 
 def _table(*columns: str) -> Table:
@@ -142,9 +143,10 @@ class ServiceDetailScreen(Screen[None]):
                              str(r.gpus or "-"), literal(r.version or "-"), literal(r.message or ""))
         self.query_one("#detail-replicas", Static).update(
             replicas if detail.replicas else Text("Replicas: none reported"))
-        revisions = _table("REVISION", "WHAT")
-        for revision, label in detail.revisions:
-            revisions.add_row(literal(revision), literal(label))
+        revisions = _table("REVISION", "WHAT", "HELD BY")
+        for revision in detail.revisions:
+            revisions.add_row(literal(revision.revision), literal(revision.summary()),
+                              literal(revision.held_by or "-"))
         self.query_one("#detail-revisions", Static).update(
             revisions if detail.revisions else Text("Revisions: no history available"))
         events = _table("REASON", "COUNT", "LAST", "MESSAGE")

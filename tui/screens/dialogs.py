@@ -7,8 +7,16 @@ key was pressed*; nothing is sent from here. Invalid input shows why and cannot 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from mlops_tui.backends.model import Alert, AlertState, ModelService, Platform
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from mlops_tui.backends.model import Alert, AlertState, ModelService, Platform, Revision
 from mlops_tui.backends.plans import (
     Abort,
     ExpireSilence,
@@ -35,12 +43,6 @@ from mlops_tui.tui.validate import (
     parse_weight,
     replicas_warning,
 )
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
 
 
 class IntentDialog(OnceModalScreen[Intent | None]):
@@ -244,14 +246,16 @@ class BlueGreenDialog(IntentDialog):
 class RollbackDialog(IntentDialog):
     """`R`: pick a revision that exists (default: the previous one)."""
 
-    def __init__(self, service: ModelService, revisions: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, service: ModelService, revisions: Sequence[Revision], now: datetime | None = None) -> None:
         super().__init__(f"Roll back {service.key}  (now revision {service.revision or '?'}, {service.version or '?'})")
         self.service = service
         self.revisions = list(revisions)
+        self.now = now
+        """The time ages are counted to (the app's clock)."""
 
     def body(self) -> ComposeResult:
         options = [Option("previous revision (like `rollout undo`)", id="\x00previous")]
-        options += [Option(Text(plain(label)), id=revision) for revision, label in self.revisions]
+        options += [Option(Text(plain(r.label(self.now))), id=r.revision) for r in self.revisions]
         yield OptionList(*options, id="revisions")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

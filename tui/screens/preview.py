@@ -7,9 +7,6 @@ from datetime import datetime, timedelta, timezone
 from time import monotonic
 from typing import TYPE_CHECKING
 
-from mlops_tui.backends.plans import ActionOutcome, ActionPlan, Intent, Outcome
-from mlops_tui.tui.format import describe_plan_header, literal, literal_lines, plain
-from mlops_tui.tui.screens.modal import OnceModalScreen
 from rich.table import Table
 from rich.text import Text
 from textual import _time, events
@@ -17,6 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, Static
+
+from mlops_tui.backends.plans import ActionOutcome, ActionPlan, Intent, Outcome
+from mlops_tui.tui.format import describe_plan_header, literal, literal_lines, plain
+from mlops_tui.tui.screens.modal import OnceModalScreen
 
 if TYPE_CHECKING:
     from mlops_tui.tui.flows import Verification

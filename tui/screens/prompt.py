@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mlops_tui.tui.screens.modal import OnceModalScreen
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
+
+from mlops_tui.tui.screens.modal import OnceModalScreen
 
 
 class PromptScreen(OnceModalScreen[str | None]):
