@@ -130,13 +130,3 @@ class Wakeable(Protocol):
 class HoldsSilences(Protocol):
     def list_silences(self, include_expired: bool = True) -> tuple[Silence, ...]:
         """An Alertmanager: the silences it holds (silence and expire are its actions)."""
-
-
-@dataclass(frozen=True, slots=True)
-class BackendSpec:
-    """How the CLI asks for a backend without importing engine clients on the start-up path."""
-
-    kind: str
-    """'kubernetes', 'swarm', 'prometheus', 'alertmanager'."""
-    name: str
-    options: Mapping[str, object] = field(default_factory=dict)

@@ -30,7 +30,7 @@ from mlops_tui.tui.format import plain
 from mlops_tui.tui.keygate import KeyGate
 from mlops_tui.tui.keyline import KeyLine
 from mlops_tui.tui.messages import FleetFailed, FleetUpdated, VerificationCrashed, VerificationDone, VerificationLine
-from mlops_tui.tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
+from mlops_tui.tui.panes import PANES, AlertsPane, GpuPane, LatencyPane, ServicesPane
 from mlops_tui.tui.panes.base import PaneMixin, SemanticStyles
 from mlops_tui.tui.refusals import readonly_refusal, refusal
 from mlops_tui.tui.statusbar import StatusBar
@@ -40,7 +40,7 @@ from mlops_tui.tui.statusbar import StatusBar
 if TYPE_CHECKING:
     from mlops_tui.backends.fleet import Fleet
     from mlops_tui.backends.plans import ActionOutcome, ActionPlan
-    from mlops_tui.tui.flows import Verification
+    from mlops_tui.tui.verification import Verification
 
 FleetFactory = Callable[[Settings], "Fleet"]
 
@@ -48,7 +48,8 @@ COMPACT_WIDTH = 110
 COMPACT_HEIGHT = 32
 """Below either, the panes collapse: the focused pane fills the screen and tab switches."""
 
-VIEWS = ("services", "gpus", "latency", "alerts")
+VIEWS = tuple(pane.pane_id for pane in PANES)
+"""The panes' names, in focus order (tab and the jump command)."""
 
 class MlopsApp(App[None]):
     """mlops-tui: model services, GPUs, latency and alerts across Kubernetes and Swarm."""
@@ -216,10 +217,11 @@ class MlopsApp(App[None]):
 
     def start_verification(self, plan: ActionPlan, typed: str) -> Verification:
         """Apply a confirmed plan and follow it in a thread; its row says "verifying…" until the outcome."""
-        from mlops_tui.tui.flows import VERIFY_TIMEOUT, Verification, report_verifying
+        from mlops_tui.tui.flows import VERIFY_TIMEOUT, report_verifying
+        from mlops_tui.tui.verification import Verification
 
         assert self.fleet is not None
-        verification = Verification(self, self.fleet, plan, typed, self.verify_timeout or VERIFY_TIMEOUT)
+        verification = Verification(self.post_message, self.fleet, plan, typed, self.verify_timeout or VERIFY_TIMEOUT)
         self.verifications.add(verification)
         report_verifying(self, plan)
         verification.start()
@@ -329,7 +331,7 @@ class MlopsApp(App[None]):
 
     def _panes(self) -> Iterable[PaneMixin]:
         """The dashboard's panes that are mounted (none once the app is closing)."""
-        for pane_type in (ServicesPane, GpuPane, LatencyPane, AlertsPane):
+        for pane_type in PANES:
             yield from self.query(pane_type)
 
     def selected_service_key(self) -> ServiceKey | None:

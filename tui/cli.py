@@ -10,6 +10,8 @@ import argparse
 import gc
 import sys
 
+from mlops_tui.backends import registry
+from mlops_tui.backends.engine_spec import EngineOption, OptionKind
 from mlops_tui.themes import THEME_NAMES
 from mlops_tui.tui.config import ConfigError, Settings, build_settings
 
@@ -34,21 +36,11 @@ def _options() -> argparse.ArgumentParser:
     # SUPPRESS: an option absent from the command line leaves no attribute, so a subcommand's
     # copy of the option never overwrites a value given before the subcommand.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    k8s = common.add_argument_group("Kubernetes")
-    k8s.add_argument("--context", dest="contexts", action="append", metavar="NAME",
-                     help="kubeconfig context to watch (repeatable; default: the current context)")
-    k8s.add_argument("--all-contexts", action="store_true", help="watch every context in the kubeconfig")
-    k8s.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    k8s.add_argument("--namespace", "-n", dest="namespaces", action="append", metavar="NS",
-                     help="namespace to watch (repeatable; default: all)")
-    k8s.add_argument("--selector", "-l", metavar="LABELS", help="label selector for model services")
-    swarm = common.add_argument_group("Docker Swarm")
-    swarm.add_argument("--swarm", action="append", metavar="URL",
-                       help="Swarm manager: unix://, tcp://, ssh://user@host or a docker context name (repeatable; "
-                            "default: $DOCKER_HOST, else the local socket when it is a Swarm manager)")
-    metrics = common.add_argument_group("Metrics and alerts")
-    metrics.add_argument("--prometheus", metavar="URL", help="Prometheus base URL (or $PROMETHEUS_URL)")
-    metrics.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL (or $ALERTMANAGER_URL)")
+    for spec in registry.engines():
+        group = common.add_argument_group(spec.title)
+        for option in spec.options:
+            if option.flags:
+                group.add_argument(*option.flags, dest=f"{spec.name}.{option.name}", **_argparse_shape(option))
     general = common.add_argument_group("General")
     general.add_argument("--readonly", action="store_true", help="refuse every mutation")
     general.add_argument("--theme", choices=THEME_NAMES, help="colour theme (default: dark)")
@@ -59,6 +51,16 @@ def _options() -> argparse.ArgumentParser:
                          help="run against the built-in simulated fleet (Kubernetes, Swarm, Prometheus, Alertmanager)")
     general.add_argument("--demo-scale", type=_positive_int, metavar="N", help="multiply the demo fleet's size by N")
     return common
+
+
+def _argparse_shape(option: EngineOption) -> dict:
+    """How an engine option reads on the command line (values are checked in build_settings)."""
+    help_text = option.help + (f" (or ${option.env})" if option.env else "")
+    if option.kind is OptionKind.FLAG:
+        return {"action": "store_true", "help": help_text}
+    if option.kind is OptionKind.STRINGS:
+        return {"action": "append", "metavar": option.metavar or "VALUE", "help": help_text}
+    return {"metavar": option.metavar or "VALUE", "help": help_text}
 
 
 def _positive_int(text: str) -> int:

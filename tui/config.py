@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mlops_tui.backends import registry
+from mlops_tui.backends.engine_spec import EngineOption
 from mlops_tui.themes import DEFAULT_THEME, THEME_NAMES
 
 if sys.version_info >= (3, 11):
@@ -59,18 +61,10 @@ def default_audit_path() -> Path:
 class Settings:
     """Everything the app and the one-shot commands need to know, explicitly passed around."""
 
-    contexts: list[str] = field(default_factory=list)
-    """Kubeconfig contexts to watch (empty: the current context)."""
-    all_contexts: bool = False
-    kubeconfig: str | None = None
-    namespaces: list[str] = field(default_factory=list)
-    """Namespaces to watch (empty: all)."""
-    selector: str = ""
-    """Label selector for model services (empty: every Deployment, Rollout, InferenceService)."""
-    swarm: list[str] = field(default_factory=list)
-    """Swarm managers: unix://, tcp://, ssh:// URLs or docker context names."""
-    prometheus: str | None = None
-    alertmanager: str | None = None
+    engines: dict[str, dict[str, Any]] = field(default_factory=lambda: {e.name: e.defaults()
+                                                                        for e in registry.engines()})
+    """Each engine's settings by option name (backends/registry.py declares them): which clusters,
+    endpoints and URLs to read."""
     readonly: bool = False
     readonly_clusters: list[str] = field(default_factory=list)
     theme: str = DEFAULT_THEME
@@ -78,12 +72,6 @@ class Settings:
     """Draw trends with ASCII instead of Unicode block glyphs."""
     demo: bool = False
     demo_scale: int = 1
-    refresh_seconds: float = 10.0
-    """How often Prometheus and Alertmanager are polled."""
-    slo_ms: float = 100.0
-    """Default p95 latency SLO per service."""
-    slo: dict[str, float] = field(default_factory=dict)
-    """Per-service p95 SLO in ms, keyed by service name."""
     replica_cap: int = 100
     """The highest replica count the scale dialog accepts."""
     audit_log: str | None = None
@@ -98,24 +86,32 @@ class Settings:
     def audit_path(self) -> Path:
         return Path(self.audit_log).expanduser() if self.audit_log else default_audit_path()
 
+    def with_engine(self, name: str, **options: Any) -> Settings:
+        """A copy with some of one engine's options set (`with_engine("swarm", endpoints=[...])`)."""
+        unknown = set(options) - set(self.engines[name])
+        if unknown:
+            raise TypeError(f"{name} has no option {', '.join(sorted(unknown))}")
+        return replace(self, engines={**self.engines, name: {**self.engines[name], **options}})
 
-_LIST_OF_STR = {"contexts", "namespaces", "swarm", "readonly_clusters"}
-_STR = {"kubeconfig", "selector", "prometheus", "alertmanager", "theme", "audit_log"}
-_BOOL = {"all_contexts", "readonly", "ascii"}
-_NUMBER = {"refresh_seconds", "slo_ms", "timeout"}
+
+_LIST_OF_STR = {"readonly_clusters"}
+_STR = {"theme", "audit_log"}
+_BOOL = {"readonly", "ascii"}
+_NUMBER = {"timeout"}
 _INT = {"replica_cap", "demo_scale"}
 
-# The config file groups keys in tables; each maps onto a flat Settings field.
-_TABLES = {
-    "kubernetes": {"contexts": "contexts", "all_contexts": "all_contexts", "kubeconfig": "kubeconfig",
-                   "namespaces": "namespaces", "selector": "selector"},
-    "swarm": {"endpoints": "swarm"},
-    "prometheus": {"url": "prometheus", "refresh_seconds": "refresh_seconds", "slo_ms": "slo_ms", "slo": "slo"},
-    "alertmanager": {"url": "alertmanager"},
+# The config file groups keys in tables; these map onto a flat Settings field. Each engine's table
+# holds its options (named 'engine.option' here), from the registry (`_tables`).
+_APP_TABLES = {
     "ui": {"theme": "theme", "ascii": "ascii"},
     "actions": {"readonly": "readonly", "readonly_clusters": "readonly_clusters", "replica_cap": "replica_cap"},
     "audit": {"path": "audit_log"},
 }
+
+
+def _tables() -> dict[str, dict[str, str]]:
+    engine_tables = {e.name: {o.name: f"{e.name}.{o.name}" for o in e.options} for e in registry.engines()}
+    return {**engine_tables, **_APP_TABLES}
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -131,18 +127,19 @@ def load_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     values: dict[str, Any] = {}
+    tables = _tables()
     for top, content in raw.items():
         if top == "keys":
             values["keys"] = _check_keys(path, content)
             continue
-        if top not in _TABLES:
-            raise ConfigError(f"{path}: unknown section [{top}] (known: {', '.join([*_TABLES, 'keys'])})")
+        if top not in tables:
+            raise ConfigError(f"{path}: unknown section [{top}] (known: {', '.join([*tables, 'keys'])})")
         if not isinstance(content, dict):
             raise ConfigError(f"{path}: [{top}] must be a table")
         for key, value in content.items():
-            target = _TABLES[top].get(key)
+            target = tables[top].get(key)
             if target is None:
-                raise ConfigError(f"{path}: unknown key '{top}.{key}' (known: {', '.join(_TABLES[top])})")
+                raise ConfigError(f"{path}: unknown key '{top}.{key}' (known: {', '.join(tables[top])})")
             values[target] = _check_value(path, f"{top}.{key}", target, value)
     return values
 
@@ -151,6 +148,12 @@ def _check_value(path: Path, where: str, target: str, value: Any) -> Any:
     def bad(expected: str) -> ConfigError:
         return ConfigError(f"{path}: key '{where}': expected {expected}, got {value!r}")
 
+    if "." in target:
+        engine, option = target.split(".", 1)
+        try:
+            return _engine_option(engine, option).kind.check(value)
+        except ValueError as exc:
+            raise bad(str(exc)) from None
     if target in _LIST_OF_STR:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise bad("a list of non-empty strings")
@@ -160,8 +163,6 @@ def _check_value(path: Path, where: str, target: str, value: Any) -> Any:
             raise bad("a string")
         if target == "theme" and value not in THEME_NAMES:
             raise bad(f"one of {', '.join(THEME_NAMES)}")
-        if target in ("prometheus", "alertmanager") and not value.startswith(("http://", "https://")):
-            raise bad("an http:// or https:// URL")
         return value
     if target in _BOOL:
         if not isinstance(value, bool):
@@ -175,13 +176,11 @@ def _check_value(path: Path, where: str, target: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise bad("a positive number")
         return float(value)
-    if target == "slo":
-        if not isinstance(value, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value.values()
-        ):
-            raise bad("a table of service name = positive milliseconds")
-        return {str(k): float(v) for k, v in value.items()}
     raise bad("a known setting")  # pragma: no cover
+
+
+def _engine_option(engine: str, option: str) -> EngineOption:
+    return next(o for e in registry.engines() if e.name == engine for o in e.options if o.name == option)
 
 
 def _check_keys(path: Path, content: Any) -> dict[str, str]:
@@ -206,19 +205,38 @@ def build_settings(cli: dict[str, Any], config_path: str | None) -> Settings:
     path = Path(config_path).expanduser() if config_path else default_config_path()
     if config_path or path.exists():
         for name, value in load_config_file(path).items():
-            setattr(settings, name, value)
-            settings.origin[name] = "config"
+            _set(settings, name, value, "config")
         settings.config_path = str(path)
     known = {f.name for f in fields(Settings)}
+    known |= {f"{e.name}.{o.name}" for e in registry.engines() for o in e.options}
     for name, value in cli.items():
         if name not in known or value is None or value == [] or value is False:
             continue
-        setattr(settings, name, value)
-        settings.origin[name] = "cli"
-    if not settings.prometheus and os.environ.get("PROMETHEUS_URL"):
-        settings.prometheus = os.environ["PROMETHEUS_URL"]
-        settings.origin["prometheus"] = "env"
-    if not settings.alertmanager and os.environ.get("ALERTMANAGER_URL"):
-        settings.alertmanager = os.environ["ALERTMANAGER_URL"]
-        settings.origin["alertmanager"] = "env"
+        if "." in name:
+            option = _engine_option(*name.split(".", 1))
+            value = _checked(option, value, f"{option.flags[0] if option.flags else name} {value}")
+        _set(settings, name, value, "cli")
+    for spec in registry.engines():
+        for option in spec.options:
+            if option.env and not settings.engines[spec.name][option.name] and os.environ.get(option.env):
+                value = _checked(option, os.environ[option.env], f"${option.env}={os.environ[option.env]}")
+                _set(settings, f"{spec.name}.{option.name}", value, "env")
     return settings
+
+
+def _checked(option: EngineOption, value: Any, given: str) -> Any:
+    """The command line and the environment are checked like the config file (one line, what was wrong)."""
+    try:
+        return option.kind.check(value)
+    except ValueError as exc:
+        raise ConfigError(f"{given}: expected {exc}") from None
+
+
+def _set(settings: Settings, name: str, value: Any, origin: str) -> None:
+    """A flat Settings field, or an engine's option named 'engine.option'."""
+    if "." in name:
+        engine, option = name.split(".", 1)
+        settings.engines[engine][option] = value
+    else:
+        setattr(settings, name, value)
+    settings.origin[name] = origin

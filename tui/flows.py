@@ -4,69 +4,29 @@ The service acted on is the snapshot taken when the key was pressed: later refre
 what "scale this" means. Planning runs in a thread (it talks to engines); the screens only show
 what the Fleet returned. Nothing is sent before the operator confirms a preview.
 
-Applying and verifying run in a `Verification`: a daemon thread that outlives the screen, so the
-operator can send the wait to the background (esc) or quit (q) at any time. A daemon, because an
-executor thread would keep the process alive after quitting until the verification timed out.
+Applying and verifying run in a `Verification` (tui/verification.py), which outlives the screen, so
+the operator can send the wait to the background (esc) or quit (q) at any time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 from dataclasses import replace
-from time import monotonic
 from typing import TYPE_CHECKING
 
 from mlops_tui.backends.model import Alert, ModelService
 from mlops_tui.backends.plans import ActionError, ActionOutcome, ActionPlan, Intent, Outcome, SwitchBlueGreen
 from mlops_tui.tui.format import outcome_mark, plain, verifying_mark
-from mlops_tui.tui.messages import VerificationCrashed, VerificationDone, VerificationLine
 from mlops_tui.tui.screens.preview import Decision, PreviewScreen, ProgressScreen
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
     from textual.screen import ModalScreen
 
-    from mlops_tui.backends.fleet import Fleet
     from mlops_tui.tui.app import MlopsApp
 
 VERIFY_TIMEOUT = 120.0
 """How long the Fleet follows an applied action before reporting it as not converged (seconds)."""
-
-
-class Verification:
-    """One confirmed plan being applied and followed to its outcome, off the UI thread.
-
-    The thread only posts messages (`VerificationLine`, `VerificationDone`, `VerificationCrashed`);
-    the app keeps `lines` and `outcome` up to date from them and routes them to the screen or row.
-    """
-
-    def __init__(self, app: MlopsApp, fleet: Fleet, plan: ActionPlan, typed: str, timeout: float) -> None:
-        self.plan = plan
-        self.lines: list[str] = []
-        self.outcome: ActionOutcome | None = None
-        self.deadline = monotonic() + timeout
-        self._app = app
-        self._fleet = fleet
-        self._typed = typed
-        self._timeout = timeout
-
-    def start(self) -> None:
-        threading.Thread(target=self._run, name=f"verify-{self.plan.id}", daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            outcome = self._fleet.apply(self.plan, confirmed_text=self._typed, verify_timeout=self._timeout,
-                                        progress=lambda text: self._post(VerificationLine(self, text)))
-        except Exception as exc:  # Fleet.apply audits and reports engine errors itself: this is a bug
-            self._post(VerificationCrashed(self, exc))
-            return
-        self._post(VerificationDone(self, outcome))
-
-    def _post(self, message) -> None:
-        with contextlib.suppress(RuntimeError):  # the app quit and its loop is closed: nobody is left to tell
-            self._app.post_message(message)
 
 
 async def run_action(app: MlopsApp, service: ModelService | None, dialog: ModalScreen, *,

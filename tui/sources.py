@@ -1,107 +1,31 @@
 """Settings → backends → Fleet. Runs in a worker thread: engine clients are imported here, lazily.
 
 A source that cannot even be constructed (unknown context, bad URL) still appears, as an error in
-the status bar, and never stops the others from starting.
+the status bar, and never stops the others from starting (backends/registry.py `FailedSource`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from mlops_tui.backends.base import Backend, Change, ChangeSink, Wakeable
-from mlops_tui.backends.fleet import Fleet, utcnow
-from mlops_tui.backends.model import ClusterHealth, ClusterRef, HealthState, Platform
+from mlops_tui.backends import registry
+from mlops_tui.backends.base import Backend, Wakeable
+from mlops_tui.backends.engine_spec import BuildContext
+from mlops_tui.backends.fleet import Fleet
 from mlops_tui.tui.audit import AuditLog
 from mlops_tui.tui.config import Settings
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class FailedSource:
-    """Stands in for a source that could not be set up, so the operator sees why."""
-
-    name: str
-    error: str
-    platform: Platform | None = None
-    cluster: ClusterRef | None = field(default=None)
-
-    def start(self, sink: ChangeSink) -> None:
-        sink(Change(source=self.name, health=ClusterHealth(
-            source=self.name, platform=self.platform, state=HealthState.ERROR, since=utcnow(), error=self.error)))
-
-    def stop(self) -> None:
-        pass
-
-
 def build_backends(settings: Settings, fleet_view: Any) -> list[Backend]:
-    """Every backend the settings ask for. `fleet_view()` returns the Fleet's current state
-    (metrics sources use it to tie series to services)."""
-    backends: list[Backend] = []
-    backends += _kubernetes(settings)
-    backends += _swarm(settings)
-    backends += _metrics(settings, fleet_view)
-    return backends
-
-
-def _kubernetes(settings: Settings) -> list[Backend]:
-    try:
-        from mlops_tui.backends.kubernetes.client import backends_from_settings
-    except ImportError as exc:  # pragma: no cover - packaging problem, shown to the operator
-        return [FailedSource("kubernetes", f"Kubernetes support unavailable: {exc}", Platform.K8S)]
-    try:
-        return list(backends_from_settings(
-            contexts=settings.contexts,
-            all_contexts=settings.all_contexts,
-            kubeconfig=settings.kubeconfig,
-            namespaces=settings.namespaces,
-            selector=settings.selector,
-            explicit=bool(settings.contexts or settings.all_contexts or settings.kubeconfig),
-        ))
-    except Exception as exc:
-        return [FailedSource("kubernetes", str(exc) or type(exc).__name__, Platform.K8S)]
-
-
-def _swarm(settings: Settings) -> list[Backend]:
-    try:
-        from mlops_tui.backends.swarm.client import backends_from_settings
-    except ImportError as exc:  # pragma: no cover
-        return [FailedSource("swarm", f"Swarm support unavailable: {exc}", Platform.SWARM)]
-    try:
-        return list(backends_from_settings(settings.swarm))
-    except Exception as exc:
-        return [FailedSource("swarm", str(exc) or type(exc).__name__, Platform.SWARM)]
-
-
-def _metrics(settings: Settings, fleet_view: Any) -> list[Backend]:
-    backends: list[Backend] = []
-    services = lambda: fleet_view().services.values()  # noqa: E731
-    if settings.prometheus:
-        try:
-            from mlops_tui.backends.alerts import PrometheusAlertsSource
-            from mlops_tui.backends.prometheus import PrometheusBackend
-
-            backends.append(PrometheusBackend(
-                settings.prometheus,
-                services=services,
-                refresh_seconds=settings.refresh_seconds,
-                slo_ms=settings.slo_ms,
-                slo_overrides=settings.slo,
-            ))
-            backends.append(PrometheusAlertsSource(settings.prometheus, refresh_seconds=settings.refresh_seconds))
-        except Exception as exc:
-            backends.append(FailedSource("prometheus", str(exc) or type(exc).__name__))
-    if settings.alertmanager:
-        try:
-            from mlops_tui.backends.alerts import AlertmanagerBackend
-
-            backends.append(AlertmanagerBackend(settings.alertmanager, refresh_seconds=settings.refresh_seconds))
-        except Exception as exc:
-            backends.append(FailedSource("alertmanager", str(exc) or type(exc).__name__))
-    return backends
+    """Every backend the settings ask for, engine by engine (backends/registry.py). `fleet_view()`
+    returns the Fleet's current state (metrics sources use it to tie series to services)."""
+    context = BuildContext(services=lambda: fleet_view().services.values())
+    return registry.build_backends(settings.engines, context)
 
 
 def build_fleet(settings: Settings) -> Fleet:
@@ -131,17 +55,13 @@ def start_demo_for(settings: Settings):
     from mlops_tui.sim.demo import start_demo
 
     demo = start_demo(seed=0, scale=settings.demo_scale, clusters=1)
-    aimed = replace(
-        settings,
-        kubeconfig=demo.kubeconfig,
-        contexts=list(demo.contexts),
-        all_contexts=False,
-        swarm=[f"{demo.docker_host}?name=swarm-demo"],
-        prometheus=demo.prometheus_url,
-        alertmanager=demo.alertmanager_url,
-        # Demo actions are audited apart from real ones (same directory, its own file).
-        audit_log=settings.audit_log or str(settings.audit_path.with_name("demo-audit.jsonl")),
-    )
+    aimed = (settings
+             .with_engine("kubernetes", kubeconfig=demo.kubeconfig, contexts=list(demo.contexts), all_contexts=False)
+             .with_engine("swarm", endpoints=[f"{demo.docker_host}?name=swarm-demo"])
+             .with_engine("prometheus", url=demo.prometheus_url)
+             .with_engine("alertmanager", url=demo.alertmanager_url))
+    # Demo actions are audited apart from real ones (same directory, its own file).
+    aimed = replace(aimed, audit_log=settings.audit_log or str(settings.audit_path.with_name("demo-audit.jsonl")))
     return aimed, demo
 
 

@@ -32,10 +32,11 @@ def demo():
 
 
 def settings_for(env, tmp_path: Path, **extra) -> Settings:
-    return Settings(kubeconfig=env.kubeconfig, contexts=list(env.contexts),
-                    swarm=[f"{env.docker_host}?name=swarm-demo"],
-                    prometheus=env.prometheus_url, alertmanager=env.alertmanager_url,
-                    audit_log=str(tmp_path / "audit.jsonl"), **extra)
+    return (Settings(audit_log=str(tmp_path / "audit.jsonl"), **extra)
+            .with_engine("kubernetes", kubeconfig=env.kubeconfig, contexts=list(env.contexts))
+            .with_engine("swarm", endpoints=[f"{env.docker_host}?name=swarm-demo"])
+            .with_engine("prometheus", url=env.prometheus_url)
+            .with_engine("alertmanager", url=env.alertmanager_url))
 
 
 def kubectl(env, *args: str) -> str:

@@ -41,7 +41,8 @@ def model_service():
 
 
 async def test_scale_and_update_image_on_the_real_swarm_by_key(model_service, tmp_path):
-    settings = Settings(swarm=[f"{SOCKET}?name=real-swarm"], audit_log=str(tmp_path / "audit.jsonl"))
+    settings = (Settings(audit_log=str(tmp_path / "audit.jsonl"))
+                .with_engine("swarm", endpoints=[f"{SOCKET}?name=real-swarm"]))
     app = MlopsApp(settings, build_fleet)
     async with app.run_test(size=(150, 45)) as pilot:
         await select(pilot, app, "real-swarm", model_service)

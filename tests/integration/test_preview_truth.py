@@ -93,7 +93,8 @@ async def test_a_deployment_and_a_rollout_of_one_name_are_two_services_and_scali
     assert deployment.key != rollout.key and deployment.version == "v1" and rollout.version == "v2"
 
     # On screen: two rows, one per kind.
-    settings = Settings(kubeconfig=env.kubeconfig, contexts=["sim-a"], audit_log=str(tmp_path / "audit.jsonl"))
+    settings = Settings(audit_log=str(tmp_path / "audit.jsonl")).with_engine("kubernetes", kubeconfig=env.kubeconfig,
+                                                                              contexts=["sim-a"])
     app = MlopsApp(settings, build_fleet)
     async with app.run_test(size=(150, 45)) as pilot:
         table = app.query_one(ServicesPane)
@@ -135,7 +136,8 @@ def test_b_is_offered_for_the_selector_switch_and_never_for_the_istio_canary_ser
 
 
 async def test_on_screen_b_does_nothing_on_the_canary_and_opens_the_switch_on_the_blue_green_pair(env, tmp_path):
-    settings = Settings(kubeconfig=env.kubeconfig, contexts=["sim-a"], audit_log=str(tmp_path / "audit.jsonl"))
+    settings = Settings(audit_log=str(tmp_path / "audit.jsonl")).with_engine("kubernetes", kubeconfig=env.kubeconfig,
+                                                                              contexts=["sim-a"])
     app = MlopsApp(settings, build_fleet)
     async with app.run_test(size=(150, 45)) as pilot:
         table = app.query_one(ServicesPane)
@@ -163,7 +165,8 @@ async def test_the_gpu_pane_shows_full_gpus_and_mig_slices_apart_as_kubectl_coun
     mig_held = sum(1 for p in pods(env, STAGING, "app=bert-mig") if p["spec"].get("nodeName") == "gpu-node-3")
     node = env.kubectl_json("get", "node", "gpu-node-3")["status"]["allocatable"]
     gpus, slices = int(node["nvidia.com/gpu"]), int(node["nvidia.com/mig-1g.5gb"])
-    settings = Settings(kubeconfig=env.kubeconfig, contexts=["sim-a"], audit_log=str(tmp_path / "audit.jsonl"))
+    settings = Settings(audit_log=str(tmp_path / "audit.jsonl")).with_engine("kubernetes", kubeconfig=env.kubeconfig,
+                                                                              contexts=["sim-a"])
     app = MlopsApp(settings, build_fleet)
     async with app.run_test(size=(200, 50)) as pilot:
         table = app.query_one("#gpu-table")

@@ -20,7 +20,8 @@ def running_tasks(name: str) -> set[str]:
 async def test_restart_on_the_real_swarm_forces_an_update_and_replaces_every_task(model_service, tmp_path):  # noqa: F811
     before_spec = json.loads(docker("service", "inspect", model_service))[0]["Spec"]
     force_before = before_spec["TaskTemplate"].get("ForceUpdate", 0)
-    settings = Settings(swarm=[f"{SOCKET}?name=real-swarm"], audit_log=str(tmp_path / "audit.jsonl"))
+    settings = (Settings(audit_log=str(tmp_path / "audit.jsonl"))
+                .with_engine("swarm", endpoints=[f"{SOCKET}?name=real-swarm"]))
     app = MlopsApp(settings, build_fleet)
     async with app.run_test(size=(150, 45)) as pilot:
         await select(pilot, app, "real-swarm", model_service)

@@ -78,7 +78,7 @@ async def test_a_stale_cluster_says_how_long_it_has_been_stale_and_why():
 async def test_an_unreachable_cluster_is_shown_and_the_app_still_starts():
     def broken(_settings):
         from mlops_tui.backends.fleet import Fleet
-        from mlops_tui.tui.sources import FailedSource
+        from mlops_tui.backends.registry import FailedSource
 
         return Fleet([FailedSource("prod-b", "cannot connect to https://10.0.0.1:6443: timed out")])
 

@@ -1,14 +1,129 @@
-"""The architecture's rules, checked: backends never import the UI, and the first frame's import
-path stays free of engine clients."""
+"""The architecture's rules (CONTRIBUTING.md, "Layers"), each checked here: who may import whom, no
+import cycles, one import package, engine clients only in their engine's package, the first frame free
+of engine clients, no colour literal in Python, nothing that points outside the repository."""
 
 from __future__ import annotations
 
+import ast
 import pathlib
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+FOLDERS = ("tui", "backends", "themes", "sim")
+"""The repository's product folders; pyproject.toml installs each as mlops_tui.<folder>."""
+ENGINE_PACKAGES = ("kubernetes", "swarm", "prometheus", "alerts")
+ENGINE_CLIENTS = {"kubernetes": "kubernetes", "docker": "swarm", "prometheus_api_client": "prometheus"}
+"""Third-party engine client → the one package under backends/ allowed to import it."""
+
+
+def module_name(path: pathlib.Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return "mlops_tui." + ".".join(parts)
+
+
+def product_files() -> Iterator[pathlib.Path]:
+    for folder in FOLDERS:
+        yield from sorted((ROOT / folder).rglob("*.py"))
+    yield from sorted((ROOT / "mlops_tui").glob("*.py"))
+
+
+def repository_python_files() -> Iterator[pathlib.Path]:
+    yield from product_files()
+    for folder in ("tests", "bench", "scripts"):
+        yield from sorted((ROOT / folder).rglob("*.py"))
+
+
+def type_only(tree: ast.AST) -> set[ast.AST]:
+    """Import statements under `if TYPE_CHECKING:`: names for annotations, never run."""
+    return {inner for node in ast.walk(tree) if isinstance(node, ast.If)
+            and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+            for stmt in node.body for inner in ast.walk(stmt)}
+
+
+def imported_names(path: pathlib.Path, run_time_only: bool = False) -> set[str]:
+    """Every module an import statement in the file names (at any depth: a deferred import is still a
+    dependency; with `run_time_only`, not those made for annotations only)."""
+    name = module_name(path) if path.relative_to(ROOT).parts[0] in (*FOLDERS, "mlops_tui") else ""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(), str(path))
+    skipped = type_only(tree) if run_time_only else set()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if node in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the product modules it imports when it runs (annotations-only imports left out)."""
+    modules = {module_name(p): p for p in product_files()}
+    graph = {}
+    for name, path in modules.items():
+        named = imported_names(path, run_time_only=True)
+        # `from pkg import sub` depends on pkg.sub; `from pkg import Name` on pkg.
+        graph[name] = {m for m in named if m in modules and m != name
+                       and not any(other.startswith(m + ".") and other in named for other in modules)}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def offenders(folder: str, forbidden: re.Pattern[str]) -> list[str]:
+    return sorted(f"{p.relative_to(ROOT)}: {m}" for p in (ROOT / folder).rglob("*.py")
+                  for m in imported_names(p) if forbidden.fullmatch(m))
 
 
 def imported_after(code: str) -> set[str]:
@@ -17,24 +132,105 @@ def imported_after(code: str) -> set[str]:
     return set(out.stdout.split())
 
 
-def test_backends_never_import_textual_rich_or_tui():
+# -- who imports whom --------------------------------------------------------------------------------
+
+
+def test_backends_never_import_textual_rich_or_the_app():
+    assert offenders("backends", re.compile(r"(textual|rich|mlops_tui\.tui)(\..*)?")) == []
     modules = imported_after("import mlops_tui.backends.fleet, mlops_tui.backends.model, mlops_tui.backends.plans, "
-                              "mlops_tui.backends.correlate")
-    for pkg in ("textual", "rich", "mlops_tui.tui"):
-        assert not any(m == pkg or m.startswith(pkg + ".") for m in modules), pkg
-    for path in (ROOT / "backends").rglob("*.py"):
-        text = path.read_text()
-        assert not re.search(r"^\s*(from|import)\s+(textual|rich|mlops_tui\.tui)\b", text, re.M), path
+                             "mlops_tui.backends.correlate, mlops_tui.backends.registry")
+    assert not {m for m in modules if m.split(".")[0] in ("textual", "rich") or m.startswith("mlops_tui.tui")}
 
 
-def test_the_app_module_imports_no_engine_client():
+def test_the_app_reaches_engines_only_through_the_registry_and_the_domain_model():
+    """Widgets never see raw engine objects: nothing in tui/ imports an engine's package (its client,
+    cache, translators), so what reaches the screen is the domain model."""
+    engines = "|".join(ENGINE_PACKAGES)
+    assert offenders("tui", re.compile(rf"mlops_tui\.backends\.({engines})(\..*)?")) == []
+
+
+def test_the_simulators_never_import_the_app_or_the_backends():
+    """The simulators stand in for real engines: they share nothing with the code they test."""
+    assert offenders("sim", re.compile(r"mlops_tui\.(tui|backends)(\..*)?")) == []
+
+
+def test_engine_clients_are_imported_only_by_their_engines_package():
+    found = []
+    for path in product_files():
+        for name in imported_names(path):
+            owner = ENGINE_CLIENTS.get(name.split(".")[0])
+            if owner and not path.is_relative_to(ROOT / "backends" / owner):
+                found.append(f"{path.relative_to(ROOT)}: {name}")
+    assert found == []
+
+
+def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_first_frames_imports_hold_no_engine_client():
     modules = imported_after("import mlops_tui.tui.app, mlops_tui.tui.cli, mlops_tui.tui.sources")
     for heavy in ("kubernetes", "docker", "plotext", "prometheus_api_client"):
         assert heavy not in modules, f"{heavy} is imported on the first-frame path"
 
 
+# -- one import package ------------------------------------------------------------------------------
+
+
+def test_code_imports_the_one_package_never_the_folders():
+    """`tui`, `backends`, `themes`, `sim` are folder names, not import names (PyPI has projects called
+    tui, backends and themes): everything imports mlops_tui.*."""
+    bare = re.compile(rf"({'|'.join(FOLDERS)})(\..*)?")
+    found = [f"{p.relative_to(ROOT)}: {m}" for p in repository_python_files()
+             for m in imported_names(p) if bare.fullmatch(m)]
+    assert found == []
+
+
+def test_every_package_folder_is_installed():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = set(pyproject["tool"]["setuptools"]["packages"])
+    mapping = pyproject["tool"]["setuptools"]["package-dir"]
+    assert {mapping[f"mlops_tui.{folder}"] for folder in FOLDERS} == set(FOLDERS)
+    on_disk = {module_name(init) for folder in FOLDERS for init in (ROOT / folder).rglob("__init__.py")}
+    assert on_disk | {"mlops_tui"} == declared
+
+
+# -- themes own colours; the repository stands on its own ----------------------------------------------
+
+
 def test_no_colour_literal_in_python_code():
     pattern = re.compile(r"""["']#[0-9a-fA-F]{3,8}["']|\b(rgb|hsl)\(""")
-    offenders = [str(p.relative_to(ROOT)) for d in ("tui", "backends", "themes")
-                 for p in (ROOT / d).rglob("*.py") if pattern.search(p.read_text())]
-    assert offenders == []
+    found = [str(p.relative_to(ROOT)) for folder in ("tui", "backends", "themes")
+             for p in (ROOT / folder).rglob("*.py") if pattern.search(p.read_text())]
+    assert found == []
+
+
+def tracked_text_files() -> Iterator[tuple[str, str]]:
+    listed = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    for name in listed.split():
+        path = ROOT / name
+        if path.suffix in (".svg", ".png", ".jsonl", ".json") or not path.is_file():
+            continue
+        try:
+            yield name, path.read_text()
+        except UnicodeDecodeError:
+            continue
+
+
+def test_nothing_in_the_repository_points_outside_it():
+    """Comments cite upstream sources (kubectl's source file, the Engine API reference), docs link
+    within the repository, and no machine's interpreter or checkout path is written down."""
+    outside = re.compile(r"\.\./shared|/work/(shared|main|wt)\b|engine-facts|/usr/bin/python3\.\d+|/home/\w+/")
+    me = pathlib.Path(__file__).relative_to(ROOT).as_posix()
+    found = [f"{name}: {m.group(0)}" for name, text in tracked_text_files() if name != me
+             for m in outside.finditer(text)]
+    assert found == []
+
+
+def test_tests_stop_only_the_processes_they_started():
+    """A test never signals whatever `pidof`/`pkill` finds (a developer's or CI's own dockerd)."""
+    pattern = re.compile(r"\b(pidof|pkill|killall)\b")
+    me = pathlib.Path(__file__).relative_to(ROOT).as_posix()
+    found = [name for name, text in tracked_text_files()
+             if name.startswith(("tests/", "scripts/", ".ci/")) and name != me and pattern.search(text)]
+    assert found == []

@@ -6,6 +6,7 @@ from mlops_tui.tui.panes.latency import LatencyPane
 from mlops_tui.tui.panes.services import ServicesPane
 
 PANES = (ServicesPane, GpuPane, LatencyPane, AlertsPane)
-"""The one registry of panes, in focus order."""
+"""Every pane, in focus order: the app redraws, focuses and switches between these (a new pane is
+one module here, one entry in this tuple and its place in `MlopsApp.compose`)."""
 
 __all__ = ["PANES", "AlertsPane", "GpuPane", "LatencyPane", "ServicesPane"]

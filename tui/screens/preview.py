@@ -20,7 +20,7 @@ from mlops_tui.tui.format import describe_plan_header, literal, literal_lines, p
 from mlops_tui.tui.screens.modal import OnceModalScreen
 
 if TYPE_CHECKING:
-    from mlops_tui.tui.flows import Verification
+    from mlops_tui.tui.verification import Verification
 
 
 @dataclass(frozen=True)

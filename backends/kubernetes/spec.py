@@ -1,0 +1,44 @@
+"""The Kubernetes engine's settings and how its backends are built (see backends/registry.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mlops_tui.backends.base import Backend
+from mlops_tui.backends.engine_spec import BuildContext, EngineOption, EngineSpec, OptionKind
+from mlops_tui.backends.model import Platform
+
+
+def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:
+    from mlops_tui.backends.kubernetes.client import backends_from_settings
+
+    return backends_from_settings(
+        contexts=options["contexts"],
+        all_contexts=options["all_contexts"],
+        kubeconfig=options["kubeconfig"] or None,
+        namespaces=options["namespaces"],
+        selector=options["selector"],
+        # Without any Kubernetes setting and without a kubeconfig, there are simply no clusters.
+        explicit=bool(options["contexts"] or options["all_contexts"] or options["kubeconfig"]),
+    )
+
+
+KUBERNETES = EngineSpec(
+    name="kubernetes",
+    title="Kubernetes",
+    platform=Platform.K8S,
+    options=(
+        EngineOption("contexts", OptionKind.STRINGS, "kubeconfig context to watch (repeatable; default: the current "
+                     "context)", flags=("--context",), metavar="NAME", default=[]),
+        EngineOption("all_contexts", OptionKind.FLAG, "watch every context in the kubeconfig",
+                     flags=("--all-contexts",), default=False),
+        EngineOption("kubeconfig", OptionKind.STRING, "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)",
+                     flags=("--kubeconfig",), metavar="PATH", default=""),
+        EngineOption("namespaces", OptionKind.STRINGS, "namespace to watch (repeatable; default: all)",
+                     flags=("--namespace", "-n"), metavar="NS", default=[]),
+        EngineOption("selector", OptionKind.STRING, "label selector for model services",
+                     flags=("--selector", "-l"), metavar="LABELS", default=""),
+    ),
+    build=_build,
+)

@@ -1,0 +1,38 @@
+"""Prometheus' settings and how its sources are built (see backends/registry.py): one URL serves both
+the latency series and the rule alerts (`/api/v1/alerts`), read by two sources."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mlops_tui.backends.base import Backend
+from mlops_tui.backends.engine_spec import BuildContext, EngineOption, EngineSpec, OptionKind
+
+
+def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:
+    if not options["url"]:
+        return []
+    from mlops_tui.backends.alerts import PrometheusAlertsSource
+    from mlops_tui.backends.prometheus import PrometheusBackend
+
+    return [
+        PrometheusBackend(options["url"], services=context.services, refresh_seconds=options["refresh_seconds"],
+                          slo_ms=options["slo_ms"], slo_overrides=options["slo"]),
+        PrometheusAlertsSource(options["url"], refresh_seconds=options["refresh_seconds"]),
+    ]
+
+
+PROMETHEUS = EngineSpec(
+    name="prometheus",
+    title="Metrics",
+    platform=None,
+    options=(
+        EngineOption("url", OptionKind.URL, "Prometheus base URL", flags=("--prometheus",), metavar="URL",
+                     env="PROMETHEUS_URL", default=""),
+        EngineOption("refresh_seconds", OptionKind.POSITIVE_NUMBER, "how often Prometheus is polled", default=10.0),
+        EngineOption("slo_ms", OptionKind.POSITIVE_NUMBER, "default p95 latency SLO per service", default=100.0),
+        EngineOption("slo", OptionKind.MS_BY_NAME, "p95 SLO in ms per service name", default={}),
+    ),
+    build=_build,
+)

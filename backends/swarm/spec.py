@@ -1,0 +1,30 @@
+"""The Docker Swarm engine's settings and how its backends are built (see backends/registry.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mlops_tui.backends.base import Backend
+from mlops_tui.backends.engine_spec import BuildContext, EngineOption, EngineSpec, OptionKind
+from mlops_tui.backends.model import Platform
+
+
+def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:
+    from mlops_tui.backends.swarm.client import backends_from_settings
+
+    return backends_from_settings(options["endpoints"])
+
+
+SWARM = EngineSpec(
+    name="swarm",
+    title="Docker Swarm",
+    platform=Platform.SWARM,
+    options=(
+        EngineOption("endpoints", OptionKind.STRINGS,
+                     "Swarm manager: unix://, tcp://, ssh://user@host or a docker context name (repeatable; "
+                     "default: $DOCKER_HOST, else the local socket when it is a Swarm manager)",
+                     flags=("--swarm",), metavar="URL", default=[]),
+    ),
+    build=_build,
+)
