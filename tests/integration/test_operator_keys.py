@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from mlops_tui.backends.plans import Outcome
 from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.commands import ACTION_COMMANDS
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.panes import ServicesPane
 from mlops_tui.tui.panes.services import row_key
@@ -216,7 +217,7 @@ async def test_readonly_sends_nothing_whatever_the_operator_presses(demo, tmp_pa
                 await pilot.press(key)
                 await pilot.pause()
                 assert app.screen is app.screen_stack[0]
-            for command in app.ACTION_COMMANDS:
+            for command in ACTION_COMMANDS:
                 await app.run_action(command)
         await pilot.press("tab", "tab", "tab", "S")
         await pilot.pause(0.5)
