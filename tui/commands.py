@@ -12,7 +12,7 @@ Plain data on purpose: the CLI reads it before Textual is imported (`--help` sta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from textual.binding import BindingType
@@ -26,7 +26,7 @@ GROUPS = (ACT, MOVE, APP)
 
 class Command(NamedTuple):
     """One command: one binding, one keymap name, one line in help, palette and README. A NamedTuple
-    rather than a frozen dataclass: as immutable, and a third of the import time (bench/startup.py)."""
+    rather than a frozen dataclass: as immutable, and cheaper to build on the first frame's path."""
 
     id: str
     """The binding id, and the command's name under `[keys]` in the config file."""
@@ -46,7 +46,7 @@ class Command(NamedTuple):
     for the key to be offered: without any, the key is dimmed and pressing it says why."""
     mutates: bool = False
     """An action on a cluster or an Alertmanager: dimmed and refused in read-only mode."""
-    target: str = "service"
+    target: Literal["service", "alert"] = "service"
     """What it acts on when it mutates: the selected "service" or the selected "alert"."""
     opens: str = ""
     """The screen the key opens (its class name), where it opens one."""
@@ -60,6 +60,7 @@ class Command(NamedTuple):
     priority: bool = False
     """Checked before the focused widget's bindings (tab must not be eaten by the table)."""
     in_palette: bool = True
+    """Offered in the command palette (not quit and esc: the palette has its own quit, and esc closes it)."""
 
     @property
     def action_name(self) -> str:
@@ -171,8 +172,8 @@ def key_words(key: str) -> str:
 
 
 def cli_key_summary() -> str:
-    """The default keys of the commands in the key line, for `mlops-tui --help`."""
-    return ", ".join(f"{key_words(c.key)} {c.words}" for c in COMMANDS if c.shown or c.id == "details")
+    """Every command's default key, for `mlops-tui --help`."""
+    return ", ".join(f"{key_words(c.key)} {c.words}" for c in COMMANDS)
 
 
 def readme_key_table() -> str:

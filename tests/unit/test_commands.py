@@ -48,10 +48,11 @@ def test_the_readme_script_rewrites_a_stale_table_and_leaves_the_rest(tmp_path):
     assert "| `s` | old |" not in fresh and readme_key_table() in fresh
 
 
-def test_mlops_tui_help_lists_the_default_key_of_every_command_in_the_key_line():
+def test_mlops_tui_help_lists_the_default_key_of_every_command():
     text = " ".join(parser().format_help().split())
     for words in ("s scale", "w canary weight", "b blue-green switch", "R roll back", "u image update",
-                  "r restart", "S silence", "enter details", "? help", "/ filter", ": jump", "q quit"):
+                  "r restart", "S silence", "enter details", "? help", "/ filter", ": jump", "t next theme",
+                  "tab next pane", "esc back", "q quit", "ctrl+p palette"):
         assert words in text, words
 
 
