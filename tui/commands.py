@@ -125,11 +125,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("quit", "q", "Quit",
             "quit (an action still verifying is audited as applied, not verified)",
             APP, named_when_narrow=True, in_palette=False),
-    # Textual's own palette key, declared here so that help and the README list it like the others.
+    # Textual's own palette key, declared here so that help, the README and `[keys]` treat it like the others.
     Command("palette", "ctrl+p", "palette",
             "command palette: every command, searchable",
-            APP, action="command_palette", rebindable=False, priority=True, in_palette=False,
-            opens="CommandPalette"),
+            APP, action="command_palette", priority=True, in_palette=False, opens="CommandPalette"),
 )
 
 BY_ID = {command.id: command for command in COMMANDS}

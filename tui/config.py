@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_tui.themes import DEFAULT_THEME, THEME_NAMES
-from mlops_tui.tui.commands import BY_ID, COMMANDS, default_keys, normal_key
+from mlops_tui.tui.commands import BY_ID, COMMANDS, default_keys, key_words, normal_key
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -175,8 +175,8 @@ def _check_keys(path: Path, content: Any) -> dict[str, str]:
     for command, key in content.items():
         if command in BY_ID and command not in keys:
             fixed = BY_ID[command]
-            raise ConfigError(f"{path}: key 'keys.{command}': {fixed.words} stays on {fixed.key} "
-                              f"(it also moves through and closes dialogs); rebindable: {', '.join(keys)}")
+            raise ConfigError(f"{path}: key 'keys.{command}': {fixed.words} stays on {key_words(fixed.key)} "
+                              f"(in a dialog it moves between the fields or closes it); rebindable: {', '.join(keys)}")
         if command not in keys:
             raise ConfigError(f"{path}: unknown command 'keys.{command}' (known: {', '.join(keys)})")
         if not isinstance(key, str) or not key:
@@ -188,7 +188,7 @@ def _check_keys(path: Path, content: Any) -> dict[str, str]:
 
 def _refuse_clashes(path: Path, keys: dict[str, str]) -> None:
     """One key, one command: the rebound keys against each other and against the keys that cannot
-    be rebound (tab, shift+tab, esc, ctrl+p), each spelling of a key counted as that key."""
+    be rebound (tab, shift+tab, esc), each spelling of a key counted as that key."""
     owners: dict[str, list[str]] = {}
     for command in COMMANDS:
         for key in keys.get(command.id, command.key).split(","):

@@ -62,7 +62,9 @@ def test_an_unknown_command_under_keys_is_refused_naming_the_ones_that_exist(tmp
 
 def test_tab_and_esc_cannot_be_rebound_and_the_refusal_says_why(tmp_path):
     message = refusal(tmp_path, b'[keys]\nnext_pane = "n"\n')
-    assert "key 'keys.next_pane': next pane stays on tab (it also moves through and closes dialogs)" in message
+    assert ("key 'keys.next_pane': next pane stays on tab (in a dialog it moves between the fields or closes it)"
+            in message)
+    assert "'keys.back': back / clear filter stays on esc" in refusal(tmp_path, b'[keys]\nback = "B"\n')
 
 
 def test_two_commands_on_one_key_are_refused_whatever_the_key_is_called(tmp_path):
