@@ -15,7 +15,11 @@ from tests.tui.test_actions_flow import select
 
 
 def screen_name(app) -> str:
-    return app.screen.__class__.__name__
+    return name_of(app.screen)
+
+
+def name_of(screen) -> str:
+    return screen.__class__.__name__
 
 
 async def test_scale_rebound_to_x_in_the_config_file_reads_x_in_the_key_line_help_and_palette_and_x_scales(tmp_path):
@@ -54,11 +58,22 @@ async def test_scale_rebound_to_x_in_the_config_file_reads_x_in_the_key_line_hel
         await pilot.press("s", "x")
         await until(pilot, lambda: screen_name(app) == BY_ID["scale"].opens)
         assert app.screen.query_one("#replicas", Input).value == "3"
-        assert sum(1 for screen in app.screen_stack if screen_name_of(screen) == "ScaleDialog") == 1
+        assert [name_of(screen) for screen in app.screen_stack].count("ScaleDialog") == 1
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is app.screen_stack[0])
         assert backend.mutations == []
 
 
-def screen_name_of(screen) -> str:
-    return screen.__class__.__name__
+async def test_help_rebound_to_h_opens_help_with_h_and_h_closes_it_again(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[keys]\nhelp = "h"\n', "utf-8")
+    app, _ = make_app(settings_from(parser().parse_args(["--config", str(config)])))
+    async with app.run_test(size=(170, 60)) as pilot:
+        await until(pilot, lambda: " h Help" in app.query_one(KeyLine).line().plain)
+        await pilot.press("question_mark")  # the old key: nothing
+        await pilot.press("h")
+        await until(pilot, lambda: screen_name(app) == "HelpScreen")
+        assert [name_of(screen) for screen in app.screen_stack].count("HelpScreen") == 1
+        assert re.search(r"(?<!\S)h\s+Help\s+help:", visible_text(app))
+        await pilot.press("h")
+        await until(pilot, lambda: app.screen is app.screen_stack[0])
