@@ -9,10 +9,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_tui.backends.base import Backend
-from mlops_tui.backends.model import ModelService, Platform
+from mlops_tui.backends.model import Platform
+
+if TYPE_CHECKING:  # the command line reads the specs: --help stays free of the backends' contract
+    from mlops_tui.backends.base import Backend
+    from mlops_tui.backends.model import ModelService
 
 
 class OptionKind(enum.Enum):

@@ -10,31 +10,12 @@ here imports an engine client: a spec's `build` imports its backend only when th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_tui.backends.base import Backend, Change, ChangeSink
 from mlops_tui.backends.engine_spec import BuildContext, EngineSpec
-from mlops_tui.backends.model import ClusterHealth, ClusterRef, HealthState, Platform
 
-
-@dataclass
-class FailedSource:
-    """Stands in for a source that could not be set up, so the operator sees why (in the status bar)."""
-
-    name: str
-    error: str
-    platform: Platform | None = None
-    cluster: ClusterRef | None = field(default=None)
-
-    def start(self, sink: ChangeSink) -> None:
-        sink(Change(source=self.name, health=ClusterHealth(source=self.name, platform=self.platform,
-                                                           state=HealthState.ERROR,
-                                                           since=datetime.now(timezone.utc), error=self.error)))
-
-    def stop(self) -> None:
-        pass
+if TYPE_CHECKING:
+    from mlops_tui.backends.base import Backend
 
 
 def engines() -> tuple[EngineSpec, ...]:
@@ -54,6 +35,8 @@ def engine(name: str) -> EngineSpec:
 def build_backends(options: Mapping[str, Mapping[str, Any]], context: BuildContext) -> list[Backend]:
     """Every backend the settings ask for, engine by engine; an engine whose set-up fails appears as one
     `FailedSource` naming why, and never stops the others."""
+    from mlops_tui.backends.failed_source import FailedSource
+
     backends: list[Backend] = []
     for spec in engines():
         try:

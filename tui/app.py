@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from mlops_tui.backends.model import Alert, HealthState, ModelService, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
+from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.format import plain
 from mlops_tui.tui.keygate import KeyGate
@@ -58,28 +59,8 @@ class MlopsApp(App[None]):
     CSS_PATH = stylesheet_path()
     ENABLE_COMMAND_PALETTE = True
 
-    BINDINGS = [
-        Binding("s", "scale", "Scale", id="scale"),
-        Binding("w", "canary", "Canary weight", id="canary"),
-        Binding("b", "bluegreen", "Blue/green switch", id="bluegreen"),
-        Binding("R", "rollback", "Roll back", id="rollback"),
-        Binding("u", "update_image", "Update image", id="update_image"),
-        Binding("r", "restart", "Restart", id="restart"),
-        Binding("S", "silence", "Silence alert", id="silence"),
-        Binding("enter", "details", "Details", id="details", show=False),
-        Binding("colon", "jump", "Jump to view/cluster", id="jump"),
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("t", "cycle_theme", "Next theme", id="theme", show=False),
-        Binding("tab", "next_pane", "Next pane", show=False, priority=True),
-        Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
-        Binding("escape", "back", "Back / clear filter", show=False),
-        Binding("q", "quit", "Quit", id="quit"),
-    ]
-
-    ACTION_COMMANDS = ("scale", "canary", "bluegreen", "rollback", "update_image", "restart", "silence")
-    """Mutating commands: dimmed in read-only mode and where the selected target lacks them; pressed
-    anyway, they say why in one line (`refusal_for`)."""
+    BINDINGS = bindings()
+    """Generated from `tui/commands.py`; `[keys]` in the config file rebinds them (a Textual keymap)."""
 
     def __init__(
         self,
@@ -111,7 +92,7 @@ class MlopsApp(App[None]):
         for theme in build_themes():
             self.register_theme(theme)
         self.theme = textual_name(settings.theme)
-        self.set_keymap({command: key for command, key in settings.keys.items()})
+        self.set_keymap(dict(settings.keys))
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self._clock, readonly=self.settings.readonly, demo=self.settings.demo)
@@ -356,7 +337,7 @@ class MlopsApp(App[None]):
         for column, members in (("#left", ("services", "gpus")), ("#right", ("latency", "alerts"))):
             self.query_one(column).set_class(self.active_pane in members, "-active")
         tabs = "  ".join(f"▸{name}◂" if name == self.active_pane else f" {name} " for name in VIEWS)
-        self.query_one("#pane-tabs", Static).update(Text(f"{tabs}   tab: next pane"))
+        self.query_one("#pane-tabs", Static).update(Text(f"{tabs}   {BY_ID['next_pane'].key}: next pane"))
 
     def focus_pane(self, name: str) -> None:
         self.active_pane = name
@@ -442,9 +423,9 @@ class MlopsApp(App[None]):
     # -- help, themes, palette ------------------------------------------------------------------
 
     def action_help(self) -> None:
-        from mlops_tui.tui.screens.help import HelpScreen
+        from mlops_tui.tui.screens.help import HelpScreen, help_rows
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(help_rows(self), details_key=self.key_display("details")))
 
     def action_cycle_theme(self) -> None:
         names = [textual_name(n) for n in THEME_NAMES]
@@ -461,12 +442,18 @@ class MlopsApp(App[None]):
             pane.restyle(self.state)
         self.query_one(StatusBar).show(self.state)
 
+    def key_display(self, command_id: str) -> str:
+        """The key that runs a command now (after `[keys]` in the config file), as the key line shows it."""
+        key = self.settings.keys.get(command_id) or BY_ID[command_id].key
+        return "/".join(self.get_key_display(binding) for binding in Binding.make_bindings([Binding(key, "")]))
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.id and binding.description and binding.action not in ("quit",):
-                yield SystemCommand(binding.description, f"{binding.description} (key: {binding.key})",
-                                    lambda action=binding.action: self.run_action(action))
+        for command in COMMANDS:
+            if command.in_palette:
+                yield SystemCommand(command.description,
+                                    f"key {self.key_display(command.id)} · {command.explanation.replace('`', '')}",
+                                    lambda action=command.action_name: self.run_action(action))
 
     # -- actions: each key opens its dialog; tui/flows.py does the rest -----------------------------
 
@@ -478,16 +465,17 @@ class MlopsApp(App[None]):
     def refusal_for(self, action: str) -> str | None:
         """Why `action` cannot be done on the current selection, in one line; None when it can be
         asked for (the Fleet and the engine still have the last word)."""
-        if action not in self.ACTION_COMMANDS:
+        command = BY_ACTION.get(action)
+        if command is None or not command.mutates:
             return None
         if self.settings.readonly:
-            return readonly_refusal(action)
-        if action == "silence":
-            return None
+            return readonly_refusal(command)
+        if command.target != "service":
+            return None  # an alert: the alerts pane's selection, checked when the key is pressed
         service = self._selected_service()
         if service is None:
             return None  # pressing it says "select a service first"
-        return refusal(action, service, self.state.health.get(service.key.cluster))
+        return refusal(command, service, self.state.health.get(service.key.cluster))
 
     def _selected_service(self) -> ModelService | None:
         key = self.selected_service_key()
@@ -574,7 +562,7 @@ class MlopsApp(App[None]):
 
     def action_silence(self) -> None:
         if self.settings.readonly:
-            self.notify(readonly_refusal("silence"), title="Not possible here", severity="warning")
+            self.notify(readonly_refusal(BY_ID["silence"]), title="Not possible here", severity="warning")
             return
         alert = self.query_one(AlertsPane).selected_alert()
         if alert is None:

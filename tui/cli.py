@@ -13,6 +13,7 @@ import sys
 from mlops_tui.backends import registry
 from mlops_tui.backends.engine_spec import EngineOption, OptionKind
 from mlops_tui.themes import THEME_NAMES
+from mlops_tui.tui.commands import cli_key_summary
 from mlops_tui.tui.config import ConfigError, Settings, build_settings
 
 
@@ -90,8 +91,7 @@ def parser() -> argparse.ArgumentParser:
         parents=[common],
         description="Live model services, GPUs, latency and alerts across Kubernetes and Docker Swarm, "
                     "with previewed, verified and audited scale / canary / blue-green / rollback actions.",
-        epilog="Keys: ? help, / filter, : jump, s scale, w canary, b blue-green, R roll back, u image, "
-               "S silence, enter details, q quit. Try: mlops-tui --demo",
+        epilog=f"Keys (rebind them under [keys] in the config file): {cli_key_summary()}. Try: mlops-tui --demo",
     )
     top.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     commands = top.add_subparsers(dest="command", metavar="COMMAND")

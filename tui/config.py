@@ -15,6 +15,7 @@ from typing import Any
 from mlops_tui.backends import registry
 from mlops_tui.backends.engine_spec import EngineOption
 from mlops_tui.themes import DEFAULT_THEME, THEME_NAMES
+from mlops_tui.tui.commands import BY_ID, COMMANDS, default_keys, key_words, normal_key
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,24 +23,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 APP_NAME = "mlops-tui"
-
-ACTION_KEYS = {
-    "scale": "s",
-    "canary": "w",
-    "bluegreen": "b",
-    "rollback": "R",
-    "update_image": "u",
-    "restart": "r",
-    "silence": "S",
-    "details": "enter",
-    "jump": "colon",
-    "filter": "slash",
-    "help": "question_mark",
-    "theme": "t",
-    "quit": "q",
-}
-"""Default key for each app command; `[keys]` in the config file overrides them."""
-
 
 class ConfigError(ValueError):
     """A bad setting: the message names the file, the key and what was wrong."""
@@ -75,7 +58,8 @@ class Settings:
     replica_cap: int = 100
     """The highest replica count the scale dialog accepts."""
     audit_log: str | None = None
-    keys: dict[str, str] = field(default_factory=lambda: dict(ACTION_KEYS))
+    keys: dict[str, str] = field(default_factory=default_keys)
+    """The key of each rebindable command (tui/commands.py): the defaults, then `[keys]`."""
     timeout: float = 15.0
     """How long `status` waits for the first full sync."""
     config_path: str | None = None
@@ -186,17 +170,31 @@ def _engine_option(engine: str, option: str) -> EngineOption:
 def _check_keys(path: Path, content: Any) -> dict[str, str]:
     if not isinstance(content, dict):
         raise ConfigError(f"{path}: [keys] must be a table of command = key")
-    keys = dict(ACTION_KEYS)
+    keys = default_keys()
     for command, key in content.items():
-        if command not in ACTION_KEYS:
-            raise ConfigError(f"{path}: unknown command 'keys.{command}' (known: {', '.join(ACTION_KEYS)})")
+        if command in BY_ID and command not in keys:
+            fixed = BY_ID[command]
+            raise ConfigError(f"{path}: key 'keys.{command}': {fixed.words} stays on {key_words(fixed.key)} "
+                              f"(in a dialog it moves between the fields or closes it); rebindable: {', '.join(keys)}")
+        if command not in keys:
+            raise ConfigError(f"{path}: unknown command 'keys.{command}' (known: {', '.join(keys)})")
         if not isinstance(key, str) or not key:
             raise ConfigError(f"{path}: key 'keys.{command}': expected a key name such as \"x\" or \"ctrl+s\"")
         keys[command] = key
-    clashes = {k for k in keys.values() if list(keys.values()).count(k) > 1}
+    _refuse_clashes(path, keys)
+    return keys
+
+
+def _refuse_clashes(path: Path, keys: dict[str, str]) -> None:
+    """One key, one command: the rebound keys against each other and against the keys that cannot
+    be rebound (tab, shift+tab, esc), each spelling of a key counted as that key."""
+    owners: dict[str, list[str]] = {}
+    for command in COMMANDS:
+        for key in keys.get(command.id, command.key).split(","):
+            owners.setdefault(normal_key(key.strip()), []).append(command.id)
+    clashes = [f"{key} ({' and '.join(ids)})" for key, ids in owners.items() if len(ids) > 1]
     if clashes:
         raise ConfigError(f"{path}: [keys] binds {', '.join(sorted(clashes))} to more than one command")
-    return keys
 
 
 def build_settings(cli: dict[str, Any], config_path: str | None) -> Settings:

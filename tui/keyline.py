@@ -14,9 +14,14 @@ from textual import events
 from textual.screen import Screen
 from textual.widgets import Static
 
+from mlops_tui.tui.commands import BY_ACTION, COMMANDS
+
+ORDER = {command.action_name: index for index, command in enumerate(COMMANDS)}
+"""Where each command's key stands in the line: the command table's order (other screens' keys last)."""
+
 
 class KeyLine(Static):
-    """`key description` for every shown binding of the screen, in binding order, one per action."""
+    """`key description` for every shown binding of the screen, in the command table's order, one per action."""
 
     COMPONENT_CLASSES = {"key-line--key", "key-line--description"}
 
@@ -39,7 +44,7 @@ class KeyLine(Static):
     def line(self) -> Text:
         """Every key with its description. Narrower than that (80 columns over SSH): descriptions
         cut to their first word; narrower still: bare keys, except help and quit, which the operator
-        must always be able to find."""
+        must always be able to find (`named_when_narrow` in tui/commands.py)."""
         items = self._items()
         for level in ("full", "first word", "bare keys"):
             line = Text(" ").join(self._key_text(key, _shorten(action, description, level), enabled, press)
@@ -49,7 +54,7 @@ class KeyLine(Static):
         return line
 
     def _items(self) -> list[tuple[str, str, str, bool, str]]:
-        """(action, key display, description, enabled, key to press), once per action, in binding order."""
+        """(action, key display, description, enabled, key to press), once per action, in table order."""
         items = []
         seen: set[str] = set()
         active = self.screen.active_bindings
@@ -61,12 +66,8 @@ class KeyLine(Static):
                 refused = refusal_for is not None and refusal_for(binding.action) is not None
                 items.append((binding.action, self.app.get_key_display(binding), binding.description,
                               enabled and not refused, binding.key))
-        palette = active.get(self.app.COMMAND_PALETTE_BINDING)
-        if self.app.ENABLE_COMMAND_PALETTE and palette and palette.binding.action not in seen:
-            binding = palette.binding
-            items.append((binding.action, self.app.get_key_display(binding), binding.description, palette.enabled,
-                          binding.key))
-        return items
+        # Textual lists priority bindings (the palette's) first: keep the command table's order.
+        return sorted(items, key=lambda item: ORDER.get(item[0], len(ORDER)))
 
     def _key_text(self, key: str, description: str, enabled: bool, press: str) -> Text:
         key_text = f" {key} " if description else f" {key}"
@@ -83,6 +84,7 @@ class KeyLine(Static):
 def _shorten(action: str, description: str, level: str) -> str:
     if level == "full":
         return description
-    if level == "first word" or action in ("help", "quit"):
+    command = BY_ACTION.get(action)
+    if level == "first word" or (command is not None and command.named_when_narrow):
         return description.split(" ")[0]
     return ""

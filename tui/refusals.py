@@ -7,47 +7,37 @@ parsing engine text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from mlops_tui.backends.model import ActionKind, ClusterHealth, ModelService, Platform, ServiceKind
-
-ACTION_KINDS: Mapping[str, tuple[ActionKind, ...]] = {
-    "scale": (ActionKind.SCALE, ActionKind.SET_AUTOSCALER_BOUNDS),
-    "canary": (ActionKind.CANARY_WEIGHT, ActionKind.PROMOTE, ActionKind.PROMOTE_FULL, ActionKind.ABORT,
-               ActionKind.RETRY),
-    "bluegreen": (ActionKind.BLUE_GREEN_SWITCH,),
-    "rollback": (ActionKind.ROLLBACK,),
-    "update_image": (ActionKind.UPDATE_IMAGE,),
-    "restart": (ActionKind.RESTART,),
-}
-"""Which capabilities make each key meaningful for a service."""
-
-LABELS = {"scale": "scale", "canary": "canary weight", "bluegreen": "blue-green switch", "rollback": "roll back",
-          "update_image": "image update", "restart": "restart", "silence": "silence"}
+from mlops_tui.tui.commands import Command
 
 
-def readonly_refusal(action: str) -> str:
-    return f"read-only mode: {LABELS.get(action, action)} is disabled (--readonly or [actions] readonly)"
+def readonly_refusal(command: Command) -> str:
+    return f"read-only mode: {command.words} is disabled (--readonly or [actions] readonly)"
 
 
-def refusal(action: str, service: ModelService, health: ClusterHealth | None) -> str | None:
-    """The reason `action` cannot be done on `service`, or None when it can be asked for."""
-    kinds = ACTION_KINDS[action]
-    label = LABELS[action]
+def refusal(command: Command, service: ModelService, health: ClusterHealth | None) -> str | None:
+    """The reason `command` cannot be done on `service`, or None when it can be asked for."""
+    label = command.words
     if health is not None and health.readonly:
         return f"{service.key.cluster} is read-only (readonly_clusters): {label} is disabled there"
-    supported = [k for k in kinds if k in service.actions]
+    supported = [kind for kind in needed_kinds(command) if kind in service.actions]
     if not supported:
-        return unsupported(action, service)
-    if all(k in service.denied for k in supported):
+        return unsupported(command, service)
+    if all(kind in service.denied for kind in supported):
         who = health.user if health is not None and health.user else "you"
         where = service.key.namespace or service.key.cluster
         return f"not allowed: {who} may not {label} {service.key.name} in {where} (refused by the cluster's RBAC)"
     return None
 
 
-def unsupported(action: str, service: ModelService) -> str:
-    """What the service lacks for `action`, named the way its engine names it."""
+def needed_kinds(command: Command) -> tuple[ActionKind, ...]:
+    """The capabilities of which a service needs one for `command` (the table names them by value)."""
+    return tuple(ActionKind(value) for value in command.needs)
+
+
+def unsupported(command: Command, service: ModelService) -> str:
+    """What the service lacks for `command`, named the way its engine names it."""
+    action = command.id
     name = service.key.name
     kind = service.key.kind
     swarm = service.platform is Platform.SWARM
@@ -76,4 +66,4 @@ def unsupported(action: str, service: ModelService) -> str:
         if kind is ServiceKind.INFERENCE_SERVICE:
             return f"{name}: KServe predictor revisions are immutable; roll out a new revision instead"
         return f"{name} cannot be restarted"
-    return f"{name} does not support {LABELS.get(action, action)}"
+    return f"{name} does not support {command.words}"

@@ -1,7 +1,7 @@
 """Settings → backends → Fleet. Runs in a worker thread: engine clients are imported here, lazily.
 
 A source that cannot even be constructed (unknown context, bad URL) still appears, as an error in
-the status bar, and never stops the others from starting (backends/registry.py `FailedSource`).
+the status bar, and never stops the others from starting (backends/failed_source.py).
 """
 
 from __future__ import annotations

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_tui.backends.base import Backend
 from mlops_tui.backends.engine_spec import BuildContext, EngineOption, EngineSpec, OptionKind
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.base import Backend
 
 
 def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:

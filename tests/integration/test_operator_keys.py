@@ -13,6 +13,7 @@ import pytest
 
 from mlops_tui.backends.plans import Outcome
 from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.commands import ACTION_COMMANDS, BY_ID
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.panes import ServicesPane
 from mlops_tui.tui.panes.services import row_key
@@ -213,11 +214,11 @@ async def test_readonly_sends_nothing_whatever_the_operator_presses(demo, tmp_pa
         am_before = demo.alertmanager.mutations
         for service in (("demo-prod", "property-valuation-model"), ("swarm-demo", "rent-predictor")):
             await select(pilot, app, *service)
-            for key in ("s", "w", "b", "R", "u", "S"):
+            for key in (BY_ID[command].key for command in ACTION_COMMANDS):  # every action key, r too
                 await pilot.press(key)
                 await pilot.pause()
                 assert app.screen is app.screen_stack[0]
-            for command in app.ACTION_COMMANDS:
+            for command in ACTION_COMMANDS:
                 await app.run_action(command)
         await pilot.press("tab", "tab", "tab", "S")
         await pilot.pause(0.5)

@@ -4,18 +4,20 @@ see stale clusters, resize to 80x24, and never see cluster text interpreted as m
 from __future__ import annotations
 
 import gc
+import re
 from dataclasses import replace
 from datetime import timedelta
 
 from mlops_tui.backends.model import GpuResource, HealthState
 from mlops_tui.tui.app import MlopsApp
+from mlops_tui.tui.commands import COMMANDS
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.format import SERVICE_COLUMN
 from mlops_tui.tui.keyline import KeyLine
 from mlops_tui.tui.panes import AlertsPane, GpuPane, LatencyPane, ServicesPane
 from mlops_tui.tui.statusbar import StatusBar
 from tests.fakes import T0, service
-from tests.tui.conftest import extras, make_app, until
+from tests.tui.conftest import extras, make_app, until, visible_text
 
 
 def names(app: MlopsApp) -> list[str]:
@@ -77,8 +79,8 @@ async def test_a_stale_cluster_says_how_long_it_has_been_stale_and_why():
 
 async def test_an_unreachable_cluster_is_shown_and_the_app_still_starts():
     def broken(_settings):
+        from mlops_tui.backends.failed_source import FailedSource
         from mlops_tui.backends.fleet import Fleet
-        from mlops_tui.backends.registry import FailedSource
 
         return Fleet([FailedSource("prod-b", "cannot connect to https://10.0.0.1:6443: timed out")])
 
@@ -133,16 +135,30 @@ async def test_the_latency_pane_follows_the_selected_service_and_alerts_tie_to_i
         assert "llm-reranker" in str(gpus.query_one("#gpu-pending").render())
 
 
-async def test_help_lists_every_binding_the_app_has():
+KEYS_AS_SHOWN = {"enter": "⏎", "escape": "esc", "ctrl+p": "^p"}
+"""How the terminal draws the keys whose names it does not print as they are."""
+
+
+async def test_help_shows_every_command_with_its_key_and_what_it_does():
     app, _ = make_app()
-    async with app.run_test(size=(120, 45)) as pilot:
+    async with app.run_test(size=(170, 70)) as pilot:
         await pilot.press("question_mark")
         await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
-        from mlops_tui.tui.screens.help import binding_rows
-
-        shown = {command for _key, command, _desc in binding_rows(app)}
-        declared = {b.id or b.action for b in app.BINDINGS if b.description}
-        assert declared <= shown
+        await until(pilot, lambda: "mlops-tui: keys" in visible_text(app))
+        lines = visible_text(app).splitlines()
+        missing = []
+        for command in COMMANDS:
+            key = KEYS_AS_SHOWN.get(command.key, command.key)
+            said = command.explanation.replace("`", "")[:30]
+            row = re.compile(rf"(?<!\S){re.escape(key)}\s+{re.escape(command.description)}\s+{re.escape(said)}")
+            if not any(row.search(line) for line in lines):
+                missing.append(f"{key} {command.description}: {said}")
+        assert missing == []
+        # A few rows as the operator reads them, spelled out.
+        text = visible_text(app)
+        for row in (r"s\s+Scale\s+scale: a replica count", r"R\s+Roll back\s+roll back \(revision picker",
+                    r"\?\s+Help\s+help: every command", r"q\s+Quit\s+quit", r"esc\s+Back / clear filter"):
+            assert re.search(row, text), row
         await pilot.press("escape")
         await until(pilot, lambda: app.screen.__class__.__name__ != "HelpScreen")
 

@@ -46,3 +46,36 @@ def test_the_command_exits_2_with_the_one_line_and_no_traceback(tmp_path):
     assert out.returncode == 2, out
     assert "Traceback" not in out.stderr
     assert "key 'ui.theme': expected one of dark, light, high-contrast, got 'neon'" in out.stderr
+
+
+def test_a_key_rebound_under_keys_is_used_and_every_other_command_keeps_its_default(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[keys]\nscale = "x"\nhelp = "h"\n', "utf-8")
+    keys = build_settings({}, str(path)).keys
+    assert (keys["scale"], keys["help"]) == ("x", "h")
+    assert (keys["canary"], keys["rollback"], keys["quit"], keys["jump"]) == ("w", "R", "q", ":")
+
+
+def test_an_unknown_command_under_keys_is_refused_naming_the_ones_that_exist(tmp_path):
+    message = refusal(tmp_path, b'[keys]\nscael = "x"\n')
+    assert "unknown command 'keys.scael' (known: scale, canary, bluegreen, rollback, update_image," in message
+
+
+def test_tab_and_esc_cannot_be_rebound_and_the_refusal_says_why(tmp_path):
+    message = refusal(tmp_path, b'[keys]\nnext_pane = "n"\n')
+    assert ("key 'keys.next_pane': next pane stays on tab (in a dialog it moves between the fields or closes it)"
+            in message)
+    assert "'keys.back': back / clear filter stays on esc" in refusal(tmp_path, b'[keys]\nback = "B"\n')
+
+
+def test_two_commands_on_one_key_are_refused_whatever_the_key_is_called(tmp_path):
+    # "?" and "question_mark" are one key: help's.
+    assert "binds question_mark (scale and help) to more than one command" in refusal(
+        tmp_path, b'[keys]\nscale = "question_mark"\n')
+    assert "binds question_mark (scale and help)" in refusal(tmp_path, b'[keys]\nscale = "?"\n')
+    # A key that cannot be rebound still counts: scale on tab would leave one of them dead.
+    assert "binds tab (scale and next_pane)" in refusal(tmp_path, b'[keys]\nscale = "tab"\n')
+    # Swapping two keys is not a clash.
+    path = tmp_path / "swap.toml"
+    path.write_text('[keys]\nscale = "w"\ncanary = "s"\n', "utf-8")
+    assert build_settings({}, str(path)).keys["scale"] == "w"

@@ -8,8 +8,8 @@ import pytest
 from mlops_tui.backends import registry
 from mlops_tui.backends.base import Change
 from mlops_tui.backends.engine_spec import EngineOption, EngineSpec, OptionKind
+from mlops_tui.backends.failed_source import FailedSource
 from mlops_tui.backends.model import HealthState
-from mlops_tui.backends.registry import FailedSource
 from mlops_tui.tui.cli import parser, settings_from
 from mlops_tui.tui.config import ConfigError, Settings, build_settings
 from mlops_tui.tui.sources import build_backends
