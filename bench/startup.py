@@ -94,7 +94,7 @@ def expected_services(argv: list[str], env: dict[str, str]) -> tuple[int, list[s
     doc = json.loads(out.stdout)
     if doc.get("problems"):
         raise SystemExit(f"status --json reports problems: {doc['problems']}")
-    names = [s["key"]["name"] for s in doc["services"]]
+    names = [s["name"] for s in doc["services"]]
     return len(names), names
 
 

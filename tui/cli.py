@@ -98,7 +98,9 @@ def parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", parents=[common], help="print the fleet once (table or --json) and exit",
                                  description="Connect, wait for the first full sync, print the fleet, exit "
                                              "non-zero when a cluster could not be read.")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--output", "-o", choices=("table", "json"), default="table",
+                        help="table for people (default), or json: versioned, described by docs/status.schema.json")
+    status.add_argument("--json", dest="output", action="store_const", const="json", help="the same as --output json")
     status.add_argument("--timeout", type=_positive_float, default=15.0, metavar="SECONDS",
                         help="how long to wait for every source's first sync (default: 15)")
     audit = commands.add_parser("audit", parents=[common], help="print the last entries of the audit log")
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         from mlops_tui.tui.status import run_status
 
-        return run_status(settings, as_json=args.json, timeout=args.timeout)
+        return run_status(settings, as_json=args.output == "json", timeout=args.timeout)
     if args.command == "audit":
         from mlops_tui.tui.audit import AuditLog, format_record
 

@@ -60,8 +60,8 @@ def test_status_from_the_wheel_reads_the_simulated_fleet_started_from_the_wheel(
                   "--alertmanager", endpoints["ALERTMANAGER_URL"], "--timeout", "30", cwd=tmp_path, timeout=90)
         assert out.returncode == 0, out.stderr
         status = json.loads(out.stdout)
-        assert {c["state"] for c in status["clusters"]} == {"connected"}
-        names = {s["key"]["name"] for s in status["services"]}
+        assert {c["state"] for c in status["sources"]} == {"connected"}
+        names = {s["name"] for s in status["services"]}
         assert "property-valuation-model" in names  # Kubernetes
         assert any(name.endswith("price-predictor") for name in names), names  # the Swarm stack's service
     finally:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.engines import require_binary
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +39,8 @@ def test_status_json_lists_what_kubectl_lists_with_the_same_replicas(cluster, tm
     assert out.returncode == 0, out.stderr
     fleet = json.loads(out.stdout)
     # Only the simulated cluster is kubectl's to judge (a Swarm the environment points at may be listed too).
-    ours = {(s["key"]["kind"], s["key"]["namespace"], s["key"]["name"]): s["desired"] for s in fleet["services"]
-            if s["key"]["cluster"] == "sim-status"}
+    ours = {(s["kind"], s["namespace"], s["name"]): s["desired"] for s in fleet["services"]
+            if s["cluster"] == "sim-status"}
 
     listed = json.loads(subprocess.run(
         [kubectl, "--kubeconfig", kubeconfig, "get", "deployments,rollouts,inferenceservices", "-A", "-o", "json"],
@@ -85,6 +88,48 @@ def test_status_json_lists_what_kubectl_lists_with_the_same_replicas(cluster, tm
     assert [(r["name"], r["capacity"]) for r in mig_node["resources"]] == [
         ("nvidia.com/gpu", 8), ("nvidia.com/mig-1g.5gb", 7)]
     assert {p["name"].split("-")[0] for p in fleet["pending_gpu"]} == {"llm"}
+
+
+def test_status_json_follows_its_published_schema(cluster, tmp_path):
+    """Scripts build on `status --json`: the output validates against docs/status.schema.json, severities
+    are names, labels are objects, latency carries its SLO, and every source says how old its data is."""
+    import jsonschema
+
+    _sim, kubeconfig = cluster
+    out = mlops("status", "--output", "json", "--kubeconfig", kubeconfig, "--context", "sim-status",
+                "--timeout", "30", "--audit-log", str(tmp_path / "audit.jsonl"))
+    assert out.returncode == 0, out.stderr
+    document = json.loads(out.stdout)
+    schema = json.loads((ROOT / "docs" / "status.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(document)
+    assert document["schema_version"] == 1
+    (source,) = [s for s in document["sources"] if s["name"] == "sim-status"]
+    assert source["state"] == "connected" and 0 <= source["data_age_seconds"] < 60
+    valuation = next(s for s in document["services"] if s["name"] == "property-valuation-model")
+    assert isinstance(valuation["labels"], dict) and valuation["labels"].get("app")
+    assert {t["resource"] for t in document["gpu_totals"] if t["cluster"] == "sim-status"} == {
+        "nvidia.com/gpu", "nvidia.com/mig-1g.5gb"}
+
+
+def test_status_answers_by_its_timeout_when_an_engine_accepts_and_never_answers(tmp_path):
+    """A Swarm manager behind a frozen link: `status --timeout 3` is a hard bound on the whole command
+    (it took 22 s while the stuck connection was being closed), exit 1 naming the source."""
+    import socket
+    import time
+
+    frozen = socket.socket()
+    frozen.bind(("127.0.0.1", 0))
+    frozen.listen(16)  # connections complete in the kernel's backlog; nothing is ever read or answered
+    try:
+        started = time.monotonic()
+        out = mlops("status", "--swarm", f"tcp://127.0.0.1:{frozen.getsockname()[1]}", "--timeout", "3",
+                    "--kubeconfig", str(tmp_path / "none"), "--audit-log", str(tmp_path / "audit.jsonl"))
+        took = time.monotonic() - started
+    finally:
+        frozen.close()
+    assert out.returncode == 1
+    assert "127.0.0.1" in out.stderr and "no answer" in out.stderr, out.stderr
+    assert took < 3 + 4, f"status --timeout 3 took {took:.1f}s"  # interpreter start-up and exit included
 
 
 def test_status_exits_non_zero_when_a_cluster_cannot_be_read(tmp_path):

@@ -191,8 +191,8 @@ def test_services_nodes_and_gpus_translate_as_the_engine_shows_them(backend, lab
     out = subprocess.run([sys.executable, "-m", "mlops_tui.tui.cli", "status", "--json", "--swarm", f"unix://{SOCKET}",
                           "--timeout", "20"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     document = json.loads(out.stdout)
-    ours = {s["key"]["name"]: f"{s['ready']}/{s['desired']}" for s in document["services"]
-            if s["key"]["name"].startswith(lab.prefix)}
+    ours = {s["name"]: f"{s['ready']}/{s['desired']}" for s in document["services"]
+            if s["name"].startswith(lab.prefix)}
     listed = dict(line.split(" ", 1) for line in docker(
         "service", "ls", "--filter", f"name={lab.prefix}", "--format", "{{.Name}} {{.Replicas}}").splitlines())
     assert ours == listed

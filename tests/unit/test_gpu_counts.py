@@ -8,6 +8,7 @@ The story: gpu-node-3 has 8 full GPUs (5 taken) and 7 MIG 1g.5gb slices (2 taken
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 from mlops_tui.backends.kubernetes import translate as tr
 from mlops_tui.backends.model import GpuHolder, GpuNode, GpuResource, ServiceKey, ServiceKind
@@ -55,7 +56,11 @@ def test_the_pane_total_adds_each_resource_across_nodes_never_across_resources()
 
 def test_status_json_has_one_entry_per_resource_and_no_total():
     state = FleetState(gpu_nodes={("demo-prod", "gpu-node-3"): GPU_NODE_3})
-    (node,) = fleet_document(state)["gpu_nodes"]
+    document = fleet_document(state, [], datetime(2026, 12, 1, tzinfo=timezone.utc))
+    (node,) = document["gpu_nodes"]
+    assert document["gpu_totals"] == [
+        {"cluster": "demo-prod", "resource": "nvidia.com/gpu", "allocatable": 8, "allocated": 5, "free": 3},
+        {"cluster": "demo-prod", "resource": "nvidia.com/mig-1g.5gb", "allocatable": 7, "allocated": 2, "free": 5}]
     assert "total" not in node
     assert node["resources"] == [
         {"name": "nvidia.com/gpu", "capacity": 8, "allocatable": 8, "allocated": 5, "free": 3},
