@@ -49,7 +49,7 @@ def build_backends(settings: Settings, fleet_view: Any) -> list[Backend]:
 
 def _kubernetes(settings: Settings) -> list[Backend]:
     try:
-        from mlops_tui.backends.kubernetes.client import backends_from_settings
+        from mlops_tui.backends.kubernetes import backends_from_settings
     except ImportError as exc:  # pragma: no cover - packaging problem, shown to the operator
         return [FailedSource("kubernetes", f"Kubernetes support unavailable: {exc}", Platform.K8S)]
     try:

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from mlops_tui.backends.backoff import Backoff
 from mlops_tui.backends.base import Change
 from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.kubernetes.backend import KubernetesBackend
 from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Response, StreamHandle, Transport
-from mlops_tui.backends.kubernetes.watch import Backoff, KubernetesBackend, Reflector, ReflectorHandler, ResourceSpec
+from mlops_tui.backends.kubernetes.reflector import Reflector, ReflectorHandler, ResourceSpec
 from mlops_tui.backends.model import HealthState
 
 DATA = Path(__file__).parent / "data" / "k8s"
