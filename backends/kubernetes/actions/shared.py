@@ -55,15 +55,16 @@ class Cluster(Protocol):
 
 JSON_PATCH = "application/json-patch+json"
 
-
 GROUPS = {
     ServiceKind.DEPLOYMENT: ("apps", "v1", "deployments"),
     ServiceKind.ROLLOUT: ("argoproj.io", "v1alpha1", "rollouts"),
     ServiceKind.INFERENCE_SERVICE: ("serving.kserve.io", "v1beta1", "inferenceservices"),
 }
+"""(API group, default version, resource) of each kind of model service."""
 
 
 def object_path(key: ServiceKey, sub: str = "", version: str | None = None) -> str:
+    """The service's object (or its `scale`/`status` subresource) at `version` (default: GROUPS')."""
     group, default_version, plural = GROUPS[key.kind]
     return api_path(group, version or default_version, plural, key.namespace, key.name, sub)
 
@@ -73,20 +74,15 @@ def resource_version(obj: Any) -> str:
 
 
 RV_POINTER = "/metadata/resourceVersion"
-
-
 UID_POINTER = "/metadata/uid"
-
-
 GENERATION_POINTER = "/metadata/generation"
-
-
 REBASED_POINTERS = (RV_POINTER, GENERATION_POINTER)
 """What a multi-call plan's own previous call moves on the object: its next call is guarded by the
 values that call produced (read from its response), never by the preview's."""
 
 
 MISSING = object()
+"""What `lookup` answers for a pointer to nothing (None is a value a field can hold)."""
 
 
 def lookup(obj: Any, pointer: str) -> Any:
@@ -104,6 +100,7 @@ def lookup(obj: Any, pointer: str) -> Any:
 
 
 def json_pointer(*tokens: str | int) -> str:
+    """A JSON pointer (RFC 6901) to the tokens, '~' and '/' escaped."""
     return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)
 
 
@@ -123,7 +120,7 @@ def spec_tested(obj: Any, ops: list[dict[str, Any]], *previewed: str) -> list[di
     its uid (not a namesake created since), of its generation (the API server bumps it on every spec
     change and never on a status write: a rollout stepping, an autoscaler or KServe reconciling do
     not make the operator confirm again) and of each previewed field, then `ops`. A failed test
-    makes the server apply none of them (a bare 422 Invalid, classified by `ActionPlanner._moved`)."""
+    makes the server apply none of them (a bare 422 Invalid, classified by `_moved` below)."""
     return [*field_tests(obj, UID_POINTER, GENERATION_POINTER, *previewed), *ops]
 
 
@@ -169,6 +166,7 @@ def rebased(mutation: Mutation, response: Any) -> Mutation:
 
 
 def make_plan(backend_name: str, user: str, service: ModelService, intent: Intent, **kw: Any) -> ActionPlan:
+    """An `ActionPlan` on the service, by `user` of cluster `backend_name`; `kw` are the plan's fields."""
     return ActionPlan(
         source=backend_name,
         target=service.key,
@@ -217,6 +215,7 @@ def _json_or_none(response: Any) -> Any:
 
 
 def now_stamp() -> str:
+    """Now, as RFC 3339 in UTC to the second (an Event's timestamps, a restart stamp)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
