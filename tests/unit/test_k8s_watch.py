@@ -420,3 +420,22 @@ def test_without_permission_to_read_nodes_the_gpu_preview_says_nothing_rather_th
         assert sorted(n.name for n in backend.fit_nodes()) == ["cpu-0", "gpu-a100-0", "gpu-shared-1"]
     finally:
         backend.stop()
+
+
+def test_the_facade_offers_every_optional_capability_the_screens_look_for():
+    # The TUI offers the detail screen, the pickers, the audit Event and the fresh record only when the
+    # backend is an instance of these protocols (isinstance, never getattr).
+    from mlops_tui.backends.base import (
+        ActionBackend,
+        DescribesServices,
+        ListsContainers,
+        ListsRevisions,
+        PublishesServices,
+        RecordsActions,
+    )
+
+    backend = KubernetesBackend(ClusterTarget("kind-a", None, "https://a", "alice"), backend_api(),
+                                check_access=False)
+    for capability in (ActionBackend, DescribesServices, ListsRevisions, ListsContainers, RecordsActions,
+                       PublishesServices):
+        assert isinstance(backend, capability), capability.__name__
