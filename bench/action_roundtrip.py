@@ -53,7 +53,7 @@ DOCKER = shutil.which("docker") or "docker"
 
 def start_fleet(kubeconfig: str, swarm_url: str):
     from mlops_tui.backends.fleet import Fleet
-    from mlops_tui.backends.kubernetes.client import backends_from_settings as kube_backends
+    from mlops_tui.backends.kubernetes import backends_from_settings as kube_backends
     from mlops_tui.backends.model import HealthState
     from mlops_tui.backends.swarm.client import backends_from_settings as swarm_backends
 

@@ -8,7 +8,7 @@ For each size, the Kubernetes sims run in a child process (bench/harness.py SimH
   floor    in Python: for every cluster and each of the four lists, one HTTPS GET (bearer token and CA
            from the kubeconfig, no pagination; clusters in parallel threads) and `orjson.loads` of the body
   ours     a fresh Python process (`--child`) that builds the Kubernetes backends the way the app
-           does (`backends.kubernetes.client.backends_from_settings`, the function tui/sources.py
+           does (`backends.kubernetes.backends_from_settings`, the function tui/sources.py
            calls, with the same --kubeconfig/--context values) into a real `Fleet`, starts it,
            and times until every cluster is connected and the Fleet's state holds every model
            service the sims hold (deployments + Argo Rollouts + InferenceServices); its peak RSS
@@ -67,7 +67,7 @@ RESOURCES = {
 def child(spec: dict) -> None:
     """Runs in a fresh process: our initial sync, printed as one JSON line."""
     from mlops_tui.backends.fleet import Fleet
-    from mlops_tui.backends.kubernetes.client import backends_from_settings
+    from mlops_tui.backends.kubernetes import backends_from_settings
     from mlops_tui.backends.model import HealthState
 
     def status_kb(key: str) -> int:

@@ -5,7 +5,7 @@ Serves one synthetic PodList (default 5,000 pods of about 2.5 KB) from a local H
 
   informer   kubernetes.informer.SharedInformer(CoreV1Api.list_pod_for_all_namespaces): typed models
   typed      the same typed list call alone (what the informer spends most of its time in)
-  reflector  backends.kubernetes.watch.Reflector: raw paginated LIST, orjson, reduced to PodFacts
+  reflector  backends.kubernetes.reflector.Reflector: raw paginated LIST, orjson, reduced to PodFacts
 
     .venv/bin/python bench/k8s_informer_choice.py [--pods 5000] [--runs 2]
 """
@@ -134,7 +134,7 @@ def time_typed(url: str, n: int) -> float:
 def time_reflector(url: str, n: int) -> float:
     from mlops_tui.backends.kubernetes import translate as tr
     from mlops_tui.backends.kubernetes.client import RawClient
-    from mlops_tui.backends.kubernetes.watch import Reflector, ReflectorHandler, ResourceSpec
+    from mlops_tui.backends.kubernetes.reflector import Reflector, ReflectorHandler, ResourceSpec
 
     done = threading.Event()
 

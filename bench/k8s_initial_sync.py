@@ -68,7 +68,7 @@ def run_kubectl(kubeconfig: str) -> float:
 
 def run_ours(kubeconfig: str, keep: bool = False):
     from mlops_tui.backends.fleet import Fleet
-    from mlops_tui.backends.kubernetes.client import resolve_backends
+    from mlops_tui.backends.kubernetes import resolve_backends
     from mlops_tui.backends.model import HealthState
 
     (backend,) = resolve_backends(contexts=["bench"], kubeconfig=kubeconfig)

@@ -2,8 +2,10 @@
 
 One `kubernetes.client.ApiClient` per context (credentials, TLS, exec plugins and token refresh stay
 the official client's job), but requests go through `RawClient`: bodies are read raw and parsed with
-orjson, never through the generated model classes (15-20x slower, engine-facts A1). The `kubernetes`
-package is imported inside functions only, so importing this module costs nothing at start-up.
+orjson, never through the generated model classes (15-20x slower: kubernetes-client/python#1921; our
+own figures in bench/RESULTS.md, `bench/k8s_informer_choice.py`). The `kubernetes` package is imported
+inside functions only, so importing this module costs nothing at start-up. This module only connects
+and transports: it knows nothing of the cache, the backend or the actions built on it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ _gc_was_enabled = True
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Big parses allocate millions of containers; the cyclic GC makes that super-linear (A1).
+    """Big parses allocate millions of containers, and CPython's cyclic GC, triggered by allocation
+    counts, rescans them again and again: the parse turns super-linear (the reflector row of
+    bench/RESULTS.md is measured with the GC paused).
 
     Counted, so overlapping parses in several reflector threads re-enable it only at the end."""
     global _gc_holders, _gc_was_enabled
@@ -346,35 +350,3 @@ def connect(target: ClusterTarget, pool_size: int = 32) -> RawClient:
     configuration.connection_pool_maxsize = pool_size
     configuration.retries = False
     return RawClient(kclient.ApiClient(configuration))
-
-
-def resolve_backends(
-    contexts: Sequence[str] = (),
-    all_contexts: bool = False,
-    kubeconfig: str | None = None,
-    namespaces: Sequence[str] = (),
-    selector: str = "",
-) -> list[Any]:
-    """What the CLI calls: options -> one `KubernetesBackend` per context.
-
-    Raises `KubeConfigError` with a one-line message (unknown context, unreadable kubeconfig).
-    """
-    from mlops_tui.backends.kubernetes.watch import KubernetesBackend
-
-    targets = resolve_targets(contexts, all_contexts, kubeconfig, namespaces, selector)
-    return [KubernetesBackend(target, connect(target)) for target in targets]
-
-
-def backends_from_settings(
-    contexts: Sequence[str] = (),
-    all_contexts: bool = False,
-    kubeconfig: str | None = None,
-    namespaces: Sequence[str] = (),
-    selector: str = "",
-    explicit: bool = False,
-) -> list[Any]:
-    """`resolve_backends` for the app's settings: without any Kubernetes option (`explicit` False) and
-    without a kubeconfig, the operator simply has no Kubernetes clusters: no backend, no error."""
-    if not explicit and not os.path.exists(default_kubeconfig()):
-        return []
-    return resolve_backends(contexts, all_contexts, kubeconfig, namespaces, selector)

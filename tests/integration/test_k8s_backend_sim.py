@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from mlops_tui.backends.fleet import Fleet
-from mlops_tui.backends.kubernetes.client import KubeConfigError, resolve_backends
+from mlops_tui.backends.kubernetes import resolve_backends
+from mlops_tui.backends.kubernetes.client import KubeConfigError
 from mlops_tui.backends.model import ActionKind, HealthState, ServiceKey, ServiceKind
 from mlops_tui.backends.plans import (
     Abort,

@@ -12,6 +12,7 @@ import pytest
 
 from mlops_tui.backends.kubernetes import actions as ka
 from mlops_tui.backends.kubernetes import translate as tr
+from mlops_tui.backends.kubernetes.actions.image import check_restart, pickable_containers
 from mlops_tui.backends.model import ActionKind
 from mlops_tui.backends.plans import ActionRefused, Restart, UpdateImage
 from mlops_tui.backends.swarm.actions import SwarmActions
@@ -181,14 +182,14 @@ def test_restart_verify_waits_until_every_old_pod_is_gone():
     dep["metadata"]["generation"] = 5
     dep["spec"]["template"]["metadata"]["annotations"] = {"kubectl.kubernetes.io/restartedAt": NOW}
     dep["status"] = {"observedGeneration": 5, "replicas": 4, "updatedReplicas": 3, "readyReplicas": 3}
-    done, detail, _ = ka.ActionPlanner._check_restart(ctx, dep)
+    done, detail, _ = check_restart(ctx, dep)
     assert (done, detail) == (False, "3/3 pods replaced, 3 ready, 1 old left")
     dep["status"]["replicas"] = 3
-    assert ka.ActionPlanner._check_restart(ctx, dep)[0] is True
+    assert check_restart(ctx, dep)[0] is True
     dep["status"]["observedGeneration"] = 4  # the status is older than the stamp: not evidence
-    assert ka.ActionPlanner._check_restart(ctx, dep)[0] is False
+    assert check_restart(ctx, dep)[0] is False
     dep["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] = "later"
-    assert ka.ActionPlanner._check_restart(ctx, dep)[0] is None  # someone restarted again: stop following
+    assert check_restart(ctx, dep)[0] is None  # someone restarted again: stop following
 
 
 def test_swarm_restart_is_a_force_update_with_the_version_read_at_plan_time():
@@ -207,9 +208,5 @@ def test_swarm_restart_is_a_force_update_with_the_version_read_at_plan_time():
 
 
 def test_the_container_picker_leaves_out_injected_sidecars():
-    class Planner(ka.ActionPlanner):
-        def _fetch(self, key):
-            return custom_isvc()
-
-    isvc_key = tr.isvc_service("prod", custom_isvc()).key
-    assert Planner(backend=None).containers(isvc_key) == [("kserve-container", "proptechusa/price-server:v1")]
+    isvc_kind = tr.isvc_service("prod", custom_isvc()).key.kind
+    assert pickable_containers(isvc_kind, custom_isvc()) == [("kserve-container", "proptechusa/price-server:v1")]

@@ -359,7 +359,7 @@ def test_apply_maps_403_to_forbidden_and_409_to_a_conflict_without_retrying_or_r
     with pytest.raises(ActionConflict, match="the object has been modified"):
         conflict.apply(plan)
     # Sent once; what changed is the Fleet's re-plan's business (it diffs the two previews).
-    assert conflict.transport.sent == [("PUT", plan.mutations[0].path)]
+    assert conflict.api.transport.sent == [("PUT", plan.mutations[0].path)]
 
 
 # -- preconditions: nothing that changed since the preview is overwritten ----------------------

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from mlops_tui.backends.kubernetes.client import KubeConfigError, resolve_backends, resolve_targets
+from mlops_tui.backends.kubernetes import resolve_backends
+from mlops_tui.backends.kubernetes.client import KubeConfigError, resolve_targets
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -75,7 +76,7 @@ def test_backends_are_named_after_contexts_without_touching_the_network(kubeconf
 
 def test_importing_the_backend_does_not_import_the_kubernetes_client():
     code = ("import sys, mlops_tui.backends.kubernetes, mlops_tui.backends.kubernetes.client, "
-            "mlops_tui.backends.kubernetes.watch, mlops_tui.backends.kubernetes.actions, "
+            "mlops_tui.backends.kubernetes.backend, mlops_tui.backends.kubernetes.actions, "
             "mlops_tui.backends.kubernetes.translate; "
             "print(any(m == 'kubernetes' or m.startswith('kubernetes.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -84,7 +85,7 @@ def test_importing_the_backend_does_not_import_the_kubernetes_client():
 
 def test_the_apps_settings_without_kubernetes_options_and_without_a_kubeconfig_mean_no_clusters(tmp_path,
                                                                                                  monkeypatch):
-    from mlops_tui.backends.kubernetes.client import backends_from_settings
+    from mlops_tui.backends.kubernetes import backends_from_settings
 
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     assert backends_from_settings() == []

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from mlops_tui.backends.base import Change
+from mlops_tui.backends.kubernetes.backend import KubernetesBackend
 from mlops_tui.backends.kubernetes.client import ClusterTarget
-from mlops_tui.backends.kubernetes.watch import CORE_RESOURCES, KubernetesBackend, Reflector
+from mlops_tui.backends.kubernetes.reflector import Reflector
+from mlops_tui.backends.kubernetes.resources import CORE_RESOURCES
 from mlops_tui.backends.model import HealthState
 from tests.unit.test_k8s_watch import backend_api
 

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from mlops_tui.backends.backoff import Backoff
 from mlops_tui.backends.base import Change
 from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.kubernetes.backend import KubernetesBackend
 from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Response, StreamHandle, Transport
-from mlops_tui.backends.kubernetes.watch import Backoff, KubernetesBackend, Reflector, ReflectorHandler, ResourceSpec
+from mlops_tui.backends.kubernetes.reflector import Reflector, ReflectorHandler, ResourceSpec
 from mlops_tui.backends.model import HealthState
 
 DATA = Path(__file__).parent / "data" / "k8s"
@@ -418,3 +420,22 @@ def test_without_permission_to_read_nodes_the_gpu_preview_says_nothing_rather_th
         assert sorted(n.name for n in backend.fit_nodes()) == ["cpu-0", "gpu-a100-0", "gpu-shared-1"]
     finally:
         backend.stop()
+
+
+def test_the_facade_offers_every_optional_capability_the_screens_look_for():
+    # The TUI offers the detail screen, the pickers, the audit Event and the fresh record only when the
+    # backend is an instance of these protocols (isinstance, never getattr).
+    from mlops_tui.backends.base import (
+        ActionBackend,
+        DescribesServices,
+        ListsContainers,
+        ListsRevisions,
+        PublishesServices,
+        RecordsActions,
+    )
+
+    backend = KubernetesBackend(ClusterTarget("kind-a", None, "https://a", "alice"), backend_api(),
+                                check_access=False)
+    for capability in (ActionBackend, DescribesServices, ListsRevisions, ListsContainers, RecordsActions,
+                       PublishesServices):
+        assert isinstance(backend, capability), capability.__name__
