@@ -67,7 +67,7 @@ def _kubernetes(settings: Settings) -> list[Backend]:
 
 def _swarm(settings: Settings) -> list[Backend]:
     try:
-        from mlops_tui.backends.swarm.client import backends_from_settings
+        from mlops_tui.backends.swarm import backends_from_settings
     except ImportError as exc:  # pragma: no cover
         return [FailedSource("swarm", f"Swarm support unavailable: {exc}", Platform.SWARM)]
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlops_tui.backends.gpu_fit import FitNode, FitResult, ReplicaNeeds, fit_replicas
 from mlops_tui.backends.model import ModelService
@@ -45,9 +45,7 @@ from mlops_tui.backends.plans import (
     unready_target_warning,
 )
 from mlops_tui.backends.swarm import translate as tr
-
-if TYPE_CHECKING:
-    from mlops_tui.backends.swarm.watch import SwarmBackend
+from mlops_tui.backends.swarm.client import EngineClient, EngineError
 
 POLL_SECONDS = 0.5
 ACTIVE_UPDATE = ("updating", "rollback_started")
@@ -100,33 +98,35 @@ def conflict_error(name: str, planned: Mapping[str, Any] | None, current: Mappin
 
 
 class SwarmActions:
-    """Plans, applies and verifies actions for one `SwarmBackend`."""
+    """Plans, applies and verifies actions on one Swarm, reading it and writing to it through `client`
+    (never through the live cache: a plan is made on what the engine holds now)."""
 
-    def __init__(self, backend: SwarmBackend) -> None:
-        self.backend = backend
+    def __init__(self, client: EngineClient, source: str, operator: Callable[[], str] = lambda: "") -> None:
+        self.client = client
+        self.source = source
+        """The Swarm's name in the Fleet (plans and refusals name it)."""
+        self._operator = operator
 
     # -- reading -------------------------------------------------------------------------------
 
     def _read(self, name: str) -> dict:
-        from mlops_tui.backends.swarm.watch import EngineError
-
         try:
-            return self.backend.get_service(name)
+            return self.client.service(name)
         except EngineError as exc:
             if exc.status == 404:
-                raise ActionRefused(f"service {name} no longer exists on {self.backend.name}") from None
+                raise ActionRefused(f"service {name} no longer exists on {self.source}") from None
             raise ActionError(f"could not read {name}: {exc.message}") from None
 
     def _all_services(self) -> list[dict]:
-        return self.backend.list_services()
+        return self.client.services()
 
     def _gpu_fit(self, facts: tr.ServiceFacts, new: int) -> tuple[FitResult, str]:
         """Place the new tasks, each on ONE node with enough free units of each generic-resource kind it
         reserves, on nodes its placement constraints allow; its tasks already Pending go first. Returns
         the fit and, when some stay Pending, Swarm's own words for why."""
-        nodes = self.backend.get_json("/nodes") or []
-        tasks = self.backend.list_tasks()
-        candidates = tr.fit_nodes(self.backend.name, nodes, tasks, facts.constraints)
+        nodes = self.client.nodes()
+        tasks = self.client.tasks()
+        candidates = tr.fit_nodes(self.source, nodes, tasks, facts.constraints)
         needs = ReplicaNeeds(requests=facts.gpu_requests, node_selector=((tr.PLACEMENT_LABEL, "eligible"),))
         fit = fit_replicas(needs, new, candidates, already_pending=tr.pending_tasks(facts, tasks))
         return fit, (_swarm_words(needs, candidates, fit) if fit.stay_pending else "")
@@ -135,7 +135,7 @@ class SwarmActions:
               before: dict[str, str], after: dict[str, str], *, warnings: list[PlanWarning] | None = None,
               risk: Risk = Risk.LOW, confirm_text: str = "", context: dict[str, Any] | None = None) -> ActionPlan:
         return ActionPlan(
-            source=self.backend.name,
+            source=self.source,
             target=service.key,
             target_name=str(service.key),
             intent=intent,
@@ -146,7 +146,7 @@ class SwarmActions:
             risk=risk,
             precondition_version=str(raw["Version"]["Index"]),
             confirm_text=confirm_text,
-            user=self.backend.health.user if self.backend.health else "",
+            user=self._operator(),
             noop=not mutations,
             context={"service_id": raw["ID"], "service": raw["Spec"]["Name"], "seen": {raw["ID"]: seen(raw)},
                      **(context or {})},
@@ -256,7 +256,7 @@ class SwarmActions:
         with that spec's version index. Swarm replaces every task through the service's UpdateConfig."""
         raw = self._read(service.key.name)
         facts = tr.service_facts(raw)
-        tasks = [t for t in self.backend.list_tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
+        tasks = [t for t in self.client.tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
         running = [str(t.get("ID")) for t in tasks if tr.is_running(t)]
         spec = copy.deepcopy(raw["Spec"])
         spec["TaskTemplate"]["ForceUpdate"] = facts.force_update + 1
@@ -371,7 +371,7 @@ class SwarmActions:
         if active is target and len(holders) == 1:
             return self._plan(service, intent, raw, (), before, before)
         shared = self._shared_network(alias, target, holders, members)
-        tasks = [t for t in self.backend.list_tasks([target["ID"]]) if t.get("ServiceID") == target["ID"]]
+        tasks = [t for t in self.client.tasks([target["ID"]]) if t.get("ServiceID") == target["ID"]]
         running = sum(1 for t in tasks if tr.is_running(t))
         warnings = []
         desired = t_facts.replicas if t_facts.replicated else len({t.get("NodeID") for t in tasks})
@@ -416,8 +416,6 @@ class SwarmActions:
         """Each update carries the version index read at plan time, so Swarm refuses ("update out of
         sequence") a service changed since the preview. A multi-call plan (the canary split, the
         blue-green alias move) first checks every service it touches: a change found there sends nothing."""
-        from mlops_tui.backends.swarm.watch import EngineError
-
         if len(plan.mutations) > 1:
             self._refuse_if_moved(plan)
         done: list[str] = []
@@ -426,7 +424,7 @@ class SwarmActions:
             name = mutation.body.get("Name", plan.target_name) if isinstance(mutation.body, dict) else plan.target_name
             sid = mutation.path.split("/")[2]
             try:
-                self.backend.request(mutation.method, mutation.path, mutation.params, mutation.body)
+                self.client.request(mutation.method, mutation.path, mutation.params, mutation.body)
             except EngineError as exc:
                 partial = _landed_text(done, mutation, total)
                 text = exc.message.lower()
@@ -443,10 +441,8 @@ class SwarmActions:
             done.append(mutation.summary or f"{mutation.method} {mutation.path}")
 
     def _reread(self, sid: str) -> dict | None:
-        from mlops_tui.backends.swarm.watch import EngineError
-
         try:
-            return self.backend.get_service(sid)
+            return self.client.service(sid)
         except EngineError:
             return None
 
@@ -481,14 +477,14 @@ class SwarmActions:
 
     def _service_state(self, name: str) -> tuple[dict, tr.ServiceFacts, int, int]:
         """(raw, facts, running tasks, running tasks on the current spec)."""
-        raw = self.backend.get_service(name)
+        raw = self.client.service(name)
         facts = tr.service_facts(raw)
-        tasks = [t for t in self.backend.list_tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
+        tasks = [t for t in self.client.tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
         running = [t for t in tasks if tr.is_running(t)]
         return raw, facts, len(running), sum(1 for t in running if tr.is_current(facts, t))
 
     def _running_tasks(self, service_id: str) -> list[dict]:
-        return [t for t in self.backend.list_tasks([service_id])
+        return [t for t in self.client.tasks([service_id])
                 if t.get("ServiceID") == service_id and tr.is_running(t)]
 
     def _check(self, plan: ActionPlan, expect: str | None) -> tuple[bool, str, dict[str, str], bool]:
@@ -556,7 +552,7 @@ class SwarmActions:
     def _stuck_for_gpus(self, raw: Mapping[str, Any], running: int, desired: int) -> str:
         """When the preview said tasks would stay Pending for GPUs: once every task is running or refused
         by the scheduler ('no suitable node'), say so in Swarm's words ('' while it is still deciding)."""
-        tasks = [t for t in self.backend.list_tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
+        tasks = [t for t in self.client.tasks([raw["ID"]]) if t.get("ServiceID") == raw["ID"]]
         refused = tr.refused_by_scheduler(tasks)
         if not refused or running + len(refused) < desired:
             return ""

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from mlops_tui.backends.backoff import backoff_delay
 from mlops_tui.backends.swarm.client import (
     SwarmConfigError,
     TlsOptions,
@@ -17,7 +18,6 @@ from mlops_tui.backends.swarm.client import (
     parse_endpoint,
     resolve_endpoints,
 )
-from mlops_tui.backends.swarm.watch import backoff_delay
 
 
 @pytest.fixture
