@@ -55,13 +55,14 @@ class RecordedEngine(EngineClient):
         self.task_list = load("tasks.json")
         self.node_list = load("nodes.json")
         self.down = threading.Event()
+        self.down_reason = "Connection refused"
         self.events = Events()
         self.calls: list[str] = []
         self.opens = 0
 
     def request(self, method, path, params=None, body=None, timeout=None):
         if self.down.is_set():
-            raise EngineError(0, "cannot reach unix:///fake.sock: Connection refused")
+            raise EngineError(0, f"cannot reach unix:///fake.sock: {self.down_reason}")
         filters = json.loads((params or {}).get("filters", "{}"))
         self.calls.append(path + (f" {sorted(filters)}" if filters else ""))
         if path == "/services":
@@ -220,17 +221,19 @@ def test_engine_lost_after_a_good_sync_is_stale_since_the_first_failure_then_con
     stale = b.health
     assert stale.state is HealthState.STALE
     assert "Connection refused" in stale.error and stale.since == clock.now() and stale.last_sync is not None
-    for _ in range(3):  # failing again and again: still stale since the first failure
+    engine.down_reason = "Read timed out"  # failing again and again, for another reason now
+    for _ in range(3):
         clock.advance(clock.next_deadline())
         clock.idle(threads=1)
-    assert b.health.state is HealthState.STALE and b.health.since == stale.since
+    assert b.health.state is HealthState.STALE and "Read timed out" in b.health.error
+    assert b.health.since == stale.since  # still stale since the first failure
     assert len(b.view.services) == 9  # the last data stays
     engine.down.clear()
     clock.advance(clock.next_deadline())
     clock.idle(threads=1)
     assert connected(b)
     states = [c.health.state for c in lab.changes if c.health]
-    assert states == [HealthState.CONNECTED, HealthState.STALE, HealthState.CONNECTED]
+    assert states == [HealthState.CONNECTED, HealthState.STALE, HealthState.STALE, HealthState.CONNECTED]
 
 
 def test_never_reached_is_an_error_not_stale(started):
