@@ -2,13 +2,16 @@
 
 Every mutation is `POST /services/{id}/update?version=<Version.Index>` with the service's full current
 spec and only the asked field changed, as the docker CLI sends it (docker-py's low-level
-`update_service` would reset unspecified fields: engine-facts B7). The version index makes Swarm refuse
-a spec that changed since the plan ("update out of sequence"), which becomes `ActionConflict`.
+`APIClient.update_service` defaults to `fetch_current_spec=False` and would reset unspecified fields:
+docker-py 7.x `docker/api/service.py`). The version index makes Swarm refuse a spec that changed since
+the plan ("update out of sequence", swarmkit `manager/state/store` `ErrSequenceConflict`), which becomes
+`ActionConflict`. Calls as in the Docker Engine API reference (v1.41+), `POST /services/{id}/update`.
 
 - scale: `Mode.Replicated.Replicas` (global services are refused);
 - update image: `TaskTemplate.ContainerSpec.Image`; Swarm rolls it out with the service's UpdateConfig;
-- rollback: `?rollback=previous` (server-side, `docker service rollback`: Spec and PreviousSpec swap,
-  so a second rollback toggles back; the body is ignored by the engine and sent as the CLI does);
+- rollback: `?rollback=previous` (server-side, as docker CLI `cli/command/service/rollback.go` sends it:
+  Spec and PreviousSpec swap, so a second rollback toggles back; the Engine API reference says the
+  supplied spec is ignored, and it is sent as the CLI does);
 - canary weight: the stable and canary services' replica counts, total kept (Swarm's VIP balances by
   task count), each update with its own version index, the growing side first;
 - blue-green: the network alias `<name>` moved to the target colour's `TaskTemplate.Networks` entry on the
