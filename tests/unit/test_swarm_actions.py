@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
+import time
 
 import pytest
 
@@ -240,3 +241,45 @@ def test_engine_errors_map_to_action_errors(swarm, error, raised):
     swarm.fail_with = error
     with pytest.raises(raised):
         swarm_actions.apply(plan)
+
+
+def test_an_image_update_is_done_only_when_every_task_runs_it_and_a_paused_update_ends_the_wait(swarm):
+    """The operator updates rec-fraud's image: the outcome waits for every task on the new image, and
+    when Swarm pauses the update (a task failed) it says so at once instead of waiting out the timeout."""
+    swarm_actions = actions(swarm)
+    plan = swarm_actions.plan(model(swarm, "rec-fraud"), UpdateImage("mlops/model:v2"))
+    swarm_actions.apply(plan)
+    raw = swarm.by_name("rec-fraud")  # what Swarm holds once it accepted the update
+    raw["Version"]["Index"] += 1
+    raw["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] = "mlops/model:v2"
+    tasks = [t for t in swarm.recorded_tasks if t["ServiceID"] == raw["ID"]]
+    seen_progress: list[str] = []
+    result = swarm_actions.verify(plan, timeout=0.0, progress=seen_progress.append)
+    assert not result.converged and "rec-fraud: 0/3 tasks running on the current spec" in result.detail
+    raw["UpdateStatus"] = {"State": "paused", "Message": "update paused due to failure of task x"}
+    started = time.monotonic()
+    result = swarm_actions.verify(plan, timeout=30, progress=seen_progress.append)
+    assert not result.converged and "update paused: update paused due to failure of task x" in result.detail
+    assert time.monotonic() - started < 5  # stuck: no waiting for the 30 s timeout
+    del raw["UpdateStatus"]
+    for task in tasks:
+        task["Spec"]["ContainerSpec"]["Image"] = "mlops/model:v2"
+    result = swarm_actions.verify(plan, timeout=30, progress=seen_progress.append)
+    assert result.converged and result.after["image"] == "mlops/model:v2"
+    assert "rec-fraud: 3/3 tasks running on the current spec" in result.detail
+
+
+def test_a_canary_split_is_done_when_both_services_hold_the_planned_counts(swarm):
+    swarm_actions = actions(swarm)
+    plan = swarm_actions.plan(model(swarm, "rec-fraud"), SetCanaryWeight(50))
+    stable, canary = swarm.by_name("rec-fraud"), swarm.by_name("rec-fraud-canary")
+    result = swarm_actions.verify(plan, timeout=0.0, progress=lambda _: None)
+    assert not result.converged and result.after["weight"] != "50%"
+    for raw, n in ((stable, plan.context["stable_replicas"]), (canary, plan.context["canary_replicas"])):
+        raw["Spec"]["Mode"]["Replicated"]["Replicas"] = n
+        running = [t for t in swarm.recorded_tasks if t["ServiceID"] == raw["ID"]]
+        swarm.recorded_tasks = [t for t in swarm.recorded_tasks if t["ServiceID"] != raw["ID"]]
+        template = running[0]
+        swarm.recorded_tasks += [dict(copy.deepcopy(template), ID=f"{raw['ID']}-{i}", Slot=i + 1) for i in range(n)]
+    result = swarm_actions.verify(plan, timeout=0.0, progress=lambda _: None)
+    assert result.converged and result.after["weight"] == "50%", result.detail
