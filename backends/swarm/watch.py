@@ -73,7 +73,11 @@ FOLLOW_UPS = 40
 
 
 class SwarmBackend:
-    """One Swarm manager, watched live and acted upon. Implements `ActionBackend`."""
+    """One Swarm manager, watched live and acted upon: `ActionBackend`, `DescribesServices`,
+    `ListsRevisions`, `RecordsActions`.
+
+    `client` (default: one built from the endpoint, `timeout` and `api_factory`) makes every Engine API
+    call, for the cache and for the actions alike; `clock` paces the resyncs, follow-ups and backoff."""
 
     def __init__(
         self,
