@@ -12,7 +12,6 @@ from __future__ import annotations
 import getpass
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ from mlops_tui.backends.base import (
     PublishesServices,
     RecordsActions,
 )
+from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.correlate import ServiceIndex, merge_alerts
 from mlops_tui.backends.model import (
     ActionKind,
@@ -88,6 +88,7 @@ class Fleet:
         max_rate: float = 10.0,
         operator: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        publish_clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._backends: dict[str, Backend] = {}
         for backend in backends:
@@ -98,6 +99,8 @@ class Fleet:
         self._min_interval = 1.0 / max_rate if max_rate > 0 else 0.0
         self.operator = operator or _os_user()
         self._clock = clock
+        self._publish_clock = publish_clock
+        """What the publisher paces itself by (the coalescing interval); tests pass a manual one."""
         self._lock = threading.Lock()
         self._pending: list[Change] = []
         self._wake = threading.Condition(self._lock)
@@ -112,7 +115,7 @@ class Fleet:
         self._recorded_plans: set[str] = set()  # see abandon()
         self._abandoned_plans: set[str] = set()
         self._records_lock = threading.Lock()
-        self._last_publish = 0.0
+        self._last_publish = float("-inf")  # the first change is published at once
         self._stop_hooks: list[Callable[[], None]] = []
 
     # -- wiring -------------------------------------------------------------------------------
@@ -195,13 +198,14 @@ class Fleet:
         while not self._stopping.is_set():
             with self._wake:
                 while not self._pending and not self._stopping.is_set():
+                    # Woken by submit() or stop(); the timeout is only a safety net, not pacing.
                     self._wake.wait(timeout=1.0)
             if self._stopping.is_set():
                 return
             # Coalesce: wait out the rest of the interval so a burst becomes one publish.
-            wait = self._last_publish + self._min_interval - time.monotonic()
+            wait = self._last_publish + self._min_interval - self._publish_clock.monotonic()
             if wait > 0:
-                self._stopping.wait(wait)
+                self._publish_clock.wait(self._stopping, wait)
             with self._lock:
                 changes, self._pending = self._pending, []
             try:
@@ -215,7 +219,7 @@ class Fleet:
         with self._lock:  # one publisher at a time (flush may race the loop in tests)
             state, delta = self._merge(self._state, changes)
             self._state = state
-            self._last_publish = time.monotonic()
+            self._last_publish = self._publish_clock.monotonic()
         if not delta.empty:
             for listener in list(self._listeners):
                 try:

@@ -55,7 +55,7 @@ def start_fleet(kubeconfig: str, swarm_url: str):
     from mlops_tui.backends.fleet import Fleet
     from mlops_tui.backends.kubernetes import backends_from_settings as kube_backends
     from mlops_tui.backends.model import HealthState
-    from mlops_tui.backends.swarm.client import backends_from_settings as swarm_backends
+    from mlops_tui.backends.swarm import backends_from_settings as swarm_backends
 
     fleet = Fleet(audit=lambda record: None)
     for b in [*kube_backends(contexts=["sim-a"], kubeconfig=kubeconfig, explicit=True),

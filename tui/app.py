@@ -425,7 +425,7 @@ class MlopsApp(App[None]):
     def action_help(self) -> None:
         from mlops_tui.tui.screens.help import HelpScreen, help_rows
 
-        self.push_screen(HelpScreen(help_rows(self), details_key=self.key_display("details")))
+        self.push_screen(HelpScreen(help_rows(self.key_display), details_key=self.key_display("details")))
 
     def action_cycle_theme(self) -> None:
         names = [textual_name(n) for n in THEME_NAMES]

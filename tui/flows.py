@@ -11,8 +11,10 @@ the operator can send the wait to the background (esc) or quit (q) at any time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops_tui.backends.model import Alert, ModelService
 from mlops_tui.backends.plans import ActionError, ActionOutcome, ActionPlan, Intent, Outcome, SwitchBlueGreen
@@ -23,13 +25,36 @@ if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
     from textual.screen import ModalScreen
 
-    from mlops_tui.tui.app import MlopsApp
+    from mlops_tui.backends.fleet import Fleet
+    from mlops_tui.tui.panes import ServicesPane
+    from mlops_tui.tui.verification import Verification
+
+
+class ActionHost(Protocol):
+    """What a flow needs of the app (`MlopsApp` is the one): typed here, so that the app imports the
+    flows and the flows never import the app."""
+
+    @property
+    def fleet(self) -> Fleet | None: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None) -> None: ...
+
+    async def push_screen_wait(self, screen: Any) -> Any: ...
+
+    def start_verification(self, plan: ActionPlan, typed: str) -> Verification: ...
+
+    def query_one(self, selector: type[ServicesPane]) -> ServicesPane: ...
+
 
 VERIFY_TIMEOUT = 120.0
 """How long the Fleet follows an applied action before reporting it as not converged (seconds)."""
 
 
-async def run_action(app: MlopsApp, service: ModelService | None, dialog: ModalScreen, *,
+async def run_action(app: ActionHost, service: ModelService | None, dialog: ModalScreen, *,
                      source: str | None = None, target: Alert | None = None) -> ActionOutcome | None:
     """Drive one action up to its confirmation and follow it while the operator watches.
 
@@ -83,7 +108,7 @@ async def run_action(app: MlopsApp, service: ModelService | None, dialog: ModalS
     return None
 
 
-def report(app: MlopsApp, outcome: ActionOutcome) -> None:
+def report(app: ActionHost, outcome: ActionOutcome) -> None:
     severity: SeverityLevel = "information" if outcome.ok else (
         "warning" if outcome.outcome is Outcome.APPLIED_NOT_CONVERGED else "error")
     app.notify(plain(f"{outcome.plan.description} on {outcome.plan.target_name}: {outcome.outcome.value}: "
@@ -91,11 +116,11 @@ def report(app: MlopsApp, outcome: ActionOutcome) -> None:
     mark_row(app, outcome.plan, outcome_mark(outcome))
 
 
-def report_verifying(app: MlopsApp, plan: ActionPlan) -> None:
+def report_verifying(app: ActionHost, plan: ActionPlan) -> None:
     mark_row(app, plan, verifying_mark(plan))
 
 
-def mark_row(app: MlopsApp, plan: ActionPlan, mark: tuple[str, bool | None]) -> None:
+def mark_row(app: ActionHost, plan: ActionPlan, mark: tuple[str, bool | None]) -> None:
     if plan.target is not None:
         from mlops_tui.tui.panes import ServicesPane
 

@@ -2,7 +2,8 @@
 
 Prometheus `/api/v1/alerts` knows firing and pending; Alertmanager `/api/v2/alerts` knows which
 alerts are silenced or inhibited: both show `state: suppressed`, told apart by which of
-`silencedBy` / `inhibitedBy` is non-empty (engine-facts B8).
+`silencedBy` / `inhibitedBy` is non-empty (Alertmanager API v2, `api/v2/openapi.yaml`: `alertStatus`;
+Prometheus HTTP API docs, `docs/querying/api.md`: "Alerts").
 """
 
 from __future__ import annotations

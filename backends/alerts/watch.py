@@ -33,7 +33,7 @@ from mlops_tui.backends.plans import (
     SilenceAlert,
     VerifyResult,
 )
-from mlops_tui.backends.prometheus.poller import Poller, describe_error
+from mlops_tui.backends.poller import Poller, describe_error
 
 log = logging.getLogger(__name__)
 

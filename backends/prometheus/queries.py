@@ -2,7 +2,11 @@
 
 Every query is fleet-wide: grouped `by (...)` the labels that identify a service, never filtered
 to one service, so a refresh costs the same number of requests for 20 services or 20,000. Each
-serving stack has a `Preset` naming its metrics, units and labels (engine-facts B10). Label values
+serving stack has a `Preset` naming its metrics, units and labels as the server itself exports them:
+KServe `python/kserve/kserve/metrics.py`, Knative Serving queue-proxy metrics, Triton
+`docs/user_guide/metrics.md`, TorchServe `docs/metrics.md`, TF Serving's monitoring config, vLLM
+`vllm/v1/metrics/loggers.py`, BentoML's metrics docs, prometheus-fastapi-instrumentator
+`src/prometheus_fastapi_instrumentator/metrics.py`. Label values
 that reach a query go through `escape_label_value` here and nowhere else.
 """
 
@@ -354,7 +358,7 @@ class QueryBuilder:
 
 
 # ---------------------------------------------------------------------------------------------
-# GPUs (dcgm-exporter, engine-facts B9)
+# GPUs (NVIDIA dcgm-exporter, `etc/default-counters.csv`: utilisation in %, framebuffer in MiB)
 
 DCGM_UTIL = "DCGM_FI_DEV_GPU_UTIL"
 DCGM_FB_USED = "DCGM_FI_DEV_FB_USED"

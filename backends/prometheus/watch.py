@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from mlops_tui.backends.base import Change, ChangeSink
 from mlops_tui.backends.correlate import ServiceIndex
 from mlops_tui.backends.model import ClusterHealth, ClusterRef, ModelService, ServiceKey
+from mlops_tui.backends.poller import Poller
 from mlops_tui.backends.prometheus import queries as q
 from mlops_tui.backends.prometheus import translate as t
 from mlops_tui.backends.prometheus.client import PrometheusClient
-from mlops_tui.backends.prometheus.poller import Poller
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,10 @@
-"""Swarm managers the operator names -> endpoint specs -> `docker.APIClient`s and `SwarmBackend`s.
+"""Every Engine API call a Swarm backend makes: endpoints the operator names -> `EngineClient`.
+
+Two halves:
+- endpoints: `--swarm` values -> `SwarmEndpoint` specs -> `docker.APIClient` transports;
+- `EngineClient`: the small typed calls the live cache and the actions make (services, tasks, nodes,
+  the events stream, a service update with its version index), each with an explicit timeout, JSON
+  in and out, and `EngineError` (dockerd's own message) on failure.
 
 `--swarm` values (repeatable), each one of:
 - `unix:///var/run/docker.sock`
@@ -18,20 +24,25 @@ socket when that engine is a Swarm manager, else no Swarm at all.
 
 The `docker` package is imported only inside functions that open a client, which the backends do in
 their own threads: importing this module is cheap and never on the first frame's path.
+Nothing here imports the cache or the actions: they import this module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import socket
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import orjson
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 DEFAULT_TIMEOUT = 10.0
@@ -382,20 +393,144 @@ def connection_reason(exc: BaseException) -> str:
     return text[:300]
 
 
-def backends_from_settings(values: Sequence[str] | None = None, *, resync_seconds: float = 5.0,
-                           env: Mapping[str, str] | None = None) -> list[Any]:
-    """What `tui.sources` calls: `--swarm` values -> one started-later `SwarmBackend` each.
+class EngineError(Exception):
+    """A non-2xx answer from the Engine API (status 0: no answer at all), with dockerd's own message."""
 
-    Names are made unique ('local', 'local-2') because the Fleet keys sources by name."""
-    from mlops_tui.backends.swarm.watch import SwarmBackend
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}" if status else message)
+        self.status = status
+        self.message = message
 
-    backends = []
-    used: set[str] = set()
-    for endpoint in resolve_endpoints(values, env):
-        name = base = endpoint_name(endpoint)
-        n = 2
-        while name in used:
-            name, n = f"{base}-{n}", n + 1
-        used.add(name)
-        backends.append(SwarmBackend(endpoint, name=name, resync_seconds=resync_seconds))
-    return backends
+
+class EventStream:
+    """The decoded `GET /events` stream: iterate for events; `close()` from any thread ends it."""
+
+    def __init__(self, events: Iterator[dict[str, Any]], close: Callable[[], None]) -> None:
+        self._events = events
+        self._close = close
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._events
+
+    def close(self) -> None:
+        self._close()
+
+
+def _filters(filters: Mapping[str, list[str]]) -> str:
+    return orjson.dumps(dict(filters)).decode()
+
+
+class EngineClient:
+    """One Swarm manager's Engine API (version negotiated by the SDK, `auto`).
+
+    The transport (`docker.APIClient`) is opened on first use and dropped after a transport failure,
+    so the next call reconnects (dockerd restarted, an ssh tunnel died). Thread-safe: the cache's two
+    threads and an action's verify loop share one client."""
+
+    def __init__(self, endpoint: SwarmEndpoint, timeout: float = DEFAULT_TIMEOUT,
+                 api_factory: Callable[[SwarmEndpoint, float], Any] = open_api) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._api_factory = api_factory
+        self._api: Any = None
+        self._api_lock = threading.Lock()
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def api(self) -> Any:
+        with self._api_lock:
+            if self._api is None:
+                self._api = self._api_factory(self.endpoint, self.timeout)
+            return self._api
+
+    def close(self) -> None:
+        """Drop the transport (the next call opens a new one)."""
+        with self._api_lock:
+            api, self._api = self._api, None
+        if api is not None:
+            with contextlib.suppress(Exception):
+                api.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """One Engine API call with an explicit timeout; JSON in and out; `EngineError` on failure."""
+        try:
+            api = self.api()
+            url = api._url(path.replace("{", "{{").replace("}", "}}"))
+            kwargs: dict[str, Any] = {"params": dict(params or {}), "timeout": timeout or self.timeout}
+            if method == "GET":
+                response = api._get(url, **kwargs)
+            elif method == "POST":
+                response = api._post(url, data=orjson.dumps(body) if body is not None else None,
+                                     headers={"Content-Type": "application/json"}, **kwargs)
+            elif method == "DELETE":
+                response = api._delete(url, **kwargs)
+            else:
+                raise ValueError(method)
+        except EngineError:
+            raise
+        except ConnectionError as exc:
+            self.close()
+            raise EngineError(0, str(exc)) from None
+        except Exception as exc:
+            self.close()
+            raise EngineError(0, f"cannot reach {self.endpoint.display}: {connection_reason(exc)}") from None
+        if response.status_code >= 400:
+            raise EngineError(response.status_code, _engine_message(response))
+        return orjson.loads(response.content) if response.content else None
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def service(self, ident: str) -> dict:
+        """`GET /services/{id or name}` as stored (no defaults filled in), with its Version.Index."""
+        return self.request("GET", f"/services/{ident}", {"insertDefaults": "false"})
+
+    def services(self, ids: Sequence[str] | None = None) -> list[dict]:
+        """`GET /services?status=true` (running/desired task counts), all or only `ids`."""
+        params: dict[str, str] = {"status": "true"}
+        if ids:
+            params["filters"] = _filters({"id": list(ids)})
+        return self.request("GET", "/services", params) or []
+
+    def tasks(self, service_ids: Sequence[str] | None = None) -> list[dict]:
+        """Tasks meant to run (desired state running or ready): history is read only on demand."""
+        filters: dict[str, list[str]] = {"desired-state": ["running", "ready"]}
+        if service_ids:
+            filters["service"] = list(service_ids)
+        return self.request("GET", "/tasks", {"filters": _filters(filters)}) or []
+
+    def task_history(self, service_id: str) -> list[dict]:
+        """Every task Swarm still keeps for one service, shut down ones included (the detail screen)."""
+        return self.request("GET", "/tasks", {"filters": _filters({"service": [service_id]})}) or []
+
+    def nodes(self) -> list[dict]:
+        return self.request("GET", "/nodes") or []
+
+    # -- events --------------------------------------------------------------------------------
+
+    def open_events(self, types: Sequence[str], read_timeout: float) -> EventStream:
+        """`GET /events?filters={"type": [...]}`, streamed; a quiet stream times out after `read_timeout`."""
+        api = self.api()  # first: it imports the SDK under the client lock (two threads importing race)
+        from docker.types.daemon import CancellableStream
+
+        response = api._get(api._url("/events"), params={"filters": _filters({"type": list(types)})}, stream=True,
+                            timeout=(self.timeout, read_timeout))
+        if response.status_code >= 400:
+            raise EngineError(response.status_code, response.text.strip())
+        stream = CancellableStream(api._stream_helper(response, decode=True), response)
+        return EventStream(iter(stream), stream.close)
+
+
+def _engine_message(response: Any) -> str:
+    """dockerd's `{"message": ...}` on one line, else the body as text."""
+    try:
+        message = str((response.json() or {}).get("message", "")) or response.text
+    except ValueError:
+        message = response.text
+    return " ".join(message.split())

@@ -13,7 +13,7 @@ from mlops_tui.backends.model import Platform
 
 
 def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:
-    from mlops_tui.backends.swarm.client import backends_from_settings
+    from mlops_tui.backends.swarm import backends_from_settings
 
     return backends_from_settings(options["endpoints"])
 

@@ -1,4 +1,9 @@
-"""The Swarm live cache and `SwarmBackend`, the `ActionBackend` the Fleet talks to.
+"""The Swarm live cache and `SwarmBackend`, the facade the Fleet talks to (`ActionBackend`,
+`DescribesServices`, `ListsRevisions`, `RecordsActions`).
+
+Every Engine API call goes through `client.EngineClient`; the actions (`actions.SwarmActions`) get the
+same client and never see this cache. Pacing (resync interval, follow-ups, backoff) reads the injected
+`Clock`, so the unit tests drive time by hand.
 
 Two threads per Swarm manager:
 - `events`: reads `GET /events` (service, node and container events) and marks what moved;
@@ -20,15 +25,13 @@ import contextlib
 import getpass
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
-
-import orjson
 
 from mlops_tui.backends.backoff import backoff_delay
 from mlops_tui.backends.base import Change, ChangeSink
+from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.model import (
     ClusterHealth,
     ClusterRef,
@@ -41,10 +44,13 @@ from mlops_tui.backends.model import (
 )
 from mlops_tui.backends.plans import ActionPlan, Intent, VerifyResult
 from mlops_tui.backends.swarm import translate as tr
+from mlops_tui.backends.swarm.actions import SwarmActions
 from mlops_tui.backends.swarm.client import (
     DEFAULT_TIMEOUT,
+    EngineClient,
+    EngineError,
+    EventStream,
     SwarmEndpoint,
-    connection_reason,
     endpoint_name,
     one_line,
     open_api,
@@ -66,21 +72,12 @@ FOLLOW_UPS = 40
 """At most this many follow-up reads (20 s) per event; the periodic resync covers the rest."""
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class EngineError(Exception):
-    """A non-2xx answer from the Engine API (status 0: no answer at all), with dockerd's own message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}" if status else message)
-        self.status = status
-        self.message = message
-
-
 class SwarmBackend:
-    """One Swarm manager, watched live and acted upon. Implements `ActionBackend`."""
+    """One Swarm manager, watched live and acted upon: `ActionBackend`, `DescribesServices`,
+    `ListsRevisions`, `RecordsActions`.
+
+    `client` (default: one built from the endpoint, `timeout` and `api_factory`) makes every Engine API
+    call, for the cache and for the actions alike; `clock` paces the resyncs, follow-ups and backoff."""
 
     def __init__(
         self,
@@ -90,17 +87,15 @@ class SwarmBackend:
         resync_seconds: float = 5.0,
         timeout: float = DEFAULT_TIMEOUT,
         api_factory: Callable[[SwarmEndpoint, float], Any] = open_api,
-        clock: Callable[[], datetime] = utcnow,
+        client: EngineClient | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.endpoint = parse_endpoint(endpoint) if isinstance(endpoint, str) else endpoint
         self.name = name or endpoint_name(self.endpoint)
         self.cluster = ClusterRef(self.name, Platform.SWARM, self.endpoint.display)
         self.resync_seconds = resync_seconds
-        self.timeout = timeout
-        self._api_factory = api_factory
+        self.client = client or EngineClient(self.endpoint, timeout, api_factory)
         self._clock = clock
-        self._api: Any = None
-        self._api_lock = threading.Lock()
         self._lock = threading.RLock()
         self._services: dict[str, dict] = {}
         self._tasks: dict[str, dict] = {}
@@ -112,16 +107,14 @@ class SwarmBackend:
         self._dirty: set[str] = set()
         self._dirty_all = True
         self._threads: list[threading.Thread] = []
-        self._event_stream: Any = None
+        self._event_stream: EventStream | None = None
         self._health: ClusterHealth | None = None
         self._synced_once = False
         self._last_sync: datetime | None = None
         self._user = _os_user()
         self.resyncs = 0
         """Full resyncs done (tests and the benchmark read it)."""
-        from mlops_tui.backends.swarm.actions import SwarmActions
-
-        self._actions = SwarmActions(self)
+        self._actions = SwarmActions(self.client, self.name, self._operator)
 
     # -- Backend -------------------------------------------------------------------------------
 
@@ -140,11 +133,7 @@ class SwarmBackend:
         for thread in self._threads:
             thread.join(timeout=1.0)
         self._threads = []
-        with self._api_lock:
-            api, self._api = self._api, None
-        if api is not None:
-            with contextlib.suppress(Exception):
-                api.close()
+        self.client.close()
 
     @property
     def health(self) -> ClusterHealth | None:
@@ -175,13 +164,12 @@ class SwarmBackend:
 
     def describe(self, service: ModelService) -> ServiceDetail:
         """Tasks (with history), task errors and the two specs Swarm keeps, read now."""
-        raw = self.get_service(service.key.name)
-        tasks = self.get_json("/tasks", {"filters": orjson.dumps({"service": [raw["ID"]]}).decode()})
-        return tr.detail(raw, tasks, self.get_json("/nodes"))
+        raw = self.client.service(service.key.name)
+        return tr.detail(raw, self.client.task_history(raw["ID"]), self.client.nodes())
 
     def revisions(self, service: ModelService) -> tuple[Revision, ...]:
         """What the rollback picker offers: Swarm keeps one spec to go back to, PreviousSpec."""
-        raw = self.get_service(service.key.name)
+        raw = self.client.service(service.key.name)
         return tuple(r for r in tr.detail(raw, (), ()).revisions if r.revision == "previous")
 
     def refresh_soon(self) -> None:
@@ -190,85 +178,17 @@ class SwarmBackend:
             self._dirty_all = True
         self._wake.set()
 
-    # -- the Engine API ------------------------------------------------------------------------
-
-    def api(self) -> Any:
-        with self._api_lock:
-            if self._api is None:
-                self._api = self._api_factory(self.endpoint, self.timeout)
-            return self._api
-
-    def _drop_api(self) -> None:
-        with self._api_lock:
-            api, self._api = self._api, None
-        if api is not None:
-            with contextlib.suppress(Exception):
-                api.close()
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        timeout: float | None = None,
-    ) -> Any:
-        """One Engine API call with an explicit timeout; JSON in and out; `EngineError` on failure."""
-        try:
-            api = self.api()
-            url = api._url(path.replace("{", "{{").replace("}", "}}"))
-            kwargs: dict[str, Any] = {"params": dict(params or {}), "timeout": timeout or self.timeout}
-            if method == "GET":
-                response = api._get(url, **kwargs)
-            elif method == "POST":
-                response = api._post(url, data=orjson.dumps(body) if body is not None else None,
-                                     headers={"Content-Type": "application/json"}, **kwargs)
-            elif method == "DELETE":
-                response = api._delete(url, **kwargs)
-            else:
-                raise ValueError(method)
-        except EngineError:
-            raise
-        except ConnectionError as exc:
-            self._drop_api()
-            raise EngineError(0, str(exc)) from None
-        except Exception as exc:
-            self._drop_api()
-            raise EngineError(0, f"cannot reach {self.endpoint.display}: {connection_reason(exc)}") from None
-        if response.status_code >= 400:
-            try:
-                message = str((response.json() or {}).get("message", "")) or response.text
-            except ValueError:
-                message = response.text
-            raise EngineError(response.status_code, " ".join(message.split()))
-        return orjson.loads(response.content) if response.content else None
-
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self.request("GET", path, params)
-
-    def get_service(self, ident: str) -> dict:
-        return self.request("GET", f"/services/{ident}", {"insertDefaults": "false"})
-
-    def list_services(self, ids: list[str] | None = None) -> list[dict]:
-        params: dict[str, str] = {"status": "true"}
-        if ids:
-            params["filters"] = orjson.dumps({"id": ids}).decode()
-        return self.get_json("/services", params) or []
-
-    def list_tasks(self, service_ids: list[str] | None = None) -> list[dict]:
-        """Tasks meant to run (desired state running or ready): history is read only on demand."""
-        filters: dict[str, list[str]] = {"desired-state": ["running", "ready"]}
-        if service_ids:
-            filters["service"] = service_ids
-        return self.get_json("/tasks", {"filters": orjson.dumps(filters).decode()}) or []
+    def _operator(self) -> str:
+        """Who acts, as the plans record it: the OS user, once the first health was reported."""
+        return self._health.user if self._health else ""
 
     # -- sync ----------------------------------------------------------------------------------
 
     def full_resync(self) -> tr.SwarmView:
         """Re-read services, tasks and nodes; push a snapshot Change. Raises on failure."""
-        services = self.list_services()
-        tasks = self.list_tasks()
-        nodes = self.get_json("/nodes") or []
+        services = self.client.services()
+        tasks = self.client.tasks()
+        nodes = self.client.nodes()
         with self._lock:
             self._services = {s["ID"]: s for s in services}
             self._tasks = {t["ID"]: t for t in tasks}
@@ -292,8 +212,8 @@ class SwarmBackend:
 
         Returns the services whose tasks are still on their way to running: Swarm moves a task
         from starting to running with no further event, so those are read again shortly."""
-        present = {s["ID"]: s for s in self.list_services(ids) if s.get("ID") in ids}
-        tasks = self.list_tasks(sorted(present)) if present else []
+        present = {s["ID"]: s for s in self.client.services(ids) if s.get("ID") in ids}
+        tasks = self.client.tasks(sorted(present)) if present else []
         with self._lock:
             for sid in ids:
                 if sid in present:
@@ -339,17 +259,17 @@ class SwarmBackend:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                now = time.monotonic()
+                now = self._clock.monotonic()
                 with self._lock:
                     fresh = set(self._dirty)
                     due = {sid for sid, (when, _) in follow.items() if when <= now}
                     dirty, self._dirty = sorted(fresh | due), set()
-                    full = self._dirty_all or time.monotonic() >= next_full or len(dirty) > PARTIAL_LIMIT
+                    full = self._dirty_all or now >= next_full or len(dirty) > PARTIAL_LIMIT
                 if full:
                     self.full_resync()
                     follow.clear()
-                    next_full = time.monotonic() + self.resync_seconds
-                    self._last_sync = self._clock()
+                    next_full = self._clock.monotonic() + self.resync_seconds
+                    self._last_sync = self._clock.now()
                     self._synced_once = True
                     self._set_health(HealthState.CONNECTED)
                 elif dirty:
@@ -358,7 +278,7 @@ class SwarmBackend:
                         for sid in dirty:
                             left = FOLLOW_UPS if sid in fresh else follow.get(sid, (0.0, 0))[1] - 1
                             if sid in settling and left > 0:
-                                follow[sid] = (time.monotonic() + FOLLOW_UP_SECONDS, left)
+                                follow[sid] = (self._clock.monotonic() + FOLLOW_UP_SECONDS, left)
                             else:
                                 follow.pop(sid, None)
                     except Exception as exc:
@@ -377,18 +297,18 @@ class SwarmBackend:
                     self._dirty_all = True
                 self._set_health(HealthState.STALE if self._synced_once else HealthState.ERROR,
                                  one_line(exc) if not isinstance(exc, EngineError) else exc.message)
-                self._stopping.wait(backoff_delay(attempt, cap=MAX_BACKOFF))
+                self._clock.wait(self._stopping, backoff_delay(attempt, cap=MAX_BACKOFF))
                 attempt += 1
                 continue
             soonest = min([next_full, *(when for when, _ in follow.values())])
-            self._wake.wait(max(0.0, soonest - time.monotonic()))
+            self._clock.wait(self._wake, soonest - self._clock.monotonic())
 
     # -- events --------------------------------------------------------------------------------
 
     def _event_loop(self) -> None:
         attempt = 0
         while not self._stopping.is_set():
-            opened = time.monotonic()
+            opened = self._clock.monotonic()
             try:
                 stream = self._open_events()
                 self.refresh_soon()  # whatever happened while the stream was closed
@@ -401,7 +321,7 @@ class SwarmBackend:
             except Exception as exc:
                 if self._stopping.is_set():
                     return
-                if "timed out" in str(exc).lower() and time.monotonic() - opened >= EVENT_READ_TIMEOUT / 2:
+                if "timed out" in str(exc).lower() and self._clock.monotonic() - opened >= EVENT_READ_TIMEOUT / 2:
                     continue  # an idle stream: re-open at once
                 log.debug("swarm %s: event stream failed: %s", self.name, exc)
             finally:
@@ -409,24 +329,16 @@ class SwarmBackend:
             # Failed, or ended: back off (a stream that keeps ending at once must not spin; the
             # periodic resync keeps the data fresh meanwhile) and resync what the gap may have hidden.
             self.refresh_soon()
-            lived = time.monotonic() - opened
+            lived = self._clock.monotonic() - opened
             if lived > MAX_BACKOFF:
                 attempt = 0
-            self._stopping.wait(backoff_delay(attempt, cap=MAX_BACKOFF))
+            self._clock.wait(self._stopping, backoff_delay(attempt, cap=MAX_BACKOFF))
             attempt += 1
 
-    def _open_events(self) -> Any:
-        api = self.api()  # first: it imports the SDK under the client lock (two threads importing race)
-        from docker.types.daemon import CancellableStream
-
-        filters = orjson.dumps({"type": list(EVENT_TYPES)}).decode()
-        response = api._get(api._url("/events"), params={"filters": filters}, stream=True,
-                            timeout=(self.timeout, EVENT_READ_TIMEOUT))
-        if response.status_code >= 400:
-            raise EngineError(response.status_code, response.text.strip())
-        stream = CancellableStream(api._stream_helper(response, decode=True), response)
+    def _open_events(self) -> EventStream:
+        stream = self.client.open_events(EVENT_TYPES, EVENT_READ_TIMEOUT)
         self._event_stream = stream
-        if self._stopping.is_set():
+        if self._stopping.is_set():  # stop() ran while it was opening: it could not close this one
             self._close_event_stream()
         return stream
 
@@ -459,7 +371,7 @@ class SwarmBackend:
         old = self._health
         if old is not None and old.state == state and old.error == error:
             return
-        since = old.since if old is not None and old.state == state else self._clock()
+        since = old.since if old is not None and old.state == state else self._clock.now()
         self._health = ClusterHealth(
             source=self.name,
             platform=Platform.SWARM,

@@ -22,6 +22,7 @@ from collections import defaultdict, deque
 from typing import Any
 
 from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.kserve import sync_isvc
 from mlops_tui.sim.kube.objects import (
     controller_uid,
     node_conditions,
@@ -32,6 +33,7 @@ from mlops_tui.sim.kube.objects import (
     template_hash,
 )
 from mlops_tui.sim.kube.patch import STRATEGIC
+from mlops_tui.sim.kube.rollouts import sync_rollout
 from mlops_tui.sim.kube.selectors import map_matches, match_labels, selector_from_match, selector_string
 from mlops_tui.sim.kube.store import Store, clone, now_iso
 
@@ -926,15 +928,11 @@ class Controllers:
     # -- Argo Rollouts ----------------------------------------------------------------------------------
 
     def _sync_rollout(self, key: Key) -> None:
-        from mlops_tui.sim.kube.rollouts import sync_rollout
-
         sync_rollout(self, key)
 
     # -- KServe ---------------------------------------------------------------------------------------------
 
     def _sync_isvc(self, key: Key) -> None:
-        from mlops_tui.sim.kube.kserve import sync_isvc
-
         sync_isvc(self, key)
 
 

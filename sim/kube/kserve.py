@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
+from mlops_tui.sim.kube.host import ControllerHost
 from mlops_tui.sim.kube.objects import safe_encode
 from mlops_tui.sim.kube.store import clone, now_iso
-
-if TYPE_CHECKING:
-    from mlops_tui.sim.kube.controllers import Controllers
 
 Obj = dict[str, Any]
 
@@ -28,7 +26,7 @@ def _num(name: str) -> int:
         return 0
 
 
-def sync_isvc(c: Controllers, key: tuple[str, str]) -> None:
+def sync_isvc(c: ControllerHost, key: tuple[str, str]) -> None:
     isvc = c.store.peek("inferenceservices", *key)
     if isvc is None:
         return

@@ -11,16 +11,14 @@ import contextlib
 import math
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.kube.host import ControllerHost
 from mlops_tui.sim.kube.objects import owner_ref, safe_encode, template_hash
 from mlops_tui.sim.kube.patch import STRATEGIC
 from mlops_tui.sim.kube.selectors import selector_string
 from mlops_tui.sim.kube.store import clone, now_iso
-
-if TYPE_CHECKING:
-    from mlops_tui.sim.kube.controllers import Controllers
 
 Obj = dict[str, Any]
 ARGO_REV = "rollout.argoproj.io/revision"
@@ -65,7 +63,7 @@ def _weight_at(steps: list[Obj], index: int) -> int:
     return weight
 
 
-def sync_rollout(c: Controllers, key: tuple[str, str]) -> None:
+def sync_rollout(c: ControllerHost, key: tuple[str, str]) -> None:
     ro = c.store.peek("rollouts", *key)
     if ro is None:
         return
@@ -180,7 +178,7 @@ def _conditions(ro: Obj, status: Obj, phase: str, available: bool) -> list[Obj]:
                  "Rollout is healthy" if phase == "Healthy" else "Rollout is not healthy")]
 
 
-def _canary(c: Controllers, ro: Obj, key: tuple[str, str], status: Obj, steps: list[Obj], replicas: int,
+def _canary(c: ControllerHost, ro: Obj, key: tuple[str, str], status: Obj, steps: list[Obj], replicas: int,
             h: str, stable: str, new_rs: Obj, stable_rs: Obj | None) -> tuple[dict[str, int], str, str]:
     spec = ro.get("spec") or {}
     new_uid = new_rs["metadata"]["uid"]
@@ -283,7 +281,7 @@ def _canary(c: Controllers, ro: Obj, key: tuple[str, str], status: Obj, steps: l
     return targets, phase, message
 
 
-def _switch(c: Controllers, ro: Obj, ns: str, service: str, h: str) -> None:
+def _switch(c: ControllerHost, ro: Obj, ns: str, service: str, h: str) -> None:
     svc = c.store.peek("services", ns, service)
     if svc is None or ((svc.get("spec") or {}).get("selector") or {}).get(ARGO_HASH) == h:
         return
@@ -297,7 +295,7 @@ def _switch(c: Controllers, ro: Obj, ns: str, service: str, h: str) -> None:
             "rollouts-controller")
 
 
-def _blue_green(c: Controllers, ro: Obj, key: tuple[str, str], status: Obj, bg: Obj, replicas: int, h: str,
+def _blue_green(c: ControllerHost, ro: Obj, key: tuple[str, str], status: Obj, bg: Obj, replicas: int, h: str,
                 stable: str, new_rs: Obj, stable_rs: Obj | None) -> tuple[dict[str, int], str, str]:
     ns = key[0]
     active, preview = bg.get("activeService", ""), bg.get("previewService", "")

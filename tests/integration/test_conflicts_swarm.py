@@ -154,7 +154,7 @@ def test_a_canary_split_whose_second_service_changes_after_the_first_call_says_w
         desk: Desk, lab: Lab):
     stable, canary, model = _canary_pair(desk, lab)
     plan = desk.fleet.plan(model, SetCanaryWeight(50))
-    sent = desk.backend.request
+    sent = desk.backend.client.request
 
     def colleague_between_the_calls(method, path, params=None, body=None, timeout=None):
         answer = sent(method, path, params, body, timeout)
@@ -163,11 +163,11 @@ def test_a_canary_split_whose_second_service_changes_after_the_first_call_says_w
             docker("service", "scale", "--detach", f"{stable}=4")
         return answer
 
-    desk.backend.request = colleague_between_the_calls  # type: ignore[method-assign]
+    desk.backend.client.request = colleague_between_the_calls  # type: ignore[method-assign]
     try:
         outcome = desk.fleet.apply(plan, verify_timeout=30)
     finally:
-        desk.backend.request = sent  # type: ignore[method-assign]
+        desk.backend.client.request = sent  # type: ignore[method-assign]
     assert outcome.outcome is Outcome.CONFLICT, outcome.detail
     assert (f"call 1 of 2, set replicas of {canary} to 2, landed; call 2, set replicas of {stable} to 2, "
             "was refused and nothing after it was sent") in outcome.detail

@@ -112,8 +112,8 @@ def rollback(client, svc):
 
 
 def reloaded(svc, action, attempts: int = 5):
-    """Reload then act, retrying on "update out of sequence" (engine-facts B7: the allocator may
-    still move the version right after create)."""
+    """Reload then act, retrying on "update out of sequence" (docker-py's `Service.version` is the
+    cached `Version.Index`, and swarmkit's allocator may still move it right after create)."""
     for attempt in range(attempts):
         svc.reload()
         try:

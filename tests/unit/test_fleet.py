@@ -19,6 +19,7 @@ from mlops_tui.backends.model import (
     freeze_labels,
 )
 from mlops_tui.backends.plans import Outcome, Scale, SwitchBlueGreen, unready_target_warning
+from tests.clock import ManualClock
 from tests.fakes import T0, InMemoryBackend, service
 
 
@@ -53,21 +54,48 @@ def test_a_snapshot_drops_what_the_source_no_longer_reports_and_says_so_in_the_d
     assert keep.key not in delta.services  # unchanged rows are not redrawn
 
 
-def test_a_burst_of_changes_is_published_as_few_coalesced_snapshots():
+def wait_for(check, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_a_burst_of_changes_is_published_as_one_snapshot_after_the_coalescing_interval():
+    """200 replica changes in a burst: the screen redraws once per interval (max_rate 8/s: 0.125 s, exact
+    in binary, so the manual clock lands on the deadline), with the last value, never once per change
+    and never before the interval is over."""
+    clock = ManualClock()
     backend = InMemoryBackend()
-    fleet = Fleet([backend], max_rate=10)
+    fleet = Fleet([], max_rate=8, clock=lambda: T0, publish_clock=clock)
     published = []
     fleet.subscribe(lambda state, delta: published.append(delta))
     fleet.start()
     try:
+        backend.start(fleet.submit)
+        wait_for(lambda: len(published) == 1)  # the backend's first snapshot: published at once
         svc = service("busy")
         for replicas in range(200):
             backend.upsert(replace(svc, ready=replicas % 4))
-        time.sleep(0.5)
+        clock.idle()  # the publisher waits out the rest of the interval
+        clock.advance(0.0625)
+        clock.idle()
+        assert len(published) == 1  # within the interval nothing more is published, however many changes
+        clock.advance(0.0625)
+        wait_for(lambda: len(published) == 2)
+        assert fleet.state.services[svc.key].ready == 199 % 4 and svc.key in published[1].services
+        backend.upsert(replace(svc, ready=2))  # within the next interval: held back again
+        clock.idle()
+        assert len(published) == 2
+        clock.advance(0.125)
+        wait_for(lambda: len(published) == 3)
+        assert fleet.state.services[svc.key].ready == 2
+        clock.advance(0.125)  # a change after a quiet interval is published at once
+        backend.upsert(replace(svc, ready=1))
+        wait_for(lambda: len(published) == 4)
+        assert clock.waits == 2  # only the two held-back bursts waited on the clock
     finally:
         fleet.stop()
-    assert 1 <= len(published) <= 6
-    assert fleet.state.services[svc.key].ready == 199 % 4
 
 
 def test_readonly_fleet_refuses_an_action_before_anything_is_sent():

@@ -15,8 +15,7 @@ from mlops_tui.backends.kubernetes import translate as tr
 from mlops_tui.backends.kubernetes.actions.image import check_restart, pickable_containers
 from mlops_tui.backends.model import ActionKind
 from mlops_tui.backends.plans import ActionRefused, Restart, UpdateImage
-from mlops_tui.backends.swarm.actions import SwarmActions
-from tests.unit.test_swarm_actions import RecordedSwarm, model
+from tests.unit.test_swarm_actions import RecordedSwarm, actions, model
 
 DATA = Path(__file__).parent / "data" / "k8s"
 NOW = "2026-12-01T03:00:00Z"
@@ -195,7 +194,7 @@ def test_restart_verify_waits_until_every_old_pod_is_gone():
 def test_swarm_restart_is_a_force_update_with_the_version_read_at_plan_time():
     swarm = RecordedSwarm()
     raw = swarm.by_name("rec-fraud")
-    plan = SwarmActions(swarm).plan(model(swarm, "rec-fraud"), Restart())
+    plan = actions(swarm).plan(model(swarm, "rec-fraud"), Restart())
     (m,) = plan.mutations
     assert (m.method, m.path, m.params) == ("POST", f"/services/{raw['ID']}/update",
                                             {"version": str(raw["Version"]["Index"])})

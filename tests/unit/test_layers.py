@@ -43,24 +43,13 @@ def repository_python_files() -> Iterator[pathlib.Path]:
         yield from sorted((ROOT / folder).rglob("*.py"))
 
 
-def type_only(tree: ast.AST) -> set[ast.AST]:
-    """Import statements under `if TYPE_CHECKING:`: names for annotations, never run."""
-    return {inner for node in ast.walk(tree) if isinstance(node, ast.If)
-            and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
-            for stmt in node.body for inner in ast.walk(stmt)}
-
-
-def imported_names(path: pathlib.Path, run_time_only: bool = False) -> set[str]:
-    """Every module an import statement in the file names (at any depth: a deferred import is still a
-    dependency; with `run_time_only`, not those made for annotations only)."""
+def imported_names(path: pathlib.Path) -> set[str]:
+    """Every module an import statement in the file names, at any depth: a deferred import, or one
+    under TYPE_CHECKING, is still a dependency."""
     name = module_name(path) if path.relative_to(ROOT).parts[0] in (*FOLDERS, "mlops_tui") else ""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    tree = ast.parse(path.read_text(), str(path))
-    skipped = type_only(tree) if run_time_only else set()
     found: set[str] = set()
-    for node in ast.walk(tree):
-        if node in skipped:
-            continue
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -75,11 +64,13 @@ def imported_names(path: pathlib.Path, run_time_only: bool = False) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """Module → the product modules it imports when it runs (annotations-only imports left out)."""
+    """Module → the product modules it imports. Every import counts, also those inside functions and
+    under TYPE_CHECKING: a cycle there is still a cycle in the design (type against a Protocol instead,
+    as `tui/flows.py` `ActionHost` and `sim/kube/host.py` do)."""
     modules = {module_name(p): p for p in product_files()}
     graph = {}
     for name, path in modules.items():
-        named = imported_names(path, run_time_only=True)
+        named = imported_names(path)
         # `from pkg import sub` depends on pkg.sub; `from pkg import Name` on pkg.
         graph[name] = {m for m in named if m in modules and m != name
                        and not any(other.startswith(m + ".") and other in named for other in modules)}
@@ -166,6 +157,18 @@ def test_engine_clients_are_imported_only_by_their_engines_package():
 
 def test_no_import_cycles():
     assert cycles(import_graph()) == []
+
+
+def test_engine_packages_never_import_one_another():
+    """Each engine's package stands alone (shared code lives in backends/: the poller, the backoff, the
+    clock); only an engine's spec.py, the wiring the registry reads, may name another engine's source
+    (Prometheus' URL serves both its series and its rule alerts, read by alerts/)."""
+    found = []
+    for engine in ENGINE_PACKAGES:
+        others = "|".join(e for e in ENGINE_PACKAGES if e != engine)
+        pattern = re.compile(rf"mlops_tui\.backends\.({others})(\..*)?")
+        found += [f for f in offenders(f"backends/{engine}", pattern) if not f.startswith(f"backends/{engine}/spec.py")]
+    assert found == []
 
 
 def test_the_first_frames_imports_hold_no_engine_client():

@@ -3,14 +3,10 @@ requests whatever the fleet size, NaN never reaches the model, degraded rather t
 
 from __future__ import annotations
 
-import random
-import time
-
 import requests
 
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.model import HealthState, ModelService, Platform, ServiceKey, ServiceKind
-from mlops_tui.backends.prometheus.poller import Poller, describe_error
 from mlops_tui.backends.prometheus.watch import PrometheusBackend, PrometheusOptions
 
 
@@ -125,47 +121,6 @@ def test_never_synced_is_error_then_stale_after_a_good_sync_keeping_the_data():
     assert len(fleet.state.latency) == 3  # the last good data stays
 
 
-def test_backoff_grows_with_jitter_and_is_capped():
-    poller = Poller("p", lambda: None, interval=2.0, on_health=lambda h: None, max_backoff=30.0, rng=random.Random(7))
-    assert poller.next_delay() == 2.0
-    delays = []
-    for failures in range(1, 8):
-        poller.failures = failures
-        delays.append(poller.next_delay())
-    assert 1.6 <= delays[0] <= 2.4 and 3.2 <= delays[1] <= 4.8
-    assert max(delays) <= 36.0 and delays[-1] >= 24.0
-    poller.failures = 3
-    assert len({round(poller.next_delay(), 6) for _ in range(5)}) > 1  # jittered
-
-
-def test_stop_returns_promptly_even_while_a_poll_hangs():
-    started = []
-
-    def hang():
-        started.append(1)
-        time.sleep(3)
-
-    poller = Poller("slow", hang, interval=10, on_health=lambda h: None)
-    poller.start()
-    deadline = time.monotonic() + 2
-    while not started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    t0 = time.monotonic()
-    poller.stop()
-    assert time.monotonic() - t0 < 0.5
-
-
-def test_error_reasons_are_short():
-    assert describe_error(requests.exceptions.ConnectTimeout("x"), 2) == "connect timed out within 2 s"
-    assert (
-        describe_error(
-            requests.exceptions.ConnectionError("Max retries (Caused by NewConnectionError: Connection refused)")
-        )
-        == "connection refused"
-    )
-    assert len(describe_error(RuntimeError("x" * 500))) == 200
-
-
 class Clock:
     def __init__(self, now: float) -> None:
         self.now = now
@@ -220,22 +175,6 @@ def test_range_queries_are_incremental_after_the_first_refresh():
     backend.refresh()
     start, end = fake.ranges[-1]
     assert end - start == 600
-
-
-def test_wake_polls_again_without_waiting_the_interval():
-    calls = []
-    poller = Poller("p", lambda: calls.append(time.monotonic()), interval=60, on_health=lambda h: None)
-    poller.start()
-    try:
-        deadline = time.monotonic() + 2
-        while not calls and time.monotonic() < deadline:
-            time.sleep(0.01)
-        poller.wake()
-        while len(calls) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert len(calls) == 2  # the second poll came from wake(), not from the 60 s interval
-    finally:
-        poller.stop()
 
 
 def test_before_any_stack_is_scraped_names_are_asked_once_per_refresh():

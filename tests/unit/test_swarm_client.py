@@ -17,7 +17,6 @@ from mlops_tui.backends.swarm.client import (
     parse_endpoint,
     resolve_endpoints,
 )
-from mlops_tui.backends.swarm.watch import backoff_delay
 
 
 @pytest.fixture
@@ -111,12 +110,6 @@ def test_default_without_docker_host_and_no_manager_socket_is_no_swarm(tmp_path)
 
 def test_duplicate_values_are_watched_once():
     assert len(resolve_endpoints(["unix:///var/run/docker.sock", "unix:///var/run/docker.sock"], {})) == 1
-
-
-def test_backoff_grows_with_jitter_and_is_capped():
-    assert backoff_delay(0, rand=lambda: 0.0) == 0.25 and backoff_delay(0, rand=lambda: 1.0) == 0.5
-    assert backoff_delay(3, rand=lambda: 1.0) == 4.0
-    assert backoff_delay(20, rand=lambda: 1.0) == 30.0
 
 
 def test_resolving_endpoints_imports_no_docker_sdk():

@@ -1,7 +1,9 @@
-"""The Swarm live cache without a network: recorded JSON behind a fake Engine API, events fed by hand.
+"""The Swarm live cache without a network: recorded JSON behind a fake Engine API client, events fed
+by hand, and a manual clock, so resyncs, backoff and staleness are counted, not slept for.
 
-What the operator relies on: a first full sync, small upserts from events, stale (with since) when the
-engine goes away after a good sync, error when it was never reached, and a prompt stop.
+What the operator relies on: a first full sync, small upserts from events, a full resync every
+`resync_seconds` (tasks change state without any event), stale (with since) when the engine goes away
+after a good sync, error when it was never reached, backoff instead of a busy loop, and a prompt stop.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import pathlib
 import queue
 import threading
 import time
+from dataclasses import dataclass, field
 
 import pytest
 
 from mlops_tui.backends.model import HealthState
-from mlops_tui.backends.swarm.client import SwarmEndpoint
-from mlops_tui.backends.swarm.watch import EngineError, SwarmBackend
+from mlops_tui.backends.swarm.client import EngineClient, EngineError, EventStream, SwarmEndpoint
+from mlops_tui.backends.swarm.watch import SwarmBackend
+from tests.clock import ManualClock
 
 DATA = pathlib.Path(__file__).parent / "data" / "swarm"
+ENDPOINT = SwarmEndpoint(url="unix:///fake.sock")
 
 
 def load(name: str):
@@ -41,40 +46,62 @@ class Events:
         self.queue.put(None)
 
 
-class RecordedEngine(SwarmBackend):
-    """A SwarmBackend whose Engine API answers from recorded JSON (or is down)."""
+class RecordedEngine(EngineClient):
+    """An Engine API client that answers from recorded JSON (or is down); events are fed by hand."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(SwarmEndpoint(url="unix:///fake.sock"), name="lab", **kwargs)
-        self.services = load("services.json")
-        self.tasks = load("tasks.json")
-        self.nodes = load("nodes.json")
+    def __init__(self) -> None:
+        super().__init__(ENDPOINT)
+        self.service_list = load("services.json")
+        self.task_list = load("tasks.json")
+        self.node_list = load("nodes.json")
         self.down = threading.Event()
+        self.down_reason = "Connection refused"
         self.events = Events()
         self.calls: list[str] = []
+        self.opens = 0
 
     def request(self, method, path, params=None, body=None, timeout=None):
         if self.down.is_set():
-            raise EngineError(0, "cannot reach unix:///fake.sock: Connection refused")
+            raise EngineError(0, f"cannot reach unix:///fake.sock: {self.down_reason}")
         filters = json.loads((params or {}).get("filters", "{}"))
         self.calls.append(path + (f" {sorted(filters)}" if filters else ""))
         if path == "/services":
             ids = set(filters.get("id", ()))
-            return [copy.deepcopy(s) for s in self.services if not ids or s["ID"] in ids]
+            return [copy.deepcopy(s) for s in self.service_list if not ids or s["ID"] in ids]
         if path == "/tasks":
             ids = set(filters.get("service", ()))
-            return [t for t in self.tasks if (not ids or t["ServiceID"] in ids)
+            return [t for t in self.task_list if (not ids or t["ServiceID"] in ids)
                     and t["DesiredState"] in filters.get("desired-state", ["running", "ready"])]
         if path == "/nodes":
-            return self.nodes
+            return self.node_list
         raise AssertionError(path)
 
-    def _open_events(self):
+    def open_events(self, types, read_timeout):
+        self.opens += 1
         if self.down.is_set():
             raise EngineError(0, "Connection refused")
         self.events = Events()
-        self._event_stream = self.events
-        return self.events
+        return EventStream(iter(self.events), self.events.close)
+
+    def full_resyncs(self) -> int:
+        """`GET /nodes` is read by full resyncs only."""
+        return self.calls.count("/nodes")
+
+
+class EndlessEndings(RecordedEngine):
+    """An engine whose /events answers and closes at once (a proxy or simulator that does not stream)."""
+
+    def open_events(self, types, read_timeout):
+        self.opens += 1
+        return EventStream(iter(()), lambda: None)
+
+
+@dataclass
+class Lab:
+    backend: SwarmBackend
+    engine: RecordedEngine
+    clock: ManualClock | None
+    changes: list = field(default_factory=list)
 
 
 def wait_for(check, timeout=5.0):
@@ -82,6 +109,10 @@ def wait_for(check, timeout=5.0):
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def connected(b: SwarmBackend) -> bool:
+    return b.health is not None and b.health.state is HealthState.CONNECTED
 
 
 def settle(b: SwarmBackend) -> None:
@@ -95,55 +126,61 @@ def settle(b: SwarmBackend) -> None:
 
 @pytest.fixture
 def started():
-    backends = []
+    labs: list[Lab] = []
 
-    def start(**kwargs):
-        b = RecordedEngine(**kwargs)
-        changes: list = []
-        b.start(changes.append)
-        backends.append(b)
-        return b, changes
+    def start(engine: RecordedEngine | None = None, manual_clock: bool = True, **kwargs) -> Lab:
+        engine = engine or RecordedEngine()
+        clock = ManualClock() if manual_clock else None
+        backend = SwarmBackend(ENDPOINT, name="lab", client=engine, **({"clock": clock} if clock else {}), **kwargs)
+        lab = Lab(backend, engine, clock)
+        backend.start(lab.changes.append)
+        labs.append(lab)
+        return lab
 
     yield start
-    for b in backends:
-        b.stop()
+    for lab in labs:
+        lab.backend.stop()
 
 
 def test_first_sync_is_one_snapshot_then_connected(started):
-    b, changes = started(resync_seconds=60)
-    wait_for(lambda: b.health is not None and b.health.state is HealthState.CONNECTED)
-    snapshot = next(c for c in changes if c.snapshot)
+    lab = started(resync_seconds=60)
+    b = lab.backend
+    wait_for(lambda: connected(b))
+    snapshot = next(c for c in lab.changes if c.snapshot)
     assert len(snapshot.services) == 9 and list(snapshot.gpu_nodes) == ["vm"]
     assert [p.name for p in snapshot.pending_gpu] == ["rec-big.1"]
     assert b.health.user and b.health.endpoint == "unix:///fake.sock"
+    assert b.health.since == lab.clock.now()  # the injected clock's wall time, not the machine's
 
 
 def test_an_event_refreshes_only_its_service(started):
-    b, changes = started(resync_seconds=60)
-    wait_for(lambda: b.health is not None and b.health.state is HealthState.CONNECTED)
+    lab = started(resync_seconds=60)
+    b, engine, changes = lab.backend, lab.engine, lab.changes
+    wait_for(lambda: connected(b))
     settle(b)
     resyncs = b.resyncs
-    fraud = next(s for s in b.services if s["Spec"]["Name"] == "rec-fraud")
+    fraud = next(s for s in engine.service_list if s["Spec"]["Name"] == "rec-fraud")
     fraud["Spec"]["Mode"]["Replicated"]["Replicas"] = 5
     before = len(changes)
-    b.events.queue.put({"Type": "service", "Action": "update", "Actor": {"ID": fraud["ID"]}})
+    engine.events.queue.put({"Type": "service", "Action": "update", "Actor": {"ID": fraud["ID"]}})
     wait_for(lambda: any(not c.snapshot and c.services for c in changes[before:]))
     upsert = next(c for c in changes[before:] if c.services)
     # The stable and its canary both carry the pair's weight, so both rows change.
     assert {k.name: s.desired for k, s in upsert.services.items()} == {"rec-fraud": 5, "rec-fraud-canary": 1}
     assert upsert.services[next(k for k in upsert.services if k.name == "rec-fraud")].canary.weight == 17
-    assert b.resyncs == resyncs and "/services ['id']" in b.calls
+    assert b.resyncs == resyncs and "/services ['id']" in engine.calls
 
 
 def test_a_container_event_names_its_service_and_a_removal_is_a_none(started):
-    b, changes = started(resync_seconds=60)
-    wait_for(lambda: b.health is not None and b.health.state is HealthState.CONNECTED)
+    lab = started(resync_seconds=60)
+    b, engine, changes = lab.backend, lab.engine, lab.changes
+    wait_for(lambda: connected(b))
     settle(b)
-    big = next(s for s in b.services if s["Spec"]["Name"] == "rec-big")
-    b.services.remove(big)
+    big = next(s for s in engine.service_list if s["Spec"]["Name"] == "rec-big")
+    engine.service_list.remove(big)
     before = len(changes)
-    b.events.queue.put({"Type": "container", "Action": "die",
-                        "Actor": {"ID": "c0ffee", "Attributes": {"com.docker.swarm.service.id": big["ID"]}}})
+    engine.events.queue.put({"Type": "container", "Action": "die",
+                             "Actor": {"ID": "c0ffee", "Attributes": {"com.docker.swarm.service.id": big["ID"]}}})
     wait_for(lambda: any(c.services and not c.snapshot for c in changes[before:]))
     removal = next(c for c in changes[before:] if c.services)
     assert not removal.snapshot
@@ -151,61 +188,86 @@ def test_a_container_event_names_its_service_and_a_removal_is_a_none(started):
     assert removal.pending_gpu == ()  # its pending task went with it
 
 
+def test_a_quiet_swarm_is_read_again_in_full_once_per_resync_interval_and_not_before(started):
+    """Tasks go from starting to running with no event: the operator sees them only through the
+    periodic full resync, which must come every `resync_seconds`, no sooner (load) and no later."""
+    lab = started(resync_seconds=5)
+    b, clock = lab.backend, lab.clock
+    wait_for(lambda: connected(b))
+    settle(b)
+    clock.idle(threads=1)  # the sync loop waits; the event loop is blocked on the (quiet) stream
+    resyncs, reads = b.resyncs, lab.engine.full_resyncs()
+    clock.advance(4.9)
+    clock.idle(threads=1)
+    assert b.resyncs == resyncs  # follow-up reads of settling tasks are not full resyncs
+    clock.advance(0.1)
+    clock.idle(threads=1)
+    assert b.resyncs == resyncs + 1
+    for _ in range(3):
+        clock.advance(5)
+        clock.idle(threads=1)
+    assert b.resyncs == resyncs + 4 and lab.engine.full_resyncs() == reads + 4
+
+
 def test_engine_lost_after_a_good_sync_is_stale_since_the_first_failure_then_connected_again(started):
-    b, changes = started(resync_seconds=0.05)
-    wait_for(lambda: b.health is not None and b.health.state is HealthState.CONNECTED)
-    b.down.set()
-    wait_for(lambda: b.health.state is HealthState.STALE)
+    lab = started(resync_seconds=5)
+    b, clock, engine = lab.backend, lab.clock, lab.engine
+    wait_for(lambda: connected(b))
+    settle(b)
+    clock.idle(threads=1)
+    engine.down.set()
+    clock.advance(5)  # the next resync fails
+    clock.idle(threads=1)  # ... and the sync loop backs off
     stale = b.health
-    assert "Connection refused" in stale.error and stale.since is not None and stale.last_sync is not None
-    time.sleep(0.3)
-    assert b.health.since == stale.since  # still stale since the same moment
+    assert stale.state is HealthState.STALE
+    assert "Connection refused" in stale.error and stale.since == clock.now() and stale.last_sync is not None
+    engine.down_reason = "Read timed out"  # failing again and again, for another reason now
+    for _ in range(3):
+        clock.advance(clock.next_deadline())
+        clock.idle(threads=1)
+    assert b.health.state is HealthState.STALE and "Read timed out" in b.health.error
+    assert b.health.since == stale.since  # still stale since the first failure
     assert len(b.view.services) == 9  # the last data stays
-    b.down.clear()
-    wait_for(lambda: b.health.state is HealthState.CONNECTED, timeout=10)
-    states = [c.health.state for c in changes if c.health]
-    assert states == [HealthState.CONNECTED, HealthState.STALE, HealthState.CONNECTED]
+    engine.down.clear()
+    clock.advance(clock.next_deadline())
+    clock.idle(threads=1)
+    assert connected(b)
+    states = [c.health.state for c in lab.changes if c.health]
+    assert states == [HealthState.CONNECTED, HealthState.STALE, HealthState.STALE, HealthState.CONNECTED]
 
 
 def test_never_reached_is_an_error_not_stale(started):
-    b = RecordedEngine(resync_seconds=0.05)
-    b.down.set()
-    changes: list = []
-    b.start(changes.append)
-    try:
-        wait_for(lambda: b.health is not None)
-        assert b.health.state is HealthState.ERROR and "Connection refused" in b.health.error
-    finally:
-        started_at = time.monotonic()
-        b.stop()
-        assert time.monotonic() - started_at < 1.5
+    engine = RecordedEngine()
+    engine.down.set()
+    lab = started(engine, resync_seconds=5)
+    b = lab.backend
+    wait_for(lambda: b.health is not None)
+    assert b.health.state is HealthState.ERROR and "Connection refused" in b.health.error
+    started_at = time.monotonic()
+    b.stop()
+    assert time.monotonic() - started_at < 1.5
 
 
 def test_stop_returns_promptly_while_the_event_stream_is_open(started):
-    b, _ = started(resync_seconds=60)
-    wait_for(lambda: b.health is not None and b.health.state is HealthState.CONNECTED)
+    b = started(resync_seconds=60, manual_clock=False).backend
+    wait_for(lambda: connected(b))
     t0 = time.monotonic()
     b.stop()
     assert time.monotonic() - t0 < 0.5
     assert all(not t.is_alive() for t in threading.enumerate() if t.name.startswith("swarm-") and "lab" in t.name)
 
 
-class EndlessEndings(RecordedEngine):
-    """An engine whose /events answers and closes at once (a proxy or simulator that does not stream)."""
-
-    opens = 0
-
-    def _open_events(self):
-        self.opens += 1
-        return iter(())
-
-
-def test_an_event_stream_that_keeps_ending_backs_off_instead_of_spinning():
-    b = EndlessEndings(resync_seconds=60)
-    b.start(lambda change: None)
-    try:
-        time.sleep(1.5)
-        assert 2 <= b.opens <= 4
-        assert b.health.state is HealthState.CONNECTED  # the resyncs keep the data, whatever the stream does
-    finally:
-        b.stop()
+def test_an_event_stream_that_keeps_ending_backs_off_instead_of_spinning(started):
+    lab = started(EndlessEndings(), resync_seconds=60)
+    b, clock, engine = lab.backend, lab.clock, lab.engine
+    clock.idle(threads=2)  # the sync loop waits for its next resync, the event loop backs off
+    assert engine.opens == 1  # no busy loop while the time stands still
+    delays = []
+    for attempt in range(4):
+        delays.append(clock.next_deadline())
+        clock.advance(delays[-1])
+        clock.idle(threads=2)
+        assert engine.opens == attempt + 2  # one re-open per backoff, no more
+    # The shared backoff (base 0.5 s, doubling, jitter in [delay/2, delay]) for attempts 0..3.
+    assert all(0.25 * 2 ** n <= d <= 0.5 * 2 ** n for n, d in enumerate(delays)), delays
+    assert connected(b)  # the resyncs keep the data, whatever the stream does

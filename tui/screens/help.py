@@ -3,7 +3,7 @@ generated from the command table (`tui/commands.py`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from rich.table import Table
 from rich.text import Text
@@ -15,14 +15,11 @@ from textual.widgets import Static
 
 from mlops_tui.tui.commands import COMMANDS, GROUPS
 
-if TYPE_CHECKING:
-    from mlops_tui.tui.app import MlopsApp
 
-
-def help_rows(app: MlopsApp) -> list[tuple[str, str, str, str]]:
-    """(group, key as it is bound now, description, explanation) for every command, by group; the
-    explanation ends with the command's name under `[keys]`, for rebinding it."""
-    return [(group, app.key_display(c.id), c.description,
+def help_rows(key_display: Callable[[str], str]) -> list[tuple[str, str, str, str]]:
+    """(group, key as it is bound now (`key_display(command id)`), description, explanation) for every
+    command, by group; the explanation ends with the command's name under `[keys]`, for rebinding it."""
+    return [(group, key_display(c.id), c.description,
              c.explanation.replace("`", "") + (f"  [keys] {c.id}" if c.rebindable else ""))
             for group in GROUPS for c in COMMANDS if c.group == group]
 

@@ -1,10 +1,11 @@
 """A poll loop for HTTP sources (Prometheus, Alertmanager): one thread, never overlapping.
 
-The next poll is armed only after the previous one finished; failures back off exponentially
-with jitter up to a cap; `wake()` asks for an early poll (after a silence was made) and `stop()`
-returns at once, leaving a request in flight to end by its own timeout in a daemon thread.
-Health follows the engine-facts vocabulary: CONNECTED after a good poll, STALE (since the first
-failure) when a good poll happened before, ERROR when none ever did.
+Shared by `backends.prometheus` and `backends.alerts` (neither imports the other for it). The next
+poll is armed only after the previous one finished; failures back off with the one shared formula
+(`backends.backoff.backoff_delay`, the interval as its base); `wake()` asks for an early poll (after
+a silence was made) and `stop()` returns at once, leaving a request in flight to end by its own
+timeout in a daemon thread. Health: CONNECTED after a good poll, STALE (since the first failure)
+when a good poll happened before, ERROR when none ever did. Time is read from an injected `Clock`.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 import requests
 
+from mlops_tui.backends.backoff import backoff_delay
+from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.model import ClusterHealth, HealthState
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def describe_error(exc: BaseException, timeout: float | None = None) -> str:
@@ -67,7 +65,7 @@ class Poller:
         timeout: float | None = None,
         max_backoff: float = 60.0,
         what: str = "metrics",
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
     ) -> None:
         self.name = name
@@ -107,11 +105,11 @@ class Poller:
         return self._stop.is_set()
 
     def next_delay(self) -> float:
-        """Seconds to wait before the next poll: the interval, or a jittered backoff after failures."""
+        """Seconds to wait before the next poll: the interval, or the shared backoff after failures
+        (first retry within one interval, doubling up to `max_backoff`)."""
         if self.failures == 0:
             return self.interval
-        backoff = min(self.max_backoff, self.interval * (2 ** (self.failures - 1)))
-        return backoff * self._rng.uniform(0.8, 1.2)
+        return backoff_delay(self.failures - 1, base=self.interval, cap=self.max_backoff, rand=self._rng.random)
 
     def poll_once(self) -> bool:
         """One poll, with health bookkeeping; True when it succeeded."""
@@ -126,7 +124,7 @@ class Poller:
             self._report_failure(exc)
             return False
         self.failures = 0
-        now = self._clock()
+        now = self._clock.now()
         self.last_sync = now
         since = self.health.since if self.health and self.health.state is HealthState.CONNECTED else now
         self._set_health(
@@ -142,7 +140,7 @@ class Poller:
         return True
 
     def _report_failure(self, exc: BaseException) -> None:
-        now = self._clock()
+        now = self._clock.now()
         state = HealthState.STALE if self.last_sync is not None else HealthState.ERROR
         since = self.health.since if self.health and self.health.state is state else now
         self._set_health(
@@ -165,12 +163,12 @@ class Poller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            started = time.monotonic()
+            started = self._clock.monotonic()
             self.poll_once()
             if self._stop.is_set():
                 return
             delay = self.next_delay()
-            if self.failures == 0:
-                delay = max(0.0, delay - (time.monotonic() - started))
-            self._wake.wait(delay)
+            if self.failures == 0:  # a steady pace: the poll's own duration counts towards the interval
+                delay = max(0.0, delay - (self._clock.monotonic() - started))
+            self._clock.wait(self._wake, delay)
             self._wake.clear()
