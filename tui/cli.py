@@ -51,6 +51,8 @@ def _options() -> argparse.ArgumentParser:
     general.add_argument("--demo", action="store_true",
                          help="run against the built-in simulated fleet (Kubernetes, Swarm, Prometheus, Alertmanager)")
     general.add_argument("--demo-scale", type=_positive_int, metavar="N", help="multiply the demo fleet's size by N")
+    general.add_argument("--time-scale", dest="demo_time_scale", type=_positive_factor, metavar="N",
+                         help="run the demo's incident N times faster than the wall clock (default: 5; 1 is real time)")
     return common
 
 
@@ -71,6 +73,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_factor(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
 
 

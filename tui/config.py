@@ -55,6 +55,9 @@ class Settings:
     """Draw trends with ASCII instead of Unicode block glyphs."""
     demo: bool = False
     demo_scale: int = 1
+    demo_time_scale: float = 5.0
+    """How much faster than the wall clock the demo's incident unfolds: at 5 the canaries regress
+    ~20 s in and the GPU node is lost within a minute (at 1, the story takes ~7 minutes)."""
     replica_cap: int = 100
     """The highest replica count the scale dialog accepts."""
     audit_log: str | None = None
@@ -68,7 +71,12 @@ class Settings:
 
     @property
     def audit_path(self) -> Path:
-        return Path(self.audit_log).expanduser() if self.audit_log else default_audit_path()
+        """Where actions are recorded: `--audit-log`, else the state directory's audit.jsonl, or its
+        demo-audit.jsonl with `--demo` (demo actions are kept apart from real ones)."""
+        if self.audit_log:
+            return Path(self.audit_log).expanduser()
+        default = default_audit_path()
+        return default.with_name("demo-audit.jsonl") if self.demo else default
 
     def with_engine(self, name: str, **options: Any) -> Settings:
         """A copy with some of one engine's options set (`with_engine("swarm", endpoints=[...])`)."""

@@ -54,14 +54,14 @@ def start_demo_for(settings: Settings):
     """Start the simulated fleet and return settings aimed at it (the originals are untouched)."""
     from mlops_tui.sim.demo import start_demo
 
-    demo = start_demo(seed=0, scale=settings.demo_scale, clusters=1)
+    demo = start_demo(seed=0, scale=settings.demo_scale, clusters=1, time_scale=settings.demo_time_scale)
     aimed = (settings
              .with_engine("kubernetes", kubeconfig=demo.kubeconfig, contexts=list(demo.contexts), all_contexts=False)
              .with_engine("swarm", endpoints=[f"{demo.docker_host}?name=swarm-demo"])
              .with_engine("prometheus", url=demo.prometheus_url)
              .with_engine("alertmanager", url=demo.alertmanager_url))
-    # Demo actions are audited apart from real ones (same directory, its own file).
-    aimed = replace(aimed, audit_log=settings.audit_log or str(settings.audit_path.with_name("demo-audit.jsonl")))
+    # Demo actions are audited apart from real ones (settings.audit_path: its own file).
+    aimed = replace(aimed, audit_log=str(settings.audit_path))
     return aimed, demo
 
 
