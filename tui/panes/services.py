@@ -11,7 +11,6 @@ from mlops_tui.tui.keyed_table import KeyedTable
 from mlops_tui.tui.panes.base import PaneMixin
 from rich.text import Text
 from textual.message import Message
-from textual.widgets import DataTable
 
 
 def row_key(key: ServiceKey) -> str:
@@ -107,7 +106,6 @@ class ServicesPane(PaneMixin, KeyedTable):
         key = self.selected_key()
         return self._keys.get(key) if key else None
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         event.stop()
-        key = event.row_key.value if event.row_key else None
-        self.post_message(self.Selected(self._keys.get(key) if key else None))
+        self.post_message(self.Selected(self._keys.get(event.key) if event.key else None))
