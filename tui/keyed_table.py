@@ -471,6 +471,23 @@ class KeyedTable(ScrollView, can_focus=True):
     def action_cursor_end(self) -> None:
         self.move_cursor(row=len(self._row_order) - 1)
 
+    def action_scroll_right(self) -> None:
+        """Sideways a column at a time, so a column is never shown cut at the left edge."""
+        x = self.scroll_offset.x
+        self.scroll_to(x=next((start for start in self._column_starts() if start > x), self.max_scroll_x),
+                       animate=False)
+
+    def action_scroll_left(self) -> None:
+        x = self.scroll_offset.x
+        self.scroll_to(x=max((start for start in self._column_starts() if start < x), default=0), animate=False)
+
+    def _column_starts(self) -> list[int]:
+        starts, x = [], 0
+        for width in self._column_widths:
+            starts.append(x)
+            x += width + 2 * CELL_PADDING
+        return starts
+
     def action_select_cursor(self) -> None:
         if self._cursor_key is not None:
             self.post_message(self.RowSelected(self, self._cursor_key))
