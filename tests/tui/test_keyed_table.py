@@ -145,6 +145,24 @@ async def test_the_first_frame_after_rows_arrive_shows_names_at_their_full_width
         assert shows(app, name, "3/3")  # drawn at once, nothing else has run
 
 
+async def test_rows_drawn_before_a_longer_name_arrived_are_redrawn_under_the_moved_headers():
+    """A wider cell widens its column: every row already drawn (and cached) must be drawn again with
+    its READY under the moved READY header, not where it was."""
+    app = TableApp(columns=(("name", "NAME"), ("ready", "READY", 5)))
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync_rows({"a": (Text("scorer"), Text("3/3")), "b": (Text("ranker"), Text("1/1"))})
+        await until(pilot, lambda: shows(app, "ranker", "1/1"))
+        table.apply_changes({"c": (Text("property-valuation-model"), Text("2/2"))})
+
+        def aligned() -> bool:
+            lines = screen_lines(app)
+            column = lines[0].index("READY")
+            return [line[column:column + 3] for line in lines[1:4]] == ["3/3", "1/1", "2/2"]
+
+        await until(pilot, aligned)
+
+
 async def test_a_253_character_name_is_cut_with_an_ellipsis_and_the_next_columns_stay_on_screen():
     app = TableApp(columns=(("name", "NAME"), ("ready", "READY", 5), ("version", "VERSION")))
     async with app.run_test(size=(80, 12)) as pilot:
