@@ -177,28 +177,11 @@ class KeyedTable(ScrollView, can_focus=True):
         """Remove `removed`, add or update `upserts` (cells compared, unchanged rows skipped):
         O(changes), not O(table). Repaints only changed rows that are on screen."""
         gone = [key for key in removed if key in self._cells_by_key]
-        touched = len(gone)
         first_moved = self._remove(gone) if gone else None
-        added: list[str] = []
-        changed: list[str] = []
-        for key, cells in upserts.items():
-            old = self._cells_by_key.get(key)
-            if old is None:
-                added.append(key)
-            elif old is cells or old == cells:
-                continue
-            else:
-                changed.append(key)
-            touched += sum(1 for i, cell in enumerate(cells) if old is None or i >= len(old) or old[i] != cell)
-            self._cells_by_key[key] = cells
-            self._row_versions[key] = self._version_counter
-            self._version_counter += 1
-            self._line_cache.pop(key, None)  # never drawn again from what it showed before
+        added, changed, touched = self._store(upserts)
         if added:
-            start = len(self._row_order)
-            self._row_order.extend(added)
-            self._row_index.update((key, start + i) for i, key in enumerate(added))
-            first_moved = start if first_moved is None else first_moved
+            appended_at = self._append(added)
+            first_moved = appended_at if first_moved is None else first_moved
         widened = self._fit_columns(upserts, added + changed)
         if self._sort_key is not None and (added or changed):
             self._reorder(self._sorted(self._sort_key))
@@ -211,8 +194,33 @@ class KeyedTable(ScrollView, can_focus=True):
                 self._refresh_from(first_moved)
         if gone or added:
             self._size_to_content()
-        self._keep_cursor_valid(first_moved)
-        return touched
+        if self._cursor_key is None and self._row_order:
+            self._place_first_cursor()
+        return touched + len(gone)
+
+    def _store(self, upserts: Mapping[str, Cells]) -> tuple[list[str], list[str], int]:
+        """Keep the rows that are new or differ: (new keys, changed keys, cells that differ)."""
+        added: list[str] = []
+        changed: list[str] = []
+        touched = 0
+        for key, cells in upserts.items():
+            old = self._cells_by_key.get(key)
+            if old is cells or old == cells:
+                continue
+            (added if old is None else changed).append(key)
+            touched += sum(1 for i, cell in enumerate(cells) if old is None or i >= len(old) or old[i] != cell)
+            self._cells_by_key[key] = cells
+            self._row_versions[key] = self._version_counter
+            self._version_counter += 1
+            self._line_cache.pop(key, None)  # never drawn again from what it showed before
+        return added, changed, touched
+
+    def _append(self, added: list[str]) -> int:
+        """New rows go below the others; returns the index of the first."""
+        start = len(self._row_order)
+        self._row_order.extend(added)
+        self._row_index.update((key, start + i) for i, key in enumerate(added))
+        return start
 
     def order_by(self, sort_key: SortKey | None) -> None:
         """Keep rows sorted by `sort_key(key, cells)` (None: insertion order, as `sync_rows` left it);
@@ -266,13 +274,12 @@ class KeyedTable(ScrollView, can_focus=True):
         for index in range(start, len(self._row_order)):
             self._row_index[self._row_order[index]] = index
 
-    def _keep_cursor_valid(self, first_moved: int | None) -> None:
-        if self._cursor_key is None and self._row_order:
-            self._cursor_key = self._row_order[0]  # the first rows arrived: the cursor starts on the top one
-            self._refresh_row(self._cursor_key)
-            self._post_highlighted()
-        elif first_moved is not None:
-            self._scroll_to_cursor()
+    def _place_first_cursor(self) -> None:
+        """The first rows arrived: the cursor starts on the top one. Rows coming and going later
+        never scroll the view (an operator who scrolled away with the wheel stays where they are)."""
+        self._cursor_key = self._row_order[0]
+        self._refresh_row(self._cursor_key)
+        self._post_highlighted()
 
     # -- column widths -------------------------------------------------------------------------
 
@@ -397,7 +404,9 @@ class KeyedTable(ScrollView, can_focus=True):
             segments.append(pad)
             segments.extend(text.render(console))
             segments.append(pad)
-        return Strip(segments, sum(w + 2 * CELL_PADDING for w in self._column_widths))
+        # One segment per run of equal style: the terminal is sent a style code for every segment,
+        # so this is what a repainted line costs over SSH (bench/ssh_cost.py).
+        return Strip(segments, sum(w + 2 * CELL_PADDING for w in self._column_widths)).simplify()
 
     def _style(self, component: str) -> Style:
         style = self._part_styles.get(component)

@@ -298,7 +298,8 @@ KeyedTable > .keyed-table--hover { background: $warning; }
 
 
 def background_of_line(table: KeyedTable, y: int):
-    return table.render_line(y)._segments[1].style.bgcolor
+    first_segment = next(iter(table.render_line(y)))
+    return first_segment.style.bgcolor
 
 
 async def test_the_cursor_is_redrawn_when_the_table_gains_focus_not_kept_from_the_cache():
