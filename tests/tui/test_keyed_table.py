@@ -290,6 +290,21 @@ async def test_columns_wider_than_the_table_scroll_sideways_with_their_header():
         await until(pilot, lambda: screen_lines(app)[0].split()[0] == "COL3")
 
 
+async def test_a_repainted_row_is_sent_as_one_run_per_style_not_three_pieces_per_cell():
+    """Over SSH every segment of a line costs a style code and a reset: a row whose cells share a
+    style goes out as one run, a row with one coloured cell as three."""
+    app = TableApp()
+    async with app.run_test(size=(24, 12)) as pilot:  # as wide as the two columns and their padding
+        table = app.query_one(KeyedTable)
+        table.sync_rows({"plain": (Text("scorer"), Text("3/3")),
+                         "coloured": (Text("ranker"), Text("1/3", style="bold"))})
+        table.move_cursor(row=0)
+        await until(pilot, lambda: shows(app, "ranker"))
+        assert len(list(table.render_line(2))) == 3  # before the cell, the bold cell, after it
+        table.move_cursor(row=1)
+        assert len(list(table.render_line(1))) == 1  # the plain row, now without the cursor
+
+
 TINTED = """
 KeyedTable > .keyed-table--cursor { background: $secondary; }
 KeyedTable:focus > .keyed-table--cursor { background: $primary; }
