@@ -163,6 +163,21 @@ async def test_rows_drawn_before_a_longer_name_arrived_are_redrawn_under_the_mov
         await until(pilot, aligned)
 
 
+async def test_when_the_service_with_the_longest_name_goes_its_column_narrows_again():
+    app = TableApp(columns=(("name", "NAME"), ("ready", "READY", 5)))
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync_rows({"a": (Text("scorer"), Text("3/3")), "b": (Text("ranker-v2"), Text("1/1")),
+                         "c": (Text("property-valuation-model"), Text("2/2"))})
+        await until(pilot, lambda: shows(app, "property-valuation-model"))
+        table.apply_changes({}, removed=["a"])  # not the widest: NAME stays as it is
+        assert table.column_widths[0] == len("property-valuation-model")
+        table.apply_changes({}, removed=["c"])
+        assert table.column_widths[0] == len("ranker-v2")
+        await until(pilot, lambda: screen_lines(app)[1].split() == ["ranker-v2", "1/1"]
+                    and screen_lines(app)[1].index("1/1") == screen_lines(app)[0].index("READY"))
+
+
 async def test_a_253_character_name_is_cut_with_an_ellipsis_and_the_next_columns_stay_on_screen():
     app = TableApp(columns=(("name", "NAME"), ("ready", "READY", 5), ("version", "VERSION")))
     async with app.run_test(size=(80, 12)) as pilot:
