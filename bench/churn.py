@@ -129,7 +129,7 @@ def main() -> None:
         ["deployment scale patches/s sent to cause them", f"{done.get('changes', 0) / secs:,.1f}"],
         ["presses measured (idle, churn)", f"{len(idle_frame)}, {len(churn_frame)}"],
         ["app CPU (share of one core)", f"{cpu * 100:.0f} %"],
-        ["of which the main thread (Textual's event loop: panes, DataTable, compositor)", f"{main_cpu * 100:.0f} %"],
+        ["of which the main thread (Textual's event loop: panes, tables, compositor)", f"{main_cpu * 100:.0f} %"],
         ["of which the other threads (watches, translation, Fleet)", f"{(cpu - main_cpu) * 100:.0f} %"],
         ["frames/s written", f"{len(frames) / (t1 - t0):.1f}"],
         ["app RSS at start -> end of the window (growth)", f"{rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MB "

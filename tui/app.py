@@ -28,6 +28,7 @@ from mlops_tui.themes import THEME_NAMES, build_themes, stylesheet_path, textual
 from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.format import plain
+from mlops_tui.tui.keyed_table import KeyedTable
 from mlops_tui.tui.keygate import KeyGate
 from mlops_tui.tui.keyline import KeyLine
 from mlops_tui.tui.messages import FleetFailed, FleetUpdated, VerificationCrashed, VerificationDone, VerificationLine
@@ -296,8 +297,8 @@ class MlopsApp(App[None]):
         self.query_one(LatencyPane).select(message.key)
         self.refresh_bindings()
 
-    def on_data_table_row_selected(self, event) -> None:
-        if isinstance(event.data_table, ServicesPane):
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        if isinstance(event.table, ServicesPane):
             event.stop()
             self.action_details()
 

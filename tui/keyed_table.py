@@ -1,161 +1,545 @@
-"""A DataTable that is kept in step with a keyed mapping of rows by diffing, never rebuilt.
+"""A table of rows identified by string keys, kept in step by diffing and drawn on Textual's Line API.
 
-Rebuilding (clear + add) loses the operator's cursor and scroll and repaints everything; here only
-stale rows are removed, changed cells updated and new rows appended, inside one batch.
+It is ours end to end: rows, their order, the cursor, the column widths and the render cache are
+fields of this class, and Textual is used only through its public Line API (`ScrollView`,
+`render_line`, `refresh_line`, `virtual_size`, `Strip`, component classes). The DataTable subclass it
+replaces wrote into `DataTable._data` and bumped its private `_update_count` to stay fast under churn:
+a Textual release that changed either would have shown stale cells without an error.
 
-Changed cells repaint only their own row. DataTable's `update_cell` bumps one counter that is part
-of every cached cell, row and line, and refreshes the whole widget, so any update, even far off
-screen, re-rendered and re-sent every visible line on the next frame: under churn on 5,000 services
-that was most of the main thread's time, what delayed key presses (bench/churn.py), and ~14 KB per
-frame over SSH (bench/ssh_cost.py). Here a visible row's cells are written into the table's data and
-only that row is refreshed; an off-screen row's cells are written without any refresh, and the
-caches are invalidated only when such a row comes into view (the `render_lines` check).
+What keeps it cheap under churn (bench/churn.py, bench/ssh_cost.py): a changed row drops its own
+cached line and, only if it is on screen, asks for that one line to be repainted (`refresh_line`);
+a change to a row off screen costs no repaint at all. Lines are cached by row key and checked
+against the row's content version, the column layout and its cursor/hover state, so a line is never
+drawn from a stale cache, and scrolling reuses the lines already drawn.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowKey
+
+Cells = tuple[Text, ...]
+SortKey = Callable[[str, Cells], Any]
+"""Orders rows: called with a row's key and cells, rows are shown in ascending order of the result
+(anything comparable, a tuple for several criteria)."""
+
+FITTED_WIDTH_CAP = 40
+"""A fitted column grows with its widest cell up to this many cells, then cuts cells with an ellipsis:
+one 253-character name must not push every other column off screen."""
+
+HEADER_HEIGHT = 1
+CELL_PADDING = 1
+"""Blank cells either side of each column's text."""
 
 
-class KeyedTable(DataTable):
-    """A DataTable whose rows are identified by string keys and synced with `sync_rows`."""
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int | None = None
+    """Fixed width in cells (state words, counts: keeps the layout from jittering), or None: fitted."""
+    cap: int = FITTED_WIDTH_CAP
+    """The most cells a fitted column takes."""
 
-    def __init__(self, columns: Sequence[tuple], **kwargs) -> None:
-        """`columns`: (key, label) or (key, label, fixed width); fixed widths suit short,
-        fixed-format cells (state words, counts) and keep the layout from jittering."""
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self._column_keys = [column[0] for column in columns]
-        self._column_labels = [column[1] for column in columns]
-        self._column_widths = [column[2] if len(column) > 2 else None for column in columns]
-        self._shown: dict[str, tuple[Text, ...]] = {}
-        self._offscreen_changed: set[str] = set()
-        """Rows changed without a repaint, since table update count `_offscreen_count`."""
-        self._offscreen_count = -1
+    @classmethod
+    def of(cls, spec: Sequence) -> Column:
+        """(key, label) or (key, label, fixed width): the tuples `tui/format.py` declares."""
+        return cls(spec[0], spec[1], spec[2] if len(spec) > 2 else None)
 
-    def on_mount(self) -> None:
-        for key, label, width in zip(self._column_keys, self._column_labels, self._column_widths, strict=True):
-            self.add_column(label, key=key, width=width)
+
+class KeyedTable(ScrollView, can_focus=True):
+    """Rows keyed by strings, synced with `sync_rows`/`apply_changes`; a cursor that follows its row."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "cursor_home", "First row", show=False),
+        Binding("end", "cursor_end", "Last row", show=False),
+        Binding("left", "scroll_left", "Scroll left", show=False),
+        Binding("right", "scroll_right", "Scroll right", show=False),
+    ]
+
+    COMPONENT_CLASSES = {"keyed-table--header", "keyed-table--cursor", "keyed-table--hover"}
+    """Styled by the theme's TCSS (themes/app.tcss): no colour is chosen here."""
+
+    DEFAULT_CSS = """
+    KeyedTable {
+        height: auto;
+        max-height: 100%;
+        overflow: auto auto;
+    }
+    """
+
+    class RowHighlighted(Message):
+        """The cursor moved onto another row (`key` None: the table is empty)."""
+
+        def __init__(self, table: KeyedTable, key: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
+    class RowSelected(Message):
+        """The operator chose the row under the cursor (enter, or a click on the highlighted row)."""
+
+        def __init__(self, table: KeyedTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
+    def __init__(self, columns: Sequence[Sequence], *, sort_key: SortKey | None = None, **kwargs) -> None:
+        """`columns`: (key, label) or (key, label, fixed width), or `Column`s. `sort_key`: see `order_by`."""
+        super().__init__(**kwargs)
+        self._table_columns = [c if isinstance(c, Column) else Column.of(c) for c in columns]
+        self._column_widths = [c.width if c.width is not None else cell_len(c.label) for c in self._table_columns]
+        self._cells_by_key: dict[str, Cells] = {}
+        self._row_order: list[str] = []
+        self._row_index: dict[str, int] = {}
+        self._row_versions: dict[str, int] = {}
+        """Bumped when a row's cells change: part of its cached line's signature."""
+        self._version_counter = 0
+        self._layout_version = 0
+        """Bumped when column widths change: every cached line is then stale."""
+        self._line_cache: dict[str, tuple[tuple, Strip]] = {}
+        self._header_line_cache: tuple[int, Strip] | None = None
+        self._part_styles: dict[str, Style] = {}
+        self._cursor_key: str | None = None
+        self._hover_key: str | None = None
+        self._widths_stale = False
+        self._sort_key = sort_key
+
+    # -- what callers read ---------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._row_order)
 
     @property
     def shown_keys(self) -> list[str]:
-        return list(self._shown)
+        """Row keys in the order they are shown."""
+        return list(self._row_order)
 
-    def cells(self, key: str) -> tuple[Text, ...] | None:
-        return self._shown.get(key)
+    @property
+    def cursor_row(self) -> int | None:
+        """The cursor's row index, None when the table is empty."""
+        return self._row_index.get(self._cursor_key) if self._cursor_key is not None else None
+
+    @property
+    def column_widths(self) -> list[int]:
+        """Each column's width in cells, padding excluded."""
+        return list(self._column_widths)
+
+    def cells(self, key: str) -> Cells | None:
+        return self._cells_by_key.get(key)
+
+    def get_row(self, key: str) -> list[Text]:
+        return list(self._cells_by_key[key])
 
     def selected_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except Exception:
-            return None
-        return row_key.value
+        return self._cursor_key
 
-    def sync_rows(self, rows: Mapping[str, tuple[Text, ...]], *, keep_order: bool = False) -> int:
+    # -- keeping rows in step ------------------------------------------------------------------
+
+    def sync_rows(self, rows: Mapping[str, Cells], *, keep_order: bool = False) -> int:
         """Make the table show exactly `rows` (in their order for new rows). Returns cells touched.
 
-        With `keep_order` (small tables whose order means something, like alerts by severity) a
-        change of order re-lays the rows, keeping the cursor on the same key.
+        With `keep_order` (small tables whose order means something, like alerts by severity) the
+        rows are shown in the order of `rows`; the cursor stays on its key whatever moves.
         """
-        if keep_order:
-            after_sync = [k for k in self._shown if k in rows] + [k for k in rows if k not in self._shown]
-            if list(rows) != after_sync:
-                return self._relay(rows)
-        return self.apply_changes(rows, [k for k in self._shown if k not in rows])
-
-    def _wider(self, column_key: str, value: Text) -> bool:
-        """Re-measure a column only when a cell outgrew it: DataTable re-measures a column over
-        every row, which under churn on thousands of rows costs more than everything else."""
-        column = self.columns.get(column_key)  # type: ignore[call-overload]
-        if column is None:
-            return True
-        if column.width and not column.auto_width:
-            return False
-        return cell_len(value.plain) > column.content_width
-
-    def apply_changes(self, upserts: Mapping[str, tuple[Text, ...]], removed: Iterable[str] = ()) -> int:
-        """Remove `removed`, add or update `upserts` (only the cells that differ): O(changes),
-        not O(table). `sync_rows` is this with every row."""
-        touched = 0
-        with self.app.batch_update():
-            for key in removed:
-                if self._shown.pop(key, None) is not None:
-                    self.remove_row(key)
-                    touched += 1
-            for key, cells in upserts.items():
-                old = self._shown.get(key)
-                if old is None:
-                    self.add_row(*cells, key=key)
-                    touched += len(cells)
-                elif old is not cells and old != cells:
-                    for column, before, after in zip(self._column_keys, old, cells, strict=True):
-                        if before != after:
-                            self._set_cell(key, column, after)
-                            touched += 1
-                    self._repaint_row(key)
-                else:
-                    continue
-                self._shown[key] = cells
+        touched = self.apply_changes(rows, [key for key in self._cells_by_key if key not in rows])
+        if keep_order and self._sort_key is None and list(rows) != self._row_order:
+            self._reorder(list(rows))
         return touched
 
-    def _set_cell(self, key: str, column: str, value: Text) -> None:
-        if self._wider(column, value):  # the column grows: everything moves, repaint it all
-            self.update_cell(key, column, value, update_width=True)
+    def apply_changes(self, upserts: Mapping[str, Cells], removed: Iterable[str] = ()) -> int:
+        """Remove `removed`, add or update `upserts` (cells compared, unchanged rows skipped):
+        O(changes), not O(table). Repaints only changed rows that are on screen."""
+        gone = [key for key in removed if key in self._cells_by_key]
+        first_moved = self._remove(gone) if gone else None
+        added, changed, touched = self._store(upserts)
+        if added:
+            appended_at = self._append(added)
+            first_moved = appended_at if first_moved is None else first_moved
+        widened = self._fit_columns(upserts, added + changed)
+        if self._sort_key is not None and (added or changed):
+            self._reorder(self._sorted(self._sort_key))
+        if widened or self._remeasure_widths():
+            self.refresh()  # every column right of the one that moved shifts: the whole view
         else:
-            self._data[RowKey(key)][ColumnKey(column)] = value  # what update_cell stores, without its repaint
+            for key in changed:
+                self._refresh_row(key)
+            if first_moved is not None:
+                self._refresh_from(first_moved)
+        if gone or added:
+            self._size_to_content()
+        if self._cursor_key is None and self._row_order:
+            self._place_first_cursor()
+        return touched + len(gone)
 
-    def _repaint_row(self, key: str) -> None:
-        """Once per changed row: redraw its line if it is on screen, else only note it."""
-        row = self.get_row_index(key)
-        if self._on_screen(row):
-            self._update_count += 1  # as update_cell does: cached renders of the old value are not used
-            self.refresh_row(row)  # but only this row's line is redrawn and sent, not the whole table
+    def _store(self, upserts: Mapping[str, Cells]) -> tuple[list[str], list[str], int]:
+        """Keep the rows that are new or differ: (new keys, changed keys, cells that differ)."""
+        added: list[str] = []
+        changed: list[str] = []
+        touched = 0
+        for key, cells in upserts.items():
+            old = self._cells_by_key.get(key)
+            if old is cells or old == cells:
+                continue
+            (added if old is None else changed).append(key)
+            touched += sum(1 for i, cell in enumerate(cells) if old is None or i >= len(old) or old[i] != cell)
+            self._cells_by_key[key] = cells
+            self._row_versions[key] = self._version_counter
+            self._version_counter += 1
+            self._line_cache.pop(key, None)  # never drawn again from what it showed before
+        return added, changed, touched
+
+    def _append(self, added: list[str]) -> int:
+        """New rows go below the others; returns the index of the first."""
+        start = len(self._row_order)
+        self._row_order.extend(added)
+        self._row_index.update((key, start + i) for i, key in enumerate(added))
+        return start
+
+    def order_by(self, sort_key: SortKey | None) -> None:
+        """Keep rows sorted by `sort_key(key, cells)` (None: insertion order, as `sync_rows` left it);
+        the cursor stays on its row."""
+        self._sort_key = sort_key
+        if sort_key is not None:
+            self._reorder(self._sorted(sort_key))
+
+    def _sorted(self, sort_key: SortKey) -> list[str]:
+        rows = self._cells_by_key
+        return sorted(self._row_order, key=lambda key: sort_key(key, rows[key]))
+
+    def clear(self) -> None:
+        self.apply_changes({}, list(self._row_order))
+
+    def _remove(self, gone: list[str]) -> int:
+        """Drop rows; returns the first index whose row changed (rows below it moved up)."""
+        gone_set = set(gone)
+        first = min(self._row_index[key] for key in gone)
+        if self._cursor_key in gone_set:
+            self._cursor_key = self._neighbour(self._row_index[self._cursor_key], gone_set)
+            self._post_highlighted()
+        if self._hover_key in gone_set:
+            self._hover_key = None
+        self._widths_stale = self._widths_stale or any(self._sets_a_width(key) for key in gone)
+        for key in gone:
+            del self._cells_by_key[key], self._row_versions[key], self._row_index[key]
+            self._line_cache.pop(key, None)
+        self._row_order = [key for key in self._row_order if key not in gone_set]
+        self._reindex(first)
+        return first
+
+    def _sets_a_width(self, key: str) -> bool:
+        """Whether a fitted column is as wide as it is because of this row: only then can removing
+        it narrow a column. A service deleted from 5,000 then costs its own cells, not a re-measure
+        of every row (all 5,000 services' cells took 50-80 ms on this machine)."""
+        cells = self._cells_by_key[key]
+        return any(column.width is None and cell_len(cells[i].plain) >= self._column_widths[i]
+                   for i, column in enumerate(self._table_columns))
+
+    def _neighbour(self, index: int, gone: set[str]) -> str | None:
+        """Where the cursor goes when its row is removed: the next row that stays (the one that
+        takes its place on screen), else the nearest one above; not back to the top."""
+        below = (key for key in self._row_order[index + 1:] if key not in gone)
+        above = (key for key in reversed(self._row_order[:index]) if key not in gone)
+        return next(below, None) or next(above, None)
+
+    def _reorder(self, order: list[str]) -> None:
+        """Show the same rows in `order`; the cursor keeps its key, so it moves with its row."""
+        if order == self._row_order:
             return
-        if self._offscreen_count != self._update_count:  # the table was re-rendered since: start afresh
-            self._offscreen_changed.clear()
-            self._offscreen_count = self._update_count
-        self._offscreen_changed.add(key)
+        first = next(i for i, (a, b) in enumerate(zip(order, self._row_order, strict=True)) if a != b)
+        self._row_order = order
+        self._reindex(first)
+        self._refresh_from(first)
+        self._scroll_to_cursor()
 
-    def _on_screen(self, row_index: int) -> bool:
-        """Whether the row is in (or one row around) the visible window: rows are one line high."""
-        top = round(self.scroll_offset.y)
-        return top - 1 <= row_index <= top + self.size.height
+    def _reindex(self, start: int) -> None:
+        for index in range(start, len(self._row_order)):
+            self._row_index[self._row_order[index]] = index
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        if self._offscreen_changed:
-            if self._offscreen_count != self._update_count:  # re-rendered since: nothing stale is cached
-                self._offscreen_changed.clear()
-            elif any(self._on_screen(self.get_row_index(k)) for k in self._offscreen_changed if k in self._shown):
-                self._update_count += 1  # a row changed while off screen is now visible: drop the caches
-                self._offscreen_changed.clear()
-        return super().render_lines(crop)
+    def _place_first_cursor(self) -> None:
+        """The first rows arrived: the cursor starts on the top one. Rows coming and going later
+        never scroll the view (an operator who scrolled away with the wheel stays where they are)."""
+        self._cursor_key = self._row_order[0]
+        self._refresh_row(self._cursor_key)
+        self._post_highlighted()
 
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        """DataTable measures new rows' widths on idle, but its cell cache is not keyed on width: a
-        frame drawn before the measure (a loaded machine) would go on being drawn with the cells cut
-        to the old widths. When a width moved, drop those renders and repaint once."""
-        widths = [column.content_width for column in self.columns.values()]
-        super()._update_dimensions(new_rows)
-        if widths != [column.content_width for column in self.columns.values()]:
-            self._update_count += 1
-            self.refresh()
+    # -- column widths -------------------------------------------------------------------------
 
-    def _relay(self, rows: Mapping[str, tuple[Text, ...]]) -> int:
-        selected = self.selected_key()
-        with self.app.batch_update():
-            self.clear()
-            self._shown = {}
-            for key, cells in rows.items():
-                self.add_row(*cells, key=key)
-                self._shown[key] = cells
-            if selected in self._shown:
-                self.move_cursor(row=list(self._shown).index(selected))
-        return sum(len(c) for c in rows.values())
+    def _fit_columns(self, upserts: Mapping[str, Cells], keys: list[str]) -> bool:
+        """Widen fitted columns whose new cells are wider (up to each column's cap). Narrower cells
+        do not shrink a column here: that would re-measure every row on every change."""
+        widened = False
+        for i, column in enumerate(self._table_columns):
+            if column.width is not None or self._column_widths[i] >= column.cap:
+                continue
+            widest = max((cell_len(upserts[key][i].plain) for key in keys), default=0)
+            if widest > self._column_widths[i]:
+                self._column_widths[i] = min(widest, column.cap)
+                widened = True
+        if widened:
+            self._layout_changed()
+        return widened
+
+    def _remeasure_widths(self) -> bool:
+        """After rows were removed, fitted columns may narrow: measured once, over every row."""
+        if not self._widths_stale:
+            return False
+        self._widths_stale = False
+        widths = [
+            c.width if c.width is not None else min(c.cap, max(
+                [cell_len(c.label)] + [cell_len(cells[i].plain) for cells in self._cells_by_key.values()]))
+            for i, c in enumerate(self._table_columns)
+        ]
+        if widths == self._column_widths:
+            return False
+        self._column_widths = widths
+        self._layout_changed()
+        return True
+
+    def _layout_changed(self) -> None:
+        self._layout_version += 1
+        self._header_line_cache = None
+        self._size_to_content()
+
+    def _size_to_content(self) -> None:
+        width = sum(w + 2 * CELL_PADDING for w in self._column_widths)
+        self.virtual_size = Size(width, len(self._row_order) + HEADER_HEIGHT)
+
+    # -- repainting only what changed ---------------------------------------------------------
+
+    def _visible_rows(self) -> range:
+        """Row indexes on screen: the header covers the first line, rows scroll under it."""
+        top = self.scroll_offset.y
+        return range(top, top + max(self.size.height - HEADER_HEIGHT, 0))
+
+    def _refresh_row(self, key: str) -> None:
+        index = self._row_index.get(key)
+        if index is not None and index in self._visible_rows():
+            self.refresh_line(index + HEADER_HEIGHT)
+
+    def _refresh_from(self, first: int) -> None:
+        """Rows from `first` down moved: repaint those on screen, nothing if all are below it."""
+        visible = self._visible_rows()
+        start = max(first, visible.start)
+        if start < visible.stop:
+            self.refresh_lines(start + HEADER_HEIGHT, visible.stop - start)
+
+    def notify_style_update(self) -> None:
+        """The theme or a pseudo-class (focus) changed: every cached line may be drawn differently."""
+        super().notify_style_update()
+        self._part_styles.clear()
+        self._line_cache.clear()
+        self._header_line_cache = None
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        if y < HEADER_HEIGHT:
+            line = self._header_line()
+        else:
+            index = scroll_y + y - HEADER_HEIGHT
+            if index >= len(self._row_order):
+                return Strip.blank(width, base)
+            line = self._row_line(self._row_order[index])
+        return line.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _row_line(self, key: str) -> Strip:
+        cursor, hover = key == self._cursor_key, key == self._hover_key
+        signature = (self._row_versions[key], self._layout_version, cursor, hover)
+        cached = self._line_cache.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        # As DataTable draws them: the row under the mouse is tinted beneath the cells' own colours,
+        # the cursor is drawn over them (its colours are chosen to contrast with its background).
+        base = self.rich_style + self._style("keyed-table--hover") if hover and not cursor else self.rich_style
+        line = self._draw(self._cells_by_key[key], base, self._style("keyed-table--cursor") if cursor else None)
+        self._line_cache[key] = (signature, line)
+        return line
+
+    def _header_line(self) -> Strip:
+        if self._header_line_cache is None or self._header_line_cache[0] != self._layout_version:
+            labels = tuple(Text(column.label) for column in self._table_columns)
+            header = self.rich_style + self._style("keyed-table--header")
+            self._header_line_cache = (self._layout_version, self._draw(labels, header, None))
+        return self._header_line_cache[1]
+
+    def _draw(self, cells: Cells, base: Style, over: Style | None) -> Strip:
+        """One row: each cell cut (…) or padded to its column's width, padded either side; the
+        cells' own styles sit on `base`, and `over` (the cursor) on top of both."""
+        console = self.app.console
+        pad = Segment(" " * CELL_PADDING, base + over if over else base)
+        segments: list[Segment] = []
+        for cell, width in zip(cells, self._column_widths, strict=False):
+            text = cell.copy() if "\n" not in cell.plain else Text(cell.plain.replace("\n", " "), style=cell.style)
+            text.no_wrap = True
+            text.truncate(width, overflow="ellipsis", pad=True)
+            own = cell.style if isinstance(cell.style, Style) else console.get_style(cell.style, default=Style())
+            # Text.render emits spans only (a Text's own style is for console rendering): the cell's
+            # style, over the row's, becomes the first span; spans inside the cell stay above it.
+            text.style = ""
+            text.stylize_before(base + own)
+            if over:
+                text.stylize(over)
+            segments.append(pad)
+            segments.extend(text.render(console))
+            segments.append(pad)
+        # One segment per run of equal style: the terminal is sent a style code for every segment,
+        # so this is what a repainted line costs over SSH (bench/ssh_cost.py).
+        return Strip(segments, sum(w + 2 * CELL_PADDING for w in self._column_widths)).simplify()
+
+    def _style(self, component: str) -> Style:
+        style = self._part_styles.get(component)
+        if style is None:
+            # Not partial: colours such as the cursor's "auto" foreground are resolved against
+            # its background here, as DataTable does.
+            style = self._part_styles[component] = self.get_component_rich_style(component)
+        return style
+
+    # -- the cursor ----------------------------------------------------------------------------
+
+    def move_cursor(self, *, row: int) -> None:
+        """Put the cursor on the row at index `row` (clamped) and scroll it into view."""
+        if not self._row_order:
+            return
+        self._set_cursor(self._row_order[max(0, min(row, len(self._row_order) - 1))])
+
+    def move_cursor_to_key(self, key: str) -> None:
+        if key in self._row_index:
+            self._set_cursor(key)
+
+    def _set_cursor(self, key: str) -> None:
+        if key == self._cursor_key:
+            self._scroll_to_cursor()
+            return
+        old, self._cursor_key = self._cursor_key, key
+        if old is not None:
+            self._refresh_row(old)
+        self._scroll_to_cursor()
+        self._refresh_row(key)
+        self._post_highlighted()
+
+    def _scroll_to_cursor(self) -> None:
+        """Scroll the least that shows the cursor's row below the header."""
+        index = self.cursor_row
+        rows_on_screen = self.size.height - HEADER_HEIGHT
+        if index is None or rows_on_screen <= 0:
+            return
+        top = self.scroll_offset.y
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + rows_on_screen:
+            self.scroll_to(y=index - rows_on_screen + 1, animate=False)
+
+    def _post_highlighted(self) -> None:
+        self.post_message(self.RowHighlighted(self, self._cursor_key))
+
+    def _step(self, rows: int) -> None:
+        index = self.cursor_row
+        if index is not None:
+            self.move_cursor(row=index + rows)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._scroll_to_cursor()
+
+    def action_cursor_up(self) -> None:
+        self._step(-1)
+
+    def action_cursor_down(self) -> None:
+        self._step(+1)
+
+    def action_page_up(self) -> None:
+        self._step(-max(self.size.height - HEADER_HEIGHT, 1))
+
+    def action_page_down(self) -> None:
+        self._step(+max(self.size.height - HEADER_HEIGHT, 1))
+
+    def action_cursor_home(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_cursor_end(self) -> None:
+        self.move_cursor(row=len(self._row_order) - 1)
+
+    def action_scroll_right(self) -> None:
+        """Sideways a column at a time, so a column is never shown cut at the left edge."""
+        x = self.scroll_offset.x
+        self.scroll_to(x=next((start for start in self._column_starts() if start > x), self.max_scroll_x),
+                       animate=False)
+
+    def action_scroll_left(self) -> None:
+        x = self.scroll_offset.x
+        self.scroll_to(x=max((start for start in self._column_starts() if start < x), default=0), animate=False)
+
+    def _column_starts(self) -> list[int]:
+        starts, x = [], 0
+        for width in self._column_widths:
+            starts.append(x)
+            x += width + 2 * CELL_PADDING
+        return starts
+
+    def action_select_cursor(self) -> None:
+        if self._cursor_key is not None:
+            self.post_message(self.RowSelected(self, self._cursor_key))
+
+    # -- the mouse -----------------------------------------------------------------------------
+
+    def _key_at(self, event: events.MouseEvent) -> str | None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < HEADER_HEIGHT:
+            return None
+        index = self.scroll_offset.y + offset.y - HEADER_HEIGHT
+        return self._row_order[index] if 0 <= index < len(self._row_order) else None
+
+    def on_click(self, event: events.Click) -> None:
+        """A click highlights a row; a click on the highlighted row selects it (as enter does), so
+        one stray click never opens anything."""
+        key = self._key_at(event)
+        if key is None:
+            return
+        event.stop()
+        if key == self._cursor_key:
+            self.action_select_cursor()
+        else:
+            self._set_cursor(key)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._set_hover(self._key_at(event))
+
+    def on_leave(self, _event: events.Leave) -> None:
+        self._set_hover(None)
+
+    def _set_hover(self, key: str | None) -> None:
+        if key == self._hover_key:
+            return
+        old, self._hover_key = self._hover_key, key
+        for row in (old, key):
+            if row is not None:
+                self._refresh_row(row)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.message import Message
-from textual.widgets import DataTable
 
 from mlops_tui.backends.model import ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
@@ -108,7 +107,6 @@ class ServicesPane(PaneMixin, KeyedTable):
         key = self.selected_key()
         return self._keys.get(key) if key else None
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         event.stop()
-        key = event.row_key.value if event.row_key else None
-        self.post_message(self.Selected(self._keys.get(key) if key else None))
+        self.post_message(self.Selected(self._keys.get(event.key) if event.key else None))
