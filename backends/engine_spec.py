@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_tui.backends.model import Platform
-
 if TYPE_CHECKING:  # the command line reads the specs: --help stays free of the backends' contract
     from mlops_tui.backends.base import Backend
     from mlops_tui.backends.model import ModelService
@@ -83,8 +81,9 @@ class EngineSpec:
     """The engine's config table and settings key: 'kubernetes', 'swarm', 'prometheus', 'alertmanager'."""
     title: str
     """Its group in `--help`."""
-    platform: Platform | None
-    """The platform its clusters run on; None for metrics and alert sources."""
+    platform: str | None
+    """The `Platform` value its clusters run on ('k8s', 'swarm'); None for metrics and alert sources.
+    A plain string, so that `--help` reads the registry without importing the domain model."""
     options: tuple[EngineOption, ...]
     build: Callable[[Mapping[str, Any], BuildContext], Sequence[Backend]]
     """The backends for these settings (options by name, defaults filled in); may raise: the error is

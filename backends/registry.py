@@ -36,11 +36,13 @@ def build_backends(options: Mapping[str, Mapping[str, Any]], context: BuildConte
     """Every backend the settings ask for, engine by engine; an engine whose set-up fails appears as one
     `FailedSource` naming why, and never stops the others."""
     from mlops_tui.backends.failed_source import FailedSource
+    from mlops_tui.backends.model import Platform
 
     backends: list[Backend] = []
     for spec in engines():
         try:
             backends += spec.build({**spec.defaults(), **options.get(spec.name, {})}, context)
         except Exception as exc:
-            backends.append(FailedSource(spec.name, str(exc) or type(exc).__name__, spec.platform))
+            platform = Platform(spec.platform) if spec.platform else None
+            backends.append(FailedSource(spec.name, str(exc) or type(exc).__name__, platform))
     return backends

@@ -9,7 +9,6 @@ from mlops_tui.backends.engine_spec import BuildContext, EngineOption, EngineSpe
 
 if TYPE_CHECKING:
     from mlops_tui.backends.base import Backend
-from mlops_tui.backends.model import Platform
 
 
 def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:
@@ -29,7 +28,7 @@ def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backen
 KUBERNETES = EngineSpec(
     name="kubernetes",
     title="Kubernetes",
-    platform=Platform.K8S,
+    platform="k8s",
     options=(
         EngineOption("contexts", OptionKind.STRINGS, "kubeconfig context to watch (repeatable; default: the current "
                      "context)", flags=("--context",), metavar="NAME", default=[]),

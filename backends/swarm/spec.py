@@ -9,7 +9,6 @@ from mlops_tui.backends.engine_spec import BuildContext, EngineOption, EngineSpe
 
 if TYPE_CHECKING:
     from mlops_tui.backends.base import Backend
-from mlops_tui.backends.model import Platform
 
 
 def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:
@@ -21,7 +20,7 @@ def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backen
 SWARM = EngineSpec(
     name="swarm",
     title="Docker Swarm",
-    platform=Platform.SWARM,
+    platform="swarm",
     options=(
         EngineOption("endpoints", OptionKind.STRINGS,
                      "Swarm manager: unix://, tcp://, ssh://user@host or a docker context name (repeatable; "
