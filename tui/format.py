@@ -31,13 +31,30 @@ from mlops_tui.backends.model import (
 StyleFor = Callable[[str], Style | str]
 """Semantic name ('healthy', 'degraded', 'down', 'unknown', 'canary', ...) → a style."""
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f]|"
+    # Unicode's invisible format characters and line/paragraph separators (categories Cf, Zl, Zp,
+    # Unicode 14): a bidi override (U+202E) would reverse the rest of the line on screen, a zero-width
+    # space would make two names that differ look the same. tests/unit/test_plain_text.py checks the list
+    # against unicodedata.
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 
 
 def plain(value: object) -> str:
-    """Text safe for a terminal: control characters (ESC, CR, BEL, C1...) become visible \\xNN."""
+    """Text safe for a terminal: control characters (ESC, CR, BEL, C1...) become visible \\xNN, and
+    invisible format characters (bidi overrides, zero-width spaces) \\uNNNN."""
     text = "" if value is None else str(value)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(_visible, text)
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def literal(value: object, style: Style | str = "") -> Text:
