@@ -9,7 +9,7 @@ the pane turns into a style from the theme.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 from rich.style import Style
@@ -134,6 +134,26 @@ def service_state(service: ModelService) -> tuple[str, str]:
     return "● ok", "healthy"
 
 
+def row_state(service: ModelService, firing: Sequence[Alert] = (), health: ClusterHealth | None = None,
+              ) -> tuple[str, str]:
+    """(glyph and word, semantic) for a service's row: its workload's state, folded with what concerns
+    it. A cluster whose data is stale or unreadable says so first (what the row shows may be old). A
+    firing alert on an otherwise healthy service replaces `● ok` with its count and worst severity:
+    `● ok` never stands beside a firing alert."""
+    if health is not None and health.state in (HealthState.STALE, HealthState.ERROR):
+        return "◌ stale", "unknown"
+    word, semantic = service_state(service)
+    firing = [a for a in firing if a.state is AlertState.FIRING]
+    if firing and semantic == "healthy":
+        worst = max(a.severity for a in firing)
+        if worst >= Severity.CRITICAL:
+            return f"✖ {len(firing)} critical", "down"
+        if worst >= Severity.WARNING:
+            return f"▲ {len(firing)} warning", "degraded"
+        return f"▲ {len(firing)} alert{'s' if len(firing) > 1 else ''}", "degraded"
+    return word, semantic
+
+
 def canary_text(service: ModelService) -> tuple[str, str]:
     canary = service.canary
     if canary is None:
@@ -192,10 +212,13 @@ def gpus_text(service: ModelService) -> str:
 
 
 def service_cells(
-    service: ModelService, alert_count: int, style_for: StyleFor = no_style,
-    last_action: tuple[str, bool | None] | None = None,
+    service: ModelService, alerts: Sequence[Alert] = (), style_for: StyleFor = no_style,
+    last_action: tuple[str, bool | None] | None = None, health: ClusterHealth | None = None,
 ) -> tuple[Text, ...]:
-    state, semantic = service_state(service)
+    """One services row. `alerts`: the firing and pending alerts tied to the service; `health`: its
+    cluster's."""
+    state, semantic = row_state(service, alerts, health)
+    alert_count = len(alerts)
     canary, canary_style = canary_text(service)
     bluegreen, bg_style = bluegreen_text(service)
     key = service.key

@@ -28,7 +28,7 @@ from mlops_tui.backends.model import (
 )
 from mlops_tui.backends.state import FleetState
 from mlops_tui.tui.config import Settings
-from mlops_tui.tui.format import age, plain, requests_text, service_state
+from mlops_tui.tui.format import age, plain, requests_text, row_state
 
 
 def to_jsonable(value: Any) -> Any:
@@ -92,7 +92,7 @@ def service_document(state: FleetState, key: ServiceKey) -> dict[str, Any]:
     return {
         **key_document(key),
         "platform": service.platform.value,
-        "state": service_state(service)[0].split(" ", 1)[1],
+        "state": _row_word(state, key),
         "ready": service.ready,
         "desired": service.desired,
         "updated": service.updated,
@@ -110,6 +110,12 @@ def service_document(state: FleetState, key: ServiceKey) -> dict[str, Any]:
                    for a in state.alerts if a.service == key],
         "latency": latency_document(series) if series is not None else None,
     }
+
+
+def _row_word(state: FleetState, key: ServiceKey) -> str:
+    """The state word the dashboard's row shows ('ok', 'degraded', 'stale', '1 critical', ...)."""
+    firing = [a for a in state.alerts if a.service == key]
+    return row_state(state.services[key], firing, state.health.get(key.cluster))[0].split(" ", 1)[1]
 
 
 def latency_document(series: LatencySeries) -> dict[str, Any]:
@@ -231,7 +237,8 @@ def print_table(state: FleetState, out=sys.stdout) -> None:
     ])
     table(["CLUSTER", "NAMESPACE", "KIND", "NAME", "READY", "VERSION", "STATE"], [
         [plain(k.cluster), plain(k.namespace or "-"), k.kind.value, plain(k.name),
-         f"{s.ready}/{s.desired}", plain(s.version or "-"), service_state(s)[0]]
+         f"{s.ready}/{s.desired}", plain(s.version or "-"), row_state(s, [a for a in state.alerts if a.service == k],
+                                                                       state.health.get(k.cluster))[0]]
         for k, s in sorted(state.services.items())
     ])
     table(["CLUSTER", "NODE", "RESOURCE", "ALLOCATABLE", "ALLOCATED", "FREE", "READY", "HELD BY"], [

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.message import Message
 
-from mlops_tui.backends.model import ServiceKey
+from mlops_tui.backends.model import Alert, AlertState, HealthState, ModelService, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import SERVICE_COLUMNS, service_cells, service_matches
 from mlops_tui.tui.keyed_table import KeyedTable
@@ -36,17 +36,22 @@ class ServicesPane(PaneMixin, KeyedTable):
         self.border_title = self.pane_title
         self._rows: dict[str, tuple[Text, ...]] = {}
         self._keys: dict[str, ServiceKey] = {}
-        self._alert_counts: dict[ServiceKey, int] = {}
+        self._alerts: dict[ServiceKey, tuple[Alert, ...]] = {}
+        """Firing and pending alerts per service, as last drawn."""
+        self._stale_clusters: frozenset[str] = frozenset()
         self._marks: dict[ServiceKey, tuple[str, bool | None]] = {}
         self._state = FleetState()
         self.filter_text = ""
 
     def show(self, state: FleetState, delta: FleetDelta | None) -> None:
         self._state = state
-        counts: dict[ServiceKey, int] = {}
+        grouped: dict[ServiceKey, list[Alert]] = {}
         for alert in state.alerts:
-            if alert.service is not None and alert.state.value in ("firing", "pending"):
-                counts[alert.service] = counts.get(alert.service, 0) + 1
+            if alert.service is not None and alert.state in (AlertState.FIRING, AlertState.PENDING):
+                grouped.setdefault(alert.service, []).append(alert)
+        alerts = {key: tuple(found) for key, found in grouped.items()}
+        stale = frozenset(name for name, h in state.health.items()
+                          if h.state in (HealthState.STALE, HealthState.ERROR))
         if delta is None:
             changed = set(state.services)
             self._rows.clear()
@@ -57,15 +62,19 @@ class ServicesPane(PaneMixin, KeyedTable):
                 self._rows.pop(row_key(key), None)
                 self._keys.pop(row_key(key), None)
             if delta.alerts:
-                changed |= {k for k in set(counts) ^ set(self._alert_counts) if k in state.services}
-                changed |= {k for k, n in counts.items() if self._alert_counts.get(k) != n and k in state.services}
-        self._alert_counts = counts
+                changed |= {k for k in set(alerts) | set(self._alerts)
+                            if alerts.get(k) != self._alerts.get(k) and k in state.services}
+            if delta.health and stale != self._stale_clusters:
+                moved = stale ^ self._stale_clusters
+                changed |= {k for k in state.services if k.cluster in moved}
+        self._alerts = alerts
+        self._stale_clusters = stale
         for key in sorted(changed):
             service = state.services.get(key)
             if service is None:
                 continue
             rk = row_key(key)
-            self._rows[rk] = service_cells(service, counts.get(key, 0), self.style_for, self._marks.get(key))
+            self._rows[rk] = self._cells(service, self._marks.get(key))
             self._keys[rk] = key
         if delta is None:  # a full render keeps a stable, readable order
             self._rows = dict(sorted(self._rows.items()))
@@ -83,8 +92,13 @@ class ServicesPane(PaneMixin, KeyedTable):
         self._marks[key] = mark
         service = self._state.services.get(key)
         if service is not None:
-            self._rows[row_key(key)] = service_cells(service, self._alert_counts.get(key, 0), self.style_for, mark)
+            self._rows[row_key(key)] = self._cells(service, mark)
             self._sync()
+
+    def _cells(self, service: ModelService, mark: tuple[str, bool | None] | None) -> tuple[Text, ...]:
+        key = service.key
+        return service_cells(service, self._alerts.get(key, ()), self.style_for, mark,
+                             self._state.health.get(key.cluster))
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
