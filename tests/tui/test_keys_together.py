@@ -101,7 +101,7 @@ async def test_a_whole_action_typed_ahead_stops_at_the_preview_and_says_why():
         burst(app, "s", "4", "enter", "y")  # one read: the operator never saw the preview
         await until(pilot, lambda: screen_name(app) == "PreviewScreen" and app._keys.held == 0)
         await until(pilot, lambda: ignored_notice(app) == EARLY_KEY)
-        assert "scale to 4" in visible_text(app)
+        await until(pilot, lambda: "scale to 4" in visible_text(app))  # painted, not only pushed
         assert backend.mutations == [] and audit == []
         await pilot.press("y")  # now seen: this one applies
         await until(pilot, lambda: len(audit) == 1)
@@ -301,3 +301,4 @@ async def test_two_submissions_reaching_a_dialog_before_it_closes_give_one_resul
         await until(pilot, lambda: not isinstance(app.screen, ScaleDialog))
         await pilot.pause(0.2)
         assert results == [Scale(4)] and len(app.screen_stack) == 1
+
