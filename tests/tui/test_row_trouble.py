@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from mlops_tui.backends.base import Change
 from mlops_tui.backends.model import Alert, AlertState, HealthState, Severity, freeze_labels
-
 from tests.fakes import T0
 from tests.tui.conftest import make_app, until
 from tests.tui.test_dashboard import cell, names
