@@ -27,7 +27,8 @@ async def test_a_healthy_service_with_a_firing_alert_never_reads_ok():
         await until(pilot, lambda: cell(app, "property-valuation-model", "state") == "✖ 1 critical")
         assert cell(app, "property-valuation-model", "alerts") == "⚠ 1"
         # A second, warning-level one: the count grows, the worst severity stays.
-        both = (firing("property-valuation-model", Severity.CRITICAL), firing("property-valuation-model", Severity.WARNING))
+        name = "property-valuation-model"
+        both = (firing(name, Severity.CRITICAL), firing(name, Severity.WARNING))
         app.fleet.submit(Change(source="prometheus", alerts=both))
         app.fleet.flush()
         await until(pilot, lambda: cell(app, "property-valuation-model", "state") == "✖ 2 critical")
