@@ -85,9 +85,7 @@ class KeyedTable(ScrollView, can_focus=True):
     }
     """
 
-    class RowHighlighted(Message):
-        """The cursor moved onto another row (`key` None: the table is empty)."""
-
+    class _RowMessage(Message):
         def __init__(self, table: KeyedTable, key: str | None) -> None:
             super().__init__()
             self.table = table
@@ -97,17 +95,13 @@ class KeyedTable(ScrollView, can_focus=True):
         def control(self) -> KeyedTable:
             return self.table
 
-    class RowSelected(Message):
+    class RowHighlighted(_RowMessage):
+        """The cursor moved onto another row (`key` None: the table is empty)."""
+
+    class RowSelected(_RowMessage):
         """The operator chose the row under the cursor (enter, or a click on the highlighted row)."""
 
-        def __init__(self, table: KeyedTable, key: str) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-
-        @property
-        def control(self) -> KeyedTable:
-            return self.table
+        key: str
 
     def __init__(self, columns: Sequence[Sequence], *, sort_key: SortKey | None = None, **kwargs) -> None:
         """`columns`: (key, label) or (key, label, fixed width), or `Column`s. `sort_key`: see `order_by`."""
