@@ -154,6 +154,16 @@ def row_state(service: ModelService, firing: Sequence[Alert] = (), health: Clust
     return word, semantic
 
 
+TROUBLE_NONE = 3
+
+
+def trouble_rank(state_word: str) -> int:
+    """How bad a row's state is, worst first: 0 down or a critical alert (✖), 1 degraded, paused or a
+    warning (▲), 2 data gone stale (◌), 3 nothing wrong (ok, rolling out, scaled to zero). Only a
+    change of rank re-orders the table: a replica count ticking never moves a row."""
+    return {"✖": 0, "▲": 1, "◌": 2}.get(state_word[:1], TROUBLE_NONE)
+
+
 def canary_text(service: ModelService) -> tuple[str, str]:
     canary = service.canary
     if canary is None:
@@ -214,9 +224,11 @@ def gpus_text(service: ModelService) -> str:
 def service_cells(
     service: ModelService, alerts: Sequence[Alert] = (), style_for: StyleFor = no_style,
     last_action: tuple[str, bool | None] | None = None, health: ClusterHealth | None = None,
+    with_cluster: bool = False,
 ) -> tuple[Text, ...]:
     """One services row. `alerts`: the firing and pending alerts tied to the service; `health`: its
-    cluster's."""
+    cluster's; `with_cluster`: another cluster has a service of the same name, so the NAME cell says
+    which cluster this one is in (the CLUSTER column may be off screen at 80 columns)."""
     state, semantic = row_state(service, alerts, health)
     alert_count = len(alerts)
     canary, canary_style = canary_text(service)
@@ -225,7 +237,7 @@ def service_cells(
     ready = f"{service.ready}/{service.desired}"
     cells = {
         "state": Text(state, style=style_for(semantic), no_wrap=True),
-        "name": literal(key.name),
+        "name": literal(f"{key.name} @{key.cluster}" if with_cluster else key.name),
         "namespace": literal(key.namespace or "-"),
         "cluster": literal(key.cluster),
         "kind": Text(KIND_SHORT.get(key.kind.value, key.kind.value), no_wrap=True),

@@ -123,6 +123,8 @@ class KeyedTable(ScrollView, can_focus=True):
         self._hover_key: str | None = None
         self._widths_stale = False
         self._sort_key = sort_key
+        self._sort_values: dict[str, Any] = {}
+        """Each row's sort value as last ranked: rows are re-ranked only when one of them moves."""
 
     # -- what callers read ---------------------------------------------------------------------
 
@@ -177,7 +179,7 @@ class KeyedTable(ScrollView, can_focus=True):
             appended_at = self._append(added)
             first_moved = appended_at if first_moved is None else first_moved
         widened = self._fit_columns(upserts, added + changed)
-        if self._sort_key is not None and (added or changed):
+        if self._sort_key is not None and (added or self._rank_moved(changed)):
             self._reorder(self._sorted(self._sort_key))
         if widened or self._remeasure_widths():
             self.refresh()  # every column right of the one that moved shifts: the whole view
@@ -225,7 +227,16 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def _sorted(self, sort_key: SortKey) -> list[str]:
         rows = self._cells_by_key
-        return sorted(self._row_order, key=lambda key: sort_key(key, rows[key]))
+        self._sort_values = {key: sort_key(key, rows[key]) for key in self._row_order}
+        return sorted(self._row_order, key=self._sort_values.__getitem__)
+
+    def _rank_moved(self, changed: list[str]) -> bool:
+        """Whether a changed row's sort value moved: a row whose cells change but whose rank does not
+        (a replica count ticking, a version rolling) keeps its place, and the table is not re-sorted."""
+        sort_key = self._sort_key
+        assert sort_key is not None
+        rows = self._cells_by_key
+        return any(self._sort_values.get(key) != sort_key(key, rows[key]) for key in changed)
 
     def clear(self) -> None:
         self.apply_changes({}, list(self._row_order))

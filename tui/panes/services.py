@@ -9,7 +9,14 @@ from textual.message import Message
 
 from mlops_tui.backends.model import Alert, AlertState, HealthState, ModelService, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
-from mlops_tui.tui.format import SERVICE_COLUMNS, service_cells, service_matches
+from mlops_tui.tui.format import (
+    SERVICE_COLUMNS,
+    TROUBLE_NONE,
+    row_state,
+    service_cells,
+    service_matches,
+    trouble_rank,
+)
 from mlops_tui.tui.keyed_table import KeyedTable
 from mlops_tui.tui.panes.base import PaneMixin
 
@@ -32,9 +39,13 @@ class ServicesPane(PaneMixin, KeyedTable):
         key: ServiceKey | None
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(SERVICE_COLUMNS, id=self.pane_id, classes="pane", **kwargs)
+        super().__init__(SERVICE_COLUMNS, id=self.pane_id, classes="pane", sort_key=self._trouble_first, **kwargs)
         self.border_title = self.pane_title
         self._rows: dict[str, tuple[Text, ...]] = {}
+        self._ranks: dict[str, int] = {}
+        """Each row's trouble rank (`trouble_rank`): the table re-ranks only when one moves."""
+        self._shared_names: frozenset[str] = frozenset()
+        """Service names found in more than one cluster: their rows name the cluster too."""
         self._keys: dict[str, ServiceKey] = {}
         self._alerts: dict[ServiceKey, tuple[Alert, ...]] = {}
         """Firing and pending alerts per service, as last drawn."""
@@ -56,11 +67,19 @@ class ServicesPane(PaneMixin, KeyedTable):
             changed = set(state.services)
             self._rows.clear()
             self._keys.clear()
+            self._shared_names = _shared_names(state)
         else:
             changed = set(delta.services)
             for key in delta.removed:
                 self._rows.pop(row_key(key), None)
                 self._keys.pop(row_key(key), None)
+                self._ranks.pop(row_key(key), None)
+            if delta.removed or any(row_key(k) not in self._keys for k in delta.services):
+                shared = _shared_names(state)
+                if shared != self._shared_names:
+                    moved_names = shared ^ self._shared_names
+                    changed |= {k for k in state.services if k.name in moved_names}
+                    self._shared_names = shared
             if delta.alerts:
                 changed |= {k for k in set(alerts) | set(self._alerts)
                             if alerts.get(k) != self._alerts.get(k) and k in state.services}
@@ -97,8 +116,15 @@ class ServicesPane(PaneMixin, KeyedTable):
 
     def _cells(self, service: ModelService, mark: tuple[str, bool | None] | None) -> tuple[Text, ...]:
         key = service.key
-        return service_cells(service, self._alerts.get(key, ()), self.style_for, mark,
-                             self._state.health.get(key.cluster))
+        alerts, health = self._alerts.get(key, ()), self._state.health.get(key.cluster)
+        self._ranks[row_key(key)] = trouble_rank(row_state(service, alerts, health)[0])
+        return service_cells(service, alerts, self.style_for, mark, health,
+                             with_cluster=key.name in self._shared_names)
+
+    def _trouble_first(self, key: str, _cells: tuple[Text, ...]) -> tuple[int, str, str, str, str]:
+        """Worst first, then cluster, namespace and name."""
+        cluster, namespace, kind, name = key.split("\x1f")
+        return self._ranks.get(key, TROUBLE_NONE), cluster, namespace, name, kind
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
@@ -124,3 +150,10 @@ class ServicesPane(PaneMixin, KeyedTable):
     def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         event.stop()
         self.post_message(self.Selected(self._keys.get(event.key) if event.key else None))
+
+
+def _shared_names(state: FleetState) -> frozenset[str]:
+    clusters: dict[str, set[str]] = {}
+    for key in state.services:
+        clusters.setdefault(key.name, set()).add(key.cluster)
+    return frozenset(name for name, where in clusters.items() if len(where) > 1)
