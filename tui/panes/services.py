@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rich.text import Text
 from textual.message import Message
@@ -121,10 +122,9 @@ class ServicesPane(PaneMixin, KeyedTable):
         return service_cells(service, alerts, self.style_for, mark, health,
                              with_cluster=key.name in self._shared_names)
 
-    def _trouble_first(self, key: str, _cells: tuple[Text, ...]) -> tuple[int, str, str, str, str]:
+    def _trouble_first(self, key: str, _cells: tuple[Text, ...]) -> tuple[int, tuple[str, ...]]:
         """Worst first, then cluster, namespace and name."""
-        cluster, namespace, kind, name = key.split("\x1f")
-        return self._ranks.get(key, TROUBLE_NONE), cluster, namespace, name, kind
+        return self._ranks.get(key, TROUBLE_NONE), _by_place(key)
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
@@ -157,3 +157,10 @@ def _shared_names(state: FleetState) -> frozenset[str]:
     for key in state.services:
         clusters.setdefault(key.name, set()).add(key.cluster)
     return frozenset(name for name, where in clusters.items() if len(where) > 1)
+
+
+@lru_cache(maxsize=65536)
+def _by_place(row: str) -> tuple[str, ...]:
+    """A row key's (cluster, namespace, name, kind): the order among rows of equal trouble."""
+    cluster, namespace, kind, name = row.split("\x1f")
+    return cluster, namespace, name, kind
