@@ -63,8 +63,11 @@ class Auth:
     def signed_token(self, user: str = ADMIN_USER, ttl: float = 3.0) -> str:
         return mint_signed_token(self.signing_key, user, self._clock() + ttl)
 
-    def authenticate(self, header: str | None) -> User | None:
-        user = self._user_of(header)
+    def authenticate(self, header: str | None, peer_cert: dict | None = None) -> User | None:
+        """The user a verified client certificate names (x509 first, as kube-apiserver), else the
+        bearer token's; None (401) when neither authenticates."""
+        user = _certificate_user(peer_cert) if peer_cert else None
+        user = user or self._user_of(header)
         if user is None and header:
             with self._lock:
                 self.rejected += 1
@@ -103,3 +106,13 @@ class Auth:
                 and verb == "create":
             return True
         return verb in READ_VERBS
+
+
+def _certificate_user(peer_cert: dict) -> User | None:
+    """CN is the user name, each O a group; `system:masters` is the admin role (ssl's getpeercert form)."""
+    names = [pair for rdn in peer_cert.get("subject", ()) for pair in rdn]
+    user = next((value for key, value in names if key == "commonName"), "")
+    groups = tuple(value for key, value in names if key == "organizationName")
+    if not user:
+        return None
+    return User(user, (*groups, "system:authenticated"), "system:masters" in groups)

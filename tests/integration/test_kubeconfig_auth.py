@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -391,3 +392,55 @@ def test_proxy_url_sends_the_app_and_kubectl_through_the_proxy(tmp_path, cluster
         assert info.value.status == 0 and "\n" not in str(info.value)
     finally:
         client.close()
+
+
+# -- client certificates ----------------------------------------------------------------------
+
+
+def test_client_certificate_files_authenticate_as_the_certificates_user(tmp_path, cluster):
+    from mlops_tui.sim.kube.tls import issue_client_cert
+
+    cert, key = issue_client_cert("ana@ml-platform", ("system:masters",))
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "ana.crt").write_bytes(cert)
+    (tmp_path / "pki" / "ana.key").write_bytes(key)
+    doc = base_config(cluster)
+    doc["users"] = [{"name": "ana", "user": {"client-certificate": "pki/ana.crt", "client-key": "pki/ana.key"}}]
+    doc["contexts"] = [{"name": "x509", "context": {"cluster": cluster.name, "user": "ana"}}]
+    doc["current-context"] = "x509"
+    kubeconfig = write(tmp_path / "config", doc)
+    cluster.auth.require_signed_tokens()  # no static token could let it in: only the certificate
+    (target,) = resolve_targets(kubeconfig=kubeconfig)
+    client = connect(target)
+    try:
+        assert whoami(client) == "ana@ml-platform" == kubectl_whoami(kubeconfig)
+    finally:
+        client.close()
+
+
+def test_a_plugin_handing_out_a_client_certificate_authenticates_with_it(tmp_path, cluster):
+    """AKS-style: the plugin prints clientCertificateData/clientKeyData; the key only ever reaches disk
+    for the instant `ssl` needs to load it."""
+    from mlops_tui.sim.kube.tls import issue_client_cert
+
+    cert, key = issue_client_cert("aks-operator", ("system:masters",))
+    credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                  "status": {"clientCertificateData": cert.decode(), "clientKeyData": key.decode()}}
+    script = tmp_path / "cert-plugin"
+    script.write_text(f"#!{sys.executable}\nprint({json.dumps(json.dumps(credential))})\n")
+    script.chmod(0o755)
+    doc = base_config(cluster)
+    doc["users"] = [{"name": "aks", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                                       "command": str(script), "interactiveMode": "IfAvailable"}}}]
+    doc["contexts"] = [{"name": "aks", "context": {"cluster": cluster.name, "user": "aks"}}]
+    doc["current-context"] = "aks"
+    kubeconfig = write(tmp_path / "config", doc)
+    cluster.auth.require_signed_tokens()
+    (target,) = resolve_targets(kubeconfig=kubeconfig)
+    client = connect(target)
+    try:
+        assert whoami(client) == "aks-operator" == kubectl_whoami(kubeconfig)
+    finally:
+        client.close()
+    leftovers = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith("mlops-tui-client-cert-")]
+    assert leftovers == []
