@@ -486,4 +486,7 @@ def connect(target: ClusterTarget, pool_size: int = 32) -> RawClient:
     kc.check_exec_runnable(ctx)
     if ctx.proxy_url and not ctx.proxy_url.startswith(("http:", "https:", "socks5:", "socks5h:")):
         raise KubeConfigError(f"context {ctx.context}: proxy-url {ctx.proxy_url} must be http, https or socks5")
+    if ctx.server.startswith("https:"):
+        # A CA or client certificate that `ssl` refuses is a start-up error, not a retry loop later.
+        tls_context(ctx, Credential("", ctx.cert_data, ctx.key_data))
     return RawClient(ctx, pool_size=pool_size)

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,12 +151,12 @@ class ContextConfig:
     insecure: bool
     tls_server_name: str
     proxy_url: str
-    token: str
+    token: str = field(repr=False)
     token_file: str
     username: str
-    password: str
-    cert_data: bytes | None
-    key_data: bytes | None
+    password: str = field(repr=False)
+    cert_data: bytes | None = field(repr=False)
+    key_data: bytes | None = field(repr=False)
     exec: ExecConfig | None
     cluster_extension: Any = None
 
@@ -273,9 +273,9 @@ def check_exec_runnable(ctx: ContextConfig) -> None:
 class Credential:
     """What one request carries: a header, and the client certificate its TLS connection presents."""
 
-    authorization: str = ""
-    cert_data: bytes | None = None
-    key_data: bytes | None = None
+    authorization: str = field(default="", repr=False)
+    cert_data: bytes | None = field(default=None, repr=False)
+    key_data: bytes | None = field(default=None, repr=False)
 
 
 class Credentials:
@@ -432,7 +432,3 @@ def _timestamp(value: Any, name: str) -> float | None:
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=datetime.timezone.utc)
     return stamp.timestamp()
-
-
-def context_names(config: KubeConfig) -> Sequence[str]:
-    return list(config.contexts)

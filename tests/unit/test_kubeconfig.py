@@ -247,3 +247,23 @@ def test_client_key_files_are_gone_once_the_tls_context_is_built_and_when_it_fai
         tls_context(ctx, wrong_key)
     assert "\n" not in str(info.value)
     assert _leftovers() == []
+
+
+def test_a_ca_that_is_not_a_certificate_is_refused_at_start_in_one_line(tmp_path):
+    path = write(tmp_path / "config", {
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1",
+                                               "certificate-authority-data": base64.b64encode(b"junk").decode()}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "prod", "context": {"cluster": "c", "user": "u"}}], "current-context": "prod"})
+    (target,) = resolve_targets(kubeconfig=path)
+    with pytest.raises(KubeConfigError, match=r"^context prod: certificate-authority is not a certificate") as info:
+        connect(target)
+    assert "\n" not in str(info.value)
+
+
+def test_secrets_never_show_in_a_repr():
+    ctx = kc.ContextConfig(context="c", cluster="c", user="u", namespace="", server="https://k", ca_data=None,
+                           insecure=False, tls_server_name="", proxy_url="", token="s3cret-token", token_file="",
+                           username="", password="s3cret-pass", cert_data=b"CERT", key_data=b"s3cret-key", exec=None)
+    shown = repr(ctx) + repr(kc.Credential("Bearer s3cret-token", b"CERT", b"s3cret-key"))
+    assert "s3cret" not in shown
