@@ -355,6 +355,8 @@ def build_pool(ctx: ContextConfig, credential: Credential, pool_size: int) -> An
         options["ssl_context"] = tls_context(ctx, credential)
         if ctx.insecure:
             options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+            # The operator asked for it in the kubeconfig; a warning per request would land on the TUI.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         if ctx.tls_server_name:
             options["server_hostname"] = ctx.tls_server_name
     proxy = ctx.proxy_url or _environment_proxy(ctx.server)

@@ -444,3 +444,44 @@ def test_a_plugin_handing_out_a_client_certificate_authenticates_with_it(tmp_pat
         client.close()
     leftovers = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith("mlops-tui-client-cert-")]
     assert leftovers == []
+
+
+# -- server verification ----------------------------------------------------------------------
+
+
+def _cluster_entry_kubeconfig(tmp_path: Path, cluster, name: str, **entry: Any) -> str:
+    doc = base_config(cluster)
+    doc["clusters"][0]["cluster"].update(entry)
+    doc["clusters"][0]["cluster"] = {k: v for k, v in doc["clusters"][0]["cluster"].items() if v is not None}
+    return write(tmp_path / name, doc)
+
+
+def _reaches(kubeconfig: str) -> tuple[bool, bool]:
+    """(the app reached the server, kubectl reached it) with this kubeconfig."""
+    (target,) = resolve_targets(kubeconfig=kubeconfig)
+    client = connect(target)
+    try:
+        ours = whoami(client) == "sim-admin"
+    except ApiError:
+        ours = False
+    finally:
+        client.close()
+    try:
+        theirs = kubectl_whoami(kubeconfig) == "sim-admin"
+    except AssertionError:
+        theirs = False
+    return ours, theirs
+
+
+def test_the_server_is_verified_as_kubectl_verifies_it(tmp_path, cluster):
+    """The CA names the server; tls-server-name checks another name in its certificate; without a CA the
+    system's trust refuses the simulator unless insecure-skip-tls-verify says not to check."""
+    assert _reaches(_cluster_entry_kubeconfig(tmp_path, cluster, "ca")) == (True, True)
+    assert _reaches(_cluster_entry_kubeconfig(tmp_path, cluster, "sni-ok", **{"tls-server-name": "localhost"})) \
+        == (True, True)
+    assert _reaches(_cluster_entry_kubeconfig(tmp_path, cluster, "sni-wrong",
+                                              **{"tls-server-name": "api.prod.example"})) == (False, False)
+    assert _reaches(_cluster_entry_kubeconfig(tmp_path, cluster, "no-ca",
+                                              **{"certificate-authority-data": None})) == (False, False)
+    assert _reaches(_cluster_entry_kubeconfig(tmp_path, cluster, "insecure", **{
+        "certificate-authority-data": None, "insecure-skip-tls-verify": True})) == (True, True)
