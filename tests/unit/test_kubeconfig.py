@@ -267,3 +267,14 @@ def test_secrets_never_show_in_a_repr():
                            username="", password="s3cret-pass", cert_data=b"CERT", key_data=b"s3cret-key", exec=None)
     shown = repr(ctx) + repr(kc.Credential("Bearer s3cret-token", b"CERT", b"s3cret-key"))
     assert "s3cret" not in shown
+
+
+def test_without_proxy_url_the_environments_proxy_applies_except_to_loopback_and_no_proxy(monkeypatch):
+    from mlops_tui.backends.kubernetes.client import _environment_proxy
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", ".internal")
+    assert _environment_proxy("https://api.eks.amazonaws.com:443") == "http://proxy.corp:3128"
+    assert _environment_proxy("https://127.0.0.1:6443") == ""  # as Go's net/http: loopback is never proxied
+    assert _environment_proxy("https://localhost:6443") == ""
+    assert _environment_proxy("https://k8s.internal:6443") == ""
