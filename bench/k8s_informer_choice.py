@@ -143,7 +143,7 @@ def time_reflector(url: str, n: int) -> float:
             assert len(items) == n
             done.set()
 
-    reflector = Reflector(RawClient(api_client(url)), ResourceSpec("pods", "", "v1", "pods"), Handler(),
+    reflector = Reflector(RawClient.for_server(url), ResourceSpec("pods", "", "v1", "pods"), Handler(),
                           reduce=tr.pod_facts, watch_timeout=(1, 1))
     started = time.perf_counter()
     reflector.start()

@@ -1,7 +1,9 @@
 """Kubernetes backend: every named kubeconfig context watched live and acted upon.
 
 The modules, each depending only on those above it:
-- `client.py`: kubeconfig contexts, credentials, raw JSON over HTTP (`Transport`); nothing else.
+- `kubeconfig.py`: kubeconfig files merged as kubectl merges them, each context's settings and its
+  credentials (token files, client certificates, exec plugins), refreshed on expiry and on 401.
+- `client.py`: contexts -> targets, TLS and proxy, raw JSON over HTTP (`Transport`); nothing else.
 - `translate.py`: pure functions, JSON -> facts and domain models.
 - `reflector.py`: list + watch of one resource in its own thread (relist on 410, bookmarks, backoff).
 - `resources.py`: which resources are watched and how each is reduced before it is kept.

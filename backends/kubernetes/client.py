@@ -1,17 +1,19 @@
 """Kubeconfig contexts -> clusters, and the raw JSON HTTP layer every other module uses.
 
-One `kubernetes.client.ApiClient` per context (credentials, TLS, exec plugins and token refresh stay
-the official client's job), but requests go through `RawClient`: bodies are read raw and parsed with
-orjson, never through the generated model classes (15-20x slower: kubernetes-client/python#1921; our
-own figures in bench/RESULTS.md, `bench/k8s_informer_choice.py`). The `kubernetes` package is imported
-inside functions only, so importing this module costs nothing at start-up. This module only connects
-and transports: it knows nothing of the cache, the backend or the actions built on it.
+`kubeconfig.py` reads the kubeconfig as kubectl does and keeps each context's credentials fresh
+(token files, exec plugins); `RawClient` sends every request over one urllib3 pool per context with
+that context's TLS settings and proxy. Bodies are read raw and parsed with orjson, never through the
+`kubernetes` package's generated model classes (15-20x slower: kubernetes-client/python#1921; our own
+figures in bench/RESULTS.md, `bench/k8s_informer_choice.py`). urllib3 is imported inside functions
+only, so importing this module costs little at start-up. This module only connects and transports: it
+knows nothing of the cache, the backend or the actions built on it.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import ssl
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -21,12 +23,12 @@ from urllib.parse import quote
 
 import orjson
 
+from mlops_tui.backends.kubernetes import kubeconfig as kc
+from mlops_tui.backends.kubernetes.kubeconfig import ContextConfig, Credential, Credentials
+from mlops_tui.backends.kubernetes.kubeconfig import KubeConfigError as KubeConfigError  # re-exported
+
 DEFAULT_TIMEOUT = (5.0, 30.0)
 """(connect, read) seconds for ordinary calls: every call has one."""
-
-
-class KubeConfigError(Exception):
-    """The operator's cluster options cannot be used; the message is one line, shown as is."""
 
 
 class ApiError(Exception):
@@ -172,39 +174,84 @@ class _UrllibStream(StreamHandle):
 
 
 class RawClient(Transport):
-    """Raw JSON over one context's `ApiClient` (its auth, TLS and pool)."""
+    """Raw JSON over one context's urllib3 pool: its credentials, TLS settings and proxy.
 
-    def __init__(self, api_client: Any) -> None:
-        self.api = api_client
-        self.server = str(api_client.configuration.host)
+    A 401 from a context whose credential can change (an exec plugin, a token file) asks for a fresh
+    credential and sends the request once more, as client-go does; a second 401 is the answer."""
+
+    def __init__(self, ctx: ContextConfig, credentials: Credentials | None = None, pool_size: int = 32) -> None:
+        self.ctx = ctx
+        self.server = ctx.server
+        self.credentials = credentials or Credentials(ctx)
+        self._pool_size = pool_size
+        self._pool_lock = threading.Lock()
+        self._pool: Any = None
+        self._pool_cert: tuple[bytes | None, bytes | None] = (None, None)
+
+    @classmethod
+    def for_server(cls, server: str, token: str = "", ca_data: bytes | None = None, pool_size: int = 32) -> RawClient:
+        """A client for one URL and bearer token, without a kubeconfig (benchmarks, tests)."""
+        ctx = ContextConfig(context=server, cluster=server, user="", namespace="", server=server.rstrip("/"),
+                            ca_data=ca_data, insecure=False, tls_server_name="", proxy_url="", token=token,
+                            token_file="", username="", password="", cert_data=None, key_data=None, exec=None)
+        return cls(ctx, pool_size=pool_size)
+
+    def _pool_for(self, credential: Credential) -> Any:
+        """The pool whose TLS context presents `credential`'s client certificate; rebuilt when a plugin
+        hands out a new one (connections opened with the old certificate finish their requests)."""
+        cert = (credential.cert_data, credential.key_data)
+        with self._pool_lock:
+            if self._pool is None or cert != self._pool_cert:
+                old = self._pool
+                self._pool = build_pool(self.ctx, credential, self._pool_size)
+                self._pool_cert = cert
+                if old is not None:
+                    with suppress(Exception):
+                        old.clear()
+            return self._pool
+
+    def _url(self, path: str, query: Sequence[tuple[str, str]]) -> str:
+        from urllib.parse import urlencode
+
+        return self.server + path + (f"?{urlencode(list(query))}" if query else "")
 
     def _send(self, method, path, query, body, content_type, timeout, stream=False):
-        from kubernetes.client.exceptions import ApiException  # lazy: see module docstring
+        import urllib3  # lazy: see module docstring
 
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = content_type
-        try:
-            req = self.api.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=list(query),
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-            )
-            resp = self.api.call_api(*req, _request_timeout=timeout)
-        except ApiException as exc:
-            return None, _status_error(exc.status or 0, exc.reason or "", (exc.body or "").encode())
-        except Exception as exc:  # urllib3 connection/read errors, TLS, refused, timeouts
-            return None, ApiError(0, type(exc).__name__, _short(exc))
-        if not 200 <= resp.status <= 299:
+        url = self._url(path, query)
+        data = _encode_body(body)
+        for attempt in (1, 2):
             try:
-                data = resp.read()
-            except Exception:
-                data = b""
-            return None, _status_error(resp.status, resp.reason or "", data or b"")
-        return resp, None
+                credential = self.credentials.current()
+                pool = self._pool_for(credential)
+            except kc.CredentialError as exc:
+                return None, ApiError(0, "CredentialError", str(exc))
+            except KubeConfigError as exc:
+                return None, ApiError(0, "KubeConfigError", str(exc))
+            headers = {"Accept": "application/json", "User-Agent": "mlops-tui"}
+            if data is not None:
+                headers["Content-Type"] = content_type
+            if credential.authorization:
+                headers["Authorization"] = credential.authorization
+            try:
+                resp = pool.request(method, url, body=data, headers=headers, preload_content=False,
+                                    retries=False, redirect=False,
+                                    timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
+            except Exception as exc:  # urllib3 connection/read errors, TLS, refused, timeouts, proxy
+                return None, ApiError(0, type(exc).__name__, _short(exc))
+            if resp.status == 401 and attempt == 1 and self.credentials.refreshable:
+                _discard(resp)
+                self.credentials.invalidate()
+                continue
+            if not 200 <= resp.status <= 299:
+                try:
+                    raw = resp.read()
+                except Exception:
+                    raw = b""
+                _discard(resp)
+                return None, _status_error(resp.status, resp.reason or "", raw or b"")
+            return resp, None
+        raise AssertionError("unreachable: the second attempt always returns")
 
     def request(self, method, path, query=(), body=None, content_type="application/json", timeout=DEFAULT_TIMEOUT):
         resp, err = self._send(method, path, query, body, content_type, timeout)
@@ -214,17 +261,135 @@ class RawClient(Transport):
             data = resp.read()
         except Exception as exc:
             raise ApiError(0, type(exc).__name__, _short(exc)) from exc
+        finally:
+            _discard(resp)
         return Response(resp.status, data or b"")
 
     def stream(self, path, query=(), timeout=DEFAULT_TIMEOUT):
         resp, err = self._send("GET", path, query, None, "", timeout)
         if err is not None:
             raise err
-        return _UrllibStream(resp.response)
+        return _UrllibStream(resp)
 
     def close(self) -> None:
-        with suppress(Exception):
-            self.api.close()
+        with self._pool_lock:
+            if self._pool is not None:
+                with suppress(Exception):
+                    self._pool.clear()
+            self._pool = None
+
+
+def _encode_body(body: Any) -> bytes | None:
+    if body is None:
+        return None
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return orjson.dumps(body)
+
+
+def _discard(resp: Any) -> None:
+    with suppress(Exception):
+        resp.drain_conn()
+    with suppress(Exception):
+        resp.release_conn()
+
+
+def tls_context(ctx: ContextConfig, credential: Credential) -> ssl.SSLContext:
+    """The context's trust (its CA, or the system's, or none with insecure-skip-tls-verify) and the
+    client certificate, if any.
+
+    `ssl` loads a certificate and key only from files: they are written to a private directory (0700)
+    and removed before this returns, on every path, so no key outlives the call on disk."""
+    if ctx.insecure:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif ctx.ca_data:
+        try:
+            context = ssl.create_default_context(cadata=_pem_or_der(ctx.ca_data))
+        except (ssl.SSLError, ValueError) as exc:
+            raise KubeConfigError(f"context {ctx.context}: certificate-authority is not a certificate: "
+                                  f"{_short(exc)}") from exc
+    else:
+        context = ssl.create_default_context()
+    if credential.cert_data and credential.key_data:
+        _load_client_cert(context, ctx.context, credential.cert_data, credential.key_data)
+    elif credential.cert_data or credential.key_data:
+        raise KubeConfigError(f"context {ctx.context}: a client certificate needs both client-certificate and "
+                              "client-key")
+    return context
+
+
+def _pem_or_der(data: bytes) -> str | bytes:
+    return data.decode("ascii") if b"-----BEGIN" in data else data
+
+
+def _load_client_cert(context: ssl.SSLContext, name: str, cert: bytes, key: bytes) -> None:
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="mlops-tui-client-cert-")
+    try:
+        cert_path, key_path = os.path.join(folder, "client.crt"), os.path.join(folder, "client.key")
+        for path, content in ((cert_path, cert), (key_path, key)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+        context.load_cert_chain(cert_path, key_path)
+    except (ssl.SSLError, OSError) as exc:
+        raise KubeConfigError(f"context {name}: client certificate or key unusable: {_short(exc)}") from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def build_pool(ctx: ContextConfig, credential: Credential, pool_size: int) -> Any:
+    """A urllib3 pool for the context: through `proxy-url` when set (HTTP CONNECT for https servers),
+    else through the environment's HTTPS_PROXY/HTTP_PROXY unless NO_PROXY or a loopback server says
+    otherwise (as Go's net/http does for kubectl)."""
+    import urllib3  # lazy
+
+    options: dict[str, Any] = {"maxsize": pool_size, "block": False}
+    if ctx.server.startswith("https:"):
+        options["ssl_context"] = tls_context(ctx, credential)
+        if ctx.insecure:
+            options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+            # The operator asked for it in the kubeconfig; a warning per request would land on the TUI.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        if ctx.tls_server_name:
+            options["server_hostname"] = ctx.tls_server_name
+    proxy = ctx.proxy_url or _environment_proxy(ctx.server)
+    if not proxy:
+        return urllib3.PoolManager(**options)
+    if proxy.startswith("socks"):
+        try:
+            from urllib3.contrib.socks import SOCKSProxyManager
+        except ImportError as exc:
+            raise KubeConfigError(f"context {ctx.context}: proxy-url {proxy} needs the PySocks package") from exc
+        return SOCKSProxyManager(proxy.replace("socks5://", "socks5h://", 1), **options)
+    if not proxy.startswith(("http:", "https:")):
+        raise KubeConfigError(f"context {ctx.context}: proxy-url {proxy} must be http, https or socks5")
+    return urllib3.ProxyManager(proxy, **options)
+
+
+def _environment_proxy(server: str) -> str:
+    import ipaddress
+    from urllib import request as urllib_request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server)
+    host = parts.hostname or ""
+    if host == "localhost":
+        return ""
+    with suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            return ""
+    proxies = urllib_request.getproxies_environment()
+    proxy = proxies.get(parts.scheme, "")
+    if not proxy or urllib_request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
+        return ""
+    return proxy
 
 
 def _short(exc: Exception) -> str:
@@ -253,6 +418,7 @@ class ClusterTarget:
 
     context: str
     kubeconfig: str | None
+    """The --kubeconfig file; None: $KUBECONFIG's files (merged) or ~/.kube/config, as kubectl reads."""
     server: str
     user: str
     namespaces: tuple[str, ...] = ()
@@ -260,38 +426,15 @@ class ClusterTarget:
     selector: str = ""
     """Label selector for model services (Deployments, Rollouts, InferenceServices); '' means all."""
     options: Mapping[str, Any] = field(default_factory=dict)
+    default_namespace: str = ""
+    """The context's `namespace` (kubectl's default for commands without -n); '' when it sets none."""
 
 
 def default_kubeconfig() -> str:
-    """The file kubectl reads: the first of $KUBECONFIG, else ~/.kube/config."""
-    return os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
-
-
-def _load_kubeconfig(path: str | None) -> tuple[list[dict], dict | None, str]:
-    from kubernetes import config as kconfig  # lazy
-
-    chosen = path or default_kubeconfig()
-    if not os.path.exists(chosen):
-        raise KubeConfigError(f"kubeconfig {chosen} does not exist")
-    try:
-        contexts, current = kconfig.list_kube_config_contexts(config_file=chosen)
-    except Exception as exc:
-        raise KubeConfigError(f"cannot read kubeconfig {chosen}: {_short(exc)}") from exc
-    return contexts or [], current, chosen
-
-
-def _server_of(path: str, cluster_name: str) -> str:
-    import yaml  # lazy; PyYAML comes with the kubernetes client
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            config = yaml.safe_load(fh) or {}
-        for cluster in config.get("clusters") or ():
-            if cluster.get("name") == cluster_name:
-                return str((cluster.get("cluster") or {}).get("server", ""))
-    except Exception:
-        pass
-    return ""
+    """The first file kubectl would read: the first of $KUBECONFIG that exists, else ~/.kube/config.
+    (The app uses it only to ask "is there a kubeconfig at all"; `kubeconfig.load` merges them all.)"""
+    files = kc.kubeconfig_files()
+    return next((p for p in files if os.path.exists(p)), files[0])
 
 
 def resolve_targets(
@@ -302,51 +445,50 @@ def resolve_targets(
     selector: str = "",
 ) -> list[ClusterTarget]:
     """Which clusters to watch. No context named and not --all-contexts: the current context."""
-    known, current, path = _load_kubeconfig(kubeconfig)
-    by_name = {c["name"]: c for c in known if isinstance(c, dict) and "name" in c}
+    config = kc.load(kubeconfig)
+    known = list(config.contexts)
     if all_contexts:
-        chosen = list(by_name)
+        chosen = known
     elif contexts:
-        unknown = [c for c in contexts if c not in by_name]
+        unknown = [c for c in contexts if c not in config.contexts]
         if unknown:
-            names = ", ".join(sorted(by_name)) or "none"
-            raise KubeConfigError(f"unknown context {unknown[0]!r} in {path} (known: {names})")
+            names = ", ".join(sorted(known)) or "none"
+            raise KubeConfigError(f"unknown context {unknown[0]!r} in {config.label} (known: {names})")
         chosen = list(dict.fromkeys(contexts))
-    elif current:
-        chosen = [current["name"]]
+    elif config.current_context:
+        if config.current_context not in config.contexts:
+            raise KubeConfigError(f"current context {config.current_context!r} is not in {config.label}")
+        chosen = [config.current_context]
     else:
-        raise KubeConfigError(f"{path} has no current context: name one with --context")
+        raise KubeConfigError(f"{config.label} has no current context: name one with --context")
     if not chosen:
-        raise KubeConfigError(f"{path} has no contexts")
+        raise KubeConfigError(f"{config.label} has no contexts")
     targets = []
     for name in chosen:
-        ctx = by_name[name].get("context") or {}
+        ctx = config.contexts[name]
+        cluster = config.clusters.get(str(ctx.get("cluster") or ""), {})
         targets.append(
             ClusterTarget(
                 context=name,
-                kubeconfig=path,
-                server=_server_of(path, str(ctx.get("cluster", ""))),
+                kubeconfig=kubeconfig,
+                server=str(cluster.get("server") or ""),
                 user=str(ctx.get("user") or ""),
                 namespaces=tuple(namespaces),
                 selector=selector,
+                default_namespace=str(ctx.get("namespace") or ""),
             )
         )
     return targets
 
 
 def connect(target: ClusterTarget, pool_size: int = 32) -> RawClient:
-    """An `ApiClient` for the target's context (its own, never the global default)."""
-    from kubernetes import client as kclient  # lazy
-    from kubernetes import config as kconfig
-
-    configuration = kclient.Configuration()
-    try:
-        kconfig.load_kube_config(
-            config_file=target.kubeconfig, context=target.context, client_configuration=configuration,
-            persist_config=False,
-        )
-    except Exception as exc:
-        raise KubeConfigError(f"context {target.context}: {_short(exc)}") from exc
-    configuration.connection_pool_maxsize = pool_size
-    configuration.retries = False
-    return RawClient(kclient.ApiClient(configuration))
+    """A client for the target's context, with its own pool and credentials. Touches no network and
+    runs no plugin: a plugin that is not installed is reported here, one that fails on first use."""
+    ctx = kc.resolve_context(kc.load(target.kubeconfig), target.context)
+    kc.check_exec_runnable(ctx)
+    if ctx.proxy_url and not ctx.proxy_url.startswith(("http:", "https:", "socks5:", "socks5h:")):
+        raise KubeConfigError(f"context {ctx.context}: proxy-url {ctx.proxy_url} must be http, https or socks5")
+    if ctx.server.startswith("https:"):
+        # A CA or client certificate that `ssl` refuses is a start-up error, not a retry loop later.
+        tls_context(ctx, Credential("", ctx.cert_data, ctx.key_data))
+    return RawClient(ctx, pool_size=pool_size)

@@ -1,13 +1,29 @@
-"""Bearer-token authentication and a two-role RBAC: `sim-admin` may do anything, `sim-viewer` may read."""
+"""Authentication and a two-role RBAC: `sim-admin` may do anything, `sim-viewer` may read.
+
+Two kinds of bearer token, as a real API server has static tokens and short-lived ones:
+- the static admin and viewer tokens (`admin_token`, `readonly_token`), valid for the server's life;
+- signed tokens with an expiry (`signed_token`), the kind an exec credential plugin hands out on
+  EKS/GKE/AKS: `sim-signed.<user>.<expiry unix ms>.<hmac>`. A process outside the simulator (a plugin
+  script written by a test) mints them with `mint_signed_token` and `signing_key`. Past its expiry a
+  signed token is rejected with 401, like any unknown token.
+
+`require_signed_tokens()` makes the static tokens stop working, so a client can only get in through
+the plugin."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 READ_VERBS = frozenset({"get", "list", "watch"})
 ADMIN_USER = "sim-admin"
 VIEWER_USER = "sim-viewer"
+SIGNED_PREFIX = "sim-signed"
 
 
 @dataclass(frozen=True)
@@ -17,19 +33,69 @@ class User:
     admin: bool
 
 
+def mint_signed_token(signing_key: str, user: str, expires_at: float) -> str:
+    """A token for `user` valid until `expires_at` (unix seconds). Standalone on purpose: an exec plugin
+    script may copy these few lines and needs nothing from the simulator but the key."""
+    body = f"{SIGNED_PREFIX}.{user}.{int(expires_at * 1000)}"
+    mac = hmac.new(signing_key.encode(), body.encode(), hashlib.sha256).hexdigest()
+    return f"{body}.{mac}"
+
+
 class Auth:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.admin_token = "sim-admin-" + secrets.token_hex(16)
         self.readonly_token = "sim-viewer-" + secrets.token_hex(16)
+        self.signing_key = secrets.token_hex(16)
+        self._clock = clock
+        self._static_allowed = True
+        self._lock = threading.Lock()
+        self.rejected = 0
+        """Requests answered 401 (tests count the expired tokens a client presented)."""
         self._users = {
             self.admin_token: User(ADMIN_USER, ("system:masters", "system:authenticated"), True),
             self.readonly_token: User(VIEWER_USER, ("sim:viewers", "system:authenticated"), False),
         }
 
-    def authenticate(self, header: str | None) -> User | None:
+    def require_signed_tokens(self, required: bool = True) -> None:
+        """From now on only signed, unexpired tokens authenticate (the static ones get 401)."""
+        self._static_allowed = not required
+
+    def signed_token(self, user: str = ADMIN_USER, ttl: float = 3.0) -> str:
+        return mint_signed_token(self.signing_key, user, self._clock() + ttl)
+
+    def authenticate(self, header: str | None, peer_cert: dict | None = None) -> User | None:
+        """The user a verified client certificate names (x509 first, as kube-apiserver), else the
+        bearer token's; None (401) when neither authenticates."""
+        user = _certificate_user(peer_cert) if peer_cert else None
+        user = user or self._user_of(header)
+        if user is None and header:
+            with self._lock:
+                self.rejected += 1
+        return user
+
+    def _user_of(self, header: str | None) -> User | None:
         if not header or not header.startswith("Bearer "):
             return None
-        return self._users.get(header[len("Bearer "):].strip())
+        token = header[len("Bearer "):].strip()
+        if token.startswith(SIGNED_PREFIX + "."):
+            return self._signed_user(token)
+        return self._users.get(token) if self._static_allowed else None
+
+    def _signed_user(self, token: str) -> User | None:
+        body, _, mac = token.rpartition(".")
+        try:
+            _, name, expiry_ms = body.split(".")
+            expires_at = int(expiry_ms) / 1000
+        except ValueError:
+            return None
+        expected = hmac.new(self.signing_key.encode(), body.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(mac, expected) or self._clock() >= expires_at:
+            return None
+        if name == ADMIN_USER:
+            return User(ADMIN_USER, ("system:masters", "system:authenticated"), True)
+        if name == VIEWER_USER:
+            return User(VIEWER_USER, ("sim:viewers", "system:authenticated"), False)
+        return None
 
     @staticmethod
     def allowed(user: User, verb: str, resource: str = "", group: str = "") -> bool:
@@ -40,3 +106,13 @@ class Auth:
                 and verb == "create":
             return True
         return verb in READ_VERBS
+
+
+def _certificate_user(peer_cert: dict) -> User | None:
+    """CN is the user name, each O a group; `system:masters` is the admin role (ssl's getpeercert form)."""
+    names = [pair for rdn in peer_cert.get("subject", ()) for pair in rdn]
+    user = next((value for key, value in names if key == "commonName"), "")
+    groups = tuple(value for key, value in names if key == "organizationName")
+    if not user:
+        return None
+    return User(user, (*groups, "system:authenticated"), "system:masters" in groups)

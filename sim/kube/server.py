@@ -73,6 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kube-apiserver-sim"
     server: _Httpd
+    peer_cert: dict | None = None
+    """The client certificate the TLS handshake verified, if the client sent one."""
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -82,6 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.request.settimeout(30)
             self.request.do_handshake()
             self.request.settimeout(None)
+            self.peer_cert = self.request.getpeercert() or None
         super().setup()
         self.server.sim.track(self.connection, True)
 
@@ -138,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
             if status is not None:
                 raise ApiError(status, {503: "the server is currently unable to handle the request"}.get(
                     status, f"injected fault {status}"))
-            user = sim.api.auth.authenticate(self.headers.get("Authorization"))
+            user = sim.api.auth.authenticate(self.headers.get("Authorization"), self.peer_cert)
             if user is None and parts.path in PUBLIC:
                 user = ANONYMOUS  # system:public-info-viewer lets anyone read these
             if user is None:

@@ -1,7 +1,11 @@
 """A self-signed certificate for 127.0.0.1, made once per process in Python (`cryptography`).
 
 kubectl (client-go's clientcmd) sends kubeconfig credentials only over TLS, so the simulator serves
-HTTPS; the kubeconfig carries the certificate as `certificate-authority-data`."""
+HTTPS; the kubeconfig carries the certificate as `certificate-authority-data`.
+
+The same certificate is the client CA: `issue_client_cert` signs client certificates (CN = user,
+O = groups, as kube-apiserver's x509 authenticator reads them), which the server asks for and verifies
+(a client without one goes on to bearer-token authentication)."""
 
 from __future__ import annotations
 
@@ -64,7 +68,33 @@ def server_context() -> ssl.SSLContext:
     cert, key = cert_paths()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.load_verify_locations(cert)
     return ctx
+
+
+def issue_client_cert(user: str, groups: tuple[str, ...] = (), days: int = 1) -> tuple[bytes, bytes]:
+    """(certificate, key) PEM for `user` in `groups`, signed by the simulator's CA."""
+    ca_cert_path, ca_key_path = cert_paths()
+    ca_cert = x509.load_pem_x509_certificate(Path(ca_cert_path).read_bytes())
+    ca_key = serialization.load_pem_private_key(Path(ca_key_path).read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+                        + [x509.NameAttribute(NameOID.COMMON_NAME, user)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def client_context() -> ssl.SSLContext:

@@ -12,6 +12,7 @@ PACKAGE = "mlops_tui.backends.kubernetes"
 ROOT = Path(__file__).parents[2] / "backends" / "kubernetes"
 
 ORDER = [
+    "kubeconfig",
     "client",
     "translate",
     "reflector",
