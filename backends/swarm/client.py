@@ -150,10 +150,7 @@ def parse_endpoint(raw: str, env: Mapping[str, str] | None = None) -> SwarmEndpo
             raise SwarmConfigError(f"--swarm {raw!r}: an ssh:// URL needs a host, e.g. ssh://user@manager-1")
         if set(options) - {"name", "ssh_client"}:
             raise SwarmConfigError(f"--swarm {raw!r}: TLS options do not apply to ssh:// (ssh encrypts)")
-        if "ssh_client" in options:
-            use_client = _flag(options["ssh_client"], "ssh_client", raw)
-        else:
-            use_client = True
+        use_client = _flag(options.get("ssh_client", "1"), "ssh_client", raw)
         return SwarmEndpoint(url=base, name=name, use_ssh_client=use_client)
     # tcp (and http/https, which the SDK treats alike)
     if not parts.hostname:

@@ -53,11 +53,12 @@ class SshProcess:
 
     def __init__(self, argv: list[str], timeout: float) -> None:
         ours, theirs = socket.socketpair()
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        # Open for the process's lifetime, closed in close(): not a with-block.
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         try:
             # A session of its own: Ctrl-C in the app's terminal is not ssh's, and ssh has no
             # terminal to prompt on.
-            self.proc = subprocess.Popen(argv, stdin=theirs, stdout=theirs, stderr=self._stderr,
+            self.proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=self._stderr,
                                          start_new_session=True)
         except OSError:
             ours.close()
@@ -225,7 +226,7 @@ def ssh_failure(stderr: str, exit_code: int | None) -> str:
         return f"ssh: {connect.group(1).strip()}"
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("@")]
     if lines:
-        return "ssh: " + lines[-1][:300]
+        return "ssh: " + lines[-1].removeprefix("ssh: ")[:300]
     if exit_code not in (None, 0):
         return f"ssh exited with status {exit_code} and said nothing"
     return ""
@@ -243,7 +244,9 @@ def open_ssh_api(url: str, timeout: float, version: str) -> Any:
     its version over ssh afterwards, as the SDK would."""
     import docker
 
-    api = docker.APIClient(base_url="unix:///nonexistent-placeholder.sock", version="1.41", timeout=timeout)
+    # ignore[arg-type]: the stubs say `timeout: int`; requests takes the float (see client.open_api).
+    api: Any = docker.APIClient(base_url="unix:///nonexistent-placeholder.sock", version="1.41",
+                                timeout=timeout)  # type: ignore[arg-type]
     adapter = SshDialStdioAdapter(url, timeout)
     api.mount("http+docker://ssh", adapter)
     api._custom_adapter = adapter

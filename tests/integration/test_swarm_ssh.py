@@ -140,6 +140,7 @@ def write_client_config(lab: Path, ports: dict[str, int]) -> Path:
     config.write_text("".join([
         host("swarm-lab", ports["ok"]),
         host("swarm-wrong-hostkey", ports["ok"], known="known_hosts_other"),
+        host("swarm-unknown-host", ports["ok"], known="known_hosts_empty"),
         host("swarm-stranger", ports["ok"], key="stranger_key"),
         host("swarm-no-docker", ports["no_docker"]),
         host("swarm-silent", ports["silent"]),
@@ -170,6 +171,7 @@ def ssh_lab(tmp_path_factory) -> Iterator[SshLab]:
     other_key = (lab / "other_host_key.pub").read_text().strip()
     (lab / "known_hosts").write_text("".join(
         f"[127.0.0.1]:{ports[p]} {host_key}\n" for p in ("ok", "no_docker", "silent")))
+    (lab / "known_hosts_empty").write_text("")
     (lab / "known_hosts_other").write_text(f"[127.0.0.1]:{ports['ok']} {other_key}\n")
     sshd_config = write_sshd_config(lab, ports)
     client_config = write_client_config(lab, ports)
@@ -319,6 +321,7 @@ def test_a_docker_context_with_an_ssh_endpoint_is_used_by_name(ssh_lab):
 
 @pytest.mark.parametrize(("alias", "said"), [
     ("swarm-wrong-hostkey", "host key does not match known_hosts"),
+    ("swarm-unknown-host", "host key is not in known_hosts"),
     ("swarm-stranger", "authentication failed"),
     ("swarm-no-docker", "no docker on the far side"),
     ("swarm-refused", "Connection refused"),
