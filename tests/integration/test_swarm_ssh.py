@@ -156,6 +156,9 @@ def ssh_lab(tmp_path_factory) -> Iterator[SshLab]:
     info = local_socket_info(SOCKET)
     require(info is not None, f"dockerd is not answering on {SOCKET} (run .ci/start-swarm.sh)")
     require(is_swarm_manager(info), "the local dockerd is not a Swarm manager (run .ci/start-swarm.sh)")
+    images = subprocess.run([DOCKER, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "DOCKER_HOST": f"unix://{SOCKET}"}).stdout.split()
+    require("mlops/busybox:1" in images, "the local image mlops/busybox:1 is missing (run .ci/start-swarm.sh)")
     sshd_path = next((p for p in SSHD_CANDIDATES if os.access(p, os.X_OK)), shutil.which("sshd"))
     require(sshd_path is not None, "sshd is not installed (Debian's openssh-server)")
     require(os.geteuid() == 0, "sshd for the test logs in as root, so the tests must run as root")
