@@ -66,7 +66,7 @@ class SshProcess:
             raise
         finally:
             theirs.close()
-        ours.settimeout(timeout)
+        ours.settimeout(timeout)  # for the send; urllib3 sets each response's read timeout on this socket too
         self.sock = ours
         self._said_before_close: str | None = None
 

@@ -91,16 +91,22 @@ class SshLab:
     config: Path
 
     def ssh_processes(self) -> list[int]:
-        """PIDs of every ssh still running with this lab's config (a child of ours or an orphan)."""
+        """PIDs of every ssh still running with this lab's config (a child of ours or an orphan), and of
+        every ssh child of ours that exited and was never reaped (a zombie has no command line left)."""
         pids = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
+                stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if argv and argv[0].endswith(b"ssh") and str(self.config).encode() in argv:
+            comm, _, rest = stat.partition(" (")[2].rpartition(") ")
+            state, ppid = rest.split()[:2]
+            running_ours = argv[0].endswith(b"ssh") and str(self.config).encode() in argv
+            unreaped_ours = comm == "ssh" and state == "Z" and int(ppid) == os.getpid()
+            if running_ours or unreaped_ours:
                 pids.append(int(entry.name))
         return pids
 
