@@ -16,10 +16,10 @@ HOST_KEY_CHANGED = """\
 IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!
 The fingerprint for the ED25519 key sent by the remote host is
 SHA256:kNiPbkxw2zgU4vSFWm8JyHee9a49zgGyFm7blCxuBzg.
-Add correct host key in /home/ops/.ssh/known_hosts to get rid of this message.
-Offending ED25519 key in /home/ops/.ssh/known_hosts:1
+Add correct host key in ~/.ssh/known_hosts to get rid of this message.
+Offending ED25519 key in ~/.ssh/known_hosts:1
   remove with:
-  ssh-keygen -f "/home/ops/.ssh/known_hosts" -R "[127.0.0.1]:41331"
+  ssh-keygen -f "~/.ssh/known_hosts" -R "[127.0.0.1]:41331"
 Host key for [127.0.0.1]:41331 has changed and you have requested strict checking.
 Host key verification failed.
 """
@@ -33,7 +33,7 @@ def test_the_ssh_command_is_the_docker_clis_with_batch_mode_and_a_connect_timeou
 
 
 @pytest.mark.parametrize(("stderr", "exit_code", "said"), [
-    (HOST_KEY_CHANGED, 255, "the host key does not match known_hosts (the key in /home/ops/.ssh/known_hosts:1)"),
+    (HOST_KEY_CHANGED, 255, "the host key does not match known_hosts (the key in ~/.ssh/known_hosts:1)"),
     ("No ED25519 host key is known for [127.0.0.1]:41331 and you have requested strict checking.\n"
      "Host key verification failed.\n", 255, "the host key is not in known_hosts"),
     ("root@127.0.0.1: Permission denied (publickey).\n", 255, "authentication failed (permission denied, publickey)"),
