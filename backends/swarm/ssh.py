@@ -12,17 +12,20 @@ or host-key prompt would be written over the dashboard and wait on a terminal no
 is read back and said in one line (`ssh_failure`).
 
 Closing a connection, the adapter or the client ends its `ssh` process and reaps it: once a backend
-stops, no `ssh` of ours is left running.
+stops, no `ssh` of ours is left running; at interpreter exit the ones still open are ended too (an ssh
+whose far side never answers would otherwise outlive the app).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import re
 import socket
 import subprocess
 import tempfile
 import threading
+import weakref
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -69,6 +72,7 @@ class SshProcess:
         ours.settimeout(timeout)  # for the send; urllib3 sets each response's read timeout on this socket too
         self.sock = ours
         self._said_before_close: str | None = None
+        _LIVE.add(self)
 
     def stderr_text(self) -> str:
         """What ssh (and the far side's shell) said so far (all of it, once closed)."""
@@ -87,6 +91,7 @@ class SshProcess:
 
     def close(self) -> None:
         """End ssh and reap it: closing our end tells dial-stdio to stop; terminate, then kill."""
+        _LIVE.discard(self)
         with contextlib.suppress(OSError):
             self.sock.close()
         if self.proc.poll() is None:
@@ -102,6 +107,22 @@ class SshProcess:
             self._said_before_close = self.stderr_text()
         with contextlib.suppress(OSError):
             self._stderr.close()
+
+
+_LIVE: weakref.WeakSet[SshProcess] = weakref.WeakSet()
+"""Every ssh process not yet closed, in this interpreter."""
+
+
+@atexit.register
+def _end_every_ssh() -> None:
+    """At exit, end the ssh processes still open. `status` exits without waiting for a slow stop, and
+    an ssh whose far side never answers would otherwise outlive us, waiting there forever."""
+    live = list(_LIVE)
+    for process in live:
+        with contextlib.suppress(OSError):
+            process.proc.terminate()
+    for process in live:
+        process.close()
 
 
 class _Processes:

@@ -359,3 +359,14 @@ def test_a_far_side_that_never_answers_times_out_and_its_ssh_is_ended(over_ssh):
     assert "ssh://swarm-silent" in str(failure.value) and "\n" not in str(failure.value)
     assert took < 2.0 + 8.0, f"a 2 s call took {took:.1f}s"
     wait_for("the silent connection's ssh to end", lambda: over_ssh.ssh_processes() == [], 10)
+
+
+def test_status_against_a_far_side_that_never_answers_ends_in_time_and_leaves_no_ssh(ssh_lab):
+    """`status --timeout 3` on a Swarm whose ssh session never speaks: the command keeps its bound, names
+    the endpoint, and no ssh process outlives it (an orphaned ssh would wait on the far side forever)."""
+    started = time.monotonic()
+    out = mlops(ssh_lab, "status", "--swarm", "ssh://swarm-silent", "--timeout", "3")
+    took = time.monotonic() - started
+    assert out.returncode == 1 and "swarm-silent" in out.stderr, out.stderr
+    assert took < 3 + 5, f"status --timeout 3 took {took:.1f}s"
+    wait_for("no ssh left after status exited", lambda: ssh_lab.ssh_processes() == [], 5)
