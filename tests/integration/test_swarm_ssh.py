@@ -149,6 +149,7 @@ def write_client_config(lab: Path, ports: dict[str, int]) -> Path:
         host("swarm-unknown-host", ports["ok"], known="known_hosts_empty"),
         host("swarm-stranger", ports["ok"], key="stranger_key"),
         host("swarm-no-docker", ports["no_docker"]),
+        host("swarm-agent", ports["ok"], key="agent_key.pub") + "  IdentityAgent SSH_AUTH_SOCK\n",
         host("swarm-silent", ports["silent"]),
         host("swarm-refused", ports["refused"]),
         "Host *\n  IdentitiesOnly yes\n  IdentityAgent none\n  GlobalKnownHostsFile /dev/null\n"
@@ -323,6 +324,42 @@ def test_a_docker_context_with_an_ssh_endpoint_is_used_by_name(ssh_lab):
         assert swarm_services_in(document) == through_cli
     finally:
         docker("context", "rm", "--force", name, env=ssh_lab.env, check=False)
+
+
+@pytest.fixture
+def agent(ssh_lab: SshLab) -> Iterator[str]:
+    """An ssh-agent of our own holding a key that exists nowhere else (its file is deleted once added)."""
+    socket_path = ssh_lab.dir / f"agent-{uuid.uuid4().hex[:6]}.sock"
+    process = subprocess.Popen([require_binary("ssh-agent"), "-D", "-a", str(socket_path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for("ssh-agent to listen", socket_path.exists, 10)
+        key = ssh_lab.dir / "agent_key"
+        with (ssh_lab.dir / "authorized_keys").open("a") as authorized:
+            authorized.write(keygen(key) + "\n")
+        subprocess.run([require_binary("ssh-add"), "-q", str(key)], check=True, capture_output=True, timeout=30,
+                       env={**os.environ, "SSH_AUTH_SOCK": str(socket_path)})
+        key.unlink()  # from now on only the agent can sign with it
+        yield str(socket_path)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_a_key_held_only_by_the_agent_gets_the_operator_in(ssh_lab, agent):
+    """The operator's key lives in their ssh-agent (`SSH_AUTH_SOCK`), not in a file: the app's ssh
+    uses the agent, as the ssh they type does (and without the agent the same alias is refused)."""
+    def status(env: dict[str, str]) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mlops_tui", "status", "--json", "--swarm", "ssh://swarm-agent",
+                               "--timeout", "45", "--audit-log", str(ssh_lab.dir / "audit.jsonl")],
+                              capture_output=True, text=True, timeout=90, env=env)
+
+    out = status({**ssh_lab.env, "SSH_AUTH_SOCK": agent})
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert swarm_services_in(json.loads(out.stdout)) == swarm_service_names()
+
+    without = status({k: v for k, v in ssh_lab.env.items() if k != "SSH_AUTH_SOCK"})
+    assert without.returncode == 1 and "authentication failed" in without.stdout, without.stdout
 
 
 # -- what goes wrong, one line each -----------------------------------------------------------------
