@@ -51,6 +51,16 @@ def ssh_command(url: str, connect_timeout: float) -> list[str]:
     return [*args, "--", parts.hostname or "", *DIAL_STDIO]
 
 
+class SshFailure(ConnectionError):
+    """ssh could not give us the far side's Engine API; the message is ssh's reason in one line."""
+
+
+_LIVE: weakref.WeakSet[SshProcess] = weakref.WeakSet()
+"""Every ssh process not yet closed, in this interpreter."""
+_SPAWN_LOCK = threading.Lock()
+_exiting = threading.Event()
+
+
 class SshProcess:
     """One `ssh ... docker system dial-stdio`, talking through a socket pair; stderr kept in a file."""
 
@@ -58,12 +68,17 @@ class SshProcess:
         ours, theirs = socket.socketpair()
         # Open for the process's lifetime, closed in close(): not a with-block.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self._said_before_close: str | None = None
         try:
-            # A session of its own: Ctrl-C in the app's terminal is not ssh's, and ssh has no
-            # terminal to prompt on.
-            self.proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=self._stderr,
-                                         start_new_session=True)
-        except OSError:
+            with _SPAWN_LOCK:  # registered in the same step, so the exit sweep sees every process
+                if _exiting.is_set():
+                    raise SshFailure("ssh: not started, the app is exiting")
+                # A session of its own: Ctrl-C in the app's terminal is not ssh's, and ssh has no
+                # terminal to prompt on.
+                self.proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(),
+                                             stderr=self._stderr, start_new_session=True)
+                _LIVE.add(self)
+        except OSError:  # SshFailure included
             ours.close()
             self._stderr.close()
             raise
@@ -71,8 +86,6 @@ class SshProcess:
             theirs.close()
         ours.settimeout(timeout)  # for the send; urllib3 sets each response's read timeout on this socket too
         self.sock = ours
-        self._said_before_close: str | None = None
-        _LIVE.add(self)
 
     def stderr_text(self) -> str:
         """What ssh (and the far side's shell) said so far (all of it, once closed)."""
@@ -109,15 +122,14 @@ class SshProcess:
             self._stderr.close()
 
 
-_LIVE: weakref.WeakSet[SshProcess] = weakref.WeakSet()
-"""Every ssh process not yet closed, in this interpreter."""
-
-
 @atexit.register
 def _end_every_ssh() -> None:
     """At exit, end the ssh processes still open. `status` exits without waiting for a slow stop, and
-    an ssh whose far side never answers would otherwise outlive us, waiting there forever."""
-    live = list(_LIVE)
+    an ssh whose far side never answers would otherwise outlive us, waiting there forever. A backend
+    thread still retrying (daemon threads run on during exit) starts no new one."""
+    with _SPAWN_LOCK:
+        _exiting.set()
+        live = list(_LIVE)
     for process in live:
         with contextlib.suppress(OSError):
             process.proc.terminate()
@@ -251,10 +263,6 @@ def ssh_failure(stderr: str, exit_code: int | None) -> str:
     if exit_code not in (None, 0):
         return f"ssh exited with status {exit_code} and said nothing"
     return ""
-
-
-class SshFailure(ConnectionError):
-    """ssh could not give us the far side's Engine API; the message is ssh's reason in one line."""
 
 
 def open_ssh_api(url: str, timeout: float, version: str) -> Any:
