@@ -276,10 +276,12 @@ def test_status_json_over_an_ssh_alias_lists_the_services_docker_service_ls_list
 
 
 def test_the_backend_over_ssh_sees_a_cli_scale_and_its_own_scale_reaches_docker(over_ssh, throwaway):
-    """A colleague scales with the docker CLI: the app, connected over ssh, shows it. The operator scales
+    """A colleague scales with the docker CLI: the app, connected over ssh, shows it (from the Engine's
+    event stream, through ssh). The operator scales
     through the app: `docker service inspect` shows the new replica count. When the backend stops, no
     ssh process of ours is left running."""
-    backend = SwarmBackend(parse_endpoint("ssh://swarm-lab"), name="ssh-swarm", resync_seconds=1.0)
+    # No periodic resync within the test: the colleague's scale has to arrive through the event stream over ssh.
+    backend = SwarmBackend(parse_endpoint("ssh://swarm-lab"), name="ssh-swarm", resync_seconds=600.0)
     backend.start(lambda _change: None)
     try:
         wait_for("the first sync over ssh", lambda: backend.health and backend.health.state is HealthState.CONNECTED,
