@@ -4,7 +4,7 @@ The test starts its own `sshd` (its PID, its host key, its `sshd_config` in a tm
 free high ports, key auth only, as root (`PermitRootLogin prohibit-password`). The far side runs what
 the docker CLI runs there, `docker system dial-stdio`, which reaches the shared dockerd's socket. Extra
 ports of the same sshd give the broken far sides: `Match LocalPort` with a PATH without docker, and one
-whose ForceCommand never answers.
+whose ForceCommand reads and never answers (and ends when the client goes, leaving nothing behind).
 
 The client side never touches the real `~/.ssh`: OpenSSH reads `~/.ssh/config` from the passwd home
 directory, not `$HOME`, so a tmp `ssh_config` (aliases, ports, identities, known hosts) is handed to
@@ -89,6 +89,20 @@ class SshLab:
     env: dict[str, str]
     """The environment the app and the docker CLI run with: the ssh wrapper first on PATH."""
     config: Path
+    ports: dict[str, int]
+
+    def far_side_processes(self, port_name: str) -> list[int]:
+        """PIDs of the commands this sshd runs for sessions on one of its ports (the far side)."""
+        marker = f" 127.0.0.1 {self.ports[port_name]}\0".encode()
+        pids = []
+        for entry in Path("/proc").iterdir():
+            try:
+                environ = (entry / "environ").read_bytes() if entry.name.isdigit() else b""
+            except OSError:
+                continue
+            if b"SSH_CONNECTION=" in environ and marker in environ:
+                pids.append(int(entry.name))
+        return pids
 
     def ssh_processes(self) -> list[int]:
         """PIDs of every ssh still running with this lab's config (a child of ours or an orphan), and of
@@ -132,7 +146,7 @@ LogLevel VERBOSE
 Match LocalPort {ports['no_docker']}
     SetEnv PATH=/nonexistent-bin
 Match LocalPort {ports['silent']}
-    ForceCommand sleep 600
+    ForceCommand cat >/dev/null
 """)
     return config
 
@@ -204,7 +218,7 @@ def ssh_lab(tmp_path_factory) -> Iterator[SshLab]:
         wait_for("sshd to listen", lambda: sshd.poll() is not None or all(
             accepts(ports[p]) for p in ("ok", "no_docker", "silent")), 20)
         assert sshd.poll() is None, f"sshd exited: {(lab / 'sshd.log').read_text()}"
-        yield SshLab(lab, sshd, env, client_config)
+        yield SshLab(lab, sshd, env, client_config, ports)
     finally:
         sshd.terminate()
         try:
@@ -398,6 +412,7 @@ def test_a_far_side_that_never_answers_times_out_and_its_ssh_is_ended(over_ssh):
     assert "ssh://swarm-silent" in str(failure.value) and "\n" not in str(failure.value)
     assert took < 2.0 + 8.0, f"a 2 s call took {took:.1f}s"
     wait_for("the silent connection's ssh to end", lambda: over_ssh.ssh_processes() == [], 10)
+    wait_for("the far side's command to end with it", lambda: over_ssh.far_side_processes("silent") == [], 10)
 
 
 def test_status_against_a_far_side_that_never_answers_ends_in_time_and_leaves_no_ssh(ssh_lab):
@@ -409,3 +424,4 @@ def test_status_against_a_far_side_that_never_answers_ends_in_time_and_leaves_no
     assert out.returncode == 1 and "swarm-silent" in out.stderr, out.stderr
     assert took < 3 + 5, f"status --timeout 3 took {took:.1f}s"
     wait_for("no ssh left after status exited", lambda: ssh_lab.ssh_processes() == [], 5)
+    wait_for("the far side's command to end with it", lambda: ssh_lab.far_side_processes("silent") == [], 10)
