@@ -11,8 +11,9 @@ Two halves:
 - `tcp://host:2376` with TLS options as a query string: `?tlsverify=1&ca=ca.pem&cert=cert.pem&key=key.pem`,
   or `?certpath=DIR` (DIR/ca.pem, cert.pem, key.pem, as `DOCKER_CERT_PATH`), or `?tls=1` (TLS without
   verifying the server). `tcp://` without options is plain HTTP (the demo's simulated engine).
-- `ssh://user@host[:port]` through the SDK's ssh transport; `?ssh_client=1` shells out to the system `ssh`
-  (the default when paramiko is not installed), `?ssh_client=0` insists on paramiko.
+- `ssh://[user@]host[:port]` through the system `ssh`, as the docker CLI does (`ssh.py`: it runs
+  `docker system dial-stdio` on the far side; `~/.ssh/config`, the agent and known hosts are ssh's own);
+  `?ssh_client=0` uses the docker SDK's paramiko transport instead (paramiko must be installed).
 - a docker context name, read from the docker CLI's context store
   (`$DOCKER_CONFIG` or `~/.docker`: `contexts/meta/<sha256(name)>/meta.json` and
   `contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem`), as the docker CLI does.
@@ -118,15 +119,6 @@ def _file(path: str, raw: str) -> str:
     return expanded
 
 
-def paramiko_available() -> bool:
-    try:
-        import importlib.util
-
-        return importlib.util.find_spec("paramiko") is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def parse_endpoint(raw: str, env: Mapping[str, str] | None = None) -> SwarmEndpoint:
     """One `--swarm` value -> an endpoint spec, or a one-line `SwarmConfigError`."""
     text = raw.strip()
@@ -158,10 +150,7 @@ def parse_endpoint(raw: str, env: Mapping[str, str] | None = None) -> SwarmEndpo
             raise SwarmConfigError(f"--swarm {raw!r}: an ssh:// URL needs a host, e.g. ssh://user@manager-1")
         if set(options) - {"name", "ssh_client"}:
             raise SwarmConfigError(f"--swarm {raw!r}: TLS options do not apply to ssh:// (ssh encrypts)")
-        if "ssh_client" in options:
-            use_client = _flag(options["ssh_client"], "ssh_client", raw)
-        else:
-            use_client = not paramiko_available()
+        use_client = _flag(options.get("ssh_client", "1"), "ssh_client", raw)
         return SwarmEndpoint(url=base, name=name, use_ssh_client=use_client)
     # tcp (and http/https, which the SDK treats alike)
     if not parts.hostname:
@@ -228,7 +217,7 @@ def context_endpoint(name: str, env: Mapping[str, str] | None = None) -> SwarmEn
     skip_verify = bool(docker_ep.get("SkipTLSVerify"))
     parts = urlsplit(host)
     if parts.scheme == "ssh":
-        return SwarmEndpoint(url=host, name=name, use_ssh_client=not paramiko_available(), origin="context")
+        return SwarmEndpoint(url=host, name=name, use_ssh_client=True, origin="context")
     if parts.scheme == "unix":
         return SwarmEndpoint(url=host, name=name, origin="context")
     tls = None
@@ -331,6 +320,15 @@ def open_api(endpoint: SwarmEndpoint, timeout: float = DEFAULT_TIMEOUT, version:
     import docker
     from docker.tls import TLSConfig
 
+    if endpoint.url.startswith("ssh://") and endpoint.use_ssh_client:
+        from mlops_tui.backends.swarm.ssh import SshFailure, open_ssh_api
+
+        try:
+            return open_ssh_api(endpoint.url, timeout, version)
+        except SshFailure as exc:
+            raise ConnectionError(f"cannot reach {endpoint.display}: {exc}") from None
+        except Exception as exc:
+            raise ConnectionError(f"cannot reach {endpoint.display}: {connection_reason(exc)}") from None
     tls: Any = False
     if endpoint.tls is not None:
         client_cert = (endpoint.tls.cert, endpoint.tls.key) if endpoint.tls.cert and endpoint.tls.key else None
@@ -451,6 +449,16 @@ class EngineClient:
             with contextlib.suppress(Exception):
                 api.close()
 
+    def _transport_failure(self, exc: BaseException) -> str:
+        """Why a call found no answer: over ssh what ssh said (host key, auth, no docker there), else
+        the end of the HTTP client's error chain."""
+        from mlops_tui.backends.swarm.ssh import ssh_adapter
+
+        with self._api_lock:
+            adapter = ssh_adapter(self._api)
+        said = adapter.failure() if adapter is not None else ""
+        return said or connection_reason(exc)
+
     def request(
         self,
         method: str,
@@ -479,8 +487,9 @@ class EngineClient:
             self.close()
             raise EngineError(0, str(exc)) from None
         except Exception as exc:
+            reason = self._transport_failure(exc)
             self.close()
-            raise EngineError(0, f"cannot reach {self.endpoint.display}: {connection_reason(exc)}") from None
+            raise EngineError(0, f"cannot reach {self.endpoint.display}: {reason}") from None
         if response.status_code >= 400:
             raise EngineError(response.status_code, _engine_message(response))
         return orjson.loads(response.content) if response.content else None

@@ -63,9 +63,11 @@ def test_bad_values_are_one_line_errors_naming_the_value(value, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
-def test_ssh_uses_the_system_client_when_asked_or_without_paramiko():
+def test_ssh_uses_the_system_ssh_like_the_docker_cli_unless_paramiko_is_asked_for():
     assert parse_endpoint("ssh://ops@jump-1:2222?ssh_client=1").use_ssh_client is True
+    assert parse_endpoint("ssh://ops@jump-1?ssh_client=0").use_ssh_client is False
     ep = parse_endpoint("ssh://ops@manager-1")
+    assert ep.use_ssh_client is True
     assert ep.url == "ssh://ops@manager-1" and ep.display == "ssh://manager-1" and ep.fallback_name == "manager-1"
 
 
