@@ -49,7 +49,10 @@ class _Http:
 
     def call(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
         self.requests_sent += 1
-        response = self.session.request(method, self.url + path, params=params, json=body, timeout=self._timeouts)
+        # verify per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's
+        # verify, and the operator's ca_file (or insecure_skip_verify) must win over the environment.
+        response = self.session.request(method, self.url + path, params=params, json=body, timeout=self._timeouts,
+                                        verify=self.session.verify)
         if response.status_code >= 400:
             raise HttpError(response.status_code, f"HTTP {response.status_code}: {_message(response)}")
         if not response.content:
