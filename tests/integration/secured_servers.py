@@ -226,7 +226,7 @@ def recording_server(prefix: str = "/tenant") -> Iterator[Recorder]:
     recorder = Recorder("")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             headers = {k.lower(): v for k, v in self.headers.items()}
             with recorder.lock:
