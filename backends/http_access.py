@@ -3,7 +3,8 @@ Thanos) behind authentication, TLS and tenants: one set of settings, shared by b
 
 `HTTP_OPTIONS` declares the settings (config keys under `[prometheus]` and `[alertmanager]` alike);
 `HttpAccess.from_options` checks them together (one line naming what is wrong) and
-`HttpAccess.configure` applies them to a `requests.Session`.
+`HttpAccess.configure` applies them to a `requests.Session`. The path prefix of a server mounted
+under `https://host/prometheus` is simply part of the engine's `url`.
 
 Secrets (the bearer token, the password) come only from a file or an environment variable, are read
 when a request is sent (a rotated token file is picked up by the next request), and never stored in
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,24 +49,20 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class _SecretFile:
-    """A secret read from a file, again whenever the file changes (size, time or inode: a rewrite,
-    or a Kubernetes projected volume swapping its symlink). Its repr never shows the secret."""
+    """A secret read from its file at every request: a rotated token (a rewrite, or a Kubernetes
+    projected volume swapping its symlink) is used by the next request. The file is a few bytes
+    read once per poll; caching it on its modification time could miss a rewrite within the
+    file system's timestamp granularity. Its repr never shows the secret."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._seen: tuple[int, int, int] | None = None
-        self._value = ""
 
     def read(self) -> str:
-        stat = os.stat(self.path)
-        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            if seen != self._seen:
-                with open(self.path, encoding="utf-8") as handle:
-                    self._value = handle.read().strip()
-                self._seen = seen
-            return self._value
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                return handle.read().strip()
+        except OSError as exc:  # the source's one-line error: which file, why
+            raise OSError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
     def __repr__(self) -> str:
         return f"_SecretFile({self.path!r})"

@@ -75,9 +75,9 @@ def alertmanager_settings(am, pki, password_file, **changes):
             "ca_file": str(pki.ca)} | changes
 
 
-def start_fleet(settings, *extra):
+def start_fleet(settings, *extra, audit=None):
     backends = [*extra, *build_backends(settings, BuildContext())]
-    fleet = Fleet(backends)
+    fleet = Fleet(backends, audit=audit, operator="alice")
     fleet.start()
     return fleet
 
@@ -125,6 +125,33 @@ def test_right_credentials_read_prometheus_and_alertmanager_behind_tls_basic_aut
         assert metrics.client.query("vector(1)")[0]["value"][1] == "1"
     finally:
         fleet.stop()
+
+
+def test_a_silence_through_basic_auth_and_tls_is_audited_without_the_password(servers, pki, password_file,
+                                                                             tmp_path):
+    """The operator silences an alert on the authenticated Alertmanager: Alertmanager holds the silence,
+    the audit log records it, and the password is nowhere in the audit file."""
+    from mlops_tui.backends.alerts import actions
+    from mlops_tui.backends.plans import Outcome
+    from mlops_tui.tui.audit import AuditLog
+
+    _prom, am = servers
+    post_alert(am, pki, "AuditedAlert")
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    fleet = start_fleet({"alertmanager": alertmanager_settings(am, pki, password_file)}, audit=audit.append)
+    try:
+        alert = wait_for(lambda: next((a for a in fleet.state.alerts if a.name == "AuditedAlert"), None), 20,
+                         "the alert listed")
+        plan = fleet.plan_on("alertmanager", alert, actions.silence_intent(alert, 600, "auth test, OPS-7"))
+        outcome = fleet.apply(plan, verify_timeout=15)
+        assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
+    finally:
+        fleet.stop()
+    silences = requests.get(am.url + "/api/v2/silences", auth=(USER, PASSWORD), verify=str(pki.ca), timeout=5).json()
+    assert any(s["comment"] == "auth test, OPS-7" and s["status"]["state"] == "active" for s in silences)
+    written = (tmp_path / "audit.jsonl").read_text()
+    assert '"action":"silence"' in written and "alert AuditedAlert" in written
+    assert_no_secret(written)
 
 
 def test_a_wrong_password_is_one_line_naming_the_url_and_the_other_sources_go_on(servers, pki, tmp_path, caplog):
