@@ -110,9 +110,13 @@ def post_alert(am, pki, name: str) -> None:
 
 
 def test_right_credentials_read_prometheus_and_alertmanager_behind_tls_basic_auth_and_a_prefix(
-        servers, pki, password_file):
+        servers, pki, password_file, monkeypatch):
     """The operator points the app at https://host/prometheus and https://host/alertmanager with a user,
-    a password file, the company CA and a client certificate: both connect and their data shows."""
+    a password file, the company CA and a client certificate: both connect and their data shows. Their
+    shell exports REQUESTS_CA_BUNDLE (the public CAs): ca_file still wins."""
+    import certifi
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     prom, am = servers
     post_alert(am, pki, "AuthTestAlert")
     fleet = start_fleet({"prometheus": prometheus_settings(prom, pki, password_file),
