@@ -274,8 +274,8 @@ def test_a_bearer_token_file_rotated_while_running_is_picked_up(tmp_path):
 
 
 def test_status_json_shows_the_refusal_and_never_the_secret(servers, pki, tmp_path):
-    """`mlops-tui status --json` with a config file naming the password file: the wrong password is
-    a problem naming the URL, the right one reads Alertmanager; neither password is in the output,
+    """`mlops-tui status` and `status --json` with a config file naming the password file: the wrong
+    password is one problem line naming the URL, the right one reads Alertmanager; neither password is in the output,
     the audit log or a crash report."""
     prom, am = servers
     good = tmp_path / "password"
@@ -290,17 +290,59 @@ def test_status_json_shows_the_refusal_and_never_the_secret(servers, pki, tmp_pa
         f'ca_file = "{pki.ca}"', 'headers = { "X-Scope-OrgID" = "team-ml" }',
     ]))
     env = {**os.environ, "MLOPS_TEST_PW": PASSWORD, "XDG_STATE_HOME": str(tmp_path / "state")}
-    out = subprocess.run(
-        [sys.executable, "-m", "mlops_tui", "status", "--json", "--config", str(config), "--timeout", "20",
-         "--kubeconfig", str(tmp_path / "no-kubeconfig"), "--audit-log", str(tmp_path / "audit.jsonl")],
-        capture_output=True, text=True, timeout=60, env=env)
+
+    def status(*output: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "mlops_tui", "status", *output, "--config", str(config), "--timeout", "20",
+             "--kubeconfig", str(tmp_path / "no-kubeconfig"), "--audit-log", str(tmp_path / "audit.jsonl")],
+            capture_output=True, text=True, timeout=60, env=env)
+
+    table = status()
+    refused = [line for line in table.stderr.splitlines() if line.startswith("mlops-tui: cannot read prometheus:")]
+    assert refused == [f"mlops-tui: cannot read prometheus: error: metrics unavailable: {prom.url}: HTTP 401 "
+                       "Unauthorized: wrong or missing credentials (username/password_file/password_env, "
+                       "bearer_token_file)"], table.stderr
+    assert "cannot read alertmanager" not in table.stderr
+    assert_no_secret(table.stdout + table.stderr)
+
+    out = status("--json")
     document = json.loads(out.stdout)
     sources = {s["name"]: s for s in document["sources"]}
     assert sources["alertmanager"]["state"] == "connected", sources["alertmanager"]
     assert sources["prometheus"]["error"].startswith(f"metrics unavailable: {prom.url}: HTTP 401 Unauthorized")
     assert out.returncode == 1
+    assert [p for p in document["problems"] if p.startswith("prometheus:")] == [
+        f"prometheus: error: {sources['prometheus']['error']}"]
     assert_no_secret(out.stdout + out.stderr)
     assert (PASSWORD + "-old") not in out.stdout + out.stderr
     for written in [*Path(tmp_path).rglob("*.jsonl"), *Path(tmp_path / "state").rglob("*")]:
         if written.is_file():
             assert_no_secret(written.read_text(errors="replace"))
+
+
+async def test_the_status_bar_names_the_url_that_refused_and_the_dashboard_goes_on(servers, pki, password_file,
+                                                                                  tmp_path):
+    """In the app: Prometheus refuses last quarter's password; the status bar says so in one line
+    naming its URL, Alertmanager is connected, and the cluster's services are still listed."""
+    from mlops_tui.tui.config import Settings
+    from tests.fakes import InMemoryBackend
+    from tests.tui.conftest import make_app, seed_fleet, until, visible_text
+
+    prom, am = servers
+    stale = tmp_path / "old-password"
+    stale.write_text("last-quarter-password")
+    cluster = InMemoryBackend()
+    seed_fleet(cluster)
+    sources = build_backends({"prometheus": prometheus_settings(prom, pki, stale),
+                              "alertmanager": alertmanager_settings(am, pki, password_file)}, BuildContext())
+    app, _backend = make_app(Settings(), backends=[cluster, *sources])
+    async with app.run_test(size=(240, 50)) as pilot:
+        def refused_and_connected() -> bool:
+            """the refusal naming the URL on screen, and alertmanager connected"""
+            return (f"✖ prometheus error: metrics unavailable: {prom.url}: HTTP 401 Unauthorized" in visible_text(app)
+                    and connected(app.fleet, "alertmanager"))
+
+        await until(pilot, refused_and_connected, timeout=20)
+        text = visible_text(app)
+        assert "property-valuation-model" in text
+        assert_no_secret(text)
