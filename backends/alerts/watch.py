@@ -242,8 +242,8 @@ class AlertmanagerBackend(_PolledAlerts):
                 else:
                     raise ActionRefused(f"{self.name} does not send {mutation.method} {mutation.path}")
         except HttpError as exc:
-            if exc.status in (401, 403):
-                raise ActionForbidden(f"Alertmanager refused: {exc}") from None
+            if exc.status in (401, 403):  # the credentials: name the URL whose settings to fix
+                raise ActionForbidden(f"Alertmanager refused: {describe_error(exc, url=self.url)}") from None
             if exc.status == 404:
                 raise ActionConflict(f"Alertmanager: {exc}", changed="the silence no longer exists") from None
             raise ActionError(f"Alertmanager refused: {exc}") from None

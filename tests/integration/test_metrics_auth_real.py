@@ -346,3 +346,33 @@ async def test_the_status_bar_names_the_url_that_refused_and_the_dashboard_goes_
         text = visible_text(app)
         assert "property-valuation-model" in text
         assert_no_secret(text)
+
+
+def test_a_silence_refused_for_its_credentials_names_the_url_and_alertmanager_holds_nothing(servers, pki,
+                                                                                            password_file, tmp_path):
+    """The password was rotated on the server after the alert list was read: the silence is refused
+    in one line naming the URL and the credentials, the audit says refused, and no silence exists."""
+    from mlops_tui.backends.alerts import actions
+    from mlops_tui.backends.plans import Outcome
+
+    _prom, am = servers
+    post_alert(am, pki, "RefusedSilenceAlert")
+    password = tmp_path / "password"
+    password.write_text(PASSWORD)
+    audit: list[dict] = []
+    fleet = start_fleet({"alertmanager": alertmanager_settings(am, pki, password)}, audit=audit.append)
+    try:
+        alert = wait_for(lambda: next((a for a in fleet.state.alerts if a.name == "RefusedSilenceAlert"), None), 20,
+                         "the alert listed")
+        plan = fleet.plan_on("alertmanager", alert, actions.silence_intent(alert, 600, "refused, OPS-8"))
+        password.write_text("rotated-away")
+        outcome = fleet.apply(plan, verify_timeout=5)
+    finally:
+        fleet.stop()
+    assert outcome.outcome is not Outcome.SUCCEEDED
+    assert outcome.detail == (f"Alertmanager refused: {am.url}: HTTP 401 Unauthorized: wrong or missing credentials "
+                              "(username/password_file/password_env, bearer_token_file)")
+    silences = requests.get(am.url + "/api/v2/silences", auth=(USER, PASSWORD), verify=str(pki.ca), timeout=5).json()
+    assert not any(s["comment"] == "refused, OPS-8" for s in silences)
+    assert audit[-1]["result"] != "succeeded"
+    assert_no_secret(json.dumps(audit))
