@@ -7,6 +7,8 @@ Engine packages import this module (their `spec.py`); the registry imports the e
 from __future__ import annotations
 
 import enum
+import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,8 @@ class OptionKind(enum.Enum):
     FLAG = "true or false"
     POSITIVE_NUMBER = "a positive number"
     MS_BY_NAME = "a table of service name = positive milliseconds"
+    FILE = "the path of an existing file"
+    HEADERS = "a table of HTTP header name = string value"
 
     def check(self, value: Any) -> Any:
         """The value as the backends take it; ValueError(what was expected) otherwise."""
@@ -49,7 +53,20 @@ class OptionKind(enum.Enum):
                     isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value.values()
                 ):
                     return {str(k): float(v) for k, v in value.items()}
+            case OptionKind.FILE:
+                if isinstance(value, str) and value and os.path.isfile(os.path.expanduser(value)):
+                    return os.path.expanduser(value)
+            case OptionKind.HEADERS:
+                if isinstance(value, dict) and all(
+                    _HEADER_NAME.fullmatch(str(k)) and isinstance(v, str) and "\n" not in v and "\r" not in v
+                    for k, v in value.items()
+                ):
+                    return {str(k): v for k, v in value.items()}
         raise ValueError(self.value)
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP header name (RFC 9110 token): nothing that could split or inject a header."""
 
 
 @dataclass(frozen=True, slots=True)

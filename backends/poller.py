@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -25,9 +26,13 @@ from mlops_tui.backends.model import ClusterHealth, HealthState
 log = logging.getLogger(__name__)
 
 
-def describe_error(exc: BaseException, timeout: float | None = None) -> str:
-    """A short reason for the operator, without the stack of urllib3 wrappers."""
+def describe_error(exc: BaseException, timeout: float | None = None, url: str = "") -> str:
+    """A short reason for the operator, without the stack of urllib3 wrappers. Refused credentials,
+    TLS failures and a wrong path name `url`: the fix is in that source's settings."""
     within = f" within {timeout:g} s" if timeout else ""
+    access = _access_problem(exc)
+    if access:
+        return f"{url or 'the server'}: {access}"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"connect timed out{within}"
     if isinstance(exc, requests.exceptions.ReadTimeout):
@@ -49,6 +54,49 @@ def describe_error(exc: BaseException, timeout: float | None = None) -> str:
         return f"HTTP {exc.response.status_code}"
     text = str(exc).strip() or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+_STATUS_IN_TEXT = re.compile(r"HTTP Status Code (\d{3})")
+"""prometheus-api-client's only report of an HTTP error status: in its exception's message."""
+
+_REFUSED = {
+    401: "HTTP 401 Unauthorized: wrong or missing credentials (username/password_file/password_env, "
+         "bearer_token_file)",
+    403: "HTTP 403 Forbidden: these credentials may not read it",
+    404: "HTTP 404 Not Found: is the path prefix in the URL right?",
+}
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status an error reports: `status` (our clients), `response` (requests) or the text
+    of prometheus-api-client's exception."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        return status
+    response = getattr(exc, "response", None)
+    if response is not None and isinstance(getattr(response, "status_code", None), int):
+        return int(response.status_code)
+    found = _STATUS_IN_TEXT.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def _access_problem(exc: BaseException) -> str:
+    """Why the server refused us or TLS failed, in the operator's terms; '' for other errors."""
+    status = http_status(exc)
+    if status in _REFUSED:
+        return _REFUSED[status]
+    if not isinstance(exc, requests.exceptions.SSLError):
+        return ""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        if "Hostname mismatch" in text or "doesn't match" in text:
+            return "TLS: the server's certificate is not for this host name"
+        return "TLS: the server's certificate is not signed by a trusted CA (check ca_file)"
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return "TLS: the server does not speak TLS (use http://)"
+    if "certificate required" in text.lower() or "bad certificate" in text.lower():
+        return "TLS: the server wants a client certificate it accepts (check cert_file and key_file)"
+    return "TLS handshake failed"
 
 
 class Poller:
@@ -150,7 +198,7 @@ class Poller:
                 state=state,
                 since=since,
                 last_sync=self.last_sync,
-                error=f"{self.what} unavailable: {describe_error(exc, self.timeout)}",
+                error=f"{self.what} unavailable: {describe_error(exc, self.timeout, self.endpoint)}",
                 endpoint=self.endpoint,
             )
         )

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import requests
 
+from mlops_tui.backends.http_access import HttpAccess
 from mlops_tui.backends.plans import ActionError
 
 
@@ -31,7 +32,10 @@ class _Http:
         connect_timeout: float = 2.0,
         headers: Mapping[str, str] | None = None,
         verify_tls: bool = True,
+        access: HttpAccess | None = None,
     ) -> None:
+        """`access`: authentication, TLS and extra headers (backends/http_access.py); the path prefix
+        is part of `url` (`https://host/alertmanager`)."""
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._timeouts = (min(connect_timeout, timeout), timeout)
@@ -39,11 +43,16 @@ class _Http:
         self.session.verify = verify_tls
         if headers:
             self.session.headers.update(headers)
+        if access is not None:
+            access.configure(self.session)
         self.requests_sent = 0
 
     def call(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
         self.requests_sent += 1
-        response = self.session.request(method, self.url + path, params=params, json=body, timeout=self._timeouts)
+        # verify per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's
+        # verify, and the operator's ca_file (or insecure_skip_verify) must win over the environment.
+        response = self.session.request(method, self.url + path, params=params, json=body, timeout=self._timeouts,
+                                        verify=self.session.verify)
         if response.status_code >= 400:
             raise HttpError(response.status_code, f"HTTP {response.status_code}: {_message(response)}")
         if not response.content:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.backends.engine_spec import BuildContext, EngineOption, EngineSpec, OptionKind
+from mlops_tui.backends.http_access import HTTP_OPTIONS, HttpAccess
 
 if TYPE_CHECKING:
     from mlops_tui.backends.base import Backend
@@ -14,9 +15,11 @@ if TYPE_CHECKING:
 def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:
     if not options["url"]:
         return []
+    access = HttpAccess.from_options(options)
+    access.check_url(options["url"])
     from mlops_tui.backends.alerts import AlertmanagerBackend
 
-    return [AlertmanagerBackend(options["url"], refresh_seconds=options["refresh_seconds"])]
+    return [AlertmanagerBackend(options["url"], refresh_seconds=options["refresh_seconds"], access=access)]
 
 
 ALERTMANAGER = EngineSpec(
@@ -27,6 +30,7 @@ ALERTMANAGER = EngineSpec(
         EngineOption("url", OptionKind.URL, "Alertmanager base URL", flags=("--alertmanager",), metavar="URL",
                      env="ALERTMANAGER_URL", default=""),
         EngineOption("refresh_seconds", OptionKind.POSITIVE_NUMBER, "how often Alertmanager is polled", default=10.0),
+        *HTTP_OPTIONS,
     ),
     build=_build,
 )

@@ -21,6 +21,7 @@ from mlops_tui.backends.alerts import actions
 from mlops_tui.backends.alerts import translate as t
 from mlops_tui.backends.alerts.client import AlertmanagerClient, HttpError, PrometheusAlertsClient
 from mlops_tui.backends.base import Change, ChangeSink
+from mlops_tui.backends.http_access import HttpAccess
 from mlops_tui.backends.model import Alert, ClusterHealth, ClusterRef, Silence
 from mlops_tui.backends.plans import (
     ActionConflict,
@@ -127,12 +128,13 @@ class PrometheusAlertsSource(_PolledAlerts):
         name: str = "prometheus-alerts",
         options: AlertOptions | None = None,
         refresh_seconds: float | None = None,
+        access: HttpAccess | None = None,
     ) -> None:
         super().__init__(name, url, options, refresh_seconds)
         self._external: dict[str, str] | None = None
         self._polls_since_config = 0
         self.client = PrometheusAlertsClient(
-            url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout
+            url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout, access=access
         )
 
     def fetch(self) -> tuple[Alert, ...]:
@@ -166,10 +168,11 @@ class AlertmanagerBackend(_PolledAlerts):
         clock: Callable[[], datetime] = _utcnow,
         refresh_seconds: float | None = None,
         client: AlertmanagerClient | None = None,
+        access: HttpAccess | None = None,
     ) -> None:
         super().__init__(name, url, options, refresh_seconds)
         self.client = client or AlertmanagerClient(
-            url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout
+            url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout, access=access
         )
         self._clock = clock
         self.created_by = self.options.created_by or f"mlops-tui:{_os_user()}"
@@ -217,7 +220,7 @@ class AlertmanagerBackend(_PolledAlerts):
                 current = self.get_silence(intent.silence_id) if intent.silence_id.strip() else None
             except Exception as exc:
                 raise ActionError(
-                    f"cannot read silence {intent.silence_id}: {describe_error(exc, self.options.timeout)}"
+                    f"cannot read silence {intent.silence_id}: {describe_error(exc, self.options.timeout, self.url)}"
                 ) from None
             plan = actions.plan_expire(self.name, intent, current, user=self.created_by)
             if isinstance(target, Alert) and target.service is not None:
@@ -239,15 +242,16 @@ class AlertmanagerBackend(_PolledAlerts):
                 else:
                     raise ActionRefused(f"{self.name} does not send {mutation.method} {mutation.path}")
         except HttpError as exc:
-            if exc.status in (401, 403):
-                raise ActionForbidden(f"Alertmanager refused: {exc}") from None
+            if exc.status in (401, 403):  # the credentials: name the URL whose settings to fix
+                raise ActionForbidden(f"Alertmanager refused: {describe_error(exc, url=self.url)}") from None
             if exc.status == 404:
                 raise ActionConflict(f"Alertmanager: {exc}", changed="the silence no longer exists") from None
             raise ActionError(f"Alertmanager refused: {exc}") from None
         except ActionError:
             raise
         except Exception as exc:
-            raise ActionError(f"Alertmanager unreachable: {describe_error(exc, self.options.timeout)}") from None
+            reason = describe_error(exc, self.options.timeout, self.url)
+            raise ActionError(f"Alertmanager unreachable: {reason}") from None
         finally:
             self.poller.wake()
 

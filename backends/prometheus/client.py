@@ -16,6 +16,8 @@ import requests
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from mlops_tui.backends.http_access import HttpAccess
+
 
 class CountingSession(requests.Session):
     """A requests session that counts the HTTP requests it sends (for benchmarks and tests)."""
@@ -43,10 +45,16 @@ class PrometheusClient:
         headers: Mapping[str, str] | None = None,
         verify_tls: bool = True,
         session: requests.Session | None = None,
+        access: HttpAccess | None = None,
     ) -> None:
+        """`access`: authentication, TLS and extra headers (backends/http_access.py); the path prefix
+        is part of `url` (`https://host/prometheus`)."""
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = session or CountingSession()
+        self.session.verify = verify_tls
+        if access is not None:
+            access.configure(self.session)
         self._timeouts = (min(connect_timeout, timeout), timeout)
         self._api = PrometheusConnect(
             url=self.url,

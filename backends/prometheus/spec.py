@@ -1,5 +1,6 @@
 """Prometheus' settings and how its sources are built (see backends/registry.py): one URL serves both
-the latency series and the rule alerts (`/api/v1/alerts`), read by two sources."""
+the latency series and the rule alerts (`/api/v1/alerts`), read by two sources with the same
+authentication, TLS and headers (`HTTP_OPTIONS`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.backends.engine_spec import BuildContext, EngineOption, EngineSpec, OptionKind
+from mlops_tui.backends.http_access import HTTP_OPTIONS, HttpAccess
 
 if TYPE_CHECKING:
     from mlops_tui.backends.base import Backend
@@ -15,13 +17,15 @@ if TYPE_CHECKING:
 def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:
     if not options["url"]:
         return []
+    access = HttpAccess.from_options(options)
+    access.check_url(options["url"])
     from mlops_tui.backends.alerts import PrometheusAlertsSource
     from mlops_tui.backends.prometheus import PrometheusBackend
 
     return [
         PrometheusBackend(options["url"], services=context.services, refresh_seconds=options["refresh_seconds"],
-                          slo_ms=options["slo_ms"], slo_overrides=options["slo"]),
-        PrometheusAlertsSource(options["url"], refresh_seconds=options["refresh_seconds"]),
+                          slo_ms=options["slo_ms"], slo_overrides=options["slo"], access=access),
+        PrometheusAlertsSource(options["url"], refresh_seconds=options["refresh_seconds"], access=access),
     ]
 
 
@@ -35,6 +39,7 @@ PROMETHEUS = EngineSpec(
         EngineOption("refresh_seconds", OptionKind.POSITIVE_NUMBER, "how often Prometheus is polled", default=10.0),
         EngineOption("slo_ms", OptionKind.POSITIVE_NUMBER, "default p95 latency SLO per service", default=100.0),
         EngineOption("slo", OptionKind.MS_BY_NAME, "p95 SLO in ms per service name", default={}),
+        *HTTP_OPTIONS,
     ),
     build=_build,
 )

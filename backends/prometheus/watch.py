@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from mlops_tui.backends.base import Change, ChangeSink
 from mlops_tui.backends.correlate import ServiceIndex
+from mlops_tui.backends.http_access import HttpAccess
 from mlops_tui.backends.model import ClusterHealth, ClusterRef, ModelService, ServiceKey
 from mlops_tui.backends.poller import Poller
 from mlops_tui.backends.prometheus import queries as q
@@ -95,6 +96,7 @@ class PrometheusBackend:
         refresh_seconds: float | None = None,
         slo_ms: float | None = None,
         slo_overrides: Mapping[str, float] | None = None,
+        access: HttpAccess | None = None,
     ) -> None:
         """`refresh_seconds`, `slo_ms` and `slo_overrides` (per service, ms) are shortcuts for the
         CLI's settings; they override the same fields of `options`."""
@@ -111,7 +113,7 @@ class PrometheusBackend:
         self._services = services
         self._clock = clock
         self.client = client or PrometheusClient(
-            url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout
+            url, timeout=self.options.timeout, connect_timeout=self.options.connect_timeout, access=access
         )
         labels = list(self.options.service_labels)
         labels += [src for src in self.options.label_aliases if src not in labels]
