@@ -38,6 +38,7 @@ def resolve_backends(
     kubeconfig: str | None = None,
     namespaces: Sequence[str] = (),
     selector: str = "",
+    all_namespaces: bool = False,
 ) -> list[KubernetesBackend]:
     """What the CLI calls: options -> one `KubernetesBackend` per context.
 
@@ -47,7 +48,7 @@ def resolve_backends(
     from mlops_tui.backends.kubernetes.backend import KubernetesBackend
     from mlops_tui.backends.kubernetes.client import connect, resolve_targets
 
-    targets = resolve_targets(contexts, all_contexts, kubeconfig, namespaces, selector)
+    targets = resolve_targets(contexts, all_contexts, kubeconfig, namespaces, selector, all_namespaces)
     return [KubernetesBackend(target, connect(target)) for target in targets]
 
 
@@ -58,6 +59,7 @@ def backends_from_settings(
     namespaces: Sequence[str] = (),
     selector: str = "",
     explicit: bool = False,
+    all_namespaces: bool = False,
 ) -> list[KubernetesBackend]:
     """`resolve_backends` for the app's settings: without any Kubernetes option (`explicit` False) and
     without a kubeconfig, the operator simply has no Kubernetes clusters: no backend, no error."""
@@ -65,4 +67,4 @@ def backends_from_settings(
 
     if not explicit and not os.path.exists(default_kubeconfig()):
         return []
-    return resolve_backends(contexts, all_contexts, kubeconfig, namespaces, selector)
+    return resolve_backends(contexts, all_contexts, kubeconfig, namespaces, selector, all_namespaces)

@@ -443,8 +443,12 @@ def resolve_targets(
     kubeconfig: str | None = None,
     namespaces: Sequence[str] = (),
     selector: str = "",
+    all_namespaces: bool = False,
 ) -> list[ClusterTarget]:
-    """Which clusters to watch. No context named and not --all-contexts: the current context."""
+    """Which clusters to watch. No context named and not --all-contexts: the current context.
+
+    Which namespaces, as kubectl decides it: those named (--namespace), else the context's own
+    `namespace` when it sets one, else all; `all_namespaces` (kubectl's -A) watches all regardless."""
     config = kc.load(kubeconfig)
     known = list(config.contexts)
     if all_contexts:
@@ -473,12 +477,20 @@ def resolve_targets(
                 kubeconfig=kubeconfig,
                 server=str(cluster.get("server") or ""),
                 user=str(ctx.get("user") or ""),
-                namespaces=tuple(namespaces),
+                namespaces=_watched_namespaces(namespaces, str(ctx.get("namespace") or ""), all_namespaces),
                 selector=selector,
                 default_namespace=str(ctx.get("namespace") or ""),
             )
         )
     return targets
+
+
+def _watched_namespaces(named: Sequence[str], context_namespace: str, all_namespaces: bool) -> tuple[str, ...]:
+    if all_namespaces:
+        return ()
+    if named:
+        return tuple(named)
+    return (context_namespace,) if context_namespace else ()
 
 
 def connect(target: ClusterTarget, pool_size: int = 32) -> RawClient:

@@ -20,6 +20,7 @@ def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backen
         kubeconfig=options["kubeconfig"] or None,
         namespaces=options["namespaces"],
         selector=options["selector"],
+        all_namespaces=options["all_namespaces"],
         # Without any Kubernetes setting and without a kubeconfig, there are simply no clusters.
         explicit=bool(options["contexts"] or options["all_contexts"] or options["kubeconfig"]),
     )
@@ -36,8 +37,10 @@ KUBERNETES = EngineSpec(
                      flags=("--all-contexts",), default=False),
         EngineOption("kubeconfig", OptionKind.STRING, "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)",
                      flags=("--kubeconfig",), metavar="PATH", default=""),
-        EngineOption("namespaces", OptionKind.STRINGS, "namespace to watch (repeatable; default: all)",
-                     flags=("--namespace", "-n"), metavar="NS", default=[]),
+        EngineOption("namespaces", OptionKind.STRINGS, "namespace to watch (repeatable; default: the context's "
+                     "namespace when it sets one, else all)", flags=("--namespace", "-n"), metavar="NS", default=[]),
+        EngineOption("all_namespaces", OptionKind.FLAG, "watch every namespace, even when the context names one",
+                     flags=("--all-namespaces", "-A"), default=False),
         EngineOption("selector", OptionKind.STRING, "label selector for model services",
                      flags=("--selector", "-l"), metavar="LABELS", default=""),
     ),

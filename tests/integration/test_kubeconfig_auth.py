@@ -127,10 +127,10 @@ def kubectl(kubeconfig: str | None, *args: str, env: dict[str, str] | None = Non
     return out.stdout
 
 
-def create_deployment(kubeconfig: str, folder: Path, name: str) -> None:
-    """`kubectl apply` a one-replica Deployment in `default` (kubectl authenticates through the kubeconfig)."""
+def create_deployment(kubeconfig: str, folder: Path, name: str, namespace: str = "default") -> None:
+    """`kubectl apply` a one-replica Deployment (kubectl authenticates through the kubeconfig)."""
     labels = {"app": name}
-    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
                 "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
                     "metadata": {"labels": labels},
                     "spec": {"containers": [{"name": "model", "image": f"registry.local/{name}:1"}]}}}}
@@ -501,3 +501,30 @@ def test_the_server_is_verified_as_kubectl_verifies_it(tmp_path, cluster):
                                               **{"certificate-authority-data": None})) == (False, False)
     assert _reaches(_cluster_entry_kubeconfig(tmp_path, cluster, "insecure", **{
         "certificate-authority-data": None, "insecure-skip-tls-verify": True})) == (True, True)
+
+
+def test_the_contexts_namespace_is_what_is_watched_unless_told_otherwise_as_kubectl_does(tmp_path, cluster,
+                                                                                          running_fleet):
+    """A context that names a namespace: kubectl shows that namespace without -n, and so does the app;
+    --namespace names others, and --all-namespaces (kubectl's -A) shows every one."""
+    doc = base_config(cluster)
+    for context in doc["contexts"]:
+        context["context"]["namespace"] = "team-ml"
+    kubeconfig = write(tmp_path / "kubeconfig", doc)
+    (tmp_path / "ns.json").write_text(json.dumps({"apiVersion": "v1", "kind": "Namespace",
+                                                  "metadata": {"name": "team-ml"}}))
+    kubectl(kubeconfig, "apply", "-f", str(tmp_path / "ns.json"))
+    for namespace, name in (("team-ml", "ranker-in-team-ml"), ("default", "ranker-in-default")):
+        create_deployment(kubeconfig, tmp_path, name, namespace)
+    assert kubectl(kubeconfig, "get", "deployments", "-o", "name").split() == ["deployment.apps/ranker-in-team-ml"]
+
+    def names(fleet: Fleet) -> set[str]:
+        return {key.name for key in fleet.state.services if key.name.startswith("ranker-in-")}
+
+    own = running_fleet(resolve_backends(kubeconfig=kubeconfig))
+    eventually(lambda: names(own) == {"ranker-in-team-ml"}, 20, "the context's namespace only")
+    everywhere = running_fleet(resolve_backends(kubeconfig=kubeconfig, all_namespaces=True))
+    eventually(lambda: names(everywhere) == {"ranker-in-team-ml", "ranker-in-default"}, 20, "every namespace")
+    named = running_fleet(resolve_backends(kubeconfig=kubeconfig, namespaces=["default"]))
+    eventually(lambda: names(named) == {"ranker-in-default"}, 20, "the namespace named")
+    assert names(own) == {"ranker-in-team-ml"}
