@@ -94,6 +94,7 @@ class Fleet:
         clock: Callable[[], datetime] = utcnow,
         publish_clock: Clock = SYSTEM_CLOCK,
         sleep: Callable[[float], None] = time.sleep,
+        readonly_reason: str = "",
     ) -> None:
         self._backends: dict[str, Backend] = {}
         for backend in backends:
@@ -106,6 +107,8 @@ class Fleet:
         self._clock = clock
         self._publish_clock = publish_clock
         self._sleep = sleep
+        self.readonly_reason = readonly_reason
+        """Why the app is read-only when the operator did not ask (the audit log is not writable)."""
         """How the resolution of an in-doubt call waits between re-reads (tests pass a counting one)."""
         """What the publisher paces itself by (the coalescing interval); tests pass a manual one."""
         self._lock = threading.Lock()
@@ -398,7 +401,8 @@ class Fleet:
 
     def _refuse_if_readonly(self, source: str, intent: Intent) -> None:
         if self.is_readonly(source):
-            raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}")
+            why = f" ({self.readonly_reason})" if self.readonly_reason else ""
+            raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}{why}")
 
     def apply(
         self,

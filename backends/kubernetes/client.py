@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import orjson
 
+from mlops_tui.backends.exit_hooks import on_exit
+
 DEFAULT_TIMEOUT = (5.0, 30.0)
 """(connect, read) seconds for ordinary calls: every call has one."""
 
@@ -349,4 +351,16 @@ def connect(target: ClusterTarget, pool_size: int = 32) -> RawClient:
         raise KubeConfigError(f"context {target.context}: {_short(exc)}") from exc
     configuration.connection_pool_maxsize = pool_size
     configuration.retries = False
+    on_exit("kubernetes-temp-credentials", remove_temp_credentials)
     return RawClient(kclient.ApiClient(configuration))
+
+
+def remove_temp_credentials() -> None:
+    """Delete the files the kubernetes client wrote for inline client keys, certificates and CAs
+    (kubernetes/config/kube_config.py `_create_temp_file_with_content`, mkstemp in the temp dir). The
+    client removes them only at a normal exit (atexit); a SIGTERM/SIGHUP would leave a private key behind."""
+    import sys
+
+    kube_config = sys.modules.get("kubernetes.config.kube_config")
+    if kube_config is not None:
+        kube_config._cleanup_temp_files()
