@@ -63,7 +63,8 @@ def test_a_signal_removes_the_kubernetes_clients_temporary_key_files_and_exits_c
         while time.monotonic() < deadline and len(list(temp.iterdir())) < 2 and app.poll() is None:
             time.sleep(0.1)
         written = sorted(p.name for p in temp.iterdir())
-        assert len(written) >= 2, f"the client wrote no key files; app: {app.poll()} {app.stderr.read() if app.poll() is not None else ''}"
+        ended = app.poll()
+        assert len(written) >= 2, f"the client wrote no key files; app ended: {ended}"
         assert any(b"PRIVATE KEY" in (temp / name).read_bytes() for name in written)
         app.send_signal(signum)
         _out, err = app.communicate(timeout=30)
