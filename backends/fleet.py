@@ -12,12 +12,14 @@ from __future__ import annotations
 import getpass
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
+from mlops_tui.backends.backoff import Backoff
 from mlops_tui.backends.base import (
     ActionBackend,
     Backend,
@@ -45,7 +47,9 @@ from mlops_tui.backends.plans import (
     ActionConflict,
     ActionError,
     ActionForbidden,
+    ActionInDoubt,
     ActionOutcome,
+    ActionPartial,
     ActionPlan,
     ActionRefused,
     Intent,
@@ -89,6 +93,8 @@ class Fleet:
         operator: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         publish_clock: Clock = SYSTEM_CLOCK,
+        sleep: Callable[[float], None] = time.sleep,
+        readonly_reason: str = "",
     ) -> None:
         self._backends: dict[str, Backend] = {}
         for backend in backends:
@@ -100,6 +106,10 @@ class Fleet:
         self.operator = operator or _os_user()
         self._clock = clock
         self._publish_clock = publish_clock
+        self._sleep = sleep
+        self.readonly_reason = readonly_reason
+        """Why the app is read-only when the operator did not ask (the audit log is not writable)."""
+        """How the resolution of an in-doubt call waits between re-reads (tests pass a counting one)."""
         """What the publisher paces itself by (the coalescing interval); tests pass a manual one."""
         self._lock = threading.Lock()
         self._pending: list[Change] = []
@@ -391,7 +401,8 @@ class Fleet:
 
     def _refuse_if_readonly(self, source: str, intent: Intent) -> None:
         if self.is_readonly(source):
-            raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}")
+            why = f" ({self.readonly_reason})" if self.readonly_reason else ""
+            raise ActionRefused(f"read-only mode: {intent.kind.value} is disabled for {source}{why}")
 
     def apply(
         self,
@@ -417,10 +428,25 @@ class Fleet:
             self._applied_plans.add(plan.id)
             return self._finish(plan, Outcome.NOOP, "nothing to do: already as asked", started, after=plan.before)
         backend = self.action_backend(plan.source)
+        try:
+            # Write-ahead: the intent and the calls are on disk before the first call leaves, so a
+            # crash, a signal or an SSH drop during the apply or the wait still leaves a record.
+            self._write(intent_record(plan, self.operator, started))
+        except Exception as exc:
+            return self._finish(plan, Outcome.REFUSED, unaudited_detail(exc), started)
         self._applied_plans.add(plan.id)
         report(f"applying: {plan.description}")
+        note = ""
         try:
             backend.apply(plan)
+        except ActionInDoubt as exc:
+            resolved = self._resolve(plan, exc, started, verify_timeout, report)
+            if resolved is not None:
+                return resolved
+            note = f"the answer to {exc.in_doubt} was lost; re-reading showed it applied. "
+        except ActionPartial as exc:
+            return self._finish(plan, Outcome.PARTIAL, str(exc), started, landed=exc.landed,
+                                not_landed=exc.not_landed, completing=exc.completing, reverting=exc.reverting)
         except ActionConflict as exc:
             # Never retried: the operator sees a fresh preview that names what changed, and decides.
             replanned = self._replan(backend, plan)
@@ -442,7 +468,75 @@ class Fleet:
             log.exception("verify failed")
             return self._finish(plan, Outcome.APPLIED_NOT_CONVERGED, f"applied, but could not verify: {exc}", started)
         outcome = Outcome.SUCCEEDED if result.converged else Outcome.APPLIED_NOT_CONVERGED
-        return self._finish(plan, outcome, result.detail, started, after=result.after)
+        return self._finish(plan, outcome, note + result.detail, started, after=result.after)
+
+    def _resolve(self, plan: ActionPlan, doubt: ActionInDoubt, started: datetime, timeout: float,
+                 report: Callable[[str], None]) -> ActionOutcome | None:
+        """A call whose answer was lost: audit 'unknown' at once, then let the backend re-read the
+        engine (with the shared backoff) until it can tell. None when the call is known applied and
+        nothing else is missing (the caller goes on to verify); otherwise the final outcome."""
+        self._write_quietly(audit_record(self._outcome(plan, Outcome.UNKNOWN, str(doubt), started), self.operator,
+                                         phase="unknown"))
+        report(f"{doubt}; re-reading to tell whether it was applied")
+        applied = self._probe_until_known(doubt, timeout)
+        landed = doubt.landed + ((doubt.in_doubt,) if applied else ())
+        not_landed = ((doubt.in_doubt,) if applied is False else ()) + doubt.not_sent
+        if applied is None:
+            return self._finish(plan, Outcome.UNKNOWN,
+                                f"{doubt}; still unknown after {timeout:.0f} s of re-reading: look before acting again",
+                                started, landed=doubt.landed, not_landed=doubt.not_sent)
+        if landed and not_landed:
+            partial = (f"{doubt}; re-read: landed: {'; '.join(landed)}; not landed: {'; '.join(not_landed)}")
+            completing, reverting = self._followups(doubt, landed)
+            return self._finish(plan, Outcome.PARTIAL, partial, started, landed=landed, not_landed=not_landed,
+                                completing=completing, reverting=reverting)
+        if not applied:
+            return self._finish(plan, Outcome.NOT_APPLIED,
+                                f"{doubt}; re-reading showed the engine did not apply it: nothing changed",
+                                started, not_landed=not_landed)
+        return None
+
+    @staticmethod
+    def _followups(doubt: ActionInDoubt, landed: tuple[str, ...]) -> tuple[ActionPlan | None, ActionPlan | None]:
+        if doubt.followups is None:
+            return None, None
+        try:
+            return doubt.followups(landed)
+        except Exception:
+            log.exception("could not build the completing and reverting plans")
+            return None, None
+
+    def _probe_until_known(self, doubt: ActionInDoubt, timeout: float) -> bool | None:
+        backoff = Backoff(base=0.25, cap=5.0)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                known = doubt.probe()
+            except Exception:
+                log.debug("re-read of an in-doubt call failed", exc_info=True)
+                known = None
+            if known is not None:
+                return known
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._stopping.is_set():
+                return None
+            self._sleep(min(backoff.next(), remaining))
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        if self._audit is not None:
+            self._audit(record)
+
+    def _write_quietly(self, record: Mapping[str, Any]) -> bool:
+        """Write a record; a failure is logged, never raised (the result must still reach the operator)."""
+        try:
+            self._write(record)
+            return True
+        except Exception:
+            log.exception("could not write the audit record")
+            return False
+
+    def _outcome(self, plan: ActionPlan, outcome: Outcome, detail: str, started: datetime) -> ActionOutcome:
+        return ActionOutcome(plan=plan, outcome=outcome, detail=detail, started=started, finished=self._clock())
 
     def _check_allowed(self, plan: ActionPlan, confirmed_text: str) -> None:
         if self.is_readonly(plan.source):
@@ -484,6 +578,10 @@ class Fleet:
         *,
         after: Mapping[str, str] | None = None,
         replanned: ActionPlan | None = None,
+        landed: tuple[str, ...] = (),
+        not_landed: tuple[str, ...] = (),
+        completing: ActionPlan | None = None,
+        reverting: ActionPlan | None = None,
     ) -> ActionOutcome:
         result = ActionOutcome(
             plan=plan,
@@ -493,10 +591,15 @@ class Fleet:
             finished=self._clock(),
             after=dict(after or {}),
             replanned=replanned,
+            landed=landed,
+            not_landed=not_landed,
+            completing=completing,
+            reverting=reverting,
         )
-        # The record is written (and flushed by the sink) before anyone hears the result.
+        # The record is written (and flushed by the sink) before anyone hears the result; a sink that
+        # fails now (the disk filled during the wait) is logged: the operator still hears the result.
         if self._audit is not None and self._first_record(plan, abandoning=False):
-            self._audit(audit_record(result, self.operator))
+            self._write_quietly(audit_record(result, self.operator))
         if plan.target is not None and outcome not in (Outcome.REFUSED, Outcome.NOOP):
             recorder = self._backends.get(plan.source)
             if isinstance(recorder, RecordsActions):
@@ -518,8 +621,7 @@ class Fleet:
         now = self._clock()
         result = ActionOutcome(plan=plan, outcome=Outcome.APPLIED_NOT_CONVERGED,
                                detail=f"applied; not verified: {reason}", started=now, finished=now)
-        if self._audit is not None:
-            self._audit(audit_record(result, self.operator))
+        self._write_quietly(audit_record(result, self.operator, phase="abandoned"))
         return result
 
     def _first_record(self, plan: ActionPlan, *, abandoning: bool) -> bool:
@@ -570,13 +672,49 @@ def _true_before(result: ActionOutcome) -> dict[str, str]:
     return dict(result.replanned.before) if result.replanned is not None else {}
 
 
-def audit_record(result: ActionOutcome, operator: str) -> dict[str, Any]:
+def unaudited_detail(exc: Exception) -> str:
+    return (f"the audit log cannot be written ({type(exc).__name__}: {exc}): nothing was sent; "
+            f"actions need a writable audit log")
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def intent_record(plan: ActionPlan, operator: str, when: datetime) -> dict[str, Any]:
+    """The write-ahead line: what is about to be sent, before the first call. Its `id` ties it to the
+    result line written after; an intent with no result line means the app stopped in between."""
+    return {
+        "id": plan.id,
+        "phase": "intent",
+        "time": _stamp(when),
+        "started": _stamp(when),
+        "operator": operator,
+        "user": plan.user or operator,
+        "cluster": plan.source,
+        "target": plan.target_name,
+        "namespace": plan.target.namespace if plan.target else "",
+        "kind": plan.target.kind.value if plan.target else "",
+        "action": plan.intent.kind.value,
+        "intent": plan.description,
+        "before": dict(plan.before),
+        "planned": dict(plan.after),
+        "result": "intent",
+        "detail": f"about to send {len(plan.mutations)} call(s)",
+        "overrides": [w.code for w in plan.warnings if w.overridden],
+        "calls": [f"{m.method} {m.path}" for m in plan.mutations],
+    }
+
+
+def audit_record(result: ActionOutcome, operator: str, phase: str = "result") -> dict[str, Any]:
     """One audit line. Holds what was done and to what, never request bodies (they can carry env
     values or secrets from pod templates), tokens or environment variables."""
     plan = result.plan
     return {
-        "time": result.finished.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "started": result.started.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "id": plan.id,
+        "phase": phase,
+        "time": _stamp(result.finished),
+        "started": _stamp(result.started),
         "operator": operator,
         "user": plan.user or operator,
         "cluster": plan.source,
@@ -595,4 +733,6 @@ def audit_record(result: ActionOutcome, operator: str) -> dict[str, Any]:
         "warnings": [w.code for w in plan.warnings],
         "overrides": [w.code for w in plan.warnings if w.overridden],
         "calls": [f"{m.method} {m.path}" for m in plan.mutations],
+        "landed": list(result.landed),
+        "not_landed": list(result.not_landed),
     }

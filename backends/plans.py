@@ -8,7 +8,7 @@ engine objects: the mutations are plain (method, path, body) records a reviewer 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -243,6 +243,42 @@ class ActionForbidden(ActionError):
     """The engine answered 403 / permission denied."""
 
 
+Followups = Callable[[tuple[str, ...]], "tuple[ActionPlan | None, ActionPlan | None]"]
+"""Builds, from the calls of a plan that landed, the plan that sends the rest and the one that undoes them."""
+
+
+class ActionInDoubt(ActionError):
+    """A call was sent and its answer lost (a timeout after sending, a connection reset before the
+    answer): the engine may or may not have applied it. Never retried blindly; `probe` re-reads the
+    engine once and says True (it holds the change), False (it does not: nothing was applied) or
+    None (cannot tell yet: unreachable, or someone else wrote the object meanwhile)."""
+
+    def __init__(self, message: str, *, probe: Callable[[], bool | None], in_doubt: str,
+                 landed: tuple[str, ...] = (), not_sent: tuple[str, ...] = (),
+                 followups: Followups | None = None) -> None:
+        super().__init__(message)
+        self.probe = probe
+        self.in_doubt = in_doubt
+        self.landed = landed
+        self.not_sent = not_sent
+        self.followups = followups
+        """Given the calls known landed once resolved: (completing plan, reverting plan)."""
+
+
+class ActionPartial(ActionError):
+    """A multi-call plan stopped half way: `landed` calls are applied, `not_landed` are not. Carries a
+    plan that sends the rest (completing) and one that undoes what landed (reverting), when the backend
+    can build them."""
+
+    def __init__(self, message: str, *, landed: tuple[str, ...], not_landed: tuple[str, ...],
+                 completing: ActionPlan | None = None, reverting: ActionPlan | None = None) -> None:
+        super().__init__(message)
+        self.landed = landed
+        self.not_landed = not_landed
+        self.completing = completing
+        self.reverting = reverting
+
+
 class ActionConflict(ActionError):
     """The object changed since the plan was made (409, 'update out of sequence')."""
 
@@ -303,6 +339,12 @@ class Outcome(enum.Enum):
     CONFLICT = "conflict"
     FAILED = "failed"
     NOOP = "noop"
+    UNKNOWN = "unknown"
+    """Sent, the answer lost, and the engine could not be re-read in time: it may hold the change."""
+    NOT_APPLIED = "not-applied"
+    """Sent, the answer lost, and re-reading the engine showed it did not apply the change."""
+    PARTIAL = "partial"
+    """Some calls of a multi-call plan landed and others did not (`landed`, `not_landed`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +357,14 @@ class ActionOutcome:
     after: Mapping[str, str] = field(default_factory=dict)
     replanned: ActionPlan | None = None
     """On a conflict: a fresh plan against the new state, to show the operator what changed."""
+    landed: tuple[str, ...] = ()
+    """Calls of the plan the engine holds (set when not all of them landed, or in doubt)."""
+    not_landed: tuple[str, ...] = ()
+    """Calls of the plan the engine does not hold (refused, not sent, or sent and shown not applied)."""
+    completing: ActionPlan | None = None
+    """PARTIAL: a plan that sends the calls that did not land (the operator's original intent)."""
+    reverting: ActionPlan | None = None
+    """PARTIAL: a plan that undoes the calls that landed (back to the preview's `before`)."""
 
     @property
     def ok(self) -> bool:

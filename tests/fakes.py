@@ -91,3 +91,12 @@ class InMemoryBackend:
         svc = self.services[plan.target]
         return VerifyResult(svc.desired == plan.intent.replicas, f"{svc.ready}/{svc.desired} ready",
                             {"replicas": str(svc.desired)})
+
+
+class ResultRecords(list):
+    """An audit sink keeping each action's result lines only: for tests about how many results an action
+    gets. The write-ahead intent lines are the subject of tests/unit/test_fleet_write_ahead.py."""
+
+    def append(self, record) -> None:
+        if record.get("phase") != "intent":
+            super().append(record)

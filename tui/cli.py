@@ -138,18 +138,19 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_status(settings, as_json=args.output == "json", timeout=args.timeout)
     if args.command == "audit":
-        from mlops_tui.tui.audit import AuditLog, format_record
+        from mlops_tui.tui.audit import AuditLog, format_record, readable
 
         records = AuditLog(settings.audit_path).last(args.last)
         if not records:
             print(f"no actions recorded yet in {settings.audit_path}")
-        for record in records:
-            if args.json:
-                import orjson
+        if args.json:
+            import orjson
 
+            for record in records:
                 print(orjson.dumps(record).decode())
-            else:
-                print(format_record(record))
+            return 0
+        for record in readable(records):
+            print(format_record(record))
         return 0
     # No cyclic collection until the first frame is out (the app turns it back on then): importing
     # Textual and composing the screen allocate a lot and free almost nothing, and the collector's
@@ -165,6 +166,9 @@ def run_dashboard(settings: Settings, build_fleet=None, *, headless: bool = Fals
     from mlops_tui.tui.crash import write_crash_report
 
     app = MlopsApp(settings, build_fleet or _build_fleet)
+    _warn_if_unaudited(settings)
+    stopped_by: list[int] = []
+    restore = _stop_cleanly_on_signals(app, stopped_by)
     try:
         app.run(headless=headless)
     except Exception as exc:  # raised by Textual itself (driver, terminal): no report was written yet
@@ -173,10 +177,76 @@ def run_dashboard(settings: Settings, build_fleet=None, *, headless: bool = Fals
         print(f"mlops-tui: stopped by an error: {type(exc).__name__}: {exc}", file=sys.stderr)
         _print_crash_report(app.crash_report)
         return 1
+    finally:
+        restore()
+    if stopped_by:
+        import signal
+
+        print(f"mlops-tui: stopped by {signal.Signals(stopped_by[0]).name}; actions still being followed are "
+              f"recorded in the audit log as abandoned", file=sys.stderr)
+        return 128 + stopped_by[0]
     if app.return_code:
         _print_crash_report(app.crash_report)
         return app.return_code
     return 0
+
+
+def _warn_if_unaudited(settings: Settings) -> None:
+    """One clear line before the screen opens: without a writable audit log the app is read-only."""
+    from mlops_tui.tui.audit import AuditLog
+
+    problem = AuditLog(settings.audit_path).problem()
+    if problem:
+        print(f"mlops-tui: {problem}", file=sys.stderr)
+
+
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+"""An SSH drop (SIGHUP) or a `kill` (SIGTERM): not the operator's quit, but the record must be as good."""
+
+
+def _stop_cleanly_on_signals(app, stopped_by: list[int]):
+    """SIGTERM/SIGHUP while actions are followed: audit each as abandoned (the intent and its calls are
+    already on disk: write-ahead), then end the app as a quit would (a client key is on disk only for
+    the instant `ssl` loads it, removed in a `finally`: backends/kubernetes/client.py `tls_context`).
+    A second signal exits at once (the records are written). Returns what restores the old handlers."""
+    import os
+    import signal
+
+    def stop(signum, _frame) -> None:
+        name = signal.Signals(signum).name
+        _abandon_followed(app, f"the app was stopped by {name}")
+        if stopped_by:
+            os._exit(128 + signum)
+        stopped_by.append(signum)
+        try:
+            import asyncio
+
+            asyncio.get_running_loop().call_soon_threadsafe(app.exit)
+        except RuntimeError:  # no loop yet (still starting) or already gone
+            raise SystemExit(128 + signum) from None
+
+    previous = {}
+    for name in STOP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, stop)
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return restore
+
+
+def _abandon_followed(app, reason: str) -> None:
+    fleet = getattr(app, "fleet", None)
+    for verification in list(getattr(app, "verifications", ())):
+        try:
+            fleet.abandon(verification.plan, reason=reason)  # type: ignore[union-attr]
+        except Exception:  # the other records must still be written
+            import logging
+
+            logging.getLogger(__name__).exception("could not audit an abandoned verification")
 
 
 def _print_crash_report(path) -> None:

@@ -38,7 +38,12 @@ def build_fleet(settings: Settings) -> Fleet:
     if settings.demo:
         settings, demo = start_demo_for(settings)
     audit = AuditLog(settings.audit_path)
-    fleet = Fleet(readonly=settings.readonly, readonly_sources=settings.readonly_clusters, audit=audit.append)
+    # No action without its record: an audit log that cannot be written makes the whole app read-only.
+    problem = audit.problem()
+    if problem:
+        log.warning("%s", problem)
+    fleet = Fleet(readonly=settings.readonly or bool(problem), readonly_sources=settings.readonly_clusters,
+                  audit=audit.append, readonly_reason=problem)
     if demo is not None:
         fleet.add_stop_hook(demo.stop)
     for backend in build_backends(settings, lambda: fleet.state):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from mlops_tui.backends.alerts import actions
@@ -27,6 +28,7 @@ from mlops_tui.backends.plans import (
     ActionConflict,
     ActionError,
     ActionForbidden,
+    ActionInDoubt,
     ActionPlan,
     ActionRefused,
     ExpireSilence,
@@ -232,13 +234,17 @@ class AlertmanagerBackend(_PolledAlerts):
         try:
             for mutation in plan.mutations:
                 if mutation.method == "POST" and mutation.path == "/api/v2/silences":
-                    silence_id = self.client.post_silence(mutation.body)
+                    silence_id = self._send_once(plan, mutation.summary,
+                                                 partial(self.client.post_silence, mutation.body),
+                                                 probe=partial(self._silence_created, plan, mutation.body))
                     if not silence_id:
                         raise ActionError("Alertmanager accepted the silence but returned no id")
                     with self._applied_lock:
                         self._applied[plan.id] = silence_id
                 elif mutation.method == "DELETE" and mutation.path.startswith("/api/v2/silence/"):
-                    self.client.expire_silence(mutation.path.rsplit("/", 1)[1])
+                    sid = mutation.path.rsplit("/", 1)[1]
+                    self._send_once(plan, mutation.summary, partial(self.client.expire_silence, sid),
+                                    probe=partial(self._silence_expired, sid))
                 else:
                     raise ActionRefused(f"{self.name} does not send {mutation.method} {mutation.path}")
         except HttpError as exc:
@@ -254,6 +260,46 @@ class AlertmanagerBackend(_PolledAlerts):
             raise ActionError(f"Alertmanager unreachable: {reason}") from None
         finally:
             self.poller.wake()
+
+    def _send_once(self, plan: ActionPlan, summary: str, send: Callable[[], Any],
+                   probe: Callable[[], bool | None]) -> Any:
+        """One call, never repeated: a lost answer (a read timeout, a reset after sending) is in doubt,
+        and `probe` re-reads the silences rather than posting again (each POST makes a new silence)."""
+        try:
+            return send()
+        except (HttpError, ActionError):
+            raise
+        except Exception as exc:
+            if not answer_lost(exc):
+                raise
+            raise ActionInDoubt(f"{summary}: sent, but the answer was lost "
+                                f"({describe_error(exc, self.options.timeout)})",
+                                probe=probe, in_doubt=summary) from None
+
+    def _silence_created(self, plan: ActionPlan, body: Any) -> bool | None:
+        """Whether Alertmanager holds the silence a lost POST asked for: same matchers, comment, author
+        and end (its own id for it is kept for verification). Unreadable: None."""
+        try:
+            found = t.silences(self.client.silences())
+        except Exception:
+            return None
+        wanted = sorted((m["name"], m["value"], bool(m["isRegex"])) for m in body["matchers"])
+        ends = datetime.fromisoformat(str(body["endsAt"]).replace("Z", "+00:00"))
+        for silence in found:
+            if (silence.state != "expired" and silence.created_by == body["createdBy"]
+                    and silence.comment == body["comment"] and abs((silence.ends_at - ends).total_seconds()) < 1
+                    and sorted((n, v, rx) for n, v, rx, _eq in silence.matchers) == wanted):
+                with self._applied_lock:
+                    self._applied[plan.id] = silence.id
+                return True
+        return False
+
+    def _silence_expired(self, silence_id: str) -> bool | None:
+        try:
+            current = self.get_silence(silence_id)
+        except Exception:
+            return None
+        return current is None or current.state == "expired"
 
     def silence_id_of(self, plan: ActionPlan) -> str:
         """The id Alertmanager gave the silence a plan created (after `apply`)."""
@@ -302,6 +348,21 @@ class AlertmanagerBackend(_PolledAlerts):
             if time.monotonic() >= deadline:
                 return VerifyResult(False, detail)
             time.sleep(0.2)
+
+
+def answer_lost(exc: BaseException) -> bool:
+    """A request that may have reached Alertmanager: a read timeout, or a connection dropped after it
+    was made. A connect timeout or a refused connection sent nothing."""
+    import requests  # the client's transport; imported here to keep the module's imports light
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = str(exc)
+        return not ("NewConnectionError" in text or "Connection refused" in text or "NameResolution" in text)
+    return False
 
 
 def _same_keys(plan: ActionPlan, after: dict[str, str]) -> dict[str, str]:

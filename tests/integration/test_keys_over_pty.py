@@ -55,8 +55,10 @@ def docker_replicas(env, name: str) -> str:
     return out.stdout.strip()
 
 
-def audit(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def audit(path: Path, *, intents: bool = False) -> list[dict]:
+    """The audit log's result lines (with `intents`, the write-ahead intent lines too)."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [line for line in lines if intents or line.get("phase") != "intent"]
 
 
 def stays(condition, seconds: float = 2.0) -> bool:
@@ -115,6 +117,7 @@ def test_q_during_a_wait_that_cannot_converge_quits_at_once_and_the_audit_says_n
     records = audit(audit_log)
     assert [(r["intent"], r["result"]) for r in records] == [("scale to 8", "applied-not-converged")]
     assert "not verified" in records[0]["detail"]
+    assert [r["phase"] for r in audit(audit_log, intents=True)] == ["intent", "abandoned"]
 
 
 def test_keys_together_over_a_real_terminal_apply_nothing_unseen_and_the_app_stays_up(demo, terminal, tmp_path):

@@ -387,7 +387,8 @@ def test_an_action_through_the_fleet_is_applied_verified_and_audited(lab):
         plan = fleet.plan(model, Scale(2))
         outcome = fleet.apply(plan, verify_timeout=60)
         assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
-        [record] = audit
+        [intent, record] = audit  # write-ahead: the intent before the call, the result after
+        assert (intent["phase"], intent["id"], record["phase"]) == ("intent", record["id"], "result")
         sid = inspect(name)["ID"]
         assert {k: record[k] for k in ("operator", "cluster", "target", "action", "before", "planned", "after",
                                        "result", "calls")} == {
@@ -409,7 +410,7 @@ def test_an_action_through_the_fleet_is_applied_verified_and_audited(lab):
         assert "update out of sequence" in outcome.detail and "owner" in outcome.detail
         assert outcome.replanned is not None
         assert int(outcome.replanned.precondition_version) > int(stale.precondition_version)
-        assert audit[-1]["result"] == "conflict" and len(audit) == 2
+        assert [r["result"] for r in audit] == ["intent", "succeeded", "intent", "conflict"]
         assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
         assert fleet.apply(outcome.replanned, verify_timeout=60).outcome is Outcome.SUCCEEDED
         assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 3

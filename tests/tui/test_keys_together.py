@@ -19,7 +19,7 @@ from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.panes import ServicesPane
 from mlops_tui.tui.screens.preview import EARLY_ENTER, EARLY_KEY
-from tests.fakes import T0, InMemoryBackend
+from tests.fakes import T0, InMemoryBackend, ResultRecords
 from tests.tui.conftest import extras, make_app, seed_fleet, until, visible_text
 from tests.tui.keys import burst
 from tests.tui.test_actions_flow import select
@@ -46,7 +46,7 @@ async def open_scale_dialog(pilot, app) -> None:
 
 
 async def test_two_enters_together_in_the_scale_dialog_show_the_preview_once_and_send_nothing():
-    audit: list[dict] = []
+    audit = ResultRecords()
     app, backend = make_app(audit=audit.append)
     async with app.run_test(size=(140, 42)) as pilot:
         await open_scale_dialog(pilot, app)
@@ -62,7 +62,7 @@ async def test_two_enters_together_in_the_scale_dialog_show_the_preview_once_and
 
 
 async def test_enter_in_the_preview_does_not_apply_and_y_does():
-    audit: list[dict] = []
+    audit = ResultRecords()
     app, backend = make_app(audit=audit.append)
     async with app.run_test(size=(140, 42)) as pilot:
         await open_scale_dialog(pilot, app)
@@ -78,7 +78,7 @@ async def test_enter_in_the_preview_does_not_apply_and_y_does():
 
 
 async def test_y_y_together_applies_exactly_once():
-    audit: list[dict] = []
+    audit = ResultRecords()
     app, backend = make_app(audit=audit.append)
     async with app.run_test(size=(140, 42)) as pilot:
         await open_scale_dialog(pilot, app)
@@ -94,7 +94,7 @@ async def test_y_y_together_applies_exactly_once():
 
 
 async def test_a_whole_action_typed_ahead_stops_at_the_preview_and_says_why():
-    audit: list[dict] = []
+    audit = ResultRecords()
     app, backend = make_app(audit=audit.append)
     async with app.run_test(size=(140, 42)) as pilot:
         await select(pilot, app, "property-valuation-model")
@@ -117,7 +117,7 @@ class ConfirmByName(InMemoryBackend):
 
 
 async def test_typed_confirmation_typed_ahead_lands_in_the_field_but_only_an_enter_after_the_preview_applies():
-    audit: list[dict] = []
+    audit = ResultRecords()
     backend = ConfirmByName()
     seed_fleet(backend)
     app = MlopsApp(Settings(), lambda s: Fleet([backend], max_rate=100, clock=lambda: T0, audit=audit.append),
@@ -148,7 +148,7 @@ class SlowToPlan(ConfirmByName):
 
 
 async def test_keys_typed_while_the_preview_is_being_planned_wait_for_it():
-    audit: list[dict] = []
+    audit = ResultRecords()
     backend = SlowToPlan()
     seed_fleet(backend)
     app = MlopsApp(Settings(), lambda s: Fleet([backend], max_rate=100, clock=lambda: T0, audit=audit.append),

@@ -20,7 +20,7 @@ from mlops_tui.tui.config import Settings
 from mlops_tui.tui.format import SERVICE_COLUMN
 from mlops_tui.tui.messages import FleetUpdated
 from mlops_tui.tui.panes import ServicesPane
-from tests.fakes import T0, InMemoryBackend
+from tests.fakes import T0, InMemoryBackend, ResultRecords
 from tests.tui.conftest import make_app, seed_fleet, until, visible_text
 from tests.tui.test_actions_flow import select
 
@@ -77,7 +77,7 @@ def verify_threads() -> list[threading.Thread]:
 
 
 async def test_the_wait_shows_what_it_waits_for_and_a_ticking_deadline():
-    audit: list[dict] = []
+    audit = ResultRecords()
     app, backend = slow_app(audit)
     async with app.run_test(size=(140, 42)) as pilot:
         await confirm_scale(pilot, app, "8")
@@ -92,7 +92,7 @@ async def test_the_wait_shows_what_it_waits_for_and_a_ticking_deadline():
 
 
 async def test_esc_sends_the_wait_to_the_background_and_the_outcome_arrives_in_the_row():
-    audit: list[dict] = []
+    audit = ResultRecords()
     app, backend = slow_app(audit)
     async with app.run_test(size=(140, 42)) as pilot:
         await confirm_scale(pilot, app, "8")
@@ -108,7 +108,7 @@ async def test_esc_sends_the_wait_to_the_background_and_the_outcome_arrives_in_t
 
 
 async def test_q_while_verifying_quits_and_the_audit_log_says_applied_not_verified():
-    audit: list[dict] = []
+    audit = ResultRecords()
     app, backend = slow_app(audit)
     async with app.run_test(size=(140, 42)) as pilot:
         await confirm_scale(pilot, app, "8")

@@ -40,11 +40,13 @@ def test_abandoning_a_running_verification_records_it_once_as_applied_and_not_ve
     worker.start()
     assert backend.verifying.wait(5)
     assert fleet.abandon(plan) is not None
-    assert [(r["intent"], r["result"]) for r in audit] == [("scale to 3", "applied-not-converged")]
-    assert "not verified" in audit[0]["detail"]
+    # Write-ahead: the intent was on disk before the call; the abandon is the plan's one result.
+    assert [(r["intent"], r["result"]) for r in audit] == [("scale to 3", "intent"),
+                                                           ("scale to 3", "applied-not-converged")]
+    assert "not verified" in audit[1]["detail"] and audit[0]["id"] == audit[1]["id"] == plan.id
     backend.release.set()  # the verification ends after all: no second, contradicting record
     worker.join(5)
-    assert len(audit) == 1
+    assert len(audit) == 2
     fleet.stop()
 
 
@@ -56,5 +58,5 @@ def test_abandoning_a_plan_that_already_has_its_record_writes_nothing():
     plan = fleet.plan(next(iter(fleet.state.services.values())), Scale(3))
     fleet.apply(plan)
     assert fleet.abandon(plan) is None
-    assert [r["result"] for r in audit] == ["succeeded"]
+    assert [r["result"] for r in audit] == ["intent", "succeeded"]
     fleet.stop()

@@ -24,6 +24,7 @@ from mlops_tui.backends.plans import (
     ActionConflict,
     ActionError,
     ActionForbidden,
+    ActionInDoubt,
     ActionPlan,
     Intent,
     Mutation,
@@ -314,6 +315,8 @@ def apply_plan(api: ClusterApi, plan: ActionPlan) -> None:
                 timeout=(5.0, 15.0),
             )
         except ApiError as exc:
+            if may_have_reached(exc):
+                raise in_doubt(api, exc, plan, mutation, landed) from exc
             raise _apply_error(api, exc, plan, mutation, landed) from exc
         landed.append(mutation.summary or f"{mutation.method} {mutation.path}")
         answer = _json_or_none(response)
@@ -335,6 +338,66 @@ def _apply_error(api: ClusterApi, exc: ApiError, plan: ActionPlan, mutation: Mut
                                   changed=_changed_text(moved))
     error = api.error(exc, plan.target)
     return type(error)(f"{error}{partial}")
+
+
+NOT_SENT_REASONS = frozenset({"NewConnectionError", "ConnectTimeoutError", "ConnectionRefusedError",
+                              "NameResolutionError", "LocationParseError"})
+"""Transport failures before the request left (urllib3's connect errors): nothing reached the server."""
+
+
+def may_have_reached(exc: ApiError) -> bool:
+    """A lost answer rather than a refusal: a read timeout or a reset after the request was sent (status
+    0 with any reason but a connect failure), or a 504 (kube-apiserver's 'request did not complete
+    within the allotted timeout' may still be applied: k8s.io/apiserver/pkg/server/filters/timeout.go)."""
+    if exc.status == 504:
+        return True
+    return exc.status == 0 and exc.reason not in NOT_SENT_REASONS
+
+
+def in_doubt(api: ClusterApi, exc: ApiError, plan: ActionPlan, mutation: Mutation, landed: list[str]) -> ActionInDoubt:
+    summary = mutation.summary or f"{mutation.method} {mutation.path}"
+    sent = [m.summary or f"{m.method} {m.path}" for m in plan.mutations]
+    after = sent[sent.index(summary) + 1:] if summary in sent else []
+    return ActionInDoubt(f"{summary}: sent, but the answer was lost ({exc.reason or exc})",
+                         probe=lambda: mutation_applied(api, mutation), in_doubt=summary,
+                         landed=tuple(landed), not_sent=tuple(after))
+
+
+def mutation_applied(api: ClusterApi, mutation: Mutation) -> bool | None:
+    """Re-read the object the mutation was sent to: True when it holds every value the mutation sets,
+    False when it does not and its guards still hold (nobody wrote it: ours did not land), None when it
+    cannot be read or someone else changed a guarded value (cannot tell)."""
+    try:
+        current = api.read(mutation.path)
+    except (ApiError, ActionError):
+        return None
+    if _holds(mutation.body, current):
+        return True
+    if guards_of(mutation) and moved_guards(mutation, current):
+        return None
+    return False
+
+
+def _holds(body: Any, current: Any) -> bool:
+    """Whether `current` holds what the patch body sets (JSON patch ops, or a merge-patch subset)."""
+    if isinstance(body, list):
+        for op in body:
+            kind = op.get("op") if isinstance(op, dict) else None
+            if kind in ("add", "replace") and lookup(current, str(op["path"])) != op.get("value"):
+                return False
+            if kind == "remove" and lookup(current, str(op["path"])) is not MISSING:
+                return False
+        return True
+    if isinstance(body, dict):
+        return _subset({k: v for k, v in body.items() if k != "metadata"}, current)
+    return False
+
+
+def _subset(wanted: Any, current: Any) -> bool:
+    if isinstance(wanted, dict):
+        return isinstance(current, dict) and all(
+            (v is None and k not in current) or (k in current and _subset(v, current[k])) for k, v in wanted.items())
+    return bool(wanted == current)
 
 
 def _moved(api: ClusterApi, mutation: Mutation) -> list[tuple[str, Any, Any]]:
