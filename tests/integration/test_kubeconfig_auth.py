@@ -108,8 +108,9 @@ def plugin_kubeconfig(tmp_path: Path, cluster, api_version: str = "client.authen
     if api_version.endswith("/v1"):
         exec_user["interactiveMode"] = "Never"
     doc["users"] = [{"name": "eks-user", "user": {"exec": exec_user}}]
+    # The namespace the deployments are created in: the app watches the context's namespace, as kubectl.
     doc["contexts"] = [{"name": "eks", "context": {"cluster": cluster.name, "user": "eks-user",
-                                                   "namespace": "ml-prod"}}]
+                                                   "namespace": "default"}}]
     doc["current-context"] = "eks"
     return write(tmp_path / "config", doc), log
 
