@@ -112,14 +112,17 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def _run(name: str, argv: list[str], workdir: Path, url: str, ready_path: str, timeout: float) -> Iterator[Server]:
+def _run(name: str, argv: list[str], workdir: Path, url: str, ready_path: str, timeout: float,
+         is_ready: Callable[[], bool] | None = None) -> Iterator[Server]:
+    """Start the server, wait until it answers `ready_path` (or `is_ready()`), stop it (by PID) after."""
     log = workdir / f"{name}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir)
     server = Server(name, url, process, workdir, log)
+    probe = is_ready or (lambda: _ready(url + ready_path))
     try:
         deadline = time.monotonic() + timeout
-        while not _ready(url + ready_path):
+        while not probe():
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.tail()}")
             if time.monotonic() > deadline:

@@ -14,10 +14,8 @@ import datetime as dt
 import ipaddress
 import json
 import shutil
-import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.integration.metrics_servers import HOST, Server, _stop, free_port
+from tests.integration.metrics_servers import HOST, Server, _run, free_port
 
 USER = "ops"
 
@@ -112,31 +110,17 @@ def web_config(workdir: Path, pki: Pki, password: str, *, client_cert: bool) -> 
     return path
 
 
-@contextlib.contextmanager
 def _secured(name: str, argv: list[str], workdir: Path, url: str, pki: Pki, password: str,
-             cert: tuple[str, str] | None, timeout: float) -> Iterator[Server]:
-    log = workdir / f"{name}.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir)
-    server = Server(name, url, process, workdir, log)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                ready = requests.get(url + "/-/ready", auth=(USER, password), verify=str(pki.ca), cert=cert,
-                                     timeout=1.0).status_code == 200
-            except requests.RequestException:
-                ready = False
-            if ready:
-                break
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} not ready after {timeout:g} s:\n{server.tail()}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        _stop(process)
+             cert: tuple[str, str] | None, timeout: float) -> contextlib.AbstractContextManager[Server]:
+    """`metrics_servers._run`, ready once the server answers /-/ready through its TLS and basic auth."""
+    def ready() -> bool:
+        try:
+            return requests.get(url + "/-/ready", auth=(USER, password), verify=str(pki.ca), cert=cert,
+                                timeout=1.0).status_code == 200
+        except requests.RequestException:
+            return False
+
+    return _run(name, argv, workdir, url, "/-/ready", timeout, is_ready=ready)
 
 
 @contextlib.contextmanager
