@@ -61,3 +61,15 @@ def test_a_time_scale_that_is_not_a_positive_number_is_a_usage_error(value, caps
         parser().parse_args(["--demo", "--time-scale", value])
     assert stopped.value.code == 2
     assert "--time-scale: expected a positive number" in capsys.readouterr().err
+
+
+def test_at_the_default_pace_the_demos_first_trouble_comes_within_twenty_seconds():
+    """A newcomer watching `mlops-tui --demo` sees the canaries regress within ~20 s of wall time and
+    the GPU node lost within the first minute (at --time-scale 1 the story takes ~7 minutes)."""
+    from mlops_tui.sim.scenario import timeline
+    from mlops_tui.tui.config import Settings
+
+    pace = Settings().demo_time_scale
+    first = {event.kind: event.at / pace for event in reversed(timeline(seed=0))}
+    assert first["latency_regression"] <= 20
+    assert first["gpu_node_lost"] <= 60
