@@ -73,5 +73,8 @@ def test_the_demo_runs_from_the_wheel_in_a_terminal(installed, tmp_path, termina
     env = {"HOME": str(tmp_path), "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path / "state")}
     terminal.start([str(installed / "mlops-tui"), "--demo"], env, cwd=tmp_path)
     terminal.wait_for("property-valuation-model", timeout=90)
+    # Up: every simulated source connected (a q while sources are still being set up is another story:
+    # tests/integration/test_keys_over_pty.py's quit test).
+    terminal.wait_for("demo-prod connected", timeout=180)
     terminal.keys("q")
     assert terminal.exit_status(timeout=60) == "0"

@@ -55,7 +55,8 @@ def name_of(table: ServicesPane, key: str | None) -> str:
 
 
 async def test_the_cursor_stays_on_the_operators_service_while_kubectl_changes_others(cluster, tmp_path: Path):
-    settings = Settings(kubeconfig=cluster, contexts=[CONTEXT], audit_log=str(tmp_path / "audit.jsonl"))
+    settings = (Settings(audit_log=str(tmp_path / "audit.jsonl"))
+                .with_engine("kubernetes", kubeconfig=cluster, contexts=[CONTEXT]))
     app = MlopsApp(settings, build_fleet)
     async with app.run_test(size=(150, 45)) as pilot:
         table = app.query_one(ServicesPane)
