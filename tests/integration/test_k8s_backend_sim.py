@@ -330,9 +330,11 @@ def test_argo_abort_retry_promote_and_promote_full(env):
     assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
     # The indefinite pause at step 1 is over: the rollout moved on (later steps pause for 10 s each).
     eventually(lambda: _rollout(env)["status"].get("currentStepIndex", 0) > step, 10, what="next step")
+    # The later steps pause for 10 s: a pause ending between preview and apply is no conflict.
     plan, outcome = env.act("ensemble-predictor", R, Promote(full=True))
     if plan.mutations:
         assert changes(plan.mutations[-1]) == [{"op": "add", "path": "/status/promoteFull", "value": True}]
+        assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
     rollout = _rollout(env)
     assert rollout["status"].get("promoteFull") or rollout["status"].get("phase") == "Healthy"
 

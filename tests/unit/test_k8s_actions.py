@@ -237,6 +237,9 @@ def test_argo_promote_full_abort_and_retry_bodies():
     assert m.body[:2] == ROLLOUT_IDENTITY
     assert m.body[-1] == {"op": "add", "path": "/status/promoteFull", "value": True}
     assert m.path.endswith("/status")
+    # It makes the previewed version stable, whatever step a timed pause has reached since.
+    tested = [op["path"] for op in m.body if op["op"] == "test"]
+    assert "/status/currentPodHash" in tested and "/status/currentStepIndex" not in tested
     (m,) = ka.plan_argo("prod", "a", rollout_service(), Abort(), rollout).mutations
     # Only the rollout's identity and spec: the controller stepping (a status write) is no conflict.
     assert m.body == [*ROLLOUT_IDENTITY, {"op": "add", "path": "/status/abort", "value": True}]

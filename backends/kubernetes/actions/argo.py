@@ -74,6 +74,11 @@ lifts, whether the rollout is aborted. Both of its calls test them: two operator
 from two previews, the second finds the step moved (a conflict), and the rollout moves one step, not
 two; a colleague's abort since the preview stops the promote before its first call."""
 
+PROMOTE_FULL_PREVIEWED_STATUS = ("/status/currentPodHash", "/status/abort")
+"""A full promote skips every step left, so the step it was previewed at is no conflict (a timed
+pause ending between preview and apply must not fail it); the version it makes stable is: a new
+revision since the preview is one the operator never saw. An abort since the preview stops it too."""
+
 
 def argo_ops(rollout: Any, merge_patch: Mapping[str, Any], *previewed_status: str) -> list[dict[str, Any]]:
     """One `kubectl argo rollouts` merge patch (`{"spec": {...}}` or `{"status": {...}}`, one level
@@ -115,12 +120,12 @@ def plan_argo(source: str, user: str, service: ModelService, intent: Intent, rol
     if isinstance(intent, (Promote, SwitchBlueGreen)):
         full = isinstance(intent, Promote) and intent.full
         spec_patch, status_patch = argo_promote_patches(rollout, full)
+        previewed = PROMOTE_FULL_PREVIEWED_STATUS if full else PROMOTE_PREVIEWED_STATUS
         if spec_patch:
-            mutations.append(Mutation("PATCH", main_path, argo_ops(rollout, spec_patch, *PROMOTE_PREVIEWED_STATUS),
+            mutations.append(Mutation("PATCH", main_path, argo_ops(rollout, spec_patch, *previewed),
                                       JSON_PATCH, summary="unpause"))
         if status_patch:
-            mutations.append(Mutation("PATCH", status_path,
-                                      argo_ops(rollout, status_patch, *PROMOTE_PREVIEWED_STATUS), JSON_PATCH,
+            mutations.append(Mutation("PATCH", status_path, argo_ops(rollout, status_patch, *previewed), JSON_PATCH,
                                       summary="promote"))
         after["paused"] = "no"
         if full:
