@@ -12,7 +12,7 @@ import gc
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, work
@@ -42,6 +42,7 @@ from mlops_tui.tui.statusbar import StatusBar
 if TYPE_CHECKING:
     from mlops_tui.backends.fleet import Fleet
     from mlops_tui.backends.plans import ActionOutcome, ActionPlan
+    from mlops_tui.tui.exit_guard import ExitGuard
     from mlops_tui.tui.verification import Verification
 
 FleetFactory = Callable[[Settings], "Fleet"]
@@ -83,6 +84,8 @@ class MlopsApp(App[None]):
         """How long an applied action is followed (default: `tui.flows.VERIFY_TIMEOUT`)."""
         self.verifications: set[Verification] = set()
         """Applied actions whose outcome is not known yet (on screen or in the background)."""
+        self.exit_guard: ExitGuard | None = None
+        """Armed as the exit begins, so that it ends in bounded time (the CLI sets it; tests do not)."""
         self._front_flows: set[Worker] = set()
         self._keys = KeyGate(self, lambda event: App.on_event(self, event), self._action_between_screens)
         self.fleet: Fleet | None = None
@@ -148,7 +151,14 @@ class MlopsApp(App[None]):
         self.fleet = fleet
         fleet.start()
 
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        if self.exit_guard is not None:
+            self.exit_guard.arm()
+        super().exit(*args, **kwargs)
+
     def on_unmount(self) -> None:
+        if self.exit_guard is not None:  # an exit that did not go through `exit()` (an error)
+            self.exit_guard.arm()
         if self.fleet is not None:
             self._abandon_verifications()
             self.fleet.stop()

@@ -156,18 +156,28 @@ def main(argv: list[str] | None = None) -> int:
     # Textual and composing the screen allocate a lot and free almost nothing, and the collector's
     # passes over that cost 20-40 ms of the first frame (bench/startup.py).
     gc.disable()
-    return run_dashboard(settings)
+    status = run_dashboard(settings)
+    # The interpreter's own shutdown (joining threads, atexit) is bounded as the app's exit was.
+    from mlops_tui.tui.exit_guard import ExitGuard
+
+    ExitGuard(lambda: status).arm()
+    return status
 
 
-def run_dashboard(settings: Settings, build_fleet=None, *, headless: bool = False) -> int:
+def run_dashboard(settings: Settings, build_fleet=None, *, headless: bool = False, exit_grace: float | None = None,
+                  crash_dir=None) -> int:
     """Run the app; 0 when the operator quit. When an error ended it, its traceback is in a crash
-    report whose path is printed, and the exit status is non-zero (scripts and shells see it)."""
+    report whose path is printed, and the exit status is non-zero (scripts and shells see it).
+    The process ends within `exit_grace` seconds of the exit's start (tui/exit_guard.py)."""
     from mlops_tui.tui.app import MlopsApp
     from mlops_tui.tui.crash import write_crash_report
+    from mlops_tui.tui.exit_guard import EXIT_GRACE, ExitGuard
 
-    app = MlopsApp(settings, build_fleet or _build_fleet)
+    app = MlopsApp(settings, build_fleet or _build_fleet, crash_dir=crash_dir)
     _warn_if_unaudited(settings)
     stopped_by: list[int] = []
+    app.exit_guard = ExitGuard(lambda: 128 + stopped_by[0] if stopped_by else (app.return_code or 0), crash_dir,
+                               EXIT_GRACE if exit_grace is None else exit_grace)
     restore = _stop_cleanly_on_signals(app, stopped_by)
     try:
         app.run(headless=headless)
@@ -178,6 +188,7 @@ def run_dashboard(settings: Settings, build_fleet=None, *, headless: bool = Fals
         _print_crash_report(app.crash_report)
         return 1
     finally:
+        app.exit_guard.cancel()
         restore()
     if stopped_by:
         import signal

@@ -22,12 +22,17 @@ def crash_dir() -> Path:
 def write_crash_report(error: BaseException, directory: Path | None = None, *, what: str = "") -> Path | None:
     """Write `error`'s traceback to a new file and return its path; None if even that failed (the
     caller still shows the error: a full disk must not hide it)."""
+    return write_report("".join(traceback.format_exception(type(error), error, error.__traceback__)), directory,
+                        what=what)
+
+
+def write_report(text: str, directory: Path | None = None, *, what: str = "") -> Path | None:
+    """Write `text` (a traceback, every thread's stack) to a new report file; its path, or None."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     try:
         folder = directory or crash_dir()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"crash-{stamp}-{os.getpid()}.txt"
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         path.write_text(f"mlops-tui crash report ({stamp})\n{what}\n\n{text}" if what else
                         f"mlops-tui crash report ({stamp})\n\n{text}", encoding="utf-8")
         return path

@@ -3,8 +3,10 @@ with `capture-pane`, as an operator's SSH session would drive and see it."""
 
 from __future__ import annotations
 
-import re
+import shlex
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,10 +26,13 @@ class Terminal:
         return out.stdout
 
     def start(self, argv: list[str], env: dict[str, str], cwd: Path = REPO) -> None:
-        # The app is the pane's own process (no shell in between): tmux sees it exit and keeps its status.
+        # A shell between tmux and the app records the app's exit status in a file: tmux 3.3a was
+        # seen to leave an exited pane process unreaped (a zombie, no status) now and then.
+        self.status_file = Path(tempfile.mkdtemp(prefix="mlops-tui-term-")) / "status"
+        wrapper = ["sh", "-c", f'"$@"; echo $? > {shlex.quote(str(self.status_file))}', "sh", *argv]
         settings = [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
         self.run("-f", "/dev/null", "new-session", "-d", "-s", "ops", "-x", "150", "-y", "45", "-c", str(cwd),
-                 *settings, *argv, ";", "set-option", "-t", "ops", "remain-on-exit", "on")
+                 *settings, *wrapper, ";", "set-option", "-t", "ops", "remain-on-exit", "on")
 
     def keys(self, *keys: str) -> None:
         """Several keys in one `send-keys`: tmux writes them to the terminal together."""
@@ -36,11 +41,15 @@ class Terminal:
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "ops")
 
+    def history(self) -> str:
+        """Everything the pane printed, scrolled off or not, wrapped lines joined."""
+        return self.run("capture-pane", "-p", "-J", "-S", "-", "-t", "ops")
+
     def pane(self, field: str) -> str:
         return self.run("display-message", "-p", "-t", "ops", f"#{{{field}}}").strip()
 
     def alive(self) -> bool:
-        return self.pane("pane_dead") != "1"
+        return not self._recorded_status() and self.pane("pane_dead") != "1"
 
     def wait_for(self, text: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
@@ -59,15 +68,20 @@ class Terminal:
             time.sleep(0.2)
 
     def exit_status(self, timeout: float) -> str:
-        """Wait for the app to exit; its exit status (tmux keeps the dead pane: remain-on-exit)."""
+        """Wait for the app to exit; its exit status."""
         deadline = time.monotonic() + timeout
-        while True:  # tmux marks the pane dead a moment before it records the status
-            status = self.pane("pane_dead_status") if not self.alive() else ""
-            found = re.search(r"Pane is dead \(status (\d+)", self.screen())
-            if status or found:
-                return status or found.group(1)  # type: ignore[union-attr]
+        while not (status := self._recorded_status()):
             assert time.monotonic() < deadline, f"still running after {timeout}s:\n{self.screen()}"
             time.sleep(0.2)
+        return status
+
+    def _recorded_status(self) -> str:
+        try:
+            return self.status_file.read_text().strip()
+        except FileNotFoundError:
+            return ""
 
     def stop(self) -> None:
         subprocess.run([self.tmux, "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
+        if getattr(self, "status_file", None):
+            shutil.rmtree(self.status_file.parent, ignore_errors=True)
