@@ -446,6 +446,8 @@ class ClusterHealth:
     user: str = ""
     """Who we act as there (kubeconfig user, OS user for Swarm), for permission messages and audit."""
     readonly: bool = False
+    unreadable: int = 0
+    """Objects the source sent that could not be read: set aside (and counted here), never fatal."""
 
 
 @dataclass(frozen=True, slots=True)

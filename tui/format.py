@@ -479,4 +479,6 @@ def health_text(health: ClusterHealth, now: datetime) -> tuple[str, str]:
         text += f" {since(health.since, now)}"
     if health.error and health.state in (HealthState.STALE, HealthState.ERROR):
         text += f": {health.error}"
+    if health.unreadable:
+        text += f" · {health.unreadable} object{'s' if health.unreadable > 1 else ''} unreadable"
     return plain(text), semantic

@@ -83,6 +83,7 @@ def source_document(health: ClusterHealth, now: datetime) -> dict[str, Any]:
         "since": _time(health.since),
         "last_sync": _time(health.last_sync),
         "data_age_seconds": round((now - health.last_sync).total_seconds(), 1) if health.last_sync else None,
+        "unreadable_objects": health.unreadable,
     }
 
 

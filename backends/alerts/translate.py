@@ -18,9 +18,9 @@ from mlops_tui.backends.model import Alert, AlertState, Severity, Silence, freez
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
 
 
-def parse_time(text: str | None) -> datetime | None:
-    """RFC 3339 with up to nanoseconds (Go's format) → aware UTC datetime; None when empty/zero."""
-    if not text:
+def parse_time(text: Any) -> datetime | None:
+    """RFC 3339 with up to nanoseconds (Go's format) → aware UTC datetime; None when empty/zero/not text."""
+    if not text or not isinstance(text, str):
         return None
     match = _TIME.match(text.strip())
     if not match:
@@ -41,7 +41,7 @@ def format_time(when: datetime) -> str:
 
 
 def _annotations(item: Mapping) -> tuple[str, str]:
-    notes = item.get("annotations") or {}
+    notes = _mapping(item.get("annotations"))
     summary = notes.get("summary") or notes.get("message") or notes.get("title") or ""
     description = notes.get("description") or ""
     return str(summary), str(description)
@@ -60,6 +60,25 @@ def external_labels(config_body: Mapping) -> dict[str, str]:
         return {}
     labels = (config.get("global") or {}).get("external_labels") or {}
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+
+
+def _mapping(value: Any) -> Mapping:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _readable(items: Any, what: str) -> list:
+    """The list an answer carries; a ValueError (the source's error) when the answer has none."""
+    if not isinstance(items, list):
+        raise ValueError(f"{what}: unreadable answer (expected a list, got {type(items).__name__})")
+    return items
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _label_map(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _mapping(value).items()}
 
 
 def _alert(item: Mapping, labels: dict[str, str], state: AlertState, source: str, *, since: Any, **extra: Any) -> Alert:
@@ -89,11 +108,13 @@ def prometheus_alerts(
     if isinstance(body, Mapping):
         if body.get("status") not in (None, "success"):
             raise ValueError(f"prometheus: {body.get('error', 'error')}")
-        items = (body.get("data") or {}).get("alerts", [])
+        items = _readable(_mapping(body.get("data")).get("alerts", []), "prometheus")
     else:
-        items = body
+        items = _readable(body, "prometheus")
     out = []
     for item in items:
+        if not isinstance(item, Mapping):
+            continue  # one unreadable alert is skipped, never the others
         state_text = str(item.get("state", "")).lower()
         if state_text == "firing":
             state = AlertState.FIRING
@@ -101,7 +122,7 @@ def prometheus_alerts(
             state = AlertState.PENDING
         else:
             continue
-        labels = {**(external or {}), **{str(k): str(v) for k, v in (item.get("labels") or {}).items()}}
+        labels = {**(external or {}), **_label_map(item.get("labels"))}
         out.append(_alert(item, labels, state, source, since=item.get("activeAt"), value=str(item.get("value", ""))))
     return tuple(out)
 
@@ -109,10 +130,12 @@ def prometheus_alerts(
 def alertmanager_alerts(body: Sequence[Mapping], source: str) -> tuple[Alert, ...]:
     """`GET /api/v2/alerts` → alerts with their silenced/inhibited state and fingerprint."""
     out = []
-    for item in body:
-        status = item.get("status") or {}
-        silenced = tuple(str(s) for s in status.get("silencedBy") or ())
-        inhibited = tuple(str(s) for s in status.get("inhibitedBy") or ())
+    for item in _readable(body, "alertmanager"):
+        if not isinstance(item, Mapping):
+            continue  # one unreadable alert is skipped, never the others
+        status = _mapping(item.get("status"))
+        silenced = tuple(str(s) for s in _list(status.get("silencedBy")))
+        inhibited = tuple(str(s) for s in _list(status.get("inhibitedBy")))
         state_text = str(status.get("state", "active")).lower()
         if silenced:
             state = AlertState.SILENCED
@@ -122,7 +145,7 @@ def alertmanager_alerts(body: Sequence[Mapping], source: str) -> tuple[Alert, ..
             state = AlertState.SILENCED  # suppressed without a reason given: muted all the same
         else:
             state = AlertState.FIRING  # active or unprocessed: it is firing at the source
-        labels = {str(k): str(v) for k, v in (item.get("labels") or {}).items()}
+        labels = _label_map(item.get("labels"))
         out.append(_alert(item, labels, state, source, since=item.get("startsAt"),
                           fingerprint=str(item.get("fingerprint", "")), silenced_by=silenced, inhibited_by=inhibited))
     return tuple(out)
@@ -141,19 +164,19 @@ def silence(item: Mapping) -> Silence:
                 bool(m.get("isRegex", False)),
                 bool(m.get("isEqual", True)),
             )
-            for m in item.get("matchers") or ()
+            for m in _list(item.get("matchers")) if isinstance(m, Mapping)
         ),
         starts_at=parse_time(item.get("startsAt")) or datetime.fromtimestamp(0, timezone.utc),
         ends_at=parse_time(item.get("endsAt")) or datetime.fromtimestamp(0, timezone.utc),
         created_by=str(item.get("createdBy", "")),
         comment=str(item.get("comment", "")),
-        state=str((item.get("status") or {}).get("state", "")),
+        state=str(_mapping(item.get("status")).get("state", "")),
     )
 
 
 def silences(body: Sequence[Mapping]) -> tuple[Silence, ...]:
     """`GET /api/v2/silences` → active first, then pending, then expired; newest end first."""
-    out = [silence(item) for item in body]
+    out = [silence(item) for item in _readable(body, "alertmanager") if isinstance(item, Mapping)]
     out.sort(key=lambda s: (_SILENCE_ORDER.get(s.state, 3), -s.ends_at.timestamp(), s.id))
     return tuple(out)
 

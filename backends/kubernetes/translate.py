@@ -9,6 +9,7 @@ whole object.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def as_int(value: Any, default: int = 0) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value)
+        return int(value) if math.isfinite(value) else default
     if isinstance(value, str):
         try:
             return int(value)
@@ -100,7 +101,7 @@ _SUFFIX = {None: 1, "m": 0.001, "k": 1e3, "Ki": 1024, "M": 1e6, "Mi": 1024**2, "
 def quantity_count(value: Any) -> int:
     """A countable resource quantity (GPUs) as an int: '2' -> 2, 1 -> 1, '1000m' -> 1, junk -> 0."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return max(int(value), 0)
+        return max(int(value), 0) if math.isfinite(value) else 0
     if not isinstance(value, str):
         return 0
     match = _QUANTITY.match(value.strip())
@@ -108,7 +109,7 @@ def quantity_count(value: Any) -> int:
         return 0
     try:
         return max(int(float(match.group(1)) * _SUFFIX[match.group(2)]), 0)
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, OverflowError):  # '1.2.3', or more digits than a float holds
         return 0
 
 

@@ -32,8 +32,25 @@ def result_of(body: Mapping | Sequence) -> Sequence[Mapping]:
         if body.get("status") not in (None, "success"):
             raise ValueError(f"prometheus: {body.get('errorType', 'error')}: {body.get('error', '')}")
         data = body.get("data", body)
-        return data.get("result", []) if isinstance(data, Mapping) else []
-    return body
+        result = data.get("result", []) if isinstance(data, Mapping) else []
+    else:
+        result = body
+    if not isinstance(result, list):
+        raise ValueError(f"prometheus: unreadable answer (expected a result list, got {type(result).__name__})")
+    # A series that is not an object is skipped, never the others.
+    return [series for series in result if isinstance(series, Mapping)]
+
+
+def _metric(series: Mapping) -> LabelMap:
+    metric = series.get("metric")
+    return {str(k): str(v) for k, v in metric.items()} if isinstance(metric, Mapping) else {}
+
+
+def _sample(pair: object) -> tuple[float | None, float | None]:
+    """(time, value) of one `[unix time, "value"]` pair; Nones when it is not one."""
+    if isinstance(pair, (list, tuple)) and len(pair) == 2:
+        return finite(pair[0]), finite(pair[1])
+    return None, None
 
 
 def parse_matrix(body: Mapping | Sequence) -> list[tuple[LabelMap, tuple[Point, ...]]]:
@@ -41,22 +58,18 @@ def parse_matrix(body: Mapping | Sequence) -> list[tuple[LabelMap, tuple[Point, 
     out = []
     for series in result_of(body):
         points = []
-        for stamp, raw in series.get("values", ()):
-            value = finite(raw)
-            when = finite(stamp)
+        values = series.get("values")
+        for pair in values if isinstance(values, list) else ():
+            when, value = _sample(pair)
             if value is not None and when is not None:
                 points.append((when, value))
-        out.append((dict(series.get("metric", {})), tuple(points)))
+        out.append((_metric(series), tuple(points)))
     return out
 
 
 def parse_vector(body: Mapping | Sequence) -> list[tuple[LabelMap, float | None]]:
-    """An instant query result: each series' labels and its value (None when NaN/inf)."""
-    out = []
-    for series in result_of(body):
-        sample = series.get("value") or (None, None)
-        out.append((dict(series.get("metric", {})), finite(sample[1])))
-    return out
+    """An instant query result: each series' labels and its value (None when NaN/inf or missing)."""
+    return [(_metric(series), _sample(series.get("value"))[1]) for series in result_of(body)]
 
 
 def label_values(body: Mapping | Sequence) -> list[str]:

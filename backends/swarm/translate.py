@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,6 +71,22 @@ def _l(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
+def _int(value: Any) -> int:
+    """A count or index from the Engine API: an int, a numeric string, else 0 (never raises)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else 0
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return 0
+    return 0
+
+
 def parse_time(text: Any) -> datetime | None:
     """Docker's RFC 3339 timestamps carry nanoseconds; Python parses microseconds."""
     if not isinstance(text, str) or not text or text.startswith("0001-01-01"):
@@ -99,7 +116,7 @@ def gpu_count(resources: Any) -> int:
         discrete = _d(item.get("DiscreteResourceSpec"))
         if discrete and is_gpu_kind(str(discrete.get("Kind", ""))):
             with contextlib.suppress(TypeError, ValueError):
-                total += int(discrete.get("Value") or 0)
+                total += _int(discrete.get("Value"))
     return total
 
 
@@ -116,7 +133,7 @@ def gpu_counts(resources: Any) -> dict[str, int]:
         kind = str(discrete.get("Kind", ""))
         if discrete and is_gpu_kind(kind):
             with contextlib.suppress(TypeError, ValueError):
-                counts[kind] = counts.get(kind, 0) + int(discrete.get("Value") or 0)
+                counts[kind] = counts.get(kind, 0) + _int(discrete.get("Value"))
     return {k: v for k, v in counts.items() if v > 0}
 
 
@@ -196,7 +213,7 @@ def service_facts(service: Mapping[str, Any]) -> ServiceFacts:
     labels = {str(k): str(v) for k, v in _d(spec.get("Labels")).items()}
     mode = _d(spec.get("Mode"))
     replicated = "Global" not in mode and "GlobalJob" not in mode
-    replicas = int(_d(mode.get("Replicated")).get("Replicas") or 0) if replicated else 0
+    replicas = _int(_d(mode.get("Replicated")).get("Replicas")) if replicated else 0
     image = str(container.get("Image", ""))
     reservations = _d(_d(template.get("Resources")).get("Reservations")).get("GenericResources")
     update = _d(service.get("UpdateStatus"))
@@ -204,7 +221,7 @@ def service_facts(service: Mapping[str, Any]) -> ServiceFacts:
     prev_mode = _d(previous.get("Mode"))
     prev_replicas = None
     if "Replicated" in prev_mode:
-        prev_replicas = int(_d(prev_mode.get("Replicated")).get("Replicas") or 0)
+        prev_replicas = _int(_d(prev_mode.get("Replicated")).get("Replicas"))
     return ServiceFacts(
         id=str(service.get("ID", "")),
         name=str(spec.get("Name", "")),
@@ -214,11 +231,11 @@ def service_facts(service: Mapping[str, Any]) -> ServiceFacts:
         replicas=replicas,
         image=image,
         version=image_version(image, labels),
-        force_update=int(template.get("ForceUpdate") or 0),
+        force_update=_int(template.get("ForceUpdate")),
         gpus_per_replica=gpu_count(reservations),
         gpu_kind=gpu_kind(reservations),
         gpu_requests=tuple(sorted(gpu_counts(reservations).items())),
-        version_index=int(_d(service.get("Version")).get("Index") or 0),
+        version_index=_int(_d(service.get("Version")).get("Index")),
         update_state=str(update.get("State", "")),
         update_message=str(update.get("Message", "")),
         has_previous=bool(previous),
@@ -237,6 +254,12 @@ def task_name(service_name: str, task: Mapping[str, Any]) -> str:
     return f"{service_name}.{slot}" if slot else f"{service_name}.{task.get('NodeID', '')}"
 
 
+def readable_state(task: Mapping[str, Any]) -> str:
+    """The task's Status.State as text ('' when missing or of another type)."""
+    state = _d(task.get("Status")).get("State")
+    return state if isinstance(state, str) else ""
+
+
 def is_running(task: Mapping[str, Any]) -> bool:
     return task.get("DesiredState") == "running" and _d(task.get("Status")).get("State") == "running"
 
@@ -246,7 +269,7 @@ def is_current(facts: ServiceFacts, task: Mapping[str, Any]) -> bool:
     (moving a blue-green alias replaces the tasks, as an image change does)."""
     spec = _d(task.get("Spec"))
     image = str(_d(spec.get("ContainerSpec")).get("Image", ""))
-    if image != facts.image or int(spec.get("ForceUpdate") or 0) != facts.force_update:
+    if image != facts.image or _int(spec.get("ForceUpdate")) != facts.force_update:
         return False
     if "Networks" not in spec:
         return True
@@ -301,9 +324,9 @@ def _conditions(facts: ServiceFacts) -> tuple[Condition, ...]:
         if facts.restart.get("MaxAttempts"):
             parts.append(f"max {facts.restart['MaxAttempts']} attempts")
         if facts.restart.get("Delay"):
-            parts.append(f"delay {int(facts.restart['Delay']) / 1e9:g}s")
+            parts.append(f"delay {_int(facts.restart['Delay']) / 1e9:g}s")
         if facts.restart.get("Window"):
-            parts.append(f"window {int(facts.restart['Window']) / 1e9:g}s")
+            parts.append(f"window {_int(facts.restart['Window']) / 1e9:g}s")
         out.append(Condition("RestartPolicy", "True", str(facts.restart.get("Condition", "any")), ", ".join(parts)))
     out.append(Condition("PreviousSpec", "True" if facts.has_previous else "False",
                          "rollback available" if facts.has_previous else "no previous spec",
@@ -344,6 +367,35 @@ class SwarmView:
     gpu_nodes: Mapping[str, GpuNode]
     pending_gpu: tuple[PendingGpuWorkload, ...]
     keys_by_id: Mapping[str, ServiceKey]
+    unreadable: int = 0
+    """Objects set aside because they could not be read (not an object, or a field of the wrong shape)."""
+
+
+def _readable_task(task: Any) -> bool:
+    """Every reading of a task below, tried once: a task that breaks one is set aside, not the Swarm."""
+    facts = ServiceFacts(id="", name="", stack="", labels={}, replicated=True, replicas=0, image="", version="",
+                         force_update=0, gpus_per_replica=0, gpu_kind="", gpu_requests=(), version_index=0,
+                         update_state="", update_message="", has_previous=False, previous_image="",
+                         previous_replicas=None, constraints=(), restart={}, networks=(), status={})
+    if not isinstance(task, Mapping):
+        return False
+    try:
+        is_running(task), is_current(facts, task), pending_tasks(facts, [task]), refused_by_scheduler([task])
+        gpu_nodes("", [], [task], {}, {}), pending_gpu("", [task], {}, {})
+    except Exception:
+        return False
+    return True
+
+
+def _readable_node(node: Any) -> bool:
+    if not isinstance(node, Mapping):
+        return False
+    try:
+        gpu_nodes("", [node], [], {}, {})
+        eligible_nodes([node], ())
+    except Exception:
+        return False
+    return True
 
 
 def translate(
@@ -352,8 +404,21 @@ def translate(
     tasks: Sequence[Mapping[str, Any]],
     nodes: Sequence[Mapping[str, Any]],
 ) -> SwarmView:
-    """Services, tasks and nodes of one Swarm -> services, GPU nodes and GPU-pending tasks."""
-    facts = [service_facts(s) for s in services]
+    """Services, tasks and nodes of one Swarm -> services, GPU nodes and GPU-pending tasks.
+
+    An object that cannot be read is set aside and counted (`unreadable`): one odd object never
+    takes the rest of the Swarm off the screen."""
+    facts = []
+    unreadable = 0
+    for service in services:
+        try:
+            facts.append(service_facts(service))
+        except Exception:
+            unreadable += 1
+    readable_tasks = [t for t in tasks if _readable_task(t)]
+    readable_nodes = [n for n in nodes if _readable_node(n)]
+    unreadable += len(tasks) - len(readable_tasks) + len(nodes) - len(readable_nodes)
+    tasks, nodes = readable_tasks, readable_nodes
     by_id = {f.id: f for f in facts}
     by_name = {f.name: f for f in facts}
     tasks_by_service: dict[str, list[Mapping[str, Any]]] = {}
@@ -449,6 +514,7 @@ def translate(
         gpu_nodes=gpu_nodes(cluster, nodes, tasks, by_id, keys_by_id),
         pending_gpu=pending_gpu(cluster, tasks, by_id, keys_by_id),
         keys_by_id=keys_by_id,
+        unreadable=unreadable,
     )
 
 
@@ -460,7 +526,7 @@ def _counts(
     if facts.replicated:
         desired = facts.replicas
     elif "DesiredTasks" in facts.status:
-        desired = int(facts.status["DesiredTasks"] or 0)
+        desired = _int(facts.status["DesiredTasks"])
     else:
         desired = eligible_nodes(nodes, facts.constraints)
     return desired, len(running), sum(1 for t in running if is_current(facts, t))

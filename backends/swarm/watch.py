@@ -101,6 +101,7 @@ class SwarmBackend:
         self._tasks: dict[str, dict] = {}
         self._nodes: list[dict] = []
         self._view: tr.SwarmView | None = None
+        self._without_id = 0
         self._sink: ChangeSink | None = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -190,9 +191,10 @@ class SwarmBackend:
         tasks = self.client.tasks()
         nodes = self.client.nodes()
         with self._lock:
-            self._services = {s["ID"]: s for s in services}
-            self._tasks = {t["ID"]: t for t in tasks}
-            self._nodes = nodes
+            self._services, odd_services = _by_id(services)
+            self._tasks, odd_tasks = _by_id(tasks)
+            self._nodes = nodes if isinstance(nodes, list) else []
+            self._without_id = odd_services + odd_tasks
             self._dirty.clear()
             self._dirty_all = False
             view = self._translate()
@@ -212,8 +214,8 @@ class SwarmBackend:
 
         Returns the services whose tasks are still on their way to running: Swarm moves a task
         from starting to running with no further event, so those are read again shortly."""
-        present = {s["ID"]: s for s in self.client.services(ids) if s.get("ID") in ids}
-        tasks = self.client.tasks(sorted(present)) if present else []
+        present = {sid: s for sid, s in _by_id(self.client.services(ids))[0].items() if sid in ids}
+        tasks = list(_by_id(self.client.tasks(sorted(present)))[0].values()) if present else []
         with self._lock:
             for sid in ids:
                 if sid in present:
@@ -227,8 +229,8 @@ class SwarmBackend:
             view = self._translate()
             self._view = view
         self._emit_diff(old, view)
-        return {t["ServiceID"] for t in tasks if t.get("DesiredState") == "running"
-                and (t.get("Status") or {}).get("State") in SETTLING_STATES}
+        return {str(t.get("ServiceID")) for t in tasks if t.get("DesiredState") == "running"
+                and tr.readable_state(t) in SETTLING_STATES}
 
     def _translate(self) -> tr.SwarmView:
         return tr.translate(self.name, list(self._services.values()), list(self._tasks.values()), self._nodes)
@@ -367,9 +369,14 @@ class SwarmBackend:
 
     # -- health --------------------------------------------------------------------------------
 
+    @property
+    def unreadable(self) -> int:
+        """Objects of the last full read set aside because they could not be read."""
+        return self._without_id + (self._view.unreadable if self._view is not None else 0)
+
     def _set_health(self, state: HealthState, error: str = "") -> None:
         old = self._health
-        if old is not None and old.state == state and old.error == error:
+        if old is not None and old.state == state and old.error == error and old.unreadable == self.unreadable:
             return
         since = old.since if old is not None and old.state == state else self._clock.now()
         self._health = ClusterHealth(
@@ -381,8 +388,17 @@ class SwarmBackend:
             error=error,
             endpoint=self.endpoint.display,
             user=self._user,
+            unreadable=self.unreadable,
         )
         self._emit(Change(source=self.name, health=self._health))
+
+
+def _by_id(objects: Any) -> tuple[dict[str, Any], int]:
+    """Engine objects by their ID, and how many had none (not an object, or no string ID): those are
+    set aside and counted, never allowed to fail the whole read."""
+    items = objects if isinstance(objects, list) else []
+    keyed = {o["ID"]: o for o in items if isinstance(o, Mapping) and isinstance(o.get("ID"), str)}
+    return keyed, len(items) - len(keyed)
 
 
 def _os_user() -> str:

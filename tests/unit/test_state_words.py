@@ -55,3 +55,9 @@ def test_two_states_painted_differently_never_read_the_same():
         words = re.sub(r"\s+\d.*$", "", text)  # an age after the word is not part of the state
         assert seen.setdefault(words, semantic) == semantic, f"{words!r} is both {seen[words]} and {semantic}"
     assert {"● ok", "✖ down", "▲ degraded", "◉ firing", "✖ notready"} <= set(seen)
+
+
+def test_a_source_that_sent_objects_it_could_not_read_says_how_many_beside_its_state():
+    health = ClusterHealth("swarm-prod", None, HealthState.CONNECTED, since=NOW, unreadable=2)
+    assert health_text(health, NOW)[0] == "● swarm-prod connected · 2 objects unreadable"
+    assert "unreadable" not in health_text(replace(health, unreadable=0), NOW)[0]

@@ -271,3 +271,16 @@ def test_an_event_stream_that_keeps_ending_backs_off_instead_of_spinning(started
     # The shared backoff (base 0.5 s, doubling, jitter in [delay/2, delay]) for attempts 0..3.
     assert all(0.25 * 2 ** n <= d <= 0.5 * 2 ** n for n, d in enumerate(delays)), delays
     assert connected(b)  # the resyncs keep the data, whatever the stream does
+
+
+def test_objects_the_engine_sends_that_cannot_be_read_are_counted_and_the_rest_of_the_swarm_is_shown(started):
+    engine = RecordedEngine()
+    engine.service_list = [*engine.service_list, {"Spec": {"Name": "no-id"}}, "not a service"]
+    engine.task_list = [*engine.task_list, {"ID": "t-odd", "ServiceID": "x", "DesiredState": "running",
+                                            "Status": {"State": ["not", "a", "state"]}}]
+    lab = started(engine, resync_seconds=60)
+    b = lab.backend
+    wait_for(lambda: connected(b))
+    snapshot = next(c for c in lab.changes if c.snapshot)
+    assert len(snapshot.services) == 9  # every readable service, as without the odd objects
+    assert b.health.unreadable == 3
