@@ -9,7 +9,11 @@ one has been forwarded) and, by mode, what it does with the answers coming down:
   has the request); `wake()` forwards what is still wanted and goes back to `pass`;
 - `reset`: forwards the request, waits for the first byte of the answer (the engine has acted) and
   resets the client's connection before it reaches it (a connection lost before the answer);
-- `lose`: reads the request and resets the connection without forwarding it (sent, never arrived).
+- `lose`: reads the request and resets the connection without forwarding it (sent, never arrived);
+- `error`: answers the request itself with `503 Service Unavailable` (an overloaded engine or a load
+  balancer in front of it), without forwarding it.
+`cut_streams()` cuts every open connection in the middle of what it is sending (a watch or event
+stream torn mid-object); `reset_all()` resets every open connection at once.
 The mode can apply to every request or only to mutating ones (`only_mutating`), so reads and watches
 keep flowing while one call's answer is lost.
 """
@@ -24,7 +28,9 @@ import threading
 from dataclasses import dataclass, field
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-MODES = ("pass", "freeze", "reset", "lose")
+MODES = ("pass", "freeze", "reset", "lose", "error")
+UNAVAILABLE = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n"
+               b"Connection: close\r\n\r\nservice unavailable\n")
 NOT_CHANGES = ("/selfsubjectaccessreviews", "/selfsubjectrulesreviews", "/events")
 """POSTs that change no workload: Kubernetes access reviews (nothing is stored) and the Event the app
 writes after an action as its record on the object. `mutations()` leaves them out."""
@@ -38,6 +44,8 @@ class _Conn:
     """The last request on this connection falls under the current mode: its answer is not passed on."""
     mode: str = "pass"
     held: list[bytes] = field(default_factory=list)
+    cut: bool = False
+    """Send half of the next chunk coming down, then reset (torn mid-object)."""
 
 
 class FaultProxy:
@@ -85,6 +93,20 @@ class FaultProxy:
             for chunk in held:
                 with contextlib.suppress(OSError):
                     conn.client.sendall(chunk)
+
+    def cut_streams(self) -> None:
+        """Tear every open connection in the middle of the next bytes it carries down."""
+        with self._lock:
+            for conn in self._conns:
+                conn.cut = True
+
+    def reset_all(self) -> None:
+        """Reset every open connection now (the engine's side stays as it was)."""
+        with self._lock:
+            conns, self._conns = list(self._conns), []
+        for conn in conns:
+            _reset(conn.client)
+            _close(conn.upstream)
 
     def mutations(self) -> int:
         """Mutating requests that change what the engine runs (see NOT_CHANGES)."""
@@ -152,6 +174,12 @@ class FaultProxy:
                     _reset(conn.client)
                     _close(conn.upstream)
                     return
+                if conn.mode == "error":
+                    with contextlib.suppress(OSError):
+                        conn.client.sendall(UNAVAILABLE)
+                    _close(conn.client)
+                    _close(conn.upstream)
+                    return
                 conn.upstream.sendall(raw)
         except OSError:
             pass
@@ -170,6 +198,10 @@ class FaultProxy:
                 if conn.faulted and conn.mode == "freeze":
                     conn.held.append(chunk)
                     continue
+                if conn.cut:
+                    conn.client.sendall(chunk[: max(1, len(chunk) // 2)])
+                    _reset(conn.client)
+                    break
                 conn.client.sendall(chunk)
         except OSError:
             pass
@@ -208,9 +240,13 @@ def _read_request(sock: socket.socket, buffer: bytes) -> tuple[tuple[str, str, b
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with a TCP RST (SO_LINGER 0): the peer sees 'connection reset', not a clean end."""
+    """Close with a TCP RST (SO_LINGER 0): the peer sees 'connection reset', not a clean end. The
+    read side is shut first: a thread blocked reading this socket holds the file open, and the RST
+    would only leave once it returns (a torn stream would look merely silent)."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
     _close(sock)
 
 

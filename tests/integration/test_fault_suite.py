@@ -1,0 +1,350 @@
+"""The fault suite (issue 16 §1, §2, §7): every engine of the demo fleet behind a fault proxy
+(tests/faults.py), the app's own backends built from Settings through the engine registry with their
+default timings, one Fleet, as the app runs them. For each fault: no crash; the affected sources shown
+stale within 15 s; automatic recovery once the fault clears; and afterwards the Fleet holds what the
+engines hold, judged by kubectl and the docker CLI spoken to directly (a change made during the fault
+is there, nothing lost, no ghost row), and by Alertmanager's and Prometheus' own answers.
+
+It ends by printing one table (fault | stale within | recovered within | state equal after | crashes);
+README.md's reliability section carries the latest one and the command that made it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+import yaml
+
+from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.model import HealthState
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.sources import build_backends
+from tests.engines import require_binary
+from tests.faults import FaultProxy
+
+pytestmark = pytest.mark.integration
+
+STALE_WITHIN = 15.0
+"""The bound the issue sets: a source that stopped answering is shown stale within 15 s."""
+RECOVER_WITHIN = 45.0
+"""Recovery waits on the source's own retry (backoff capped at 30 s after a long fault)."""
+SOURCES = ("demo-prod", "swarm-f", "prometheus", "alertmanager")
+
+
+@dataclass
+class Figure:
+    fault: str
+    stale: dict[str, float | None] = field(default_factory=dict)
+    recovered: dict[str, float | None] = field(default_factory=dict)
+    equal: bool | None = None
+    crashes: int = 0
+
+
+FIGURES: list[Figure] = []
+
+
+def each_until(sources: tuple[str, ...], check: Callable[[str], bool], timeout: float, what: str,
+               seen: dict[str, float | None]) -> None:
+    """Into `seen`: seconds from now until `check(source)` first held, for each source, watched together
+    (None for those that never did: the figure is kept even when the bound is missed)."""
+    started = time.monotonic()
+    seen.update({source: None for source in sources})
+    while any(seen[s] is None for s in sources):
+        for source in sources:
+            if seen[source] is None and check(source):
+                seen[source] = time.monotonic() - started
+        left = [s for s in sources if seen[s] is None]
+        assert time.monotonic() - started < timeout, f"not within {timeout:.0f} s: {what} for {left}"
+        time.sleep(0.05)
+
+
+def differences(engine: str, judged: dict, shown: dict) -> list[str]:
+    """What the Fleet shows that the engine does not hold, or the reverse, or with other replicas."""
+    out = [f"{engine}: {key} missing from the Fleet" for key in judged.keys() - shown.keys()]
+    out += [f"{engine}: {key} shown, not in the engine (a ghost)" for key in shown.keys() - judged.keys()]
+    out += [f"{engine}: {key} replicas {judged[key]} in the engine, {shown[key]} shown"
+            for key in judged.keys() & shown.keys() if judged[key] is not None and judged[key] != shown[key]]
+    return out
+
+
+def wait(check: Callable[[], Any], timeout: float, what: str | Callable[[], str]) -> float:
+    """Seconds until `check()` is true; AssertionError after `timeout`."""
+    started = time.monotonic()
+    while True:
+        try:
+            if check():
+                return time.monotonic() - started
+        except (KeyError, AttributeError):
+            pass
+        said = what if isinstance(what, str) else what()
+        assert time.monotonic() - started < timeout, f"not within {timeout:.0f} s: {said}"
+        time.sleep(0.05)
+
+
+class FaultyFleet:
+    """The demo's engines, each behind a fault proxy; the app's backends aimed at the proxies."""
+
+    def __init__(self, tmp_path_factory) -> None:
+        from mlops_tui.sim.demo import start_demo
+        from mlops_tui.sim.kube.cluster import kubeconfig
+        from mlops_tui.sim.kube.tls import client_context
+
+        self.kubectl_bin = require_binary("kubectl")
+        self.docker_bin = require_binary("docker")
+        self.demo = start_demo(seed=11, time_scale=1.0)
+        cluster = self.demo.clusters[0]
+        where = urlsplit(cluster.url)
+        self.proxies = {
+            "demo-prod": FaultProxy(where.hostname or "127.0.0.1", where.port or 443, upstream_tls=client_context()),
+            "swarm-f": FaultProxy("127.0.0.1", self.demo.swarm.port),
+            "prometheus": FaultProxy("127.0.0.1", urlsplit(self.demo.prometheus_url).port or 80),
+            "alertmanager": FaultProxy("127.0.0.1", urlsplit(self.demo.alertmanager_url).port or 80),
+        }
+        doc = kubeconfig([cluster])
+        for entry in doc["clusters"]:
+            entry["cluster"] = {"server": self.proxies["demo-prod"].url}
+        proxied = tmp_path_factory.mktemp("fault-suite") / "kubeconfig"
+        proxied.write_text(yaml.safe_dump(doc))
+        settings = (Settings()
+                    .with_engine("kubernetes", kubeconfig=str(proxied), contexts=["demo-prod"], all_contexts=False)
+                    .with_engine("swarm", endpoints=[f"tcp://127.0.0.1:{self.proxies['swarm-f'].port}?name=swarm-f"])
+                    .with_engine("prometheus", url=self.proxies["prometheus"].url)
+                    .with_engine("alertmanager", url=self.proxies["alertmanager"].url))
+        self.fleet = Fleet()
+        for backend in build_backends(settings, lambda: self.fleet.state):
+            self.fleet.add_backend(backend)
+        self.crashes: list[BaseException] = []
+        self._old_hook = threading.excepthook
+        threading.excepthook = self._crashed
+        self.fleet.start()
+        for source in SOURCES:
+            wait(lambda s=source: self.state(s) is HealthState.CONNECTED, 120, f"{source} connected")
+        self.last_differences: list[str] = []
+        wait(lambda: not self.k8s_differences() and not self.swarm_differences(), 60, "the first sync complete")
+
+    def _crashed(self, args) -> None:  # a thread that died of an exception is a crash
+        self.crashes.append(args.exc_value)
+        self._old_hook(args)
+
+    def state(self, source: str) -> HealthState:
+        return self.fleet.state.health[source].state
+
+    # -- the judges: the engines spoken to directly, not through the proxies ------------------------
+
+    def kubectl(self, *args: str) -> str:
+        out = subprocess.run([self.kubectl_bin, "--kubeconfig", self.demo.kubeconfig, "--context", "demo-prod",
+                              *args], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def docker(self, *args: str) -> str:
+        out = subprocess.run([self.docker_bin, *args], capture_output=True, text=True, timeout=30,
+                             env={**os.environ, "DOCKER_HOST": self.demo.swarm.url})
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def k8s_differences(self) -> list[str]:
+        """Deployments, Rollouts and InferenceServices as kubectl lists them, with their replicas."""
+        items = json.loads(self.kubectl("get", "deployments,rollouts.argoproj.io,inferenceservices.serving.kserve.io",
+                                        "-A", "-o", "json"))["items"]
+        judged = {(i["metadata"]["namespace"], i["metadata"]["name"]): i.get("spec", {}).get("replicas")
+                  for i in items}
+        shown = {(k.namespace, k.name): s.desired for k, s in self.fleet.state.services.items()
+                 if k.cluster == "demo-prod"}
+        return differences("kubernetes", judged, shown)
+
+    def swarm_differences(self) -> list[str]:
+        """Services as `docker service ls` lists them, with their desired replicas."""
+        judged: dict[Any, int | None] = {}
+        for line in self.docker("service", "ls", "--format", "{{.Name}} {{.Replicas}}").splitlines():
+            name, replicas = line.split(" ", 1)
+            judged[name] = int(replicas.split("/")[1].split(" ")[0]) if "/" in replicas else None
+        shown = {k.name: s.desired for k, s in self.fleet.state.services.items() if k.cluster == "swarm-f"}
+        return differences("swarm", judged, shown)
+
+    def alert_differences(self) -> list[str]:
+        """The firing alerts Alertmanager reports, and Prometheus' own list, are the Fleet's."""
+        am = requests.get(f"{self.demo.alertmanager_url}/api/v2/alerts", timeout=10).json()
+        prom = requests.get(f"{self.demo.prometheus_url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+        judged = {a["labels"].get("alertname") for a in am} | {a["labels"].get("alertname") for a in prom
+                                                                  if a.get("state") == "firing"}
+        shown = {a.name for a in self.fleet.state.alerts if a.state.value != "pending"}
+        return [] if judged == shown else [f"alerts: engines {sorted(judged)}, Fleet {sorted(shown)}"]
+
+    def differences(self) -> list[str]:
+        latency = [] if self.fleet.state.latency else ["latency: none shown"]
+        return self.k8s_differences() + self.swarm_differences() + self.alert_differences() + latency
+
+    def all_equal(self) -> bool:
+        self.last_differences = self.differences()
+        return not self.last_differences
+
+    # -- changes made on the engines while the app cannot see them ---------------------------------
+
+    def change_behind_the_apps_back(self) -> None:
+        """A colleague scales during the fault: the app must show it once the fault clears."""
+        replicas = int(self.kubectl("get", "deploy", "property-valuation-model", "-n", "ml-prod",
+                                    "-o", "jsonpath={.spec.replicas}"))
+        self.kubectl("scale", "deploy", "property-valuation-model", "-n", "ml-prod", f"--replicas={replicas % 4 + 2}")
+        name = next(n for n in self.docker("service", "ls", "--format", "{{.Name}}").split() if "price" in n)
+        current = json.loads(self.docker("service", "inspect", name))[0]["Spec"]["Mode"]["Replicated"]["Replicas"]
+        self.docker("service", "scale", "--detach", f"{name}={current % 3 + 1}")
+
+    def close(self) -> None:
+        threading.excepthook = self._old_hook
+        self.fleet.stop()
+        for proxy in self.proxies.values():
+            proxy.close()
+        self.demo.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory, request) -> Iterator[FaultyFleet]:
+    env = FaultyFleet(tmp_path_factory)
+    yield env
+    env.close()
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and FIGURES:
+        reporter.write_line("")
+        for line in figures_table(FIGURES):
+            reporter.write_line(line)
+
+
+def settled(fleet: FaultyFleet, when: str) -> None:
+    """Until the Fleet holds what the engines hold (the judges are asked again and again)."""
+    wait(fleet.all_equal, RECOVER_WITHIN, lambda: f"the Fleet equal to the engines {when}: {fleet.last_differences}")
+
+
+def figures_table(figures: list[Figure]) -> list[str]:
+    def seconds(values: dict[str, float | None]) -> str:
+        return ", ".join(f"{s} {v:.1f} s" if v is not None else f"{s} never" for s, v in values.items()) or "-"
+
+    lines = ["| fault | stale within | recovered within | state equal after | crashes |",
+             "|---|---|---|---|---|"]
+    for f in figures:
+        equal = "yes" if f.equal else "no" if f.equal is not None else "-"
+        lines.append(f"| {f.fault} | {seconds(f.stale)} | {seconds(f.recovered)} | {equal} | {f.crashes} |")
+    return lines
+
+
+@contextlib.contextmanager
+def measured(fleet: FaultyFleet, fault: str) -> Iterator[Figure]:
+    figure = Figure(fault)
+    crashes = len(fleet.crashes)
+    FIGURES.append(figure)
+    try:
+        yield figure
+    finally:
+        figure.crashes = len(fleet.crashes) - crashes
+
+
+def outage(fleet: FaultyFleet, fault: str, sources: tuple[str, ...], start: Callable[[FaultProxy], None]) -> None:
+    """Each source in `sources` stops answering (how: `start`): stale within 15 s, the others unaffected;
+    a colleague changes things meanwhile; the fault clears: connected again, and the Fleet equals the
+    engines."""
+    with measured(fleet, fault) as figure:
+        for source in sources:
+            start(fleet.proxies[source])
+        each_until(sources, lambda s: fleet.state(s) is HealthState.STALE, STALE_WITHIN + 10, "stale", figure.stale)
+        fleet.change_behind_the_apps_back()
+        for other in set(SOURCES) - set(sources):
+            assert fleet.state(other) is HealthState.CONNECTED, f"{other} was not faulted, yet it is not connected"
+        for source in sources:
+            fleet.proxies[source].wake()
+        each_until(sources, lambda s: fleet.state(s) is HealthState.CONNECTED, RECOVER_WITHIN, "connected again",
+                   figure.recovered)
+        settled(fleet, "after recovery")
+        figure.equal = True
+    assert figure.crashes == 0, fleet.crashes
+    assert all(v is not None and v <= STALE_WITHIN for v in figure.stale.values()), figure.stale
+
+
+def test_an_engine_that_accepts_and_never_answers_is_stale_within_15_s_and_recovers(fleet):
+    outage(fleet, "frozen (accepts, never answers)", SOURCES, lambda proxy: proxy.set_mode("freeze"))
+
+
+def test_one_frozen_cluster_leaves_the_other_sources_connected(fleet):
+    outage(fleet, "Kubernetes API frozen alone", ("demo-prod",), lambda proxy: proxy.set_mode("freeze"))
+
+
+def test_connections_reset_on_every_request_is_stale_within_15_s_and_recovers(fleet):
+    def start(proxy: FaultProxy) -> None:
+        proxy.set_mode("lose")
+        proxy.reset_all()
+
+    outage(fleet, "every connection reset", SOURCES, start)
+
+
+def test_a_burst_of_503_answers_is_stale_within_15_s_and_recovers(fleet):
+    def start(proxy: FaultProxy) -> None:
+        proxy.set_mode("error")
+        proxy.reset_all()  # open watches and keep-alive connections end too: every new request gets a 503
+
+    outage(fleet, "503 on every request", SOURCES, start)
+
+
+def test_a_10_s_stall_leaves_no_crash_and_nothing_lost(fleet):
+    with measured(fleet, "every answer stalled 10 s") as figure:
+        for proxy in fleet.proxies.values():
+            proxy.set_mode("freeze")
+        fleet.change_behind_the_apps_back()
+        time.sleep(10)  # the fault itself lasts 10 s: this is the fault, not a wait for an outcome
+        for proxy in fleet.proxies.values():
+            proxy.wake()
+        each_until(SOURCES, lambda s: fleet.state(s) is HealthState.CONNECTED, RECOVER_WITHIN,
+                   "connected after the stall", figure.recovered)
+        settled(fleet, "after the stall")
+        figure.equal = True
+    assert figure.crashes == 0, fleet.crashes
+
+
+def test_streams_torn_mid_object_resume_and_lose_nothing(fleet):
+    """Kubernetes watches and the Engine API's event stream cut in the middle of an object."""
+    with measured(fleet, "watch/event streams torn mid-object") as figure:
+        for source in ("demo-prod", "swarm-f"):
+            fleet.proxies[source].cut_streams()
+        fleet.change_behind_the_apps_back()
+        started = time.monotonic()
+        settled(fleet, "after the tear")
+        figure.recovered = {"demo-prod": time.monotonic() - started}
+        figure.equal = True
+    assert figure.crashes == 0, fleet.crashes
+
+
+def test_a_watch_answered_410_gone_relists_and_loses_nothing(fleet):
+    """etcd compacted: every watch resumed from an old resourceVersion is answered 410 Expired."""
+    cluster = fleet.demo.clusters[0]
+    with measured(fleet, "watch history compacted (410 Gone)") as figure:
+        fleet.change_behind_the_apps_back()
+        cluster.compact()
+        cluster.server.store.close_watches()
+        started = time.monotonic()
+        settled(fleet, "after the relist")
+        wait(lambda: fleet.state("demo-prod") is HealthState.CONNECTED, RECOVER_WITHIN, "connected after the relist")
+        figure.recovered = {"demo-prod": time.monotonic() - started}
+        figure.equal = True
+    assert figure.crashes == 0, fleet.crashes
+
+
+def test_the_kubernetes_api_server_restarted_on_its_address_is_followed_again(fleet):
+    cluster = fleet.demo.clusters[0]
+    with measured(fleet, "Kubernetes API server restarted") as figure:
+        began = time.monotonic()
+        cluster.restart()  # the same address and certificate
+        fleet.change_behind_the_apps_back()
+        settled(fleet, "after the restart")
+        wait(lambda: fleet.state("demo-prod") is HealthState.CONNECTED, RECOVER_WITHIN, "connected after the restart")
+        figure.recovered = {"demo-prod": time.monotonic() - began}
+        figure.equal = True
+    assert figure.crashes == 0, fleet.crashes
