@@ -738,6 +738,21 @@ def _simhost_op(op: str, cmd: dict[str, Any], clusters: dict[str, Any], swarm: A
         churners.append(stop)
         threading.Thread(target=_churn, args=(cmd, clusters, swarm, stop, emit), daemon=True).start()
         return {"started": time.monotonic()}
+    if op == "kube_fault":  # {"cluster", "kind": "restart" | "compact" | "fail" | "slow"}: the soak's faults
+        cluster = clusters[cmd["cluster"]]
+        kind = cmd["kind"]
+        if kind == "restart":  # the API server down and up again on its address and certificate
+            cluster.restart()
+        elif kind == "compact":  # etcd compacted, every watch cut: resumed watches get 410 Expired
+            cluster.compact()
+            cluster.server.store.close_watches()
+        elif kind == "fail":  # a burst of 503s
+            cluster.server.faults.fail_next(int(cmd.get("n", 50)), 503)
+        elif kind == "slow":  # answers held back
+            cluster.server.faults.delay_next(int(cmd.get("n", 20)), float(cmd.get("seconds", 5.0)))
+        else:
+            raise ValueError(f"unknown fault {kind!r}")
+        return {"t": time.monotonic()}
     if op == "churn_stop":
         for s in churners:
             s.set()
