@@ -17,6 +17,7 @@ from typing import Any
 
 from mlops_tui.backends.gpu_fit import FitNode, ReplicaNeeds, Requirement, Toleration
 from mlops_tui.backends.model import (
+    SLO_ANNOTATION,
     ActionKind,
     Autoscaler,
     BlueGreen,
@@ -34,6 +35,7 @@ from mlops_tui.backends.model import (
     ServiceKind,
     Taint,
     freeze_labels,
+    slo_from_annotation,
 )
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -43,6 +45,11 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 ARGO_REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 POD_TEMPLATE_HASH = "pod-template-hash"
 ROLLOUTS_POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
+
+
+def declared_slo(obj: Any) -> float | None:
+    """The p95 SLO (seconds) the workload's `SLO_ANNOTATION` declares, if any."""
+    return slo_from_annotation(str_map(meta(obj).get("annotations")).get(SLO_ANNOTATION))
 KSERVE_ISVC_LABEL = "serving.kserve.io/inferenceservice"
 COLOUR_KEYS = ("version", "color", "colour", "slot")
 """Selector keys that can name the live side of a blue-green Service, most common first."""
@@ -936,6 +943,7 @@ def deployment_service(
         actions=frozenset(actions),
         denied=denied & frozenset(actions),
         production=production,
+        slo_seconds=declared_slo(deployment),
     )
 
 
@@ -1005,6 +1013,7 @@ def rollout_service(
         actions=frozenset(actions),
         denied=denied & frozenset(actions),
         production=production,
+        slo_seconds=declared_slo(rollout),
     )
 
 
@@ -1064,6 +1073,7 @@ def isvc_service(
         actions=frozenset(actions),
         denied=denied & frozenset(actions),
         production=production,
+        slo_seconds=declared_slo(isvc),
     )
 
 
