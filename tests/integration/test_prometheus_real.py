@@ -131,6 +131,25 @@ def test_the_slo_is_the_threshold_of_the_alert_rule_the_real_prometheus_lists(se
         "HighInferenceLatency", "model_inference_duration_seconds", "histogram", 0.5, ())
 
 
+def test_the_simulator_lists_its_rules_with_the_fields_and_text_the_real_prometheus_lists(seed_prometheus):
+    import requests
+
+    from mlops_tui.sim.prometheus import SimPrometheus, seed_rule
+
+    real = requests.get(seed_prometheus.url + "/api/v1/rules", params={"type": "alert"}, timeout=5).json()
+    sim = SimPrometheus.start(rules=[seed_rule(window="5s", for_seconds=60)], evaluate_rules=False)
+    try:
+        fake = requests.get(sim.url + "/api/v1/rules", params={"type": "alert"}, timeout=5).json()
+    finally:
+        sim.stop()
+    [real_group], [sim_group] = real["data"]["groups"], fake["data"]["groups"]
+    assert set(sim_group) == set(real_group)
+    [real_rule], [sim_rule] = real_group["rules"], sim_group["rules"]
+    assert set(sim_rule) == set(real_rule)
+    for field in ("name", "query", "duration", "keepFiringFor", "labels", "type"):
+        assert sim_rule[field] == real_rule[field], field
+
+
 def test_request_count_per_refresh_does_not_grow_with_services(seed_prometheus):
     counts = []
     for n in (2, 200):
