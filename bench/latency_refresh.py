@@ -184,7 +184,7 @@ def main() -> None:
 
     print()
     print(f"services: {args.services}, p95 points in one range query: {points[-1]}, services tied: {tied}")
-    print(f"HTTP requests per refresh: {per_refresh}  (first refresh +2 for the cached metric-name list and alert rules)")
+    print(f"HTTP requests per refresh: {per_refresh}  (first refresh +2: cached metric names, alert rules)")
     print(f"{'path':<44}{'best':>10}{'median':>10}{'vs curl':>10}")
     rows = [
         ("curl, one p95 range query", curl_best, curl_median),
