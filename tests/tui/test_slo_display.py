@@ -65,6 +65,13 @@ async def test_a_healthy_service_over_its_slo_reads_over_slo_and_rises_with_the_
         shown = trend_text(pane)
         assert "SLO breached (500ms)" in shown and "from alert rule HighInferenceLatency" in shown
 
+        # The bars over the SLO (the last one) are drawn in the theme's `down` style, the others not.
+        spark = pane.query_one("#latency-selected .trend-spark").content
+        bottom = spark.split("\n")[-1]
+        down = pane.style_for("down")
+        marked = {span.start for span in bottom.spans if span.style == down}
+        assert marked == {len(bottom.plain) - 1}, (bottom.plain, marked)
+
         # Back under its SLO: the row is ok again.
         fleet.submit(Change(source="prometheus", latency={key: LatencySeries(key, p95=p95(0.9, 0.3, 0.2),
                                                                               slo=SEED_RULE_SLO)}))
