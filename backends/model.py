@@ -243,6 +243,9 @@ class ModelService:
     """Supported actions the current credentials may not do (from SelfSubjectAccessReview etc.)."""
     production: bool = False
     """In a namespace/stack marked production: scaling to 0 needs the name typed to confirm."""
+    slo_seconds: float | None = None
+    """The p95 latency SLO the workload declares (`SLO_ANNOTATION`: a Kubernetes annotation or a
+    Swarm service label), None when it declares none or an unreadable one."""
 
     @property
     def labels_dict(self) -> dict[str, str]:
@@ -402,6 +405,56 @@ class Silence:
     state: str
 
 
+SLO_ANNOTATION = "mlops-tui.io/slo-p95-ms"
+"""Workload annotation (Kubernetes) or service label (Swarm): the p95 latency SLO in milliseconds."""
+
+
+def slo_from_annotation(value: str | None) -> float | None:
+    """`SLO_ANNOTATION`'s value ('250', '250ms', '0.5s') in seconds; None when absent, not a
+    positive finite number, or in a unit it does not name (an unreadable SLO paints nothing red)."""
+    if not value:
+        return None
+    text = value.strip().lower()
+    scale = 1000.0
+    if text.endswith("ms"):
+        text = text[:-2]
+    elif text.endswith("s"):
+        text, scale = text[:-1], 1.0
+    try:
+        number = float(text.strip())
+    except ValueError:
+        return None
+    return number / scale if 0 < number < float("inf") else None
+
+
+class SloSource(enum.Enum):
+    """Where a service's SLO came from, most specific first (the order they are consulted)."""
+
+    CONFIG = "config"
+    """The operator's per-service `[prometheus.slo]` entry."""
+    ANNOTATION = "annotation"
+    """`SLO_ANNOTATION` on the workload."""
+    ALERT_RULE = "alert rule"
+    """The threshold of a Prometheus alert rule on the service's p95 latency."""
+    CONFIG_DEFAULT = "config default"
+    """The operator's explicit `slo_ms` for services none of the above covers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """A p95 latency objective and where it came from."""
+
+    p95_seconds: float
+    source: SloSource
+    origin: str = ""
+    """Which entry: the config key, the annotation name, or the alert rule's name."""
+
+    @property
+    def described(self) -> str:
+        """'alert rule HighInferenceLatency', 'annotation mlops-tui.io/slo-p95-ms', 'config'."""
+        return f"{self.source.value} {self.origin}".strip()
+
+
 @dataclass(frozen=True, slots=True)
 class LatencySeries:
     """Recent latency of one service; points are (unix time, seconds) with no NaN or inf."""
@@ -411,7 +464,8 @@ class LatencySeries:
     p95: tuple[tuple[float, float], ...] = ()
     rps: float | None = None
     error_ratio: float | None = None
-    slo_seconds: float = 0.1
+    slo: Slo | None = None
+    """None: no SLO is known for the service; its latency is then never called breached."""
     preset: str = ""
     estimate: str = "quantile"
     """'quantile', or 'mean' when the runtime exports only counters (Triton without summaries,
@@ -426,9 +480,14 @@ class LatencySeries:
         return self.p50[-1][1] if self.p50 else None
 
     @property
+    def slo_seconds(self) -> float | None:
+        return self.slo.p95_seconds if self.slo is not None else None
+
+    @property
     def breached(self) -> bool:
+        """The latest p95 is over a known SLO (an unknown SLO is never breached)."""
         now = self.current_p95
-        return now is not None and now > self.slo_seconds
+        return now is not None and self.slo is not None and now > self.slo.p95_seconds
 
 
 @dataclass(frozen=True, slots=True)

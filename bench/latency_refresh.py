@@ -175,7 +175,7 @@ def main() -> None:
         for n in (20, args.services):
             subset = fleet[:n]
             counted = PrometheusBackend(server.url, services=lambda s=subset: s, options=options)
-            counted.refresh()  # first refresh also fetches the metric-name list
+            counted.refresh()  # first refresh also fetches the metric-name list and the alert rules
             before = counted.client.requests_sent
             counted.refresh()
             per_refresh[n] = counted.client.requests_sent - before
@@ -184,7 +184,7 @@ def main() -> None:
 
     print()
     print(f"services: {args.services}, p95 points in one range query: {points[-1]}, services tied: {tied}")
-    print(f"HTTP requests per refresh: {per_refresh}  (first refresh +1 for the cached metric-name list)")
+    print(f"HTTP requests per refresh: {per_refresh}  (first refresh +2: cached metric names, alert rules)")
     print(f"{'path':<44}{'best':>10}{'median':>10}{'vs curl':>10}")
     rows = [
         ("curl, one p95 range query", curl_best, curl_median),

@@ -16,6 +16,7 @@ from rich.style import Style
 from rich.text import Text
 
 from mlops_tui.backends.model import (
+    SLO_ANNOTATION,
     Alert,
     AlertState,
     ClusterHealth,
@@ -135,11 +136,12 @@ def service_state(service: ModelService) -> tuple[str, str]:
 
 
 def row_state(service: ModelService, firing: Sequence[Alert] = (), health: ClusterHealth | None = None,
-              ) -> tuple[str, str]:
+              latency: LatencySeries | None = None) -> tuple[str, str]:
     """(glyph and word, semantic) for a service's row: its workload's state, folded with what concerns
     it. A cluster whose data is stale or unreadable says so first (what the row shows may be old). A
-    firing alert on an otherwise healthy service replaces `● ok` with its count and worst severity:
-    `● ok` never stands beside a firing alert."""
+    firing alert on an otherwise healthy service replaces `● ok` with its count and worst severity;
+    without one, a p95 over the service's known SLO says `▲ over SLO`: `● ok` never stands beside a
+    firing alert or a breached SLO (an unknown SLO is never breached)."""
     if health is not None and health.state in (HealthState.STALE, HealthState.ERROR):
         return "◌ stale", "unknown"
     word, semantic = service_state(service)
@@ -151,6 +153,8 @@ def row_state(service: ModelService, firing: Sequence[Alert] = (), health: Clust
         if worst >= Severity.WARNING:
             return f"▲ {len(firing)} warning", "degraded"
         return f"▲ {len(firing)} alert{'s' if len(firing) > 1 else ''}", "degraded"
+    if latency is not None and latency.breached and semantic == "healthy":
+        return "▲ over SLO", "degraded"
     return word, semantic
 
 
@@ -224,12 +228,13 @@ def gpus_text(service: ModelService) -> str:
 def service_cells(
     service: ModelService, alerts: Sequence[Alert] = (), style_for: StyleFor = no_style,
     last_action: tuple[str, bool | None] | None = None, health: ClusterHealth | None = None,
-    with_cluster: bool = False,
+    with_cluster: bool = False, latency: LatencySeries | None = None,
 ) -> tuple[Text, ...]:
     """One services row. `alerts`: the firing and pending alerts tied to the service; `health`: its
-    cluster's; `with_cluster`: another cluster has a service of the same name, so the NAME cell says
-    which cluster this one is in (the CLUSTER column may be off screen at 80 columns)."""
-    state, semantic = row_state(service, alerts, health)
+    cluster's; `latency`: its series (a breached SLO is part of the state); `with_cluster`: another
+    cluster has a service of the same name, so the NAME cell says which cluster this one is in (the
+    CLUSTER column may be off screen at 80 columns)."""
+    state, semantic = row_state(service, alerts, health, latency)
     alert_count = len(alerts)
     canary, canary_style = canary_text(service)
     bluegreen, bg_style = bluegreen_text(service)
@@ -444,22 +449,35 @@ def ms(seconds: float | None) -> str:
 
 
 def latency_summary(series: LatencySeries) -> tuple[str, str]:
-    """'p95 812ms ▲ SLO BREACHED (100ms) · p50 90ms · 12.5 rps · 0.4% err', semantic."""
+    """'p95 812ms ▲ SLO breached (500ms) · p50 90ms · 12.5 rps · 0.4% err', semantic. A service with
+    no known SLO says so, uncoloured: it is neither breached nor within anything."""
     p95 = series.current_p95
     # Counter-only runtimes (Triton without summaries, TorchServe) give a mean, not a quantile.
     label = "mean" if series.estimate == "mean" else "p95"
     parts = [f"{label} {ms(p95)}"]
     semantic = "healthy"
-    if series.breached:
+    if series.slo is None:
+        parts[0] += " · no SLO"
+        semantic = ""
+    elif series.breached:
         parts[0] += f" ▲ SLO breached ({ms(series.slo_seconds)})"
         semantic = "down"
     elif p95 is not None:
-        parts[0] += " ✓ within SLO"
+        parts[0] += f" ✓ within SLO ({ms(series.slo_seconds)})"
     if label == "p95":
         parts.append(f"p50 {ms(series.current_p50)}")
     parts.append(f"{series.rps:.1f} rps" if series.rps is not None else "- rps")
     parts.append(f"{series.error_ratio * 100:.1f}% err" if series.error_ratio is not None else "- err")
     return " · ".join(parts), semantic
+
+
+def slo_line(series: LatencySeries) -> str:
+    """Where the SLO came from ('SLO 500ms from alert rule HighInferenceLatency'), or how to set one.
+    The origin can be an alert rule's name: show it with `literal`."""
+    slo = series.slo
+    if slo is None:
+        return f"no SLO: set annotation {SLO_ANNOTATION} (ms), [prometheus] slo, or an alert rule on its p95"
+    return f"SLO {ms(slo.p95_seconds)} from {slo.described}"
 
 
 # -- health ------------------------------------------------------------------------------------

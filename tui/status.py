@@ -116,7 +116,8 @@ def service_document(state: FleetState, key: ServiceKey) -> dict[str, Any]:
 def _row_word(state: FleetState, key: ServiceKey) -> str:
     """The state word the dashboard's row shows ('ok', 'degraded', 'stale', '1 critical', ...)."""
     firing = [a for a in state.alerts if a.service == key]
-    return row_state(state.services[key], firing, state.health.get(key.cluster))[0].split(" ", 1)[1]
+    return row_state(state.services[key], firing, state.health.get(key.cluster),
+                     state.latency.get(key))[0].split(" ", 1)[1]
 
 
 def latency_document(series: LatencySeries) -> dict[str, Any]:
@@ -131,6 +132,8 @@ def latency_document(series: LatencySeries) -> dict[str, Any]:
         "requests_per_second": series.rps,
         "error_ratio": series.error_ratio,
         "slo_p95_ms": ms(series.slo_seconds),
+        "slo_source": series.slo.source.value if series.slo is not None else None,
+        "slo_origin": series.slo.origin if series.slo is not None else None,
         "slo_breached": series.breached,
     }
 
@@ -239,7 +242,8 @@ def print_table(state: FleetState, out=sys.stdout) -> None:
     table(["CLUSTER", "NAMESPACE", "KIND", "NAME", "READY", "VERSION", "STATE"], [
         [plain(k.cluster), plain(k.namespace or "-"), k.kind.value, plain(k.name),
          f"{s.ready}/{s.desired}", plain(s.version or "-"), row_state(s, [a for a in state.alerts if a.service == k],
-                                                                       state.health.get(k.cluster))[0]]
+                                                                       state.health.get(k.cluster),
+                                                                       state.latency.get(k))[0]]
         for k, s in sorted(state.services.items())
     ])
     table(["CLUSTER", "NODE", "RESOURCE", "ALLOCATABLE", "ALLOCATED", "FREE", "READY", "HELD BY"], [

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlops_tui.backends.gpu_fit import FitNode, ReplicaNeeds, Requirement, Toleration
 from mlops_tui.backends.model import (
+    SLO_ANNOTATION,
     ActionKind,
     Autoscaler,
     BlueGreen,
@@ -35,6 +36,7 @@ from mlops_tui.backends.model import (
     ServiceKind,
     Taint,
     freeze_labels,
+    slo_from_annotation,
 )
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -44,6 +46,11 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 ARGO_REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 POD_TEMPLATE_HASH = "pod-template-hash"
 ROLLOUTS_POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
+
+
+def declared_slo(obj: Any) -> float | None:
+    """The p95 SLO (seconds) the workload's `SLO_ANNOTATION` declares, if any."""
+    return slo_from_annotation(str_map(meta(obj).get("annotations")).get(SLO_ANNOTATION))
 KSERVE_ISVC_LABEL = "serving.kserve.io/inferenceservice"
 COLOUR_KEYS = ("version", "color", "colour", "slot")
 """Selector keys that can name the live side of a blue-green Service, most common first."""
@@ -937,6 +944,7 @@ def deployment_service(
         actions=frozenset(actions),
         denied=denied & frozenset(actions),
         production=production,
+        slo_seconds=declared_slo(deployment),
     )
 
 
@@ -1006,6 +1014,7 @@ def rollout_service(
         actions=frozenset(actions),
         denied=denied & frozenset(actions),
         production=production,
+        slo_seconds=declared_slo(rollout),
     )
 
 
@@ -1065,6 +1074,7 @@ def isvc_service(
         actions=frozenset(actions),
         denied=denied & frozenset(actions),
         production=production,
+        slo_seconds=declared_slo(isvc),
     )
 
 

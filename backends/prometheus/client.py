@@ -87,5 +87,14 @@ class PrometheusClient:
             timeout=self._timeouts,
         )
 
+    def alert_rules(self) -> list[dict[str, Any]]:
+        """`/api/v1/rules?type=alert`: the alerting rule groups (`data.groups`)."""
+        response = self.session.get(f"{self.url}/api/v1/rules", params={"type": "alert"}, timeout=self._timeouts)
+        response.raise_for_status()
+        body = response.json()
+        if body.get("status") != "success":
+            raise ValueError(f"prometheus: {body.get('errorType', 'error')}: {body.get('error', '')}")
+        return list((body.get("data") or {}).get("groups") or [])
+
     def close(self) -> None:
         self.session.close()

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from mlops_tui.backends.model import GpuDeviceMetrics, LatencySeries, ServiceKey
+from mlops_tui.backends.model import GpuDeviceMetrics, LatencySeries, ServiceKey, Slo
 
 Point = tuple[float, float]
 LabelMap = dict[str, str]
@@ -138,7 +138,7 @@ def build_latency(
     results: Iterable[PresetResult],
     resolve: Resolver,
     *,
-    slo_for: Callable[[ServiceKey], float] = lambda _key: 0.1,
+    slo_for: Callable[[ServiceKey, str], Slo | None] = lambda _key, _preset: None,
     preset_for: Callable[[ServiceKey], str | None] = lambda _key: None,
     aliases: Mapping[str, str] | None = None,
 ) -> dict[ServiceKey, LatencySeries]:
@@ -147,6 +147,7 @@ def build_latency(
     A service takes its configured preset's data; otherwise the first preset (in `results` order)
     that has a series for it. Series that resolve to no service (or to several) are ignored, and
     when two series of one preset resolve to the same service the one with more points wins.
+    `slo_for(key, preset)` gives each its SLO (None: none known).
     """
     aliases = aliases or {}
     chosen: dict[ServiceKey, LatencySeries] = {}
@@ -171,7 +172,7 @@ def build_latency(
                 p95=p95.get(key, ()),
                 rps=rps.get(key),
                 error_ratio=errors.get(key),
-                slo_seconds=slo_for(key),
+                slo=slo_for(key, result.preset),
                 preset=result.preset,
                 estimate="mean" if result.mean_only else "quantile",
             )

@@ -1,7 +1,8 @@
 """The Prometheus backend: polls fleet-wide latency, rate, errors and DCGM GPU metrics.
 
 Each refresh sends a constant number of requests, whatever the number of services: the metric
-names (cached for `names_ttl`), then per detected serving stack two range queries (p95, p50) and
+names (cached for `names_ttl`), the alert rules (cached for `rules_ttl`: their p95 thresholds are
+SLOs, `slo.py`), then per detected serving stack two range queries (p95, p50) and
 one or two instant queries (rate, error ratio), then three DCGM instant queries when DCGM is
 scraped. Results are tied to services through `ServiceIndex` over the services the app passes in.
 """
@@ -22,6 +23,8 @@ from mlops_tui.backends.poller import Poller
 from mlops_tui.backends.prometheus import queries as q
 from mlops_tui.backends.prometheus import translate as t
 from mlops_tui.backends.prometheus.client import PrometheusClient
+from mlops_tui.backends.prometheus.rules import LatencyRule, latency_rules
+from mlops_tui.backends.prometheus.slo import SloTable, config_lookup
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,13 @@ class PrometheusOptions:
     """Range query resolution; None: window / 120 (15 s for 30 min), at least 1 s."""
     rate_window: str = "1m"
     """The `rate(...[w])` window: at least 4x the scrape interval."""
-    slo_seconds: float = 0.1
-    """Default p95 SLO (100 ms)."""
+    slo_seconds: float | None = None
+    """The operator's default p95 SLO, for services no other source covers; None: such services
+    have no SLO (an invented default would paint healthy services red)."""
     slo: Mapping[str, float] = field(default_factory=dict)
     """Per-service SLO in seconds, keyed by 'cluster/namespace/name', 'namespace/name' or 'name'."""
+    rules_ttl: float = 60.0
+    """How long the alert rules (SLOs from their thresholds) are cached; 0: never read them."""
     presets: Sequence[str] | None = None
     """Presets to query; None: detected from the metric names Prometheus has."""
     service_presets: Mapping[str, str] = field(default_factory=dict)
@@ -73,10 +79,8 @@ class PrometheusOptions:
 
 
 def _lookup(table: Mapping[str, object], key: ServiceKey) -> object | None:
-    for name in (str(key), f"{key.namespace}/{key.name}" if key.namespace else key.name, key.name):
-        if name in table:
-            return table[name]
-    return None
+    entry = config_lookup(table, key)
+    return entry[1] if entry is not None else None
 
 
 class PrometheusBackend:
@@ -125,6 +129,8 @@ class PrometheusBackend:
                 raise ValueError(f"unknown latency preset {preset!r}; known: {', '.join(q.PRESETS)}")
         self._names: set[str] | None = None
         self._names_at = 0.0
+        self._rules: list[LatencyRule] = []
+        self._rules_at: float | None = None
         self._sink: ChangeSink | None = None
         self._lock = threading.Lock()
         self.poller = Poller(
@@ -169,6 +175,21 @@ class PrometheusBackend:
             self._names = set(self.client.metric_names())
             self._names_at = now
         return self._names
+
+    def latency_rules(self) -> list[LatencyRule]:
+        """Alert rules on p95 latency, read at most once per `rules_ttl`. A Prometheus that cannot
+        list its rules (an old version, a proxy that forbids the path) still gives latency: the
+        last rules read are kept, and the failure is logged, not raised."""
+        ttl = self.options.rules_ttl
+        now = time.monotonic()
+        if ttl <= 0 or (self._rules_at is not None and now - self._rules_at < ttl):
+            return self._rules
+        self._rules_at = now
+        try:
+            self._rules = latency_rules(self.client.alert_rules())
+        except Exception as exc:  # the metrics themselves were read: an SLO source is not worth failing them
+            log.warning("%s: alert rules unreadable, SLOs from rules kept as they were: %s", self.name, exc)
+        return self._rules
 
     def active_presets(self, metric_names: set[str] | None = None) -> tuple[str, ...]:
         if self.options.presets is not None:
@@ -236,17 +257,16 @@ class PrometheusBackend:
         self._history_end = end
         if full:
             self._last_full = now
-        index = ServiceIndex(self._services())
-
-        def slo_for(key: ServiceKey) -> float:
-            value = _lookup(opts.slo, key)
-            return float(value) if value is not None else opts.slo_seconds  # type: ignore[arg-type]
+        services = list(self._services())
+        index = ServiceIndex(services)
+        slos = SloTable(configured=opts.slo, default_seconds=opts.slo_seconds, services=services,
+                        rules=self.latency_rules() if results else (), aliases=opts.label_aliases)
 
         def preset_for(key: ServiceKey) -> str | None:
             return _lookup(opts.service_presets, key)  # type: ignore[return-value]
 
         latency = t.build_latency(
-            results, index.resolve, slo_for=slo_for, preset_for=preset_for, aliases=opts.label_aliases
+            results, index.resolve, slo_for=slos.slo_for, preset_for=preset_for, aliases=opts.label_aliases
         )
         gpus: dict = {}
         if opts.gpu and q.DCGM_UTIL in metric_names:

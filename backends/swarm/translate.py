@@ -24,6 +24,7 @@ from typing import Any
 
 from mlops_tui.backends.gpu_fit import FitNode
 from mlops_tui.backends.model import (
+    SLO_ANNOTATION,
     ActionKind,
     BlueGreen,
     Canary,
@@ -42,6 +43,7 @@ from mlops_tui.backends.model import (
     ServiceKey,
     ServiceKind,
     freeze_labels,
+    slo_from_annotation,
 )
 
 STACK_LABEL = "com.docker.stack.namespace"
@@ -506,6 +508,7 @@ def translate(
             replicated=f.replicated,
             actions=frozenset(actions),
             production=production(f, stack_production),
+            slo_seconds=slo_from_annotation(f.labels.get(SLO_ANNOTATION)),  # the label, as Kubernetes' annotation
         )
         keys_by_id[f.id] = key
 

@@ -165,9 +165,10 @@ def demo(store: Store) -> None:
                                                                          "nvidia.com/gpu": 4},
                   limits={"nvidia.com/gpu": 4})]))
     lab = {"app": "bert-mig", "version": "v1.0"}
+    # Its own p95 SLO, declared on the workload: tighter than the seed alert rule's 0.5 s the rest inherit.
     c("deployments", st, deployment("bert-mig", st, lab, {"app": "bert-mig"}, 2, [
         container("bert", "proptechusa/bert-classifier:v1.0", requests={"cpu": "1", "memory": "4Gi"},
-                  limits={"nvidia.com/mig-1g.5gb": 1})]))
+                  limits={"nvidia.com/mig-1g.5gb": 1})], annotations={"mlops-tui.io/slo-p95-ms": "300"}))
 
 
 def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cpu_nodes: int) -> None:

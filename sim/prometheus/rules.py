@@ -136,15 +136,24 @@ class RuleManager:
                                                 "interval": self.interval, "limit": 0,
                                                 "evaluationTime": 0.0, "lastEvaluation": rfc3339(r.last_evaluation)})
                 states = {a["state"] for a in r.active.values()}
-                g["rules"].append({
+                rule = {
                     "state": "firing" if "firing" in states else "pending" if states else "inactive",
-                    "name": r.name, "query": r.expr, "duration": r.for_seconds, "labels": r.labels,
-                    "annotations": r.annotations, "alerts": [self._api_alert(a) for a in r.active.values()],
-                    "health": r.health, "lastError": r.last_error, "type": "alerting",
+                    "name": r.name, "query": r.expr, "duration": _go_number(r.for_seconds), "keepFiringFor": 0,
+                    "labels": r.labels, "annotations": r.annotations,
+                    "alerts": [self._api_alert(a) for a in r.active.values()],
+                    "health": r.health, "type": "alerting",
                     "lastEvaluation": rfc3339(r.last_evaluation), "evaluationTime": r.evaluation_time,
-                })
+                }
+                if r.last_error:  # `omitempty` in web/api/v1's AlertingRule, as Prometheus 2.42 answers
+                    rule["lastError"] = r.last_error
+                g["rules"].append(rule)
                 g["evaluationTime"] += r.evaluation_time
             return list(groups.values())
+
+
+def _go_number(v: float) -> float | int:
+    """A float64 as Go's encoding/json writes it: 120, not 120.0."""
+    return int(v) if float(v).is_integer() else v
 
 
 def _sci(v: float) -> str:

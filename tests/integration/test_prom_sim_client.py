@@ -363,3 +363,23 @@ def test_alertmanager_contract_silences_and_alerts(alertmanager_url):
     assert {s["status"]["state"] for s in requests.get(api + "/silences", timeout=5).json()} == {"expired"}
     bad_filter = requests.get(api + "/alerts", params={"filter": "foo"}, timeout=5)
     assert (bad_filter.status_code, bad_filter.json()) == (400, "bad matcher format: foo")
+
+
+def test_the_seed_rules_threshold_from_the_simulator_is_the_slo_of_the_services_it_watches(engines):
+    """The simulator lists its rules as Prometheus does: the backend reads the seed rule's 0.5 s as the
+    SLO of a service whose latency it watches."""
+    from mlops_tui.backends.model import ModelService, Platform, ServiceKey, ServiceKind, Slo, SloSource
+    from mlops_tui.backends.prometheus.watch import PrometheusBackend
+
+    prom = engines[0]
+    series = requests.get(prom.url + "/api/v1/series", params={"match[]": "model_inference_duration_seconds_count"},
+                          timeout=5).json()["data"]
+    labels = next(s for s in series if s.get("namespace") and s.get("service"))
+    service = ModelService(ServiceKey("demo-prod", labels["namespace"], ServiceKind.DEPLOYMENT, labels["service"]),
+                           Platform.K8S, desired=1, ready=1)
+    backend = PrometheusBackend(prom.url, services=lambda: [service])
+    try:
+        latency = backend.refresh().latency
+    finally:
+        backend.stop()
+    assert latency[service.key].slo == Slo(0.5, SloSource.ALERT_RULE, "HighInferenceLatency")

@@ -14,11 +14,14 @@ from dataclasses import replace
 import pytest
 
 from mlops_tui.backends.fleet import Fleet
-from mlops_tui.backends.model import HealthState
+from mlops_tui.backends.model import HealthState, Slo, SloSource
 from mlops_tui.backends.prometheus import queries as q
+from mlops_tui.backends.prometheus.client import PrometheusClient
+from mlops_tui.backends.prometheus.rules import latency_rules
 from mlops_tui.backends.prometheus.watch import PrometheusBackend, PrometheusOptions
 from tests.engines import require_binary
 from tests.integration.metrics_servers import (
+    SEED_RULES,
     STACKS,
     SeedExporter,
     StackExporter,
@@ -50,9 +53,11 @@ OPTIONS = PrometheusOptions(rate_window="5s", window_seconds=60, step_seconds=1,
 
 @pytest.fixture(scope="module")
 def seed_prometheus():
+    """The seed exporter, and the seed's HighInferenceLatency rule loaded (its 0.5 s is the SLO)."""
     binary = require_binary("prometheus")
     exporter = SeedExporter({("ml", "fast-model"): FAST_LATENCIES, ("ml", "slow-model"): SLOW_LATENCIES})
-    with exporter.running() as address, prometheus(binary, [address]) as server:
+    rules = SEED_RULES.format(window="5s", for_="1m")
+    with exporter.running() as address, prometheus(binary, [address], rules=rules) as server:
         yield server
 
 
@@ -104,12 +109,45 @@ def test_p95_shown_matches_the_injected_distribution(seed_prometheus):
         assert 0.010 < fast.current_p95 <= 0.025, fast.p95
         assert 0.5 < slow.current_p95 <= 1.0, slow.p95
         assert 0.25 < slow.current_p50 <= 0.5  # the 300 ms bulk
-        assert slow.breached and not fast.breached  # default SLO 100 ms
+        assert slow.breached and not fast.breached  # the rule's 0.5 s: no invented default
+        assert slow.slo == fast.slo == Slo(0.5, SloSource.ALERT_RULE, "HighInferenceLatency")
         assert fast.rps == pytest.approx(100, rel=0.5)  # 10 observations per 0.1 s tick (on a busy CPU, fewer ticks)
         assert fast.preset == "generic" and fast.error_ratio is None
         assert fleet.state.health["prometheus"].state is HealthState.CONNECTED
     finally:
         fleet.stop()
+
+
+def test_the_slo_is_the_threshold_of_the_alert_rule_the_real_prometheus_lists(seed_prometheus):
+    """`/api/v1/rules` hands out the expression as Prometheus's printer writes it: that text, not the
+    rule file's, is what the threshold is read from."""
+    client = PrometheusClient(seed_prometheus.url, timeout=3)
+    try:
+        groups = client.alert_rules()
+    finally:
+        client.close()
+    [rule] = latency_rules(groups)
+    assert (rule.name, rule.metric, rule.kind, rule.threshold, rule.matchers) == (
+        "HighInferenceLatency", "model_inference_duration_seconds", "histogram", 0.5, ())
+
+
+def test_the_simulator_lists_its_rules_with_the_fields_and_text_the_real_prometheus_lists(seed_prometheus):
+    import requests
+
+    from mlops_tui.sim.prometheus import SimPrometheus, seed_rule
+
+    real = requests.get(seed_prometheus.url + "/api/v1/rules", params={"type": "alert"}, timeout=5).json()
+    sim = SimPrometheus.start(rules=[seed_rule(window="5s", for_seconds=60)], evaluate_rules=False)
+    try:
+        fake = requests.get(sim.url + "/api/v1/rules", params={"type": "alert"}, timeout=5).json()
+    finally:
+        sim.stop()
+    [real_group], [sim_group] = real["data"]["groups"], fake["data"]["groups"]
+    assert set(sim_group) == set(real_group)
+    [real_rule], [sim_rule] = real_group["rules"], sim_group["rules"]
+    assert set(sim_rule) == set(real_rule)
+    for field in ("name", "query", "duration", "keepFiringFor", "labels", "type"):
+        assert sim_rule[field] == real_rule[field], field
 
 
 def test_request_count_per_refresh_does_not_grow_with_services(seed_prometheus):

@@ -16,11 +16,16 @@ from mlops_tui.backends.model import (
     PendingGpuWorkload,
     ServiceKind,
     Severity,
+    Slo,
+    SloSource,
     freeze_labels,
 )
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.config import Settings
 from tests.fakes import T0, InMemoryBackend, service
+
+SEED_RULE_SLO = Slo(0.5, SloSource.ALERT_RULE, "HighInferenceLatency")
+"""The SLO the seed's HighInferenceLatency rule gives the services it watches."""
 
 
 def seed_fleet(backend: InMemoryBackend) -> None:
@@ -65,7 +70,8 @@ def extras(fleet: Fleet) -> None:
     svc = next(k for k in fleet.state.services if k.name == "property-valuation-model")
     points = tuple((T0.timestamp() - 60 * (30 - i), 0.05 + 0.02 * (i % 7) + (0.5 if i > 24 else 0)) for i in range(30))
     fleet.submit(Change(source="prometheus", latency={svc: LatencySeries(svc, p50=tuple((t, v / 2) for t, v in points),
-                                                                         p95=points, rps=42.0, error_ratio=0.004)}))
+                                                                         p95=points, rps=42.0, error_ratio=0.004,
+                                                                         slo=SEED_RULE_SLO)}))
     fleet.submit(Change(source="prometheus", alerts=(Alert(
         "HighInferenceLatency", Severity.WARNING, AlertState.FIRING,
         freeze_labels({"alertname": "HighInferenceLatency", "namespace": "ml-prod",

@@ -17,10 +17,11 @@ def svc(i: int) -> ModelService:
 class FakePrometheus:
     """Answers every query for `n` services; counts requests; can be told to fail."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, rules: list[dict] | None = None) -> None:
         self.n = n
         self.sent: list[str] = []
         self.fail: Exception | None = None
+        self.rules = rules or []
 
     def _check(self, what: str) -> None:
         self.sent.append(what)
@@ -30,6 +31,10 @@ class FakePrometheus:
     def metric_names(self):
         self._check("names")
         return ["model_inference_duration_seconds_bucket", "model_inference_duration_seconds_count", "up"]
+
+    def alert_rules(self):
+        self._check("rules")
+        return [{"name": "ml", "rules": self.rules}]
 
     def query_range(self, promql, start, end, step):
         self._check(promql)
@@ -68,7 +73,7 @@ def test_request_count_is_the_same_for_ten_and_two_thousand_services():
         change = backend.refresh()
         assert len(change.latency) == n
         counts.append(len(fake.sent))
-    assert counts[0] == counts[1] == 4  # names + p95 + p50 (range) + rps (instant)
+    assert counts[0] == counts[1] == 5  # names + alert rules + p95 + p50 (range) + rps (instant)
 
 
 def test_nan_and_inf_never_reach_the_latency_series():
@@ -76,7 +81,7 @@ def test_nan_and_inf_never_reach_the_latency_series():
     change = backend.refresh()
     for series in change.latency.values():
         assert all(v == v and v not in (float("inf"), float("-inf")) for _t, v in series.p95)
-        assert series.rps == 3.5 and series.slo_seconds == 0.1
+        assert series.rps == 3.5 and series.slo_seconds is None  # no SLO from any source
     assert change.snapshot and change.source == "prometheus"
 
 
@@ -87,11 +92,12 @@ def test_slo_per_service_and_default():
     assert change.latency[svc(0).key].slo_seconds == 0.2
 
 
-def test_metric_names_are_cached_between_refreshes():
+def test_metric_names_and_alert_rules_are_cached_between_refreshes():
     backend, fake = make(3)
     backend.refresh()
     backend.refresh()
     assert fake.sent.count("names") == 1
+    assert fake.sent.count("rules") == 1
 
 
 def test_never_synced_is_error_then_stale_after_a_good_sync_keeping_the_data():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlops_tui.backends.correlate import ServiceIndex
-from mlops_tui.backends.model import ModelService, Platform, ServiceKey, ServiceKind
+from mlops_tui.backends.model import ModelService, Platform, ServiceKey, ServiceKind, Slo, SloSource
 from mlops_tui.backends.prometheus import translate as t
 
 DATA = Path(__file__).parent / "data" / "prometheus"
@@ -50,7 +50,7 @@ def test_build_latency_ties_series_to_services_with_slo_and_rate():
     out = t.build_latency(
         [t.PresetResult("generic", p95=p95, p50=p95, rps=rps)],
         index.resolve,
-        slo_for=lambda key: 0.5 if key.name == "slow-model" else 0.1,
+        slo_for=lambda key, _preset: Slo(0.5 if key.name == "slow-model" else 0.1, SloSource.CONFIG),
     )
     assert set(out) == {FAST.key, SLOW.key, IDLE.key}
     slow = out[SLOW.key]

@@ -12,9 +12,12 @@ from mlops_tui.backends.model import (
     GpuNode,
     GpuResource,
     HealthState,
+    LatencySeries,
     ServiceKind,
+    Slo,
+    SloSource,
 )
-from mlops_tui.tui.format import ALERT_STATE, SEVERITY_WORD, gpu_cells, health_text, service_state
+from mlops_tui.tui.format import ALERT_STATE, SEVERITY_WORD, gpu_cells, health_text, row_state, service_state
 from tests.fakes import service
 
 GLYPH_AND_WORD = re.compile(r"^[^\sA-Za-z0-9]+ [a-z][\w-]*")
@@ -29,6 +32,8 @@ def drawn_states() -> list[tuple[str, str]]:
     services += [replace(base, rollout_state=s) for s in
                  ("rollback_started", "rollback_paused", "paused", "degraded", "aborted")]
     states = [service_state(s) for s in services]
+    over_slo = LatencySeries(base.key, p95=((0.0, 0.9),), slo=Slo(0.5, SloSource.ALERT_RULE, "HighInferenceLatency"))
+    states.append(row_state(base, latency=over_slo))
 
     def node(**kw) -> GpuNode:
         return GpuNode("c", "n", resources=(GpuResource("nvidia.com/gpu", 4, 4, kw.pop("allocated", 1)),), **kw)
@@ -54,7 +59,7 @@ def test_two_states_painted_differently_never_read_the_same():
     for text, semantic in drawn_states():
         words = re.sub(r"\s+\d.*$", "", text)  # an age after the word is not part of the state
         assert seen.setdefault(words, semantic) == semantic, f"{words!r} is both {seen[words]} and {semantic}"
-    assert {"● ok", "✖ down", "▲ degraded", "◉ firing", "✖ notready"} <= set(seen)
+    assert {"● ok", "✖ down", "▲ degraded", "◉ firing", "✖ notready", "▲ over SLO"} <= set(seen)
 
 
 def test_a_source_that_sent_objects_it_could_not_read_says_how_many_beside_its_state():

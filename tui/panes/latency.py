@@ -2,56 +2,95 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from mlops_tui.backends.model import LatencySeries, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
-from mlops_tui.tui.format import latency_summary, literal
+from mlops_tui.tui.format import latency_summary, literal, ms, slo_line
 from mlops_tui.tui.panes.base import PaneMixin
-from mlops_tui.tui.sparkdata import ascii_sparkline, sanitize
+from mlops_tui.tui.sparkdata import ascii_sparkline, axis_top, block_rows, resample, sanitize
 
 WORST_N = 4
 
 
 def finite_values(series: LatencySeries) -> list[float]:
-    """p95 values in ms, NaN and inf dropped: Textual's Sparkline crashes on them."""
+    """p95 values in ms, NaN and inf dropped (Prometheus's NaN of a window without requests)."""
     return sanitize([v * 1000 for _t, v in series.p95])
 
 
-class Trend(Vertical):
-    """One service's title line and its p95 trend (Sparkline, or ASCII when glyphs are unsafe)."""
+@dataclass(frozen=True)
+class TrendData:
+    """What one trend draws: its title, its p95 values (ms), its SLO (ms) and an optional legend."""
 
-    def __init__(self, ascii_only: bool, **kwargs) -> None:
+    title: Text
+    values: list[float]
+    slo_ms: float | None = None
+    legend: Text | None = None
+
+
+class Trend(Vertical):
+    """One service's title line and its p95 trend on a 0..`axis_top` scale: bars over the SLO are
+    drawn in the theme's `down` style (the SLO marked where a one-line trend cannot draw a line);
+    block glyphs, or ASCII when glyphs are unsafe."""
+
+    def __init__(self, ascii_only: bool, style_for: Callable[[str], Style | str], lines: int = 2,
+                 **kwargs) -> None:
         super().__init__(classes="trend", **kwargs)
         self.ascii_only = ascii_only
-        self._shown: tuple[Text, list[float]] | None = None
+        self.lines = lines
+        self._style_for = style_for
+        self._shown: TrendData | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(classes="trend-title")
-        if self.ascii_only:
-            yield Static(classes="trend-ascii")
-        else:
-            yield Sparkline([], classes="trend-spark")
+        yield Static(classes="trend-ascii" if self.ascii_only else "trend-spark")
+        yield Static(classes="trend-legend")
 
     def on_mount(self) -> None:
         if self._shown:  # shown before it was mounted
-            self._draw(*self._shown)
+            self._draw(self._shown)
 
-    def show(self, title: Text, values: list[float]) -> None:
-        self._shown = (title, values)
+    def on_resize(self) -> None:
+        if self._shown:  # the bars are as many as the trend is wide
+            self._draw(self._shown)
+
+    def show(self, data: TrendData) -> None:
+        self._shown = data
         if self.is_mounted:
-            self._draw(title, values)
+            self._draw(data)
 
-    def _draw(self, title: Text, values: list[float]) -> None:
-        self.query_one(".trend-title", Static).update(title)
+    def _draw(self, data: TrendData) -> None:
+        self.query_one(".trend-title", Static).update(data.title)
+        legend = self.query_one(".trend-legend", Static)
+        legend.display = data.legend is not None
+        legend.update(data.legend or "")
+        width = max(self.size.width, 10)
+        top = axis_top(data.values, data.slo_ms)
         if self.ascii_only:
-            width = max(self.size.width, 10)
-            self.query_one(".trend-ascii", Static).update(Text(ascii_sparkline(values, width)))
+            line = ascii_sparkline(data.values, width, top=top)
+            self.query_one(".trend-ascii", Static).update(self._marked([line], data, width))
         else:
-            self.query_one(Sparkline).data = values
+            rows = block_rows(data.values, width, self.lines, top)
+            self.query_one(".trend-spark", Static).update(self._marked(rows, data, width))
+
+    def _marked(self, rows: list[str], data: TrendData, width: int) -> Text:
+        """The rows as text, each bar whose value is over the SLO in the `down` style."""
+        over = [data.slo_ms is not None and v > data.slo_ms for v in resample(sanitize(data.values), width)]
+        style = self._style_for("down")
+        text = Text(no_wrap=True, overflow="crop")
+        for n, row in enumerate(rows):
+            if n:
+                text.append("\n")
+            for column, glyph in enumerate(row):
+                text.append(glyph, style if column < len(over) and over[column] else "")
+        return text
 
 
 class LatencyPane(PaneMixin, Vertical):
@@ -72,7 +111,7 @@ class LatencyPane(PaneMixin, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("No latency data yet: is a Prometheus configured?", id="latency-empty")
-        yield Trend(self.ascii_only, id="latency-selected")
+        yield Trend(self.ascii_only, self.style_for, lines=3, id="latency-selected")
         yield Static("Worst now", id="latency-worst-title")
         # The "worst now" trends are mounted when there is a series to show: fewer widgets to build
         # before the first frame (bench/startup.py), and none at all without a Prometheus.
@@ -87,20 +126,21 @@ class LatencyPane(PaneMixin, Vertical):
             return
         self.query_one("#latency-empty").display = not state.latency
         self._render_selected()
+        # Worst against their SLO first; services with no known SLO after them, slowest first.
         worst = sorted(
             (s for s in state.latency.values() if s.current_p95 is not None),
-            key=lambda s: (s.current_p95 or 0) / (s.slo_seconds or 0.1),
+            key=lambda s: (s.slo_seconds is not None, (s.current_p95 or 0) / (s.slo_seconds or 1.0)),
             reverse=True,
         )[:WORST_N]
         self.query_one("#latency-worst-title").display = bool(worst)
         while len(self._worst) < len(worst):
-            trend = Trend(self.ascii_only, id=f"latency-worst-{len(self._worst)}")
+            trend = Trend(self.ascii_only, self.style_for, id=f"latency-worst-{len(self._worst)}")
             self._worst.append(trend)
             self.mount(trend)
         for i, trend in enumerate(self._worst):
             if i < len(worst):
                 trend.display = True
-                trend.show(self._title(worst[i]), finite_values(worst[i]))
+                trend.show(self._trend(worst[i]))
             else:
                 trend.display = False
 
@@ -110,10 +150,22 @@ class LatencyPane(PaneMixin, Vertical):
         if series is None:
             trend.display = self.selected is not None
             if self.selected is not None:
-                trend.show(literal(f"{self.selected.name}: no latency series"), [])
+                trend.show(TrendData(literal(f"{self.selected.name}: no latency series"), []))
             return
         trend.display = True
-        trend.show(self._title(series), finite_values(series))
+        trend.show(self._trend(series, legend=True))
+
+    def _trend(self, series: LatencySeries, legend: bool = False) -> TrendData:
+        values = finite_values(series)
+        slo_ms = series.slo_seconds * 1000 if series.slo_seconds is not None else None
+        text = None
+        if legend:
+            top = axis_top(values, slo_ms)
+            peak = max(values, default=0.0)
+            scale = f"axis 0–{ms(top / 1000)}" + (f", peak {ms(peak / 1000)} clipped" if peak > top else "")
+            text = Text.assemble(Text(scale + " · ", style=self.style_for("unknown")),
+                                 literal(slo_line(series), self.style_for("unknown")))
+        return TrendData(self._title(series), values, slo_ms, text)
 
     def _title(self, series: LatencySeries) -> Text:
         summary, semantic = latency_summary(series)

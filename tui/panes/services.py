@@ -51,6 +51,8 @@ class ServicesPane(PaneMixin, KeyedTable):
         self._alerts: dict[ServiceKey, tuple[Alert, ...]] = {}
         """Firing and pending alerts per service, as last drawn."""
         self._stale_clusters: frozenset[str] = frozenset()
+        self._breached: frozenset[ServiceKey] = frozenset()
+        """Services whose p95 is over their SLO: a row's state changes when one enters or leaves."""
         self._marks: dict[ServiceKey, tuple[str, bool | None]] = {}
         self._state = FleetState()
         self.filter_text = ""
@@ -64,6 +66,7 @@ class ServicesPane(PaneMixin, KeyedTable):
         alerts = {key: tuple(found) for key, found in grouped.items()}
         stale = frozenset(name for name, h in state.health.items()
                           if h.state in (HealthState.STALE, HealthState.ERROR))
+        breached = frozenset(k for k, series in state.latency.items() if series.breached)
         if delta is None:
             changed = set(state.services)
             self._rows.clear()
@@ -87,8 +90,11 @@ class ServicesPane(PaneMixin, KeyedTable):
             if delta.health and stale != self._stale_clusters:
                 moved = stale ^ self._stale_clusters
                 changed |= {k for k in state.services if k.cluster in moved}
+            if delta.latency:
+                changed |= {k for k in breached ^ self._breached if k in state.services}
         self._alerts = alerts
         self._stale_clusters = stale
+        self._breached = breached
         for key in sorted(changed):
             service = state.services.get(key)
             if service is None:
@@ -118,9 +124,10 @@ class ServicesPane(PaneMixin, KeyedTable):
     def _cells(self, service: ModelService, mark: tuple[str, bool | None] | None) -> tuple[Text, ...]:
         key = service.key
         alerts, health = self._alerts.get(key, ()), self._state.health.get(key.cluster)
-        self._ranks[row_key(key)] = trouble_rank(row_state(service, alerts, health)[0])
+        latency = self._state.latency.get(key)
+        self._ranks[row_key(key)] = trouble_rank(row_state(service, alerts, health, latency)[0])
         return service_cells(service, alerts, self.style_for, mark, health,
-                             with_cluster=key.name in self._shared_names)
+                             with_cluster=key.name in self._shared_names, latency=latency)
 
     def _trouble_first(self, key: str, _cells: tuple[Text, ...]) -> tuple[int, tuple[str, ...]]:
         """Worst first, then cluster, namespace and name."""

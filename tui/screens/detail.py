@@ -31,6 +31,7 @@ from mlops_tui.tui.format import (
     requests_text,
     service_state,
     since,
+    slo_line,
 )
 from mlops_tui.tui.keyline import KeyLine
 
@@ -123,8 +124,9 @@ class ServiceDetailScreen(Screen[None]):
                 if points:
                     times = [datetime.fromtimestamp(t).strftime("%H:%M") for t, _v in points]
                     plt.plot(times, [v * 1000 for _t, v in points], label=name)
-            plt.hline(series.slo_seconds * 1000)
-            plt.title(f"latency (ms): p95 {ms(series.current_p95)}, SLO {ms(series.slo_seconds)}")
+            if series.slo_seconds is not None:
+                plt.hline(series.slo_seconds * 1000)
+            plt.title(f"latency (ms): p95 {ms(series.current_p95)}, {plain(slo_line(series))}")
         plot.refresh()
 
     @work(exclusive=True, group="detail", exit_on_error=False, name="reading the service's details")
