@@ -30,7 +30,10 @@ TICK_SECONDS = 1.0
 
 def version_probe(transport: Transport) -> Callable[[], None]:
     """GET /version: public on kube-apiserver (system:public-info-viewer), answered from memory."""
-    return lambda: transport.request("GET", "/version", timeout=PROBE_TIMEOUT) and None
+    def probe() -> None:
+        transport.request("GET", "/version", timeout=PROBE_TIMEOUT)
+
+    return probe
 
 
 class Liveness:

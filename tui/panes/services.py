@@ -166,8 +166,8 @@ class ServicesPane(PaneMixin, KeyedTable):
         oldest; each row names its own)."""
         self._count = count
         health = self._state.health
-        aged = [c for c, age in self._stale_ages.items() if age and c in health]
-        oldest = min(aged, key=lambda c: health[c].since, default="")
+        aged = [(h.since, c) for c, age in self._stale_ages.items() if age and (h := health.get(c)) and h.since]
+        oldest = min(aged)[1] if aged else ""
         self.set_subtitle(f"{count} · ◌ stale {self._stale_ages[oldest]}" if oldest else count)
 
     def on_mount(self) -> None:
