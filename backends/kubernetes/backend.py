@@ -102,7 +102,7 @@ class KubernetesBackend(ReflectorHandler):
         self._access_wake = threading.Event()
         self._planner = ActionPlanner(self)
         self._timer = timer
-        self.liveness = Liveness(version_probe(transport), self._last_heard, self._refresh_health,
+        self.liveness = Liveness(version_probe(transport), self._last_heard, self._liveness_changed,
                                  clock=timer, quiet=quiet)
 
     # -- Backend protocol ---------------------------------------------------------------------
@@ -246,6 +246,13 @@ class KubernetesBackend(ReflectorHandler):
                 self._push_health(HealthState.STALE, error, since)
             else:
                 self._push_health(HealthState.CONNECTED)
+
+    def _liveness_changed(self) -> None:
+        if self.liveness.silent_since is None:
+            for reflector in list(self.reflectors):
+                if reflector.failing_since is not None:
+                    reflector.wake()
+        self._refresh_health()
 
     def _emit(self, change: Change | None) -> None:
         if change is not None and self._sink is not None and not self._stop.is_set():

@@ -81,14 +81,12 @@ class Liveness:
         try:
             self._probe()
         except ApiError as exc:
-            if exc.status:  # any HTTP answer, even a refusal, proves the server alive
-                self._proven = self._clock.monotonic()
+            if not exc.status:  # any HTTP answer, even a refusal, proves the server alive
+                if self.silent_since is None:
+                    self._heard_at_mark = heard
+                    last_word = self._clock.now() - timedelta(seconds=self._clock.monotonic() - heard)
+                    self._set(last_word, f"API server not answering (GET /version: {exc})")
                 return
-            if self.silent_since is None:
-                self._heard_at_mark = heard
-                last_word = self._clock.now() - timedelta(seconds=self._clock.monotonic() - heard)
-                self._set(last_word, f"API server not answering (GET /version: {exc})")
-            return
         self._proven = self._clock.monotonic()
         if self.silent_since is not None:
             self._set(None, "")  # answering again

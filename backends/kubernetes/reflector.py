@@ -99,6 +99,7 @@ class Reflector:
         """Monotonic time of the latest word from the server (a list page, a watch opened, an event or a
         bookmark): what `liveness.Liveness` reads to tell a quiet cluster from a frozen one."""
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._stream: StreamHandle | None = None
         self._thread: threading.Thread | None = None
 
@@ -123,9 +124,19 @@ class Reflector:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         stream = self._stream
         if stream is not None:
             stream.close()
+
+    def wake(self) -> None:
+        """The server answers again: a reflector waiting out its backoff after a failure retries now (a long
+        freeze has grown every backoff to its cap; no one should wait 30 s more once it is over)."""
+        self._wake.set()
+
+    def _pause(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()
 
     def join(self, timeout: float) -> None:
         if self._thread is not None:
@@ -168,13 +179,13 @@ class Reflector:
                     self.handler.on_unavailable(self, exc)
                     return
                 self._fail(exc)
-                self._stop.wait(self.backoff.next())
+                self._pause(self.backoff.next())
             except Exception as exc:  # a bug or a malformed answer: report it and keep going
                 if self._stop.is_set():
                     return
                 log.exception("%s reflector failed", self.spec.name)
                 self._fail(ApiError(0, type(exc).__name__, str(exc)))
-                self._stop.wait(self.backoff.next())
+                self._pause(self.backoff.next())
 
     def _ok(self) -> None:
         self.backoff.reset()

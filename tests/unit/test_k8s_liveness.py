@@ -183,3 +183,38 @@ def test_a_frozen_cluster_turns_stale_then_connected_again_without_a_relist(cloc
     assert sum(1 for c in api.calls if c[0] == "GET" and c[1] not in ("/apis", "/version")) == lists
     states = [c.health.state for c in changes if c.health]
     assert states[-3:] == [HealthState.CONNECTED, HealthState.STALE, HealthState.CONNECTED]
+
+
+def test_after_a_freeze_a_watch_waiting_out_its_backoff_retries_as_soon_as_the_server_answers(clock):
+    api = backend_api()
+    frozen = threading.Event()
+    plain_request = api.request
+
+    def request(method, path, query=(), body=None, content_type="application/json", timeout=(5, 30)):
+        if path == "/version" and frozen.is_set():
+            raise FROZEN
+        return plain_request(method, path, query, body, content_type, timeout)
+
+    api.request = request  # type: ignore[method-assign]
+    # A long freeze has grown the backoff to its cap: the next retry would be 10-20 s away.
+    backend = KubernetesBackend(ClusterTarget("frozen", None, "https://f", "c"), api, check_access=False,
+                                backoff=(20.0, 30.0), timer=clock, clock=clock.now)
+    backend.start(lambda change: None)
+    try:
+        assert wait_for(lambda: backend.health is not None and backend.health.state is HealthState.CONNECTED)
+        frozen.set()
+        api.live.setdefault("/api/v1/pods", queue.Queue()).put(ApiError(0, "ReadTimeoutError", "read timed out"))
+        pods = next(r for r in backend.reflectors if r.spec.name == "pods")
+        assert wait_for(lambda: pods.failing_since is not None)
+        for _ in range(15):
+            clock.idle(1)
+            clock.advance(1.0)
+        clock.idle(1)
+        assert backend.liveness.silent_since is not None
+        frozen.clear()  # SIGCONT: the probe is answered on the next tick
+        clock.advance(1.0)
+        assert wait_for(lambda: backend.health is not None and backend.health.state is HealthState.CONNECTED,
+                        timeout=5.0), backend.health
+        assert pods.failing_since is None
+    finally:
+        backend.stop()
