@@ -126,3 +126,35 @@ async def test_a_stale_clusters_rows_and_pane_say_how_old_the_data_is_and_keep_c
         backend.push(health=HealthState.CONNECTED)
         await until(pilot, lambda: "◌" not in "".join(states(pane)))
         assert pane.border_subtitle == "5"
+
+
+def table_text(static) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=None)
+    with console.capture() as captured:
+        console.print(static.content)
+    return captured.get()
+
+
+async def test_the_detail_screens_alert_since_ticks_too_and_agrees_with_the_pane():
+    from textual.widgets import Static
+
+    from mlops_tui.tui.screens.detail import ServiceDetailScreen
+
+    app, _backend, clock = app_with_clock()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.fleet is not None and bool(app.fleet.state.services))
+        extras(app.fleet)
+        pane = app.query_one(AlertsPane)
+        await until(pilot, lambda: pane.row_count == 1)
+        service = next(s for k, s in app.fleet.state.services.items() if k.name == "property-valuation-model")
+        await app.push_screen(ServiceDetailScreen(service))
+        alerts = app.screen.query_one("#detail-alerts", Static)
+        await until(pilot, lambda: "HighInferenceLatency" in table_text(alerts))
+        assert " 0s " in table_text(alerts)
+        clock.advance(8 * 60)
+        await until(pilot, lambda: " 8m " in table_text(alerts))  # the screen's own timer
+        assert since_text(pane) == "8m"  # the pane behind it says the same
+        clock.advance(10)
+        assert app.screen.tick_ages() is False  # still 8m: nothing redrawn
