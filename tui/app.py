@@ -105,7 +105,7 @@ class MlopsApp(App[None]):
         # restyle the screen once more (bench/startup.py).
         with Container(id="panes"):
             with Vertical(id="left", classes="-active"):
-                yield ServicesPane().add_class("-active", update=False)
+                yield ServicesPane(clock=self._clock).add_class("-active", update=False)
                 yield GpuPane()
             with Vertical(id="right"):
                 yield LatencyPane(ascii_only=self.settings.ascii)

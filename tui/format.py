@@ -425,6 +425,14 @@ ALERT_STATE = {
 }
 
 
+ALERT_SINCE = 4
+"""The SINCE column's position: the one cell of an alert row that moves with the clock."""
+
+
+def alert_since_cell(alert: Alert, now: datetime) -> Text:
+    return Text(since(alert.since, now), no_wrap=True)
+
+
 def alert_cells(alert: Alert, now: datetime, style_for: StyleFor = no_style) -> tuple[Text, ...]:
     state, semantic = ALERT_STATE[alert.state]
     severity_style = {Severity.CRITICAL: "down", Severity.WARNING: "degraded"}.get(alert.severity, "unknown")
@@ -433,7 +441,7 @@ def alert_cells(alert: Alert, now: datetime, style_for: StyleFor = no_style) -> 
         Text(state, style=style_for(semantic), no_wrap=True),
         literal(alert.name),
         literal(str(alert.service) if alert.service else "-"),
-        Text(since(alert.since, now), no_wrap=True),
+        alert_since_cell(alert, now),
         literal(alert.summary or alert.description or "-"),
     )
 
@@ -488,6 +496,16 @@ HEALTH_GLYPH = {
     HealthState.STALE: ("◐", "stale", "degraded"),
     HealthState.ERROR: ("✖", "error", "down"),
 }
+
+
+def stale_age(health: ClusterHealth | None, now: datetime) -> str:
+    """How old a stale or unreachable cluster's data is ('2m'): since it went stale (the last word
+    heard), or for an error since the last sync; '' when its data is fresh."""
+    if health is None or health.state not in (HealthState.STALE, HealthState.ERROR):
+        return ""
+    if health.state is HealthState.ERROR and health.last_sync is not None:
+        return since(health.last_sync, now)
+    return since(health.since, now)
 
 
 def health_text(health: ClusterHealth, now: datetime) -> tuple[str, str]:

@@ -5,6 +5,7 @@ The modules, each depending only on those above it:
   credentials (token files, client certificates, exec plugins), refreshed on expiry and on 401.
 - `client.py`: contexts -> targets, TLS and proxy, raw JSON over HTTP (`Transport`); nothing else.
 - `translate.py`: pure functions, JSON -> facts and domain models.
+- `liveness.py`: when every watch has gone quiet, a GET /version decides whether the server is frozen.
 - `reflector.py`: list + watch of one resource in its own thread (relist on 410, bookmarks, backoff).
 - `resources.py`: which resources are watched and how each is reduced before it is kept.
 - `cache.py`: `ClusterCache`, the store, its indexes and derived joins behind a small read API.

@@ -2,7 +2,8 @@
 
 - start-up: API discovery (which optional groups exist: Argo Rollouts, KServe, Istio), `whoami`, then
   one `Reflector` per watched resource (and namespace) feeding the `ClusterCache`;
-- health: connecting / connected / stale since / error, from the reflectors' failures;
+- health: connecting / connected / stale since / error, from the reflectors' failures and, when every
+  watch has gone quiet, the `Liveness` probe (a frozen API server closes nothing);
 - the `PublishedView` turns every cache write into the `Change` pushed to the fleet;
 - `AccessReviews` greys out what the operator may not do;
 - actions are the `ActionPlanner`'s (plan, apply once, verify, record), the detail screen's describe
@@ -21,11 +22,13 @@ from typing import Any
 
 from mlops_tui.backends.backoff import Backoff
 from mlops_tui.backends.base import Change, ChangeSink
+from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.gpu_fit import FitNode
 from mlops_tui.backends.kubernetes.access import AccessReviews, who_am_i
 from mlops_tui.backends.kubernetes.actions import ActionPlanner
 from mlops_tui.backends.kubernetes.cache import ClusterCache, ObjKey
 from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Transport
+from mlops_tui.backends.kubernetes.liveness import QUIET_SECONDS, Liveness, version_probe
 from mlops_tui.backends.kubernetes.reflector import Reflector, ReflectorHandler, ResourceSpec, utcnow
 from mlops_tui.backends.kubernetes.resources import CORE_RESOURCES, OPTIONAL_RESOURCES, REDUCERS
 from mlops_tui.backends.kubernetes.view import PublishedView
@@ -66,6 +69,8 @@ class KubernetesBackend(ReflectorHandler):
         backoff: tuple[float, float] = (0.5, 30.0),
         check_access: bool = True,
         clock: Callable[[], datetime] = utcnow,
+        timer: Clock = SYSTEM_CLOCK,
+        quiet: float = QUIET_SECONDS,
     ) -> None:
         self.target = target
         self.transport = transport
@@ -96,6 +101,9 @@ class KubernetesBackend(ReflectorHandler):
         self._view = PublishedView(self.name, self.cache, self.access)
         self._access_wake = threading.Event()
         self._planner = ActionPlanner(self)
+        self._timer = timer
+        self.liveness = Liveness(version_probe(transport), self._last_heard, self._liveness_changed,
+                                 clock=timer, quiet=quiet)
 
     # -- Backend protocol ---------------------------------------------------------------------
 
@@ -105,6 +113,10 @@ class KubernetesBackend(ReflectorHandler):
         boot = threading.Thread(target=self._bootstrap, name=f"k8s-boot-{self.name}", daemon=True)
         self._threads.append(boot)
         boot.start()
+        alive = threading.Thread(target=self.liveness.run, args=(self._stop,), name=f"k8s-alive-{self.name}",
+                                 daemon=True)
+        self._threads.append(alive)
+        alive.start()
         if self._check_access:
             access = threading.Thread(target=self._access_loop, name=f"k8s-access-{self.name}", daemon=True)
             self._threads.append(access)
@@ -224,11 +236,23 @@ class KubernetesBackend(ReflectorHandler):
                 elif self._discovery_error:
                     self._push_health(HealthState.ERROR, self._discovery_error)
                 return
-            if failing:
-                since, first = min(failing, key=lambda pair: pair[0])
-                self._push_health(HealthState.STALE, f"{first.spec.name}: {first.error}", since)
+            # Stale since the oldest of: a reflector failing, the API server silent (watches quiet, no probe
+            # answered). Both say the data shown may be old.
+            reasons = [(since, f"{r.spec.name}: {r.error}") for since, r in failing]
+            if self.liveness.silent_since is not None:
+                reasons.append((self.liveness.silent_since, self.liveness.error))
+            if reasons:
+                since, error = min(reasons, key=lambda pair: pair[0])
+                self._push_health(HealthState.STALE, error, since)
             else:
                 self._push_health(HealthState.CONNECTED)
+
+    def _liveness_changed(self) -> None:
+        if self.liveness.silent_since is None:
+            for reflector in list(self.reflectors):
+                if reflector.failing_since is not None:
+                    reflector.wake()
+        self._refresh_health()
 
     def _emit(self, change: Change | None) -> None:
         if change is not None and self._sink is not None and not self._stop.is_set():
@@ -289,6 +313,7 @@ class KubernetesBackend(ReflectorHandler):
                 idle_timeout=self._idle_timeout,
                 backoff=Backoff(*self._backoff),
                 reduce=REDUCERS.get(spec.name),
+                clock=self._timer,
             )
             for ns in namespaces
         ]
@@ -307,6 +332,11 @@ class KubernetesBackend(ReflectorHandler):
                 self._emit(Change(source=self.name, health=self._health))
 
     # -- ReflectorHandler ---------------------------------------------------------------------
+
+    def _last_heard(self) -> float | None:
+        """The latest word from any watched resource (None before the first)."""
+        heard = [r.last_heard for r in list(self.reflectors) if r.last_heard is not None and not r.disabled]
+        return max(heard, default=None)
 
     def _all_synced(self) -> bool:
         return bool(self.reflectors) and all(r.synced or r.disabled for r in self.reflectors)

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from mlops_tui.backends.backoff import Backoff
+from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.kubernetes import translate as tr
 from mlops_tui.backends.kubernetes.client import ApiError, StreamHandle, Transport, api_path, gc_paused
 
@@ -73,6 +74,7 @@ class Reflector:
         idle_timeout: float = 90.0,
         backoff: Backoff | None = None,
         reduce: Callable[[Any], Any] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.transport = transport
         self.spec = spec
@@ -92,7 +94,12 @@ class Reflector:
         self.requests: list[tuple[str, str]] = []
         """(kind, resourceVersion) of every list/watch request, oldest first (for tests and logs)."""
         self.relists = 0
+        self.clock = clock
+        self.last_heard: float | None = None
+        """Monotonic time of the latest word from the server (a list page, a watch opened, an event or a
+        bookmark): what `liveness.Liveness` reads to tell a quiet cluster from a frozen one."""
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._stream: StreamHandle | None = None
         self._thread: threading.Thread | None = None
 
@@ -117,9 +124,19 @@ class Reflector:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         stream = self._stream
         if stream is not None:
             stream.close()
+
+    def wake(self) -> None:
+        """The server answers again: a reflector waiting out its backoff after a failure retries now (a long
+        freeze has grown every backoff to its cap; no one should wait 30 s more once it is over)."""
+        self._wake.set()
+
+    def _pause(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()
 
     def join(self, timeout: float) -> None:
         if self._thread is not None:
@@ -162,13 +179,13 @@ class Reflector:
                     self.handler.on_unavailable(self, exc)
                     return
                 self._fail(exc)
-                self._stop.wait(self.backoff.next())
+                self._pause(self.backoff.next())
             except Exception as exc:  # a bug or a malformed answer: report it and keep going
                 if self._stop.is_set():
                     return
                 log.exception("%s reflector failed", self.spec.name)
                 self._fail(ApiError(0, type(exc).__name__, str(exc)))
-                self._stop.wait(self.backoff.next())
+                self._pause(self.backoff.next())
 
     def _ok(self) -> None:
         self.backoff.reset()
@@ -204,6 +221,7 @@ class Reflector:
                         items, cont, rv, restarts = [], "", "", restarts + 1
                         continue
                     raise
+                self.last_heard = self.clock.monotonic()
                 body = body if isinstance(body, dict) else {}
                 reduce = self.reduce
                 for obj in body.get("items") or ():
@@ -234,10 +252,12 @@ class Reflector:
         try:
             if self._stop.is_set():
                 return 0
+            self.last_heard = self.clock.monotonic()
             self._ok()
             for line in stream.lines():
                 if self._stop.is_set():
                     return seen
+                self.last_heard = self.clock.monotonic()
                 try:
                     event = orjson.loads(line)
                 except orjson.JSONDecodeError:

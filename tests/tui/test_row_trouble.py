@@ -49,7 +49,7 @@ async def test_the_rows_of_a_cluster_whose_data_went_stale_say_so_and_recover():
         await until(pilot, lambda: app.fleet is not None and len(names(app)) == 5)
         backend.push(health=HealthState.STALE, error="watch closed: connection refused")
         app.fleet.flush()
-        await until(pilot, lambda: all(cell(app, name, "state") == "◌ stale" for name in names(app)))
+        await until(pilot, lambda: all(cell(app, name, "state") == "◌ stale 0s" for name in names(app)))
         backend.push(health=HealthState.CONNECTED)
         app.fleet.flush()
         await until(pilot, lambda: cell(app, "property-valuation-model", "state") == "● ok")

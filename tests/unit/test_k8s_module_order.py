@@ -15,6 +15,7 @@ ORDER = [
     "kubeconfig",
     "client",
     "translate",
+    "liveness",
     "reflector",
     "resources",
     "cache",

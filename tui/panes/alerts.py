@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 from mlops_tui.backends.model import Alert
 from mlops_tui.backends.state import FleetDelta, FleetState
-from mlops_tui.tui.format import ALERT_COLUMNS, alert_cells
+from mlops_tui.tui.format import ALERT_COLUMNS, ALERT_SINCE, alert_cells, alert_since_cell
 from mlops_tui.tui.keyed_table import KeyedTable
-from mlops_tui.tui.panes.base import PaneMixin
+from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
 
 
 def alert_key(alert: Alert) -> str:
@@ -29,6 +29,9 @@ class AlertsPane(PaneMixin, KeyedTable):
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._alerts: dict[str, Alert] = {}
 
+    def on_mount(self) -> None:
+        self.set_interval(AGE_TICK, self.tick_ages)
+
     def show(self, state: FleetState, delta: FleetDelta | None) -> None:
         if delta is not None and not delta.alerts:
             return
@@ -37,6 +40,22 @@ class AlertsPane(PaneMixin, KeyedTable):
         self.sync_rows({key: alert_cells(a, now, self.style_for) for key, a in self._alerts.items()}, keep_order=True)
         firing = sum(1 for a in state.alerts if a.state.value == "firing")
         self.set_subtitle(f"{firing} firing / {len(state.alerts)}")
+
+    def tick_ages(self) -> int:
+        """The clock moved: redraw the SINCE cells whose text changed ('5s' → '6s'), nothing else.
+        Returns how many rows changed (none when every shown age still reads the same)."""
+        now = self._clock()
+        moved = {}
+        for key, alert in self._alerts.items():
+            cells = self.cells(key)
+            if cells is None:
+                continue
+            fresh = alert_since_cell(alert, now)
+            if cells[ALERT_SINCE].plain != fresh.plain:
+                moved[key] = (*cells[:ALERT_SINCE], fresh, *cells[ALERT_SINCE + 1:])
+        if moved:
+            self.apply_changes(moved)
+        return len(moved)
 
     def selected_alert(self) -> Alert | None:
         key = self.selected_key()

@@ -24,6 +24,9 @@ SEMANTIC_STYLES = (
     "alert-silenced",
 )
 
+AGE_TICK = 1.0
+"""Seconds between re-renders of the relative ages on screen ('5s', 'stale 2m'): each tick redraws only
+the cells whose text changed."""
 
 PANE_COMPONENT_CLASSES = {f"pane--{name}" for name in SEMANTIC_STYLES}
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 
 from rich.text import Text
@@ -11,15 +13,19 @@ from textual.message import Message
 from mlops_tui.backends.model import Alert, AlertState, HealthState, ModelService, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import (
+    SERVICE_COLUMN,
     SERVICE_COLUMNS,
     TROUBLE_NONE,
     row_state,
     service_cells,
     service_matches,
+    stale_age,
     trouble_rank,
 )
 from mlops_tui.tui.keyed_table import KeyedTable
-from mlops_tui.tui.panes.base import PaneMixin
+from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
+
+STATE = SERVICE_COLUMN["state"]
 
 
 def row_key(key: ServiceKey) -> str:
@@ -39,9 +45,13 @@ class ServicesPane(PaneMixin, KeyedTable):
 
         key: ServiceKey | None
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None, **kwargs) -> None:
         super().__init__(SERVICE_COLUMNS, id=self.pane_id, classes="pane", sort_key=self._trouble_first, **kwargs)
         self.border_title = self.pane_title
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._stale_ages: dict[str, str] = {}
+        """Stale cluster → the age its rows show ('2m'), as last drawn."""
+        self._count = ""
         self._rows: dict[str, tuple[Text, ...]] = {}
         self._ranks: dict[str, int] = {}
         """Each row's trouble rank (`trouble_rank`): the table re-ranks only when one moves."""
@@ -92,9 +102,15 @@ class ServicesPane(PaneMixin, KeyedTable):
                 changed |= {k for k in state.services if k.cluster in moved}
             if delta.latency:
                 changed |= {k for k in breached ^ self._breached if k in state.services}
+        ages = {name: stale_age(state.health.get(name), self._clock()) for name in stale}
+        if delta is not None and delta.health:
+            aged = {name for name, age in ages.items() if self._stale_ages.get(name) != age}
+            if aged:  # stale since another moment: its rows say the new age
+                changed |= {k for k in state.services if k.cluster in aged}
         self._alerts = alerts
         self._stale_clusters = stale
         self._breached = breached
+        self._stale_ages = ages
         for key in sorted(changed):
             service = state.services.get(key)
             if service is None:
@@ -110,7 +126,7 @@ class ServicesPane(PaneMixin, KeyedTable):
         # The common case under churn: only the rows that changed are touched.
         upserts = {row_key(k): self._rows[row_key(k)] for k in sorted(changed) if row_key(k) in self._rows}
         self.apply_changes(upserts, [row_key(k) for k in delta.removed])
-        self.set_subtitle(f"{len(self._rows)}")
+        self._set_count(f"{len(self._rows)}")
 
     def mark(self, key: ServiceKey, mark: tuple[str, bool | None]) -> None:
         """Show the last action on this service in its row: succeeded (True), failed (False) or still
@@ -126,8 +142,10 @@ class ServicesPane(PaneMixin, KeyedTable):
         alerts, health = self._alerts.get(key, ()), self._state.health.get(key.cluster)
         latency = self._state.latency.get(key)
         self._ranks[row_key(key)] = trouble_rank(row_state(service, alerts, health, latency)[0])
-        return service_cells(service, alerts, self.style_for, mark, health,
-                             with_cluster=key.name in self._shared_names, latency=latency)
+        cells = service_cells(service, alerts, self.style_for, mark, health,
+                              with_cluster=key.name in self._shared_names, latency=latency)
+        age = self._stale_ages.get(key.cluster)
+        return _with_age(cells, cells[STATE].plain, age) if age else cells
 
     def _trouble_first(self, key: str, _cells: tuple[Text, ...]) -> tuple[int, tuple[str, ...]]:
         """Worst first, then cluster, namespace and name."""
@@ -148,7 +166,47 @@ class ServicesPane(PaneMixin, KeyedTable):
         else:
             rows = self._rows
         self.sync_rows(rows)
-        self.set_subtitle(f"{len(rows)}/{len(self._rows)}" if self.filter_text else f"{len(rows)}")
+        self._set_count(f"{len(rows)}/{len(self._rows)}" if self.filter_text else f"{len(rows)}")
+
+    def _set_count(self, count: str) -> None:
+        """The bottom border: the row count and, while a cluster is stale, how old its rows are (the
+        oldest; each row names its own)."""
+        self._count = count
+        health = self._state.health
+        aged = [(h.since, c) for c, age in self._stale_ages.items() if age and (h := health.get(c)) and h.since]
+        oldest = min(aged)[1] if aged else ""
+        self.set_subtitle(f"{count} · ◌ stale {self._stale_ages[oldest]}" if oldest else count)
+
+    def on_mount(self) -> None:
+        self.set_interval(AGE_TICK, self.tick_ages)
+
+    def tick_ages(self) -> int:
+        """The clock moved: the state cells of a stale cluster's rows say its new age ('◌ stale 2m'). Only
+        rows on screen are redrawn, and only where the text changed (5,000 rows of a stale cluster would
+        cost a third of a second a tick); a row scrolled into view says its age at the next tick. Without
+        a stale cluster this does nothing. Returns rows changed."""
+        if not self._stale_ages:
+            return 0
+        now = self._clock()
+        services, health = self._state.services, self._state.health
+        for cluster in self._stale_ages:
+            self._stale_ages[cluster] = stale_age(health.get(cluster), now)
+        top = self.scroll_offset.y
+        upserts = {}
+        for rk in self.shown_keys[top:top + self.size.height]:
+            key = self._keys.get(rk)
+            age = self._stale_ages.get(key.cluster) if key is not None else None
+            service = services.get(key) if key is not None else None
+            cells = self.cells(rk)
+            if not age or service is None or cells is None:
+                continue
+            word = row_state(service, self._alerts.get(service.key, ()), health.get(service.key.cluster))[0]
+            if cells[STATE].plain != f"{word} {age}":
+                upserts[rk] = self._rows[rk] = _with_age(cells, word, age)
+        if upserts:
+            self.apply_changes(upserts)
+        self._set_count(self._count)
+        return len(upserts)
 
     def selected_service_key(self) -> ServiceKey | None:
         key = self.selected_key()
@@ -157,6 +215,13 @@ class ServicesPane(PaneMixin, KeyedTable):
     def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         event.stop()
         self.post_message(self.Selected(self._keys.get(event.key) if event.key else None))
+
+
+def _with_age(cells: tuple[Text, ...], word: str, age: str) -> tuple[Text, ...]:
+    """The row with its state cell saying how old the data is: '◌ stale' → '◌ stale 2m'."""
+    state = cells[STATE]
+    aged = Text(f"{word} {age}" if age else word, style=state.style, no_wrap=True)
+    return (*cells[:STATE], aged, *cells[STATE + 1:])
 
 
 def _shared_names(state: FleetState) -> frozenset[str]:

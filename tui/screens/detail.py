@@ -7,7 +7,7 @@ Imported only when opened, so plotext stays off the first-frame path.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime
 
 from rich.table import Table
 from rich.text import Text
@@ -20,7 +20,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from mlops_tui.backends.model import ModelService, ServiceDetail
+from mlops_tui.backends.model import Alert, EventInfo, ModelService, ServiceDetail
 from mlops_tui.tui.format import (
     autoscaler_text,
     bluegreen_text,
@@ -34,6 +34,7 @@ from mlops_tui.tui.format import (
     slo_line,
 )
 from mlops_tui.tui.keyline import KeyLine
+from mlops_tui.tui.panes.base import AGE_TICK
 
 
 def _table(*columns: str) -> Table:
@@ -51,6 +52,10 @@ class ServiceDetailScreen(Screen[None]):
     def __init__(self, service: ModelService) -> None:
         super().__init__()
         self.service = service
+        self._alerts: tuple[Alert, ...] = ()
+        self._events: tuple[EventInfo, ...] = ()
+        self._ages: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        """The alerts' SINCE and the events' LAST as drawn: a tick redraws a table only when one moved."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
@@ -65,12 +70,47 @@ class ServiceDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.refresh_from_state()
         self.load_detail()
+        self.set_interval(AGE_TICK, self.tick_ages)
+
+    def _now(self) -> datetime:
+        return self.app.clock()  # type: ignore[attr-defined]
+
+    def tick_ages(self) -> bool:
+        """Redraw the alerts' or the events' table only if an age in it now reads differently."""
+        now = self._now()
+        alert_ages, event_ages = self._age_texts(now)
+        moved = (alert_ages, event_ages) != self._ages
+        if alert_ages != self._ages[0]:
+            self._show_alerts(now)
+        if event_ages != self._ages[1]:
+            self._show_events(now)
+        return moved
+
+    def _age_texts(self, now: datetime) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (tuple(since(a.since, now) for a in self._alerts),
+                tuple(since(e.last_seen, now) for e in self._events))
+
+    def _show_alerts(self, now: datetime) -> None:
+        table = _table("SEVERITY", "STATE", "ALERT", "SINCE", "SUMMARY")
+        for alert in self._alerts:
+            table.add_row(alert.severity.name.lower(), alert.state.value, literal(alert.name),
+                          since(alert.since, now), literal(alert.summary))
+        shown = table if self._alerts else Text("Alerts: none for this service")
+        self.query_one("#detail-alerts", Static).update(shown)
+        self._ages = (self._age_texts(now)[0], self._ages[1])
+
+    def _show_events(self, now: datetime) -> None:
+        events = _table("REASON", "COUNT", "LAST", "MESSAGE")
+        for event in self._events:
+            events.add_row(literal(event.reason), str(event.count), since(event.last_seen, now), literal(event.message))
+        self.query_one("#detail-events", Static).update(events if self._events else Text("Warning events: none"))
+        self._ages = (self._ages[0], self._age_texts(now)[1])
 
     def refresh_from_state(self) -> None:
         state = self.app.state  # type: ignore[attr-defined]
         self.service = state.services.get(self.service.key, self.service)
         svc = self.service
-        now = datetime.now(timezone.utc)
+        now = self._now()
         lines = Table.grid(padding=(0, 2))
         lines.add_column(style="bold")
         lines.add_column()
@@ -103,12 +143,8 @@ class ServiceDetailScreen(Screen[None]):
         for name, value in rows:
             lines.add_row(Text(name), literal(value))
         self.query_one("#detail-summary", Static).update(lines)
-        alerts = state.alerts_for(svc.key)
-        table = _table("SEVERITY", "STATE", "ALERT", "SINCE", "SUMMARY")
-        for alert in alerts:
-            table.add_row(alert.severity.name.lower(), alert.state.value, literal(alert.name),
-                          since(alert.since, now), literal(alert.summary))
-        self.query_one("#detail-alerts", Static).update(table if alerts else Text("Alerts: none for this service"))
+        self._alerts = tuple(state.alerts_for(svc.key))
+        self._show_alerts(now)
         self._plot(state.latency.get(svc.key))
 
     def _plot(self, series) -> None:
@@ -151,11 +187,8 @@ class ServiceDetailScreen(Screen[None]):
                               literal(revision.held_by or "-"))
         self.query_one("#detail-revisions", Static).update(
             revisions if detail.revisions else Text("Revisions: no history available"))
-        events = _table("REASON", "COUNT", "LAST", "MESSAGE")
-        now = datetime.now(timezone.utc)
-        for event in detail.events:
-            events.add_row(literal(event.reason), str(event.count), since(event.last_seen, now), literal(event.message))
-        self.query_one("#detail-events", Static).update(events if detail.events else Text("Warning events: none"))
+        self._events = tuple(detail.events)
+        self._show_events(self._now())
         if detail.notes:
             self.notify(plain("; ".join(detail.notes)), timeout=5)
 
