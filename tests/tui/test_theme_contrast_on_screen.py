@@ -1,0 +1,89 @@
+"""What reaches the screen, measured: the dashboard in each theme, cell by cell, as the compositor
+hands it to the terminal (colours after Textual's filters), meets the contrast the palette-level test
+(tests/unit/test_theme_contrast.py) computes, and those computed colours are the ones drawn."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from rich.segment import Segment
+from textual.color import Color
+
+from mlops_tui.themes import THEME_NAMES
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.keyline import KeyLine
+from mlops_tui.tui.panes import ServicesPane
+from tests.contrast import GRAPHIC_RATIO, ThemeColours, contrast_ratio, text_ratio_for
+from tests.tui.conftest import extras, make_app, until
+
+
+def is_graphic(char: str) -> bool:
+    """Box drawing, block elements (borders, sparkline bars, scrollbars): 3:1 is their bar."""
+    return "\u2500" <= char <= "\u259f"
+
+
+def screen_segments(app) -> list[tuple[int, Segment]]:
+    """(row, segment) for the whole screen, as the terminal is sent it."""
+    update = app.screen._compositor.render_full_update(simplify=True)
+    return [(y, segment) for y, strips in enumerate(update.strips) for strip in strips for segment in strip]
+
+
+def colours(segment: Segment) -> tuple[Color, Color]:
+    style = segment.style
+    assert style is not None and style.color is not None and style.bgcolor is not None, repr(segment)
+    return Color.from_rich_color(style.color), Color.from_rich_color(style.bgcolor)
+
+
+async def dashboard(pilot, app) -> None:
+    await until(pilot, lambda: app.fleet is not None and app.query_one(ServicesPane).row_count == 5)
+    extras(app.fleet)
+    await until(pilot, lambda: app.query_one("#alerts").row_count == 1)
+    await until(pilot, lambda: "Canary" in app.query_one(KeyLine).line().plain)
+
+
+@pytest.mark.parametrize("theme", THEME_NAMES)
+async def test_every_cell_on_screen_is_readable_on_its_own_background(theme):
+    app, _ = make_app(Settings(theme=theme))
+    async with app.run_test(size=(150, 42)) as pilot:
+        await dashboard(pilot, app)
+        unreadable = []
+        for y, segment in screen_segments(app):
+            style = segment.style
+            # Each theme paints its own background: no cell is left to the terminal's default colours.
+            assert style is not None and style.bgcolor is not None and style.bgcolor.triplet is not None, (y, segment)
+            drawn = segment.text.strip()
+            if not drawn or all(unicodedata.category(ch) == "Zs" for ch in drawn):
+                continue
+            foreground, background = colours(segment)
+            needed = GRAPHIC_RATIO if all(is_graphic(ch) for ch in drawn) else text_ratio_for(theme)
+            ratio = contrast_ratio(foreground, background)
+            if ratio < needed:
+                unreadable.append(f"row {y} {drawn[:30]!r}: {foreground.hex} on {background.hex} {ratio:.2f}:1")
+        assert unreadable == []
+
+
+@pytest.mark.parametrize("theme", THEME_NAMES)
+async def test_the_colours_the_palette_test_computes_are_the_ones_drawn(theme):
+    app, _ = make_app(Settings(theme=theme))
+    expected = ThemeColours(theme)
+    async with app.run_test(size=(150, 42)) as pilot:
+        await dashboard(pilot, app)
+        segments = screen_segments(app)
+        last_row = max(y for y, _ in segments)
+
+        def drawn(text: str, row: int | None = None) -> tuple[Color, Color]:
+            return colours(next(s for y, s in segments if text in s.text and row in (None, y)))
+
+        screen = expected.over("$background", Color(0, 0, 0))
+        bar = expected.over("$panel", screen)
+        # The status bar's connected source: status-healthy on the panel colour.
+        assert drawn("prod-a connected") == (expected.over("$status-healthy", bar), bar)
+        # A key the selection cannot use, on the key line: the theme's disabled grey.
+        key_line = expected.over("$footer-background", screen)
+        assert drawn("Canary", last_row) == (expected.over("$key-disabled", key_line), key_line)
+        # The pending GPU line in the GPU pane: status-degraded on the pane.
+        pane = expected.over("$surface", screen)
+        assert drawn("Pending for GPUs") == (expected.over("$status-degraded", pane), pane)
+        # A pane title: the blended muted text, on the pane.
+        assert drawn("GPU allocation") == (expected.over("$text-muted", pane), pane)
