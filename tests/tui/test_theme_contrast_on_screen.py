@@ -35,6 +35,24 @@ def colours(segment: Segment) -> tuple[Color, Color]:
     return Color.from_rich_color(style.color), Color.from_rich_color(style.bgcolor)
 
 
+def unreadable(app, theme: str) -> list[str]:
+    """Every drawn cell below its ratio, as `row N 'text': fg on bg ratio`."""
+    found = []
+    for y, segment in screen_segments(app):
+        style = segment.style
+        # Each theme paints its own background: no cell is left to the terminal's default colours.
+        assert style is not None and style.bgcolor is not None and style.bgcolor.triplet is not None, (y, segment)
+        drawn = segment.text.strip()
+        if not drawn or all(unicodedata.category(ch) == "Zs" for ch in drawn):
+            continue
+        foreground, background = colours(segment)
+        needed = GRAPHIC_RATIO if all(is_graphic(ch) for ch in drawn) else text_ratio_for(theme)
+        ratio = contrast_ratio(foreground, background)
+        if ratio < needed:
+            found.append(f"row {y} {drawn[:30]!r}: {foreground.hex} on {background.hex} {ratio:.2f}:1")
+    return found
+
+
 async def dashboard(pilot, app) -> None:
     await until(pilot, lambda: app.fleet is not None and app.query_one(ServicesPane).row_count == 5)
     extras(app.fleet)
@@ -47,20 +65,7 @@ async def test_every_cell_on_screen_is_readable_on_its_own_background(theme):
     app, _ = make_app(Settings(theme=theme))
     async with app.run_test(size=(150, 42)) as pilot:
         await dashboard(pilot, app)
-        unreadable = []
-        for y, segment in screen_segments(app):
-            style = segment.style
-            # Each theme paints its own background: no cell is left to the terminal's default colours.
-            assert style is not None and style.bgcolor is not None and style.bgcolor.triplet is not None, (y, segment)
-            drawn = segment.text.strip()
-            if not drawn or all(unicodedata.category(ch) == "Zs" for ch in drawn):
-                continue
-            foreground, background = colours(segment)
-            needed = GRAPHIC_RATIO if all(is_graphic(ch) for ch in drawn) else text_ratio_for(theme)
-            ratio = contrast_ratio(foreground, background)
-            if ratio < needed:
-                unreadable.append(f"row {y} {drawn[:30]!r}: {foreground.hex} on {background.hex} {ratio:.2f}:1")
-        assert unreadable == []
+        assert unreadable(app, theme) == []
 
 
 @pytest.mark.parametrize("theme", THEME_NAMES)
@@ -87,3 +92,15 @@ async def test_the_colours_the_palette_test_computes_are_the_ones_drawn(theme):
         assert drawn("Pending for GPUs") == (expected.over("$status-degraded", pane), pane)
         # A pane title: the blended muted text, on the pane.
         assert drawn("GPU allocation") == (expected.over("$text-muted", pane), pane)
+
+
+async def test_after_switching_themes_with_t_every_cell_still_meets_the_new_themes_ratio():
+    app, _ = make_app(Settings(theme="dark"))
+    async with app.run_test(size=(150, 42), notifications=True) as pilot:
+        await dashboard(pilot, app)
+        await pilot.press("t", "t")  # dark → light → high-contrast
+        await until(pilot, lambda: app.theme == "mlops-high-contrast")
+        app.notify("the audit log is not writable", title="Error", severity="error")
+        await until(pilot, lambda: any("not writable" in s.text for _, s in screen_segments(app)))
+        # The cells, the cursor row, the key line, the theme's toast and the error toast.
+        assert unreadable(app, "high-contrast") == []
