@@ -9,6 +9,7 @@ import unicodedata
 import pytest
 from rich.segment import Segment
 from textual.color import Color
+from textual.geometry import Region
 
 from mlops_tui.themes import THEME_NAMES
 from mlops_tui.tui.config import Settings
@@ -23,10 +24,19 @@ def is_graphic(char: str) -> bool:
     return "\u2500" <= char <= "\u259f"
 
 
-def screen_segments(app) -> list[tuple[int, Segment]]:
-    """(row, segment) for the whole screen, as the terminal is sent it."""
+def screen_segments(app, within: Region | None = None) -> list[tuple[int, Segment]]:
+    """(row, segment) for the whole screen (or the segments starting `within` a region), as the
+    terminal is sent it."""
     update = app.screen._compositor.render_full_update(simplify=True)
-    return [(y, segment) for y, strips in enumerate(update.strips) for strip in strips for segment in strip]
+    found = []
+    for y, strips in enumerate(update.strips):
+        x = 0
+        for strip in strips:
+            for segment in strip:
+                if within is None or within.contains(x, y):
+                    found.append((y, segment))
+                x += segment.cell_length
+    return found
 
 
 def colours(segment: Segment) -> tuple[Color, Color]:
@@ -35,10 +45,10 @@ def colours(segment: Segment) -> tuple[Color, Color]:
     return Color.from_rich_color(style.color), Color.from_rich_color(style.bgcolor)
 
 
-def unreadable(app, theme: str) -> list[str]:
-    """Every drawn cell below its ratio, as `row N 'text': fg on bg ratio`."""
+def unreadable(app, theme: str, within: Region | None = None) -> list[str]:
+    """Every drawn cell (`within` a region) below its ratio, as `row N 'text': fg on bg ratio`."""
     found = []
-    for y, segment in screen_segments(app):
+    for y, segment in screen_segments(app, within):
         style = segment.style
         # Each theme paints its own background: no cell is left to the terminal's default colours.
         assert style is not None and style.bgcolor is not None and style.bgcolor.triplet is not None, (y, segment)
@@ -104,3 +114,30 @@ async def test_after_switching_themes_with_t_every_cell_still_meets_the_new_them
         await until(pilot, lambda: any("not writable" in s.text for _, s in screen_segments(app)))
         # The cells, the cursor row, the key line, the theme's toast and the error toast.
         assert unreadable(app, "high-contrast") == []
+
+
+@pytest.mark.parametrize("theme", THEME_NAMES)
+async def test_dialogs_are_readable_over_the_faded_dashboard(theme):
+    """The scale dialog and the help: every cell inside them (the dashboard behind is faded on purpose)."""
+    app, _ = make_app(Settings(theme=theme))
+    async with app.run_test(size=(150, 42)) as pilot:
+        await dashboard(pilot, app)
+        for key, dialog in (("s", ".dialog"), ("question_mark", "#help-body")):
+            await pilot.press(key)
+            await until(pilot, lambda dialog=dialog: bool(app.screen.query(dialog)))
+            await pilot.pause(0.2)
+            region = app.screen.query_one(dialog).region
+            assert len(screen_segments(app, region)) > 10
+            assert unreadable(app, theme, region) == [], key
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is app.screen_stack[0])
+
+
+@pytest.mark.parametrize("theme", THEME_NAMES)
+async def test_at_80x24_every_cell_is_readable_too(theme):
+    """One pane at a time, with the pane tabs and the shortened key line."""
+    app, _ = make_app(Settings(theme=theme))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.query_one(ServicesPane).row_count == 5)
+        await pilot.pause(0.2)
+        assert unreadable(app, theme) == []

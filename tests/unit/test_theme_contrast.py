@@ -95,10 +95,17 @@ def drawn(theme: str) -> Iterator[Drawn]:
     toast = c.over("$panel-lighten-1", where["screen"])
     for variable in ("foreground", "text-success", "text-warning", "text-error"):
         yield Drawn(f"notification {variable}", c.over(f"${variable}", toast), toast)
-    # The filter input (Textual's Input on $surface).
-    field = c.over("$surface", where["screen"])
-    yield Drawn("filter text", c.over("$foreground", field), field)
-    yield Drawn("filter placeholder", c.over("$text-muted", field), field)
+    # Text fields (Textual's Input on $surface, tinted when focused): the filter, the dialogs' fields.
+    focused_field = c.tint(where["dialog"], "$foreground 5%")
+    for name, field in (("text field", where["dialog"]), ("focused text field", focused_field)):
+        yield Drawn(f"{name} text", c.over("$foreground", field), field)
+        yield Drawn(f"{name} placeholder", c.over("$text-muted", field), field)  # Input > .input--placeholder
+        selected = c.over("$input-selection-background", field)
+        yield Drawn(f"{name} selected text", c.over("$input-selection-foreground", selected), selected)
+    cursor = c.over("$input-cursor-background", where["dialog"])
+    yield Drawn("text field cursor", c.over("$input-cursor-foreground", cursor), cursor)
+    yield Drawn("focused text field border", c.over("$border", where["dialog"]), where["dialog"], True)
+    yield Drawn("refused text field border", c.over("$error", where["dialog"]), where["dialog"], True)
     # Borders and graphics (3:1).
     for name in ("pane", "focused pane"):
         yield Drawn(f"pane border on the {name}", c.over("$pane-border", where[name]), where[name], True)
