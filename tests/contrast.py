@@ -53,6 +53,7 @@ class ThemeColours:
     def __init__(self, name: str) -> None:
         chosen = theme(name)
         self.variables: dict[str, str] = {**chosen.to_color_system().generate(), **chosen.variables}
+        self.dark = chosen.dark
 
     def over(self, expression: str, background: Color) -> Color:
         """`expression` (`$name`, `$name 60%`, `#rrggbb`, `auto 87%`) as drawn over the opaque `background`."""

@@ -9,6 +9,7 @@ import unicodedata
 import pytest
 from rich.segment import Segment
 from textual.color import Color
+from textual.command import CommandList
 from textual.geometry import Region
 
 from mlops_tui.themes import THEME_NAMES
@@ -17,6 +18,7 @@ from mlops_tui.tui.keyline import KeyLine
 from mlops_tui.tui.panes import ServicesPane
 from tests.contrast import GRAPHIC_RATIO, ThemeColours, contrast_ratio, text_ratio_for
 from tests.tui.conftest import extras, make_app, until
+from tests.tui.test_actions_flow import select
 
 
 def is_graphic(char: str) -> bool:
@@ -131,6 +133,33 @@ async def test_dialogs_are_readable_over_the_faded_dashboard(theme):
             assert unreadable(app, theme, region) == [], key
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is app.screen_stack[0])
+
+
+@pytest.mark.parametrize("theme", THEME_NAMES)
+async def test_the_detail_screen_the_preview_and_the_command_palette_are_readable(theme):
+    """The latency chart (plotext draws it in its own colours unless told the theme's), a scale
+    preview, and Textual's command palette (black separators, terminal-dim help unless restyled)."""
+    app, _ = make_app(Settings(theme=theme))
+    async with app.run_test(size=(150, 42)) as pilot:
+        await dashboard(pilot, app)
+        await select(pilot, app, "property-valuation-model")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ServiceDetailScreen")
+        await until(pilot, lambda: any("SLO" in s.text for _, s in screen_segments(app, app.screen.region)))
+        assert unreadable(app, theme) == []
+        await pilot.press("escape", "s")
+        await until(pilot, lambda: bool(app.screen.query(".dialog Input")))
+        await pilot.press("5", "enter")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "PreviewScreen", timeout=10)
+        await pilot.pause(0.2)
+        assert unreadable(app, theme, app.screen.query_one(".dialog").region) == []
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.screen_stack[0])
+        await pilot.press("ctrl+p", *"roll")
+        await until(pilot, lambda: app.screen.query(CommandList) and app.screen.query_one(CommandList).option_count)
+        await pilot.pause(0.2)
+        palette = app.screen.query_one("#--input").region.union(app.screen.query_one(CommandList).region)
+        assert unreadable(app, theme, palette) == []
 
 
 @pytest.mark.parametrize("theme", THEME_NAMES)

@@ -106,6 +106,14 @@ def drawn(theme: str) -> Iterator[Drawn]:
     yield Drawn("text field cursor", c.over("$input-cursor-foreground", cursor), cursor)
     yield Drawn("focused text field border", c.over("$border", where["dialog"]), where["dialog"], True)
     yield Drawn("refused text field border", c.over("$error", where["dialog"]), where["dialog"], True)
+    # Textual's command palette: its list on $panel-darken-1 (dark themes) or $surface, help text
+    # restyled to $foreground (app.tcss), on the highlighted command too; separators $pane-border.
+    listed = c.over("$panel-darken-1" if c.dark else "$surface", where["screen"])
+    highlighted = c.over("$block-cursor-blurred-background", listed)
+    for name, background in (("command palette", listed), ("highlighted command", highlighted)):
+        yield Drawn(f"{name} text", c.over("$block-cursor-blurred-foreground", background), background)
+        yield Drawn(f"{name} help text", c.over("$foreground", background), background)
+    yield Drawn("command palette separator", c.over("$pane-border", listed), listed, True)
     # Borders and graphics (3:1).
     for name in ("pane", "focused pane"):
         yield Drawn(f"pane border on the {name}", c.over("$pane-border", where[name]), where[name], True)
