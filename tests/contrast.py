@@ -9,6 +9,7 @@ ratio of what reaches the terminal.
 
 from __future__ import annotations
 
+from rich.color import ColorSystem
 from textual.color import Color
 from textual.theme import Theme
 
@@ -36,6 +37,15 @@ def contrast_ratio(a: Color, b: Color) -> float:
     """(L1 + 0.05) / (L2 + 0.05), lighter over darker: 1 (invisible) to 21 (black on white)."""
     high, low = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
     return (high + 0.05) / (low + 0.05)
+
+
+def as_sent(colour: Color, colours: str) -> Color:
+    """`colour` as the terminal receives it: itself in truecolor; in a 256-colour terminal
+    ("256"), the xterm colour Rich downgrades it to when writing the escape code."""
+    if colours == "truecolor":
+        return colour
+    sent = colour.rich_color.downgrade(ColorSystem.EIGHT_BIT).get_truecolor()
+    return Color(sent.red, sent.green, sent.blue)
 
 
 def text_ratio_for(theme: str) -> float:

@@ -19,7 +19,7 @@ from textual.color import Color
 
 from mlops_tui.themes import HERE, THEME_NAMES, palettes, textual_name
 from mlops_tui.tui.panes.base import SEMANTIC_STYLES
-from tests.contrast import GRAPHIC_RATIO, ThemeColours, contrast_ratio, text_ratio_for
+from tests.contrast import GRAPHIC_RATIO, ThemeColours, as_sent, contrast_ratio, text_ratio_for
 
 SEMANTIC_VARIABLES = tuple("status-" + s if s in ("healthy", "degraded", "down", "unknown") else s
                            for s in SEMANTIC_STYLES)
@@ -128,21 +128,28 @@ def drawn(theme: str) -> Iterator[Drawn]:
         yield Drawn(f"{thumb} thumb", c.over(f"${thumb}", track), track, True)
 
 
-def failures(theme: str) -> list[str]:
+def failures(theme: str, colours: str = "truecolor") -> list[str]:
     needed_text = text_ratio_for(theme)
     found = []
     for item in drawn(theme):
         needed = GRAPHIC_RATIO if item.graphic else needed_text
-        ratio = contrast_ratio(item.foreground, item.background)
+        foreground, background = as_sent(item.foreground, colours), as_sent(item.background, colours)
+        ratio = contrast_ratio(foreground, background)
         if ratio < needed:
-            found.append(f"{item.what}: {item.foreground.hex} on {item.background.hex} is {ratio:.2f}:1 "
-                         f"(needs {needed}:1)")
+            found.append(f"{item.what}: {foreground.hex} on {background.hex} is {ratio:.2f}:1 (needs {needed}:1)")
     return found
 
 
 @pytest.mark.parametrize("theme", THEME_NAMES)
 def test_every_style_of_every_theme_reaches_its_contrast_ratio(theme):
     assert failures(theme) == []
+
+
+@pytest.mark.parametrize("theme", THEME_NAMES)
+def test_every_style_still_reaches_it_in_a_256_colour_terminal(theme):
+    """Over SSH COLORTERM is rarely forwarded: Rich then sends each colour as its nearest of the
+    xterm 256 (greys by lightness, which darkens light backgrounds), and the ratios must hold there too."""
+    assert failures(theme, "256") == []
 
 
 def test_the_old_light_degraded_colour_would_be_refused(monkeypatch):
