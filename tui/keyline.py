@@ -23,7 +23,7 @@ ORDER = {command.action_name: index for index, command in enumerate(COMMANDS)}
 class KeyLine(Static):
     """`key description` for every shown binding of the screen, in the command table's order, one per action."""
 
-    COMPONENT_CLASSES = {"key-line--key", "key-line--description"}
+    COMPONENT_CLASSES = {"key-line--key", "key-line--description", "key-line--disabled"}
 
     def __init__(self) -> None:
         super().__init__(id="key-line", markup=False)
@@ -71,9 +71,13 @@ class KeyLine(Static):
 
     def _key_text(self, key: str, description: str, enabled: bool, press: str) -> Text:
         key_text = f" {key} " if description else f" {key}"
+        if not enabled:
+            # Greyed in the theme's own colour (its contrast is checked), and not clickable.
+            disabled = self.get_component_rich_style("key-line--disabled", partial=True)
+            return Text.assemble((key_text, disabled), (description, disabled))
         return Text.assemble((key_text, self.get_component_rich_style("key-line--key", partial=True)),
                              (description, self.get_component_rich_style("key-line--description", partial=True)),
-                             style=Style.from_meta({"key": press}) if enabled else Style(dim=True))
+                             style=Style.from_meta({"key": press}))
 
     def on_click(self, event: events.Click) -> None:
         key = event.style.meta.get("key")

@@ -192,11 +192,12 @@ async def test_the_key_line_names_every_key_and_greys_out_what_the_selection_can
         text = line.line()
         for words in (" s Scale", " w Canary weight", " b Blue/green switch", " R Roll back", " ? Help", " q Quit"):
             assert words in text.plain
-        # This cluster lets the operator only scale ml-model-service: every other action key is dim
-        # (and not clickable); scale is not.
+        # This cluster lets the operator only scale ml-model-service: every other action key is greyed
+        # in the theme's disabled colour (and not clickable); scale is not.
         style_of = lambda words: text.get_style_at_offset(app.console, text.plain.index(words))  # noqa: E731
-        assert style_of("Canary weight").dim and style_of("Blue/green switch").dim and style_of("Roll back").dim
-        assert not style_of("Scale").dim and not style_of("Help").dim
+        grey = line.get_component_rich_style("key-line--disabled", partial=True).color
+        assert all(style_of(words).color == grey for words in ("Canary weight", "Blue/green switch", "Roll back"))
+        assert style_of("Scale").color != grey and style_of("Help").color != grey
         assert "key" not in style_of("Roll back").meta and style_of("Scale").meta["key"] == "s"
 
 

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
@@ -156,14 +157,19 @@ class ServiceDetailScreen(Screen[None]):
             plt.title("latency: no series for this service")
         else:
             plt.date_form("H:M")
-            for name, points in (("p95", series.p95), ("p50", series.p50)):
+            for name, points, colour in (("p95", series.p95, "sparkline-high"), ("p50", series.p50, "sparkline-low")):
                 if points:
                     times = [datetime.fromtimestamp(t).strftime("%H:%M") for t, _v in points]
-                    plt.plot(times, [v * 1000 for _t, v in points], label=name)
+                    plt.plot(times, [v * 1000 for _t, v in points], label=name, color=self._theme_rgb(colour))
             if series.slo_seconds is not None:
-                plt.hline(series.slo_seconds * 1000)
+                plt.hline(series.slo_seconds * 1000, color=self._theme_rgb("status-down"))
             plt.title(f"latency (ms): p95 {ms(series.current_p95)}, {plain(slo_line(series))}")
         plot.refresh()
+
+    def _theme_rgb(self, variable: str) -> tuple[int, int, int]:
+        """A theme colour for plotext, which draws outside Textual's styles: its own defaults (a
+        bright green, a near-black rule) are unreadable on the light and dark surfaces."""
+        return Color.parse(self.app.theme_variables[variable]).rgb
 
     @work(exclusive=True, group="detail", exit_on_error=False, name="reading the service's details")
     async def load_detail(self) -> None:
