@@ -99,7 +99,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("details", "enter", "Details",
             "service details: replicas/tasks with node, state and GPUs, revisions, events, latency chart, alerts",
             MOVE, shown=False, opens="ServiceDetailScreen"),
-    Command("jump", ":", "Jump to view/cluster/service",
+    Command("jump", ":", "Jump",
             "jump to a view (`services`, `gpus`, `latency`, `alerts`), a cluster, or a service by name "
             "(its start is enough)",
             MOVE, opens="PromptScreen"),
