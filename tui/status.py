@@ -323,7 +323,8 @@ def run_status(settings: Settings, *, as_json: bool, timeout: float) -> int:
         document = fleet_document(state, problems, datetime.now(timezone.utc))
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        print_table(state)
+        if problems != [NOTHING_CONFIGURED]:  # empty tables would only push the how-to off the screen
+            print_table(state)
         for problem in problems:
             if problem == NOTHING_CONFIGURED:
                 print(f"mlops-tui: {how_to_start()}", file=sys.stderr)

@@ -173,7 +173,8 @@ def test_status_with_nothing_configured_exits_non_zero_and_says_how_to_start(mon
 
     monkeypatch.setattr(sources, "build_fleet", lambda settings: Fleet())  # no source built
     assert run_status(Settings(), as_json=False, timeout=5) != 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == ""  # no empty tables above the how-to
     assert "nothing configured: no kubeconfig, no Swarm, no Prometheus" in err
     assert "--swarm" in err and "mlops-tui --demo" in err
 
