@@ -299,7 +299,9 @@ class MlopsApp(App[None]):
                 pane.show(message.state, message.delta)
             if message.delta.health:
                 self.query_one(StatusBar).show(message.state)
-            if self.compact:  # the tabs are shown only in the compact layout
+            delta = message.delta
+            # The tabs are shown only in the compact layout; latency alone never changes a badge.
+            if self.compact and (delta.services or delta.removed or delta.alerts or delta.gpus or delta.health):
                 self.query_one(PaneTabs).show_state(message.state)
         after = self._selected_service()
         # The footer greys out keys the selected service cannot do; redraw it only when that changes
