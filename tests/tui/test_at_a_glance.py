@@ -256,3 +256,13 @@ async def test_at_80_columns_the_key_line_keeps_the_words_of_the_keys_used_most(
         assert len(line) <= 80, line
         for words in ("? Help", "q Quit", "/ Filter", ": Jump", "s Scale", "R Roll"):
             assert words in line, line
+
+
+async def test_at_80x24_help_gives_each_explanation_the_width_beside_its_key():
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        await pilot.pause()
+        # The scale row reads on one line from its key: no column of names squeezes it.
+        assert re.search(r"s\s+scale: a replica count from 0 to the cap", visible_text(app)), visible_text(app)

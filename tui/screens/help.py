@@ -17,6 +17,10 @@ from textual.widgets import Static
 from mlops_tui.tui.commands import COMMANDS, GROUPS
 
 
+NAMED_WIDTH = 100
+"""From this many columns, the help lists each command's name beside its key."""
+
+
 def help_rows(key_display: Callable[[str], str]) -> list[tuple[str, str, str, str]]:
     """(group, key as it is bound now (`key_display(command id)`), description, explanation) for every
     command, by group; the explanation ends with the command's name under `[keys]`, for rebinding it."""
@@ -45,17 +49,22 @@ class HelpScreen(ModalScreen[None]):
         rows = self.rows
         key_width = max(len(key) for _group, key, _description, _explanation in rows)
         name_width = max(len(description) for _group, _key, description, _explanation in rows)
+        # At 80 columns the command's name column would leave the explanation a third of the width; the
+        # explanation starts with what the command does anyway.
+        named = self.app.size.width >= NAMED_WIDTH
         tables = []
         for group in GROUPS:
             # One table per group, with the same column widths: the keys line up down the screen.
             table = Table(box=None, show_header=False, expand=False, pad_edge=False, title=group,
                           title_justify="left", title_style="bold")
             table.add_column("Key", no_wrap=True, min_width=key_width + 3)
-            table.add_column("Command", no_wrap=True, min_width=name_width + 1)
+            if named:
+                table.add_column("Command", no_wrap=True, min_width=name_width + 1)
             table.add_column("What it does")
             for row_group, key, description, explanation in rows:
                 if row_group == group:
-                    table.add_row(Text(f"  {key}"), Text(description), Text(explanation))
+                    cells = (Text(f"  {key}"), Text(description), Text(explanation))
+                    table.add_row(*(cells if named else (cells[0], cells[2])))
             tables.append(table)
         with VerticalScroll(id="help-body"):
             yield Static(Text("mlops-tui: keys\n", style="bold"))
