@@ -9,11 +9,16 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from rich.text import Text
+from textual.timer import Timer
 from textual.widgets import Static
 
-from mlops_tui.backends.model import AlertState, Severity
+from mlops_tui.backends.model import Alert, AlertState, ServiceKey, Severity
 from mlops_tui.backends.state import FleetState
 from mlops_tui.tui.format import row_state, trouble_rank
+
+
+BADGE_INTERVAL = 1.0
+"""Seconds between two countings of the badges (the latest state is always counted in the end)."""
 
 
 class Badge(NamedTuple):
@@ -26,7 +31,11 @@ def badges(state: FleetState) -> dict[str, tuple[Badge, ...]]:
     """Each pane's badges, worst first; a pane with nothing wrong has none. A service counts when its
     row says ✖ or ▲ (`trouble_rank` 0 or 1), as the services pane ranks it; stale data (◌) is the
     status bar's to say."""
-    ranks = [trouble_rank(row_state(service, state.alerts_for(key), state.health.get(key.cluster))[0])
+    firing_on: dict[ServiceKey, list[Alert]] = {}
+    for alert in state.alerts:
+        if alert.service is not None:
+            firing_on.setdefault(alert.service, []).append(alert)
+    ranks = [trouble_rank(row_state(service, firing_on.get(key, ()), state.health.get(key.cluster))[0])
              for key, service in state.services.items()]
     down = sum(1 for rank in ranks if rank == 0)
     degraded = sum(1 for rank in ranks if rank == 1)
@@ -57,13 +66,30 @@ class PaneTabs(Static):
         self._views: tuple[str, ...] = ()
         self._active = ""
         self._hint = ""
+        self._latest = FleetState()
+        self._counted: FleetState | None = None
+        self._timer: Timer | None = None
 
     def show_tabs(self, views: tuple[str, ...], active: str, hint: str) -> None:
         self._views, self._active, self._hint = views, active, hint
         self._draw()
 
     def show_state(self, state: FleetState) -> None:
-        fresh = badges(state)
+        """Badges from `state`, at most once per `BADGE_INTERVAL`: counting folds every row's state
+        (~40 ms for 5,000 services on a loaded machine), and under churn updates come 10 times a second."""
+        self._latest = state
+        if self._timer is None:
+            self._count()
+            self._timer = self.set_timer(BADGE_INTERVAL, self._count_latest)
+
+    def _count_latest(self) -> None:
+        self._timer = None
+        if self._latest is not self._counted:
+            self.show_state(self._latest)
+
+    def _count(self) -> None:
+        self._counted = self._latest
+        fresh = badges(self._latest)
         if fresh != self._badges:
             self._badges = fresh
             self._draw()
