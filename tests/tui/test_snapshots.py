@@ -36,6 +36,8 @@ def test_dashboard_at_80x24(snap_compare):
         from tests.tui.conftest import until
 
         await until(pilot, lambda: app.query_one(ServicesPane).row_count == 5)
+        # The tabs' badges are counted at most once a second (tui/pane_tabs.py): wait for this fleet's.
+        await until(pilot, lambda: "NotReady" in str(app.query_one("#pane-tabs").render()))
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
