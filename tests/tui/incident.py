@@ -76,4 +76,6 @@ async def settle_on_incident(pilot) -> None:
     # the one healthy service last.
     table = app.query_one(ServicesPane)
     await until(pilot, lambda: [k.rsplit("\x1f", 1)[-1] for k in table.shown_keys] == TROUBLE_FIRST, timeout=10)
+    if app.compact:  # the tabs' badges are counted at most once a second (tui/pane_tabs.py)
+        await until(pilot, lambda: "▲4 firing" in str(app.query_one("#pane-tabs").render()))
     await pilot.pause(0.2)
