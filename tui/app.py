@@ -27,13 +27,22 @@ from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
 from mlops_tui.tui.config import Settings
-from mlops_tui.tui.format import plain
+from mlops_tui.tui.format import plain, service_matches
 from mlops_tui.tui.keyed_table import KeyedTable
 from mlops_tui.tui.keygate import KeyGate
 from mlops_tui.tui.keyline import KeyLine
-from mlops_tui.tui.messages import FleetFailed, FleetUpdated, VerificationCrashed, VerificationDone, VerificationLine
+from mlops_tui.tui.messages import (
+    FleetFailed,
+    FleetUpdated,
+    NothingConfigured,
+    VerificationCrashed,
+    VerificationDone,
+    VerificationLine,
+)
+from mlops_tui.tui.pane_tabs import PaneTabs
 from mlops_tui.tui.panes import PANES, AlertsPane, GpuPane, LatencyPane, ServicesPane
 from mlops_tui.tui.panes.base import PaneMixin, SemanticStyles
+from mlops_tui.tui.panes.services import row_key
 from mlops_tui.tui.refusals import readonly_refusal, refusal
 from mlops_tui.tui.statusbar import StatusBar
 
@@ -100,7 +109,7 @@ class MlopsApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self._clock, readonly=self.settings.readonly, demo=self.settings.demo)
-        yield Static(id="pane-tabs")
+        yield PaneTabs()
         # The services pane starts active: composed with its classes, so that mounting does not
         # restyle the screen once more (bench/startup.py).
         with Container(id="panes"):
@@ -149,6 +158,8 @@ class MlopsApp(App[None]):
 
         fleet.subscribe(publish)
         self.fleet = fleet
+        if not fleet.backends:
+            self.post_message(NothingConfigured())
         fleet.start()
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
@@ -288,6 +299,10 @@ class MlopsApp(App[None]):
                 pane.show(message.state, message.delta)
             if message.delta.health:
                 self.query_one(StatusBar).show(message.state)
+            delta = message.delta
+            # The tabs are shown only in the compact layout; latency alone never changes a badge.
+            if self.compact and (delta.services or delta.removed or delta.alerts or delta.gpus or delta.health):
+                self.query_one(PaneTabs).show_state(message.state)
         after = self._selected_service()
         # The footer greys out keys the selected service cannot do; redraw it only when that changes
         # (redrawing it on every update would cost bytes over SSH for nothing).
@@ -303,8 +318,18 @@ class MlopsApp(App[None]):
     def on_fleet_failed(self, message: FleetFailed) -> None:
         self.notify(message.error, title="Cannot start", severity="error", timeout=30)
 
+    def on_nothing_configured(self, _message: NothingConfigured) -> None:
+        """No source at all: say so, and how to start, rather than "starting" forever."""
+        from mlops_tui.tui.empty import how_to_start
+
+        self.query_one(StatusBar).show_nothing_configured()
+        self.mount(Static(Text(how_to_start()), id="nothing-configured"), before="#panes")
+
     def on_services_pane_selected(self, message: ServicesPane.Selected) -> None:
-        self.query_one(LatencyPane).select(message.key)
+        latency = self.query(LatencyPane)
+        if not latency:
+            return  # the app is closing: the selection has nowhere to go
+        latency.first().select(message.key)
         self.refresh_bindings()
 
     def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
@@ -341,14 +366,15 @@ class MlopsApp(App[None]):
         self.compact = compact
         self.screen.set_class(compact, "-compact")
         self._show_active_pane()
+        if compact:
+            self.query_one(PaneTabs).show_state(self.state)
 
     def _show_active_pane(self) -> None:
         for pane in self._panes():
             pane.set_class(pane.pane_id == self.active_pane, "-active")
         for column, members in (("#left", ("services", "gpus")), ("#right", ("latency", "alerts"))):
             self.query_one(column).set_class(self.active_pane in members, "-active")
-        tabs = "  ".join(f"▸{name}◂" if name == self.active_pane else f" {name} " for name in VIEWS)
-        self.query_one("#pane-tabs", Static).update(Text(f"{tabs}   {BY_ID['next_pane'].key}: next pane"))
+        self.query_one(PaneTabs).show_tabs(VIEWS, self.active_pane, f"{self.key_display('next_pane')}: next pane")
 
     def focus_pane(self, name: str) -> None:
         self.active_pane = name
@@ -387,8 +413,10 @@ class MlopsApp(App[None]):
         self.query_one("#filter", Input).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self.query_one(ServicesPane).set_filter(event.value)
+        # Setting the field's value (esc, a `:` jump) posts this too, and it can arrive as the app closes.
+        panes = self.query(ServicesPane)
+        if event.input.id == "filter" and panes:
+            panes.first().set_filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -406,37 +434,50 @@ class MlopsApp(App[None]):
             self.focus_pane("services")
 
     def action_jump(self) -> None:
+        from mlops_tui.tui.jump import clusters
         from mlops_tui.tui.screens.prompt import PromptScreen
 
-        clusters = sorted({k.cluster for k in self.state.services} | set(self.state.health))
+        cluster_names = clusters(self.state.health, self.state.services)
+        names = sorted({key.name for key in self.state.services})
         self.push_screen(
-            PromptScreen(":  jump to a view or a cluster", [*VIEWS, *clusters],
-                         "services, gpus, latency, alerts, or a cluster"),
+            PromptScreen(":  jump to a view, a cluster or a service", [*VIEWS, *cluster_names, *names],
+                         "a view, a cluster, or a service's name (its start is enough)",
+                         shown=[*VIEWS, *cluster_names]),
             self._jump_to,
         )
 
-    def _jump_to(self, target: str | None) -> None:
-        if not target:
+    def _jump_to(self, typed: str | None) -> None:
+        from mlops_tui.tui.jump import clusters, resolve
+
+        if not typed:
             return
-        view = target.lower()
-        if view in VIEWS:
-            self.focus_pane(view)
-            return
-        clusters = {k.cluster for k in self.state.services} | set(self.state.health)
-        if target in clusters:
-            self.query_one("#filter-bar").display = True
-            self.query_one("#filter", Input).value = target
-            self.query_one(ServicesPane).set_filter(target)
+        jump = resolve(typed, VIEWS, clusters(self.state.health, self.state.services), self.state.services)
+        if jump is None:
+            self.notify(plain(f"no view, cluster or service called {typed!r}"), severity="warning")
+        elif jump.kind == "view":
+            self.focus_pane(jump.target)
+        elif jump.kind == "cluster":
+            self._set_filter(jump.target)
+        else:
+            assert jump.service is not None
+            services = self.query_one(ServicesPane)
+            if services.filter_text and not service_matches(self.state.services[jump.service], services.filter_text):
+                self._set_filter("")  # the filter hides it: the operator asked for this service
+            services.move_cursor_to_key(row_key(jump.service))
             self.focus_pane("services")
-            return
-        self.notify(f"no view or cluster called {target!r}", severity="warning")
+
+    def _set_filter(self, text: str) -> None:
+        self.query_one("#filter-bar").display = bool(text)
+        self.query_one("#filter", Input).value = text
+        self.query_one(ServicesPane).set_filter(text)
+        self.focus_pane("services")
 
     # -- help, themes, palette ------------------------------------------------------------------
 
     def action_help(self) -> None:
         from mlops_tui.tui.screens.help import HelpScreen, help_rows
 
-        self.push_screen(HelpScreen(help_rows(self.key_display), details_key=self.key_display("details")))
+        self.push_screen(HelpScreen(help_rows(self.key_display), self.key_display))
 
     def action_cycle_theme(self) -> None:
         names = [textual_name(n) for n in THEME_NAMES]

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 if TYPE_CHECKING:
     from textual.binding import BindingType
 
-ACT = "Actions (on the selected service or alert)"
-MOVE = "Move around"
-APP = "The app"
-GROUPS = (ACT, MOVE, APP)
-"""The order the help screen and the README list the groups in."""
+MOVE = "Navigate"
+ACT = "Act (on the selected service or alert)"
+APP = "Views and the app"
+GROUPS = (MOVE, ACT, APP)
+"""By purpose, in the order the help screen and the README list them: find it, act on it, the rest."""
 
 
 class Command(NamedTuple):
@@ -52,8 +52,6 @@ class Command(NamedTuple):
     """The screen the key opens (its class name), where it opens one."""
     shown: bool = True
     """Listed in the key line (the help screen and the palette list every command)."""
-    named_when_narrow: bool = False
-    """Keeps its description on a terminal too narrow for the others' (the operator must find it)."""
     rebindable: bool = True
     """Can be rebound under `[keys]`. Tab, shift+tab and esc also move between a dialog's fields and
     close it: rebinding them would leave dialogs without a way out."""
@@ -101,30 +99,31 @@ COMMANDS: tuple[Command, ...] = (
     Command("details", "enter", "Details",
             "service details: replicas/tasks with node, state and GPUs, revisions, events, latency chart, alerts",
             MOVE, shown=False, opens="ServiceDetailScreen"),
-    Command("jump", ":", "Jump to view/cluster",
-            "jump to a view (`services`, `gpus`, `latency`, `alerts`) or a cluster",
+    Command("jump", ":", "Jump",
+            "jump to a view (`services`, `gpus`, `latency`, `alerts`), a cluster, or a service by name "
+            "(its start is enough)",
             MOVE, opens="PromptScreen"),
     Command("filter", "/", "Filter",
             "filter services by name, namespace, cluster, or `label=value`; `esc` clears",
             MOVE),
     Command("help", "?", "Help",
             "help: every command and its key",
-            APP, named_when_narrow=True, opens="HelpScreen"),
+            APP, opens="HelpScreen"),
     Command("theme", "t", "Next theme",
             "next theme (dark, light, high-contrast)",
             APP, action="cycle_theme", shown=False),
     Command("next_pane", "tab", "Next pane",
-            "next pane (at 80×24 the focused pane fills the screen)",
-            MOVE, shown=False, rebindable=False, priority=True),
+            "next pane (at 80×24 the focused pane fills the screen; its tab's badges say what is wrong in each)",
+            APP, shown=False, rebindable=False, priority=True),
     Command("previous_pane", "shift+tab", "Previous pane",
             "previous pane",
-            MOVE, shown=False, rebindable=False, priority=True),
+            APP, shown=False, rebindable=False, priority=True),
     Command("back", "escape", "Back / clear filter",
             "clear the filter (on any other screen, esc closes it)",
             MOVE, shown=False, rebindable=False, in_palette=False),
     Command("quit", "q", "Quit",
             "quit (an action still verifying is audited as applied, not verified)",
-            APP, named_when_narrow=True, in_palette=False),
+            APP, in_palette=False),
     # Textual's own palette key, declared here so that help, the README and `[keys]` treat it like the others.
     Command("palette", "ctrl+p", "palette",
             "command palette: every command, searchable",

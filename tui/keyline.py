@@ -14,7 +14,7 @@ from textual import events
 from textual.screen import Screen
 from textual.widgets import Static
 
-from mlops_tui.tui.commands import BY_ACTION, COMMANDS
+from mlops_tui.tui.commands import COMMANDS
 
 ORDER = {command.action_name: index for index, command in enumerate(COMMANDS)}
 """Where each command's key stands in the line: the command table's order (other screens' keys last)."""
@@ -43,15 +43,24 @@ class KeyLine(Static):
 
     def line(self) -> Text:
         """Every key with its description. Narrower than that (80 columns over SSH): descriptions
-        cut to their first word; narrower still: bare keys, except help and quit, which the operator
-        must always be able to find (`named_when_narrow` in tui/commands.py)."""
+        cut to their first word, then the words of the least used keys dropped one by one
+        (`WORDS_KEPT_LONGEST`), so that the keys an operator reaches for most keep their names."""
         items = self._items()
-        for level in ("full", "first word", "bare keys"):
-            line = Text(" ").join(self._key_text(key, _shorten(action, description, level), enabled, press)
-                                  for action, key, description, enabled, press in items)
-            if not self.size.width or line.cell_len <= self.size.width:
-                break
+        width = self.size.width
+        line = self._join(items, lambda action, description: description)
+        if not width or line.cell_len <= width:
+            return line
+        dropped: set[str] = set()
+        for action in [*_drop_order(item[0] for item in items), None]:
+            line = self._join(items, lambda a, d: "" if a in dropped else d.split(" ")[0])
+            if line.cell_len <= width or action is None:
+                return line
+            dropped.add(action)
         return line
+
+    def _join(self, items: list[tuple[str, str, str, bool, str]], describe) -> Text:
+        return Text(" ").join(self._key_text(key, describe(action, description), enabled, press)
+                              for action, key, description, enabled, press in items)
 
     def _items(self) -> list[tuple[str, str, str, bool, str]]:
         """(action, key display, description, enabled, key to press), once per action, in table order."""
@@ -85,10 +94,13 @@ class KeyLine(Static):
             self.app.simulate_key(key)
 
 
-def _shorten(action: str, description: str, level: str) -> str:
-    if level == "full":
-        return description
-    command = BY_ACTION.get(action)
-    if level == "first word" or (command is not None and command.named_when_narrow):
-        return description.split(" ")[0]
-    return ""
+WORDS_KEPT_LONGEST = ("help", "quit", "filter", "jump", "scale", "rollback", "canary", "restart", "silence",
+                      "update_image", "bluegreen", "command_palette")
+"""Actions whose word stays longest on a narrow key line, most needed first: help and quit (the way to
+everything else and the way out), then the keys reached for most in an incident."""
+
+
+def _drop_order(actions) -> list[str]:
+    """The order in which the key line drops words: keys not listed first, then the least needed."""
+    rank = {action: index for index, action in enumerate(WORDS_KEPT_LONGEST)}
+    return sorted(actions, key=lambda action: -rank.get(action, len(rank)))

@@ -25,6 +25,11 @@ class FleetFailed(Message):
 
 
 @dataclass
+class NothingConfigured(Message):
+    """The settings name no source at all (no kubeconfig, no Swarm, no Prometheus)."""
+
+
+@dataclass
 class VerificationLine(Message):
     """The Fleet reported progress on an applied action (from the verification thread)."""
 

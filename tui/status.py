@@ -28,6 +28,7 @@ from mlops_tui.backends.model import (
 )
 from mlops_tui.backends.state import FleetState
 from mlops_tui.tui.config import Settings
+from mlops_tui.tui.empty import NOTHING_CONFIGURED, how_to_start
 from mlops_tui.tui.format import age, plain, requests_text, row_state
 
 
@@ -220,7 +221,9 @@ def unreadable(state: FleetState, names) -> list[str]:
         if health is None or health.state is HealthState.CONNECTING:
             problems.append(f"{name}: no answer in time")
         elif health.state in (HealthState.ERROR, HealthState.STALE):
-            problems.append(f"{name}: {health.state.value}: {health.error or 'unreachable'}")
+            # Name the address: the operator checks it first, and the error alone rarely says it.
+            where = f" ({health.endpoint})" if health.endpoint and health.endpoint not in health.error else ""
+            problems.append(f"{name}: {health.state.value}: {health.error or 'unreachable'}{where}")
     return problems
 
 
@@ -305,6 +308,9 @@ def collect(settings: Settings, timeout: float) -> tuple[FleetState, list[str]]:
     fleet = collector.fleet
     if fleet is None:  # still setting up its sources at the deadline
         return FleetState(), [f"no source answered within {timeout:g}s (still connecting)"]
+    if not fleet.backends:
+        fleet.stop()
+        return FleetState(), [NOTHING_CONFIGURED]
     fleet.flush()
     state = collector.state if finished and collector.state is not None else fleet.state
     problems = unreadable(state, fleet.backends)
@@ -322,7 +328,11 @@ def run_status(settings: Settings, *, as_json: bool, timeout: float) -> int:
         document = fleet_document(state, problems, datetime.now(timezone.utc))
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        print_table(state)
+        if problems != [NOTHING_CONFIGURED]:  # empty tables would only push the how-to off the screen
+            print_table(state)
         for problem in problems:
-            print(f"mlops-tui: cannot read {plain(problem)}", file=sys.stderr)
+            if problem == NOTHING_CONFIGURED:
+                print(f"mlops-tui: {how_to_start()}", file=sys.stderr)
+            else:
+                print(f"mlops-tui: cannot read {plain(problem)}", file=sys.stderr)
     return 1 if problems else 0

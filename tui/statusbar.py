@@ -1,4 +1,9 @@
-"""The status line: every source's health (connected, stale for N s, error) and the mode badges."""
+"""The status line: every source's health (connected, stale for N s, error) and the mode badges.
+
+The line is one row; with many sources it does not fit 80 columns. It is shortened step by step,
+and a source in trouble is never the one that disappears: healthy sources are summarised first
+(`+3 ●`), then the trouble loses its detail, and only then are the last ones counted (`+2 ✖`).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,31 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from mlops_tui.backends.model import HealthState
+from mlops_tui.backends.model import ClusterHealth, HealthState
 from mlops_tui.backends.state import FleetDelta, FleetState
-from mlops_tui.tui.format import health_text
+from mlops_tui.tui.empty import NOTHING_CONFIGURED, SHORT_HINT
+from mlops_tui.tui.format import HEALTH_GLYPH, health_text, plain
 from mlops_tui.tui.panes.base import PaneMixin
+
+TROUBLE_ORDER = {HealthState.ERROR: 0, HealthState.STALE: 1, HealthState.CONNECTING: 2, HealthState.CONNECTED: 3}
+"""Trouble first: what is cut from the right is what matters least."""
+
+LEVELS = ("full", "healthy summarised", "trouble without detail", "trouble by name", "trouble counted")
+"""The line's forms, longest first: the first that fits is shown."""
+
+
+def source_text(health: ClusterHealth, now: datetime) -> tuple[str, str]:
+    """A source's health, naming where it is (its URL) when it cannot be read: the operator checks
+    that address first, and an error message alone rarely says it."""
+    text, semantic = health_text(health, now)
+    if (health.state in (HealthState.ERROR, HealthState.STALE) and health.endpoint
+            and health.endpoint not in health.error):
+        text += plain(f" ({health.endpoint})")
+    return text, semantic
+
+
+def in_trouble(health: ClusterHealth) -> bool:
+    return health.state in (HealthState.ERROR, HealthState.STALE)
 
 
 class StatusBar(PaneMixin, Static):
@@ -24,6 +50,8 @@ class StatusBar(PaneMixin, Static):
         self._clock = clock
         self.readonly = readonly
         self.demo = demo
+        self.nothing_configured = False
+        """The settings name no source at all: the line says so instead of waiting forever."""
         self._state = FleetState()
 
     def on_mount(self) -> None:
@@ -31,9 +59,16 @@ class StatusBar(PaneMixin, Static):
         self.set_interval(1.0, self._tick)
         self._render_line()
 
+    def on_resize(self) -> None:
+        self._render_line()
+
     def show(self, state: FleetState, delta: FleetDelta | None = None) -> None:
         """`delta` is not needed: the line is short and always drawn whole."""
         self._state = state
+        self._render_line()
+
+    def show_nothing_configured(self) -> None:
+        self.nothing_configured = True
         self._render_line()
 
     def _tick(self) -> None:
@@ -41,17 +76,67 @@ class StatusBar(PaneMixin, Static):
             self._render_line()
 
     def _render_line(self) -> None:
+        width = self.content_size.width
+        for level in LEVELS:
+            line = self.line(level)
+            if not width or line.cell_len <= width:
+                break
+        self.update(line)
+
+    def line(self, level: str = "full") -> Text:
+        """The line in one of its forms (`LEVELS`)."""
         now = self._clock()
+        full = level == "full"
         parts: list[Text] = []
         if self.demo:
-            parts.append(Text(" DEMO: simulated fleet ", style=self.get_component_rich_style("status--demo")))
+            parts.append(Text(" DEMO: simulated fleet " if full else " DEMO ",
+                              style=self.get_component_rich_style("status--demo")))
         if self.readonly:
             parts.append(Text(" READ-ONLY ", style=self.get_component_rich_style("status--readonly")))
-        if not self._state.health:
+        if self.nothing_configured and not self._state.health:
+            parts.append(Text(f"✖ {NOTHING_CONFIGURED}; {SHORT_HINT}" if full else f"✖ {SHORT_HINT}",
+                              style=self.style_for("down")))
+        elif not self._state.health:
             parts.append(Text("◌ starting: no source connected yet"))
-        # Trouble first: on a narrow terminal the line is cut on the right, so healthy sources go last.
-        order = {HealthState.ERROR: 0, HealthState.STALE: 1, HealthState.CONNECTING: 2, HealthState.CONNECTED: 3}
-        for health in sorted(self._state.health.values(), key=lambda h: (order[h.state], h.source)):
-            text, semantic = health_text(health, now)
-            parts.append(Text(text, style=self.style_for(semantic)))
-        self.update(Text("  ").join(parts))
+        sources = sorted(self._state.health.values(), key=lambda h: (TROUBLE_ORDER[h.state], h.source))
+        shown = sources if full else [h for h in sources if h.state is not HealthState.CONNECTED]
+        healthy = [] if full else self._summary([h for h in sources if h not in shown])
+        if level == "trouble counted":
+            # Narrower than every troubled name: as many as fit by name, the others counted by glyph.
+            parts += self._counted(shown, [*parts, *healthy])
+        else:
+            parts += [self._source_part(health, now, level) for health in shown]
+        return Text("  ").join([*parts, *healthy])
+
+    def _source_part(self, health: ClusterHealth, now: datetime, level: str) -> Text:
+        text, semantic = source_text(health, now)
+        glyph, word, _semantic = HEALTH_GLYPH[health.state]
+        if level == "trouble without detail":
+            text = plain(f"{glyph} {health.source} {word}")
+        elif level in ("trouble by name", "trouble counted"):
+            text = plain(f"{glyph} {health.source}")
+        return Text(text, style=self.style_for(semantic))
+
+    def _counted(self, sources: list[ClusterHealth], others: list[Text]) -> list[Text]:
+        """`sources` by name while they fit beside `others`, then the rest as `+N ✖`."""
+        width = self.content_size.width
+        used = sum(p.cell_len + 2 for p in others)
+        parts: list[Text] = []
+        for index, health in enumerate(sources):
+            part = self._source_part(health, self._clock(), "trouble counted")
+            rest = self._summary(sources[index + 1:])
+            need = part.cell_len + 2 + sum(r.cell_len + 2 for r in rest)
+            if used + need > width:
+                return parts + self._summary(sources[index:])
+            parts.append(part)
+            used += part.cell_len + 2
+        return parts
+
+    def _summary(self, sources: list[ClusterHealth]) -> list[Text]:
+        """`+N glyph` per state, worst first: how many sources are not named, never none of them."""
+        parts = []
+        for state in sorted({h.state for h in sources}, key=TROUBLE_ORDER.__getitem__):
+            glyph, _word, semantic = HEALTH_GLYPH[state]
+            count = sum(1 for h in sources if h.state is state)
+            parts.append(Text(f"+{count} {glyph}", style=self.style_for(semantic)))
+        return parts

@@ -36,6 +36,19 @@ def test_dashboard_at_80x24(snap_compare):
         from tests.tui.conftest import until
 
         await until(pilot, lambda: app.query_one(ServicesPane).row_count == 5)
+        # The tabs' badges are counted at most once a second (tui/pane_tabs.py): wait for this fleet's.
+        await until(pilot, lambda: "NotReady" in str(app.query_one("#pane-tabs").render()))
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=lambda size: f"{size[0]}x{size[1]}")
+def test_the_incident_at_each_size(snap_compare, size):
+    """The demo's incident (tests/tui/incident.py): four HighInferenceLatency alerts on their rows,
+    trouble first, a GPU node NotReady, GPUs pending, a Swarm update paused; at 80×24 the pane tabs'
+    badges say what is behind the panes not shown."""
+    from tests.tui.incident import incident_app, settle_on_incident
+
+    app, _kube, _swarm = incident_app()
+    assert snap_compare(app, terminal_size=size, run_before=settle_on_incident)

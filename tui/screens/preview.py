@@ -62,10 +62,10 @@ class PreviewScreen(OnceModalScreen[Decision]):
 
     def compose(self) -> ComposeResult:
         plan = self.plan
-        with VerticalScroll(classes="dialog", id="preview"):
-            yield Static(literal(describe_plan_header(plan)), classes="dialog-title")
-            if self.note:
-                yield Static(literal(self.note), classes="dialog-message -warning")
+        # The title, the before → after table and the confirmation stay on screen (at 80×24 too);
+        # warnings and the exact calls, which can run long, scroll between them.
+        with Vertical(classes="dialog", id="preview"):
+            yield Static(literal(describe_plan_header(plan)), classes="dialog-title", id="preview-title")
             changes = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
             changes.add_column("field")
             changes.add_column("before")
@@ -75,18 +75,21 @@ class PreviewScreen(OnceModalScreen[Decision]):
                 changes.add_row(literal(field), literal(plan.before.get(field, "-")), Text("→"),
                                 literal(plan.after.get(field, "-")))
             yield Static(changes, id="preview-changes")
-            for warning in plan.warnings:
-                glyph = "✖ BLOCKED:" if warning.blocking else "▲"
-                yield Static(literal(f"{glyph} {warning.text}"), classes="preview-warning " +
-                             ("-blocking" if warning.blocking else ""))
-            calls = [f"{m.method} {m.path}" + (f"  ({m.summary})" if m.summary else "") for m in plan.mutations]
-            yield Static(literal_lines(["Calls:", *calls] if calls else ["No call: nothing would change."]),
-                         id="preview-calls")
+            with VerticalScroll(id="preview-details"):
+                if self.note:
+                    yield Static(literal(self.note), classes="dialog-message -warning")
+                for warning in plan.warnings:
+                    glyph = "✖ BLOCKED:" if warning.blocking else "▲"
+                    yield Static(literal(f"{glyph} {warning.text}"), classes="preview-warning " +
+                                 ("-blocking" if warning.blocking else ""))
+                calls = [f"{m.method} {m.path}" + (f"  ({m.summary})" if m.summary else "") for m in plan.mutations]
+                yield Static(literal_lines(["Calls:", *calls] if calls else ["No call: nothing would change."]),
+                             id="preview-calls")
             if plan.confirm_text:
                 yield Static(literal(f"Type {plan.confirm_text!r} to confirm:"))
                 yield Input(id="confirm-text")
             yield Static("", id="preview-ignored", classes="dialog-message -warning")
-            yield Static(Text(self._hint()), classes="dialog-hint")
+            yield Static(Text(self._hint()), classes="dialog-hint", id="preview-hint")
 
     def _hint(self) -> str:
         parts = []

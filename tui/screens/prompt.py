@@ -11,16 +11,21 @@ from textual.containers import Vertical
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
+from mlops_tui.tui.format import literal
 from mlops_tui.tui.screens.modal import OnceModalScreen
 
 
 class PromptScreen(OnceModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
-    def __init__(self, title: str, choices: Sequence[str] = (), placeholder: str = "") -> None:
+    def __init__(self, title: str, choices: Sequence[str] = (), placeholder: str = "",
+                 shown: Sequence[str] | None = None) -> None:
+        """`choices` complete what is typed; `shown` (default: all of them) are listed under the field
+        (a fleet's thousand service names would not fit)."""
         super().__init__()
         self._title = title
         self._choices = list(choices)
+        self._shown = self._choices if shown is None else list(shown)
         self._placeholder = placeholder
 
     def compose(self) -> ComposeResult:
@@ -31,8 +36,8 @@ class PromptScreen(OnceModalScreen[str | None]):
                 suggester=SuggestFromList(self._choices, case_sensitive=False) if self._choices else None,
                 id="prompt-input",
             )
-            if self._choices:
-                yield Static(Text("  ".join(self._choices)), id="prompt-choices")
+            if self._shown:
+                yield Static(literal("  ".join(self._shown)), id="prompt-choices")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
