@@ -26,7 +26,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -48,7 +48,7 @@ HEADER_HEIGHT = 1
 CELL_PADDING = 1
 """Blank cells either side of each column's text."""
 
-SORT_MARKS = {False: " ▲", True: " ▼"}
+SORT_MARKS = {False: "▲", True: "▼"}
 """After the sorted column's label: ascending, descending."""
 
 
@@ -449,6 +449,8 @@ class KeyedTable(ScrollView, can_focus=True):
         if fitted_to == self._fitted_to:
             return False
         self._fitted_to = fitted_to
+        self._header_line_cache = None  # the sort mark may have moved even where no width did
+        self.refresh(Region(0, 0, self.size.width, HEADER_HEIGHT))
         columns = self._table_columns
         widths = list(natural)
         shown = list(range(len(columns)))
