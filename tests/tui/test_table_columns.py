@@ -234,3 +234,18 @@ async def test_shift_and_a_columns_letter_reorder_the_services_and_the_cursor_st
         await until(pilot, lambda: names(app) == trouble_first and "STATE▼" in header())
         assert selected_name(app) == "property-price-predictor"
         assert table.shown_keys[table.cursor_row or 0].endswith("property-price-predictor")
+
+
+async def test_with_more_services_than_lines_the_scrollbar_takes_its_room_from_the_columns():
+    """The vertical scrollbar comes with the 20th service, not with a resize: the columns give it
+    its two cells at once rather than the table scrolling sideways."""
+    app, backend = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.fleet is not None and len(names(app)) == 5)
+        table = app.query_one(ServicesPane)
+        for i in range(30):
+            backend.upsert(service(f"batch-scorer-{i:02d}"))
+        app.fleet.flush()
+        await until(pilot, lambda: len(names(app)) == 35 and table.show_vertical_scrollbar)
+        await until(pilot, lambda: table.max_scroll_x == 0 and aligned(table))
+        assert table.virtual_size.width <= table.scrollable_content_region.width
