@@ -164,7 +164,7 @@ class KeyedTable(ScrollView, can_focus=True):
 
         key: str
 
-    def __init__(self, columns: Sequence[Sequence], *, sort_key: SortKey | None = None, **kwargs) -> None:
+    def __init__(self, columns: Sequence[Sequence | Column], *, sort_key: SortKey | None = None, **kwargs) -> None:
         """`columns`: (key, label) or (key, label, fixed width), or `Column`s. `sort_key`: see `order_by`."""
         super().__init__(**kwargs)
         self._table_columns = [c if isinstance(c, Column) else Column.of(c) for c in columns]

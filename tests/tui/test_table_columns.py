@@ -17,6 +17,7 @@ from mlops_tui.backends.model import Canary, Platform, ServiceKind
 from mlops_tui.tui.format import DECISION_COLUMNS, SERVICE_COLUMN, SERVICE_COLUMNS
 from mlops_tui.tui.keyed_table import Column, KeyedTable
 from mlops_tui.tui.panes import ServicesPane
+from mlops_tui.tui.panes.services import row_key
 from tests.fakes import InMemoryBackend, service
 from tests.tui.conftest import make_app, seed_fleet, until
 from tests.tui.keys import burst
@@ -87,8 +88,7 @@ async def test_the_48_column_canary_cell_is_cut_with_an_ellipsis_and_is_whole_in
         assert "20% →" in row and "…" in row and LONG_CANARY not in row
         assert table.column_widths[SERVICE_COLUMN["canary"]] < len(LONG_CANARY)
         # The cell itself is kept whole (the detail screen shows it).
-        key = next(k for k in table.shown_keys if "property-price-predictor" in k)
-        assert table.cells(key)[SERVICE_COLUMN["canary"]].plain == LONG_CANARY
+        assert table.cells(row_key(predictor))[SERVICE_COLUMN["canary"]].plain == LONG_CANARY
         # Wide mode: every column, each at its full width; the table scrolls sideways to them.
         burst(app, "ctrl+w")
         await until(pilot, lambda: table.wide and len(table.shown_columns) == len(SERVICE_COLUMNS))

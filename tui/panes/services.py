@@ -23,7 +23,6 @@ from mlops_tui.tui.format import (
 from mlops_tui.tui.keyed_table import Column, Descending, KeyedTable
 from mlops_tui.tui.panes.base import PaneMixin
 
-
 FLOORS = {"state": 10, "name": 20, "canary": 6}
 """How narrow a decision column is elided to before the others give way: NAME keeps the most, STATE
 its words ("▲ degraded"), CANARY its weight; at 80 columns, scrollbar included, they all fit."""
