@@ -94,6 +94,8 @@ class Column:
     only where room is left after these (wide mode shows every column)."""
     floor: int = 8
     """How narrow a fitted, kept column is elided to before the others give up more room."""
+    last_cut: bool = False
+    """Cut (to its floor) only once the other kept columns are at theirs: the column read first."""
     elide: Literal["end", "middle"] = "end"
     """Where a cell too wide for its column loses its text: "middle" keeps both ends (names that
     differ only by a suffix, `…-predictor-00002`, `model @prod-a`, still read differently)."""
@@ -462,10 +464,13 @@ class KeyedTable(ScrollView, can_focus=True):
                 budget -= sum(natural[i] for i in kept if columns[i].width is not None)
                 wanted = [natural[i] for i in squeezable]
                 floors = [min(n, columns[i].floor) for n, i in zip(wanted, squeezable, strict=True)]
+                others_first = [n if columns[i].last_cut else f
+                                for n, f, i in zip(wanted, floors, squeezable, strict=True)]
                 # Short of room even at the floors (a narrow pane): every floor shrinks in proportion,
-                # so NAME still keeps the most.
+                # so the column read first still keeps the most.
                 scaled = [max(1, f * budget // sum(floors)) for f in floors] if sum(floors) else floors
-                fits = squeeze(wanted, floors, budget) or squeeze(wanted, scaled, budget) or scaled
+                fits = (squeeze(wanted, others_first, budget) or squeeze(wanted, floors, budget)
+                        or squeeze(wanted, scaled, budget) or scaled)
                 for i, width in zip(squeezable, fits, strict=True):
                     widths[i] = width
                 shown = kept

@@ -24,14 +24,15 @@ from mlops_tui.tui.keyed_table import Column, Descending, KeyedTable
 from mlops_tui.tui.panes.base import PaneMixin
 
 FLOORS = {"state": 10, "name": 20, "canary": 6}
-"""How narrow a decision column is elided to before the others give way: NAME keeps the most, STATE
-its words ("▲ degraded"), CANARY its weight; at 80 columns, scrollbar included, they all fit."""
+"""How narrow a decision column is elided to before the others give way: NAME keeps the most (and is
+cut last), STATE its words ("▲ degraded"), CANARY its weight; at 80 columns, scrollbar included, they
+all fit."""
 
 MIDDLE_ELIDED = frozenset({"name", "cluster", "version"})
 """Cut in the middle: names, clusters and image tags that differ only at the end still differ (CANARY
 is cut at its end: its weight comes first)."""
 
-COLUMNS = tuple(Column(key, label, keep=key in DECISION_COLUMNS, floor=FLOORS.get(key, 8),
+COLUMNS = tuple(Column(key, label, keep=key in DECISION_COLUMNS, floor=FLOORS.get(key, 8), last_cut=key == "name",
                        elide="middle" if key in MIDDLE_ELIDED else "end")
                 for key, label in SERVICE_COLUMNS)
 
