@@ -300,12 +300,16 @@ class KeyedTable(ScrollView, can_focus=True):
         touched = 0
         for key, cells in upserts.items():
             old = self._cells_by_key.get(key)
-            if old is cells or old == cells:
+            if old is cells:
+                continue
+            # Compared once, cell by cell: what differs is counted and only it is measured.
+            differ = [i for i, cell in enumerate(cells) if old is None or i >= len(old) or old[i] != cell]
+            if old is not None and not differ and len(old) == len(cells):
                 continue
             (added if old is None else changed).append(key)
-            touched += sum(1 for i, cell in enumerate(cells) if old is None or i >= len(old) or old[i] != cell)
+            touched += len(differ)
             self._cells_by_key[key] = cells
-            self._count_widths(key, cells)
+            self._count_widths(key, cells, None if old is None else set(differ))
             self._row_versions[key] = self._version_counter
             self._version_counter += 1
             self._line_cache.pop(key, None)  # never drawn again from what it showed before
@@ -406,19 +410,35 @@ class KeyedTable(ScrollView, can_focus=True):
 
     # -- column widths: one layout, computed in one place, for the header and every row ------
 
-    def _count_widths(self, key: str, cells: Cells) -> None:
-        self._uncount_widths(key)
-        widths = tuple(cell_len(cells[i].plain) if i < len(cells) else 0 for i in self._fitted)
-        self._cell_widths[key] = widths
-        for i, width in zip(self._fitted, widths, strict=True):
-            self._width_counts[i][width] += 1
+    def _count_widths(self, key: str, cells: Cells, differ: set[int] | None) -> None:
+        """Count the row's fitted cells' widths; `differ`: the only columns whose cells changed."""
+        old = self._cell_widths.get(key)
+        if old is None or differ is None:
+            self._uncount_widths(key)
+            widths = tuple(cell_len(cells[i].plain) if i < len(cells) else 0 for i in self._fitted)
+            self._cell_widths[key] = widths
+            for i, width in zip(self._fitted, widths, strict=True):
+                self._width_counts[i][width] += 1
+            return
+        new = list(old)
+        for n, i in enumerate(self._fitted):
+            if i in differ:
+                width = cell_len(cells[i].plain) if i < len(cells) else 0
+                if width != old[n]:
+                    self._uncount(i, old[n])
+                    self._width_counts[i][width] += 1
+                    new[n] = width
+        self._cell_widths[key] = tuple(new)
 
     def _uncount_widths(self, key: str) -> None:
         for i, width in zip(self._fitted, self._cell_widths.pop(key, ()), strict=False):  # none: a new row
-            counts = self._width_counts[i]
-            counts[width] -= 1
-            if not counts[width]:
-                del counts[width]
+            self._uncount(i, width)
+
+    def _uncount(self, column: int, width: int) -> None:
+        counts = self._width_counts[column]
+        counts[width] -= 1
+        if not counts[width]:
+            del counts[width]
 
     def _label(self, column: Column) -> str:
         return column.label + SORT_MARKS[self._sort_descending] if column.key == self._sort_column else column.label
