@@ -98,7 +98,7 @@ def since(moment: datetime | None, now: datetime) -> str:
 SERVICE_COLUMNS = (
     # The columns an operator decides with come first (and are the ones kept at 80 columns, elided
     # rather than dropped: `DECISION_COLUMNS`); the others follow where there is room, or in wide mode.
-    ("state", "STATE"),
+    ("state", "STATE", 12),  # fixed: a service going "▲ degraded" far below must not shift every column
     ("name", "NAME"),
     ("cluster", "CLUSTER"),
     ("ready", "READY"),

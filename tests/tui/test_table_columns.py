@@ -68,7 +68,7 @@ async def test_the_columns_an_operator_decides_with_are_on_screen_without_scroll
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: app.fleet is not None and len(names(app)) == 5)
         table = app.query_one(ServicesPane)
-        assert table.shown_columns[:len(DECISION_COLUMNS)] == [key for key, _ in SERVICE_COLUMNS[:7]]
+        assert table.shown_columns[:len(DECISION_COLUMNS)] == [key for key, *_ in SERVICE_COLUMNS[:7]]
         assert set(table.shown_columns[:7]) == DECISION_COLUMNS  # decision columns first
         await until(pilot, lambda: table.max_scroll_x == 0 and table.virtual_size.width <= table.size.width)
         header = table_lines(table)[0]

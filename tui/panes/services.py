@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rich.text import Text
@@ -23,18 +23,17 @@ from mlops_tui.tui.format import (
 from mlops_tui.tui.keyed_table import Column, Descending, KeyedTable
 from mlops_tui.tui.panes.base import PaneMixin
 
-FLOORS = {"state": 10, "name": 20, "canary": 6}
+FLOORS = {"name": 20, "canary": 6}
 """How narrow a decision column is elided to before the others give way: NAME keeps the most (and is
-cut last), STATE its words ("▲ degraded"), CANARY its weight; at 80 columns, scrollbar included, they
-all fit."""
+cut last), CANARY its weight; at 80 columns, scrollbar included, they all fit."""
 
 MIDDLE_ELIDED = frozenset({"name", "cluster", "version"})
 """Cut in the middle: names, clusters and image tags that differ only at the end still differ (CANARY
 is cut at its end: its weight comes first)."""
 
-COLUMNS = tuple(Column(key, label, keep=key in DECISION_COLUMNS, floor=FLOORS.get(key, 8), last_cut=key == "name",
-                       elide="middle" if key in MIDDLE_ELIDED else "end")
-                for key, label in SERVICE_COLUMNS)
+COLUMNS = tuple(replace(column, keep=column.key in DECISION_COLUMNS, floor=FLOORS.get(column.key, 8),
+                        last_cut=column.key == "name", elide="middle" if column.key in MIDDLE_ELIDED else "end")
+                for column in map(Column.of, SERVICE_COLUMNS))
 
 FIRST_DESCENDING = {"state": True, "name": False, "cluster": False, "version": False, "canary": True,
                     "alerts": True}
