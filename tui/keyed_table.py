@@ -489,7 +489,7 @@ class KeyedTable(ScrollView, can_focus=True):
                 # Short of room even at the floors (a narrow pane): every floor shrinks in proportion,
                 # so the column read first still keeps the most.
                 scaled = [max(1, f * budget // sum(floors)) for f in floors] if sum(floors) else floors
-                fits = (squeeze(wanted, others_first, budget) or squeeze(wanted, floors, budget)
+                fits = (squeeze(wanted, others_first, budget) or self._cut_last(squeezable, wanted, floors, budget)
                         or squeeze(wanted, scaled, budget) or scaled)
                 for i, width in zip(squeezable, fits, strict=True):
                     widths[i] = width
@@ -512,6 +512,19 @@ class KeyedTable(ScrollView, can_focus=True):
         self._size_to_content()
         self.refresh()
         return True
+
+    def _cut_last(self, squeezable: list[int], wanted: list[int], floors: list[int], budget: int) -> list[int] | None:
+        """The others at their floors, the `last_cut` columns given what is left (down to their own
+        floors); None when that does not fit either."""
+        last = [n for n, i in enumerate(squeezable) if self._table_columns[i].last_cut]
+        others = sum(f for n, f in enumerate(floors) if n not in last)
+        cut = squeeze([wanted[n] for n in last], [floors[n] for n in last], budget - others)
+        if cut is None:
+            return None
+        widths = list(floors)
+        for n, width in zip(last, cut, strict=True):
+            widths[n] = width
+        return widths
 
     def _size_to_content(self) -> None:
         width = sum(self._column_widths[i] + 2 * CELL_PADDING for i in self._shown)

@@ -249,3 +249,20 @@ async def test_with_more_services_than_lines_the_scrollbar_takes_its_room_from_t
         await until(pilot, lambda: len(names(app)) == 35 and table.show_vertical_scrollbar)
         await until(pilot, lambda: table.max_scroll_x == 0 and aligned(table))
         assert table.virtual_size.width <= table.scrollable_content_region.width
+
+
+async def test_name_is_cut_last_the_other_kept_columns_give_way_first():
+    class NameAndCanary(App[None]):
+        CSS = "KeyedTable { height: 4; width: 40; }"
+
+        def compose(self) -> ComposeResult:
+            yield KeyedTable((Column("name", "NAME", floor=10, last_cut=True), Column("canary", "CANARY", floor=6)))
+
+    app = NameAndCanary()
+    async with app.run_test(size=(60, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync_rows({"a": (Text("property-price-model"), Text(LONG_CANARY))})
+        await until(pilot, lambda: any("20%" in line for line in table_lines(table)))
+        row = table_lines(table)[1]
+        assert "property-price-model" in row and "20% →" in row and "…" in row
+        assert table.column_widths == [len("property-price-model"), 40 - 4 - len("property-price-model")]
