@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 from rich.cells import cell_len
@@ -104,6 +104,17 @@ class Column:
     def of(cls, spec: Sequence) -> Column:
         """(key, label) or (key, label, fixed width): the tuples `tui/format.py` declares."""
         return cls(spec[0], spec[1], spec[2] if len(spec) > 2 else None)
+
+
+def columns(specs: Iterable[Sequence], *, optional: Iterable[str] = (), floors: Mapping[str, int] | None = None,
+            middle: Iterable[str] = (), last_cut: str | None = None) -> tuple[Column, ...]:
+    """`Column`s from the (key, label[, width]) tuples `tui/format.py` declares, with how each pane
+    wants them fitted: `optional` columns give way, `floors`, `middle`-elided columns, the one column
+    cut `last_cut`."""
+    optional, middle, floors = set(optional), set(middle), floors or {}
+    return tuple(replace(c, keep=c.key not in optional, floor=floors.get(c.key, c.floor), last_cut=c.key == last_cut,
+                         elide="middle" if c.key in middle else "end")
+                 for c in map(Column.of, specs))
 
 
 def squeeze(natural: Sequence[int], floors: Sequence[int], budget: int) -> list[int] | None:

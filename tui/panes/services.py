@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rich.text import Text
@@ -20,7 +20,7 @@ from mlops_tui.tui.format import (
     service_matches,
     trouble_rank,
 )
-from mlops_tui.tui.keyed_table import Column, Descending, KeyedTable
+from mlops_tui.tui.keyed_table import Descending, KeyedTable, columns
 from mlops_tui.tui.panes.base import PaneMixin
 
 FLOORS = {"name": 20, "canary": 6}
@@ -31,9 +31,8 @@ MIDDLE_ELIDED = frozenset({"name", "cluster", "version"})
 """Cut in the middle: names, clusters and image tags that differ only at the end still differ (CANARY
 is cut at its end: its weight comes first)."""
 
-COLUMNS = tuple(replace(column, keep=column.key in DECISION_COLUMNS, floor=FLOORS.get(column.key, 8),
-                        last_cut=column.key == "name", elide="middle" if column.key in MIDDLE_ELIDED else "end")
-                for column in map(Column.of, SERVICE_COLUMNS))
+COLUMNS = columns(SERVICE_COLUMNS, optional={key for key, *_ in SERVICE_COLUMNS} - DECISION_COLUMNS,
+                  floors=FLOORS, middle=MIDDLE_ELIDED, last_cut="name")
 
 FIRST_DESCENDING = {"state": True, "name": False, "cluster": False, "version": False, "canary": True,
                     "alerts": True}
