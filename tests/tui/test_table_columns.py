@@ -268,3 +268,16 @@ async def test_name_is_cut_last_the_other_kept_columns_give_way_first():
         row = table_lines(table)[1]
         assert "property-price-model" in row and "20% →" in row and "…" in row
         assert table.column_widths == [len("property-price-model"), 40 - 4 - len("property-price-model")]
+
+
+async def test_at_80_columns_the_gpu_table_tells_its_nodes_apart_and_shows_their_counts():
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.fleet is not None and len(names(app)) == 5)
+        app.focus_pane("gpus")
+        table = app.query_one("#gpu-table", KeyedTable)
+        await until(pilot, lambda: table.row_count == 2 and table.region.width > 0)
+        lines = table_lines(table)
+        assert any("gpu-node-1" in line and "3/4" in line for line in lines)
+        assert any("gpu-node-2" in line and "8/8" in line for line in lines)
+        assert table.max_scroll_x == 0
