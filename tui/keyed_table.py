@@ -191,6 +191,8 @@ class KeyedTable(ScrollView, can_focus=True):
         """The columns drawn, in order: the kept ones and those the width left room for."""
         self._column_widths = [c.width if c.width is not None else cell_len(c.label) for c in self._table_columns]
         """Each column's drawn width (0: not shown); every line, header included, is drawn from this."""
+        self._naturals: list[int] | None = None
+        """`_natural_widths`, as last computed (None: to compute again)."""
         self._fitted_to: tuple | None = None
         """What the layout was computed from (natural widths, room, wide, sort mark): a line is never
         drawn from a layout computed for another width."""
@@ -251,6 +253,7 @@ class KeyedTable(ScrollView, can_focus=True):
     @wide.setter
     def wide(self, wide: bool) -> None:
         self._wide = wide
+        self._naturals = None
         self._fit_layout()
 
     @property
@@ -339,6 +342,7 @@ class KeyedTable(ScrollView, can_focus=True):
         itself is `sort_key`'s."""
         self._sort_key = sort_key
         self._sort_column, self._sort_descending = column, descending
+        self._naturals = None
         self._fit_layout()
         if sort_key is not None:
             self._reorder(self._sorted(sort_key))
@@ -430,6 +434,7 @@ class KeyedTable(ScrollView, can_focus=True):
             self._cell_widths[key] = widths
             for i, width in zip(self._fitted, widths, strict=True):
                 self._width_counts[i][width] += 1
+            self._naturals = None
             return
         new = list(old)
         for n, i in enumerate(self._fitted):
@@ -439,6 +444,7 @@ class KeyedTable(ScrollView, can_focus=True):
                     self._uncount(i, old[n])
                     self._width_counts[i][width] += 1
                     new[n] = width
+                    self._naturals = None
         self._cell_widths[key] = tuple(new)
 
     def _uncount_widths(self, key: str) -> None:
@@ -450,13 +456,16 @@ class KeyedTable(ScrollView, can_focus=True):
         counts[width] -= 1
         if not counts[width]:
             del counts[width]
+        self._naturals = None
 
     def _label(self, column: Column) -> str:
         return column.label + SORT_MARKS[self._sort_descending] if column.key == self._sort_column else column.label
 
     def _natural_widths(self) -> list[int]:
         """Each column's width for the rows present: fixed, or its widest cell or label (capped
-        unless wide)."""
+        unless wide). Kept until a count, the sort mark or wide mode changes: every line drawn asks."""
+        if self._naturals is not None:
+            return self._naturals
         widths = []
         for i, column in enumerate(self._table_columns):
             if column.width is not None:
@@ -464,6 +473,7 @@ class KeyedTable(ScrollView, can_focus=True):
                 continue
             widest = max(cell_len(self._label(column)), max(self._width_counts[i], default=0))
             widths.append(widest if self._wide else min(widest, column.cap))
+        self._naturals = widths
         return widths
 
     def _room(self) -> int | None:
@@ -570,9 +580,11 @@ class KeyedTable(ScrollView, can_focus=True):
     # -- drawing -------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        # The room can change without a Resize (the vertical scrollbar comes and goes with the rows):
-        # checked here, so no line is drawn for a width the table no longer has.
-        self._fit_layout()
+        # The room can change without a Resize (the vertical scrollbar comes and goes with the rows,
+        # and the whole view is repainted then): checked with the header, the top line of every full
+        # repaint, so no line is drawn for a width the table no longer has (~40 µs: not every line).
+        if y == 0:
+            self._fit_layout()
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         base = self.rich_style
