@@ -62,6 +62,54 @@ def elide_middle(text: Text, width: int) -> Text:
     return cut  # wide characters may overshoot: the caller's truncate brings it to `width`
 
 
+def fit(columns: Sequence[Column], natural: Sequence[int], room: int | None) -> tuple[list[int], list[int]]:
+    """(the columns shown, each column's width, 0 if hidden) for cells of `natural` widths in `room`
+    cells (None: room for all, as in wide mode). Kept columns are all shown, cut rather than dropped:
+    the widest first down to their floors, a `last_cut` column only after the others; short of room
+    even then, every floor shrinks in proportion. The others are shown, in order, where room is left."""
+    widths = list(natural)
+    shown = list(range(len(columns)))
+    if room is not None:
+        kept = [i for i, c in enumerate(columns) if c.keep]
+        budget = room - 2 * CELL_PADDING * len(kept)
+        if sum(natural[i] for i in kept) > budget:
+            squeezable = [i for i in kept if columns[i].width is None]
+            budget -= sum(natural[i] for i in kept if columns[i].width is not None)
+            wanted = [natural[i] for i in squeezable]
+            floors = [min(n, columns[i].floor) for n, i in zip(wanted, squeezable, strict=True)]
+            last = [n for n, i in enumerate(squeezable) if columns[i].last_cut]
+            others_first = [wanted[n] if n in last else f for n, f in enumerate(floors)]
+            scaled = [max(1, f * budget // sum(floors)) for f in floors] if sum(floors) else floors
+            fits = (squeeze(wanted, others_first, budget) or _cut_last(wanted, floors, last, budget)
+                    or squeeze(wanted, scaled, budget) or scaled)
+            for i, width in zip(squeezable, fits, strict=True):
+                widths[i] = width
+            shown = kept
+        else:
+            left, shown = budget - sum(natural[i] for i in kept), []
+            for i, column in enumerate(columns):
+                if column.keep:
+                    shown.append(i)
+                elif natural[i] + 2 * CELL_PADDING <= left:
+                    shown.append(i)
+                    left -= natural[i] + 2 * CELL_PADDING
+    hidden = set(range(len(columns))) - set(shown)
+    return shown, [0 if i in hidden else width for i, width in enumerate(widths)]
+
+
+def _cut_last(wanted: list[int], floors: list[int], last: list[int], budget: int) -> list[int] | None:
+    """The others at their floors, the `last` columns given what is left (down to their own floors);
+    None when that does not fit either."""
+    cut = squeeze([wanted[n] for n in last], [floors[n] for n in last],
+                  budget - sum(f for n, f in enumerate(floors) if n not in last))
+    if cut is None:
+        return None
+    widths = list(floors)
+    for n, width in zip(last, cut, strict=True):
+        widths[n] = width
+    return widths
+
+
 class Descending:
     """Wraps a sort value so that it orders in reverse (larger first) inside a sort key tuple, the
     rest of the tuple still ascending: `(Descending(weight), name)`."""
@@ -494,37 +542,7 @@ class KeyedTable(ScrollView, can_focus=True):
         self._fitted_to = fitted_to
         self._header_line_cache = None  # the sort mark may have moved even where no width did
         self.refresh(Region(0, 0, self.size.width, HEADER_HEIGHT))
-        columns = self._table_columns
-        widths = list(natural)
-        shown = list(range(len(columns)))
-        if room is not None and not self._wide:
-            kept = [i for i, c in enumerate(columns) if c.keep]
-            budget = room - 2 * CELL_PADDING * len(kept)
-            if sum(natural[i] for i in kept) > budget:
-                squeezable = [i for i in kept if columns[i].width is None]
-                budget -= sum(natural[i] for i in kept if columns[i].width is not None)
-                wanted = [natural[i] for i in squeezable]
-                floors = [min(n, columns[i].floor) for n, i in zip(wanted, squeezable, strict=True)]
-                others_first = [n if columns[i].last_cut else f
-                                for n, f, i in zip(wanted, floors, squeezable, strict=True)]
-                # Short of room even at the floors (a narrow pane): every floor shrinks in proportion,
-                # so the column read first still keeps the most.
-                scaled = [max(1, f * budget // sum(floors)) for f in floors] if sum(floors) else floors
-                fits = (squeeze(wanted, others_first, budget) or self._cut_last(squeezable, wanted, floors, budget)
-                        or squeeze(wanted, scaled, budget) or scaled)
-                for i, width in zip(squeezable, fits, strict=True):
-                    widths[i] = width
-                shown = kept
-            else:
-                left, shown = budget - sum(natural[i] for i in kept), []
-                for i, column in enumerate(columns):
-                    if column.keep:
-                        shown.append(i)
-                    elif natural[i] + 2 * CELL_PADDING <= left:
-                        shown.append(i)
-                        left -= natural[i] + 2 * CELL_PADDING
-        hidden = set(range(len(columns))) - set(shown)
-        widths = [0 if i in hidden else width for i, width in enumerate(widths)]
+        shown, widths = fit(self._table_columns, natural, None if self._wide else room)
         if (shown, widths) == (self._shown, self._column_widths):
             return False
         self._shown, self._column_widths = shown, widths
@@ -533,19 +551,6 @@ class KeyedTable(ScrollView, can_focus=True):
         self._size_to_content()
         self.refresh()
         return True
-
-    def _cut_last(self, squeezable: list[int], wanted: list[int], floors: list[int], budget: int) -> list[int] | None:
-        """The others at their floors, the `last_cut` columns given what is left (down to their own
-        floors); None when that does not fit either."""
-        last = [n for n, i in enumerate(squeezable) if self._table_columns[i].last_cut]
-        others = sum(f for n, f in enumerate(floors) if n not in last)
-        cut = squeeze([wanted[n] for n in last], [floors[n] for n in last], budget - others)
-        if cut is None:
-            return None
-        widths = list(floors)
-        for n, width in zip(last, cut, strict=True):
-            widths[n] = width
-        return widths
 
     def _size_to_content(self) -> None:
         width = sum(self._column_widths[i] + 2 * CELL_PADDING for i in self._shown)
