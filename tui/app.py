@@ -45,6 +45,7 @@ from mlops_tui.tui.panes.base import PaneMixin, SemanticStyles
 from mlops_tui.tui.panes.services import row_key
 from mlops_tui.tui.refusals import readonly_refusal, refusal
 from mlops_tui.tui.statusbar import StatusBar
+from mlops_tui.tui.table_commands import TableCommands
 
 # The Fleet, its plans, the dialogs and the action flows are imported where they are first used:
 # the first frame needs none of them (bench/startup.py measures that frame).
@@ -63,7 +64,7 @@ COMPACT_HEIGHT = 32
 VIEWS = tuple(pane.pane_id for pane in PANES)
 """The panes' names, in focus order (tab and the jump command)."""
 
-class MlopsApp(App[None]):
+class MlopsApp(TableCommands):
     """mlops-tui: model services, GPUs, latency and alerts across Kubernetes and Swarm."""
 
     TITLE = "mlops-tui"

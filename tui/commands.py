@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
 MOVE = "Navigate"
 ACT = "Act (on the selected service or alert)"
+TABLE = "The services table"
 APP = "Views and the app"
-GROUPS = (MOVE, ACT, APP)
-"""By purpose, in the order the help screen and the README list them: find it, act on it, the rest."""
+GROUPS = (MOVE, ACT, TABLE, APP)
+"""By purpose, in the order the help screen and the README list them: find it, act on it, order and
+widen the table, the rest."""
 
 
 class Command(NamedTuple):
@@ -106,6 +108,29 @@ COMMANDS: tuple[Command, ...] = (
     Command("filter", "/", "Filter",
             "filter services by name, namespace, cluster, or `label=value`; `esc` clears",
             MOVE),
+    # k9s's scheme: shift + the column's letter sorts by it, again reverses. STATE's order (trouble first)
+    # is T, as R and S are actions; CANARY is W, its weight (C is CLUSTER).
+    Command("sort_trouble", "T", "Trouble first",
+            "order services by trouble, worst first (the default; again: healthiest first)",
+            TABLE, shown=False),
+    Command("sort_name", "N", "Order by name",
+            "order services by name (again: reversed)",
+            TABLE, shown=False),
+    Command("sort_cluster", "C", "Order by cluster",
+            "order services by cluster (again: reversed)",
+            TABLE, shown=False),
+    Command("sort_version", "V", "Order by version",
+            "order services by version (again: reversed)",
+            TABLE, shown=False),
+    Command("sort_canary", "W", "Order by canary weight",
+            "order services by canary weight, heaviest first (again: reversed)",
+            TABLE, shown=False),
+    Command("sort_alerts", "A", "Order by alerts",
+            "order services by alerts firing or pending, most first (again: reversed)",
+            TABLE, shown=False),
+    Command("wide", "ctrl+w", "Wide",
+            "wide mode: every column at full width, scrolling sideways (again: columns that fit)",
+            TABLE, shown=False),
     Command("help", "?", "Help",
             "help: every command and its key",
             APP, opens="HelpScreen"),

@@ -97,21 +97,24 @@ def since(moment: datetime | None, now: datetime) -> str:
 # -- services ----------------------------------------------------------------------------------
 
 SERVICE_COLUMNS = (
-    # What an operator reads first comes first: at 80 columns state, name, ready and version fit.
-    ("state", "STATE", 13),
+    # The columns an operator decides with come first (and are the ones kept at 80 columns, elided
+    # rather than dropped: `DECISION_COLUMNS`); the others follow where there is room, or in wide mode.
+    ("state", "STATE", 12),  # fixed: a service going "▲ degraded" far below must not shift every column
     ("name", "NAME"),
-    ("ready", "READY", 7),
+    ("cluster", "CLUSTER"),
+    ("ready", "READY"),
     ("version", "VERSION"),
     ("canary", "CANARY"),
+    ("alerts", "ALERTS"),
     ("bluegreen", "BLUE/GREEN"),
     ("namespace", "NS/STACK"),
-    ("cluster", "CLUSTER"),
-    ("kind", "KIND", 7),
+    ("kind", "KIND"),
     ("autoscaler", "AUTOSCALER"),
-    ("gpus", "GPU", 4),
-    ("alerts", "ALERTS", 6),
+    ("gpus", "GPU"),
     ("action", "LAST ACTION"),
 )
+DECISION_COLUMNS = frozenset({"state", "name", "cluster", "ready", "version", "canary", "alerts"})
+
 SERVICE_COLUMN = {key: index for index, (key, *_rest) in enumerate(SERVICE_COLUMNS)}
 """Column key → position, for code and tests that read one cell."""
 

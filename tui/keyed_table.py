@@ -15,9 +15,10 @@ drawn from a stale cache, and scrolling reuses the lines already drawn.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Literal
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -25,7 +26,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -47,6 +48,86 @@ HEADER_HEIGHT = 1
 CELL_PADDING = 1
 """Blank cells either side of each column's text."""
 
+SORT_MARKS = {False: "▲", True: "▼"}
+"""After the sorted column's label: ascending, descending."""
+
+
+def elide_middle(text: Text, width: int) -> Text:
+    """`text` cut to `width` cells by its middle: its start, `…`, its end (styles kept)."""
+    tail = (width - 1) // 2
+    head = width - 1 - tail
+    cut = text[:head]
+    cut.append("…")
+    cut.append_text(text[len(text.plain) - tail:])
+    return cut  # wide characters may overshoot: the caller's truncate brings it to `width`
+
+
+def fit(columns: Sequence[Column], natural: Sequence[int], room: int | None) -> tuple[list[int], list[int]]:
+    """(the columns shown, each column's width, 0 if hidden) for cells of `natural` widths in `room`
+    cells (None: room for all, as in wide mode). Kept columns are all shown, cut rather than dropped:
+    the widest first down to their floors, a `last_cut` column only after the others; short of room
+    even then, every floor shrinks in proportion. The others are shown, in order, where room is left."""
+    widths = list(natural)
+    shown = list(range(len(columns)))
+    if room is not None:
+        kept = [i for i, c in enumerate(columns) if c.keep]
+        budget = room - 2 * CELL_PADDING * len(kept)
+        if sum(natural[i] for i in kept) > budget:
+            squeezable = [i for i in kept if columns[i].width is None]
+            budget -= sum(natural[i] for i in kept if columns[i].width is not None)
+            wanted = [natural[i] for i in squeezable]
+            floors = [min(n, columns[i].floor) for n, i in zip(wanted, squeezable, strict=True)]
+            last = [n for n, i in enumerate(squeezable) if columns[i].last_cut]
+            others_first = [wanted[n] if n in last else f for n, f in enumerate(floors)]
+            scaled = [max(1, f * budget // sum(floors)) for f in floors] if sum(floors) else floors
+            fits = (squeeze(wanted, others_first, budget) or _cut_last(wanted, floors, last, budget)
+                    or squeeze(wanted, scaled, budget) or scaled)
+            for i, width in zip(squeezable, fits, strict=True):
+                widths[i] = width
+            shown = kept
+        else:
+            left, shown = budget - sum(natural[i] for i in kept), []
+            for i, column in enumerate(columns):
+                if column.keep:
+                    shown.append(i)
+                elif natural[i] + 2 * CELL_PADDING <= left:
+                    shown.append(i)
+                    left -= natural[i] + 2 * CELL_PADDING
+    hidden = set(range(len(columns))) - set(shown)
+    return shown, [0 if i in hidden else width for i, width in enumerate(widths)]
+
+
+def _cut_last(wanted: list[int], floors: list[int], last: list[int], budget: int) -> list[int] | None:
+    """The others at their floors, the `last` columns given what is left (down to their own floors);
+    None when that does not fit either."""
+    cut = squeeze([wanted[n] for n in last], [floors[n] for n in last],
+                  budget - sum(f for n, f in enumerate(floors) if n not in last))
+    if cut is None:
+        return None
+    widths = list(floors)
+    for n, width in zip(last, cut, strict=True):
+        widths[n] = width
+    return widths
+
+
+class Descending:
+    """Wraps a sort value so that it orders in reverse (larger first) inside a sort key tuple, the
+    rest of the tuple still ascending: `(Descending(weight), name)`."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: Descending) -> bool:
+        return bool(other.value < self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Descending) and bool(self.value == other.value)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -55,12 +136,49 @@ class Column:
     width: int | None = None
     """Fixed width in cells (state words, counts: keeps the layout from jittering), or None: fitted."""
     cap: int = FITTED_WIDTH_CAP
-    """The most cells a fitted column takes."""
+    """The most cells a fitted column takes (wide mode lifts it)."""
+    keep: bool = True
+    """Always shown, elided rather than dropped when the table is short of room; the others are shown
+    only where room is left after these (wide mode shows every column)."""
+    floor: int = 8
+    """How narrow a fitted, kept column is elided to before the others give up more room."""
+    last_cut: bool = False
+    """Cut (to its floor) only once the other kept columns are at theirs: the column read first."""
+    elide: Literal["end", "middle"] = "end"
+    """Where a cell too wide for its column loses its text: "middle" keeps both ends (names that
+    differ only by a suffix, `…-predictor-00002`, `model @prod-a`, still read differently)."""
 
     @classmethod
     def of(cls, spec: Sequence) -> Column:
         """(key, label) or (key, label, fixed width): the tuples `tui/format.py` declares."""
         return cls(spec[0], spec[1], spec[2] if len(spec) > 2 else None)
+
+
+def columns(specs: Iterable[Sequence], *, optional: Iterable[str] = (), floors: Mapping[str, int] | None = None,
+            middle: Iterable[str] = (), last_cut: str | None = None) -> tuple[Column, ...]:
+    """`Column`s from the (key, label[, width]) tuples `tui/format.py` declares, with how each pane
+    wants them fitted: `optional` columns give way, `floors`, `middle`-elided columns, the one column
+    cut `last_cut`."""
+    optional, middle, floors = set(optional), set(middle), floors or {}
+    return tuple(replace(c, keep=c.key not in optional, floor=floors.get(c.key, c.floor), last_cut=c.key == last_cut,
+                         elide="middle" if c.key in middle else "end")
+                 for c in map(Column.of, specs))
+
+
+def squeeze(natural: Sequence[int], floors: Sequence[int], budget: int) -> list[int] | None:
+    """Widths no wider than `natural` and no narrower than `floors` that fit in `budget` cells, taken
+    from the widest columns first (the highest level L with every width min(natural, max(floor, L))
+    fitting); None when even the floors do not fit."""
+    def widths(level: int) -> list[int]:
+        return [min(n, max(f, level)) for n, f in zip(natural, floors, strict=True)]
+
+    if sum(widths(0)) > budget:
+        return None
+    low, high = 0, max(natural, default=0)
+    while low < high:  # the highest level that fits
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if sum(widths(middle)) <= budget else (low, middle - 1)
+    return widths(low)
 
 
 class KeyedTable(ScrollView, can_focus=True):
@@ -107,11 +225,28 @@ class KeyedTable(ScrollView, can_focus=True):
 
         key: str
 
-    def __init__(self, columns: Sequence[Sequence], *, sort_key: SortKey | None = None, **kwargs) -> None:
+    def __init__(self, columns: Sequence[Sequence | Column], *, sort_key: SortKey | None = None, **kwargs) -> None:
         """`columns`: (key, label) or (key, label, fixed width), or `Column`s. `sort_key`: see `order_by`."""
         super().__init__(**kwargs)
         self._table_columns = [c if isinstance(c, Column) else Column.of(c) for c in columns]
+        self._fitted = [i for i, c in enumerate(self._table_columns) if c.width is None]
+        self._width_counts: dict[int, Counter[int]] = {i: Counter() for i in self._fitted}
+        """Per fitted column, how many rows have a cell of each width: the widest present, kept in
+        step row by row, so a column follows the rows there are now (grows and shrinks) at the cost
+        of the rows that changed, never a re-measure of every row."""
+        self._cell_widths: dict[str, tuple[int, ...]] = {}
+        self._shown = list(range(len(self._table_columns)))
+        """The columns drawn, in order: the kept ones and those the width left room for."""
         self._column_widths = [c.width if c.width is not None else cell_len(c.label) for c in self._table_columns]
+        """Each column's drawn width (0: not shown); every line, header included, is drawn from this."""
+        self._naturals: list[int] | None = None
+        """`_natural_widths`, as last computed (None: to compute again)."""
+        self._fitted_to: tuple | None = None
+        """What the layout was computed from (natural widths, room, wide, sort mark): a line is never
+        drawn from a layout computed for another width."""
+        self._wide = False
+        self._sort_column: str | None = None
+        self._sort_descending = False
         self._cells_by_key: dict[str, Cells] = {}
         self._row_order: list[str] = []
         self._row_index: dict[str, int] = {}
@@ -125,7 +260,6 @@ class KeyedTable(ScrollView, can_focus=True):
         self._part_styles: dict[str, Style] = {}
         self._cursor_key: str | None = None
         self._hover_key: str | None = None
-        self._widths_stale = False
         self._sort_key = sort_key
         self._sort_values: dict[str, Any] = {}
         """Each row's sort value as last ranked: rows are re-ranked only when one of them moves."""
@@ -149,8 +283,31 @@ class KeyedTable(ScrollView, can_focus=True):
 
     @property
     def column_widths(self) -> list[int]:
-        """Each column's width in cells, padding excluded."""
+        """Each column's drawn width in cells, padding excluded (0: not shown), in declared order."""
+        self._fit_layout()
         return list(self._column_widths)
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns drawn, in order."""
+        self._fit_layout()
+        return [self._table_columns[i].key for i in self._shown]
+
+    @property
+    def wide(self) -> bool:
+        """Every column shown at its full width, the table scrolling sideways (k9s's wide mode)."""
+        return self._wide
+
+    @wide.setter
+    def wide(self, wide: bool) -> None:
+        self._wide = wide
+        self._naturals = None
+        self._fit_layout()
+
+    @property
+    def sort_column(self) -> tuple[str | None, bool]:
+        """(the column the header marks as sorted, descending)."""
+        return self._sort_column, self._sort_descending
 
     def cells(self, key: str) -> Cells | None:
         return self._cells_by_key.get(key)
@@ -183,14 +340,11 @@ class KeyedTable(ScrollView, can_focus=True):
         if added:
             appended_at = self._append(added)
             first_moved = appended_at if first_moved is None else first_moved
-        widened = self._fit_columns(upserts, added + changed)
         if self._sort_key is not None and added:
             self._rerank()  # new rows (the first sync, a cleared filter) take their place at once
         elif self._sort_key is not None and self._rank_moved(changed):
             self._rerank_soon()
-        if widened or self._remeasure_widths():
-            self.refresh()  # every column right of the one that moved shifts: the whole view
-        else:
+        if not self._fit_layout():  # a new layout repaints the whole view itself
             for key in changed:
                 self._refresh_row(key)
             if first_moved is not None:
@@ -208,11 +362,16 @@ class KeyedTable(ScrollView, can_focus=True):
         touched = 0
         for key, cells in upserts.items():
             old = self._cells_by_key.get(key)
-            if old is cells or old == cells:
+            if old is cells:
+                continue
+            # Compared once, cell by cell: what differs is counted and only it is measured.
+            differ = [i for i, cell in enumerate(cells) if old is None or i >= len(old) or old[i] != cell]
+            if old is not None and not differ and len(old) == len(cells):
                 continue
             (added if old is None else changed).append(key)
-            touched += sum(1 for i, cell in enumerate(cells) if old is None or i >= len(old) or old[i] != cell)
+            touched += len(differ)
             self._cells_by_key[key] = cells
+            self._count_widths(key, cells, None if old is None else set(differ))
             self._row_versions[key] = self._version_counter
             self._version_counter += 1
             self._line_cache.pop(key, None)  # never drawn again from what it showed before
@@ -225,10 +384,14 @@ class KeyedTable(ScrollView, can_focus=True):
         self._row_index.update((key, start + i) for i, key in enumerate(added))
         return start
 
-    def order_by(self, sort_key: SortKey | None) -> None:
+    def order_by(self, sort_key: SortKey | None, column: str | None = None, descending: bool = False) -> None:
         """Keep rows sorted by `sort_key(key, cells)` (None: insertion order, as `sync_rows` left it);
-        the cursor stays on its row."""
+        the cursor stays on its row. `column`, `descending`: what the header marks (▲/▼); the order
+        itself is `sort_key`'s."""
         self._sort_key = sort_key
+        self._sort_column, self._sort_descending = column, descending
+        self._naturals = None
+        self._fit_layout()
         if sort_key is not None:
             self._reorder(self._sorted(sort_key))
 
@@ -272,21 +435,13 @@ class KeyedTable(ScrollView, can_focus=True):
             self._post_highlighted()
         if self._hover_key in gone_set:
             self._hover_key = None
-        self._widths_stale = self._widths_stale or any(self._sets_a_width(key) for key in gone)
         for key in gone:
+            self._uncount_widths(key)
             del self._cells_by_key[key], self._row_versions[key], self._row_index[key]
             self._line_cache.pop(key, None)
         self._row_order = [key for key in self._row_order if key not in gone_set]
         self._reindex(first)
         return first
-
-    def _sets_a_width(self, key: str) -> bool:
-        """Whether a fitted column is as wide as it is because of this row: only then can removing
-        it narrow a column. A service deleted from 5,000 then costs its own cells, not a re-measure
-        of every row (all 5,000 services' cells took 50-80 ms on this machine)."""
-        cells = self._cells_by_key[key]
-        return any(column.width is None and cell_len(cells[i].plain) >= self._column_widths[i]
-                   for i, column in enumerate(self._table_columns))
 
     def _neighbour(self, index: int, gone: set[str]) -> str | None:
         """Where the cursor goes when its row is removed: the next row that stays (the one that
@@ -316,46 +471,89 @@ class KeyedTable(ScrollView, can_focus=True):
         self._refresh_row(self._cursor_key)
         self._post_highlighted()
 
-    # -- column widths -------------------------------------------------------------------------
+    # -- column widths: one layout, computed in one place, for the header and every row ------
 
-    def _fit_columns(self, upserts: Mapping[str, Cells], keys: list[str]) -> bool:
-        """Widen fitted columns whose new cells are wider (up to each column's cap). Narrower cells
-        do not shrink a column here: that would re-measure every row on every change."""
-        widened = False
+    def _count_widths(self, key: str, cells: Cells, differ: set[int] | None) -> None:
+        """Count the row's fitted cells' widths; `differ`: the only columns whose cells changed."""
+        old = self._cell_widths.get(key)
+        if old is None or differ is None:
+            self._uncount_widths(key)
+            widths = tuple(cell_len(cells[i].plain) if i < len(cells) else 0 for i in self._fitted)
+            self._cell_widths[key] = widths
+            for i, width in zip(self._fitted, widths, strict=True):
+                self._width_counts[i][width] += 1
+            self._naturals = None
+            return
+        new = list(old)
+        for n, i in enumerate(self._fitted):
+            if i in differ:
+                width = cell_len(cells[i].plain) if i < len(cells) else 0
+                if width != old[n]:
+                    self._uncount(i, old[n])
+                    self._width_counts[i][width] += 1
+                    new[n] = width
+                    self._naturals = None
+        self._cell_widths[key] = tuple(new)
+
+    def _uncount_widths(self, key: str) -> None:
+        for i, width in zip(self._fitted, self._cell_widths.pop(key, ()), strict=False):  # none: a new row
+            self._uncount(i, width)
+
+    def _uncount(self, column: int, width: int) -> None:
+        counts = self._width_counts[column]
+        counts[width] -= 1
+        if not counts[width]:
+            del counts[width]
+        self._naturals = None
+
+    def _label(self, column: Column) -> str:
+        return column.label + SORT_MARKS[self._sort_descending] if column.key == self._sort_column else column.label
+
+    def _natural_widths(self) -> list[int]:
+        """Each column's width for the rows present: fixed, or its widest cell or label (capped
+        unless wide). Kept until a count, the sort mark or wide mode changes: every line drawn asks."""
+        if self._naturals is not None:
+            return self._naturals
+        widths = []
         for i, column in enumerate(self._table_columns):
-            if column.width is not None or self._column_widths[i] >= column.cap:
+            if column.width is not None:
+                widths.append(column.width)
                 continue
-            widest = max((cell_len(upserts[key][i].plain) for key in keys), default=0)
-            if widest > self._column_widths[i]:
-                self._column_widths[i] = min(widest, column.cap)
-                widened = True
-        if widened:
-            self._layout_changed()
-        return widened
+            widest = max(cell_len(self._label(column)), max(self._width_counts[i], default=0))
+            widths.append(widest if self._wide else min(widest, column.cap))
+        self._naturals = widths
+        return widths
 
-    def _remeasure_widths(self) -> bool:
-        """After rows were removed, fitted columns may narrow: measured once, over every row."""
-        if not self._widths_stale:
-            return False
-        self._widths_stale = False
-        widths = [
-            c.width if c.width is not None else min(c.cap, max(
-                [cell_len(c.label)] + [cell_len(cells[i].plain) for cells in self._cells_by_key.values()]))
-            for i, c in enumerate(self._table_columns)
-        ]
-        if widths == self._column_widths:
-            return False
-        self._column_widths = widths
-        self._layout_changed()
-        return True
+    def _room(self) -> int | None:
+        """Cells across the table has for its columns (its vertical scrollbar excluded); None before
+        it is laid out."""
+        width = self.scrollable_content_region.width if self.is_mounted else 0
+        return width or None
 
-    def _layout_changed(self) -> None:
+    def _fit_layout(self) -> bool:
+        """Fit the columns to the rows present and the room there is: kept columns first, elided
+        (widest first) rather than dropped; other columns where room is left; in wide mode every
+        column at full width. Returns whether the layout changed (the whole view is then repainted:
+        every column right of one that moved shifts)."""
+        natural, room = self._natural_widths(), self._room()
+        fitted_to = (tuple(natural), room, self._wide, self._sort_column, self._sort_descending)
+        if fitted_to == self._fitted_to:
+            return False
+        self._fitted_to = fitted_to
+        self._header_line_cache = None  # the sort mark may have moved even where no width did
+        self.refresh(Region(0, 0, self.size.width, HEADER_HEIGHT))
+        shown, widths = fit(self._table_columns, natural, None if self._wide else room)
+        if (shown, widths) == (self._shown, self._column_widths):
+            return False
+        self._shown, self._column_widths = shown, widths
         self._layout_version += 1
         self._header_line_cache = None
         self._size_to_content()
+        self.refresh()
+        return True
 
     def _size_to_content(self) -> None:
-        width = sum(w + 2 * CELL_PADDING for w in self._column_widths)
+        width = sum(self._column_widths[i] + 2 * CELL_PADDING for i in self._shown)
         self.virtual_size = Size(width, len(self._row_order) + HEADER_HEIGHT)
 
     # -- repainting only what changed ---------------------------------------------------------
@@ -387,6 +585,11 @@ class KeyedTable(ScrollView, can_focus=True):
     # -- drawing -------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
+        # The room can change without a Resize (the vertical scrollbar comes and goes with the rows,
+        # and the whole view is repainted then): checked with the header, the top line of every full
+        # repaint, so no line is drawn for a width the table no longer has (~40 µs: not every line).
+        if y == 0:
+            self._fit_layout()
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         base = self.rich_style
@@ -414,20 +617,23 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def _header_line(self) -> Strip:
         if self._header_line_cache is None or self._header_line_cache[0] != self._layout_version:
-            labels = tuple(Text(column.label) for column in self._table_columns)
+            labels = tuple(Text(self._label(column)) for column in self._table_columns)
             header = self.rich_style + self._style("keyed-table--header")
-            self._header_line_cache = (self._layout_version, self._draw(labels, header, None))
+            self._header_line_cache = (self._layout_version, self._draw(labels, header, None, header=True))
         return self._header_line_cache[1]
 
-    def _draw(self, cells: Cells, base: Style, over: Style | None) -> Strip:
+    def _draw(self, cells: Cells, base: Style, over: Style | None, header: bool = False) -> Strip:
         """One row: each cell cut (…) or padded to its column's width, padded either side; the
         cells' own styles sit on `base`, and `over` (the cursor) on top of both."""
         console = self.app.console
         pad = Segment(" " * CELL_PADDING, base + over if over else base)
         segments: list[Segment] = []
-        for cell, width in zip(cells, self._column_widths, strict=False):
+        for i in self._shown:
+            cell, width = cells[i] if i < len(cells) else Text(), self._column_widths[i]
             text = cell.copy() if "\n" not in cell.plain else Text(cell.plain.replace("\n", " "), style=cell.style)
             text.no_wrap = True
+            if not header and self._table_columns[i].elide == "middle" and cell_len(text.plain) > width > 2:
+                text = elide_middle(text, width)
             text.truncate(width, overflow="ellipsis", pad=True)
             own = cell.style if isinstance(cell.style, Style) else console.get_style(cell.style, default=Style())
             # Text.render emits spans only (a Text's own style is for console rendering): the cell's
@@ -441,7 +647,7 @@ class KeyedTable(ScrollView, can_focus=True):
             segments.append(pad)
         # One segment per run of equal style: the terminal is sent a style code for every segment,
         # so this is what a repainted line costs over SSH (bench/ssh_cost.py).
-        return Strip(segments, sum(w + 2 * CELL_PADDING for w in self._column_widths)).simplify()
+        return Strip(segments, sum(self._column_widths[i] + 2 * CELL_PADDING for i in self._shown)).simplify()
 
     def _style(self, component: str) -> Style:
         style = self._part_styles.get(component)
@@ -495,6 +701,7 @@ class KeyedTable(ScrollView, can_focus=True):
             self.move_cursor(row=index + rows)
 
     def on_resize(self, _event: events.Resize) -> None:
+        self._fit_layout()
         self._scroll_to_cursor()
 
     def action_cursor_up(self) -> None:
@@ -527,9 +734,9 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def _column_starts(self) -> list[int]:
         starts, x = [], 0
-        for width in self._column_widths:
+        for i in self._shown:
             starts.append(x)
-            x += width + 2 * CELL_PADDING
+            x += self._column_widths[i] + 2 * CELL_PADDING
         return starts
 
     def action_select_cursor(self) -> None:

@@ -135,7 +135,7 @@ async def test_the_latency_pane_follows_the_selected_service_and_alerts_tie_to_i
         assert "llm-reranker" in str(gpus.query_one("#gpu-pending").render())
 
 
-KEYS_AS_SHOWN = {"enter": "⏎", "escape": "esc", "ctrl+p": "^p"}
+KEYS_AS_SHOWN = {"enter": "⏎", "escape": "esc", "ctrl+p": "^p", "ctrl+w": "^w"}
 """How the terminal draws the keys whose names it does not print as they are."""
 
 
@@ -165,11 +165,11 @@ async def test_help_shows_every_command_with_its_key_and_what_it_does():
 
 async def test_keys_can_be_rebound_from_the_config():
     settings = Settings()
-    settings.keys = dict(settings.keys, theme="T")
+    settings.keys = dict(settings.keys, theme="Z")
     app, _ = make_app(settings)
     async with app.run_test(size=(120, 40)) as pilot:
         before = app.theme
-        await pilot.press("T")
+        await pilot.press("Z")
         await until(pilot, lambda: app.theme != before)
         assert app.theme == "mlops-light"
 

@@ -1,4 +1,8 @@
-"""What the dashboard looks like, in each theme, with a deterministic fleet and a frozen clock."""
+"""What the dashboard looks like, in each theme, with a deterministic fleet and a frozen clock.
+
+Column widths are a function of the rows present and the room there is, not of the order rows came
+in (tests/tui/test_table_columns.py::test_what_the_table_draws_does_not_depend_on_the_order_the_rows_arrived_in):
+a loaded machine that delivers rows in other batches draws the same frame."""
 
 from __future__ import annotations
 

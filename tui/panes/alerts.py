@@ -8,8 +8,11 @@ from datetime import datetime, timezone
 from mlops_tui.backends.model import Alert
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import ALERT_COLUMNS, ALERT_SINCE, alert_cells, alert_since_cell
-from mlops_tui.tui.keyed_table import KeyedTable
+from mlops_tui.tui.keyed_table import KeyedTable, columns
 from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
+
+COLUMNS = columns(ALERT_COLUMNS, floors={"name": 12, "service": 12}, middle={"service"})
+"""Every column stays; SERVICE (cluster/namespace/name) is cut in its middle, keeping the name's end."""
 
 
 def alert_key(alert: Alert) -> str:
@@ -24,7 +27,7 @@ class AlertsPane(PaneMixin, KeyedTable):
     pane_title = "Alerts"
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(ALERT_COLUMNS, id=self.pane_id, classes="pane")
+        super().__init__(COLUMNS, id=self.pane_id, classes="pane")
         self.border_title = self.pane_title
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._alerts: dict[str, Alert] = {}

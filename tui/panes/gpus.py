@@ -12,7 +12,7 @@ from textual.widgets import Static
 from mlops_tui.backends.model import GpuNode, short_resource_name
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, pending_line
-from mlops_tui.tui.keyed_table import KeyedTable
+from mlops_tui.tui.keyed_table import KeyedTable, columns
 from mlops_tui.tui.panes.base import PaneMixin
 
 
@@ -33,10 +33,17 @@ def with_metrics(node: GpuNode, state: FleetState) -> GpuNode:
     )
 
 
+COLUMNS = columns(GPU_COLUMNS, optional={"mem", "holders"}, floors={"node": 10, "cluster": 6, "alloc": 12, "free": 4},
+                  middle={"node", "cluster", "alloc"}, last_cut="node")
+"""At 80 columns: state, node, cluster, allocation, free and utilisation stay (node names that differ
+only at the end, gpu-node-1 and gpu-node-2, still differ; the count after the bar stays); memory
+and holders where room is left."""
+
+
 class GpuTable(PaneMixin, KeyedTable):
 
     def __init__(self) -> None:
-        super().__init__(GPU_COLUMNS, id="gpu-table")
+        super().__init__(COLUMNS, id="gpu-table")
 
 
 class GpuPane(PaneMixin, Vertical):

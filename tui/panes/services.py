@@ -14,6 +14,7 @@ from mlops_tui.backends.model import Alert, AlertState, HealthState, ModelServic
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import (
     SERVICE_COLUMN,
+    DECISION_COLUMNS,
     SERVICE_COLUMNS,
     TROUBLE_NONE,
     row_state,
@@ -22,10 +23,26 @@ from mlops_tui.tui.format import (
     stale_age,
     trouble_rank,
 )
-from mlops_tui.tui.keyed_table import KeyedTable
+from mlops_tui.tui.keyed_table import Descending, KeyedTable, columns
 from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
 
 STATE = SERVICE_COLUMN["state"]
+
+FLOORS = {"name": 20, "canary": 6}
+"""How narrow a decision column is elided to before the others give way: NAME keeps the most (and is
+cut last), CANARY its weight; at 80 columns, scrollbar included, they all fit."""
+
+MIDDLE_ELIDED = frozenset({"name", "cluster", "version"})
+"""Cut in the middle: names, clusters and image tags that differ only at the end still differ (CANARY
+is cut at its end: its weight comes first)."""
+
+COLUMNS = columns(SERVICE_COLUMNS, optional={key for key, *_ in SERVICE_COLUMNS} - DECISION_COLUMNS,
+                  floors=FLOORS, middle=MIDDLE_ELIDED, last_cut="name")
+
+FIRST_DESCENDING = {"state": True, "name": False, "cluster": False, "version": False, "canary": True,
+                    "alerts": True}
+"""The columns the services can be sorted by, and which way a first press sorts them: the most
+trouble, the heaviest canary and the most alerts first; names A to Z. Pressing again reverses."""
 
 
 def row_key(key: ServiceKey) -> str:
@@ -46,7 +63,7 @@ class ServicesPane(PaneMixin, KeyedTable):
         key: ServiceKey | None
 
     def __init__(self, clock: Callable[[], datetime] | None = None, **kwargs) -> None:
-        super().__init__(SERVICE_COLUMNS, id=self.pane_id, classes="pane", sort_key=self._trouble_first, **kwargs)
+        super().__init__(COLUMNS, id=self.pane_id, classes="pane", **kwargs)
         self.border_title = self.pane_title
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._stale_ages: dict[str, str] = {}
@@ -66,6 +83,38 @@ class ServicesPane(PaneMixin, KeyedTable):
         self._marks: dict[ServiceKey, tuple[str, bool | None]] = {}
         self._state = FleetState()
         self.filter_text = ""
+        self.sort_by("state")
+
+    def sort_by(self, column: str) -> None:
+        """Order the rows by `column` (a key of `FIRST_DESCENDING`); the column it is already sorted
+        by: the other way round. The cursor stays on its service."""
+        current, descending = self.sort_column
+        descending = not descending if column == current else FIRST_DESCENDING[column]
+        value = self._sort_value(column)
+
+        def order(key: str, _cells: tuple[Text, ...]) -> tuple:
+            # Ties always in place order (cluster, namespace, name), whichever way the column goes.
+            return (Descending(value(key)) if descending else value(key)), _by_place(key)
+
+        self.order_by(order, column, descending)
+
+    def _sort_value(self, column: str) -> Callable[[str], object]:
+        """A row key's value in `column`, from the model (typed fields, never the drawn text)."""
+        def service(key: str) -> ModelService | None:
+            return self._state.services.get(self._keys[key]) if key in self._keys else None
+
+        def weight(key: str) -> int:
+            svc = service(key)
+            return -1 if svc is None or svc.canary is None or svc.canary.weight is None else svc.canary.weight
+
+        return {
+            "state": lambda key: TROUBLE_NONE - self._ranks.get(key, TROUBLE_NONE),  # larger: worse
+            "name": lambda key: key.rsplit("\x1f", 1)[-1],
+            "cluster": lambda key: key.split("\x1f", 1)[0],
+            "version": lambda key: (svc.version or "") if (svc := service(key)) else "",
+            "canary": weight,
+            "alerts": lambda key: len(self._alerts.get(self._keys[key], ())) if key in self._keys else 0,
+        }[column]
 
     def show(self, state: FleetState, delta: FleetDelta | None) -> None:
         self._state = state
@@ -146,10 +195,6 @@ class ServicesPane(PaneMixin, KeyedTable):
                               with_cluster=key.name in self._shared_names, latency=latency)
         age = self._stale_ages.get(key.cluster)
         return _with_age(cells, cells[STATE].plain, age) if age else cells
-
-    def _trouble_first(self, key: str, _cells: tuple[Text, ...]) -> tuple[int, tuple[str, ...]]:
-        """Worst first, then cluster, namespace and name."""
-        return self._ranks.get(key, TROUBLE_NONE), _by_place(key)
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
