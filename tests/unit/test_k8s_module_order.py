@@ -19,6 +19,7 @@ ORDER = [
     "resources",
     "cache",
     "access",
+    "logs",
     "view",
     "actions.shared",
     "actions.template",

@@ -1,0 +1,154 @@
+"""`GET /api/v1/namespaces/{ns}/pods/{name}/log`: what the simulated containers print.
+
+Each container prints believable request lines (a model server's access log; the Istio sidecar's in
+Envoy's format) at `RATE` lines a second from its start, deterministically from the pod's name and the
+line's number, so a resumed or repeated read sees the same lines. The parameters and refusals are the
+API server's (pkg/registry/core/pod/strategy.go LogLocation, pkg/kubelet/kubelet_pods.go
+GetContainerLogs): `container` (required when the pod has several), `previous`, `sinceSeconds`,
+`sinceTime`, `tailLines`, `timestamps`, `follow`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import hashlib
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from mlops_tui.sim.kube.errors import ApiError
+
+RATE = 2.0
+"""Lines a second each container prints."""
+HISTORY = 3600.0
+"""The oldest line kept, in seconds before now (the kubelet rotates its files)."""
+PATHS = ("/v1/models/{model}:predict", "/v2/models/{model}/infer", "/v1/models/{model}", "/healthz")
+
+
+def _created(pod: dict[str, Any]) -> float:
+    status = pod.get("status") or {}
+    stamp = status.get("startTime") or (pod.get("metadata") or {}).get("creationTimestamp") or ""
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
+
+
+def stamp(t: float) -> str:
+    whole = datetime.fromtimestamp(math.floor(t), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{int((t % 1) * 1e9):09d}Z"
+
+
+def _rand(pod: str, container: str, k: int, salt: str) -> float:
+    digest = hashlib.blake2b(f"{pod}/{container}/{k}/{salt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2 ** 64
+
+
+def _model(pod: dict[str, Any]) -> str:
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    return str(labels.get("serving.kserve.io/inferenceservice") or labels.get("app") or
+               (pod.get("metadata") or {}).get("name", "model").rsplit("-", 2)[0])
+
+
+def request_line(pod: dict[str, Any], container: str, k: int, slow: bool) -> str:
+    """One access-log line; a slowed pod answers about half its requests in 0.5-2 s."""
+    name = str((pod.get("metadata") or {}).get("name") or "")
+    model = _model(pod)
+    path = PATHS[int(_rand(name, container, k, "path") * len(PATHS))].format(model=model)
+    method = "GET" if path.endswith(("healthz", model)) else "POST"
+    r = _rand(name, container, k, "latency")
+    latency = 500 + r * 1500 if slow and r > 0.54 else 8 + r * 60
+    status = 503 if _rand(name, container, k, "status") < 0.004 else 200
+    client = f"10.244.{int(_rand(name, container, k, 'a') * 250)}.{int(_rand(name, container, k, 'b') * 250)}"
+    if container == "istio-proxy":
+        return (f'"{method} {path} HTTP/1.1" {status} - via_upstream - "-" 412 '
+                f'{int(latency) + 1} {int(latency)} "{client}" "python-requests/2.32" "inbound|8080||"')
+    level = "WARNING" if latency > 500 else ("ERROR" if status >= 500 else "INFO")
+    return f'{level}:     {client}:{40000 + k % 20000} - "{method} {path} HTTP/1.1" {status} latency_ms={latency:.1f}'
+
+
+def _container(pod: dict[str, Any], name: str, pod_name: str) -> str:
+    names = [str(c.get("name") or "") for c in (pod.get("spec") or {}).get("containers") or ()]
+    if not name:
+        if len(names) == 1:
+            return names[0]
+        raise ApiError(400, f"a container name must be specified for pod {pod_name}, choose one of: "
+                            f"[{' '.join(names)}]", "BadRequest")
+    if name not in names:
+        raise ApiError(400, f"container {name} is not valid for pod {pod_name}", "BadRequest")
+    return name
+
+
+def _status(pod: dict[str, Any], container: str) -> dict[str, Any]:
+    for status in (pod.get("status") or {}).get("containerStatuses") or ():
+        if status.get("name") == container:
+            return status
+    return {}
+
+
+def plan(pod: dict[str, Any], query: dict[str, str], slow: bool, now: float | None = None,
+         alive: Callable[[], bool] = lambda: True) -> Iterator[bytes]:
+    """Check the request (raising the API server's 400s before anything is sent), then the body."""
+    pod_name = str((pod.get("metadata") or {}).get("name") or "")
+    container = _container(pod, query.get("container", ""), pod_name)
+    status = _status(pod, container)
+    previous = query.get("previous") in ("true", "1")
+    now = time.time() if now is None else now
+    start = max(_created(pod), now - HISTORY)
+    if previous:
+        ended = ((status.get("lastState") or {}).get("terminated") or {})
+        if not ended:
+            raise ApiError(400, f'previous terminated container "{container}" in pod "{pod_name}" not found',
+                           "BadRequest")
+        return _lines(pod, container, query, slow, start - 120, start, follow=False, crashed=ended)
+    state = status.get("state") or {}
+    if "running" not in state and "terminated" not in state:
+        reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
+        raise ApiError(400, f'container "{container}" in pod "{pod_name}" is waiting to start: {reason}',
+                       "BadRequest")
+    follow = query.get("follow") in ("true", "1") and "running" in state
+    return _lines(pod, container, query, slow, start, now, follow=follow, alive=alive)
+
+
+def _lines(pod: dict[str, Any], container: str, query: dict[str, str], slow: bool, start: float, now: float,
+           follow: bool, crashed: dict[str, Any] | None = None, alive: Callable[[], bool] = lambda: True,
+           ) -> Iterator[bytes]:
+    timestamps = query.get("timestamps") in ("true", "1")
+    since = start
+    if query.get("sinceSeconds", "").isdigit():
+        since = max(start, now - int(query["sinceSeconds"]))
+    elif query.get("sinceTime"):
+        try:
+            since = max(start, datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            raise ApiError(400, f'parsing time "{query["sinceTime"]}" as RFC3339: cannot parse', "BadRequest")
+    first = max(0, math.ceil((since - start) * RATE))
+    last = math.floor((now - start) * RATE)
+    if query.get("tailLines", "").isdigit():
+        first = max(first, last + 1 - int(query["tailLines"]))
+
+    def line(k: int, text: str | None = None) -> bytes:
+        t = start + k / RATE
+        body = text if text is not None else request_line(pod, container, k, slow)
+        return ((stamp(t) + " " if timestamps else "") + body + "\n").encode()
+
+    def body() -> Iterator[bytes]:
+        chunk = [line(k) for k in range(first, last + 1)]
+        if crashed is not None:
+            reason = crashed.get("reason") or "Error"
+            chunk.append(line(last, "Traceback (most recent call last):"))
+            chunk.append(line(last, f"RuntimeError: CUDA error: out of memory ({reason}, exit code "
+                                    f"{crashed.get('exitCode', 1)})"))
+        for i in range(0, len(chunk), 512):
+            yield b"".join(chunk[i:i + 512])
+        k = last + 1
+        while follow and alive():
+            wait = start + k / RATE - time.time()
+            if wait > 0:
+                time.sleep(min(wait, 1.0))
+                continue
+            yield line(k)
+            k += 1
+
+    return body()
