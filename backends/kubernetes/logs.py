@@ -124,10 +124,10 @@ class PodLogStream:
 
     def _deliver(self, raw: str) -> None:
         moment, text = split_timestamp(raw.rstrip("\r"))
-        if moment is not None and self._last is not None:
-            # A resumed stream starts at the last second seen: skip what was already delivered.
-            if moment < self._last or (moment == self._last and raw in self._seen_at_last):
-                return
+        # A resumed stream starts at the last second seen: skip what was already delivered.
+        if moment is not None and self._last is not None and (
+                moment < self._last or (moment == self._last and raw in self._seen_at_last)):
+            return
         if moment is not None:
             if moment != self._last:
                 self._last, self._seen_at_last = moment, set()

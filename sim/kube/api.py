@@ -305,7 +305,9 @@ class Api:
         name = str(pod["metadata"].get("name") or "")
         slow = any(name.startswith(f"{service}-") for service in self.slow_services)
 
-        def alive(ns: str = route.namespace, uid: Any = pod["metadata"].get("uid")) -> bool:
+        ns, uid = route.namespace, pod["metadata"].get("uid")
+
+        def alive() -> bool:
             now = self.store.peek("pods", ns, name)
             return now is not None and now["metadata"].get("uid") == uid
 

@@ -10,9 +10,9 @@ GetContainerLogs): `container` (required when the pod has several), `previous`, 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
-import hashlib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -122,7 +122,8 @@ def _lines(pod: dict[str, Any], container: str, query: dict[str, str], slow: boo
         try:
             since = max(start, datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00")).timestamp())
         except ValueError:
-            raise ApiError(400, f'parsing time "{query["sinceTime"]}" as RFC3339: cannot parse', "BadRequest")
+            raise ApiError(400, f'parsing time "{query["sinceTime"]}" as RFC3339: cannot parse',
+                           "BadRequest") from None
     first = max(0, math.ceil((since - start) * RATE))
     last = math.floor((now - start) * RATE)
     if query.get("tailLines", "").isdigit():
