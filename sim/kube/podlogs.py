@@ -10,39 +10,27 @@ GetContainerLogs): `container` (required when the pod has several), `previous`, 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from mlops_tui.sim import requestlog
 from mlops_tui.sim.kube.errors import ApiError
+from mlops_tui.sim.requestlog import RATE, stamp
 
-RATE = 2.0
-"""Lines a second each container prints."""
 HISTORY = 3600.0
 """The oldest line kept, in seconds before now (the kubelet rotates its files)."""
-PATHS = ("/v1/models/{model}:predict", "/v2/models/{model}/infer", "/v1/models/{model}", "/healthz")
 
 
 def _created(pod: dict[str, Any]) -> float:
     status = pod.get("status") or {}
-    stamp = status.get("startTime") or (pod.get("metadata") or {}).get("creationTimestamp") or ""
+    stamp_ = status.get("startTime") or (pod.get("metadata") or {}).get("creationTimestamp") or ""
     try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(str(stamp_).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return time.time()
-
-
-def stamp(t: float) -> str:
-    whole = datetime.fromtimestamp(math.floor(t), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{whole}.{int((t % 1) * 1e9):09d}Z"
-
-
-def _rand(pod: str, container: str, k: int, salt: str) -> float:
-    digest = hashlib.blake2b(f"{pod}/{container}/{k}/{salt}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2 ** 64
 
 
 def _model(pod: dict[str, Any]) -> str:
@@ -52,20 +40,8 @@ def _model(pod: dict[str, Any]) -> str:
 
 
 def request_line(pod: dict[str, Any], container: str, k: int, slow: bool) -> str:
-    """One access-log line; a slowed pod answers about half its requests in 0.5-2 s."""
     name = str((pod.get("metadata") or {}).get("name") or "")
-    model = _model(pod)
-    path = PATHS[int(_rand(name, container, k, "path") * len(PATHS))].format(model=model)
-    method = "GET" if path.endswith(("healthz", model)) else "POST"
-    r = _rand(name, container, k, "latency")
-    latency = 500 + r * 1500 if slow and r > 0.54 else 8 + r * 60
-    status = 503 if _rand(name, container, k, "status") < 0.004 else 200
-    client = f"10.244.{int(_rand(name, container, k, 'a') * 250)}.{int(_rand(name, container, k, 'b') * 250)}"
-    if container == "istio-proxy":
-        return (f'"{method} {path} HTTP/1.1" {status} - via_upstream - "-" 412 '
-                f'{int(latency) + 1} {int(latency)} "{client}" "python-requests/2.32" "inbound|8080||"')
-    level = "WARNING" if latency > 500 else ("ERROR" if status >= 500 else "INFO")
-    return f'{level}:     {client}:{40000 + k % 20000} - "{method} {path} HTTP/1.1" {status} latency_ms={latency:.1f}'
+    return requestlog.request_line(f"{name}/{container}", _model(pod), k, slow, sidecar=container == "istio-proxy")
 
 
 def _container(pod: dict[str, Any], name: str, pod_name: str) -> str:
