@@ -106,7 +106,7 @@ def test_docker_service_logs_reads_the_simulated_swarm_with_the_task_prefix(swar
 
 def test_the_swarm_backend_decodes_every_tasks_lines_with_the_cli_prefix(swarm):
     client = EngineClient(SwarmEndpoint(url=swarm.url))
-    lines, statuses = collect(
+    lines, _ = collect(
         lambda on_line, on_status, stop: stream_service(client, "proptech-ml_model-api", LogOptions(since_seconds=3),
                                                         on_line, on_status, stop),
         lambda lines, _: len({line.source for line in lines}) == 3 and len(lines) > 9)
