@@ -10,12 +10,11 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from textual.widgets import RichLog
-
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.model import LogLine, LogOptions, LogSources, ModelService
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.config import Settings
+from mlops_tui.tui.logview import LogView
 from mlops_tui.tui.screens import logs as log_screen
 from tests.fakes import T0, InMemoryBackend
 from tests.tui.conftest import seed_fleet, until, visible_text
@@ -119,7 +118,9 @@ async def test_a_flood_of_lines_is_drawn_in_batches_into_a_bounded_buffer(monkey
         await pilot.press("l")
         await until(pilot, lambda: len(screen(app).lines) == log_screen.BUFFER_LINES, timeout=10)
         await until(pilot, lambda: len(drains) > 5)
-        assert len(screen(app).query_one("#logs", RichLog).lines) <= log_screen.BUFFER_LINES
+        view = screen(app).query_one(LogView)
+        assert view.virtual_size.height == log_screen.BUFFER_LINES
+        assert view.text_rows()[-1].strip().endswith(screen(app).lines[-1].text), "following: the newest line is last"
         assert max(drains) > 1_000, "lines arriving between two drains are drawn together"
         assert screen(app).lines[-1].text.startswith("POST"), "the newest lines are kept, the oldest dropped"
 
@@ -145,8 +146,11 @@ async def test_pause_stops_following_and_the_status_says_so():
         burst(app, "l", "p")
         await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and screen(app).paused)
         logs = screen(app)
-        assert not logs.query_one("#logs", RichLog).auto_scroll
-        await until(pilot, lambda: "paused" in visible_text(app))
+        await until(pilot, lambda: "paused" in visible_text(app) and len(logs.lines) > 50)
+        view = logs.query_one(LogView)
+        top = view.scroll_offset.y
+        await until(pilot, lambda: len(logs.lines) > 100)
+        assert view.scroll_offset.y == top, "paused: the view stays where it was while lines arrive"
         burst(app, "space")
         await until(pilot, lambda: not logs.paused and "following" in visible_text(app))
 
@@ -184,7 +188,7 @@ async def test_wrap_toggles_and_since_cycles_through_5m_1h_and_all():
         await select(pilot, app, "property-valuation-model")
         burst(app, "l", "w")
         await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and screen(app).wrap)
-        await until(pilot, lambda: screen(app).query_one("#logs", RichLog).virtual_size.height >= 6)
+        await until(pilot, lambda: screen(app).query_one(LogView).virtual_size.height >= 6)
         burst(app, "a", "a")
         await until(pilot, lambda: backend.asked[-1].since_seconds is None)
         assert [o.since_seconds for o in backend.asked] == [300, 3600, None]

@@ -23,12 +23,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import RichLog, Static
+from textual.widgets import Static
 
 from mlops_tui.backends.base import StreamsLogs
 from mlops_tui.backends.model import LogLine, LogOptions, LogSources, ModelService
-from mlops_tui.tui.format import log_line_text, log_text, plain
+from mlops_tui.tui.format import log_text, plain
 from mlops_tui.tui.keyline import KeyLine
+from mlops_tui.tui.logview import LogView
 
 BUFFER_LINES = 10_000
 DRAINS_PER_SECOND = 10
@@ -76,8 +77,7 @@ class LogScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="logs-title", markup=False)
-        yield RichLog(id="logs", max_lines=BUFFER_LINES, wrap=False, markup=False, highlight=False,
-                      auto_scroll=True)
+        yield LogView(self.lines, id="logs")
         yield Static(id="logs-status", markup=False)
         yield KeyLine()
 
@@ -112,7 +112,7 @@ class LogScreen(Screen[None]):
         self._stop = stop = threading.Event()
         self.lines.clear()
         self._incoming.clear()
-        self.query_one("#logs", RichLog).clear()
+        self.query_one(LogView).lines_changed(follow=True)
         self.matches, self.match = [], -1
         self._set_status("connecting…")
         self._show_title()
@@ -147,17 +147,15 @@ class LogScreen(Screen[None]):
         while incoming:
             batch.append(incoming.popleft())
         if batch:
-            view = self.query_one("#logs", RichLog)
             if len(batch) > BUFFER_LINES:
                 batch = batch[-BUFFER_LINES:]
             overflow = max(0, len(self.lines) + len(batch) - BUFFER_LINES)
             self.lines.extend(batch)
-            width = min(max((len(line.source) for line in batch), default=0), 40)
-            view.write(Text("\n").join(log_line_text(line.source, line.text, width) for line in batch),
-                       scroll_end=not self.paused)
             if self.search:
                 self._shift_matches(overflow)
                 self._find_in(batch, len(self.lines) - len(batch))
+                self.query_one(LogView).highlight = self.matches[self.match] if self.matches else -1
+            self.query_one(LogView).lines_changed(follow=not self.paused, added=len(batch))
         if batch or self._status_changed:
             self._status_changed = False
             self._show_status()
@@ -189,7 +187,8 @@ class LogScreen(Screen[None]):
         return " · ".join(parts)
 
     def _show_status(self) -> None:
-        self.query_one("#logs-status", Static).update(Text(plain(self.status_line())))
+        # One row whatever it says (the CSS fixes its height): no layout pass on every drain.
+        self.query_one("#logs-status", Static).update(Text(plain(self.status_line()), no_wrap=True), layout=False)
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -216,10 +215,8 @@ class LogScreen(Screen[None]):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
-        view = self.query_one("#logs", RichLog)
-        view.auto_scroll = not self.paused
         if not self.paused:
-            view.scroll_end(animate=False)
+            self.query_one(LogView).scroll_end(animate=False, immediate=True)
         self._show_status()
 
     def action_search(self) -> None:
@@ -228,6 +225,7 @@ class LogScreen(Screen[None]):
 
     def _search(self) -> None:
         self.matches, self.match = [], -1
+        self.query_one(LogView).highlight = -1
         if self.search:
             self._find_in(list(self.lines), 0)
         if self.matches:
@@ -267,21 +265,16 @@ class LogScreen(Screen[None]):
         """Stop following and bring the matching line to the middle of the view."""
         if not self.paused:
             self.action_pause()
-        view = self.query_one("#logs", RichLog)
-        index = self.matches[self.match]
-        # Wrapped lines take several rows: then go to the same share of the buffer.
-        y = int(view.virtual_size.height * index / max(len(self.lines), 1)) if self.wrap else index
-        view.scroll_to(y=max(0, y - view.size.height // 2), animate=False)
+        view = self.query_one(LogView)
+        view.highlight = self.matches[self.match]
+        view.lines_changed(follow=False)
+        view.scroll_to(y=max(0, view.row_of(view.highlight) - view.size.height // 2), animate=False, immediate=True)
 
     def action_wrap(self) -> None:
         self.wrap = not self.wrap
-        view = self.query_one("#logs", RichLog)
+        view = self.query_one(LogView)
         view.wrap = self.wrap
-        view.clear()
-        width = min(max((len(line.source) for line in self.lines), default=0), 40)
-        if self.lines:
-            view.write(Text("\n").join(log_line_text(line.source, line.text, width) for line in self.lines),
-                       scroll_end=not self.paused)
+        view.lines_changed(follow=not self.paused)
         self._show_status()
 
     def action_save(self) -> None:
