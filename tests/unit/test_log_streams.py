@@ -156,3 +156,15 @@ def test_kubernetes_says_403_then_resumes_from_the_last_line_and_picks_the_kserv
     assert ("container", "kserve-container") in transport.queries[0]
     assert ("sinceSeconds", "300") in transport.queries[1] and ("follow", "true") in transport.queries[1]
     assert ("sinceTime", "2026-12-01T10:00:02Z") in transport.queries[2]
+
+
+def test_the_simulated_canary_logs_slow_requests_during_its_latency_regression():
+    from mlops_tui.sim.requestlog import request_line
+
+    def slow_share(slow: bool) -> float:
+        lines = [request_line("property-price-predictor-canary-abc", "property-price-predictor", k, slow)
+                 for k in range(400)]
+        return sum(float(line.rsplit("latency_ms=", 1)[1]) > 500 for line in lines) / len(lines)
+
+    assert slow_share(False) == 0
+    assert 0.35 < slow_share(True) < 0.55, "about half its requests above 0.5 s, as the scenario's p95 says"
