@@ -32,7 +32,7 @@ TARGET = 0.100
 def app_main(trigger: str, rate: int, state: str) -> int:
     """The app side (run in the pty): a fleet of one service whose pods print `rate` lines a second
     in all once `trigger` exists."""
-    from mlops_tui.backends.base import ChangeSink
+    from mlops_tui.backends.base import Change, ChangeSink
     from mlops_tui.backends.fleet import Fleet
     from mlops_tui.backends.model import (
         ClusterRef,
@@ -44,7 +44,6 @@ def app_main(trigger: str, rate: int, state: str) -> int:
         ServiceKey,
         ServiceKind,
     )
-    from mlops_tui.backends.base import Change
     from mlops_tui.tui.cli import run_dashboard
     from mlops_tui.tui.config import Settings
 
