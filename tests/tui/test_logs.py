@@ -192,3 +192,14 @@ async def test_wrap_toggles_and_since_cycles_through_5m_1h_and_all():
         burst(app, "a", "a")
         await until(pilot, lambda: backend.asked[-1].since_seconds is None)
         assert [o.since_seconds for o in backend.asked] == [300, 3600, None]
+
+
+async def test_l_on_an_engine_that_keeps_no_logs_says_so_and_opens_nothing():
+    backend = InMemoryBackend()
+    seed_fleet(backend)
+    app = MlopsApp(Settings(), lambda s: Fleet([backend], max_rate=100, clock=lambda: T0), clock=lambda: T0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        await pilot.press("l")
+        await until(pilot, lambda: any("cannot show logs" in str(n.message) for n in app._notifications))
+        assert not isinstance(app.screen, log_screen.LogScreen)
