@@ -213,7 +213,7 @@ class KubernetesBackend(ReflectorHandler):
 
     def stream_logs(self, service: ModelService, options: LogOptions, on_line: Callable[[LogLine], None],
                     on_status: Callable[[str], None], stop: threading.Event) -> None:
-        pods = [options.replica] if options.replica else self._pod_names(service)
+        pods = [options.replica] if options.replica else (lambda: self._pod_names(service))
         stream_pods(self.transport, service.key.namespace, pods, options, on_line, on_status, stop)
 
     # -- health -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ skipping what was already delivered.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime, timezone
@@ -114,9 +115,10 @@ class PodLogStream:
             except ApiError as exc:
                 if self.stop.is_set():
                     return
-                self.on_status(f"{self.pod}: {describe(exc)}")
-                if exc.status == 404 and not self.options.follow:
+                if exc.status == 404:  # the pod is gone (a rollout replaced it): its stream ends here
+                    self.on_status(f"{self.pod}: gone")
                     return
+                self.on_status(f"{self.pod}: {describe(exc)}")
                 if self.stop.wait(self.backoff.next()):
                     return
             finally:
@@ -150,18 +152,38 @@ def describe(exc: ApiError) -> str:
     return exc.message or exc.reason or f"HTTP {exc.status}"
 
 
-def stream_pods(transport: Transport, namespace: str, pods: Sequence[str], options: LogOptions,
-                on_line: Callable[[LogLine], None], on_status: Callable[[str], None], stop: threading.Event) -> None:
-    """Every pod's stream in its own thread; returns when stopped or, without follow, when all ended."""
-    if not pods:
+POD_REFRESH = 5.0
+"""While following, how often the workload's pods are listed again (from the cache): a rollout's new
+pods are followed as they appear, as `kubectl logs -f -l ...` does not."""
+
+
+def stream_pods(transport: Transport, namespace: str, pods: Sequence[str] | Callable[[], Sequence[str]],
+                options: LogOptions, on_line: Callable[[LogLine], None], on_status: Callable[[str], None],
+                stop: threading.Event, refresh: float = POD_REFRESH) -> None:
+    """Every pod's stream in its own thread; returns when stopped or, without follow, when all ended.
+    `pods` may be a callable: then, while following, pods that appear later are followed too."""
+    listing = pods if callable(pods) else (lambda: pods)
+    streams: dict[str, tuple[PodLogStream, threading.Thread]] = {}
+
+    def start_new() -> None:
+        for pod in listing():
+            if pod not in streams:
+                stream = PodLogStream(transport, namespace, pod, options, on_line, on_status, stop)
+                thread = threading.Thread(target=stream.run, name=f"logs {pod}", daemon=True)
+                streams[pod] = (stream, thread)
+                thread.start()
+
+    start_new()
+    if not streams:
         on_status("no pods yet: the workload has no replica to read logs from")
-        stop.wait()
-        return
-    streams = [PodLogStream(transport, namespace, pod, options, on_line, on_status, stop) for pod in pods]
-    threads = [threading.Thread(target=s.run, name=f"logs {s.pod}", daemon=True) for s in streams]
-    for thread in threads:
-        thread.start()
-    while not stop.is_set() and any(t.is_alive() for t in threads):
+    following = options.follow and not options.previous
+    next_listing = time.monotonic() + refresh
+    while not stop.is_set():
+        if following and callable(pods) and time.monotonic() >= next_listing:
+            start_new()
+            next_listing = time.monotonic() + refresh
+        if not following and not any(t.is_alive() for _, t in streams.values()):
+            break
         stop.wait(0.2)
-    for stream in streams:
+    for stream, _ in streams.values():
         stream.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import time
 from datetime import datetime, timezone
 
 from mlops_tui.backends.kubernetes import logs as kube_logs
@@ -168,3 +169,37 @@ def test_the_simulated_canary_logs_slow_requests_during_its_latency_regression()
 
     assert slow_share(False) == 0
     assert 0.35 < slow_share(True) < 0.55, "about half its requests above 0.5 s, as the scenario's p95 says"
+
+
+def test_a_rollouts_new_pods_are_followed_as_they_appear_and_a_deleted_pods_stream_ends():
+    served: dict[str, int] = {}
+
+    class PerPod(KubeFake):
+        def stream(self, path, query=(), timeout=(1, 1)):
+            pod = path.split("/")[-2]
+            served[pod] = served.get(pod, 0) + 1
+            if served[pod] > 1:
+                raise ApiError(404, "NotFound", f'pods "{pod}" not found')
+            handle = StreamHandle()
+            handle.lines = lambda: iter([f"2026-12-01T10:00:0{len(served)}Z hello from {pod}".encode()])  # type: ignore[method-assign]
+            return handle
+
+    pods = ["old-pod"]
+    lines: list[LogLine] = []
+    statuses: list[str] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=kube_logs.stream_pods, daemon=True, kwargs=dict(
+        transport=PerPod([]), namespace="ml-prod", pods=lambda: list(pods), options=LogOptions(),
+        on_line=lines.append, on_status=statuses.append, stop=stop, refresh=0.05))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while "old-pod: gone" not in statuses and time.monotonic() < deadline:
+        stop.wait(0.02)
+    pods[:] = ["new-pod"]  # the rollout replaced it
+    while len(lines) < 2 and time.monotonic() < deadline:
+        stop.wait(0.02)
+    stop.set()
+    thread.join(5)
+    assert [line.text for line in lines] == ["hello from old-pod", "hello from new-pod"]
+    assert [line.source for line in lines] == ["old-pod", "new-pod"]
+    assert not thread.is_alive()
