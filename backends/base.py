@@ -8,6 +8,7 @@ apply and verify an intent.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -19,6 +20,9 @@ from mlops_tui.backends.model import (
     GpuDeviceMetrics,
     GpuNode,
     LatencySeries,
+    LogLine,
+    LogOptions,
+    LogSources,
     ModelService,
     PendingGpuWorkload,
     Revision,
@@ -106,6 +110,23 @@ class ListsRevisions(Protocol):
 class ListsContainers(Protocol):
     def containers(self, service: ModelService) -> Sequence[tuple[str, str]]:
         """(container, image) pairs the image update chooses from, main container first."""
+
+
+LogSink = Callable[[LogLine], None]
+"""Called from the streaming threads for every line, in the order each replica printed them."""
+LogStatus = Callable[[str], None]
+"""Called from the streaming threads: '' once a stream is open, else one sentence on what went wrong."""
+
+
+@runtime_checkable
+class StreamsLogs(Protocol):
+    def log_sources(self, service: ModelService) -> LogSources:
+        """The replicas and containers the log view can pick from, read now."""
+
+    def stream_logs(self, service: ModelService, options: LogOptions, on_line: LogSink, on_status: LogStatus,
+                    stop: threading.Event) -> None:
+        """Read (and follow) the logs until `stop` is set or, when not following, until every stream
+        ended. Blocks; reconnects with backoff after an error, which it reports through `on_status`."""
 
 
 @runtime_checkable

@@ -29,6 +29,7 @@ from mlops_tui.backends.base import (
     ListsRevisions,
     PublishesServices,
     RecordsActions,
+    StreamsLogs,
 )
 from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.correlate import ServiceIndex, merge_alerts
@@ -393,6 +394,11 @@ class Fleet:
         when the service runs one container only (a Swarm service)."""
         backend = self._backends.get(service.key.cluster)
         return list(backend.containers(service)) if isinstance(backend, ListsContainers) else []
+
+    def log_streamer(self, service: ModelService) -> StreamsLogs | None:
+        """The backend that can stream this service's logs, or None when its engine cannot."""
+        backend = self._backends.get(service.key.cluster)
+        return backend if isinstance(backend, StreamsLogs) else None
 
     def plan_on(self, source: str, target: Any, intent: Intent) -> ActionPlan:
         """Plan an action that is not about a model service (e.g. a silence on an Alertmanager)."""

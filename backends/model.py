@@ -596,3 +596,44 @@ class ServiceDetail:
     revisions: tuple[Revision, ...] = ()
     """Newest first."""
     notes: tuple[str, ...] = ()
+
+
+# -- logs -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line a pod's container or a Swarm task printed, as its engine sent it (never interpreted)."""
+
+    source: str
+    """Which replica printed it: the pod name, or the task as `docker service logs` names it
+    (`service.1.taskid@node`)."""
+    text: str
+    time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogOptions:
+    """What the log view asks for: `kubectl logs` / `docker service logs` options."""
+
+    replica: str = ""
+    """One pod or task by name; empty: every replica, interleaved."""
+    container: str = ""
+    """A pod's container; empty: the main one (KServe's `kserve-container`, else the first)."""
+    previous: bool = False
+    """The last terminated instance of the container (`--previous`): read once, not followed."""
+    since_seconds: int | None = 300
+    """None: everything the engine kept."""
+    tail_lines: int | None = None
+    follow: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LogSources:
+    """What the log view's picker offers for one service."""
+
+    replicas: tuple[str, ...] = ()
+    containers: tuple[str, ...] = ()
+    """Containers of the service's pods, main first; empty for a Swarm service (one per task)."""
+    previous: bool = False
+    """The engine can show a crashed container's previous instance (Kubernetes only)."""

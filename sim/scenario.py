@@ -333,6 +333,8 @@ class Scenario:
                                  {"spec": {"predictor": {"canaryTrafficPercent": 20}}})
             elif event.kind == "latency_regression":
                 self.state["regressed"] = set(targets)
+                for cluster in self.kube[:1]:
+                    cluster.api.slow_services = set(targets)  # their request logs show the slow answers
             elif event.kind == "gpu_node_lost":
                 self.state["lost_nodes"].add(event.target)
                 if self.kube:

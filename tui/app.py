@@ -583,6 +583,18 @@ class MlopsApp(TableCommands):
                 return
         await run_action(self, service, UpdateImageDialog(service, containers))
 
+    def action_logs(self) -> None:
+        from mlops_tui.tui.screens.logs import LogScreen
+
+        service = self._service_for("logs")
+        if service is None or self.fleet is None:
+            return
+        streamer = self.fleet.log_streamer(service)
+        if streamer is None:
+            self.notify(plain(f"{service.key.cluster} cannot show logs"), title="Not possible here", severity="warning")
+            return
+        self.push_screen(LogScreen(service, streamer, self.settings.audit_path.parent / "logs"))
+
     def action_restart(self) -> None:
         from mlops_tui.tui.screens.dialogs import RestartDialog
 

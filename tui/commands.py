@@ -98,6 +98,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("silence", "S", "Silence alert",
             "silence the selected alert (on a silenced one: expire its silence)",
             ACT, label="silence", mutates=True, target="alert", opens="SilenceDialog"),
+    Command("logs", "l", "Logs",
+            "logs of the selected service, followed live: every pod/task with its name, or one (`o`); "
+            "container (`c`), crashed instance (`P`), since 5m/1h/all (`a`); `/` `n` `N` search, `p` pause, "
+            "`w` wrap, `s` save",
+            ACT, shown=False, opens="LogScreen"),
     Command("details", "enter", "Details",
             "service details: replicas/tasks with node, state and GPUs, revisions, events, latency chart, alerts",
             MOVE, shown=False, opens="ServiceDetailScreen"),

@@ -521,3 +521,21 @@ def health_text(health: ClusterHealth, now: datetime) -> tuple[str, str]:
     if health.unreadable:
         text += f" · {health.unreadable} object{'s' if health.unreadable > 1 else ''} unreadable"
     return plain(text), semantic
+
+
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+"""ANSI colour/attribute sequences (SGR): stripped from log lines; every other escape is made visible."""
+
+
+def log_line_text(source: str, text: str, width: int = 0, style: Style | str = "bold") -> Text:
+    """One log line: `source | text`, both literal. Colour codes are dropped (never passed through raw),
+    any other control character or escape is shown as \\xNN by `plain`."""
+    line = Text(plain(source).ljust(width), style=style)
+    line.append(" │ ")
+    line.append(log_text(text))
+    return line
+
+
+def log_text(text: str) -> str:
+    """A log line's text made safe: colour codes dropped, other control characters shown as \\xNN."""
+    return plain(_SGR.sub("", text))

@@ -27,8 +27,9 @@ from mlops_tui.backends.gpu_fit import FitNode
 from mlops_tui.backends.kubernetes.access import AccessReviews, who_am_i
 from mlops_tui.backends.kubernetes.actions import ActionPlanner
 from mlops_tui.backends.kubernetes.cache import ClusterCache, ObjKey
-from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Transport
+from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Transport, api_path
 from mlops_tui.backends.kubernetes.liveness import QUIET_SECONDS, Liveness, version_probe
+from mlops_tui.backends.kubernetes.logs import containers_of, stream_pods
 from mlops_tui.backends.kubernetes.reflector import Reflector, ReflectorHandler, ResourceSpec, utcnow
 from mlops_tui.backends.kubernetes.resources import CORE_RESOURCES, OPTIONAL_RESOURCES, REDUCERS
 from mlops_tui.backends.kubernetes.view import PublishedView
@@ -37,6 +38,9 @@ from mlops_tui.backends.model import (
     ClusterRef,
     EventInfo,
     HealthState,
+    LogLine,
+    LogOptions,
+    LogSources,
     ModelService,
     Platform,
     ReplicaInfo,
@@ -199,6 +203,30 @@ class KubernetesBackend(ReflectorHandler):
         events = tuple(EventInfo(reason=e.reason, message=e.message, last_seen=e.time) for e in reversed(warnings))
         revisions = self.revisions(key) if key.kind is not ServiceKind.INFERENCE_SERVICE else ()
         return ServiceDetail(replicas=replicas, events=events, revisions=revisions)
+
+    # -- logs (StreamsLogs) ----------------------------------------------------------------------
+
+    def _pod_names(self, service: ModelService) -> list[str]:
+        key = service.key
+        if key.kind is ServiceKind.INFERENCE_SERVICE:
+            pods = self.cache.pods_of_isvc(key.namespace, key.name)
+        else:
+            pods = self.cache.pods_of_owner(key.namespace, key.kind.value, key.name)
+        return sorted(p.name for p in pods)
+
+    def log_sources(self, service: ModelService) -> LogSources:
+        """The pods of the service (from the cache) and the containers of the first (from the API)."""
+        pods = tuple(self._pod_names(service))
+        containers: tuple[str, ...] = ()
+        if pods:
+            pod = self.transport.request("GET", api_path("", "v1", "pods", service.key.namespace, pods[0])).json()
+            containers = containers_of(pod)
+        return LogSources(replicas=pods, containers=containers, previous=True)
+
+    def stream_logs(self, service: ModelService, options: LogOptions, on_line: Callable[[LogLine], None],
+                    on_status: Callable[[str], None], stop: threading.Event) -> None:
+        pods = [options.replica] if options.replica else (lambda: self._pod_names(service))
+        stream_pods(self.transport, service.key.namespace, pods, options, on_line, on_status, stop)
 
     # -- health -------------------------------------------------------------------------------
 

@@ -536,6 +536,37 @@ class EngineClient:
         return EventStream(iter(stream), stream.close)
 
 
+class RawStream:
+    """An open byte stream (`GET .../logs`): `read(n)` blocks for up to n bytes (b"" at the end);
+    `close()` from any thread ends it."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def read(self, n: int) -> bytes:
+        return self._response.raw.read(n) or b""
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+
+def open_logs(client: EngineClient, kind: str, ident: str, params: Mapping[str, str], read_timeout: float) -> RawStream:
+    """`GET /services/{id}/logs` or `GET /tasks/{id}/logs`, streamed raw (the caller decodes the
+    multiplexed frames: backends/swarm/logs.py)."""
+    try:
+        api = client.api()
+        response = api._get(api._url(f"/{kind}/{{0}}/logs", ident), params=dict(params), stream=True,
+                            timeout=(client.timeout, read_timeout))
+    except Exception as exc:
+        reason = client._transport_failure(exc)
+        client.close()
+        raise EngineError(0, f"cannot reach {client.endpoint.display}: {reason}") from None
+    if response.status_code >= 400:
+        raise EngineError(response.status_code, _engine_message(response))
+    return RawStream(response)
+
+
 def _engine_message(response: Any) -> str:
     """dockerd's `{"message": ...}` on one line, else the body as text."""
     try:

@@ -36,6 +36,9 @@ from mlops_tui.backends.model import (
     ClusterHealth,
     ClusterRef,
     HealthState,
+    LogLine,
+    LogOptions,
+    LogSources,
     ModelService,
     Platform,
     Revision,
@@ -56,6 +59,7 @@ from mlops_tui.backends.swarm.client import (
     open_api,
     parse_endpoint,
 )
+from mlops_tui.backends.swarm.logs import TaskNames, stream_service
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +176,21 @@ class SwarmBackend:
         """What the rollback picker offers: Swarm keeps one spec to go back to, PreviousSpec."""
         raw = self.client.service(service.key.name)
         return tuple(r for r in tr.detail(raw, (), ()).revisions if r.revision == "previous")
+
+    def log_sources(self, service: ModelService) -> LogSources:
+        """The service's tasks as `docker service logs` names them; Swarm keeps no previous instance."""
+        raw = self.client.service(service.key.name)
+        names = TaskNames(self.client, raw)
+        names.refresh()
+        return LogSources(replicas=names.replicas())
+
+    def stream_logs(self, service: ModelService, options: LogOptions, on_line: Callable[[LogLine], None],
+                    on_status: Callable[[str], None], stop: threading.Event) -> None:
+        """`docker service logs` (every task), or one task's logs when one is picked."""
+        task_ids: tuple[str, ...] = ()
+        if options.replica:  # `service.slot.taskid@node`: the id is the part before '@'
+            task_ids = (options.replica.rsplit("@", 1)[0].rsplit(".", 1)[-1],)
+        stream_service(self.client, service.key.name, options, on_line, on_status, stop, task_ids)
 
     def refresh_soon(self) -> None:
         """Ask for a full resync now (after an action, or when events were lost)."""

@@ -96,6 +96,9 @@ class DockerHandler(Handler):
         if parts[0] == "nodes":
             self._nodes(method, parts[1:], q)
             return
+        if parts[0] in ("services", "tasks") and len(parts) == 3 and parts[2] == "logs" and method == "GET":
+            self._logs(parts[0], parts[1], q)
+            return
         if parts[0] == "services":
             self._services(method, parts[1:], q)
             return
@@ -215,6 +218,30 @@ class DockerHandler(Handler):
                 self.send(200, st.snapshot(st.find_task(rest[0])))
                 return
         raise ApiError(404, "page not found")
+
+    def _logs(self, kind: str, ref: str, q: dict[str, str]) -> None:
+        """Every task's lines (or one task's), multiplexed as dockerd sends them (sim/docker/logs.py)."""
+        from mlops_tui.sim.docker import logs
+
+        st = self.state
+        with st.lock:
+            if kind == "services":
+                svc = st.find_service(ref)
+                tasks = [st.snapshot(t) for t in st.tasks.values() if t["ServiceID"] == svc["ID"]]
+            else:
+                task = st.find_task(ref)
+                svc, tasks = st.services[task["ServiceID"]], [st.snapshot(task)]
+            name = svc["Spec"]["Name"]
+            sid = svc["ID"]
+        body = logs.stream(tasks, name.split("_", 1)[-1], q, slow=False,
+                           running=lambda: not self.sim.stopping and sid in st.services)
+        self.start_chunked(200, "application/vnd.docker.multiplexed-stream")
+        try:
+            for part in body:
+                self.chunk(part)
+            self.end_chunked()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
 
     @staticmethod
     def _exists(finder: Any, ref: str) -> bool:

@@ -88,6 +88,8 @@ class Api:
         self.auth = auth
         self.address = address
         self.mutations = 0
+        self.slow_services: set[str] = set()
+        """Services whose pods log slow requests (the demo's latency regression)."""
 
     # -- entry ---------------------------------------------------------------------------------
 
@@ -180,6 +182,12 @@ class Api:
             else:
                 review = self._json(body, headers)
             return self._review(rt, review, user)
+        if route.subresource == "log":
+            if method != "GET":
+                raise ApiError(405, "the server does not allow this method on the requested resource",
+                               "MethodNotAllowed")
+            self._authorize(user, "get", route)
+            return self._log(route, query)
         watching = query.get("watch") in ("true", "1")
         if method == "GET":
             verb = "watch" if watching else ("get" if route.name else "list")
@@ -289,6 +297,21 @@ class Api:
                        "metadata": obj.get("metadata", {})}, status)
         del route_resource
         return ok(obj, status)
+
+    def _log(self, route: Route, query: dict[str, str]) -> Response:
+        from mlops_tui.sim.kube import podlogs
+
+        pod = self.store.get("pods", route.namespace, route.name)
+        name = str(pod["metadata"].get("name") or "")
+        slow = any(name.startswith(f"{service}-") for service in self.slow_services)
+
+        ns, uid = route.namespace, pod["metadata"].get("uid")
+
+        def alive() -> bool:
+            now = self.store.peek("pods", ns, name)
+            return now is not None and now["metadata"].get("uid") == uid
+
+        return Response(200, podlogs.plan(pod, query, slow, alive=alive), "text/plain")
 
     def _get(self, route: Route, headers: dict[str, str], query: dict[str, str]) -> Response:
         rt = route.rt

@@ -42,7 +42,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("namespaces", "", "v1", "Namespace", namespaced=False, short_names=("ns",),
                  subresources=("status",), verbs=("create", "delete", "get", "list", "patch", "update", "watch")),
     ResourceType("nodes", "", "v1", "Node", namespaced=False, short_names=("no",), subresources=("status",)),
-    ResourceType("pods", "", "v1", "Pod", short_names=("po",), subresources=("status",), categories=("all",)),
+    ResourceType("pods", "", "v1", "Pod", short_names=("po",), subresources=("status", "log"), categories=("all",)),
     ResourceType("services", "", "v1", "Service", short_names=("svc",), subresources=("status",),
                  categories=("all",), verbs=("create", "delete", "get", "list", "patch", "update", "watch")),
     ResourceType("endpoints", "", "v1", "Endpoints", short_names=("ep",)),

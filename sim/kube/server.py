@@ -185,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_chunked(status, ctype)
         for part in parts:
             self._chunk(part)
+            self.wfile.flush()  # a followed log is read as it is written
         self.wfile.write(b"0\r\n\r\n")
 
     # -- watch ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ ORDER = [
     "resources",
     "cache",
     "access",
+    "logs",
     "view",
     "actions.shared",
     "actions.template",
