@@ -26,6 +26,7 @@ from mlops_tui.backends.kubernetes.access import AccessReviews, who_am_i
 from mlops_tui.backends.kubernetes.actions import ActionPlanner
 from mlops_tui.backends.kubernetes.cache import ClusterCache, ObjKey
 from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Transport
+from mlops_tui.backends.kubernetes.objects import ObjectReader
 from mlops_tui.backends.kubernetes.reflector import Reflector, ReflectorHandler, ResourceSpec, utcnow
 from mlops_tui.backends.kubernetes.resources import CORE_RESOURCES, OPTIONAL_RESOURCES, REDUCERS
 from mlops_tui.backends.kubernetes.view import PublishedView
@@ -33,8 +34,10 @@ from mlops_tui.backends.model import (
     ClusterHealth,
     ClusterRef,
     EventInfo,
+    GpuNode,
     HealthState,
     ModelService,
+    ObjectText,
     Platform,
     ReplicaInfo,
     Revision,
@@ -52,8 +55,8 @@ ACCESS_SWEEP_SECONDS = 300
 
 class KubernetesBackend(ReflectorHandler):
     """One kubeconfig context, watched live; implements `ActionBackend` (plan/apply/verify) and the
-    optional `DescribesServices`, `ListsRevisions`, `ListsContainers`, `RecordsActions` and
-    `PublishesServices` of `backends.base`."""
+    optional `DescribesServices`, `ListsRevisions`, `ListsContainers`, `RecordsActions`,
+    `ShowsObjects` and `PublishesServices` of `backends.base`."""
 
     def __init__(
         self,
@@ -96,6 +99,7 @@ class KubernetesBackend(ReflectorHandler):
         self._view = PublishedView(self.name, self.cache, self.access)
         self._access_wake = threading.Event()
         self._planner = ActionPlanner(self)
+        self._objects = ObjectReader(self, lambda: self._clock())
 
     # -- Backend protocol ---------------------------------------------------------------------
 
@@ -187,6 +191,20 @@ class KubernetesBackend(ReflectorHandler):
         events = tuple(EventInfo(reason=e.reason, message=e.message, last_seen=e.time) for e in reversed(warnings))
         revisions = self.revisions(key) if key.kind is not ServiceKind.INFERENCE_SERVICE else ()
         return ServiceDetail(replicas=replicas, events=events, revisions=revisions)
+
+    # -- the object screen (ShowsObjects) ---------------------------------------------------------
+
+    def manifest(self, service: ModelService, managed_fields: bool = False) -> ObjectText:
+        return self._objects.manifest(service, managed_fields)
+
+    def describe_object(self, service: ModelService) -> ObjectText:
+        return self._objects.describe_object(service)
+
+    def node_manifest(self, node: GpuNode, managed_fields: bool = False) -> ObjectText:
+        return self._objects.node_manifest(node, managed_fields)
+
+    def describe_node(self, node: GpuNode) -> ObjectText:
+        return self._objects.describe_node(node)
 
     # -- health -------------------------------------------------------------------------------
 
