@@ -243,8 +243,8 @@ def describe_container(lines: Lines, container: Mapping[str, Any], level: int) -
         values = [str(v) for v in tr.as_list(container.get(key))]
         if values:
             lines.add(level + 1, heading)
-            for value in values:
-                lines.raw(level + 2, value)
+            for word in values:
+                lines.raw(level + 2, word)
     resources = tr.as_dict(container.get("resources"))
     for heading, key in (("Limits", "limits"), ("Requests", "requests")):
         amounts = tr.as_dict(resources.get(key))
