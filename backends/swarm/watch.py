@@ -35,14 +35,17 @@ from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.model import (
     ClusterHealth,
     ClusterRef,
+    GpuNode,
     HealthState,
     ModelService,
+    ObjectText,
     Platform,
     Revision,
     ServiceDetail,
     ServiceKey,
 )
 from mlops_tui.backends.plans import ActionPlan, Intent, VerifyResult
+from mlops_tui.backends.swarm import inspect
 from mlops_tui.backends.swarm import translate as tr
 from mlops_tui.backends.swarm.actions import SwarmActions
 from mlops_tui.backends.swarm.client import (
@@ -74,7 +77,7 @@ FOLLOW_UPS = 40
 
 class SwarmBackend:
     """One Swarm manager, watched live and acted upon: `ActionBackend`, `DescribesServices`,
-    `ListsRevisions`, `RecordsActions`.
+    `ListsRevisions`, `RecordsActions`, `ShowsObjects`.
 
     `client` (default: one built from the endpoint, `timeout` and `api_factory`) makes every Engine API
     call, for the cache and for the actions alike; `clock` paces the resyncs, follow-ups and backoff."""
@@ -172,6 +175,32 @@ class SwarmBackend:
         """What the rollback picker offers: Swarm keeps one spec to go back to, PreviousSpec."""
         raw = self.client.service(service.key.name)
         return tuple(r for r in tr.detail(raw, (), ()).revisions if r.revision == "previous")
+
+    # -- the object screen (ShowsObjects) ---------------------------------------------------------
+
+    def manifest(self, service: ModelService, managed_fields: bool = False) -> ObjectText:
+        """`docker service inspect` (Swarm has no managed fields: the flag changes nothing)."""
+        return ObjectText(self._title("service", service.key.name), "json",
+                          inspect.as_json(self.client.inspect_service(service.key.name)))
+
+    def describe_object(self, service: ModelService) -> ObjectText:
+        """`docker service inspect --pretty`, GPUs reserved included."""
+        return ObjectText(self._title("service", service.key.name), "text",
+                          inspect.pretty_service(self.client.inspect_service(service.key.name)))
+
+    def node_manifest(self, node: GpuNode, managed_fields: bool = False) -> ObjectText:
+        return ObjectText(self._title("node", node.node), "json", inspect.as_json(self.client.node(node.node)))
+
+    def describe_node(self, node: GpuNode) -> ObjectText:
+        """`docker node inspect --pretty`, then its GPUs and the tasks holding them as last read."""
+        raw = self.client.node(node.node)
+        view = self._view
+        gpu = view.gpu_nodes.get(node.node, node) if view is not None else node
+        return ObjectText(self._title("node", node.node), "text",
+                          inspect.pretty_node(raw, gpu, inspect.holders_of(gpu)))
+
+    def _title(self, kind: str, name: str) -> str:
+        return f"Swarm {kind} {name} on {self.name}"
 
     def refresh_soon(self) -> None:
         """Ask for a full resync now (after an action, or when events were lost)."""
