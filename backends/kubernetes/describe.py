@@ -497,14 +497,21 @@ def _pod_totals(pod: Any) -> tuple[dict[str, float], dict[str, float]]:
     """A pod's effective requests and limits, as the scheduler counts them: the sum over its
     containers, or its largest init container where that is more."""
     spec = tr.dig(pod, "spec")
+
+    def amounts(container: Any, key: str) -> dict[str, Any]:
+        resources = tr.dig(container, "resources")
+        limits = tr.as_dict(resources.get("limits"))
+        # A request left out defaults to the limit (the API server's defaulting, which the scheduler counts).
+        return {**limits, **tr.as_dict(resources.get("requests"))} if key == "requests" else limits
+
     totals: list[dict[str, float]] = []
     for key in ("requests", "limits"):
         main: dict[str, float] = {}
         for c in tr.as_list(spec.get("containers")):
-            for name, amount in tr.as_dict(tr.dig(c, "resources").get(key)).items():
+            for name, amount in amounts(c, key).items():
                 main[name] = main.get(name, 0.0) + quantity(amount)
         for c in tr.as_list(spec.get("initContainers")):
-            for name, amount in tr.as_dict(tr.dig(c, "resources").get(key)).items():
+            for name, amount in amounts(c, key).items():
                 main[name] = max(main.get(name, 0.0), quantity(amount))
         totals.append(main)
     return totals[0], totals[1]

@@ -4,6 +4,8 @@ cluster sent it. Keys are sent together, as a terminal over SSH delivers them.""
 
 from __future__ import annotations
 
+import threading
+
 from textual.widgets import TextArea
 
 from mlops_tui.backends.model import GpuNode, ModelService, ObjectText
@@ -36,6 +38,9 @@ class ObjectsBackend:
     def __init__(self, backend) -> None:
         self.reads: list[tuple[str, str, bool]] = []
         self.fail = False
+        self.slow = threading.Event()
+        """Cleared: the next manifest read waits until it is set (a slow API server)."""
+        self.slow.set()
         backend.manifest = self.manifest
         backend.describe_object = self.describe_object
         backend.node_manifest = self.node_manifest
@@ -43,6 +48,7 @@ class ObjectsBackend:
 
     def manifest(self, service: ModelService, managed_fields: bool = False) -> ObjectText:
         self.reads.append(("yaml", service.key.name, managed_fields))
+        self.slow.wait(10)
         if self.fail:
             raise RuntimeError("403 Forbidden: deployments.apps is forbidden")
         body = MANIFEST.replace("metadata:\n", "metadata:\n" + MANAGED) if managed_fields else MANIFEST
@@ -96,6 +102,19 @@ async def test_y_slash_r_e_p_enter_together_opens_the_yaml_and_finds_replicas():
         assert objects.reads == [("yaml", "property-valuation-model", False)]
 
 
+async def test_a_search_typed_while_the_object_is_still_being_read_runs_when_it_arrives():
+    app, objects = app_with_objects()
+    objects.slow.clear()
+    async with app.run_test(size=(140, 42)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        burst(app, "y", "/", "r", "e", "p", "enter")
+        await until(pilot, lambda: screen_name(app) == "ObjectScreen" and app.screen.query_text == "rep")
+        assert body(app).text == "" and "reading" in status(app)
+        objects.slow.set()
+        await until(pilot, lambda: "match 1 of 3" in status(app))
+        assert body(app).selected_text.lower() == "rep"
+
+
 async def test_n_and_shift_n_step_through_the_matches_and_wrap():
     app, _ = app_with_objects()
     async with app.run_test(size=(140, 42)) as pilot:
@@ -126,9 +145,11 @@ async def test_the_object_is_read_only():
         await select(pilot, app, "property-valuation-model")
         burst(app, "y")
         await until(pilot, lambda: screen_name(app) == "ObjectScreen" and body(app).text == MANIFEST)
-        burst(app, "x", "backspace", "delete", "enter")
-        await until(pilot, lambda: app._keys.held == 0)
-        assert body(app).text == MANIFEST and screen_name(app) == "ObjectScreen"
+        # The search opening last shows that every key before it was handled.
+        burst(app, "x", "backspace", "delete", "/")
+        await until(pilot, lambda: screen_name(app) == "ObjectScreen"
+                    and app.screen.query_one("#object-search").display)
+        assert body(app).text == MANIFEST
 
 
 async def test_managed_fields_are_hidden_until_m_and_hidden_again_by_a_second_m():
