@@ -331,6 +331,8 @@ class MlopsApp(App[None]):
         """The object screen for the service on the detail screen, or the GPU pane's node when that
         pane is active, or the services pane's service: captured now, read in the screen's worker."""
         target: ModelService | GpuNode | None
+        if self.screen is not self.screen_stack[0] and self.screen.__class__.__name__ != "ServiceDetailScreen":
+            return  # a dialog or the preview is open: `d` and `y` there are not about an object
         if self.screen.__class__.__name__ == "ServiceDetailScreen":
             target = self.screen.service  # type: ignore[attr-defined]
         elif self.active_pane == "gpus":

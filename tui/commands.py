@@ -107,7 +107,8 @@ COMMANDS: tuple[Command, ...] = (
             MOVE, shown=False, opens="ObjectScreen"),
     Command("yaml", "y", "YAML/JSON",
             "the selected service or GPU node as YAML (Kubernetes, managed fields hidden: `m` shows them) or JSON "
-            "(Swarm), read-only: `/` search, `n`/`N`, `s` save to a file, `d`/`y` switch views",
+            "(Swarm), read-only: `/` search, `n`/`N`, `s` saves it to `objects/` beside the audit log, `d`/`y` "
+            "switch views",
             MOVE, shown=False, opens="ObjectScreen"),
     Command("jump", ":", "Jump to view/cluster",
             "jump to a view (`services`, `gpus`, `latency`, `alerts`) or a cluster",

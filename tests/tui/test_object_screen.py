@@ -232,3 +232,14 @@ async def test_a_read_that_fails_says_why_on_the_screen():
         burst(app, "y")
         await until(pilot, lambda: screen_name(app) == "ObjectScreen" and "could not read" in body(app).text)
         assert "403 Forbidden" in body(app).text
+
+
+async def test_on_the_detail_screen_y_shows_that_services_object_and_esc_returns_to_the_detail():
+    app, objects = app_with_objects()
+    async with app.run_test(size=(140, 42)) as pilot:
+        await select(pilot, app, "ensemble-predictor")
+        burst(app, "enter", "y")
+        await until(pilot, lambda: screen_name(app) == "ObjectScreen" and body(app).text == MANIFEST)
+        assert objects.reads == [("yaml", "ensemble-predictor", False)]
+        burst(app, "escape")
+        await until(pilot, lambda: screen_name(app) == "ServiceDetailScreen")

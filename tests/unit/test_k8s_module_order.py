@@ -15,6 +15,7 @@ ORDER = [
     "kubeconfig",
     "client",
     "translate",
+    "describe",
     "reflector",
     "resources",
     "cache",
@@ -31,6 +32,7 @@ ORDER = [
     "actions.image",
     "actions.planner",
     "actions",
+    "objects",
     "backend",
     "",  # the package: resolve_backends / backends_from_settings
     "spec",  # the engine's entry in backends/registry.py: builds through the package, lazily
