@@ -23,6 +23,8 @@ SYSTEM_INFO = (("Machine ID", "machineID"), ("System UUID", "systemUUID"), ("Boo
                ("Kernel Version", "kernelVersion"), ("OS Image", "osImage"), ("Operating System", "operatingSystem"),
                ("Architecture", "architecture"), ("Container Runtime Version", "containerRuntimeVersion"),
                ("Kubelet Version", "kubeletVersion"), ("Kube-Proxy Version", "kubeProxyVersion"))
+STATE_WORDS = {"startedAt": "Started", "finishedAt": "Finished", "exitCode": "Exit Code"}
+"""A container state's fields as kubectl describe pod names them."""
 ACRONYMS = frozenset({"API", "URL", "UID", "OSB", "GUID"})
 """Words kubectl's generic describer writes in capitals (its `smartLabelFor`)."""
 SKIPPED_METADATA = ("name", "namespace", "labels", "annotations", "managedFields")
@@ -203,17 +205,21 @@ def pod_template(lines: Lines, template: Any, level: int = 0, title: str = "Pod 
             lines.add(level + 1, heading, None if containers else "<none>")
         for container in containers:
             describe_container(lines, container, level + 2)
-    volumes = [tr.as_dict(v) for v in tr.as_list(spec.get("volumes"))]
-    lines.add(level + 1, "Volumes", None if volumes else "<none>")
-    for volume in volumes:
-        lines.add(level + 2, str(volume.get("name", "")))
-        for kind, source in volume.items():
-            if kind != "name":
-                lines.add(level + 3, "Type", kind)
-                for k, v in sorted(tr.as_dict(source).items()):
-                    lines.add(level + 3, _title(k), v)
+    _volumes(lines, level + 1, spec)
     lines.map(level + 1, "Node-Selectors", tr.str_map(spec.get("nodeSelector")))
     lines.listed(level + 1, "Tolerations", [_toleration(t) for t in tr.as_list(spec.get("tolerations"))])
+
+
+def _volumes(lines: Lines, level: int, spec: Mapping[str, Any]) -> None:
+    volumes = [tr.as_dict(v) for v in tr.as_list(spec.get("volumes"))]
+    lines.add(level, "Volumes", None if volumes else "<none>")
+    for volume in volumes:
+        lines.add(level + 1, str(volume.get("name", "")))
+        for kind, source in volume.items():
+            if kind != "name":
+                lines.add(level + 2, "Type", kind)
+                for k, v in sorted(tr.as_dict(source).items()):
+                    lines.add(level + 2, _title(k), v)
 
 
 def _toleration(t: Any) -> str:
@@ -230,9 +236,15 @@ def _toleration(t: Any) -> str:
     return text
 
 
-def describe_container(lines: Lines, container: Mapping[str, Any], level: int) -> None:
+def describe_container(lines: Lines, container: Mapping[str, Any], level: int,
+                       status: Mapping[str, Any] | None = None) -> None:
+    """One container of a template, or of a pod with its `status` (container and image IDs)."""
     lines.add(level, str(container.get("name", "")))
+    if status is not None:
+        lines.add(level + 1, "Container ID", status.get("containerID", ""))
     lines.add(level + 1, "Image", container.get("image", ""))
+    if status is not None:
+        lines.add(level + 1, "Image ID", status.get("imageID", ""))
     ports = [f"{tr.as_dict(p).get('containerPort')}/{tr.as_dict(p).get('protocol', 'TCP')}"
              for p in tr.as_list(container.get("ports"))]
     lines.add(level + 1, "Port" if len(ports) <= 1 else "Ports", ", ".join(ports) or "<none>")
@@ -388,6 +400,10 @@ def describe_pod(obj: Any, events: Iterable[Any], now: datetime) -> str:
     lines.map(0, "Annotations", tr.str_map(m.get("annotations")))
     lines.add(0, "Status", status.get("phase", ""))
     lines.add(0, "IP", status.get("podIP", ""))
+    ips = [str(tr.as_dict(ip).get("ip", "")) for ip in tr.as_list(status.get("podIPs"))]
+    lines.add(0, "IPs", None if ips else "<none>")
+    for ip in ips:
+        lines.add(1, "IP", ip)
     owners = tr.as_list(m.get("ownerReferences"))
     if owners:
         owner = tr.as_dict(owners[0])
@@ -396,16 +412,17 @@ def describe_pod(obj: Any, events: Iterable[Any], now: datetime) -> str:
     states = {tr.as_dict(s).get("name"): tr.as_dict(s) for s in tr.as_list(status.get("containerStatuses"))}
     for container in tr.as_list(spec.get("containers")):
         container = tr.as_dict(container)
-        describe_container(lines, container, 1)
         state = states.get(container.get("name"), {})
+        describe_container(lines, container, 1, state)
         for kind, detail in tr.as_dict(state.get("state")).items():
             lines.add(2, "State", kind.capitalize())
             for k, v in sorted(tr.as_dict(detail).items()):
-                lines.add(3, _title(k), v)
+                lines.add(3, STATE_WORDS.get(k, _title(k)), v)
         if state:
             lines.add(2, "Ready", state.get("ready", False))
             lines.add(2, "Restart Count", tr.as_int(state.get("restartCount")))
     conditions_section(lines, status, ("Type", "Status"))
+    _volumes(lines, 0, spec)
     lines.add(0, "QoS Class", status.get("qosClass", "<none>"))
     lines.map(0, "Node-Selectors", tr.str_map(spec.get("nodeSelector")))
     lines.listed(0, "Tolerations", [_toleration(t) for t in tr.as_list(spec.get("tolerations"))])

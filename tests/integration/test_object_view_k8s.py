@@ -143,3 +143,60 @@ def test_d_on_a_gpu_node_shows_allocations_taints_conditions_and_the_pods_holdin
         assert holder.workload.rsplit("/", 1)[-1] in holders
     yaml_text = fleet.object_text(node, "yaml")
     assert yaml.safe_load(yaml_text.body)["metadata"]["name"] == node.node
+
+
+def test_a_pod_described_carries_what_kubectl_describe_pod_shows(env):
+    """Pods are not a row of their own yet; their describer is checked here so the day they are, it is true."""
+    fleet, kubectl = env
+    pod = kubectl("get", "pods", "-n", NS, "-o", "jsonpath={.items[0].metadata.name}")
+    backend = fleet.backends["sim-a"]
+    ours = backend._objects.describe_pod(NS, pod).body  # type: ignore[attr-defined]
+    theirs = kubectl("describe", "pod", pod, "-n", NS)
+    missing = sorted(set(_labels(theirs)) - set(_labels(ours)))
+    assert not missing, f"kubectl describe pod shows {missing} that ours does not:\n{ours}\n---\n{theirs}"
+
+
+async def test_on_the_demo_d_and_y_show_a_kubernetes_service_a_swarm_service_and_a_gpu_node_by_key(tmp_path):
+    """The demo's engines (the same `--demo` runs) spoken to by the real backends, through the keys."""
+    from textual.widgets import TextArea
+
+    from mlops_tui.sim.demo import start_demo
+    from mlops_tui.tui.app import MlopsApp
+    from mlops_tui.tui.sources import build_fleet
+    from tests.integration.test_operator_keys import select, settings_for
+    from tests.tui.conftest import until
+    from tests.tui.keys import burst
+
+    env = start_demo(seed=3)
+    try:
+        app = MlopsApp(settings_for(env, tmp_path), build_fleet)
+        async with app.run_test(size=(150, 45)) as pilot:
+            def text() -> str:
+                on = app.screen.__class__.__name__ == "ObjectScreen"
+                return app.screen.query_one("#object-body", TextArea).text if on else ""
+
+            await select(pilot, app, "demo-prod", "property-valuation-model")
+            burst(app, "d")
+            await until(pilot, lambda: "StrategyType:" in text(), timeout=20)
+            assert "Name:                   property-valuation-model" in text()
+            burst(app, "y", "/", *"replicas", "enter")
+            await until(pilot, lambda: "match 1 of" in str(app.screen.query_one("#object-status").render()),
+                        timeout=20)
+            assert text().startswith("apiVersion: apps/v1") and "managedFields" not in text()
+            burst(app, "escape")
+            await until(pilot, lambda: app.screen is app.screen_stack[0])
+
+            await select(pilot, app, "swarm-demo", "llm-embedder")
+            burst(app, "d")
+            await until(pilot, lambda: "Service Mode:\tReplicated" in text(), timeout=20)
+            assert "NVIDIA-GPU=1" in text()
+            burst(app, "escape")
+            await until(pilot, lambda: app.screen is app.screen_stack[0])
+
+            app.focus_pane("gpus")
+            await until(pilot, lambda: app.active_pane == "gpus")
+            burst(app, "d")
+            await until(pilot, lambda: "Allocated resources:" in text() or "Tasks holding GPUs:" in text(),
+                        timeout=20)
+    finally:
+        env.stop()
