@@ -508,6 +508,10 @@ class EngineClient:
         """`GET /nodes/{id or hostname}`: the node as `docker node inspect` shows it."""
         return self.request("GET", f"/nodes/{ident}")
 
+    def network_name(self, ident: str) -> str:
+        """`GET /networks/{id}`'s Name (the CLI names a service's networks this way)."""
+        return str((self.request("GET", f"/networks/{ident}") or {}).get("Name", ""))
+
     def services(self, ids: Sequence[str] | None = None) -> list[dict]:
         """`GET /services?status=true` (running/desired task counts), all or only `ids`."""
         params: dict[str, str] = {"status": "true"}

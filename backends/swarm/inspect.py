@@ -121,9 +121,9 @@ def _update_config(lines: list[str], heading: str, order_word: str, config: Mapp
     lines.append(f" {(order_word + ' order:').ljust(19)}{config.get('Order', '')}")
 
 
-def pretty_service(service: Mapping[str, Any]) -> str:
+def pretty_service(service: Mapping[str, Any], network_names: Mapping[str, str] | None = None) -> str:
     """`docker service inspect --pretty`, from the service as `GET /services/{id}?insertDefaults=true`
-    returns it."""
+    returns it; `network_names` names the attached networks' IDs, as the CLI looks them up."""
     spec = _d(service.get("Spec"))
     template = _d(spec.get("TaskTemplate"))
     container = _d(template.get("ContainerSpec"))
@@ -173,6 +173,8 @@ def pretty_service(service: Mapping[str, Any]) -> str:
         lines.append(" Env:\t\t" + "".join(f"{e} " for e in container["Env"]))
     if container.get("Dir"):
         lines.append(f" Dir:\t\t{container['Dir']}")
+    if "Init" in container and container["Init"] is not None:
+        lines.append(f" Init:\t\t{'true' if container['Init'] else 'false'}")
     if container.get("User"):
         lines.append(f" User: {container['User']}")
     mounts = [_d(m) for m in _l(container.get("Mounts"))]
@@ -204,9 +206,9 @@ def pretty_service(service: Mapping[str, Any]) -> str:
         if generic:
             lines.append(" Generic resources (reserved):")
             lines += [f"  {g}" for g in generic]
-    attached = [_d(n).get("Target", "") for n in _l(template.get("Networks")) or _l(spec.get("Networks"))]
+    attached = attached_networks(service)
     if attached:
-        lines.append("Networks:" + "".join(f" {n}" for n in attached) + " ")
+        lines.append("Networks:" + "".join(f" {(network_names or {}).get(n) or n}" for n in attached) + " ")
     endpoint = _d(spec.get("EndpointSpec"))
     lines.append(f"Endpoint Mode:\t{endpoint.get('Mode', 'vip')}")
     ports = [_d(p) for p in _l(endpoint.get("Ports"))]
@@ -270,6 +272,11 @@ def pretty_node(node: Mapping[str, Any], gpu: GpuNode | None = None, tasks: Sequ
     if _d(engine.get("Labels")):
         lines.append("Engine Labels:")
         _labels(lines, _d(engine["Labels"]), "- ")
+    tls = _d(description.get("TLSInfo"))
+    if tls:
+        lines += ["TLS Info:", " TrustRoot:", str(tls.get("TrustRoot", "")).rstrip("\n"),
+                  f" Issuer Subject:\t{tls.get('CertIssuerSubject', '')}",
+                  f" Issuer Public Key:\t{tls.get('CertIssuerPublicKey', '')}"]
     # Not in the CLI's template: the node's GPUs, per generic resource kind, and who holds them.
     generic = _generic(resources.get("GenericResources"))
     lines.append("Generic Resources:" + ("" if generic else "\t<none>"))
@@ -280,6 +287,13 @@ def pretty_node(node: Mapping[str, Any], gpu: GpuNode | None = None, tasks: Sequ
     lines.append("Tasks holding GPUs:" + ("" if tasks else "\t<none>"))
     lines += [f" {task}\t{held}" for task, held in tasks]
     return "\n".join(lines) + "\n"
+
+
+def attached_networks(service: Mapping[str, Any]) -> list[str]:
+    """The network IDs a service is attached to (its task template's, else the old spec field)."""
+    spec = _d(service.get("Spec"))
+    template = _d(spec.get("TaskTemplate"))
+    return [str(_d(n).get("Target", "")) for n in _l(template.get("Networks")) or _l(spec.get("Networks"))]
 
 
 def holders_of(gpu: GpuNode | None) -> list[tuple[str, str]]:

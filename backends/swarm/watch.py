@@ -185,8 +185,12 @@ class SwarmBackend:
 
     def describe_object(self, service: ModelService) -> ObjectText:
         """`docker service inspect --pretty`, GPUs reserved included."""
-        return ObjectText(self._title("service", service.key.name), "text",
-                          inspect.pretty_service(self.client.inspect_service(service.key.name)))
+        raw = self.client.inspect_service(service.key.name)
+        names = {}
+        for network in inspect.attached_networks(raw):
+            with contextlib.suppress(EngineError):  # as the CLI does, an unknown network keeps its ID
+                names[network] = self.client.network_name(network)
+        return ObjectText(self._title("service", service.key.name), "text", inspect.pretty_service(raw, names))
 
     def node_manifest(self, node: GpuNode, managed_fields: bool = False) -> ObjectText:
         return ObjectText(self._title("node", node.node), "json", inspect.as_json(self.client.node(node.node)))
