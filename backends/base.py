@@ -24,6 +24,7 @@ from mlops_tui.backends.model import (
     LogOptions,
     LogSources,
     ModelService,
+    ObjectText,
     PendingGpuWorkload,
     Revision,
     ServiceDetail,
@@ -127,6 +128,24 @@ class StreamsLogs(Protocol):
                     stop: threading.Event) -> None:
         """Read (and follow) the logs until `stop` is set or, when not following, until every stream
         ended. Blocks; reconnects with backoff after an error, which it reports through `on_status`."""
+
+
+@runtime_checkable
+class ShowsObjects(Protocol):
+    """The object screen: a service's or a GPU node's object, read from the engine now (never the
+    cache, which keeps reduced objects) and rendered here, so the UI only ever holds text."""
+
+    def manifest(self, service: ModelService, managed_fields: bool = False) -> ObjectText:
+        """The object as `kubectl get -o yaml` / `docker service inspect` prints it."""
+
+    def describe_object(self, service: ModelService) -> ObjectText:
+        """The object as `kubectl describe` / `docker service inspect --pretty` prints it."""
+
+    def node_manifest(self, node: GpuNode, managed_fields: bool = False) -> ObjectText:
+        """A node as `kubectl get node -o yaml` / `docker node inspect` prints it."""
+
+    def describe_node(self, node: GpuNode) -> ObjectText:
+        """A node as `kubectl describe node` / `docker node inspect --pretty` prints it."""
 
 
 @runtime_checkable

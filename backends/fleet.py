@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from mlops_tui.backends.backoff import Backoff
 from mlops_tui.backends.base import (
@@ -30,6 +30,7 @@ from mlops_tui.backends.base import (
     PublishesServices,
     RecordsActions,
     StreamsLogs,
+    ShowsObjects,
 )
 from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.correlate import ServiceIndex, merge_alerts
@@ -37,8 +38,10 @@ from mlops_tui.backends.model import (
     ActionKind,
     Alert,
     ClusterHealth,
+    GpuNode,
     HealthState,
     ModelService,
+    ObjectText,
     PendingGpuWorkload,
     Revision,
     ServiceDetail,
@@ -399,6 +402,17 @@ class Fleet:
         """The backend that can stream this service's logs, or None when its engine cannot."""
         backend = self._backends.get(service.key.cluster)
         return backend if isinstance(backend, StreamsLogs) else None
+    def object_text(self, target: ModelService | GpuNode, view: Literal["describe", "yaml"],
+                    managed_fields: bool = False) -> ObjectText:
+        """The object screen's text for a service or a GPU node, read from its backend now; raises
+        `ActionRefused` (its words are the operator's) when the backend cannot show objects."""
+        source = target.key.cluster if isinstance(target, ModelService) else target.cluster
+        backend = self._backends.get(source)
+        if not isinstance(backend, ShowsObjects):
+            raise ActionRefused(f"{source} cannot show its objects")
+        if isinstance(target, ModelService):
+            return backend.describe_object(target) if view == "describe" else backend.manifest(target, managed_fields)
+        return backend.describe_node(target) if view == "describe" else backend.node_manifest(target, managed_fields)
 
     def plan_on(self, source: str, target: Any, intent: Intent) -> ActionPlan:
         """Plan an action that is not about a model service (e.g. a silence on an Alertmanager)."""

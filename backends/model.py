@@ -11,6 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Literal
 
 Labels = tuple[tuple[str, str], ...]
 """Labels as sorted (key, value) pairs: hashable and cheap to compare, unlike a dict."""
@@ -637,3 +638,16 @@ class LogSources:
     """Containers of the service's pods, main first; empty for a Swarm service (one per task)."""
     previous: bool = False
     """The engine can show a crashed container's previous instance (Kubernetes only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectText:
+    """One engine object rendered by its backend for the object screen (`d` describe, `y` YAML/JSON):
+    the UI shows `body` literally and never sees the raw API object."""
+
+    title: str
+    """What the object is, e.g. 'Deployment ml-prod/bert on prod-a'."""
+    format: Literal["yaml", "json", "text"]
+    body: str
+    hidden: str = ""
+    """What the body leaves out and how to see it ('managed fields hidden: m shows them'), or empty."""

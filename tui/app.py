@@ -12,7 +12,7 @@ import gc
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.text import Text
 from textual import events, work
@@ -22,7 +22,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from mlops_tui.backends.model import Alert, HealthState, ModelService, ServiceKey
+from mlops_tui.backends.model import Alert, GpuNode, HealthState, ModelService, ObjectText, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
@@ -347,6 +347,41 @@ class MlopsApp(TableCommands):
 
         self.push_screen(ServiceDetailScreen(service))
 
+    def action_describe(self) -> None:
+        self._open_object("describe")
+
+    def action_yaml(self) -> None:
+        self._open_object("yaml")
+
+    def _open_object(self, view: Literal["describe", "yaml"]) -> None:
+        """The object screen for the service on the detail screen, or the GPU pane's node when that
+        pane is active, or the services pane's service: captured now, read in the screen's worker."""
+        target: ModelService | GpuNode | None
+        if self.screen is not self.screen_stack[0] and self.screen.__class__.__name__ != "ServiceDetailScreen":
+            return  # a dialog or the preview is open: `d` and `y` there are not about an object
+        if self.screen.__class__.__name__ == "ServiceDetailScreen":
+            target = self.screen.service  # type: ignore[attr-defined]
+        elif self.active_pane == "gpus":
+            cluster, _, node = (self.query_one(GpuPane).table.selected_key() or "").partition("\x1f")
+            target = self.state.gpu_nodes.get((cluster, node))
+        else:
+            target = self._selected_service()
+        if target is None:
+            self.notify("select a service, or a node in the GPU pane, first", severity="warning")
+            return
+        from mlops_tui.tui.screens.object import ObjectScreen
+
+        fleet = self.fleet
+        name = (f"{target.key.kind.value} {target.key.name}" if isinstance(target, ModelService)
+                else f"node {target.node}")
+
+        def load(which: Literal["describe", "yaml"], managed: bool) -> ObjectText:
+            if fleet is None:
+                raise RuntimeError("no sources are connected")
+            return fleet.object_text(target, which, managed)
+
+        self.push_screen(ObjectScreen(name, load, view, self.settings.audit_path.parent / "objects"))
+
     def _panes(self) -> Iterable[PaneMixin]:
         """The dashboard's panes that are mounted (none once the app is closing)."""
         for pane_type in PANES:
@@ -397,6 +432,8 @@ class MlopsApp(TableCommands):
         self.focus_pane(VIEWS[(VIEWS.index(self.active_pane) + step) % len(VIEWS)])
 
     def on_descendant_focus(self, event) -> None:
+        if not self.screen_stack:
+            return  # the app is closing: a focus restored as its last screen left arrives after it
         if self.screen is not self.screen_stack[0]:
             return  # focus inside a dialog (e.g. the `:` prompt): the panes are not on this screen
         for pane in self._panes():

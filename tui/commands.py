@@ -106,6 +106,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("details", "enter", "Details",
             "service details: replicas/tasks with node, state and GPUs, revisions, events, latency chart, alerts",
             MOVE, shown=False, opens="ServiceDetailScreen"),
+    Command("describe", "d", "Describe",
+            "describe the selected service or GPU node (`kubectl describe`, `docker service inspect --pretty`; on a "
+            "node: allocated per resource, taints, conditions, pods holding GPUs): `/` search, `n`/`N`, `s` save",
+            MOVE, shown=False, opens="ObjectScreen"),
+    Command("yaml", "y", "YAML/JSON",
+            "the selected service or GPU node as YAML (Kubernetes, managed fields hidden: `m` shows them) or JSON "
+            "(Swarm), read-only: `/` search, `n`/`N`, `s` saves it to `objects/` beside the audit log, `d`/`y` "
+            "switch views",
+            MOVE, shown=False, opens="ObjectScreen"),
     Command("jump", ":", "Jump",
             "jump to a view (`services`, `gpus`, `latency`, `alerts`), a cluster, or a service by name "
             "(its start is enough)",

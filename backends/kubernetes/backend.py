@@ -30,6 +30,7 @@ from mlops_tui.backends.kubernetes.cache import ClusterCache, ObjKey
 from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Transport, api_path
 from mlops_tui.backends.kubernetes.liveness import QUIET_SECONDS, Liveness, version_probe
 from mlops_tui.backends.kubernetes.logs import containers_of, stream_pods
+from mlops_tui.backends.kubernetes.objects import ObjectReader
 from mlops_tui.backends.kubernetes.reflector import Reflector, ReflectorHandler, ResourceSpec, utcnow
 from mlops_tui.backends.kubernetes.resources import CORE_RESOURCES, OPTIONAL_RESOURCES, REDUCERS
 from mlops_tui.backends.kubernetes.view import PublishedView
@@ -37,11 +38,13 @@ from mlops_tui.backends.model import (
     ClusterHealth,
     ClusterRef,
     EventInfo,
+    GpuNode,
     HealthState,
     LogLine,
     LogOptions,
     LogSources,
     ModelService,
+    ObjectText,
     Platform,
     ReplicaInfo,
     Revision,
@@ -59,8 +62,8 @@ ACCESS_SWEEP_SECONDS = 300
 
 class KubernetesBackend(ReflectorHandler):
     """One kubeconfig context, watched live; implements `ActionBackend` (plan/apply/verify) and the
-    optional `DescribesServices`, `ListsRevisions`, `ListsContainers`, `RecordsActions` and
-    `PublishesServices` of `backends.base`."""
+    optional `DescribesServices`, `ListsRevisions`, `ListsContainers`, `RecordsActions`,
+    `ShowsObjects` and `PublishesServices` of `backends.base`."""
 
     def __init__(
         self,
@@ -108,6 +111,7 @@ class KubernetesBackend(ReflectorHandler):
         self._timer = timer
         self.liveness = Liveness(version_probe(transport), self._last_heard, self._liveness_changed,
                                  clock=timer, quiet=quiet)
+        self._objects = ObjectReader(self, lambda: self._clock())
 
     # -- Backend protocol ---------------------------------------------------------------------
 
@@ -227,6 +231,19 @@ class KubernetesBackend(ReflectorHandler):
                     on_status: Callable[[str], None], stop: threading.Event) -> None:
         pods = [options.replica] if options.replica else (lambda: self._pod_names(service))
         stream_pods(self.transport, service.key.namespace, pods, options, on_line, on_status, stop)
+    # -- the object screen (ShowsObjects) ---------------------------------------------------------
+
+    def manifest(self, service: ModelService, managed_fields: bool = False) -> ObjectText:
+        return self._objects.manifest(service, managed_fields)
+
+    def describe_object(self, service: ModelService) -> ObjectText:
+        return self._objects.describe_object(service)
+
+    def node_manifest(self, node: GpuNode, managed_fields: bool = False) -> ObjectText:
+        return self._objects.node_manifest(node, managed_fields)
+
+    def describe_node(self, node: GpuNode) -> ObjectText:
+        return self._objects.describe_node(node)
 
     # -- health -------------------------------------------------------------------------------
 

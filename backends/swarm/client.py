@@ -500,6 +500,18 @@ class EngineClient:
         """`GET /services/{id or name}` as stored (no defaults filled in), with its Version.Index."""
         return self.request("GET", f"/services/{ident}", {"insertDefaults": "false"})
 
+    def inspect_service(self, ident: str) -> dict:
+        """`GET /services/{id or name}?insertDefaults=true`: the service as `docker service inspect` shows it."""
+        return self.request("GET", f"/services/{ident}", {"insertDefaults": "true"})
+
+    def node(self, ident: str) -> dict:
+        """`GET /nodes/{id or hostname}`: the node as `docker node inspect` shows it."""
+        return self.request("GET", f"/nodes/{ident}")
+
+    def network_name(self, ident: str) -> str:
+        """`GET /networks/{id}`'s Name (the CLI names a service's networks this way)."""
+        return str((self.request("GET", f"/networks/{ident}") or {}).get("Name", ""))
+
     def services(self, ids: Sequence[str] | None = None) -> list[dict]:
         """`GET /services?status=true` (running/desired task counts), all or only `ids`."""
         params: dict[str, str] = {"status": "true"}

@@ -35,17 +35,20 @@ from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.model import (
     ClusterHealth,
     ClusterRef,
+    GpuNode,
     HealthState,
     LogLine,
     LogOptions,
     LogSources,
     ModelService,
+    ObjectText,
     Platform,
     Revision,
     ServiceDetail,
     ServiceKey,
 )
 from mlops_tui.backends.plans import ActionPlan, Intent, VerifyResult
+from mlops_tui.backends.swarm import inspect
 from mlops_tui.backends.swarm import translate as tr
 from mlops_tui.backends.swarm.actions import SwarmActions
 from mlops_tui.backends.swarm.client import (
@@ -78,7 +81,7 @@ FOLLOW_UPS = 40
 
 class SwarmBackend:
     """One Swarm manager, watched live and acted upon: `ActionBackend`, `DescribesServices`,
-    `ListsRevisions`, `RecordsActions`.
+    `ListsRevisions`, `RecordsActions`, `ShowsObjects`.
 
     `client` (default: one built from the endpoint, `timeout` and `api_factory`) makes every Engine API
     call, for the cache and for the actions alike; `clock` paces the resyncs, follow-ups and backoff."""
@@ -191,6 +194,36 @@ class SwarmBackend:
         if options.replica:  # `service.slot.taskid@node`: the id is the part before '@'
             task_ids = (options.replica.rsplit("@", 1)[0].rsplit(".", 1)[-1],)
         stream_service(self.client, service.key.name, options, on_line, on_status, stop, task_ids)
+
+    # -- the object screen (ShowsObjects) ---------------------------------------------------------
+
+    def manifest(self, service: ModelService, managed_fields: bool = False) -> ObjectText:
+        """`docker service inspect` (Swarm has no managed fields: the flag changes nothing)."""
+        return ObjectText(self._title("service", service.key.name), "json",
+                          inspect.as_json(self.client.inspect_service(service.key.name)))
+
+    def describe_object(self, service: ModelService) -> ObjectText:
+        """`docker service inspect --pretty`, GPUs reserved included."""
+        raw = self.client.inspect_service(service.key.name)
+        names = {}
+        for network in inspect.attached_networks(raw):
+            with contextlib.suppress(EngineError):  # as the CLI does, an unknown network keeps its ID
+                names[network] = self.client.network_name(network)
+        return ObjectText(self._title("service", service.key.name), "text", inspect.pretty_service(raw, names))
+
+    def node_manifest(self, node: GpuNode, managed_fields: bool = False) -> ObjectText:
+        return ObjectText(self._title("node", node.node), "json", inspect.as_json(self.client.node(node.node)))
+
+    def describe_node(self, node: GpuNode) -> ObjectText:
+        """`docker node inspect --pretty`, then its GPUs and the tasks holding them as last read."""
+        raw = self.client.node(node.node)
+        view = self._view
+        gpu = view.gpu_nodes.get(node.node, node) if view is not None else node
+        return ObjectText(self._title("node", node.node), "text",
+                          inspect.pretty_node(raw, gpu, inspect.holders_of(gpu)))
+
+    def _title(self, kind: str, name: str) -> str:
+        return f"Swarm {kind} {name} on {self.name}"
 
     def refresh_soon(self) -> None:
         """Ask for a full resync now (after an action, or when events were lost)."""

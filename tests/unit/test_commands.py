@@ -62,7 +62,7 @@ def test_every_command_runs_an_action_the_app_has():
 
 def test_every_screen_a_command_opens_exists():
     modules = [importlib.import_module(f"mlops_tui.tui.screens.{name}")
-               for name in ("dialogs", "detail", "help", "prompt", "logs")]
+               for name in ("dialogs", "detail", "help", "prompt", "logs", "object")]
     modules.append(importlib.import_module("textual.command"))
     screens = {name for module in modules for name, value in vars(module).items() if inspect.isclass(value)}
     assert [c.opens for c in COMMANDS if c.opens and c.opens not in screens] == []

@@ -16,6 +16,7 @@ ORDER = [
     "client",
     "translate",
     "liveness",
+    "describe",
     "reflector",
     "resources",
     "cache",
@@ -33,6 +34,7 @@ ORDER = [
     "actions.image",
     "actions.planner",
     "actions",
+    "objects",
     "backend",
     "",  # the package: resolve_backends / backends_from_settings
     "spec",  # the engine's entry in backends/registry.py: builds through the package, lazily
