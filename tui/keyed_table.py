@@ -365,7 +365,7 @@ class KeyedTable(ScrollView, can_focus=True):
             if old is cells:
                 continue
             # Compared once, cell by cell: what differs is counted and only it is measured.
-            differ = [i for i, cell in enumerate(cells) if old is None or i >= len(old) or old[i] != cell]
+            differ = [i for i, cell in enumerate(cells) if old is None or i >= len(old) or not _same(old[i], cell)]
             if old is not None and not differ and len(old) == len(cells):
                 continue
             (added if old is None else changed).append(key)
@@ -777,3 +777,11 @@ class KeyedTable(ScrollView, can_focus=True):
         for row in (old, key):
             if row is not None:
                 self._refresh_row(row)
+
+
+def _same(old: object, new: object) -> bool:
+    """Two cells draw alike: rich's `Text.__eq__` ignores the whole text's style (a cell's colour),
+    so a row restyled for a new theme would otherwise keep the old theme's colour on screen."""
+    if isinstance(old, Text) and isinstance(new, Text):
+        return old.plain == new.plain and old.style == new.style and old.spans == new.spans
+    return old == new

@@ -230,7 +230,7 @@ async def test_help_is_grouped_by_purpose_and_explains_the_filter_the_preview_ke
         await pilot.press("question_mark")
         await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
         text = "\n".join(str(static.render()) for static in app.screen.query(".help-section"))
-        tables = [app.screen.query_one(f"#help-table-{i}", Static) for i in range(3)]
+        tables = [app.screen.query_one(f"#help-table-{i}", Static) for i in range(len(GROUPS))]
         assert [table.content.title for table in tables] == list(GROUPS)
         assert GROUPS[0] == "Navigate" and GROUPS[1].startswith("Act")
         for needle in ("app=valuation", "y          apply", "n or esc", "a          the alternative",
@@ -264,5 +264,5 @@ async def test_at_80x24_help_gives_each_explanation_the_width_beside_its_key():
         await pilot.press("question_mark")
         await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
         await pilot.pause()
-        # The scale row reads on one line from its key: no column of names squeezes it.
-        assert re.search(r"s\s+scale: a replica count from 0 to the cap", visible_text(app)), visible_text(app)
+        # The first row reads from its key on: no column of names squeezes it.
+        assert re.search(r"⏎\s+service details: replicas/tasks with node, state", visible_text(app)), visible_text(app)

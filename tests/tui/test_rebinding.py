@@ -68,7 +68,7 @@ async def test_help_rebound_to_h_opens_help_with_h_and_h_closes_it_again(tmp_pat
     config = tmp_path / "config.toml"
     config.write_text('[keys]\nhelp = "h"\n', "utf-8")
     app, _ = make_app(settings_from(parser().parse_args(["--config", str(config)])))
-    async with app.run_test(size=(170, 60)) as pilot:
+    async with app.run_test(size=(170, 100)) as pilot:  # the whole help on one screen
         await until(pilot, lambda: " h Help" in app.query_one(KeyLine).line().plain)
         await pilot.press("question_mark")  # the old key: nothing
         await pilot.press("h")
