@@ -141,7 +141,7 @@ KEYS_AS_SHOWN = {"enter": "⏎", "escape": "esc", "ctrl+p": "^p", "ctrl+w": "^w"
 
 async def test_help_shows_every_command_with_its_key_and_what_it_does():
     app, _ = make_app()
-    async with app.run_test(size=(170, 70)) as pilot:
+    async with app.run_test(size=(170, 110)) as pilot:  # every command on one screen
         await pilot.press("question_mark")
         await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
         await until(pilot, lambda: "mlops-tui: keys" in visible_text(app))
