@@ -29,8 +29,8 @@ from mlops_tui.backends.base import (
     ListsRevisions,
     PublishesServices,
     RecordsActions,
-    StreamsLogs,
     ShowsObjects,
+    StreamsLogs,
 )
 from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.correlate import ServiceIndex, merge_alerts

@@ -5,8 +5,9 @@ engine (`upstream_tls`), so that a judge such as kubectl can still reach the eng
 It reads the HTTP requests going up (to count the mutating ones, POST/PUT/PATCH/DELETE, and to know when
 one has been forwarded) and, by mode, what it does with the answers coming down:
 - `pass`: forwards both ways;
-- `freeze`: forwards every request, holds every answer (an engine that stopped answering but already
-  has the request); `wake()` forwards what is still wanted and goes back to `pass`;
+- `freeze`: forwards every request, holds every answer, and the rest of the streams already open (an
+  engine that stopped answering but already has the request); `wake()` forwards what is still wanted and
+  goes back to `pass`;
 - `reset`: forwards the request, waits for the first byte of the answer (the engine has acted) and
   resets the client's connection before it reaches it (a connection lost before the answer);
 - `lose`: reads the request and resets the connection without forwarding it (sent, never arrived);
@@ -46,6 +47,8 @@ class _Conn:
     held: list[bytes] = field(default_factory=list)
     cut: bool = False
     """Send half of the next chunk coming down, then reset (torn mid-object)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held bytes go out before any newer ones (TCP never reorders; a wake must not either)."""
 
 
 class FaultProxy:
@@ -88,11 +91,17 @@ class FaultProxy:
             self.mode, self.only_mutating = "pass", False
             conns = list(self._conns)
         for conn in conns:
-            held, conn.held = conn.held, []
-            conn.faulted = False
-            for chunk in held:
-                with contextlib.suppress(OSError):
-                    conn.client.sendall(chunk)
+            with conn.lock:
+                held, conn.held = conn.held, []
+                conn.faulted = False
+                for chunk in held:
+                    with contextlib.suppress(OSError):
+                        conn.client.sendall(chunk)
+
+    def _frozen(self) -> bool:
+        """Frozen for every request: streams opened before the freeze (watches, events) go silent too,
+        as they do when the engine's process is stopped."""
+        return self.mode == "freeze" and not self.only_mutating
 
     def cut_streams(self) -> None:
         """Tear every open connection in the middle of the next bytes it carries down."""
@@ -195,14 +204,18 @@ class FaultProxy:
                 if conn.faulted and conn.mode == "reset":
                     _reset(conn.client)
                     break
-                if conn.faulted and conn.mode == "freeze":
-                    conn.held.append(chunk)
-                    continue
-                if conn.cut:
-                    conn.client.sendall(chunk[: max(1, len(chunk) // 2)])
-                    _reset(conn.client)
-                    break
-                conn.client.sendall(chunk)
+                with conn.lock:
+                    if (conn.faulted and conn.mode == "freeze") or self._frozen():
+                        conn.held.append(chunk)
+                        continue
+                    if conn.cut:
+                        conn.client.sendall(chunk[: max(1, len(chunk) // 2)])
+                        _reset(conn.client)
+                        break
+                    held, conn.held = conn.held, []  # what a wake has not flushed yet goes first
+                    for older in held:
+                        conn.client.sendall(older)
+                    conn.client.sendall(chunk)
         except OSError:
             pass
         if not conn.held:

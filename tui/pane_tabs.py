@@ -16,7 +16,6 @@ from mlops_tui.backends.model import Alert, AlertState, ServiceKey, Severity
 from mlops_tui.backends.state import FleetState
 from mlops_tui.tui.format import row_state, trouble_rank
 
-
 BADGE_INTERVAL = 1.0
 """Seconds between two countings of the badges (the latest state is always counted in the end)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import pytest
@@ -17,3 +18,12 @@ def terminal():
     term = Terminal(require_binary("tmux"), f"mlops-tui-test-{os.getpid()}-{time.monotonic_ns()}")
     yield term
     term.stop()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fault suite's figures (tests/integration/test_fault_suite.py), when it ran: one table."""
+    suite = sys.modules.get("tests.integration.test_fault_suite")
+    if suite is not None and suite.FIGURES:
+        terminalreporter.section("fault suite figures")
+        for line in suite.figures_table(suite.FIGURES):
+            terminalreporter.write_line(line)

@@ -210,15 +210,10 @@ class FaultyFleet:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory, request) -> Iterator[FaultyFleet]:
+def fleet(tmp_path_factory) -> Iterator[FaultyFleet]:
     env = FaultyFleet(tmp_path_factory)
     yield env
-    env.close()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and FIGURES:
-        reporter.write_line("")
-        for line in figures_table(FIGURES):
-            reporter.write_line(line)
+    env.close()  # the table is printed at the end of the run (tests/integration/conftest.py)
 
 
 def settled(fleet: FaultyFleet, when: str) -> None:
@@ -249,11 +244,22 @@ def measured(fleet: FaultyFleet, fault: str) -> Iterator[Figure]:
         figure.crashes = len(fleet.crashes) - crashes
 
 
+@contextlib.contextmanager
+def woken_after(fleet: FaultyFleet) -> Iterator[None]:
+    """Every proxy back to passing afterwards, whatever happened: one failed story must not leave the
+    next one with a frozen engine."""
+    try:
+        yield
+    finally:
+        for proxy in fleet.proxies.values():
+            proxy.wake()
+
+
 def outage(fleet: FaultyFleet, fault: str, sources: tuple[str, ...], start: Callable[[FaultProxy], None]) -> None:
     """Each source in `sources` stops answering (how: `start`): stale within 15 s, the others unaffected;
     a colleague changes things meanwhile; the fault clears: connected again, and the Fleet equals the
     engines."""
-    with measured(fleet, fault) as figure:
+    with measured(fleet, fault) as figure, woken_after(fleet):
         for source in sources:
             start(fleet.proxies[source])
         each_until(sources, lambda s: fleet.state(s) is HealthState.STALE, STALE_WITHIN + 10, "stale", figure.stale)
@@ -295,7 +301,7 @@ def test_a_burst_of_503_answers_is_stale_within_15_s_and_recovers(fleet):
 
 
 def test_a_10_s_stall_leaves_no_crash_and_nothing_lost(fleet):
-    with measured(fleet, "every answer stalled 10 s") as figure:
+    with measured(fleet, "every answer stalled 10 s") as figure, woken_after(fleet):
         for proxy in fleet.proxies.values():
             proxy.set_mode("freeze")
         fleet.change_behind_the_apps_back()

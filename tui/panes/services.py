@@ -13,8 +13,8 @@ from textual.message import Message
 from mlops_tui.backends.model import Alert, AlertState, HealthState, ModelService, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import (
-    SERVICE_COLUMN,
     DECISION_COLUMNS,
+    SERVICE_COLUMN,
     SERVICE_COLUMNS,
     TROUBLE_NONE,
     row_state,

@@ -16,7 +16,6 @@ from textual.widgets import Static
 
 from mlops_tui.tui.commands import COMMANDS, GROUPS
 
-
 NAMED_WIDTH = 100
 """From this many columns, the help lists each command's name beside its key."""
 
