@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 P95 = 0.95
@@ -128,9 +128,11 @@ def _selectors(expr: str) -> Iterable[tuple[str, tuple[tuple[str, str, str], ...
         yield metric, matchers
 
 
-def _split_top(expr: str, word: str) -> list[str]:
-    """`expr` split at `word` where it stands outside parentheses, braces, brackets and strings."""
-    parts, depth, start, i, quoted = [], 0, 0, 0, False
+def _outside_strings(expr: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, depth) of every character outside string literals; an opening bracket
+    is at the depth outside it, a closing one at the depth after it (so the outer pair of `(x)` is
+    at depth 0, as are the top-level operators)."""
+    depth, i, quoted = 0, 0, False
     while i < len(expr):
         ch = expr[i]
         if quoted:
@@ -141,43 +143,36 @@ def _split_top(expr: str, word: str) -> list[str]:
         elif ch == '"':
             quoted = True
         elif ch in "([{":
+            yield i, ch, depth
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        elif depth == 0 and expr.startswith(word, i):
+            yield i, ch, depth
+        else:
+            yield i, ch, depth
+        i += 1
+
+
+def _split_top(expr: str, word: str) -> list[str]:
+    """`expr` split at `word` where it stands outside parentheses, braces, brackets and strings."""
+    parts, start = [], 0
+    for i, _ch, depth in _outside_strings(expr):
+        if i >= start and depth == 0 and expr.startswith(word, i):
             parts.append(expr[start:i])
             start = i + len(word)
-            i = start
-            continue
-        i += 1
     parts.append(expr[start:])
     return parts
 
 
 def _top_comparison(expr: str) -> tuple[int, str] | None:
     """Where the one top-level comparison operator is, and which it is."""
-    depth, i, quoted, found = 0, 0, False, None
-    while i < len(expr):
-        ch = expr[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and ch in "<>":
-            if found is not None:
-                return None  # two comparisons: not the simple shape this reads
-            op = expr[i : i + 2] if expr[i : i + 2] in _COMPARISONS else ch
-            found = (i, op)
-            i += len(op)
+    found: tuple[int, str] | None = None
+    for i, ch, depth in _outside_strings(expr):
+        if depth != 0 or ch not in "<>" or (found is not None and i < found[0] + len(found[1])):
             continue
-        i += 1
+        if found is not None:
+            return None  # two comparisons: not the simple shape this reads
+        found = (i, expr[i : i + 2] if expr[i : i + 2] in _COMPARISONS else ch)
     return found
 
 
@@ -189,24 +184,8 @@ def _unwrap(expr: str) -> str:
 
 
 def _closing(expr: str) -> int:
-    depth, quoted, i = 0, False, 0
-    while i < len(expr):
-        ch = expr[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+    """Where the bracket that opens `expr` closes; -1 when it never does."""
+    return next((i for i, ch, depth in _outside_strings(expr) if ch in ")]}" and depth == 0), -1)
 
 
 def _unescape(value: str) -> str:

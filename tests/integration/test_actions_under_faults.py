@@ -13,9 +13,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,25 +29,11 @@ from mlops_tui.backends.swarm.client import parse_endpoint
 from mlops_tui.backends.swarm.watch import SwarmBackend
 from tests.engines import require_binary
 from tests.faults import FaultProxy
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 NS = "ml-prod"
 D = ServiceKind.DEPLOYMENT
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (KeyError, AttributeError, IndexError, TypeError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or check}: last {last!r}")
 
 
 def apply_in_background(fleet: Fleet, plan, verify_timeout: float = 30.0) -> tuple[threading.Thread, list]:

@@ -33,6 +33,7 @@ from mlops_tui.backends.plans import (
     SwitchBlueGreen,
 )
 from tests.engines import require, require_binary
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -46,21 +47,6 @@ def _sim():
         require(False, f"the Kubernetes simulator (sim.kube) is not available: {exc}")
         raise
     return SimKubeCluster, write_kubeconfig
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (KeyError, AttributeError, IndexError, TypeError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what or check}: last {last!r}")
 
 
 def preview(env: Env, name: str, kind: ServiceKind, intent):

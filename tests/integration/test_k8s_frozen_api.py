@@ -13,8 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -22,21 +20,11 @@ from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.kubernetes import resolve_backends
 from mlops_tui.backends.model import HealthState, ServiceKey, ServiceKind
 from tests.engines import require_binary
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 SERVICE = ServiceKey("sim-1", "ml-prod", ServiceKind.DEPLOYMENT, "property-valuation-model")
-
-
-def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}: last {last!r}")
 
 
 @pytest.fixture

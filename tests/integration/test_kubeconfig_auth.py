@@ -30,6 +30,7 @@ from mlops_tui.backends.kubernetes import resolve_backends
 from mlops_tui.backends.kubernetes.client import ApiError, connect, resolve_targets
 from mlops_tui.backends.model import HealthState, ServiceKey, ServiceKind
 from tests.engines import require_binary
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -48,21 +49,6 @@ expiry = datetime.datetime.fromtimestamp(now + claimed, datetime.timezone.utc).s
 print(json.dumps({{"apiVersion": info["apiVersion"], "kind": "ExecCredential",
                   "status": {{"token": token, "expirationTimestamp": expiry}}}}))
 """
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (KeyError, AttributeError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or check}: last {last!r}")
 
 
 @pytest.fixture(scope="module")

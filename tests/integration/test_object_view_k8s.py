@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 import yaml
@@ -20,21 +17,11 @@ from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.kubernetes import resolve_backends
 from mlops_tui.backends.model import HealthState, ServiceKind
 from tests.engines import require_binary
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 NS = "ml-prod"
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
 
 
 @pytest.fixture(scope="module")
