@@ -116,7 +116,7 @@ class MlopsApp(TableCommands):
         with Container(id="panes"):
             with Vertical(id="left", classes="-active"):
                 yield ServicesPane(clock=self._clock).add_class("-active", update=False)
-                yield GpuPane()
+                yield GpuPane(clock=self._clock)
             with Vertical(id="right"):
                 yield LatencyPane(ascii_only=self.settings.ascii)
                 yield AlertsPane(clock=self._clock)

@@ -141,22 +141,28 @@ def service_state(service: ModelService) -> tuple[str, str]:
 def row_state(service: ModelService, firing: Sequence[Alert] = (), health: ClusterHealth | None = None,
               latency: LatencySeries | None = None) -> tuple[str, str]:
     """(glyph and word, semantic) for a service's row: its workload's state, folded with what concerns
-    it. A cluster whose data is stale or unreadable says so first (what the row shows may be old). A
-    firing alert on an otherwise healthy service replaces `● ok` with its count and worst severity;
-    without one, a p95 over the service's known SLO says `▲ over SLO`: `● ok` never stands beside a
-    firing alert or a breached SLO (an unknown SLO is never breached)."""
+    it. A cluster whose data is stale or unreadable says so first (what the row shows may be old).
+    Firing alerts (their count and worst severity), else a p95 over the service's known SLO
+    (`▲ over SLO`), replace a workload state that is less bad: `● ok` or `◐ rolling` never stands
+    beside a firing alert or a breached SLO (a canary rolling out while its latency alert fires reads
+    the alert); a workload that is down or paused keeps its own word (the ALERTS column still counts).
+    An unknown SLO is never breached."""
     if health is not None and health.state in (HealthState.STALE, HealthState.ERROR):
         return "◌ stale", "unknown"
     word, semantic = service_state(service)
+    rank = trouble_rank(word)
     firing = [a for a in firing if a.state is AlertState.FIRING]
-    if firing and semantic == "healthy":
+    if firing:
         worst = max(a.severity for a in firing)
         if worst >= Severity.CRITICAL:
-            return f"✖ {len(firing)} critical", "down"
-        if worst >= Severity.WARNING:
-            return f"▲ {len(firing)} warning", "degraded"
-        return f"▲ {len(firing)} alert{'s' if len(firing) > 1 else ''}", "degraded"
-    if latency is not None and latency.breached and semantic == "healthy":
+            folded = f"✖ {len(firing)} critical", "down"
+        elif worst >= Severity.WARNING:
+            folded = f"▲ {len(firing)} warning", "degraded"
+        else:
+            folded = f"▲ {len(firing)} alert{'s' if len(firing) > 1 else ''}", "degraded"
+        if trouble_rank(folded[0]) < rank:
+            return folded
+    if latency is not None and latency.breached and trouble_rank("▲") < rank:
         return "▲ over SLO", "degraded"
     return word, semantic
 
@@ -348,8 +354,12 @@ def gpu_free_text(node: GpuNode) -> str:
     return ", ".join(f"{node.free_of(r.name)} {r.short_name}" for r in node.resources)
 
 
-def gpu_cells(node: GpuNode, style_for: StyleFor = no_style) -> tuple[Text, ...]:
-    if not node.ready:
+def gpu_cells(node: GpuNode, style_for: StyleFor = no_style, stale: str = "") -> tuple[Text, ...]:
+    """One GPU node's row; `stale` is the age of its cluster's data when that went stale ('2m'): the
+    row then says so first, as the services of that cluster do (what it shows may be old)."""
+    if stale:
+        state, semantic = f"◌ stale {stale}", "unknown"
+    elif not node.ready:
         state, semantic = "✖ notready", "down"
     elif not node.schedulable:
         state, semantic = "▲ cordoned", "degraded"

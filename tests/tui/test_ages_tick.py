@@ -171,3 +171,26 @@ async def test_the_detail_screens_alert_since_ticks_too_and_agrees_with_the_pane
         await until(pilot, lambda: since_text(pane) == "8m")  # the pane behind it says the same (its own timer)
         clock.advance(10)
         assert app.screen.tick_ages() is False  # still 8m: nothing redrawn
+
+
+async def test_a_stale_clusters_gpu_nodes_say_how_old_their_data_is_and_keep_counting():
+    from mlops_tui.tui.panes import GpuPane
+
+    app, backend, clock = app_with_clock()
+    async with app.run_test(size=(160, 45)) as pilot:
+        pane = app.query_one(GpuPane)
+
+        def gpu_states() -> set[str]:
+            table = pane.table
+            return {table.cells(key)[0].plain for key in table.shown_keys}
+
+        await until(pilot, lambda: gpu_states() == {"● ok", "✖ notready"})
+        backend.push(health=HealthState.STALE, since=T0 - timedelta(seconds=12), error="API server not answering")
+        # What the nodes showed may be old: their rows say so first, with the age.
+        await until(pilot, lambda: gpu_states() == {"◌ stale 12s"})
+        clock.advance(200)
+        assert pane.tick_ages() and gpu_states() == {"◌ stale 3m"}
+        clock.advance(20)  # still "3m": nothing to redraw
+        assert not pane.tick_ages()
+        backend.push(health=HealthState.CONNECTED)
+        await until(pilot, lambda: gpu_states() == {"● ok", "✖ notready"})

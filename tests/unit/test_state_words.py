@@ -66,3 +66,23 @@ def test_a_source_that_sent_objects_it_could_not_read_says_how_many_beside_its_s
     health = ClusterHealth("swarm-prod", None, HealthState.CONNECTED, since=NOW, unreadable=2)
     assert health_text(health, NOW)[0] == "● swarm-prod connected · 2 objects unreadable"
     assert "unreadable" not in health_text(replace(health, unreadable=0), NOW)[0]
+
+
+def test_a_canary_rolling_out_while_its_latency_alert_fires_reads_the_alert_not_rolling():
+    from mlops_tui.backends.model import Alert, AlertState, Severity, freeze_labels
+    from mlops_tui.tui.format import row_state
+
+    def alert(severity: Severity) -> Alert:
+        return Alert("HighInferenceLatency", severity, AlertState.FIRING,
+                     freeze_labels({"alertname": "HighInferenceLatency", "severity": severity.name.lower()}), since=NOW)
+
+    rolling = service("rent-predictor-canary", desired=3, ready=3, updated=1)
+    assert row_state(rolling)[0] == "◐ rolling"
+    assert row_state(rolling, (alert(Severity.WARNING),))[0] == "▲ 1 warning"
+    assert row_state(rolling, (alert(Severity.CRITICAL),))[0] == "✖ 1 critical"
+    # A workload in worse or equal trouble keeps its own word; the ALERTS column still counts the alert.
+    down = service("rent-predictor-canary", desired=3, ready=0)
+    assert row_state(down, (alert(Severity.WARNING),))[0] == "✖ down"
+    paused = replace(rolling, rollout_state="paused")
+    assert row_state(paused, (alert(Severity.WARNING),))[0] == "▲ paused"
+    assert row_state(paused, (alert(Severity.CRITICAL),))[0] == "✖ 1 critical"

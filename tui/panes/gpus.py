@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timezone
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from mlops_tui.backends.model import GpuNode, short_resource_name
+from mlops_tui.backends.model import GpuNode, HealthState, short_resource_name
 from mlops_tui.backends.state import FleetDelta, FleetState
-from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, pending_line
+from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, pending_line, stale_age
 from mlops_tui.tui.keyed_table import KeyedTable, columns
-from mlops_tui.tui.panes.base import PaneMixin
+from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
 
 
 def with_metrics(node: GpuNode, state: FleetState) -> GpuNode:
@@ -54,12 +56,27 @@ class GpuPane(PaneMixin, Vertical):
     pane_title = "GPU allocation"
     can_focus = False
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(id=self.pane_id, classes="pane")
         self.border_title = self.pane_title
-        self._cells: dict[tuple[str, str], tuple[GpuNode, object, tuple[Text, ...]]] = {}
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._cells: dict[tuple[str, str], tuple[GpuNode, object, str, tuple[Text, ...]]] = {}
         self._pending_shown: tuple = ()
         self._counted = False
+        self._state = FleetState()
+        self._stale_ages: dict[str, str] = {}
+        """Stale cluster → the age its nodes' rows show, as last drawn."""
+
+    def on_mount(self) -> None:
+        self.set_interval(AGE_TICK, self.tick_ages)
+
+    def tick_ages(self) -> bool:
+        """The clock moved: a stale cluster's nodes say their new age. Nothing is drawn unless an age
+        text changed; without a stale cluster this does nothing. True when the rows were redrawn."""
+        if not self._stale_ages or _stale_ages(self._state, self._clock()) == self._stale_ages:
+            return False
+        self._draw_rows(self._state)
+        return True
 
     def compose(self) -> ComposeResult:
         yield GpuTable()
@@ -72,23 +89,37 @@ class GpuPane(PaneMixin, Vertical):
         return self.query_one(GpuTable)
 
     def show(self, state: FleetState, delta: FleetDelta | None) -> None:
-        if delta is not None and not delta.gpus:
+        self._state = state
+        if delta is not None and not delta.gpus and not (delta.health and self._ages_moved(state)):
             return
-        table = self.table
         if delta is None:
             self._cells.clear()
+        self._draw_rows(state)
+        if delta is not None and not delta.gpus:
+            return
+        self._draw_counts(state, delta)
+
+    def _ages_moved(self, state: FleetState) -> bool:
+        return _stale_ages(state, self._clock()) != self._stale_ages
+
+    def _draw_rows(self, state: FleetState) -> None:
+        table = self.table
+        self._stale_ages = ages = _stale_ages(state, self._clock())
         rows = {}
         for (cluster, name), node in sorted(state.gpu_nodes.items()):
             # The Fleet keeps an unchanged node's object, so identity says whether to re-format it.
             metrics = state.gpu_metrics.get(name)
+            age = ages.get(cluster, "")
             cached = self._cells.get((cluster, name))
-            if cached is None or cached[0] is not node or cached[1] is not metrics:
-                cached = (node, metrics, gpu_cells(with_metrics(node, state), table.style_for))
+            if cached is None or cached[0] is not node or cached[1] is not metrics or cached[2] != age:
+                cached = (node, metrics, age, gpu_cells(with_metrics(node, state), table.style_for, stale=age))
                 self._cells[(cluster, name)] = cached
-            rows[f"{cluster}\x1f{name}"] = cached[2]
+            rows[f"{cluster}\x1f{name}"] = cached[3]
         for gone in set(self._cells) - set(state.gpu_nodes):
             del self._cells[gone]
         table.sync_rows(rows)
+
+    def _draw_counts(self, state: FleetState, delta: FleetDelta | None) -> None:
         # Each resource counted on its own: 7 MIG slices are not 7 more GPUs.
         counts = free_by_resource(state.gpu_nodes.values())
         subtitle = " · ".join(f"{free} {short_resource_name(name)} free of {total}"
@@ -108,3 +139,9 @@ class GpuPane(PaneMixin, Vertical):
         else:
             pending.update("")
             pending.display = False
+
+
+def _stale_ages(state: FleetState, now: datetime) -> dict[str, str]:
+    """Each cluster whose data is stale or unreachable → how old it is ('2m')."""
+    return {name: stale_age(health, now) for name, health in state.health.items()
+            if health.state in (HealthState.STALE, HealthState.ERROR)}
