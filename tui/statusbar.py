@@ -100,13 +100,30 @@ class StatusBar(PaneMixin, Static):
             parts.append(Text("◌ starting: no source connected yet"))
         sources = sorted(self._state.health.values(), key=lambda h: (TROUBLE_ORDER[h.state], h.source))
         shown = sources if full else [h for h in sources if h.state is not HealthState.CONNECTED]
-        healthy = [] if full else self._summary([h for h in sources if h not in shown])
+        connected = [h for h in sources if h not in shown]
+        healthy = [] if full else self._summary(connected)
         if level == "trouble counted":
             # Narrower than every troubled name: as many as fit by name, the others counted by glyph.
             parts += self._counted(shown, [*parts, *healthy])
         else:
             parts += [self._source_part(health, now, level) for health in shown]
+            if not full:  # the room the troubled sources leave names healthy ones, the rest counted
+                healthy = self._named_while_room(connected, parts, now)
         return Text("  ").join([*parts, *healthy])
+
+    def _named_while_room(self, connected: list[ClusterHealth], before: list[Text], now: datetime) -> list[Text]:
+        """Connected sources by name while they fit after `before`, then `+N ●` for the rest."""
+        width = self.content_size.width
+        used = sum(p.cell_len + 2 for p in before)
+        named: list[Text] = []
+        for index, health in enumerate(connected):
+            part = self._source_part(health, now, "full")
+            rest = self._summary(connected[index + 1:])
+            if width and used + part.cell_len + 2 + sum(r.cell_len + 2 for r in rest) > width:
+                return named + self._summary(connected[index:])
+            named.append(part)
+            used += part.cell_len + 2
+        return named
 
     def _source_part(self, health: ClusterHealth, now: datetime, level: str) -> Text:
         text, semantic = source_text(health, now)
