@@ -12,13 +12,9 @@ _GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
-def form_bool(value: str | None) -> bool:
-    """httputils.BoolValue: anything but empty, 0, no, false or none (any case) is true; the SDK sends `True`."""
-    return (value or "").strip().lower() not in ("", "0", "no", "false", "none")
-
-
 def parse_bool(name: str, value: str | None) -> bool:
-    """strconv.ParseBool, as the services list reads `status`: a bad spelling is a 400, not a silent false."""
+    """strconv.ParseBool, as dockerd reads `status` and `insertDefaults`: `True` (the SDK's spelling) is
+    true, and a spelling Go does not know is a 400, not a silent false."""
     if not value:
         return False
     if value in _GO_TRUE or value in _GO_FALSE:

@@ -10,7 +10,7 @@ from typing import Any
 from . import services as svcs
 from .filters import check_keys, event_matches, labels_match, node_matches, parse_filters, service_matches
 from .httpd import Handler
-from .params import form_bool, json_body, parse_bool
+from .params import json_body, parse_bool
 from .services import is_global, replicas, spec_key
 from .state import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, ApiError, SwarmState
 
@@ -185,7 +185,8 @@ class DockerHandler(Handler):
                 return
             if len(rest) == 1 and method == "GET":
                 svc = st.find_service(rest[0])
-                body = svcs.with_defaults(svc) if form_bool(q.get("insertDefaults")) else st.snapshot(svc)
+                defaults = parse_bool("insertDefaults", q.get("insertDefaults"))
+                body = svcs.with_defaults(svc) if defaults else st.snapshot(svc)
                 self.send(200, body)
                 return
             if len(rest) == 1 and method == "DELETE":
