@@ -6,7 +6,7 @@
     swarm.mutations      # mutating HTTP requests received (POST/DELETE), for read-only tests
     swarm.stop()
 
-Endpoints: /_ping, /version, /info, /nodes, /services (list/inspect/create/update/delete, with
+Endpoints: /_ping, /version, /info, /swarm, /nodes, /services (list/inspect/create/update/delete, with
 `version`, `rollback=previous`, `insertDefaults`, `status`), /tasks, /events (streamed),
 versioned (/v1.41/...) or not. An orchestrator thread ticks tasks new → … → running and runs
 rolling updates (sim/docker/orchestrator.py). A task's assigned GPUs are in `GenericResources`
@@ -17,6 +17,7 @@ tests/integration/test_docker_contract.py runs the same assertions against this 
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,20 @@ from .server import DockerHandler
 from .state import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, ApiError, SwarmState
 
 __all__ = ["ApiError", "SimSwarm"]
+
+
+def _base36(data: bytes, width: int) -> str:
+    n, out = int.from_bytes(data, "big"), ""
+    while len(out) < width:
+        n, r = divmod(n, 36)
+        out = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + out
+    return out
+
+
+def _join_token(cluster_id: str, role: str) -> str:
+    digest = hashlib.sha256(f"{cluster_id}/ca".encode()).digest()
+    secret = hashlib.sha256(f"{cluster_id}/{role}".encode()).digest()
+    return f"SWMTKN-1-{_base36(digest, 50)}-{_base36(secret, 25)}"
 
 
 class SimSwarm:
@@ -107,15 +122,32 @@ class SimSwarm:
                 "ControlAvailable": True, "Error": "",
                 "RemoteManagers": [{"NodeID": n["ID"], "Addr": n["ManagerStatus"]["Addr"]} for n in managers],
                 "Nodes": len(nodes), "Managers": len(managers),
-                "Cluster": {"ID": st.cluster_id, "Version": {"Index": 10}, "CreatedAt": st.cluster_created,
-                            "UpdatedAt": st.cluster_created,
-                            "Spec": {"Name": "default", "Labels": {},
-                                     "Orchestration": {"TaskHistoryRetentionLimit": 5},
-                                     "Dispatcher": {"HeartbeatPeriod": 5_000_000_000}},
-                            "RootRotationInProgress": False, "DefaultAddrPool": ["10.0.0.0/8"],
-                            "SubnetSize": 24, "DataPathPort": 4789},
+                "Cluster": self.cluster_body(),
             },
         }
+
+    def cluster_body(self) -> dict[str, Any]:
+        """The ClusterInfo dockerd shares between `/info` (Swarm.Cluster) and `/swarm`, with the
+        default spec `docker swarm init` leaves (docker info prints each of these)."""
+        st = self.state
+        spec = {"Name": "default", "Labels": {}, "Orchestration": {"TaskHistoryRetentionLimit": 5},
+                "Raft": {"SnapshotInterval": 10000, "KeepOldSnapshots": 0, "LogEntriesForSlowFollowers": 500,
+                         "ElectionTick": 10, "HeartbeatTick": 1},
+                "Dispatcher": {"HeartbeatPeriod": 5_000_000_000},
+                "CAConfig": {"NodeCertExpiry": 7_776_000_000_000_000},  # 90 days
+                "TaskDefaults": {}, "EncryptionConfig": {"AutoLockManagers": False}}
+        # The sim runs no CA: TLSInfo has dockerd's fields, empty.
+        return {"ID": st.cluster_id, "Version": {"Index": 10}, "CreatedAt": st.cluster_created,
+                "UpdatedAt": st.cluster_created, "Spec": spec,
+                "TLSInfo": {"TrustRoot": "", "CertIssuerSubject": "", "CertIssuerPublicKey": ""},
+                "RootRotationInProgress": False, "DefaultAddrPool": ["10.0.0.0/8"], "SubnetSize": 24,
+                "DataPathPort": 4789}
+
+    def swarm_body(self) -> dict[str, Any]:
+        """`GET /swarm` (what the SDK's `client.swarm` and `docker swarm join-token` read): the cluster
+        plus its join tokens, in swarmkit's SWMTKN-1-<CA digest>-<secret> shape, stable per cluster."""
+        return {**self.cluster_body(), "JoinTokens": {role: _join_token(self.state.cluster_id, role)
+                                                      for role in ("Worker", "Manager")}}
 
     # --- helpers for scenarios and tests (in-process, not counted as mutations) -------------
     def set_node_state(self, node: str, state: str) -> None:

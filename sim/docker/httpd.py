@@ -26,7 +26,19 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         return parts.path, parse_qs(parts.query, keep_blank_values=True)
 
+    def handle_one_request(self) -> None:
+        self._body_read = False
+        super().handle_one_request()
+        # A route that answered without reading the body (an error, an unknown path) must still
+        # consume it, or its bytes would be parsed as the next request on this keep-alive connection.
+        if not self.close_connection and getattr(self, "command", None) and not self._body_read:
+            try:
+                self.body()
+            except (OSError, ValueError):
+                self.close_connection = True
+
     def body(self) -> bytes:
+        self._body_read = True
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             return self.rfile.read(length)

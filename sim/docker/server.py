@@ -8,8 +8,9 @@ import time
 from typing import Any
 
 from . import services as svcs
-from .filters import check_keys, event_matches, node_matches, parse_filters, service_matches
+from .filters import check_keys, event_matches, labels_match, node_matches, parse_filters, service_matches
 from .httpd import Handler
+from .params import json_body, parse_bool
 from .services import is_global, replicas, spec_key
 from .state import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, ApiError, SwarmState
 
@@ -48,6 +49,13 @@ class DockerHandler(Handler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    # dockerd's router answers a method it has no route for with its JSON 404, never an HTML 501.
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
     def _dispatch(self, method: str) -> None:
         path, query = self.parsed()
         q = {k: v[-1] for k, v in query.items()}
@@ -71,6 +79,8 @@ class DockerHandler(Handler):
             self.send(e.status, {"message": e.message}, head=method == "HEAD")
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except Exception as e:  # a body of the wrong shape: dockerd answers, it never drops the connection
+            self.send(500, {"message": f"{type(e).__name__}: {e}"}, head=method == "HEAD")
 
     # --- routing ---------------------------------------------------------------------------
     def _route(self, method: str, path: str, q: dict[str, str]) -> None:
@@ -86,6 +96,10 @@ class DockerHandler(Handler):
         if path == "/info" and method == "GET":
             with st.lock:
                 self.send(200, self.sim.info_body())
+            return
+        if path == "/swarm" and method == "GET":
+            with st.lock:
+                self.send(200, self.sim.swarm_body())
             return
         if path == "/events" and method == "GET":
             self._events(q)
@@ -119,10 +133,10 @@ class DockerHandler(Handler):
                 self.send(200, st.snapshot(st.find_node(rest[0])))
                 return
             if len(rest) == 2 and rest[1] == "update" and method == "POST":
+                spec = json_body(self.body(), "swarm.NodeSpec")  # dockerd decodes before swarmkit looks
                 node = st.find_node(rest[0])
                 if str(node["Version"]["Index"]) != q.get("version"):
                     raise ApiError(500, svcs.OUT_OF_SEQUENCE)
-                spec = self.json_body() or {}
                 old = node["Spec"]
                 node["Spec"] = {"Labels": spec.get("Labels") or {}, "Role": spec.get("Role", old["Role"]),
                                 "Availability": spec.get("Availability", old["Availability"])}
@@ -155,22 +169,24 @@ class DockerHandler(Handler):
             if not rest and method == "GET":
                 f = parse_filters(q.get("filters"))
                 check_keys(f, {"id", "label", "mode", "name"})
+                show_status = parse_bool("status", q.get("status"))
                 out = []
                 for svc in st.services.values():
                     if service_matches(svc, f):
                         item = st.snapshot(svc)
-                        if q.get("status") in ("1", "true", "True"):
+                        if show_status:
                             item["ServiceStatus"] = self._service_status(svc)
                         out.append(item)
                 self.send(200, out)
                 return
             if rest == ["create"] and method == "POST":
-                svc = svcs.create_service(st, self.json_body() or {})
+                svc = svcs.create_service(st, json_body(self.body(), "swarm.ServiceSpec"))
                 self.send(201, {"ID": svc["ID"]})
                 return
             if len(rest) == 1 and method == "GET":
                 svc = st.find_service(rest[0])
-                body = svcs.with_defaults(svc) if q.get("insertDefaults") in ("1", "true") else st.snapshot(svc)
+                defaults = parse_bool("insertDefaults", q.get("insertDefaults"))
+                body = svcs.with_defaults(svc) if defaults else st.snapshot(svc)
                 self.send(200, body)
                 return
             if len(rest) == 1 and method == "DELETE":
@@ -178,7 +194,7 @@ class DockerHandler(Handler):
                 self.send(200, raw=b"", content_type="text/plain; charset=utf-8")
                 return
             if len(rest) == 2 and rest[1] == "update" and method == "POST":
-                body = self.json_body()
+                body = json_body(self.body(), "swarm.ServiceSpec")
                 svcs.update_service(st, rest[0], q.get("version"), body, q.get("rollback"))
                 self.send(200, {"Warnings": None})
                 return
@@ -203,6 +219,11 @@ class DockerHandler(Handler):
                     if "desired-state" in f and t["DesiredState"] not in f["desired-state"]:
                         continue
                     if "id" in f and not any(t["ID"].startswith(v) for v in f["id"]):
+                        continue
+                    # swarmkit matches a task's label filter against its service's labels
+                    # (ServiceAnnotations), which is how `docker stack ps` picks one stack's tasks.
+                    svc_labels = (st.services.get(t["ServiceID"]) or {}).get("Spec", {}).get("Labels") or {}
+                    if "label" in f and not labels_match(svc_labels, f["label"]):
                         continue
                     if "_up-to-date" in f and spec_key(t["Spec"]) != keys.get(t["ServiceID"]):
                         continue
