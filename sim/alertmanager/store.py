@@ -95,7 +95,7 @@ class AlertStore:
     def receive(self, alerts: list[dict[str, Any]]) -> None:
         """POST /api/v2/alerts (what Prometheus and `amtool alert add` send), as api/v2/api.go: an unset
         start is the end (or now), an unset end is now + resolve_timeout; empty label values are dropped;
-        the valid alerts are stored and the invalid ones answer 400 with their errors joined."""
+        the valid alerts are stored and the invalid ones answer 400 with their errors joined by newlines."""
         now = self.clock()
         errors = []
         with self.lock:
@@ -105,11 +105,12 @@ class AlertStore:
                 starts = ts_parse(a.get("startsAt"))
                 if starts is None:
                     starts = ends if ends is not None else now
-                if not labels:
-                    errors.append("at least one label pair required")
-                    continue
+                # model.Alert.Validate's order and messages
                 if ends is not None and ends < starts:
                     errors.append("start time must be before end time")
+                    continue
+                if not labels:
+                    errors.append("at least one label pair required")
                     continue
                 fp = fingerprint(labels)
                 old = self.alerts.get(fp)
@@ -119,7 +120,7 @@ class AlertStore:
                                    "startsAt": starts, "endsAt": ends if ends is not None else now + RESOLVE_TIMEOUT,
                                    "updatedAt": now, "generatorURL": a.get("generatorURL", ""), "fingerprint": fp}
         if errors:
-            raise AmError(400, "; ".join(errors))
+            raise AmError(400, "\n".join(errors))  # errors.Join
 
     def silenced_by(self, labels: dict[str, str], now: float) -> list[str]:
         return sorted(sid for sid, s in self.silences.items()

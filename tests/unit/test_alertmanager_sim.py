@@ -160,7 +160,7 @@ def test_invalid_alerts_in_a_batch_answer_400_and_the_valid_ones_still_fire(am):
         {"labels": {"alertname": "ModelDown", "team": ""}},
         {"labels": {"team": ""}},
         {"labels": {"alertname": "Backwards"}, "startsAt": iso(am.clock.t), "endsAt": iso(am.clock.t - 60)}])
-    assert (status, message) == (400, "at least one label pair required; start time must be before end time")
+    assert (status, message) == (400, "at least one label pair required\nstart time must be before end time")
     _, alerts = call(am, "GET", "/api/v2/alerts", {"filter": ['alertname=~"ModelDown|Backwards"']})
     assert [a["labels"] for a in alerts] == [{"alertname": "ModelDown"}]  # empty label values are dropped
 
