@@ -5,9 +5,9 @@
     am.url      # http://127.0.0.1:PORT
     am.stop()
 
-Endpoints: /api/v2/status, /api/v2/alerts (GET with active/silenced/inhibited/filter/receiver,
-POST), /api/v2/alerts/groups, /api/v2/silences (GET with filter, POST create/update),
-/api/v2/silence/{id} (GET, DELETE = expire, idempotent).
+Endpoints: /-/healthy, /-/ready, /api/v2/status, /api/v2/receivers, /api/v2/alerts (GET with
+active/silenced/inhibited/filter/receiver, POST), /api/v2/alerts/groups, /api/v2/silences (GET with
+filter, POST create/update), /api/v2/silence/{id} (GET, DELETE = expire, idempotent).
 """
 
 from __future__ import annotations

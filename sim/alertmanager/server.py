@@ -29,6 +29,8 @@ def respond(sim: Any, method: str, path: str, params: dict[str, list[str]], body
                          "versionInfo": {"branch": "HEAD", "buildDate": "20260801-00:00:00",
                                          "buildUser": "sim@mlops-tui", "goVersion": "go1.24.6", "revision": "sim",
                                          "version": "0.34.0"}}
+        if path == "/api/v2/receivers" and method == "GET":
+            return 200, [{"name": store.receiver}]
         if path == "/api/v2/alerts" and method == "GET":
             receivers = params.get("receiver")
             receiver = receivers[-1] if receivers else None
@@ -78,6 +80,10 @@ class AmHandler(Handler):
 
     def _do(self, method: str) -> None:
         path, params = self.parsed()
+        if path in ("/-/healthy", "/-/ready") and method in ("GET", "HEAD"):
+            # Alertmanager's probes answer a plain "OK" (ui/web.go).
+            self.send(200, raw=b"OK", content_type="text/plain; charset=utf-8", head=method == "HEAD")
+            return
         body = None
         if method == "POST":
             try:
@@ -89,12 +95,15 @@ class AmHandler(Handler):
             if payload is None:
                 self.send(status, raw=b"", content_type="application/json")
             else:
-                self.send(status, payload)
+                self.send(status, payload, head=method == "HEAD")
         except (BrokenPipeError, ConnectionResetError):
             pass
 
     def do_GET(self) -> None:
         self._do("GET")
+
+    def do_HEAD(self) -> None:
+        self._do("HEAD")
 
     def do_POST(self) -> None:
         self._do("POST")

@@ -22,15 +22,21 @@ class AmError(Exception):
         self.payload = payload
 
 
+# Go's zero time.Time: what amtool (and any Go client) sends for a time it leaves unset.
+GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
+
+
 def ts_format(ts: float) -> str:
     dt = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int((ts % 1) * 1000):03d}Z"
+    return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%S.") + f"{int((ts % 1) * 1000):03d}Z"
 
 
 def ts_parse(text: str | None) -> float | None:
+    """An RFC 3339 time as epoch seconds; None when absent or Go's zero time (both mean "unset")."""
     if not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return None if dt == GO_ZERO_TIME else dt.timestamp()
 
 
 def fingerprint(labels: dict[str, str]) -> str:
@@ -51,8 +57,14 @@ def parse_filter(text: str) -> tuple[str, str, str]:
     m = _FILTER.match(text.strip().strip("{}"))
     if not m:
         raise AmError(400, f"bad matcher format: {text}")
-    value = m.group(3) if m.group(3) is not None else m.group(4)
-    return m.group(1), m.group(2), re.sub(r"\\(.)", r"\1", value)
+    value = re.sub(r"\\(.)", r"\1", m.group(3) if m.group(3) is not None else m.group(4))
+    if "~" in m.group(2):
+        try:
+            re.compile(value)
+        except re.error as e:
+            # Alertmanager answers 400 with the regexp error (labels.NewMatcher anchors the value).
+            raise AmError(400, f"error parsing regexp: {e.msg}: `^(?:{value})$`") from None
+    return m.group(1), m.group(2), value
 
 
 def op_matches(op: str, want: str, have: str) -> bool:
@@ -81,22 +93,34 @@ class AlertStore:
 
     # --- alerts ---------------------------------------------------------------------------
     def receive(self, alerts: list[dict[str, Any]]) -> None:
-        """POST /api/v2/alerts (what Prometheus sends)."""
+        """POST /api/v2/alerts (what Prometheus and `amtool alert add` send), as api/v2/api.go: an unset
+        start is the end (or now), an unset end is now + resolve_timeout; empty label values are dropped;
+        the valid alerts are stored and the invalid ones answer 400 with their errors joined by newlines."""
         now = self.clock()
+        errors = []
         with self.lock:
             for a in alerts:
-                labels = {k: str(v) for k, v in (a.get("labels") or {}).items()}
-                if not labels:
-                    raise AmError(400, "invalid label set: label set is empty")
-                fp = fingerprint(labels)
-                starts = ts_parse(a.get("startsAt")) or now
+                labels = {k: str(v) for k, v in (a.get("labels") or {}).items() if str(v) != ""}
                 ends = ts_parse(a.get("endsAt"))
+                starts = ts_parse(a.get("startsAt"))
+                if starts is None:
+                    starts = ends if ends is not None else now
+                # model.Alert.Validate's order and messages
+                if ends is not None and ends < starts:
+                    errors.append("start time must be before end time")
+                    continue
+                if not labels:
+                    errors.append("at least one label pair required")
+                    continue
+                fp = fingerprint(labels)
                 old = self.alerts.get(fp)
                 if old and old["endsAt"] > now:
                     starts = min(starts, old["startsAt"])
                 self.alerts[fp] = {"labels": labels, "annotations": dict(a.get("annotations") or {}),
-                                   "startsAt": starts, "endsAt": ends if ends else now + RESOLVE_TIMEOUT,
+                                   "startsAt": starts, "endsAt": ends if ends is not None else now + RESOLVE_TIMEOUT,
                                    "updatedAt": now, "generatorURL": a.get("generatorURL", ""), "fingerprint": fp}
+        if errors:
+            raise AmError(400, "\n".join(errors))  # errors.Join
 
     def silenced_by(self, labels: dict[str, str], now: float) -> list[str]:
         return sorted(sid for sid, s in self.silences.items()

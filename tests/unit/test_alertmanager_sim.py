@@ -134,3 +134,38 @@ def test_resolved_alerts_leave_the_list(am):
     assert [a["labels"]["service"] for a in alerts] == ["property-price-predictor"]
     am.clock.t += 60
     assert call(am, "GET", "/api/v2/alerts") == (200, [])
+
+
+GO_ZERO = "0001-01-01T00:00:00.000Z"  # what amtool sends for a time it leaves unset
+
+
+def test_an_alert_posted_with_go_zero_times_fires_from_now_until_the_resolve_timeout(am):
+    status, _ = call(am, "POST", "/api/v2/alerts", body=[
+        {"labels": {"alertname": "ModelDown", "service": "fraud-scorer"}, "startsAt": GO_ZERO, "endsAt": GO_ZERO}])
+    assert status == 200
+    _, alerts = call(am, "GET", "/api/v2/alerts", {"filter": ['alertname="ModelDown"']})
+    assert [(a["startsAt"], a["endsAt"], a["status"]["state"]) for a in alerts] == [
+        (iso(am.clock.t)[:-4] + "Z", iso(am.clock.t + 300)[:-4] + "Z", "active")]
+
+
+def test_an_alert_with_only_an_end_starts_at_its_end_as_alertmanager_does(am):
+    call(am, "POST", "/api/v2/alerts", body=[
+        {"labels": {"alertname": "ModelDown"}, "startsAt": GO_ZERO, "endsAt": iso(am.clock.t + 60)}])
+    _, alerts = call(am, "GET", "/api/v2/alerts", {"filter": ['alertname="ModelDown"']})
+    assert alerts[0]["startsAt"] == alerts[0]["endsAt"] == iso(am.clock.t + 60)[:-4] + "Z"
+
+
+def test_invalid_alerts_in_a_batch_answer_400_and_the_valid_ones_still_fire(am):
+    status, message = call(am, "POST", "/api/v2/alerts", body=[
+        {"labels": {"alertname": "ModelDown", "team": ""}},
+        {"labels": {"team": ""}},
+        {"labels": {"alertname": "Backwards"}, "startsAt": iso(am.clock.t), "endsAt": iso(am.clock.t - 60)}])
+    assert (status, message) == (400, "at least one label pair required\nstart time must be before end time")
+    _, alerts = call(am, "GET", "/api/v2/alerts", {"filter": ['alertname=~"ModelDown|Backwards"']})
+    assert [a["labels"] for a in alerts] == [{"alertname": "ModelDown"}]  # empty label values are dropped
+
+
+def test_an_invalid_filter_regex_is_a_400_with_the_regexp_error(am):
+    for path in ("/api/v2/alerts", "/api/v2/silences", "/api/v2/alerts/groups"):
+        status, message = call(am, "GET", path, {"filter": ['service=~"fraud("']})
+        assert status == 400 and message.startswith("error parsing regexp: ") and "`^(?:fraud()$`" in message
