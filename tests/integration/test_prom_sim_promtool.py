@@ -128,15 +128,16 @@ def real():
 
 
 @pytest.mark.parametrize("path, params", [
-    ("/api/v1/targets", {}),
-    ("/api/v1/metadata", {}),
-    ("/api/v1/status/buildinfo", {}),
-    ("/api/v1/query", {"query": "up"}),
-    ("/api/v1/query", {"query": "ALERTS"}),
-    ("/api/v1/query", {"query": "ALERTS_FOR_STATE"}),
-    ("/api/v1/query", {"query": "up[1m]"}),
-    ("/api/v1/query_range", {"query": "up[5s]", "start": "1", "end": "2", "step": "1"}),
-], ids=lambda v: v if isinstance(v, str) else "")
+    pytest.param("/api/v1/targets", {}, id="targets"),
+    pytest.param("/api/v1/metadata", {}, id="metadata"),
+    pytest.param("/api/v1/status/buildinfo", {}, id="buildinfo"),
+    pytest.param("/api/v1/query", {"query": "up"}, id="up"),
+    pytest.param("/api/v1/query", {"query": "ALERTS"}, id="ALERTS"),
+    pytest.param("/api/v1/query", {"query": "ALERTS_FOR_STATE"}, id="ALERTS_FOR_STATE"),
+    pytest.param("/api/v1/query", {"query": "up[1m]"}, id="instant-range-selector"),
+    pytest.param("/api/v1/query_range", {"query": "up[5s]", "start": "1", "end": "2", "step": "1"},
+                 id="range-query-of-range-selector"),
+])
 def test_the_simulator_answers_with_the_real_prometheus_shape(real, sim, path, params):
     theirs = requests.get(real + path, params=params, timeout=5)
     ours = requests.get(sim.url + path, params=params, timeout=5)
@@ -146,3 +147,26 @@ def test_the_simulator_answers_with_the_real_prometheus_shape(real, sim, path, p
         assert shape(pick(ours.json())) == shape(pick(theirs.json()))
         return
     assert shape(ours.json()) == shape(theirs.json())
+
+
+def test_metadata_types_a_histogram_family_as_the_real_prometheus_does(real):
+    """The seed exporter's histogram, written into the simulator under the same names, is one
+    `histogram` family there as in the real Prometheus; `_total` is a counter, the rest gauges."""
+    theirs = requests.get(f"{real}/api/v1/metadata", params={"metric": "model_inference_duration_seconds"},
+                          timeout=5).json()["data"]
+    prom = SimPrometheus.start(evaluate_rules=False)
+    try:
+        key = {"namespace": "ml", "service": "slow-model", "job": "models", "instance": "127.0.0.1:1"}
+        prom.store.append(time.time(), [
+            (labels_of("model_inference_duration_seconds_bucket", **key, le="+Inf"), 10.0),
+            (labels_of("model_inference_duration_seconds_sum", **key), 8.0),
+            (labels_of("model_inference_duration_seconds_count", **key), 10.0),
+            (labels_of("http_requests_total", **key), 3.0), (labels_of("DCGM_FI_DEV_GPU_UTIL", **key), 40.0)])
+        ours = requests.get(f"{prom.url}/api/v1/metadata", timeout=5).json()["data"]
+    finally:
+        prom.stop()
+    assert [m["type"] for m in ours["model_inference_duration_seconds"]] == \
+        [m["type"] for m in theirs["model_inference_duration_seconds"]] == ["histogram"]
+    assert ours["http_requests_total"][0]["type"] == "counter"
+    assert ours["DCGM_FI_DEV_GPU_UTIL"][0]["type"] == "gauge"
+    assert not {"model_inference_duration_seconds_bucket", "up", "ALERTS"} & set(ours)
