@@ -26,7 +26,7 @@ API = {"job": "api", "instance": "10.0.0.8:8080"}
 def sim():
     """A simulator whose two targets were scraped every 10 s for 100 s: a GPU heating from 70 to
     115 °C (a rule pages above 80 after 30 s) and an API's request counter."""
-    now = time.time()
+    now = float(int(time.time()))  # whole seconds: a query can land exactly on a scrape
     prom = SimPrometheus.start(rules=[AlertRule("GpuHot", 'gpu_temp{job="dcgm"} > 80', 30.0,
                                                 labels={"severity": "page"})], evaluate_rules=False)
     for k in range(0, 100, 10):
@@ -88,6 +88,15 @@ def test_instant_query_of_a_range_selector_prints_the_raw_samples(sim):
     done = promtool("instant", sim.url, 'gpu_temp{job="dcgm"}[25s]')
     assert done.returncode == 0, done.stderr
     assert lines(done.stdout) == ['gpu_temp{instance="10.0.0.7:9400", job="dcgm"} =>', "110", "115"]
+
+
+def test_a_range_selector_keeps_the_sample_exactly_its_range_old_as_prometheus_2_does(sim):
+    """At a scrape's own time, `[20s]` holds that scrape and the two before it (the oldest exactly 20 s
+    old): Prometheus 2.42's window is closed on the left, as promtool's rule tests show."""
+    at = sim.first_hot + 50  # the scrape at 70 + 80/2 = 110 °C
+    done = promtool("instant", "--time", f"{at:.0f}", sim.url, 'gpu_temp{job="dcgm"}[20s]')
+    assert done.returncode == 0, done.stderr
+    assert lines(done.stdout) == ['gpu_temp{instance="10.0.0.7:9400", job="dcgm"} =>', "100", "105", "110"]
 
 
 def test_range_query_of_a_range_selector_is_refused_as_prometheus_refuses_it(sim):
