@@ -151,10 +151,7 @@ class Api:
             with sim.locked():
                 return sorted({v for labels in sim.all_labels() for k, v in labels if k == name})
         if path == "/api/v1/targets":
-            state = self._one(p, "state", "") or ""
-            if state not in ("", "active", "dropped", "any"):
-                state = ""  # Prometheus ignores an unknown state and lists both
-            return sim.store.api_targets(state)
+            return sim.store.api_targets(self._one(p, "state", "") or "")
         if path == "/api/v1/metadata":
             return self._metadata(p)
         if path == "/api/v1/alerts":

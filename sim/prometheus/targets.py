@@ -59,7 +59,9 @@ class ScrapedStore(SeriesStore):
                     "lastError": "", "lastScrape": rfc3339(seen["last"]), "lastScrapeDuration": 0.0,
                     "health": "up", "scrapeInterval": every, "scrapeTimeout": every,
                 })
-        if state == "dropped":
+        # web/api/v1's targets(): an empty, "any" or "active" state lists the active targets; any
+        # other word (even "Active") lists none, without an error
+        if state not in ("", "any", "active"):
             active = []
         return {"activeTargets": active, "droppedTargets": []}
 

@@ -158,6 +158,15 @@ def test_the_simulator_answers_with_the_real_prometheus_shape(real, sim, path, p
     assert shape(ours.json()) == shape(theirs.json())
 
 
+@pytest.mark.parametrize("state", ["active", "any", "dropped", "Active ", "bogus"])
+def test_targets_filtered_by_state_list_what_the_real_prometheus_lists(real, sim, state):
+    def counts(url: str) -> tuple[int, int]:
+        data = requests.get(f"{url}/api/v1/targets", params={"state": state}, timeout=5).json()["data"]
+        return len(data["activeTargets"]) > 0, len(data["droppedTargets"])
+
+    assert counts(sim.url) == counts(real)
+
+
 def test_metadata_types_a_histogram_family_as_the_real_prometheus_does(real):
     """The seed exporter's histogram, written into the simulator under the same names, is one
     `histogram` family there as in the real Prometheus; `_total` is a counter, the rest gauges."""
