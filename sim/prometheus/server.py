@@ -190,8 +190,7 @@ class Api:
         try:
             limit = int(limit_text) if limit_text else -1
         except ValueError:
-            raise BadData('invalid parameter "limit": strconv.Atoi: parsing '
-                          f'"{limit_text}": invalid syntax') from None
+            raise BadData("limit must be a number") from None
         wanted = self._one(p, "metric", "") or ""
         out: dict[str, list[dict[str, str]]] = {}
         for name, meta in metadata(self.sim.store.names(), self.sim.described).items():

@@ -188,3 +188,15 @@ def test_metadata_types_a_histogram_family_as_the_real_prometheus_does(real):
     assert ours["http_requests_total"][0]["type"] == "counter"
     assert ours["DCGM_FI_DEV_GPU_UTIL"][0]["type"] == "gauge"
     assert not {"model_inference_duration_seconds_bucket", "up", "ALERTS"} & set(ours)
+
+
+@pytest.mark.parametrize("params", [{"limit": "abc"}, {"limit": "1"}, {"limit": "0"}, {"metric": "nope"}],
+                         ids=["bad-limit", "limit-1", "limit-0", "unknown-metric"])
+def test_metadata_limits_and_errors_as_the_real_prometheus(real, sim, params):
+    theirs = requests.get(f"{real}/api/v1/metadata", params=params, timeout=5)
+    ours = requests.get(f"{sim.url}/api/v1/metadata", params=params, timeout=5)
+    assert ours.status_code == theirs.status_code
+    if theirs.json()["status"] == "error":
+        assert ours.json() == theirs.json()
+    else:
+        assert len(ours.json()["data"]) == len(theirs.json()["data"])
