@@ -85,6 +85,9 @@ class PromHandler(Handler):
         for k, v in (form or {}).items():
             params.setdefault(k, []).extend(v)
         status, body = respond(self.sim, path, params)
+        if status == 404:  # Prometheus's router answers an unknown path in Go's plain text, not JSON
+            self.send(404, raw=b"404 page not found\n", content_type="text/plain; charset=utf-8")
+            return
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client hung up: nobody to tell
             self.send(status, body)
 

@@ -200,3 +200,9 @@ def test_metadata_limits_and_errors_as_the_real_prometheus(real, sim, params):
         assert ours.json() == theirs.json()
     else:
         assert len(ours.json()["data"]) == len(theirs.json()["data"])
+
+
+def test_an_unknown_api_path_is_answered_as_the_real_prometheus_answers_it(real, sim):
+    theirs = requests.get(f"{real}/api/v1/no-such-endpoint", timeout=5)
+    ours = requests.get(f"{sim.url}/api/v1/no-such-endpoint", timeout=5)
+    assert (ours.status_code, ours.text) == (theirs.status_code, theirs.text)
