@@ -21,17 +21,22 @@ class ScrapedStore(SeriesStore):
         super().__init__(retention=retention)
         self.targets: dict[Labels, dict[str, float]] = {}
         """Target labels → {"last": time of its last scrape, "interval": seconds between its scrapes}."""
+        self._target_of: dict[Labels, Labels] = {}
+        """Memo of each series' target labels: a scrape rereads the same series every time."""
 
     def append(self, ts: float, samples: Iterable[tuple[Labels, float]]) -> None:
         samples = list(samples)
         found: set[Labels] = set()
         explicit: set[Labels] = set()
         for labels, _ in samples:
-            d = dict(labels)
-            target = tuple(sorted((k, d[k]) for k in TARGET_LABELS if k in d))
+            target = self._target_of.get(labels)
+            if target is None:
+                target = self._target_of[labels] = _target(labels)
             if not target:
                 continue  # not scraped from a target (a test writing bare series): no `up`
-            (explicit if d.get("__name__") == "up" else found).add(target)
+            (explicit if ("__name__", "up") in labels else found).add(target)
+        if len(self._target_of) > 2 * len(self.series) + 1024:
+            self._target_of.clear()  # series come and go: keep the memo near the live ones
         ups = [(tuple(sorted((("__name__", "up"), *t))), 1.0) for t in sorted(found - explicit)]
         with self.lock:
             super().append(ts, samples + ups)
@@ -64,6 +69,10 @@ class ScrapedStore(SeriesStore):
         if state not in ("", "any", "active"):
             active = []
         return {"activeTargets": active, "droppedTargets": []}
+
+
+def _target(labels: Labels) -> Labels:
+    return tuple(pair for pair in labels if pair[0] in TARGET_LABELS)  # labels are sorted: so is this
 
 
 def _duration(seconds: float) -> str:

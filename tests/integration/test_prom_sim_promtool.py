@@ -62,6 +62,16 @@ def test_a_target_that_stops_being_scraped_drops_out_of_up(sim):
     assert lines(done.stdout) == ['up{instance="10.0.0.7:9400", job="dcgm"} => 1']
 
 
+def test_a_scenario_can_write_a_failed_scrape_and_up_then_reads_0(sim):
+    """A scrape that failed writes `up` = 0 itself (with an uppercase label sorted before
+    `__name__`): the simulator does not overwrite it with 1."""
+    down = {**GPU, "Hostname": "gpu-node-2"}
+    sim.store.append(time.time() - 1, [(labels_of("up", **down), 0.0),
+                                       (labels_of("http_requests_total", **API), 100.0)])
+    done = promtool("instant", sim.url, 'up{job="dcgm"}')
+    assert lines(done.stdout) == ['up{Hostname="gpu-node-2", instance="10.0.0.7:9400", job="dcgm"} => 0']
+
+
 def test_runbook_query_of_alerts_shows_the_firing_alert_and_when_it_became_active(sim):
     done = promtool("instant", sim.url, 'ALERTS{alertstate="firing"}')
     assert done.returncode == 0, done.stderr
