@@ -216,3 +216,9 @@ def test_an_unknown_api_path_is_answered_as_the_real_prometheus_answers_it(real,
     theirs = requests.get(f"{real}/api/v1/no-such-endpoint", timeout=5)
     ours = requests.get(f"{sim.url}/api/v1/no-such-endpoint", timeout=5)
     assert (ours.status_code, ours.text) == (theirs.status_code, theirs.text)
+
+
+def test_a_described_family_carries_its_help_as_an_exporter_would_send_it(sim):
+    sim.describe("gpu_temp", "gauge", "GPU temperature (degrees C).", unit="celsius")
+    data = requests.get(f"{sim.url}/api/v1/metadata", params={"metric": "gpu_temp"}, timeout=5).json()["data"]
+    assert data == {"gpu_temp": [{"type": "gauge", "help": "GPU temperature (degrees C).", "unit": "celsius"}]}
