@@ -3,6 +3,7 @@ extrapolated rates, classic-histogram quantiles, aggregation grouping and vector
 
 from __future__ import annotations
 
+import contextlib
 import math
 from decimal import Decimal
 from typing import Any
@@ -131,13 +132,25 @@ def _compare(op: str, a: float, b: float) -> bool:
 
 
 class Evaluator:
-    def __init__(self, store: SeriesStore) -> None:
+    def __init__(self, store: SeriesStore, *more: SeriesStore) -> None:
         self.store = store
+        self.stores = (store, *more)
+        """The scraped series, then the rule manager's own (ALERTS, ALERTS_FOR_STATE): each keeps its
+        own scrape times, so an alert written between scrapes does not mark the scraped series stale."""
 
     def eval(self, node: Any, t: float) -> Any:
         """A float for scalars, a list of (labels, value) for instant vectors."""
-        with self.store.lock:
+        with contextlib.ExitStack() as locks:
+            for store in self.stores:  # always in this order: no lock-order inversion
+                locks.enter_context(store.lock)
             return self._eval(node, t)
+
+    def matrix(self, ms: ast.MatrixSelector, t: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """A range selector evaluated on its own (an instant query of `m[2m]`): the raw samples."""
+        with contextlib.ExitStack() as locks:
+            for store in self.stores:
+                locks.enter_context(store.lock)
+            return list(self._range(ms, t))
 
     def _eval(self, node: Any, t: float) -> Any:
         if isinstance(node, ast.Number):
@@ -159,22 +172,23 @@ class Evaluator:
 
     # --- selectors ---------------------------------------------------------------------------
     def _matching(self, vs: ast.VectorSelector):
-        for s in self.store.candidates(vs.name):
-            labels = dict(s.labels)
-            if all(m.matches(labels.get(m.label, "")) for m in vs.matchers):
-                yield s, labels
+        for store in self.stores:
+            for s in store.candidates(vs.name):
+                labels = dict(s.labels)
+                if all(m.matches(labels.get(m.label, "")) for m in vs.matchers):
+                    yield store, s, labels
 
     def _select(self, vs: ast.VectorSelector, t: float) -> list[Sample]:
         out = []
-        for s, labels in self._matching(vs):
-            v = self.store.instant(s, t)
+        for store, s, labels in self._matching(vs):
+            v = store.instant(s, t)
             if v is not None:
                 out.append((labels, v))
         return out
 
     def _range(self, ms: ast.MatrixSelector, t: float):
-        for s, labels in self._matching(ms.vector):
-            samples = list(self.store.window(s, t - ms.range, t))
+        for store, s, labels in self._matching(ms.vector):
+            samples = list(store.window(s, t - ms.range, t))
             if samples:
                 yield labels, samples
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from .evaluate import Evaluator
 from .promql import parse
+from .series import SeriesStore, labels_of
 
 
 def rfc3339(ts: float) -> str:
@@ -50,8 +51,10 @@ class RuleManager:
     def __init__(self, evaluator: Evaluator, rules: list[AlertRule], interval: float = 1.0,
                  clock: Callable[[], float] = time.time,
                  notify: Callable[[list[dict[str, Any]]], None] | None = None,
-                 external_url: str = "http://127.0.0.1:9090") -> None:
+                 external_url: str = "http://127.0.0.1:9090", store: SeriesStore | None = None) -> None:
         self.evaluator = evaluator
+        self.store = store
+        """Where each evaluation writes ALERTS and ALERTS_FOR_STATE (the evaluator reads it too)."""
         self.rules = rules
         self.interval = interval
         self.clock = clock
@@ -110,8 +113,25 @@ class RuleManager:
                         to_send.append(self._postable(rule, alert, now))
                 rule.last_evaluation = now
                 rule.evaluation_time = time.perf_counter() - started
+            self._write_series(now)
         if self.notify and to_send:
             self.notify(to_send)
+
+    def _write_series(self, now: float) -> None:
+        """ALERTS{alertstate} = 1 and ALERTS_FOR_STATE = activeAt (Unix seconds) for every pending or
+        firing alert, as rules/alerting.go writes them; an alert that resolved is absent from this
+        evaluation, so its series go stale as Prometheus's do."""
+        if self.store is None:
+            return
+        samples = []
+        for rule in self.rules:
+            for alert in rule.active.values():
+                samples.append((labels_of("ALERTS", **alert["labels"], alertstate=alert["state"]), 1.0))
+                samples.append((labels_of("ALERTS_FOR_STATE", **alert["labels"]), float(int(alert["activeAt"]))))
+        with self.store.lock:
+            if self.store.times and now <= self.store.times[-1]:
+                return  # the clock did not move (a test evaluating twice at one instant): keep the first
+            self.store.append(now, samples)
 
     def _postable(self, rule: AlertRule, alert: dict[str, Any], now: float) -> dict[str, Any]:
         ends = alert.get("resolvedAt") or now + 4 * max(self.interval, 1.0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import threading
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 
 Labels = tuple[tuple[str, str], ...]
@@ -104,8 +104,9 @@ class SeriesStore:
         return None
 
     def window(self, s: Series, start: float, end: float) -> Iterator[tuple[float, float]]:
-        """Samples with start < ts <= end."""
-        lo = self.base + bisect_right(self.times, start)
+        """Samples with start <= ts <= end: Prometheus 2.x keeps a sample exactly `range` old
+        (3.0 made the window left-open)."""
+        lo = self.base + bisect_left(self.times, start)
         hi = self.index_at(end)
         for i in range(max(lo, s.start), hi + 1):
             k = i - s.start

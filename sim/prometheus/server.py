@@ -12,7 +12,8 @@ from urllib.parse import parse_qs
 
 from ..docker.httpd import Handler
 from .evaluate import EvalError, format_value
-from .promql import ParseError, VectorSelector, parse, parse_duration
+from .metadata import metadata
+from .promql import MatrixSelector, ParseError, VectorSelector, parse, parse_duration
 
 BUILD_INFO = {"version": "2.42.0", "revision": "225c61122d88b01d1f0eaaee0e05b6f3e0567ac0", "branch": "HEAD",
               "buildUser": "sim@mlops-tui", "buildDate": "20230201-12:00:00", "goVersion": "go1.19.8"}
@@ -84,6 +85,9 @@ class PromHandler(Handler):
         for k, v in (form or {}).items():
             params.setdefault(k, []).extend(v)
         status, body = respond(self.sim, path, params)
+        if status == 404:  # Prometheus's router answers an unknown path in Go's plain text, not JSON
+            self.send(404, raw=b"404 page not found\n", content_type="text/plain; charset=utf-8")
+            return
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client hung up: nobody to tell
             self.send(status, body)
 
@@ -124,6 +128,9 @@ class Api:
             if (end - start) / step > 11000:
                 raise BadData("exceeded maximum resolution of 11,000 points per timeseries. "
                               "Try decreasing the query resolution (?step=XX)")
+            if isinstance(node, MatrixSelector):
+                raise BadData('invalid parameter "query": invalid expression type "range vector" for range '
+                              'query, must be Scalar or instant Vector')
             return self._range(node, start, end, step)
         if path == "/api/v1/series":
             matches = p.get("match[]") or []
@@ -132,22 +139,24 @@ class Api:
             out, seen = [], set()
             for m in matches:
                 sel = self._selector(m)
-                with sim.store.lock:
+                with sim.locked():
                     for labels in sim.matching_labels(sel):
                         if labels not in seen:
                             seen.add(labels)
                             out.append(dict(labels))
             return out
         if path == "/api/v1/labels":
-            with sim.store.lock:
-                return sorted({k for labels in sim.store.series for k, _ in labels})
+            with sim.locked():
+                return sorted({k for labels in sim.all_labels() for k, _ in labels})
         label_values = re.fullmatch(r"/api/v1/label/([^/]+)/values", path)
         if label_values:
             name = label_values.group(1)
-            if name == "__name__":
-                return sim.store.names()
-            with sim.store.lock:
-                return sorted({v for labels in sim.store.series for k, v in labels if k == name})
+            with sim.locked():
+                return sorted({v for labels in sim.all_labels() for k, v in labels if k == name})
+        if path == "/api/v1/targets":
+            return sim.store.api_targets(self._one(p, "state", "") or "")
+        if path == "/api/v1/metadata":
+            return self._metadata(p)
         if path == "/api/v1/alerts":
             return {"alerts": sim.rules.alerts()}
         if path == "/api/v1/rules":
@@ -179,7 +188,32 @@ class Api:
         except EvalError as e:
             raise BadData(str(e), status=422, error_type="execution") from None
 
+    def _metadata(self, p: dict[str, list[str]]) -> dict[str, list[dict[str, str]]]:
+        limit_text = self._one(p, "limit", "") or ""
+        try:
+            limit = int(limit_text) if limit_text else -1
+        except ValueError:
+            raise BadData("limit must be a number") from None
+        wanted = self._one(p, "metric", "") or ""
+        out: dict[str, list[dict[str, str]]] = {}
+        for name, meta in metadata(self.sim.store.names(), self.sim.described).items():
+            if wanted and name != wanted:
+                continue
+            if 0 <= limit <= len(out):
+                break
+            out[name] = [meta]
+        return out
+
     def _instant(self, node: Any, t: float) -> dict[str, Any]:
+        if isinstance(node, MatrixSelector):
+            # `m[2m]` on its own: the raw samples of the window, as Prometheus answers (resultType matrix)
+            try:
+                rows = self.sim.evaluator.matrix(node, t)
+            except EvalError as e:
+                raise BadData(str(e), status=422, error_type="execution") from None
+            return {"resultType": "matrix",
+                    "result": [{"metric": labels, "values": [[round(ts, 3), format_value(v)] for ts, v in samples]}
+                               for labels, samples in rows]}
         value = self._evaluate(node, t)
         if isinstance(value, float):
             return {"resultType": "scalar", "result": [t, format_value(value)]}
