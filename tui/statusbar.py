@@ -128,8 +128,9 @@ class StatusBar(PaneMixin, Static):
     def _source_part(self, health: ClusterHealth, now: datetime, level: str) -> Text:
         text, semantic = source_text(health, now)
         glyph, word, _semantic = HEALTH_GLYPH[health.state]
-        if level == "trouble without detail":
-            text = plain(f"{glyph} {health.source} {word}")
+        if level == "trouble without detail":  # the address stays: it is what the operator checks first
+            where = f" ({health.endpoint})" if health.endpoint and in_trouble(health) else ""
+            text = plain(f"{glyph} {health.source} {word}{where}")
         elif level in ("trouble by name", "trouble counted"):
             text = plain(f"{glyph} {health.source}")
         return Text(text, style=self.style_for(semantic))

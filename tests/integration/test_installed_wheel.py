@@ -72,7 +72,7 @@ def test_status_from_the_wheel_reads_the_simulated_fleet_started_from_the_wheel(
 def test_the_demo_runs_from_the_wheel_in_a_terminal(installed, tmp_path, terminal):
     env = {"HOME": str(tmp_path), "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path / "state")}
     terminal.start([str(installed / "mlops-tui"), "--demo"], env, cwd=tmp_path)
-    terminal.wait_for("property-valuation-model", timeout=90)
+    terminal.wait_for("ml-model-v2-0", timeout=90)  # a name short enough to stand whole at 80 columns
     # Up: every simulated source connected (a q while sources are still being set up is another story:
     # tests/integration/test_keys_over_pty.py's quit test).
     terminal.wait_for("demo-prod connected", timeout=180)

@@ -26,7 +26,7 @@ STUCK_ON_STOP = textwrap.dedent("""
 
     def build(settings):
         backend = StuckOnStop()
-        backend.upsert(service("property-valuation-model"))
+        backend.upsert(service("bert-mig"))
         fleet = Fleet()
         fleet.add_backend(backend)
         return fleet
@@ -39,7 +39,7 @@ STUCK_ON_STOP = textwrap.dedent("""
 def test_q_ends_the_app_even_when_a_connection_never_closes(tmp_path, terminal):
     terminal.start([sys.executable, "-c", STUCK_ON_STOP, str(tmp_path)],
                    {"TERM": "xterm-256color"}, cwd=REPO)
-    terminal.wait_for("property-valuation-model", timeout=90)
+    terminal.wait_for("bert-mig", timeout=90)
     terminal.wait_for("prod-a connected", timeout=60)
     terminal.keys("q")
     # Within the grace (3 s) and the test's patience: the status the quit would have had.

@@ -116,6 +116,14 @@ class PreviewScreen(OnceModalScreen[Decision]):
         if self.shown_at is None:
             self.shown_at = _time.get_time()
 
+    def _compositor_refresh(self) -> None:
+        # The moment the preview reaches the terminal: a key typed after it is one the operator typed
+        # having seen it. (The after-refresh callback above runs later, behind messages already queued:
+        # on a loaded machine a `y` pressed on sight of "y: apply" was taken for one typed ahead.)
+        super()._compositor_refresh()
+        if self.shown_at is None and self.is_current:
+            self.shown_at = _time.get_time()
+
     def on_key(self, event: events.Key) -> None:
         # Keys reach the screen (directly or bubbling up from the name field) before the app looks
         # up their binding, so the confirming action knows when its key was pressed.
