@@ -203,3 +203,35 @@ async def test_l_on_an_engine_that_keeps_no_logs_says_so_and_opens_nothing():
         await pilot.press("l")
         await until(pilot, lambda: any("cannot show logs" in str(n.message) for n in app._notifications))
         assert not isinstance(app.screen, log_screen.LogScreen)
+
+
+class FailsLater(LoggingBackend):
+    """Healthy lines first; the failure only once `fail` is set."""
+
+    def __init__(self) -> None:
+        super().__init__(["GET /healthz 200"])
+        self.fail = threading.Event()
+
+    def stream_logs(self, service, options, on_line, on_status, stop) -> None:
+        on_status("")
+        on_line(LogLine(PODS[0], "GET /healthz 200"))
+        while not stop.wait(0.01):
+            if self.fail.is_set():
+                on_line(LogLine(PODS[0], "POST /predict 500 error: CUDA out of memory"))
+                self.fail.clear()
+
+
+async def test_a_search_typed_before_any_line_matches_shows_the_first_match_when_it_arrives():
+    backend = FailsLater()
+    app = make(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        burst(app, "l", "slash", "c", "u", "d", "a", "enter")
+        await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and screen(app).search == "cuda")
+        logs = screen(app)
+        await until(pilot, lambda: len(logs.lines) >= 1)
+        assert logs.current_match() is None and "/cuda: no match" in logs.status_line()
+        backend.fail.set()  # the model server fails later
+        await until(pilot, lambda: logs.matches)
+        assert "CUDA out of memory" in logs.current_match().text, "the match the status counts is the one shown"
+        assert "/cuda: 1/1" in logs.status_line() and logs.paused

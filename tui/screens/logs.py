@@ -153,7 +153,11 @@ class LogScreen(Screen[None]):
             self.lines.extend(batch)
             if self.search:
                 self._shift_matches(overflow)
+                waiting = self.match < 0  # searched before any line matched: the first to arrive is shown
                 self._find_in(batch, len(self.lines) - len(batch))
+                if waiting and self.matches:
+                    self.match = 0
+                    self._show_match()
                 self.query_one(LogView).highlight = self.matches[self.match] if self.matches else -1
             self.query_one(LogView).lines_changed(follow=not self.paused, added=len(batch))
         if batch or self._status_changed:
