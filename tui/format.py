@@ -9,7 +9,7 @@ the pane turns into a style from the theme.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 
 from rich.style import Style
@@ -519,6 +519,11 @@ def stale_age(health: ClusterHealth | None, now: datetime) -> str:
     if health.state is HealthState.ERROR and health.last_sync is not None:
         return since(health.last_sync, now)
     return since(health.since, now)
+
+
+def stale_ages(health: Mapping[str, ClusterHealth], now: datetime) -> dict[str, str]:
+    """Each source whose data is stale or unreachable → how old it is ('2m')."""
+    return {name: stale_age(h, now) for name, h in health.items() if h.state in (HealthState.STALE, HealthState.ERROR)}
 
 
 def health_text(health: ClusterHealth, now: datetime) -> tuple[str, str]:

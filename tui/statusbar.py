@@ -104,26 +104,12 @@ class StatusBar(PaneMixin, Static):
         healthy = [] if full else self._summary(connected)
         if level == "trouble counted":
             # Narrower than every troubled name: as many as fit by name, the others counted by glyph.
-            parts += self._counted(shown, [*parts, *healthy])
+            parts += self._named_then_counted(shown, [*parts, *healthy], "trouble counted")
         else:
             parts += [self._source_part(health, now, level) for health in shown]
             if not full:  # the room the troubled sources leave names healthy ones, the rest counted
-                healthy = self._named_while_room(connected, parts, now)
+                healthy = self._named_then_counted(connected, parts, "full")
         return Text("  ").join([*parts, *healthy])
-
-    def _named_while_room(self, connected: list[ClusterHealth], before: list[Text], now: datetime) -> list[Text]:
-        """Connected sources by name while they fit after `before`, then `+N ●` for the rest."""
-        width = self.content_size.width
-        used = sum(p.cell_len + 2 for p in before)
-        named: list[Text] = []
-        for index, health in enumerate(connected):
-            part = self._source_part(health, now, "full")
-            rest = self._summary(connected[index + 1:])
-            if width and used + part.cell_len + 2 + sum(r.cell_len + 2 for r in rest) > width:
-                return named + self._summary(connected[index:])
-            named.append(part)
-            used += part.cell_len + 2
-        return named
 
     def _source_part(self, health: ClusterHealth, now: datetime, level: str) -> Text:
         text, semantic = source_text(health, now)
@@ -135,20 +121,20 @@ class StatusBar(PaneMixin, Static):
             text = plain(f"{glyph} {health.source}")
         return Text(text, style=self.style_for(semantic))
 
-    def _counted(self, sources: list[ClusterHealth], others: list[Text]) -> list[Text]:
-        """`sources` by name while they fit beside `others`, then the rest as `+N ✖`."""
+    def _named_then_counted(self, sources: list[ClusterHealth], beside: list[Text], level: str) -> list[Text]:
+        """`sources` by name (in `level`'s form) while they fit beside `beside`, then the rest counted
+        (`+N ✖`, `+N ●`): every source is named or counted, never neither."""
         width = self.content_size.width
-        used = sum(p.cell_len + 2 for p in others)
-        parts: list[Text] = []
+        used = sum(p.cell_len + 2 for p in beside)
+        named: list[Text] = []
         for index, health in enumerate(sources):
-            part = self._source_part(health, self._clock(), "trouble counted")
+            part = self._source_part(health, self._clock(), level)
             rest = self._summary(sources[index + 1:])
-            need = part.cell_len + 2 + sum(r.cell_len + 2 for r in rest)
-            if used + need > width:
-                return parts + self._summary(sources[index:])
-            parts.append(part)
+            if width and used + part.cell_len + 2 + sum(r.cell_len + 2 for r in rest) > width:
+                return named + self._summary(sources[index:])
+            named.append(part)
             used += part.cell_len + 2
-        return parts
+        return named
 
     def _summary(self, sources: list[ClusterHealth]) -> list[Text]:
         """`+N glyph` per state, worst first: how many sources are not named, never none of them."""

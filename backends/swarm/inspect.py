@@ -187,18 +187,7 @@ def pretty_service(service: Mapping[str, Any], network_names: Mapping[str, str] 
     if resources.get("Limits") is not None or resources.get("Reservations") is not None:
         lines.append("Resources:")
         reservations, limits = _d(resources.get("Reservations")), _d(resources.get("Limits"))
-        if reservations.get("NanoCPUs") or reservations.get("MemoryBytes"):
-            lines.append(" Reservations:")
-            if reservations.get("NanoCPUs"):
-                lines.append(f"  CPU:\t\t{_cpus(reservations['NanoCPUs'])}")
-            if reservations.get("MemoryBytes"):
-                lines.append(f"  Memory:\t{bytes_size(reservations['MemoryBytes'])}")
-        if limits.get("NanoCPUs") or limits.get("MemoryBytes"):
-            lines.append(" Limits:")
-            if limits.get("NanoCPUs"):
-                lines.append(f"  CPU:\t\t{_cpus(limits['NanoCPUs'])}")
-            if limits.get("MemoryBytes"):
-                lines.append(f"  Memory:\t{bytes_size(limits['MemoryBytes'])}")
+        lines += _cpu_and_memory(" Reservations:", reservations) + _cpu_and_memory(" Limits:", limits)
         if limits.get("Pids"):
             lines.append(f"  PIDs:\t\t{limits['Pids']}")
         # Not in the CLI's template: the GPUs the service reserves, which is what an on-call operator asks.
@@ -303,3 +292,10 @@ def holders_of(gpu: GpuNode | None) -> list[tuple[str, str]]:
     return [(h.workload, f"{h.resource}: {h.gpus}" + (f" [{', '.join(h.devices)}]" if h.devices else ""))
             for h in gpu.holders]
 
+
+def _cpu_and_memory(title: str, amounts: dict) -> list[str]:
+    """A Reservations or Limits block as the CLI's template prints it: only what is set, none when empty."""
+    lines = [f"  CPU:\t\t{_cpus(amounts['NanoCPUs'])}"] if amounts.get("NanoCPUs") else []
+    if amounts.get("MemoryBytes"):
+        lines.append(f"  Memory:\t{bytes_size(amounts['MemoryBytes'])}")
+    return [title, *lines] if lines else []

@@ -11,9 +11,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from mlops_tui.backends.model import GpuNode, HealthState, short_resource_name
+from mlops_tui.backends.model import GpuNode, short_resource_name
 from mlops_tui.backends.state import FleetDelta, FleetState
-from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, pending_line, stale_age
+from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, pending_line, stale_ages
 from mlops_tui.tui.keyed_table import KeyedTable, columns
 from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
 
@@ -73,7 +73,7 @@ class GpuPane(PaneMixin, Vertical):
     def tick_ages(self) -> bool:
         """The clock moved: a stale cluster's nodes say their new age. Nothing is drawn unless an age
         text changed; without a stale cluster this does nothing. True when the rows were redrawn."""
-        if not self._stale_ages or _stale_ages(self._state, self._clock()) == self._stale_ages:
+        if not self._stale_ages or stale_ages(self._state.health, self._clock()) == self._stale_ages:
             return False
         self._draw_rows(self._state)
         return True
@@ -100,11 +100,11 @@ class GpuPane(PaneMixin, Vertical):
         self._draw_counts(state, delta)
 
     def _ages_moved(self, state: FleetState) -> bool:
-        return _stale_ages(state, self._clock()) != self._stale_ages
+        return stale_ages(state.health, self._clock()) != self._stale_ages
 
     def _draw_rows(self, state: FleetState) -> None:
         table = self.table
-        self._stale_ages = ages = _stale_ages(state, self._clock())
+        self._stale_ages = ages = stale_ages(state.health, self._clock())
         rows = {}
         for (cluster, name), node in sorted(state.gpu_nodes.items()):
             # The Fleet keeps an unchanged node's object, so identity says whether to re-format it.
@@ -139,9 +139,3 @@ class GpuPane(PaneMixin, Vertical):
         else:
             pending.update("")
             pending.display = False
-
-
-def _stale_ages(state: FleetState, now: datetime) -> dict[str, str]:
-    """Each cluster whose data is stale or unreachable → how old it is ('2m')."""
-    return {name: stale_age(health, now) for name, health in state.health.items()
-            if health.state in (HealthState.STALE, HealthState.ERROR)}

@@ -21,6 +21,7 @@ from mlops_tui.tui.format import (
     service_cells,
     service_matches,
     stale_age,
+    stale_ages,
     trouble_rank,
 )
 from mlops_tui.tui.keyed_table import Descending, KeyedTable, columns
@@ -151,7 +152,7 @@ class ServicesPane(PaneMixin, KeyedTable):
                 changed |= {k for k in state.services if k.cluster in moved}
             if delta.latency:
                 changed |= {k for k in breached ^ self._breached if k in state.services}
-        ages = {name: stale_age(state.health.get(name), self._clock()) for name in stale}
+        ages = stale_ages(state.health, self._clock())
         if delta is not None and delta.health:
             aged = {name for name, age in ages.items() if self._stale_ages.get(name) != age}
             if aged:  # stale since another moment: its rows say the new age
