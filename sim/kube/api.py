@@ -15,12 +15,13 @@ from typing import Any
 import orjson
 
 from mlops_tui.sim.kube import discovery, errors, tables
-from mlops_tui.sim.kube.auth import Auth, User
+from mlops_tui.sim.kube.auth import Auth, User, non_resource_rules, resource_rules
 from mlops_tui.sim.kube.errors import ApiError
 from mlops_tui.sim.kube.patch import APPLY, JSON_PATCH, MERGE_PATCH, STRATEGIC
 from mlops_tui.sim.kube.resources import BY_PLURAL, VIRTUAL, ResourceType, lookup
 from mlops_tui.sim.kube.selectors import make_filter, selector_from_match, selector_string
 from mlops_tui.sim.kube.store import Entry, Store, clone
+from mlops_tui.sim.kube.workloads import terminate_namespace
 
 JSON = "application/json"
 PAGE_CHUNK = 256 * 1024
@@ -176,7 +177,10 @@ class Api:
                 from mlops_tui.sim.kube.proto import decode_access_review
 
                 try:
-                    review = decode_access_review(body) if rt.plural == "selfsubjectaccessreviews" else {}
+                    from mlops_tui.sim.kube.proto_objects import decode_rules_review
+
+                    review = decode_access_review(body) if rt.plural == "selfsubjectaccessreviews" else \
+                        decode_rules_review(body) if rt.plural == "selfsubjectrulesreviews" else {}
                 except (ValueError, IndexError, UnicodeDecodeError) as exc:
                     raise ApiError(400, f"failed to decode protobuf body: {exc}", "BadRequest") from None
             else:
@@ -221,6 +225,8 @@ class Api:
                              headers, query)
         if verb == "patch":
             return self._patch(route, headers, body, query)
+        if verb == "delete" and rt.plural == "namespaces":
+            return self._one(terminate_namespace(self.store, route.name, query.get("dryRun") == "All"), headers, query)
         if verb == "delete":
             return self._one(self.store.delete(rt.plural, route.namespace, route.name), headers, query)
         # deletecollection
@@ -240,6 +246,11 @@ class Api:
                 return yaml.safe_load(body.decode())
             except Exception as exc:
                 raise ApiError(400, f"couldn't get version/kind; yaml parse error: {exc}", "BadRequest") from None
+        if ctype == "application/vnd.kubernetes.protobuf":
+            from mlops_tui.sim.kube.proto_objects import decode_object
+
+            with contextlib.suppress(ValueError, IndexError, UnicodeDecodeError):
+                return decode_object(body)
         if ctype not in ("application/json", "*/*", ""):
             raise ApiError(415, 'the body of the request was in an unknown format - accepted media types include: '
                            'application/json, application/yaml, application/vnd.kubernetes.protobuf',
@@ -278,6 +289,15 @@ class Api:
                                        f"Invalid value: {labels!r}: `selector` does not match template `labels`"))
                 if rt.plural != "rollouts" and not ((spec.get("template") or {}).get("spec") or {}).get("containers"):
                     causes.append(("spec.template.spec.containers", "Required value"))
+        if rt.plural == "jobs":
+            policy = ((((spec if isinstance(spec, dict) else {}).get("template") or {}).get("spec") or {})
+                      .get("restartPolicy"))
+            if policy is None:
+                causes.append(("spec.template.spec.restartPolicy", 'Required value: valid values: "OnFailure", '
+                               '"Never"'))
+            elif policy not in ("OnFailure", "Never"):
+                causes.append(("spec.template.spec.restartPolicy", f'Unsupported value: "{policy}": supported '
+                               'values: "OnFailure", "Never"'))
         if causes:
             raise errors.invalid(rt.qualified, f"{rt.kind}.{rt.group}" if rt.group else rt.kind, name, rt.group,
                                  causes)
@@ -478,13 +498,19 @@ class Api:
                        "metadata": {"creationTimestamp": None},
                        "status": {"userInfo": {"username": user.name, "groups": list(user.groups)}}}, 201)
         spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+        if rt.plural == "selfsubjectrulesreviews":
+            # One ClusterRole per user here, bound cluster-wide: the same rules in every namespace.
+            return ok({"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
+                       "metadata": {"creationTimestamp": None}, "spec": spec,
+                       "status": {"resourceRules": resource_rules(user), "nonResourceRules": non_resource_rules(user),
+                                  "incomplete": False}}, 201)
         attrs = spec.get("resourceAttributes")
         if isinstance(attrs, dict):
             allowed = self.auth.allowed(user, str(attrs.get("verb", "")), str(attrs.get("resource", "")),
                                         str(attrs.get("group", "")))
         else:
             non = spec.get("nonResourceAttributes") or {}
-            allowed = user.admin or str(non.get("verb", "")) in ("get", "head")
+            allowed = self.auth.allowed_non_resource(user, str(non.get("verb", "")), str(non.get("path", "")))
         status: dict[str, Any] = {"allowed": allowed}
         if allowed and user.admin:
             status["reason"] = ('RBAC: allowed by ClusterRoleBinding "sim-admin" of ClusterRole "cluster-admin" '

@@ -99,13 +99,44 @@ class Auth:
 
     @staticmethod
     def allowed(user: User, verb: str, resource: str = "", group: str = "") -> bool:
-        """RBAC as the two ClusterRoles bound here: admin `*`, viewer get/list/watch on everything."""
-        if user.admin:
-            return True
-        if resource in ("selfsubjectaccessreviews", "selfsubjectreviews", "selfsubjectrulesreviews") \
-                and verb == "create":
-            return True
-        return verb in READ_VERBS
+        """RBAC as the ClusterRoles bound here (`resource_rules`): admin `*`, viewer get/list/watch."""
+        return any(_listed(verb, rule["verbs"]) and _listed(group, rule["apiGroups"])
+                   and _listed(resource, rule["resources"]) for rule in resource_rules(user))
+
+    @staticmethod
+    def allowed_non_resource(user: User, verb: str, path: str) -> bool:
+        return any(_listed(verb, rule["verbs"]) and any(_url_matches(path, u) for u in rule["nonResourceURLs"])
+                   for rule in non_resource_rules(user))
+
+
+# Every authenticated user may ask about itself and read discovery (system:basic-user, system:discovery,
+# system:public-info-viewer), as on a real cluster.
+_SELF_RULES = [
+    {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]},
+    {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+     "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+]
+_DISCOVERY_URLS = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz",
+                   "/version", "/version/"]
+
+
+def resource_rules(user: User) -> list[dict[str, list[str]]]:
+    """The caller's resource rules, as a SelfSubjectRulesReview lists them; `allowed` enforces these."""
+    own = ["*"] if user.admin else sorted(READ_VERBS)
+    return [{"verbs": own, "apiGroups": ["*"], "resources": ["*"]}, *_SELF_RULES]
+
+
+def non_resource_rules(user: User) -> list[dict[str, list[str]]]:
+    rules = [{"verbs": ["get"], "nonResourceURLs": list(_DISCOVERY_URLS)}]
+    return [{"verbs": ["*"], "nonResourceURLs": ["*"]}, *rules] if user.admin else rules
+
+
+def _listed(value: str, allowed: list[str]) -> bool:
+    return "*" in allowed or value in allowed
+
+
+def _url_matches(path: str, pattern: str) -> bool:
+    return pattern == "*" or path == pattern or (pattern.endswith("*") and path.startswith(pattern[:-1]))
 
 
 def _certificate_user(peer_cert: dict) -> User | None:

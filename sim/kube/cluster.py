@@ -14,6 +14,7 @@ from mlops_tui.sim.kube.auth import Auth
 from mlops_tui.sim.kube.controllers import Controllers
 from mlops_tui.sim.kube.server import Faults, KubeServer
 from mlops_tui.sim.kube.store import Store
+from mlops_tui.sim.kube.workloads import Workloads
 
 
 class SimKubeCluster:
@@ -31,6 +32,7 @@ class SimKubeCluster:
                                  tls=tls)
         self.controllers = Controllers(self.store, seed=seed_, ready_delay=ready_delay, tick=tick,
                                        hpa_period=hpa_period)
+        self.workloads = Workloads(self.store, seed=seed_, ready_delay=ready_delay, tick=tick)
 
     @classmethod
     def start(cls, name: str = "sim", seed: int = 0, fleet: str = "demo", services: int = 2000,
@@ -42,6 +44,7 @@ class SimKubeCluster:
                       "cpu_nodes": cpu_nodes}
         settled = fleets.seed(cluster.store, fleet, seed, **seed_fleet)
         cluster.controllers.start(settled=settled)
+        cluster.workloads.start()
         cluster.server.start()
         return cluster
 
@@ -94,6 +97,7 @@ class SimKubeCluster:
     def stop(self) -> None:
         self.server.stop()
         self.controllers.stop()
+        self.workloads.stop()
 
     def __enter__(self) -> SimKubeCluster:
         return self

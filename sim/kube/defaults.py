@@ -65,6 +65,10 @@ def apply(resource: str, obj: Obj) -> None:
                 if isinstance(ru, dict):
                     ru.setdefault("maxSurge", "25%")
                     ru.setdefault("maxUnavailable", "25%")
+    elif resource == "jobs":
+        job(obj, spec)
+    elif resource == "daemonsets":
+        daemonset(spec)
     elif resource == "pods":
         pod_spec(spec)
     elif resource == "services":
@@ -75,3 +79,32 @@ def apply(resource: str, obj: Obj) -> None:
                 p.setdefault("protocol", "TCP")
                 if "port" in p:
                     p.setdefault("targetPort", p["port"])
+
+
+def job(obj: Obj, spec: Obj) -> None:
+    """The Job strategy's defaults, and the selector it generates from the Job's uid."""
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    meta = obj.get("metadata") or {}
+    uid, name = meta.get("uid"), meta.get("name")
+    t = spec.setdefault("template", {})
+    if uid and not spec.get("selector") and not spec.get("manualSelector") and isinstance(t, dict):
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+        labels = t.setdefault("metadata", {}).setdefault("labels", {})
+        labels.update({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+                       "controller-uid": uid, "job-name": name})
+    template(t)
+
+
+def daemonset(spec: Obj) -> None:
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+    if isinstance(strategy, dict) and strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        strategy.setdefault("type", "RollingUpdate")
+        strategy.setdefault("rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
+    template(spec.get("template"))

@@ -68,6 +68,15 @@ def forbidden(qualified: str, name: str, user: str, verb: str, resource: str, gr
                     f'"{group}" {where}', "Forbidden", _details(name, group, plural))
 
 
+def namespace_terminating(qualified: str, name: str, group: str, plural: str, namespace: str) -> ApiError:
+    """The NamespaceLifecycle admission's refusal to create in a namespace being deleted."""
+    details = _details(name, group, plural)
+    details["causes"] = [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
+                          "field": "metadata.namespace"}]
+    return ApiError(403, f'{qualified} "{name}" is forbidden: unable to create new content in namespace {namespace} '
+                    "because it is being terminated", "Forbidden", details)
+
+
 def expired_event(rv: int, oldest: int) -> dict[str, Any]:
     """The one ERROR event a watch from a compacted resourceVersion carries (reason Expired, code 410)."""
     return {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

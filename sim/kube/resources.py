@@ -48,10 +48,14 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("endpoints", "", "v1", "Endpoints", short_names=("ep",)),
     ResourceType("events", "", "v1", "Event", short_names=("ev",)),
     ResourceType("configmaps", "", "v1", "ConfigMap", short_names=("cm",)),
+    ResourceType("serviceaccounts", "", "v1", "ServiceAccount", short_names=("sa",)),
     ResourceType("deployments", "apps", "v1", "Deployment", short_names=("deploy",),
                  subresources=("scale", "status"), categories=("all",)),
     ResourceType("replicasets", "apps", "v1", "ReplicaSet", short_names=("rs",), subresources=("scale", "status"),
                  categories=("all",)),
+    ResourceType("daemonsets", "apps", "v1", "DaemonSet", short_names=("ds",), subresources=("status",),
+                 categories=("all",)),
+    ResourceType("jobs", "batch", "v1", "Job", subresources=("status",), categories=("all",)),
     ResourceType("endpointslices", "discovery.k8s.io", "v1", "EndpointSlice"),
     ResourceType("horizontalpodautoscalers", "autoscaling", "v2", "HorizontalPodAutoscaler", short_names=("hpa",),
                  subresources=("status",), categories=("all",)),
@@ -63,12 +67,14 @@ RESOURCES: tuple[ResourceType, ...] = (
                  categories=("istio-io", "networking-istio-io"), custom=True, served_versions=("v1beta1", "v1")),
     ResourceType("selfsubjectaccessreviews", "authorization.k8s.io", "v1", "SelfSubjectAccessReview",
                  namespaced=False, verbs=("create",)),
+    ResourceType("selfsubjectrulesreviews", "authorization.k8s.io", "v1", "SelfSubjectRulesReview",
+                 namespaced=False, verbs=("create",)),
     ResourceType("selfsubjectreviews", "authentication.k8s.io", "v1", "SelfSubjectReview", namespaced=False,
                  verbs=("create",)),
 )
 
 BY_PLURAL: dict[str, ResourceType] = {r.plural: r for r in RESOURCES}
-VIRTUAL = frozenset({"selfsubjectaccessreviews", "selfsubjectreviews"})
+VIRTUAL = frozenset({"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"})
 
 
 def lookup(group: str, version: str, plural: str) -> ResourceType | None:

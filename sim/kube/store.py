@@ -28,7 +28,7 @@ Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped obje
 Listener = Callable[[str, str, dict[str, Any], dict[str, Any] | None], None]
 
 WITH_GENERATION = frozenset({"deployments", "replicasets", "horizontalpodautoscalers", "rollouts",
-                             "inferenceservices", "virtualservices"})
+                             "inferenceservices", "virtualservices", "jobs", "daemonsets"})
 
 
 def now_iso() -> str:
@@ -252,6 +252,8 @@ class Store:
         with self.lock:
             if rt.namespaced and ("", key[0]) not in self._objects["namespaces"]:
                 raise errors.not_found("namespaces", key[0], "", "namespaces")
+            if rt.namespaced and self._objects["namespaces"][("", key[0])].obj["metadata"].get("deletionTimestamp"):
+                raise errors.namespace_terminating(rt.qualified, key[1], rt.group, rt.plural, key[0])
             if key in self._objects[resource]:
                 raise errors.already_exists(rt.qualified, key[1], rt.group, rt.plural)
             entry = self._commit(resource, "ADDED", key, obj, None)
@@ -314,9 +316,11 @@ class Store:
                 else:
                     new.pop("status", None)
             defaults.apply(rt.plural, new)
-            for field in ("uid", "creationTimestamp", "namespace", "name"):
+            for field in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"):
                 if field in old_meta:
                     meta[field] = old_meta[field]
+            if "managedFields" in old_meta and "managedFields" not in meta:
+                meta["managedFields"] = old_meta["managedFields"]  # omitted in a PUT means unchanged
             if rt.plural in WITH_GENERATION:
                 gen = int(old_meta.get("generation") or 1)
                 spec_changed = {k: v for k, v in new.items() if k not in ("metadata", "status", "apiVersion",

@@ -85,9 +85,12 @@ def _pod_status(o: Obj) -> str:
         return "Terminating"
     reason = st.get("reason") or st.get("phase") or "Unknown"
     for cs in st.get("containerStatuses") or ():
-        waiting = (cs.get("state") or {}).get("waiting")
+        state = cs.get("state") or {}
+        waiting, terminated = state.get("waiting"), state.get("terminated")
         if waiting and waiting.get("reason"):
             reason = waiting["reason"]
+        elif terminated and terminated.get("reason"):
+            reason = terminated["reason"]  # a Job's pod that finished shows Completed
     return reason
 
 
@@ -189,6 +192,38 @@ def _event_last_seen(o: Obj) -> str:
     return age(o.get("lastTimestamp") or o.get("eventTime") or _meta(o).get("creationTimestamp"))
 
 
+def _job_status(o: Obj) -> str:
+    """printJob's order: a finished condition first, then deletion, suspension, else Running."""
+    true = {c.get("type") for c in _status(o).get("conditions") or () if c.get("status") == "True"}
+    if "Complete" in true:
+        return "Complete"
+    if "Failed" in true:
+        return "Failed"
+    if _meta(o).get("deletionTimestamp"):
+        return "Terminating"
+    for kind in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if kind in true:
+            return kind
+    return "Running"
+
+
+def _job_completions(o: Obj) -> str:
+    done = _int(_status(o).get("succeeded"))
+    completions = _spec(o).get("completions")
+    if completions is not None:
+        return f"{done}/{_int(completions)}"
+    parallelism = _int(_spec(o).get("parallelism"))
+    return f"{done}/1 of {parallelism}" if parallelism > 1 else f"{done}/1"
+
+
+def _job_duration(o: Obj) -> str:
+    start = _ts(_status(o).get("startTime"))
+    if start is None:
+        return ""
+    end = _ts(_status(o).get("completionTime"))
+    return human_duration((end if end is not None else time.time()) - start)
+
+
 def _isvc_pct(o: Obj, latest: bool) -> Any:
     for t in ((_status(o).get("components") or {}).get("predictor") or {}).get("traffic") or ():
         if bool(t.get("latestRevision")) == latest:
@@ -254,6 +289,25 @@ COLUMNS: dict[str, list[Column]] = {
                    ("Age", "string", 0, _age)],
     "configmaps": [("Name", "string", 0, _name), ("Data", "integer", 0, lambda o: len(o.get("data") or {})),
                    ("Age", "string", 0, _age)],
+    "serviceaccounts": [("Name", "string", 0, _name),
+                        ("Secrets", "string", 0, lambda o: str(len(o.get("secrets") or ()))), ("Age", "string", 0, _age)],
+    "jobs": [
+        ("Name", "string", 0, _name), ("Status", "string", 0, _job_status), ("Completions", "string", 0, _job_completions),
+        ("Duration", "string", 0, _job_duration), ("Age", "string", 0, _age),
+        ("Containers", "string", 1, _containers), ("Images", "string", 1, _images), ("Selector", "string", 1, _selector),
+    ],
+    "daemonsets": [
+        ("Name", "string", 0, _name),
+        ("Desired", "integer", 0, lambda o: _int(_status(o).get("desiredNumberScheduled"))),
+        ("Current", "integer", 0, lambda o: _int(_status(o).get("currentNumberScheduled"))),
+        ("Ready", "integer", 0, lambda o: _int(_status(o).get("numberReady"))),
+        ("Up-to-date", "integer", 0, lambda o: _int(_status(o).get("updatedNumberScheduled"))),
+        ("Available", "integer", 0, lambda o: _int(_status(o).get("numberAvailable"))),
+        ("Node Selector", "string", 0, lambda o: ",".join(f"{k}={v}" for k, v in sorted(
+            (((_spec(o).get("template") or {}).get("spec") or {}).get("nodeSelector") or {}).items())) or "<none>"),
+        ("Age", "string", 0, _age), ("Containers", "string", 1, _containers), ("Images", "string", 1, _images),
+        ("Selector", "string", 1, _selector),
+    ],
     "events": [
         ("Last Seen", "string", 0, _event_last_seen), ("Type", "string", 0, lambda o: o.get("type", "")),
         ("Reason", "string", 0, lambda o: o.get("reason", "")), ("Object", "string", 0, _event_object),
