@@ -98,7 +98,7 @@ class Api:
                user: User) -> Response:
         parts = [p for p in path.split("/") if p]
         if not parts or parts[0] not in ("api", "apis"):
-            return self._non_resource(parts, path)
+            return self._non_resource(parts, path, headers)
         if parts[0] == "api":
             if len(parts) == 1:
                 return ok(discovery.api_versions(self.address()))
@@ -120,15 +120,23 @@ class Api:
         route = self._route(group, version, rest)
         return self._resource(method, route, query, headers, body, user)
 
-    def _non_resource(self, parts: list[str], path: str) -> Response:
+    def _non_resource(self, parts: list[str], path: str, headers: dict[str, str]) -> Response:
         if parts == ["version"]:
             return ok(discovery.VERSION)
         if parts[:2] == ["openapi", "v3"]:
             from mlops_tui.sim.kube import openapi
 
-            doc = openapi.root() if len(parts) == 2 else openapi.group_version("/".join(parts[2:]))
+            if len(parts) == 2:
+                return ok(openapi.root())
+            doc = openapi.group_version("/".join(parts[2:]))
             if doc is not None:
-                return ok(doc)
+                return Response(200, doc)
+        if parts == ["openapi", "v2"]:
+            from mlops_tui.sim.kube import openapi
+
+            if not openapi.v2_acceptable(_accept(headers)):
+                return Response(406, b"", "text/plain; charset=utf-8", headers={"Vary": "Accept"})
+            return Response(200, openapi.v2(), headers={"Vary": "Accept"})
         if parts and parts[0] in ("healthz", "livez", "readyz"):
             return Response(200, b"ok", "text/plain; charset=utf-8")
         raise ApiError(404, "the server could not find the requested resource", "NotFound",

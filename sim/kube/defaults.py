@@ -48,6 +48,9 @@ def template(t: Any) -> None:
 
 
 def apply(resource: str, obj: Obj) -> None:
+    if resource == "namespaces":  # the namespace strategy: Active, with the `kubernetes` finalizer
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+        obj.setdefault("status", {"phase": "Active"})
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return
