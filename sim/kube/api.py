@@ -444,8 +444,7 @@ class Api:
             raise ApiError(415, "the body of the request was in an unknown format - accepted media types include: "
                            + ", ".join(accepted), "UnsupportedMediaType")
         if ctype == APPLY:
-            raise ApiError(415, "server-side apply is not supported by this simulator; use client-side "
-                           "kubectl apply", "UnsupportedMediaType")
+            return self._apply(route, body, query, headers)
         try:
             patch = orjson.loads(body or b"null")
         except orjson.JSONDecodeError as exc:
@@ -463,6 +462,28 @@ class Api:
         check = None if route.subresource == "status" else (lambda obj: self._validate(rt, obj))
         result = self.store.patch(rt.plural, route.namespace, route.name, patch, ctype, route.subresource, check)
         return self._one(result, headers, query)
+
+    def _apply(self, route: Route, body: bytes, query: dict[str, str], headers: dict[str, str]) -> Response:
+        import yaml
+
+        from mlops_tui.sim.kube.ssa import server_side_apply
+
+        rt = route.rt
+        if route.subresource:
+            raise ApiError(415, "the body of the request was in an unknown format - accepted media types include: "
+                           f"{JSON_PATCH}, {MERGE_PATCH}", "UnsupportedMediaType")
+        manager = query.get("fieldManager", "")
+        if not manager:
+            raise errors.invalid("", "PatchOptions.meta.k8s.io", "", "meta.k8s.io",
+                                 [("fieldManager", "Required value: is required for apply patch")])
+        try:
+            config = yaml.safe_load(body.decode() or "null")
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"error decoding YAML: {exc}", "BadRequest") from None
+        obj, created = server_side_apply(self.store, rt, route.namespace, route.name, config, manager,
+                                         query.get("force") == "true", lambda o: self._validate(rt, o),
+                                         query.get("dryRun") == "All")
+        return self._one(obj, headers, query, 201 if created else 200)
 
     # -- scale subresource ---------------------------------------------------------------------
 
