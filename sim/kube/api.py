@@ -18,7 +18,7 @@ from mlops_tui.sim.kube import discovery, errors, tables
 from mlops_tui.sim.kube.auth import Auth, User, non_resource_rules, resource_rules
 from mlops_tui.sim.kube.errors import ApiError
 from mlops_tui.sim.kube.patch import APPLY, JSON_PATCH, MERGE_PATCH, STRATEGIC
-from mlops_tui.sim.kube.resources import BY_PLURAL, VIRTUAL, ResourceType, lookup
+from mlops_tui.sim.kube.resources import BY_PLURAL, VIRTUAL, ResourceType, group_versions, lookup
 from mlops_tui.sim.kube.selectors import make_filter, selector_from_match, selector_string
 from mlops_tui.sim.kube.store import Entry, Store, clone
 from mlops_tui.sim.kube.workloads import terminate_namespace
@@ -117,6 +117,9 @@ class Api:
             if doc is None:
                 raise ApiError(404, "the server could not find the requested resource", "NotFound")
             return ok(doc)
+        if group and group not in group_versions():
+            # No API group of that name: the request falls through every mux to Go's plain NotFound.
+            return Response(404, b"404 page not found\n", "text/plain; charset=utf-8")
         route = self._route(group, version, rest)
         return self._resource(method, route, query, headers, body, user)
 
@@ -151,10 +154,8 @@ class Api:
         plural = rest[0]
         rt = lookup(group, version, plural)
         if rt is None or len(rest) > 3:
-            gv = f"{group}/{version}" if group else version
-            raise ApiError(404, "the server could not find the requested resource", "NotFound",
-                           {"causes": [{"reason": "UnexpectedServerResponse",
-                                        "message": f"404 page not found: {gv}/{'/'.join(rest)}"}]})
+            # What kube-apiserver's go-restful container answers for a path it has no route for.
+            raise ApiError(404, "the server could not find the requested resource", "NotFound", {})
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
         if sub and sub not in rt.subresources:
