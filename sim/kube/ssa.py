@@ -108,6 +108,8 @@ def _remove(obj: Obj, path: Path) -> None:
     last = path[-1]
     if isinstance(last, tuple) and isinstance(parent, list):
         parent[:] = [i for i in parent if not (isinstance(i, dict) and str(i.get("name")) == last[1])]
+        if not parent:  # the last item gone: the list goes too
+            _remove(obj, path[:-1])
     elif isinstance(parent, dict):
         parent.pop(last, None)
 
@@ -233,8 +235,10 @@ def server_side_apply(store: Store, rt: ResourceType, namespace: str, name: str,
             next(paths for e, paths in owned if e is entry).discard(path)
         others = set().union(*(paths for i, (_e, paths) in enumerate(owned) if i != mine)) if owned else set()
         previous = owned[mine][1] if mine is not None else set()
-        for path in sorted(previous - set(fields) - others, key=len, reverse=True):
-            _remove(merged, path)  # no longer applied by anyone: the field goes
+        dropped = previous - set(fields) - others
+        for path in dropped:  # no longer applied by anyone: the field goes (with what is under it)
+            if not any(path[:i] in dropped for i in range(1, len(path))):
+                _remove(merged, path)
         for path, value in fields.items():
             _set(merged, path, {} if value is PRESENT else value)
         kept = [{**e, "fieldsV1": encode(paths)} for i, (e, paths) in enumerate(owned) if i != mine and paths]
