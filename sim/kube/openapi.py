@@ -45,7 +45,13 @@ def types() -> dict[str, TypeDoc]:
     for line in schema_docs.TEXT.splitlines():
         if not line.strip():
             continue
-        if line.startswith("@"):
+        if line.startswith("    ") and current is not None:  # a wrapped description goes on
+            if current.fields:
+                f, t, req, d = current.fields[-1]
+                current.fields[-1] = (f, t, req, f"{d} {line.strip()}")
+            else:
+                current.description += " " + line.strip()
+        elif line.startswith("@"):
             head = line[1:].split()
             gvk = None
             if len(head) > 1 and "/" in head[1]:
@@ -64,10 +70,9 @@ def full_name(name: str) -> str:
     if name in schema_docs.PACKAGES:
         return f"{schema_docs.PACKAGES[name]}.{name}"
     doc = types()[name]
-    group = doc.gvk[0] if doc.gvk else next((g for prefix, g in (("Deployment", "apps"), ("DaemonSet", "apps"),
-                                                                 ("ReplicaSet", "apps"), ("Job", "batch"),
-                                                                 ("Rollout", "argoproj.io")) if name.startswith(prefix)),
-                                            "")
+    owners = (("Deployment", "apps"), ("DaemonSet", "apps"), ("ReplicaSet", "apps"), ("Job", "batch"),
+              ("Rollout", "argoproj.io"))
+    group = doc.gvk[0] if doc.gvk else next((g for prefix, g in owners if name.startswith(prefix)), "")
     if group in _GROUP_PACKAGES:
         return f"{_GROUP_PACKAGES[group]}.{name}"
     version = doc.gvk[1] if doc.gvk else "v1alpha1"

@@ -290,11 +290,13 @@ COLUMNS: dict[str, list[Column]] = {
     "configmaps": [("Name", "string", 0, _name), ("Data", "integer", 0, lambda o: len(o.get("data") or {})),
                    ("Age", "string", 0, _age)],
     "serviceaccounts": [("Name", "string", 0, _name),
-                        ("Secrets", "string", 0, lambda o: str(len(o.get("secrets") or ()))), ("Age", "string", 0, _age)],
+                        ("Secrets", "string", 0, lambda o: str(len(o.get("secrets") or ()))),
+                        ("Age", "string", 0, _age)],
     "jobs": [
-        ("Name", "string", 0, _name), ("Status", "string", 0, _job_status), ("Completions", "string", 0, _job_completions),
-        ("Duration", "string", 0, _job_duration), ("Age", "string", 0, _age),
-        ("Containers", "string", 1, _containers), ("Images", "string", 1, _images), ("Selector", "string", 1, _selector),
+        ("Name", "string", 0, _name), ("Status", "string", 0, _job_status),
+        ("Completions", "string", 0, _job_completions), ("Duration", "string", 0, _job_duration),
+        ("Age", "string", 0, _age), ("Containers", "string", 1, _containers), ("Images", "string", 1, _images),
+        ("Selector", "string", 1, _selector),
     ],
     "daemonsets": [
         ("Name", "string", 0, _name),

@@ -97,7 +97,7 @@ def _raw(cluster, path: str, accept: str = "application/json") -> tuple[int, str
 
 def test_every_namespace_has_a_default_service_account_and_kubectl_creates_more(kubectl):
     kubectl("create", "namespace", "team-sa")  # a protobuf body, as kubectl's typed create sends
-    eventually(lambda: ["default", "0"] == kubectl.rows("get", "sa", "-n", "team-sa")[1][:2],
+    eventually(lambda: kubectl.rows("get", "sa", "-n", "team-sa")[1][:2] == ["default", "0"],
                what="the default service account of a new namespace")
     assert "serviceaccount/robot created" in kubectl("create", "serviceaccount", "robot", "-n", "team-sa")
     names = [row[0] for row in kubectl.rows("get", "serviceaccounts", "-n", "team-sa")[1:]]
