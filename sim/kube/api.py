@@ -21,7 +21,7 @@ from mlops_tui.sim.kube.patch import APPLY, JSON_PATCH, MERGE_PATCH, STRATEGIC
 from mlops_tui.sim.kube.resources import BY_PLURAL, VIRTUAL, ResourceType, group_versions, lookup
 from mlops_tui.sim.kube.selectors import make_filter, selector_from_match, selector_string
 from mlops_tui.sim.kube.store import Entry, Store, clone
-from mlops_tui.sim.kube.workloads import terminate_namespace
+from mlops_tui.sim.kube.workloads import admit_service_account, terminate_namespace
 
 JSON = "application/json"
 PAGE_CHUNK = 256 * 1024
@@ -221,6 +221,8 @@ class Api:
         if verb == "create":
             obj = self._json(body, headers)
             self._validate(rt, obj)
+            if rt.plural == "pods":
+                admit_service_account(self.store, route.namespace, obj)
             if query.get("dryRun") == "All":
                 return ok(obj, 201)
             return self._one(self.store.create(rt.plural, route.namespace or None, obj), headers, query, 201)

@@ -1,5 +1,5 @@
 """Protobuf bodies of the objects kubectl's typed `create` subcommands send (`kubectl create namespace`,
-`serviceaccount`, `job`), decoded to the JSON the API would have received.
+`serviceaccount`, `job`; `kubectl run`), decoded to the JSON the API would have received.
 
 Table-driven from the field numbers of k8s.io/api's generated.proto, for the fields those commands
 set (and the common ones a manifest has); a field not listed here is dropped, as a JSON field the
@@ -28,6 +28,7 @@ SCHEMAS: dict[str, dict[int, tuple[str, str]]] = {
                        4: ("automountServiceAccountToken", "b")},
     "ConfigMap": {1: ("metadata", "M:ObjectMeta"), 2: ("data", "map")},
     "Job": {1: ("metadata", "M:ObjectMeta"), 2: ("spec", "M:JobSpec")},
+    "Pod": {1: ("metadata", "M:ObjectMeta"), 2: ("spec", "M:PodSpec")},
     "JobSpec": {1: ("parallelism", "i"), 2: ("completions", "i"), 3: ("activeDeadlineSeconds", "i"),
                 4: ("selector", "M:LabelSelector"), 5: ("manualSelector", "b"), 6: ("template", "M:PodTemplateSpec"),
                 7: ("backoffLimit", "i"), 8: ("ttlSecondsAfterFinished", "i"), 9: ("completionMode", "s"),
@@ -43,7 +44,7 @@ SCHEMAS: dict[str, dict[int, tuple[str, str]]] = {
                   20: ("terminationMessagePolicy", "s")},
     "ResourceRequirements": {1: ("limits", "q"), 2: ("requests", "q")},
 }
-KINDS = frozenset({"Namespace", "ServiceAccount", "ConfigMap", "Job"})
+KINDS = frozenset({"Namespace", "ServiceAccount", "ConfigMap", "Job", "Pod"})
 
 
 def _signed(v: int) -> int:

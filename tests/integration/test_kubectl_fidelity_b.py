@@ -106,6 +106,26 @@ def test_every_namespace_has_a_default_service_account_and_kubectl_creates_more(
     assert {"default", "kube-system", "ml-prod"} <= seeded
 
 
+def test_a_pod_runs_as_a_service_account_and_waits_for_one_that_does_not_exist(kubectl):
+    kubectl("run", "probe", "--image=busybox", "-n", "ml-prod")  # a protobuf Pod, as kubectl run sends
+    assert kubectl.json("get", "pod", "probe", "-n", "ml-prod")["spec"]["serviceAccountName"] == "default"
+    pod = """
+apiVersion: v1
+kind: Pod
+metadata: {name: as-ghost, namespace: ml-prod}
+spec:
+  serviceAccountName: ghost
+  containers: [{name: c, image: busybox}]
+"""
+    refused = kubectl.run("apply", "-f", "-", stdin=pod)
+    assert refused.returncode != 0
+    assert ('pods "as-ghost" is forbidden: error looking up service account ml-prod/ghost: serviceaccount "ghost" '
+            "not found") in refused.stderr
+    kubectl("create", "serviceaccount", "ghost", "-n", "ml-prod")
+    kubectl("apply", "-f", "-", stdin=pod)
+    assert kubectl.json("get", "pod", "as-ghost", "-n", "ml-prod")["spec"]["serviceAccountName"] == "ghost"
+
+
 # -- what may I do? ----------------------------------------------------------------------------------------
 
 def _can_i_list(kubectl: Kubectl, context: str) -> dict[str, list[str]]:
