@@ -370,3 +370,19 @@ def terminate_namespace(store: Store, name: str, dry_run: bool = False) -> Obj:
         ns["metadata"]["deletionGracePeriodSeconds"] = 0
         ns["status"] = {"phase": "Terminating"}
         return clone(store.put("namespaces", ns))
+
+
+def admit_service_account(store: Store, namespace: str, pod: Obj) -> None:
+    """The ServiceAccount admission plugin: a pod runs as `default` unless it names another, and is refused
+    while that account does not exist (a pod created in a brand-new namespace waits for the controller)."""
+    meta = pod.get("metadata") if isinstance(pod.get("metadata"), dict) else {}
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return
+    ns = namespace or meta.get("namespace") or "default"
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    spec["serviceAccountName"] = spec["serviceAccount"] = account
+    if store.peek("namespaces", "", ns) is not None and store.peek("serviceaccounts", ns, account) is None:
+        name = meta.get("name") or meta.get("generateName") or ""
+        raise ApiError(403, f'pods "{name}" is forbidden: error looking up service account {ns}/{account}: '
+                       f'serviceaccount "{account}" not found', "Forbidden", {"name": name, "kind": "pods"})
