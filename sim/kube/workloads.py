@@ -375,7 +375,7 @@ def terminate_namespace(store: Store, name: str, dry_run: bool = False) -> Obj:
 def admit_service_account(store: Store, namespace: str, pod: Obj) -> None:
     """The ServiceAccount admission plugin: a pod runs as `default` unless it names another, and is refused
     while that account does not exist (a pod created in a brand-new namespace waits for the controller)."""
-    meta = pod.get("metadata") if isinstance(pod.get("metadata"), dict) else {}
+    meta: Obj = pod["metadata"] if isinstance(pod.get("metadata"), dict) else {}
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         return
