@@ -31,6 +31,7 @@ from mlops_tui.sim.kube.objects import (
     service,
     template_hash,
 )
+from mlops_tui.sim.kube.pods import qos_class
 from mlops_tui.sim.kube.store import Store, clone, now_iso
 
 Obj = dict[str, Any]
@@ -343,14 +344,14 @@ def _pod(store: Store, rs: Obj, template: Obj, j: int, node_name: str, ip: int, 
                   for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")]
     if node_name:
         spec["nodeName"] = node_name
-        status = {"phase": "Running", "conditions": conditions, "hostIP": "10.0.0.1",
-                  "podIP": f"10.{128 + (ip >> 16) % 64}.{(ip >> 8) & 255}.{ip & 255}", "startTime": ts,
-                  "qosClass": "Burstable",
+        pod_ip = f"10.{128 + (ip >> 16) % 64}.{(ip >> 8) & 255}.{ip & 255}"
+        status = {"phase": "Running", "conditions": conditions, "hostIP": "10.0.0.1", "hostIPs": [{"ip": "10.0.0.1"}],
+                  "podIP": pod_ip, "podIPs": [{"ip": pod_ip}], "startTime": ts, "qosClass": qos_class(spec),
                   "containerStatuses": [{"name": c["name"], "image": c["image"], "imageID": "", "ready": True,
                                          "restartCount": 0, "started": True,
                                          "state": {"running": {"startedAt": ts}}} for c in spec["containers"]]}
     else:
-        status = {"phase": "Pending", "qosClass": "Burstable", "conditions": [
+        status = {"phase": "Pending", "qosClass": qos_class(spec), "conditions": [
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "lastProbeTime": None,
              "lastTransitionTime": ts, "message": "0/0 nodes are available: Insufficient nvidia.com/gpu."}]}
     pod = {"apiVersion": "v1", "kind": "Pod",
