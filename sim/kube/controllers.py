@@ -368,14 +368,17 @@ class Controllers:
             if node is None:
                 continue
             heapq.heappush(self._heartbeats, (now + self.rng.uniform(*self.heartbeat), name))
-            conditions = (node.get("status") or {}).get("conditions") or ()
-            if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
-                continue
-            ts = now_iso()
-            new = clone(node)
-            for c in new["status"]["conditions"]:
-                c["lastHeartbeatTime"] = ts
-            self._put("nodes", new)
+            with self.store.lock:  # read and write as one step: a `kubectl cordon` meanwhile is not lost
+                node = self.store.peek("nodes", "", name)
+                conditions = ((node or {}).get("status") or {}).get("conditions") or ()
+                if node is None or not any(c.get("type") == "Ready" and c.get("status") == "True"
+                                           for c in conditions):
+                    continue
+                ts = now_iso()
+                new = clone(node)
+                for c in new["status"]["conditions"]:
+                    c["lastHeartbeatTime"] = ts
+                self._put("nodes", new)
 
     def _put(self, resource: str, obj: Obj) -> None:
         self.store.put(resource, obj)
