@@ -248,6 +248,8 @@ class PodFacts:
     gpus: dict[str, int]
     unschedulable_message: str = ""
     pending_since: datetime | None = None
+    terminating: bool = False
+    """Deleted and within its grace period: still on its node, no longer a replica a Service sends to."""
 
     @property
     def counts_on_node(self) -> bool:
@@ -291,6 +293,7 @@ def pod_facts(obj: Any) -> PodFacts:
         gpus=pod_gpu_requests(spec),
         unschedulable_message=message,
         pending_since=since,
+        terminating=bool(m.get("deletionTimestamp")),
     )
 
 
@@ -1041,7 +1044,7 @@ def isvc_service(
     main = next((c for c in containers if c.get("name") == "kserve-container"), containers[0] if containers else {})
     named_image = str(main.get("image") or model.get("image") or "")
     image = named_image or storage
-    live = [p for p in pods if p.phase in ("Running", "Pending")]
+    live = [p for p in pods if p.phase in ("Running", "Pending") and not p.terminating]
     min_replicas = predictor.get("minReplicas")
     desired = as_int(min_replicas, 1) if min_replicas is not None else max(len(live), 1)
     desired = max(desired, len(live))

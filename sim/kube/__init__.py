@@ -10,7 +10,9 @@ Python API::
                              tick=0.2,          # controller round period (they also wake on change)
                              history=1000,      # watch events kept per resource (older RVs get 410)
                              hpa_period=3.0,    # HPA sync period (a real cluster: 15 s)
-                             bookmark_interval=5.0)
+                             bookmark_interval=5.0,
+                             grace_factor=0.1,  # a deleted pod stays Terminating for its grace × this
+                             heartbeat=(10.0, 40.0))  # seconds between one node's heartbeats
     c.name, c.url, c.admin_token, c.readonly_token   # users "sim-admin" and "sim-viewer"
     c.store        # thread-safe Store: get/list/create/update/patch/delete(resource, namespace, name, ...)
                    #   resource is the plural ("deployments"); patch(..., content_type=MERGE|STRATEGIC|JSON)
@@ -34,13 +36,14 @@ Transport: HTTPS on 127.0.0.1 with a self-signed certificate made once per proce
 
 Not simulated (a real server has them): server-side apply (415), protobuf request bodies except the
 access reviews (so `kubectl create deployment|service|configmap ...` generators fail: use
-`kubectl create -f`), aggregated discovery (kubectl falls back to per-group discovery), graceful
-deletion (objects go at once; owners' children are garbage-collected), pod logs/exec/eviction,
+`kubectl create -f`), aggregated discovery (kubectl falls back to per-group discovery), finalizers (objects other
+than running pods go at once; owners' children are garbage-collected), pod exec/eviction,
 metrics APIs, admission webhooks and most validation beyond replicas/selector/template labels.
 
 Modules: `store` (objects, resourceVersions, watch history), `api` (request semantics), `server`
 (HTTP, watch streams, faults), `discovery`, `tables` (as=Table), `patch`, `selectors`, `auth`,
-`controllers` (+ `rollouts`, `kserve`), `fleet` (seeded fleets), `objects` (builders).
+`controllers` (+ `rollouts`, `kserve`), `fleet` (seeded fleets), `objects` (builders), `pods` (pod
+strategy: initial status, QoS class, graceful deletion), `clusterips` (Service IP allocation).
 """
 
 from mlops_tui.sim.kube.cluster import SimKubeCluster, kubeconfig, write_kubeconfig

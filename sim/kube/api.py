@@ -218,35 +218,51 @@ class Api:
             return self._list(route, query, headers)
         if verb == "get":
             return self._get(route, headers, query)
+        options = self._delete_options(body, headers, query) if verb in ("delete", "deletecollection") else {}
+        dry = _dry_run(query, options)
         if verb == "create":
             obj = self._json(body, headers)
             self._validate(rt, obj)
             if rt.plural == "pods":
                 admit_service_account(self.store, route.namespace, obj)
-            if query.get("dryRun") == "All":
-                return ok(obj, 201)
-            return self._one(self.store.create(rt.plural, route.namespace or None, obj), headers, query, 201)
+            return self._one(self.store.create(rt.plural, route.namespace or None, obj, dry_run=dry), headers,
+                             query, 201)
         if verb == "update":
             obj = self._json(body, headers)
             if route.subresource == "scale":
-                return self._put_scale(route, obj)
+                return self._put_scale(route, obj, dry)
             if route.subresource != "status":
                 self._validate(rt, obj)
-            return self._one(self.store.update(rt.plural, route.namespace, route.name, obj, route.subresource),
-                             headers, query)
+            return self._one(self.store.update(rt.plural, route.namespace, route.name, obj, route.subresource,
+                                               dry_run=dry), headers, query)
         if verb == "patch":
-            return self._patch(route, headers, body, query)
+            return self._patch(route, headers, body, query, dry)
         if verb == "delete" and rt.plural == "namespaces":
-            return self._one(terminate_namespace(self.store, route.name, query.get("dryRun") == "All"), headers, query)
+            return self._one(terminate_namespace(self.store, route.name, dry), headers, query)
         if verb == "delete":
-            return self._one(self.store.delete(rt.plural, route.namespace, route.name), headers, query)
+            return self._one(self.store.delete(rt.plural, route.namespace, route.name, options, dry), headers,
+                             query)
         # deletecollection
         pred = make_filter(query.get("labelSelector", ""), query.get("fieldSelector", ""), rt.plural)
-        gone = [o for o in self.store.list(rt.plural, route.namespace or None, pred)]
-        for o in gone:
+        gone = []
+        for o in self.store.list(rt.plural, route.namespace or None, pred):
             with contextlib.suppress(ApiError):
-                self.store.delete(rt.plural, o["metadata"].get("namespace"), o["metadata"]["name"])
+                gone.append(self.store.delete(rt.plural, o["metadata"].get("namespace"), o["metadata"]["name"],
+                                              options, dry))
         return ok({"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": {}, "items": gone})
+
+    def _delete_options(self, body: bytes, headers: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
+        """DeleteOptions from the body (kubectl, client libraries) or the query string (curl)."""
+        options = self._json(body, headers) if body.strip() else {}
+        if not isinstance(options, dict):
+            raise ApiError(400, "couldn't get version/kind; json parse error: the body is not an object",
+                           "BadRequest")
+        if query.get("gracePeriodSeconds"):
+            options.setdefault("gracePeriodSeconds", _parse_int(query["gracePeriodSeconds"], "gracePeriodSeconds"))
+        grace = options.get("gracePeriodSeconds")
+        if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+            raise ApiError(400, f"invalid value for gracePeriodSeconds: {grace!r}", "BadRequest")
+        return options
 
     def _json(self, body: bytes, headers: dict[str, str]) -> Any:
         ctype = (headers.get("content-type") or JSON).split(";")[0].strip().lower()
@@ -439,7 +455,8 @@ class Api:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def _patch(self, route: Route, headers: dict[str, str], body: bytes, query: dict[str, str]) -> Response:
+    def _patch(self, route: Route, headers: dict[str, str], body: bytes, query: dict[str, str],
+               dry: bool = False) -> Response:
         rt = route.rt
         ctype = (headers.get("content-type") or "").split(";")[0].strip().lower()
         if ctype not in (JSON_PATCH, MERGE_PATCH, STRATEGIC, APPLY):
@@ -460,10 +477,11 @@ class Api:
             with self.store.lock:
                 scale = self._scale(route)
                 new = apply_patch(ctype, scale, patch, custom=False, kind="Scale", qualified="scale")
-                return self._put_scale(route, new)
+                return self._put_scale(route, new, dry)
         # What the patch would produce is validated before it is stored (a negative replica count is a 422).
         check = None if route.subresource == "status" else (lambda obj: self._validate(rt, obj))
-        result = self.store.patch(rt.plural, route.namespace, route.name, patch, ctype, route.subresource, check)
+        result = self.store.patch(rt.plural, route.namespace, route.name, patch, ctype, route.subresource, check,
+                                  dry_run=dry)
         return self._one(result, headers, query)
 
     def _apply(self, route: Route, body: bytes, query: dict[str, str], headers: dict[str, str]) -> Response:
@@ -490,8 +508,9 @@ class Api:
 
     # -- scale subresource ---------------------------------------------------------------------
 
-    def _scale(self, route: Route) -> dict[str, Any]:
-        obj = self.store.get(route.rt.plural, route.namespace, route.name)
+    def _scale(self, route: Route, obj: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The Scale of the object at `route` (or of `obj`, what a dry run would have stored)."""
+        obj = obj if obj is not None else self.store.get(route.rt.plural, route.namespace, route.name)
         meta = obj["metadata"]
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         if route.rt.plural == "rollouts":
@@ -506,7 +525,7 @@ class Api:
                 "spec": {"replicas": spec.get("replicas", 1)},
                 "status": {"replicas": current, "selector": selector}}
 
-    def _put_scale(self, route: Route, scale: Any) -> Response:
+    def _put_scale(self, route: Route, scale: Any, dry: bool = False) -> Response:
         rt = route.rt
         if not isinstance(scale, dict):
             raise ApiError(400, "couldn't get version/kind; json parse error", "BadRequest")
@@ -518,8 +537,8 @@ class Api:
         sent_rv = (scale.get("metadata") or {}).get("resourceVersion")
         if sent_rv:
             patch["metadata"] = {"resourceVersion": sent_rv}
-        self.store.patch(rt.plural, route.namespace, route.name, patch, MERGE_PATCH)
-        return ok(self._scale(route))
+        stored = self.store.patch(rt.plural, route.namespace, route.name, patch, MERGE_PATCH, dry_run=dry)
+        return ok(self._scale(route, stored if dry else None))
 
     # -- reviews ---------------------------------------------------------------------------------
 
@@ -552,6 +571,18 @@ class Api:
                                 '"sim-viewer"')
         return ok({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
                    "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}, 201)
+
+
+def _dry_run(query: dict[str, str], options: dict[str, Any]) -> bool:
+    """`dryRun=All` (query, or DeleteOptions.dryRun); any other value is refused as the real server does."""
+    values = [query["dryRun"]] if "dryRun" in query else []
+    sent = options.get("dryRun")
+    values += [str(v) for v in sent] if isinstance(sent, list) else []
+    bad = [v for v in values if v != "All"]
+    if bad:
+        raise ApiError(400, f'Invalid dry run value: unsupported dry run value "{bad[0]}"; supported values: "All"',
+                       "BadRequest")
+    return bool(values)
 
 
 def _stream_items(head: bytes, chosen: list[Any]) -> Iterator[bytes]:

@@ -21,7 +21,8 @@ class SimKubeCluster:
     """A running simulated cluster. Build one with `SimKubeCluster.start(...)`; always `stop()` it."""
 
     def __init__(self, name: str, seed_: int, history: int, ready_delay: float, tick: float,
-                 hpa_period: float, bookmark_interval: float, tls: bool = True) -> None:
+                 hpa_period: float, bookmark_interval: float, tls: bool = True, grace_factor: float = 0.1,
+                 heartbeat: tuple[float, float] = (10.0, 40.0)) -> None:
         self.name = name
         self.seed = seed_
         self.store = Store(history=history, seed=seed_)
@@ -31,15 +32,19 @@ class SimKubeCluster:
         self.server = KubeServer(self.api, self.store, self.faults, bookmark_interval=bookmark_interval,
                                  tls=tls)
         self.controllers = Controllers(self.store, seed=seed_, ready_delay=ready_delay, tick=tick,
-                                       hpa_period=hpa_period)
+                                       hpa_period=hpa_period, grace_factor=grace_factor, heartbeat=heartbeat)
         self.workloads = Workloads(self.store, seed=seed_, ready_delay=ready_delay, tick=tick)
 
     @classmethod
     def start(cls, name: str = "sim", seed: int = 0, fleet: str = "demo", services: int = 2000,
               pods_per_service: int = 10, gpu_nodes: int = 200, cpu_nodes: int = 0, ready_delay: float = 1.0,
               tick: float = 0.2, history: int = 1000, hpa_period: float = 3.0,
-              bookmark_interval: float = 5.0, tls: bool = True) -> SimKubeCluster:
-        cluster = cls(name, seed, history, ready_delay, tick, hpa_period, bookmark_interval, tls)
+              bookmark_interval: float = 5.0, tls: bool = True, grace_factor: float = 0.1,
+              heartbeat: tuple[float, float] = (10.0, 40.0)) -> SimKubeCluster:
+        """`grace_factor`: a deleted pod terminates for its grace period × this (the objects still say
+        the full grace); `heartbeat`: the range of seconds between one node's status posts."""
+        cluster = cls(name, seed, history, ready_delay, tick, hpa_period, bookmark_interval, tls, grace_factor,
+                      heartbeat)
         seed_fleet = {"services": services, "pods_per_service": pods_per_service, "gpu_nodes": gpu_nodes,
                       "cpu_nodes": cpu_nodes}
         settled = fleets.seed(cluster.store, fleet, seed, **seed_fleet)

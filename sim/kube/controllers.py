@@ -50,7 +50,8 @@ _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 
 class PodInfo:
-    __slots__ = ("created", "ip", "labels", "name", "node", "ns", "owner", "phase", "ready", "requests", "uid")
+    __slots__ = ("created", "grace", "ip", "labels", "name", "node", "ns", "owner", "phase", "ready", "requests",
+                 "terminating", "uid")
 
     def __init__(self, obj: Obj) -> None:
         meta = obj["metadata"]
@@ -65,13 +66,26 @@ class PodInfo:
         self.labels = meta.get("labels") or {}
         self.created = meta.get("creationTimestamp", "")
         self.ip = status.get("podIP", "")
+        self.terminating = bool(meta.get("deletionTimestamp"))
+        self.grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+
+    @property
+    def active(self) -> bool:
+        """What a ReplicaSet counts (FilterActivePods): neither finished nor terminating."""
+        return not self.terminating and self.phase not in ("Succeeded", "Failed")
 
 
 class Controllers:
     def __init__(self, store: Store, seed: int = 0, ready_delay: float = 1.0, tick: float = 0.2,
-                 hpa_period: float = 3.0) -> None:
+                 hpa_period: float = 3.0, grace_factor: float = 0.1,
+                 heartbeat: tuple[float, float] = (10.0, 40.0)) -> None:
         self.store = store
         self.ready_delay = ready_delay
+        self.grace_factor = grace_factor
+        """A terminating pod goes after deletionGracePeriodSeconds × this (the object shows the full grace)."""
+        self.heartbeat = heartbeat
+        """Seconds between one node's status posts (lastHeartbeatTime), drawn uniformly from this range."""
+        self._heartbeats: list[tuple[float, str]] = []
         self.tick = tick
         self.hpa_period = hpa_period
         self.rng = random.Random(seed ^ 0x5EED)
@@ -133,7 +147,8 @@ class Controllers:
         while time.monotonic() < deadline:
             soon = time.monotonic() + self.ready_delay + self.tick
             try:  # read without the controller thread's cooperation: a resize mid-read just retries
-                due = any(t[0] <= soon and t[2] == "pods" for t in list(self.timers))
+                # a terminating pod keeps the cluster busy until the kubelet removed it
+                due = any((t[0] <= soon and t[2] == "pods") or t[2] == "terminate" for t in list(self.timers))
                 dirty = any(list(self.dirty.values()))
             except RuntimeError:
                 due = dirty = True
@@ -205,7 +220,8 @@ class Controllers:
             for res, fn in (("deployments", self._sync_deployment), ("rollouts", self._sync_rollout),
                             ("replicasets", self._sync_replicaset), ("pods", self._sync_pod),
                             ("schedule", self._schedule), ("inferenceservices", self._sync_isvc),
-                            ("services", self._sync_service), ("rs-status", self._rs_status)):
+                            ("services", self._sync_service), ("rs-status", self._rs_status),
+                            ("terminate", self._finish_termination)):
                 keys, self.dirty[res] = self.dirty[res], set()
                 for key in sorted(keys):
                     try:
@@ -213,6 +229,7 @@ class Controllers:
                     except ApiError:
                         self.dirty[res].add(key)  # a conflict with a client write: try again next round
                 self._drain()
+        self._post_heartbeats()
         if time.monotonic() >= self._next_hpa:
             self._next_hpa = time.monotonic() + self.hpa_period
             self._sync_hpas()
@@ -265,7 +282,11 @@ class Controllers:
                 self.services[key[0]][key[1]] = dict((obj.get("spec") or {}).get("selector") or {})
                 self.dirty["services"].add(key)
         elif resource == "nodes" and type_ != "DELETED":
-            self.dirty["schedule"].add(("", "*"))
+            if old is None:
+                heapq.heappush(self._heartbeats, (time.monotonic() + self.rng.uniform(0, self.heartbeat[0]),
+                                                  key[1]))
+            if old is None or _scheduling_view(old) != _scheduling_view(obj):  # not on a mere heartbeat
+                self.dirty["schedule"].add(("", "*"))
 
     def _index_pod(self, key: Key, obj: Obj, type_: str) -> None:
         old = self.pods.pop(key, None)
@@ -302,8 +323,11 @@ class Controllers:
         info = new or old
         if info is None:
             return
+        if new is not None and new.terminating and (old is None or not old.terminating or old.grace != new.grace):
+            # the kubelet kills the containers, then deletes the pod for good once the grace has passed
+            self._timer(new.grace * self.grace_factor, "terminate", key)
         changed = old is None or new is None or old.ready != new.ready or old.labels != new.labels \
-            or old.node != new.node or old.phase != new.phase
+            or old.node != new.node or old.phase != new.phase or old.terminating != new.terminating
         if not changed:
             return
         if info.owner:
@@ -324,8 +348,37 @@ class Controllers:
     # -- store helpers -------------------------------------------------------------------------
 
     def _delete(self, resource: str, key: Key) -> None:
+        """Delete as a client would: a pod on a node terminates gracefully (its spec's grace)."""
         with contextlib.suppress(ApiError):
             self.store.delete(resource, key[0] or None, key[1])
+
+    def _finish_termination(self, key: Key) -> None:
+        pod = self.store.peek("pods", *key)
+        if pod is not None and pod["metadata"].get("deletionTimestamp"):
+            with contextlib.suppress(ApiError):
+                self.store.delete("pods", key[0], key[1], {"gracePeriodSeconds": 0})
+
+    def _post_heartbeats(self) -> None:
+        """Each kubelet posts its node's conditions every 10-40 s: lastHeartbeatTime advances, and
+        lastTransitionTime only moves when a status changes. A node whose kubelet stopped posts nothing."""
+        now = time.monotonic()
+        while self._heartbeats and self._heartbeats[0][0] <= now:
+            _due, name = heapq.heappop(self._heartbeats)
+            node = self.store.peek("nodes", "", name)
+            if node is None:
+                continue
+            heapq.heappush(self._heartbeats, (now + self.rng.uniform(*self.heartbeat), name))
+            with self.store.lock:  # read and write as one step: a `kubectl cordon` meanwhile is not lost
+                node = self.store.peek("nodes", "", name)
+                conditions = ((node or {}).get("status") or {}).get("conditions") or ()
+                if node is None or not any(c.get("type") == "Ready" and c.get("status") == "True"
+                                           for c in conditions):
+                    continue
+                ts = now_iso()
+                new = clone(node)
+                for c in new["status"]["conditions"]:
+                    c["lastHeartbeatTime"] = ts
+                self._put("nodes", new)
 
     def _put(self, resource: str, obj: Obj) -> None:
         self.store.put(resource, obj)
@@ -353,7 +406,7 @@ class Controllers:
             return
         uid = rs["metadata"]["uid"]
         want = int((rs.get("spec") or {}).get("replicas", 1) or 0)
-        pods = [self.pods[k] for k in self.pods_by_owner.get(uid, ()) if k in self.pods]
+        pods = self._active_pods(uid)
         if len(pods) < want:
             for _ in range(want - len(pods)):
                 self._create_pod(rs)
@@ -374,8 +427,7 @@ class Controllers:
                "metadata": {"name": f"{meta['name']}-{suffix}", "namespace": meta["namespace"],
                             "labels": dict(tmeta.get("labels") or {}),
                             "ownerReferences": [owner_ref(rs)]},
-               "spec": spec,
-               "status": {"phase": "Pending", "qosClass": "Burstable"}}
+               "spec": spec}
         if tmeta.get("annotations"):
             pod["metadata"]["annotations"] = dict(tmeta["annotations"])
         with contextlib.suppress(ApiError):
@@ -389,7 +441,7 @@ class Controllers:
         rs = self.store.peek("replicasets", *where[1])
         if rs is None:
             return
-        pods = [self.pods[k] for k in self.pods_by_owner.get(uid, ()) if k in self.pods]
+        pods = self._active_pods(uid)
         ready = sum(1 for p in pods if p.ready)
         status = {"replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": ready,
                   "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1)}
@@ -401,11 +453,18 @@ class Controllers:
             new["status"] = status
             self._put("replicasets", new)
 
+    def _active_pods(self, uid: str) -> list[PodInfo]:
+        return [p for k in self.pods_by_owner.get(uid, ()) if (p := self.pods.get(k)) is not None and p.active]
+
     def _rs_counts(self, rs: Obj) -> tuple[int, int]:
-        """(pods, ready pods) of a ReplicaSet, from the index (fresher than its status)."""
-        uid = rs["metadata"]["uid"]
-        pods = [self.pods[k] for k in self.pods_by_owner.get(uid, ()) if k in self.pods]
+        """(active pods, ready ones) of a ReplicaSet, from the index (fresher than its status);
+        terminating pods no longer count, as in the real ReplicaSet status."""
+        pods = self._active_pods(rs["metadata"]["uid"])
         return len(pods), sum(1 for p in pods if p.ready)
+
+    def _rs_pods_left(self, rs: Obj) -> int:
+        """Pods of a ReplicaSet that still exist, terminating ones included (what Recreate waits for)."""
+        return sum(1 for k in self.pods_by_owner.get(rs["metadata"]["uid"], ()) if k in self.pods)
 
     def _scale_rs(self, rs: Obj, replicas: int, annotations: dict[str, str] | None = None) -> Obj:
         spec_n = int((rs.get("spec") or {}).get("replicas", 0) or 0)
@@ -471,9 +530,10 @@ class Controllers:
             except ApiError:
                 return
             self.dirty["deployments"].add(key)
-            self.event(d, "Normal", "ScalingReplicaSet",
-                       f"Scaled up replica set {created['metadata']['name']} from 0 to {rs['spec']['replicas']}",
-                       "deployment-controller")
+            if rs["spec"]["replicas"]:  # a new ReplicaSet created at 0 was not scaled: no "from 0 to 0"
+                self.event(d, "Normal", "ScalingReplicaSet",
+                           f"Scaled up replica set {created['metadata']['name']} from 0 to {rs['spec']['replicas']}",
+                           "deployment-controller")
             return
         old = [rs for rs in rss if rs is not new_rs]
         if new_rs is not None:
@@ -492,7 +552,7 @@ class Controllers:
                 if any(int(rs["spec"].get("replicas", 0) or 0) for rs in old):
                     for rs in old:
                         self._scale_rs(rs, 0)
-                elif not any(self._rs_counts(rs)[0] for rs in old):
+                elif not any(self._rs_pods_left(rs) for rs in old):
                     self._scale_to(d, new_rs, desired)
             else:
                 self._rolling(d, new_rs, old, desired, surge, unavail)
@@ -669,7 +729,8 @@ class Controllers:
             old = [c for c in (pod.get("status") or {}).get("conditions") or () if c.get("type") == "PodScheduled"]
             if not old or old[0].get("message") != message:
                 new = clone(pod)
-                new["status"] = {"phase": "Pending", "conditions": conditions, "qosClass": "Burstable"}
+                new["status"] = {"phase": "Pending", "conditions": conditions,
+                                 "qosClass": (pod.get("status") or {}).get("qosClass", "BestEffort")}
                 self._put("pods", new)
             if key not in self.failed_scheduling_reported or (old and old[0].get("message") != message):
                 self.failed_scheduling_reported.add(key)
@@ -683,8 +744,10 @@ class Controllers:
         new = clone(pod)
         new["spec"]["nodeName"] = node_name
         ts = now_iso()
-        new["status"] = {"phase": "Pending", "hostIP": host_ip, "podIP": f"10.244.{(n // 250) % 250}.{n % 250 + 1}",
-                         "startTime": ts, "qosClass": "Burstable",
+        ip = f"10.244.{(n // 250) % 250}.{n % 250 + 1}"
+        new["status"] = {"phase": "Pending", "hostIP": host_ip, "hostIPs": [{"ip": host_ip}], "podIP": ip,
+                         "podIPs": [{"ip": ip}], "startTime": ts,
+                         "qosClass": (pod.get("status") or {}).get("qosClass", "BestEffort"),
                          "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                                          "lastTransitionTime": ts},
                                         {"type": "Initialized", "status": "True", "lastProbeTime": None,
@@ -737,7 +800,14 @@ class Controllers:
             return
         new = clone(node)
         ts = now_iso()
+        before = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or ()}
         new["status"]["conditions"] = node_conditions(ready, ts)
+        for c in new["status"]["conditions"]:
+            prev = before.get(c["type"])
+            if prev is not None and prev.get("status") == c["status"]:
+                c["lastTransitionTime"] = prev.get("lastTransitionTime", ts)
+            if not ready and prev is not None:  # the kubelet went quiet: its last heartbeat stands
+                c["lastHeartbeatTime"] = prev.get("lastHeartbeatTime", ts)
         taints = [t for t in (new.get("spec") or {}).get("taints") or ()
                   if t.get("key") not in ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")]
         if not ready:
@@ -781,12 +851,17 @@ class Controllers:
             return
         ready: list[Obj] = []
         not_ready: list[Obj] = []
+        terminating: list[tuple[Obj, bool]] = []
         for pk in sorted(self.pods_by_ns.get(key[0], ())):
             info = self.pods.get(pk)
-            if info is None or not info.ip or not map_matches(selector, info.labels):
+            if info is None or not info.ip or not map_matches(selector, info.labels) \
+                    or info.phase in ("Succeeded", "Failed"):
                 continue
             addr = {"ip": info.ip, "nodeName": info.node,
                     "targetRef": {"kind": "Pod", "namespace": info.ns, "name": info.name, "uid": info.uid}}
+            if info.terminating:  # out of Endpoints; in the slice as terminating (serving while still ready)
+                terminating.append((addr, info.ready and info.phase == "Running"))
+                continue
             (ready if info.ready and info.phase == "Running" else not_ready).append(addr)
         ports = [{"name": p.get("name", ""), "port": p.get("targetPort") if isinstance(p.get("targetPort"), int)
                   else p.get("port"), "protocol": p.get("protocol", "TCP")}
@@ -811,7 +886,9 @@ class Controllers:
                   "addressType": "IPv4",
                   "endpoints": [{"addresses": [a["ip"]], "conditions": {"ready": r, "serving": r, "terminating": False},
                                  "nodeName": a["nodeName"], "targetRef": a["targetRef"]}
-                                for r, group in ((True, ready), (False, not_ready)) for a in group],
+                                for r, group in ((True, ready), (False, not_ready)) for a in group]
+                  + [{"addresses": [a["ip"]], "conditions": {"ready": False, "serving": serving, "terminating": True},
+                      "nodeName": a["nodeName"], "targetRef": a["targetRef"]} for a, serving in terminating],
                   "ports": ports}
         self._upsert("endpointslices", (key[0], f"{key[1]}-sim"), slice_)
 
@@ -934,6 +1011,13 @@ class Controllers:
 
     def _sync_isvc(self, key: Key) -> None:
         sync_isvc(self, key)
+
+
+def _scheduling_view(node: Obj) -> Any:
+    """What the scheduler reads from a node (a heartbeat changes none of it)."""
+    status = node.get("status") or {}
+    return (node.get("spec"), (node.get("metadata") or {}).get("labels"), status.get("allocatable"),
+            [(c.get("type"), c.get("status")) for c in status.get("conditions") or ()])
 
 
 def _int(v: Any) -> int:

@@ -74,6 +74,15 @@ def apply(resource: str, obj: Obj) -> None:
         daemonset(spec)
     elif resource == "pods":
         pod_spec(spec)
+        # SetDefaults_Pod: a limit without a request requests the limit (templates are not defaulted so).
+        for key in ("containers", "initContainers"):
+            for c in spec.get(key) or ():
+                res = c.get("resources") if isinstance(c, dict) else None
+                if isinstance(res, dict) and isinstance(res.get("limits"), dict) and res["limits"]:
+                    requests = res.setdefault("requests", {})
+                    if isinstance(requests, dict):
+                        for name, value in res["limits"].items():
+                            requests.setdefault(name, value)
     elif resource == "services":
         spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")

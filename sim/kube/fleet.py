@@ -31,6 +31,7 @@ from mlops_tui.sim.kube.objects import (
     service,
     template_hash,
 )
+from mlops_tui.sim.kube.pods import qos_class
 from mlops_tui.sim.kube.store import Store, clone, now_iso
 
 Obj = dict[str, Any]
@@ -267,6 +268,7 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
         rs["status"] = {"replicas": per, "fullyLabeledReplicas": per, "readyReplicas": per, "availableReplicas": per,
                         "observedGeneration": 1}
         rsets.append(rs)
+        qos = qos_class(t.get("spec"))  # one template, one class: not once per pod (20,000 of them)
         for j in range(per):
             if wants_gpu and gpu_names:
                 for _ in range(len(gpu_names)):
@@ -282,7 +284,7 @@ def scaled(store: Store, seed_: int, services: int, per: int, gpu_nodes: int, cp
             else:
                 node_name = all_names[(i * per + j) % len(all_names)]
             ip += 1
-            pods.append(_pod(store, rs, t, j, node_name, ip, ts))
+            pods.append(_pod(store, rs, t, j, node_name, ip, ts, qos))
         svc = _prepared(store, service(name, ns, {"app": labels["app"]}, cluster_ip=_ip(i + 100),
                                        labels={"app": labels["app"]}), "Service", "v1", ts)
         svcs.append(svc)
@@ -335,7 +337,7 @@ def _prepared(store: Store, obj: Obj, kind: str, api_version: str, ts: str, gene
     return obj
 
 
-def _pod(store: Store, rs: Obj, template: Obj, j: int, node_name: str, ip: int, ts: str) -> Obj:
+def _pod(store: Store, rs: Obj, template: Obj, j: int, node_name: str, ip: int, ts: str, qos: str) -> Obj:
     meta = rs["metadata"]
     name = f"{meta['name']}-{safe_encode((meta['name'] + str(j)).encode(), 5)}"
     spec = clone(template["spec"])
@@ -343,14 +345,14 @@ def _pod(store: Store, rs: Obj, template: Obj, j: int, node_name: str, ip: int, 
                   for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")]
     if node_name:
         spec["nodeName"] = node_name
-        status = {"phase": "Running", "conditions": conditions, "hostIP": "10.0.0.1",
-                  "podIP": f"10.{128 + (ip >> 16) % 64}.{(ip >> 8) & 255}.{ip & 255}", "startTime": ts,
-                  "qosClass": "Burstable",
+        pod_ip = f"10.{128 + (ip >> 16) % 64}.{(ip >> 8) & 255}.{ip & 255}"
+        status = {"phase": "Running", "conditions": conditions, "hostIP": "10.0.0.1", "hostIPs": [{"ip": "10.0.0.1"}],
+                  "podIP": pod_ip, "podIPs": [{"ip": pod_ip}], "startTime": ts, "qosClass": qos,
                   "containerStatuses": [{"name": c["name"], "image": c["image"], "imageID": "", "ready": True,
                                          "restartCount": 0, "started": True,
                                          "state": {"running": {"startedAt": ts}}} for c in spec["containers"]]}
     else:
-        status = {"phase": "Pending", "qosClass": "Burstable", "conditions": [
+        status = {"phase": "Pending", "qosClass": qos, "conditions": [
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "lastProbeTime": None,
              "lastTransitionTime": ts, "message": "0/0 nodes are available: Insufficient nvidia.com/gpu."}]}
     pod = {"apiVersion": "v1", "kind": "Pod",

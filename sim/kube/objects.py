@@ -126,10 +126,23 @@ def node(name: str, index: int, cpu: int = 32, memory_gi: int = 256, gpus: int =
                        "conditions": node_conditions(True, "2026-01-01T00:00:00Z"),
                        "addresses": [{"type": "InternalIP", "address": f"10.0.{index // 250}.{index % 250 + 1}"},
                                      {"type": "Hostname", "address": name}],
-                       "nodeInfo": {"kubeletVersion": "v1.32.0", "kubeProxyVersion": "v1.32.0",
-                                    "osImage": "Ubuntu 22.04.4 LTS", "kernelVersion": "5.15.0-105-generic",
-                                    "containerRuntimeVersion": "containerd://1.7.13", "operatingSystem": "linux",
-                                    "architecture": "amd64"}}}
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                       "nodeInfo": node_info(name)}}
+
+
+def node_info(name: str) -> Obj:
+    """Every field NodeSystemInfo requires (typed clients refuse a node without one), stable per name:
+    machineID as /etc/machine-id (32 hex), systemUUID and bootID as UUIDs."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    boot = hashlib.sha256(f"boot:{name}".encode()).hexdigest()
+
+    def as_uuid(h: str) -> str:
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+
+    return {"machineID": digest[:32], "systemUUID": as_uuid(digest[32:64]).upper(), "bootID": as_uuid(boot),
+            "kubeletVersion": "v1.32.0", "kubeProxyVersion": "v1.32.0", "osImage": "Ubuntu 22.04.4 LTS",
+            "kernelVersion": "5.15.0-105-generic", "containerRuntimeVersion": "containerd://1.7.13",
+            "operatingSystem": "linux", "architecture": "amd64"}
 
 
 def node_conditions(ready: bool, when: str) -> list[Obj]:

@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 
-from mlops_tui.sim.kube import defaults, errors
+from mlops_tui.sim.kube import defaults, errors, pods
+from mlops_tui.sim.kube.clusterips import ClusterIPs
 from mlops_tui.sim.kube.errors import ApiError
 from mlops_tui.sim.kube.patch import MERGE_PATCH, apply_patch
 from mlops_tui.sim.kube.resources import BY_PLURAL, ResourceType
@@ -96,6 +97,7 @@ class Store:
         self._watchers: dict[str, set[Watcher]] = {r: set() for r in BY_PLURAL}
         self._listeners: list[Listener] = []
         self._rng = random.Random(seed)
+        self.cluster_ips = ClusterIPs(seed)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -128,6 +130,8 @@ class Store:
             obj["metadata"] = {**old.get("metadata", {}), "resourceVersion": str(rv)}
             entry = Entry(obj)
             del self._objects[resource][key]
+            if resource == "services":
+                self.cluster_ips.release(old)
             self._sorted[resource] = None
         else:
             assert obj is not None
@@ -242,9 +246,13 @@ class Store:
             meta["generation"] = 1
         meta.pop("resourceVersion", None)
         defaults.apply(rt.plural, obj)
+        if rt.plural == "pods":
+            obj["status"] = pods.initial_status(obj.get("spec"))
         return obj
 
-    def create(self, resource: str, namespace: str | None, obj: dict[str, Any]) -> dict[str, Any]:
+    def create(self, resource: str, namespace: str | None, obj: dict[str, Any], dry_run: bool = False
+               ) -> dict[str, Any]:
+        """Store a new object; `dry_run`: answer what would be stored and store nothing."""
         rt = self.rtype(resource)
         obj = self._prepare_new(rt, namespace, obj)
         meta = obj["metadata"]
@@ -256,6 +264,10 @@ class Store:
                 raise errors.namespace_terminating(rt.qualified, key[1], rt.group, rt.plural, key[0])
             if key in self._objects[resource]:
                 raise errors.already_exists(rt.qualified, key[1], rt.group, rt.plural)
+            if resource == "services":
+                self.cluster_ips.assign(obj, dry_run)
+            if dry_run:
+                return obj
             entry = self._commit(resource, "ADDED", key, obj, None)
         return orjson.loads(entry.raw)
 
@@ -271,12 +283,14 @@ class Store:
                 meta = obj["metadata"]
                 meta["resourceVersion"] = str(self.rv)
                 table[self._key(rt, meta.get("namespace"), meta["name"])] = Entry(obj)
+                if resource == "services":
+                    self.cluster_ips.reserve(obj)
             self._sorted[resource] = None
             self._history[resource].clear()
             self._compacted[resource] = self.rv
 
     def update(self, resource: str, namespace: str | None, name: str, obj: dict[str, Any],
-               subresource: str = "", *, check_rv: bool = True) -> dict[str, Any]:
+               subresource: str = "", *, check_rv: bool = True, dry_run: bool = False) -> dict[str, Any]:
         """Replace an object (PUT). A stale `metadata.resourceVersion` is a 409 Conflict."""
         rt = self.rtype(resource)
         new = clone(obj)
@@ -287,11 +301,11 @@ class Store:
             current = self._objects[resource].get(key)
             if current is None:
                 raise errors.not_found(rt.qualified, name, rt.group, rt.plural)
-            entry = self._update_locked(rt, key, current.obj, new, subresource, check_rv)
+            entry = self._update_locked(rt, key, current.obj, new, subresource, check_rv, dry_run)
         return orjson.loads(entry.raw)
 
     def _update_locked(self, rt: ResourceType, key: Key, old: dict[str, Any], new: dict[str, Any],
-                       subresource: str, check_rv: bool) -> Entry:
+                       subresource: str, check_rv: bool, dry_run: bool = False) -> Entry:
         meta = new.get("metadata")
         if not isinstance(meta, dict):
             meta = new["metadata"] = {}
@@ -316,11 +330,19 @@ class Store:
                 else:
                     new.pop("status", None)
             defaults.apply(rt.plural, new)
-            for field in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"):
+            for field in ("uid", "creationTimestamp", "namespace", "name"):
                 if field in old_meta:
                     meta[field] = old_meta[field]
             if "managedFields" in old_meta and "managedFields" not in meta:
                 meta["managedFields"] = old_meta["managedFields"]  # omitted in a PUT means unchanged
+            # Only a DELETE starts (or shortens) termination; an update neither sets nor clears it.
+            for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+                if field in old_meta:
+                    meta[field] = old_meta[field]
+                else:
+                    meta.pop(field, None)
+            if rt.plural == "services":
+                self.cluster_ips.keep(old, new)
             if rt.plural in WITH_GENERATION:
                 gen = int(old_meta.get("generation") or 1)
                 spec_changed = {k: v for k, v in new.items() if k not in ("metadata", "status", "apiVersion",
@@ -332,6 +354,9 @@ class Store:
         if new == old:
             # No-op updates keep the resourceVersion and send no watch event, as on a real server.
             return self._objects[rt.plural][key]
+        if dry_run:  # what would be stored, under the resourceVersion it still has
+            new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
+            return Entry(new)
         return self._commit(rt.plural, "MODIFIED", key, new, old)
 
     def put(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -343,6 +368,10 @@ class Store:
         key = self._key(rt, meta.get("namespace"), meta["name"])
         with self.lock:
             old = self._objects[resource].get(key)
+            if old is not None:  # termination is one way: a controller's stale copy cannot undo it
+                for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+                    if field in old.obj["metadata"]:
+                        meta[field] = old.obj["metadata"][field]
             if old is not None and old.obj == obj:
                 return old.obj
             if old is not None and resource in WITH_GENERATION:
@@ -355,7 +384,7 @@ class Store:
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any,
               content_type: str = MERGE_PATCH, subresource: str = "",
-              validate: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+              validate: Callable[[dict[str, Any]], None] | None = None, dry_run: bool = False) -> dict[str, Any]:
         """Apply a patch (merge, strategic or JSON) atomically; a resourceVersion in it is a precondition."""
         rt = self.rtype(resource)
         with self.lock:
@@ -375,16 +404,33 @@ class Store:
             check = sent not in (None, "") and str(sent) != current.obj["metadata"]["resourceVersion"]
             if not check:
                 patched["metadata"]["resourceVersion"] = current.obj["metadata"]["resourceVersion"]
-            entry = self._update_locked(rt, key, current.obj, patched, subresource, check_rv=True)
+            entry = self._update_locked(rt, key, current.obj, patched, subresource, check_rv=True,
+                                        dry_run=dry_run)
         return orjson.loads(entry.raw)
 
-    def delete(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
+    def delete(self, resource: str, namespace: str | None, name: str, options: dict[str, Any] | None = None,
+               dry_run: bool = False) -> dict[str, Any]:
+        """Delete an object; `options` is the request's DeleteOptions. A pod running on a node is only
+        marked (deletionTimestamp, deletionGracePeriodSeconds) and stays until its grace ends and the
+        kubelet (controllers) deletes it with grace 0; `dry_run` answers the same and changes nothing."""
         rt = self.rtype(resource)
+        options = options or {}
         with self.lock:
             key = self._key(rt, namespace, name)
             current = self._objects[resource].get(key)
             if current is None:
                 raise errors.not_found(rt.qualified, name, rt.group, rt.plural)
+            _check_preconditions(rt, name, current.obj, options.get("preconditions"))
+            grace = pods.grace_seconds(current.obj, options) if resource == "pods" else 0
+            if grace > 0:
+                marked = pods.begin_termination(current.obj, grace)
+                if marked is None:
+                    return orjson.loads(current.raw)
+                if dry_run:
+                    return clone(marked)
+                return orjson.loads(self._commit(resource, "MODIFIED", key, clone(marked), current.obj).raw)
+            if dry_run:
+                return orjson.loads(current.raw)
             entry = self._commit(resource, "DELETED", key, None, current.obj)
             if resource == "namespaces":
                 for other, table in self._objects.items():
@@ -433,3 +479,17 @@ class Store:
                 self._history[r].clear()
                 self._compacted[r] = self.rv
             self.continue_floor = self.rv
+
+
+def _check_preconditions(rt: ResourceType, name: str, obj: dict[str, Any], pre: Any) -> None:
+    """DeleteOptions.preconditions: a uid or resourceVersion that no longer matches is a 409."""
+    if not isinstance(pre, dict):
+        return
+    meta = obj["metadata"]
+    for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        want = pre.get(field)
+        if want not in (None, "") and str(want) != str(meta.get(field)):
+            raise ApiError(409, f"Operation cannot be fulfilled on {rt.qualified} \"{name}\": Precondition "
+                           f"failed: {label} in precondition: {want}, {label} in object meta: {meta.get(field)}",
+                           "Conflict", {"name": name, "group": rt.group, "kind": rt.plural} if rt.group else
+                           {"name": name, "kind": rt.plural})
