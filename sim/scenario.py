@@ -13,7 +13,9 @@ each moved by up to ±8 % by the seed, never out of order):
     ~720       the surge ends (CPU 45 %)
 
 Throughout, the GPUs `llm-reranker`'s running pods hold stay idle (`IDLE_GPU_HOLDERS`) while its
-other replicas wait for GPUs. Traffic follows waves (a 5-minute sine per service plus seeded noise). Metrics are written as
+other replicas wait for GPUs.
+
+Traffic follows waves (a 5-minute sine per service plus seeded noise). Metrics are written as
 Prometheus would scrape them: cumulative counters for histogram buckets, `_sum`, `_count` and
 request totals, DCGM gauges per GPU. `timeline(seed)` is pure; `Scenario.advance()` steps a fake
 clock for tests, `Scenario.start()` runs a thread on the wall clock for the demo.

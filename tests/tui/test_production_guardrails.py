@@ -94,7 +94,7 @@ async def test_shifting_canary_weight_in_production_waits_for_the_name_typed():
         await pilot.press("w")
         await until(pilot, lambda: on(app, "CanaryDialog"))
         assert "PRODUCTION prod-a/ml-prod" in visible_text(app)
-        burst(app, *"30", "enter")  # the value is selected: typed over. More traffic to the canary: moves traffic all the same
+        burst(app, *"30", "enter")  # typed over the selected value: more to the canary moves traffic all the same
         await preview_shown(pilot, app)
         await until(pilot, lambda: "Type 'property-price-predictor' to confirm" in visible_text(app))
         burst(app, *"property-price", "enter")  # not the whole name: refused, nothing sent

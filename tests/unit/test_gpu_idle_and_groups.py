@@ -93,7 +93,8 @@ def test_pending_replicas_of_one_workload_are_one_line_with_the_count_and_what_e
 
 
 def test_pods_without_a_known_workload_stay_apart_and_mig_requests_read_by_profile():
-    pending = [PendingGpuWorkload("c", "ns", f"bare-{i}", (("nvidia.com/mig-1g.5gb", 1),), "Insufficient") for i in (1, 2)]
+    mig = (("nvidia.com/mig-1g.5gb", 1),)
+    pending = [PendingGpuWorkload("c", "ns", f"bare-{i}", mig, "Insufficient") for i in (1, 2)]
     assert [g.replicas for g in group_pending(pending)] == [1, 1]
     assert each_replica_text((("nvidia.com/mig-1g.5gb", 1),)) == "1 mig-1g.5gb each"
 
