@@ -235,9 +235,12 @@ class Scenario:
             on_node: dict[str, list[dict[str, Any]]] = {}
             for p in pods:
                 spec = p.get("spec", {})
-                if spec.get("nodeName") and any("nvidia.com/gpu" in (c.get("resources", {}).get("limits") or {})
-                                                for c in spec.get("containers", [])):
-                    on_node.setdefault(spec["nodeName"], []).append(p)
+                # dcgm-exporter labels each GPU with the pod it is assigned to: a pod holding 4 GPUs
+                # labels 4 of them.
+                held = sum(int((c.get("resources", {}).get("limits") or {}).get("nvidia.com/gpu", 0) or 0)
+                           for c in spec.get("containers", []))
+                if spec.get("nodeName") and held:
+                    on_node.setdefault(spec["nodeName"], []).extend([p] * held)
             for node in nodes:
                 cap = node.get("status", {}).get("capacity", {})
                 count = int(cap.get("nvidia.com/gpu", 0) or 0)
