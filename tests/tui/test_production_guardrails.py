@@ -30,6 +30,11 @@ async def select(pilot, app, name: str) -> None:
     await pilot.pause()
 
 
+def label(app) -> str:
+    """The PRODUCTION label on the dialog or preview in front (not the status bar's band behind it)."""
+    return " ".join(str(w.render()).strip() for w in app.screen.query(".production-label"))
+
+
 async def preview_shown(pilot, app) -> None:
     await until(pilot, lambda: on(app, "PreviewScreen") and app.screen.shown_at is not None)
 
@@ -54,11 +59,11 @@ async def test_scaling_production_down_waits_for_the_name_typed_and_enter_in_one
         await select(pilot, app, "property-valuation-model")
         await pilot.press("s")
         await until(pilot, lambda: on(app, "ScaleDialog"))
-        assert "PRODUCTION prod-a/ml-prod" in visible_text(app)
+        assert label(app) == "PRODUCTION prod-a/ml-prod"
         await pilot.press("2", "enter")
         await preview_shown(pilot, app)
         screen = visible_text(app)
-        assert "PRODUCTION prod-a/ml-prod" in screen
+        assert label(app) == "PRODUCTION prod-a/ml-prod"
         assert "Type 'property-valuation-model' to confirm" in screen
         await pilot.press("y")  # a single confirmation is not enough here: it is typed into the name field
         await pilot.press("enter")
@@ -79,7 +84,8 @@ async def test_scaling_production_up_stays_a_single_confirmation():
         await pilot.press("5", "enter")
         await preview_shown(pilot, app)
         screen = visible_text(app)
-        assert "PRODUCTION prod-a/ml-prod" in screen and "y: apply" in screen and "to confirm" not in screen
+        assert label(app) == "PRODUCTION prod-a/ml-prod"
+        assert "y: apply" in screen and "to confirm" not in screen
         await pilot.press("y")
         await until(pilot, lambda: len(backend.mutations) == 1)
         await until(pilot, lambda: on(app, "ProgressScreen") and app.screen.finished)
@@ -93,7 +99,7 @@ async def test_shifting_canary_weight_in_production_waits_for_the_name_typed():
         await select(pilot, app, "property-price-predictor")
         await pilot.press("w")
         await until(pilot, lambda: on(app, "CanaryDialog"))
-        assert "PRODUCTION prod-a/ml-prod" in visible_text(app)
+        assert label(app) == "PRODUCTION prod-a/ml-prod"
         burst(app, *"30", "enter")  # typed over the selected value: more to the canary moves traffic all the same
         await preview_shown(pilot, app)
         await until(pilot, lambda: "Type 'property-price-predictor' to confirm" in visible_text(app))
@@ -113,7 +119,7 @@ async def test_outside_production_a_scale_down_is_one_y_and_no_label_is_shown():
         await until(pilot, lambda: on(app, "ScaleDialog"))
         await pilot.press("1", "enter")
         await preview_shown(pilot, app)
-        assert "PRODUCTION" not in visible_text(app)
+        assert label(app) == "" and "PRODUCTION" not in visible_text(app)
         await pilot.press("y")
         await until(pilot, lambda: len(backend.mutations) == 1)
         await until(pilot, lambda: on(app, "ProgressScreen") and app.screen.finished)
