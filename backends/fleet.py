@@ -394,7 +394,8 @@ class Fleet:
         if not self.production.production(service):
             return plan
         plan = replace(plan, production=True)
-        if plan.noop or plan.confirm_text or not needs_typed_name(service, plan.intent):
+        # A blocked plan cannot be sent: no name field to type into (its `o` override is re-planned here).
+        if plan.noop or plan.blocked or plan.confirm_text or not needs_typed_name(service, plan.intent):
             return plan
         return replace(plan, confirm_text=service.key.name, risk=max(plan.risk, Risk.HIGH))
 

@@ -21,6 +21,7 @@ from mlops_tui.backends.plans import (
     SetCanaryWeight,
     SwitchBlueGreen,
     UpdateImage,
+    unready_target_warning,
 )
 from mlops_tui.backends.production import ProductionScope, needs_typed_name
 from mlops_tui.tui.config import ConfigError, build_settings
@@ -128,6 +129,29 @@ def test_in_production_the_fleet_asks_for_the_name_on_switch_rollback_and_weight
         assert refused.outcome is Outcome.REFUSED
         assert refused.detail == "ml-model-service is production: switch to v2.1 needs its name typed"
         assert fleet.apply(plan, confirmed_text="ml-model-service").outcome is not Outcome.REFUSED
+    finally:
+        fleet.stop()
+
+
+class BlockedSwitchBackend(TrafficBackend):
+    def plan(self, svc, intent):
+        overridden = getattr(intent, "override_unready", False)
+        return replace(super().plan(svc, intent), warnings=(unready_target_warning("no ready pod", overridden),))
+
+
+def test_a_blocked_production_switch_offers_its_override_first_and_the_override_asks_for_the_name():
+    """No name field on a preview that cannot be sent: `o` must reach the override, not a text box."""
+    bg = service("ml-model-service", actions=ALL)
+    backend = BlockedSwitchBackend("prod-a")
+    backend.services = {bg.key: bg}
+    fleet = Fleet([backend], production=ProductionScope(("prod-a",)), max_rate=0)
+    fleet.start()
+    fleet.flush()
+    try:
+        blocked = fleet.plan(fleet.state.services[bg.key], SwitchBlueGreen("v2.1"))
+        assert blocked.blocked and blocked.production and blocked.confirm_text == ""
+        overridden = fleet.plan(fleet.state.services[bg.key], SwitchBlueGreen("v2.1", override_unready=True))
+        assert not overridden.blocked and overridden.confirm_text == "ml-model-service"
     finally:
         fleet.stop()
 
