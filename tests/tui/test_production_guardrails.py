@@ -123,3 +123,17 @@ async def test_outside_production_a_scale_down_is_one_y_and_no_label_is_shown():
         await pilot.press("y")
         await until(pilot, lambda: len(backend.mutations) == 1)
         await until(pilot, lambda: on(app, "ProgressScreen") and app.screen.finished)
+
+
+async def test_at_80x24_the_production_preview_keeps_its_label_the_change_and_the_name_field_on_screen():
+    app, _backend = make_app(production=PROD)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        await pilot.press("s")
+        await until(pilot, lambda: on(app, "ScaleDialog"))
+        await pilot.press("2", "enter")
+        await preview_shown(pilot, app)
+        screen = visible_text(app)
+        assert "PRODUCTION prod-a/ml-prod" in screen and "replicas" in screen
+        assert "Type 'property-valuation-model' to confirm" in screen and "type the name, then enter" in screen
+        assert app.screen.query_one("#confirm-text").region.bottom <= 24
