@@ -58,9 +58,11 @@ from mlops_tui.backends.plans import (
     ActionRefused,
     Intent,
     Outcome,
+    Risk,
     field_changes,
     what_changed,
 )
+from mlops_tui.backends.production import ProductionScope, needs_typed_name
 from mlops_tui.backends.state import FleetDelta, FleetState
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class Fleet:
         publish_clock: Clock = SYSTEM_CLOCK,
         sleep: Callable[[float], None] = time.sleep,
         readonly_reason: str = "",
+        production: ProductionScope | None = None,
     ) -> None:
         self._backends: dict[str, Backend] = {}
         for backend in backends:
@@ -112,6 +115,9 @@ class Fleet:
         self._publish_clock = publish_clock
         self._sleep = sleep
         self.readonly_reason = readonly_reason
+        self.production = production or ProductionScope()
+        """The config's production patterns: services they match are production, as their engine's
+        marker makes them (backends/production.py)."""
         """Why the app is read-only when the operator did not ask (the audit log is not writable)."""
         """How the resolution of an in-doubt call waits between re-reads (tests pass a counting one)."""
         """What the publisher paces itself by (the coalescing interval); tests pass a manual one."""
@@ -272,6 +278,9 @@ class Fleet:
                     gpus |= gpu_metrics.pop(host, None) is not None
                 index.gpu_metrics &= set(change.gpu_metrics)
             for key, service in change.services.items():
+                if service is not None and not service.production and self.production.matches(
+                        key.cluster, key.namespace):
+                    service = replace(service, production=True)
                 if service is None:
                     index.services.discard(key)
                     if services.pop(key, None) is not None:
@@ -377,7 +386,18 @@ class Fleet:
         hpa_bounds = intent.kind is ActionKind.SET_AUTOSCALER_BOUNDS and service.autoscaler is not None
         if intent.kind not in service.actions and not hpa_bounds:
             raise ActionRefused(f"{service.key.name} does not support {intent.kind.value}")
-        return self.action_backend(source).plan(service, intent)
+        return self._production_guard(service, self.action_backend(source).plan(service, intent))
+
+    def _production_guard(self, service: ModelService, plan: ActionPlan) -> ActionPlan:
+        """In production, the plan says so, and one that reduces serving capacity or moves traffic
+        asks for the service's name typed (whatever its engine's planner asked)."""
+        if not self.production.production(service):
+            return plan
+        plan = replace(plan, production=True)
+        # A blocked plan cannot be sent: no name field to type into (its `o` override is re-planned here).
+        if plan.noop or plan.blocked or plan.confirm_text or not needs_typed_name(service, plan.intent):
+            return plan
+        return replace(plan, confirm_text=service.key.name, risk=max(plan.risk, Risk.HIGH))
 
     def describe(self, service: ModelService) -> ServiceDetail:
         """Replicas, events and revisions of one service, read from its backend on demand."""
@@ -572,6 +592,11 @@ class Fleet:
             raise ActionRefused("; ".join(w.text for w in plan.blocked))
         if plan.confirm_text and confirmed_text != plan.confirm_text:
             raise ActionRefused(f"type {plan.confirm_text!r} to confirm this action")
+        if plan.target is not None and not plan.confirm_text and not plan.noop:
+            # A plan that did not come through `plan` (or was altered since) is held to the same rule.
+            service = self._state.services.get(plan.target)
+            if service is not None and self.production.production(service) and needs_typed_name(service, plan.intent):
+                raise ActionRefused(f"{service.key.name} is production: {plan.description} needs its name typed")
 
     def _replan(self, backend: ActionBackend, plan: ActionPlan) -> ActionPlan | None:
         """A new plan for the same intent against the object as it is now: the backend re-reads the
@@ -584,7 +609,7 @@ class Fleet:
         if service is None:
             return None
         try:
-            return backend.plan(service, plan.intent)
+            return self._production_guard(service, backend.plan(service, plan.intent))
         except Exception:
             log.exception("re-plan after conflict failed")
             return None

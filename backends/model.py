@@ -324,6 +324,9 @@ class GpuDeviceMetrics:
     memory_free_mib: float | None = None
     pod: str = ""
     namespace: str = ""
+    idle: bool = False
+    """Its utilisation, averaged over the idle window, is below the idle threshold (decided by the
+    metrics backend from its settings; `utilisation` is then that average)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,6 +212,9 @@ class ActionPlan:
     """resourceVersion / Swarm version index the plan was built against; a conflict re-plans."""
     confirm_text: str = ""
     """When set, the operator must type exactly this to confirm (e.g. scaling production to 0)."""
+    production: bool = False
+    """The target is production (its engine's marker or the config's `production` patterns): the
+    preview says so, and the Fleet asks for the name typed when it reduces capacity or moves traffic."""
     alternatives: tuple[Intent, ...] = ()
     """Other intents worth offering instead (e.g. set the HPA's bounds rather than fight it)."""
     user: str = ""

@@ -12,6 +12,9 @@ each moved by up to ±8 % by the seed, never out of order):
     ~420       traffic surge on `property-valuation-model`: its HPA scales up (CPU 92 %)
     ~720       the surge ends (CPU 45 %)
 
+Throughout, the GPUs `llm-reranker`'s running pods hold stay idle (`IDLE_GPU_HOLDERS`) while its
+other replicas wait for GPUs.
+
 Traffic follows waves (a 5-minute sine per service plus seeded noise). Metrics are written as
 Prometheus would scrape them: cumulative counters for histogram buckets, `_sum`, `_count` and
 request totals, DCGM gauges per GPU. `timeline(seed)` is pure; `Scenario.advance()` steps a fake
@@ -62,6 +65,10 @@ DEMO_GPU_PODS: list[dict[str, Any]] = [
     {"metadata": {"name": f"property-valuation-model-{i}", "namespace": "ml-prod"},
      "spec": {"nodeName": f"gpu-node-{i}", "containers": [{"resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}
     for i in (1, 2, 3)]
+IDLE_GPU_HOLDERS = ("llm-reranker-",)
+"""Pods whose GPUs stay idle (under 3 %) for the whole story: the demo's GPUs held but idle, found
+by an operator whose GPU service is Pending (llm-reranker's own other replicas, and after the GPU
+node is lost, property-valuation-model's)."""
 RULE_WINDOW = 300.0
 RULE_FOR = 120.0
 THRESHOLD = 0.5
@@ -228,9 +235,12 @@ class Scenario:
             on_node: dict[str, list[dict[str, Any]]] = {}
             for p in pods:
                 spec = p.get("spec", {})
-                if spec.get("nodeName") and any("nvidia.com/gpu" in (c.get("resources", {}).get("limits") or {})
-                                                for c in spec.get("containers", [])):
-                    on_node.setdefault(spec["nodeName"], []).append(p)
+                # dcgm-exporter labels each GPU with the pod it is assigned to: a pod holding 4 GPUs
+                # labels 4 of them.
+                held = sum(int((c.get("resources", {}).get("limits") or {}).get("nvidia.com/gpu", 0) or 0)
+                           for c in spec.get("containers", []))
+                if spec.get("nodeName") and held:
+                    on_node.setdefault(spec["nodeName"], []).extend([p] * held)
             for node in nodes:
                 cap = node.get("status", {}).get("capacity", {})
                 count = int(cap.get("nvidia.com/gpu", 0) or 0)
@@ -296,6 +306,8 @@ class Scenario:
             busy = 35.0 + wave + 10 * _noise(self.seed, g["UUID"], i)
             if self.state["surge"] and g.get("exported_pod", "").startswith(str(self.state["surge"])):
                 busy += 30
+            if g.get("exported_pod", "").startswith(IDLE_GPU_HOLDERS):
+                busy = 1.5 + 1.5 * _noise(self.seed, g["UUID"], i)
             util = float(min(100, max(0, round(busy))))
             used = round(12000 + 200 * util)
             samples.append((labels_of("DCGM_FI_DEV_GPU_UTIL", **g), util))

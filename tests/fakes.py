@@ -19,7 +19,17 @@ from mlops_tui.backends.model import (
     ServiceKey,
     ServiceKind,
 )
-from mlops_tui.backends.plans import ActionPlan, ActionRefused, Intent, Mutation, Scale, VerifyResult
+from mlops_tui.backends.plans import (
+    ActionPlan,
+    ActionRefused,
+    Intent,
+    Mutation,
+    Rollback,
+    Scale,
+    SetCanaryWeight,
+    SwitchBlueGreen,
+    VerifyResult,
+)
 
 T0 = datetime(2026, 11, 28, 3, 0, 0, tzinfo=timezone.utc)
 
@@ -73,6 +83,8 @@ class InMemoryBackend:
 
     # ActionBackend
     def plan(self, svc: ModelService, intent: Intent) -> ActionPlan:
+        if isinstance(intent, SetCanaryWeight | SwitchBlueGreen | Rollback):
+            return self._plan_traffic(svc, intent)
         if not isinstance(intent, Scale):
             raise ActionRefused(f"{intent.kind.value} not supported by the in-memory backend")
         return ActionPlan(
@@ -81,14 +93,32 @@ class InMemoryBackend:
             before={"replicas": str(svc.desired)}, after={"replicas": str(intent.replicas)},
         )
 
+    def _plan_traffic(self, svc: ModelService, intent: SetCanaryWeight | SwitchBlueGreen | Rollback) -> ActionPlan:
+        """Weight, switch and rollback: one recorded call, the traffic field before → after."""
+        if isinstance(intent, SetCanaryWeight):
+            before = {"canary weight": f"{svc.canary.weight if svc.canary else 0}%"}
+            after = {"canary weight": f"{intent.weight}%"}
+        elif isinstance(intent, SwitchBlueGreen):
+            before = {"active": svc.blue_green.active if svc.blue_green else "?"}
+            after = {"active": intent.colour}
+        else:
+            before, after = {"revision": svc.revision or "?"}, {"revision": intent.revision or "previous"}
+        return ActionPlan(source=self.name, target=svc.key, target_name=str(svc.key), intent=intent,
+                          mutations=(Mutation("PATCH", f"/{intent.kind.value}/{svc.key.name}", after),),
+                          before=before, after=after)
+
     def apply(self, plan: ActionPlan) -> None:
         with self.lock:
             self.mutations.extend(plan.mutations)
+            if not isinstance(plan.intent, Scale):
+                return
             svc = self.services[plan.target]
             self.upsert(replace(svc, desired=plan.intent.replicas, ready=plan.intent.replicas))
 
     def verify(self, plan: ActionPlan, timeout: float, progress) -> VerifyResult:
         svc = self.services[plan.target]
+        if not isinstance(plan.intent, Scale):
+            return VerifyResult(True, "sent", dict(plan.after))
         return VerifyResult(svc.desired == plan.intent.replicas, f"{svc.ready}/{svc.desired} ready",
                             {"replicas": str(svc.desired)})
 

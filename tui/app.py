@@ -27,7 +27,7 @@ from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
 from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
 from mlops_tui.tui.config import Settings
-from mlops_tui.tui.format import plain, service_matches
+from mlops_tui.tui.format import plain, production_scope, service_matches
 from mlops_tui.tui.keyed_table import KeyedTable
 from mlops_tui.tui.keygate import KeyGate
 from mlops_tui.tui.keyline import KeyLine
@@ -305,6 +305,7 @@ class MlopsApp(TableCommands):
             if self.compact and (delta.services or delta.removed or delta.alerts or delta.gpus or delta.health):
                 self.query_one(PaneTabs).show_state(message.state)
         after = self._selected_service()
+        self._show_production_context(after)
         # The footer greys out keys the selected service cannot do; redraw it only when that changes
         # (redrawing it on every update would cost bytes over SSH for nothing).
         if (before and (before.actions, before.denied)) != (after and (after.actions, after.denied)):
@@ -331,6 +332,7 @@ class MlopsApp(TableCommands):
         if not latency:
             return  # the app is closing: the selection has nowhere to go
         latency.first().select(message.key)
+        self._show_production_context(self._selected_service())
         self.refresh_bindings()
 
     def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
@@ -566,6 +568,11 @@ class MlopsApp(TableCommands):
         if service is None:
             return None  # pressing it says "select a service first"
         return refusal(command, service, self.state.health.get(service.key.cluster))
+
+    def _show_production_context(self, service: ModelService | None) -> None:
+        """The status bar's PRODUCTION band follows the services pane's cursor."""
+        for bar in self.query(StatusBar):
+            bar.show_production(production_scope(service) if service else "")
 
     def _selected_service(self) -> ModelService | None:
         key = self.selected_service_key()

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlops_tui.backends import registry
 from mlops_tui.backends.engine_spec import EngineOption
+from mlops_tui.backends.production import pattern_problem
 from mlops_tui.themes import DEFAULT_THEME, THEME_NAMES
 from mlops_tui.tui.commands import BY_ID, COMMANDS, default_keys, key_words, normal_key
 
@@ -50,6 +51,9 @@ class Settings:
     endpoints and URLs to read."""
     readonly: bool = False
     readonly_clusters: list[str] = field(default_factory=list)
+    production: list[str] = field(default_factory=list)
+    """Clusters and namespaces (Swarm: stacks) that are production, as 'CLUSTER' or 'CLUSTER/NAMESPACE'
+    globs (backends/production.py); added to what the engines mark, never taking it away."""
     theme: str = DEFAULT_THEME
     ascii: bool = False
     """Draw trends with ASCII instead of Unicode block glyphs."""
@@ -86,7 +90,7 @@ class Settings:
         return replace(self, engines={**self.engines, name: {**self.engines[name], **options}})
 
 
-_LIST_OF_STR = {"readonly_clusters"}
+_LIST_OF_STR = {"readonly_clusters", "production"}
 _STR = {"theme", "audit_log"}
 _BOOL = {"readonly", "ascii"}
 _NUMBER = {"timeout"}
@@ -96,7 +100,8 @@ _INT = {"replica_cap", "demo_scale"}
 # holds its options (named 'engine.option' here), from the registry (`_tables`).
 _APP_TABLES = {
     "ui": {"theme": "theme", "ascii": "ascii"},
-    "actions": {"readonly": "readonly", "readonly_clusters": "readonly_clusters", "replica_cap": "replica_cap"},
+    "actions": {"readonly": "readonly", "readonly_clusters": "readonly_clusters", "replica_cap": "replica_cap",
+                "production": "production"},
     "audit": {"path": "audit_log"},
 }
 
@@ -149,6 +154,10 @@ def _check_value(path: Path, where: str, target: str, value: Any) -> Any:
     if target in _LIST_OF_STR:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise bad("a list of non-empty strings")
+        if target == "production":
+            for pattern in value:
+                if problem := pattern_problem(pattern):
+                    raise ConfigError(f"{path}: key '{where}': {problem}")
         return list(value)
     if target in _STR:
         if not isinstance(value, str):

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from rich.style import Style
 from rich.text import Text
 
+from mlops_tui.backends.gpu_groups import PendingGroup, aggregate_holders
+from mlops_tui.backends.gpu_idle import idle_holders
 from mlops_tui.backends.model import (
     SLO_ANNOTATION,
     Alert,
@@ -24,7 +26,6 @@ from mlops_tui.backends.model import (
     HealthState,
     LatencySeries,
     ModelService,
-    PendingGpuWorkload,
     Severity,
     short_resource_name,
 )
@@ -269,6 +270,13 @@ def service_cells(
     return tuple(cells[key] for key, *_rest in SERVICE_COLUMNS)
 
 
+def production_scope(service: ModelService) -> str:
+    """'cluster/namespace' of a production service (what the PRODUCTION label names), else ''."""
+    if not service.production:
+        return ""
+    return "/".join(p for p in (service.key.cluster, service.key.namespace) if p)
+
+
 def describe_plan_header(plan) -> str:
     """'scale to 5 · prod-a/ml-prod/property-valuation-model (as sim-admin)'."""
     who = f" (as {plan.user})" if plan.user else ""
@@ -356,13 +364,17 @@ def gpu_free_text(node: GpuNode) -> str:
 
 def gpu_cells(node: GpuNode, style_for: StyleFor = no_style, stale: str = "") -> tuple[Text, ...]:
     """One GPU node's row; `stale` is the age of its cluster's data when that went stale ('2m'): the
-    row then says so first, as the services of that cluster do (what it shows may be old)."""
+    row then says so first, as the services of that cluster do (what it shows may be old). GPUs held
+    but idle (DCGM joined on `node.devices`) come before "full": they are where capacity is."""
+    idle = sum(n for _holder, n in idle_holders(node, node.devices))
     if stale:
         state, semantic = f"◌ stale {stale}", "unknown"
     elif not node.ready:
         state, semantic = "✖ notready", "down"
     elif not node.schedulable:
         state, semantic = "▲ cordoned", "degraded"
+    elif idle:
+        state, semantic = f"◇ {idle} idle", "gpu-idle"
     elif node.full:
         state, semantic = "◼ full", "gpu-busy"
     else:
@@ -374,9 +386,8 @@ def gpu_cells(node: GpuNode, style_for: StyleFor = no_style, stale: str = "") ->
         mem = "-"
     plain_gpus = all(h.resource == "nvidia.com/gpu" for h in node.holders)
     holders = ", ".join(
-        f"{h.service.name if h.service else h.workload}×{h.gpus}"
-        + ("" if plain_gpus else f" {short_resource_name(h.resource)}")
-        for h in node.holders
+        f"{name}×{units}" + ("" if plain_gpus else f" {short_resource_name(resource)}")
+        for name, resource, units in aggregate_holders(node.holders)
     )
     any_free = any(node.free_of(r.name) for r in node.resources)
     return (
@@ -396,10 +407,21 @@ def requests_text(requests: tuple[tuple[str, int], ...]) -> str:
     return " + ".join(f"{count} {name}" for name, count in requests) or "GPUs"
 
 
-def pending_line(pending: PendingGpuWorkload) -> Text:
-    scope = f"{pending.namespace}/" if pending.namespace else ""
-    where = f"{pending.cluster}/{scope}{pending.name}"
-    return literal(f"◷ {where} wants {requests_text(pending.requests)}: {pending.message}")
+def each_replica_text(requests: tuple[tuple[str, int], ...]) -> str:
+    """'4 GPUs each', '1 GPU each', '1 mig-1g.5gb each', '1 nvidia.com/gpu + 1 … each'."""
+    if len(requests) == 1:
+        name, count = requests[0]
+        if name == "nvidia.com/gpu":
+            return f"{count} GPU{'s' if count != 1 else ''} each"
+        return f"{count} {short_resource_name(name)} each"
+    return f"{requests_text(requests)} each"
+
+
+def pending_group_line(group: PendingGroup) -> Text:
+    """'◷ llm-reranker (prod-a/ml-staging): 3 replicas Pending, 4 GPUs each: 0/5 nodes are available…'."""
+    scope = "/".join(p for p in (group.cluster, group.namespace) if p)
+    replicas = f"{group.replicas} replica{'s' if group.replicas != 1 else ''} Pending"
+    return literal(f"◷ {group.name} ({scope}): {replicas}, {each_replica_text(group.requests)}: {group.message}")
 
 
 def free_by_resource(nodes) -> dict[str, tuple[int, int]]:

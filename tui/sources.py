@@ -15,6 +15,7 @@ from mlops_tui.backends import registry
 from mlops_tui.backends.base import Backend, Wakeable
 from mlops_tui.backends.engine_spec import BuildContext
 from mlops_tui.backends.fleet import Fleet
+from mlops_tui.backends.production import ProductionScope
 from mlops_tui.tui.audit import AuditLog
 from mlops_tui.tui.config import Settings
 
@@ -43,7 +44,8 @@ def build_fleet(settings: Settings) -> Fleet:
     if problem:
         log.warning("%s", problem)
     fleet = Fleet(readonly=settings.readonly or bool(problem), readonly_sources=settings.readonly_clusters,
-                  audit=audit.append, readonly_reason=problem)
+                  audit=audit.append, readonly_reason=problem,
+                  production=ProductionScope(tuple(settings.production)))
     if demo is not None:
         fleet.add_stop_hook(demo.stop)
     for backend in build_backends(settings, lambda: fleet.state):

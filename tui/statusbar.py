@@ -18,6 +18,7 @@ from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.empty import NOTHING_CONFIGURED, SHORT_HINT
 from mlops_tui.tui.format import HEALTH_GLYPH, health_text, plain
 from mlops_tui.tui.panes.base import PaneMixin
+from mlops_tui.tui.production import production_text
 
 TROUBLE_ORDER = {HealthState.ERROR: 0, HealthState.STALE: 1, HealthState.CONNECTING: 2, HealthState.CONNECTED: 3}
 """Trouble first: what is cut from the right is what matters least."""
@@ -43,13 +44,16 @@ def in_trouble(health: ClusterHealth) -> bool:
 class StatusBar(PaneMixin, Static):
     """One line, always visible: what is connected and what the operator is allowed to do."""
 
-    COMPONENT_CLASSES = {"status--readonly", "status--demo"}
+    COMPONENT_CLASSES = {"status--readonly", "status--demo", "status--production"}
 
     def __init__(self, clock: Callable[[], datetime], *, readonly: bool, demo: bool) -> None:
         super().__init__(id="status-bar")
         self._clock = clock
         self.readonly = readonly
         self.demo = demo
+        self.production = ""
+        """'cluster/namespace' when the services pane's cursor is on a production service: the line
+        then starts with a PRODUCTION band (word and colour), kept at every width."""
         self.nothing_configured = False
         """The settings name no source at all: the line says so instead of waiting forever."""
         self._state = FleetState()
@@ -66,6 +70,12 @@ class StatusBar(PaneMixin, Static):
         """`delta` is not needed: the line is short and always drawn whole."""
         self._state = state
         self._render_line()
+
+    def show_production(self, scope: str) -> None:
+        """The cursor moved (or its service changed): band or no band."""
+        if scope != self.production:
+            self.production = scope
+            self._render_line()
 
     def show_nothing_configured(self) -> None:
         self.nothing_configured = True
@@ -88,6 +98,10 @@ class StatusBar(PaneMixin, Static):
         now = self._clock()
         full = level == "full"
         parts: list[Text] = []
+        if self.production:
+            band = production_text(self.production if full else "")
+            band.stylize(self.get_component_rich_style("status--production"))
+            parts.append(band)
         if self.demo:
             parts.append(Text(" DEMO: simulated fleet " if full else " DEMO ",
                               style=self.get_component_rich_style("status--demo")))

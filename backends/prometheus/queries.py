@@ -369,3 +369,11 @@ DCGM_METRICS = (DCGM_UTIL, DCGM_FB_USED, DCGM_FB_FREE)
 def dcgm_query(metric: str) -> str:
     """The raw gauge: one series per GPU (and per pod using it); joined by host in translate."""
     return selector(metric)
+
+
+def dcgm_util_average(window: str) -> str:
+    """Utilisation averaged over `window` (one sample says nothing about a GPU that idles between
+    bursts), for the series present now only: a pod that left the GPU within the window is not
+    its holder any more (`and` matches every label; avg_over_time drops only the name)."""
+    check_duration(window)
+    return f"avg_over_time({selector(DCGM_UTIL)}[{window}]) and {selector(DCGM_UTIL)}"

@@ -24,7 +24,8 @@ def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backen
 
     return [
         PrometheusBackend(options["url"], services=context.services, refresh_seconds=options["refresh_seconds"],
-                          slo_ms=options["slo_ms"], slo_overrides=options["slo"], access=access),
+                          slo_ms=options["slo_ms"], slo_overrides=options["slo"], access=access,
+                          gpu_idle_percent=options["gpu_idle_percent"], gpu_idle_minutes=options["gpu_idle_minutes"]),
         PrometheusAlertsSource(options["url"], refresh_seconds=options["refresh_seconds"], access=access),
     ]
 
@@ -41,6 +42,11 @@ PROMETHEUS = EngineSpec(
                      "p95 latency SLO for services with none from `slo`, their annotation or an alert rule",
                      default=None),
         EngineOption("slo", OptionKind.MS_BY_NAME, "p95 SLO in ms per service name", default={}),
+        EngineOption("gpu_idle_percent", OptionKind.POSITIVE_NUMBER,
+                     "a held GPU whose DCGM utilisation, averaged over gpu_idle_minutes, is below this is flagged idle",
+                     default=5.0),
+        EngineOption("gpu_idle_minutes", OptionKind.POSITIVE_NUMBER,
+                     "the window GPU utilisation is averaged over", default=10.0),
         *HTTP_OPTIONS,
     ),
     build=_build,

@@ -226,10 +226,13 @@ def gpu_metrics(
     util: Mapping | Sequence,
     used: Mapping | Sequence,
     free: Mapping | Sequence,
+    idle_below: float | None = None,
 ) -> dict[str, tuple[GpuDeviceMetrics, ...]]:
     """Join DCGM's three gauges per GPU (host, gpu index, UUID) and group them by host.
 
     Memory is MiB as DCGM reports it. A GPU appears once even when several series describe it.
+    `idle_below` (percent): a GPU whose utilisation (the averaged one the caller queried) is below
+    it is `idle`.
     """
     devices: dict[tuple[str, str, str], dict] = {}
     parsed = [(body, parse_vector(body)) for body in (util, used, free)]
@@ -275,6 +278,8 @@ def gpu_metrics(
                 memory_free_mib=entry.get("memory_free_mib"),
                 pod=entry["pod"],
                 namespace=entry["namespace"],
+                idle=idle_below is not None and entry.get("utilisation") is not None
+                and entry["utilisation"] < idle_below,
             )
         )
     return {

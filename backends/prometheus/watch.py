@@ -70,6 +70,11 @@ class PrometheusOptions:
     max_backoff: float = 60.0
     gpu: bool = True
     """Query DCGM metrics when they exist."""
+    gpu_idle_window: str = "10m"
+    """GPU utilisation is averaged over this window (`avg_over_time`), so a GPU between bursts is
+    not taken for an idle one."""
+    gpu_idle_percent: float = 5.0
+    """A GPU whose averaged utilisation is below this is idle (flagged when someone holds it)."""
 
     @property
     def step(self) -> float:
@@ -101,9 +106,12 @@ class PrometheusBackend:
         slo_ms: float | None = None,
         slo_overrides: Mapping[str, float] | None = None,
         access: HttpAccess | None = None,
+        gpu_idle_percent: float | None = None,
+        gpu_idle_minutes: float | None = None,
     ) -> None:
-        """`refresh_seconds`, `slo_ms` and `slo_overrides` (per service, ms) are shortcuts for the
-        CLI's settings; they override the same fields of `options`."""
+        """`refresh_seconds`, `slo_ms`, `slo_overrides` (per service, ms), `gpu_idle_percent` and
+        `gpu_idle_minutes` are shortcuts for the CLI's settings; they override the same fields of
+        `options`."""
         self.name = name
         self.url = url
         options = options or PrometheusOptions()
@@ -111,6 +119,10 @@ class PrometheusBackend:
             options = replace(options, refresh_seconds=float(refresh_seconds))
         if slo_ms is not None:
             options = replace(options, slo_seconds=float(slo_ms) / 1000.0)
+        if gpu_idle_percent is not None:
+            options = replace(options, gpu_idle_percent=float(gpu_idle_percent))
+        if gpu_idle_minutes is not None:
+            options = replace(options, gpu_idle_window=f"{max(1, round(gpu_idle_minutes * 60))}s")
         if slo_overrides:
             options = replace(options, slo={**options.slo, **{k: float(v) / 1000.0 for k, v in slo_overrides.items()}})
         self.options = options
@@ -270,8 +282,9 @@ class PrometheusBackend:
         )
         gpus: dict = {}
         if opts.gpu and q.DCGM_UTIL in metric_names:
-            util, used, free = (self.client.query(q.dcgm_query(m)) for m in q.DCGM_METRICS)
-            gpus = t.gpu_metrics(util, used, free)
+            util = self.client.query(q.dcgm_util_average(opts.gpu_idle_window))
+            used, free = (self.client.query(q.dcgm_query(m)) for m in (q.DCGM_FB_USED, q.DCGM_FB_FREE))
+            gpus = t.gpu_metrics(util, used, free, idle_below=opts.gpu_idle_percent)
         return Change(source=self.name, latency=latency, gpu_metrics=gpus, snapshot=True)
 
     def forget_history(self) -> None:

@@ -210,6 +210,9 @@ class Evaluator:
                         continue
                 out.append((_drop_name(labels), v))
             return out
+        if f == "avg_over_time":  # the mean of the samples in the window (GPU utilisation, not one sample)
+            return [(_drop_name(labels), sum(v for _t, v in samples) / len(samples))
+                    for labels, samples in self._range(node.args[0], t)]
         if f == "histogram_quantile":
             q = self._eval(node.args[0], t)
             groups: dict[Labels, list[tuple[float, float]]] = {}

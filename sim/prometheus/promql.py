@@ -90,11 +90,11 @@ FUNCTIONS: dict[str, tuple[list[str], str]] = {
     "rate": (["matrix"], "vector"), "irate": (["matrix"], "vector"), "increase": (["matrix"], "vector"),
     "histogram_quantile": (["scalar", "vector"], "vector"), "clamp_min": (["vector", "scalar"], "vector"),
     "clamp_max": (["vector", "scalar"], "vector"), "abs": (["vector"], "vector"),
-    "vector": (["scalar"], "vector"), "time": ([], "scalar"),
+    "vector": (["scalar"], "vector"), "time": ([], "scalar"), "avg_over_time": (["matrix"], "vector"),
 }
 KNOWN_UNSUPPORTED = {
-    "label_replace", "label_join", "delta", "deriv", "predict_linear", "sum_over_time", "avg_over_time",
-    "max_over_time", "min_over_time", "count_over_time", "quantile_over_time", "absent", "absent_over_time",
+    "label_replace", "label_join", "delta", "deriv", "predict_linear", "sum_over_time", "max_over_time",
+    "min_over_time", "count_over_time", "quantile_over_time", "absent", "absent_over_time",
     "ceil", "floor", "round", "exp", "ln", "log2", "log10", "sqrt", "scalar", "sort", "sort_desc", "timestamp",
     "changes", "resets", "clamp", "holt_winters", "day_of_week", "hour", "minute", "month", "year",
     "last_over_time", "stddev_over_time", "stdvar_over_time", "present_over_time", "sgn", "idelta",

@@ -466,6 +466,7 @@ DCGM_GPUS = (
     ("Hostname", "gpu-node-1", "0", "GPU-1a2b", "llm-7d9f-abcde", "ml", 87.0, 30512.0, 10448.0),
     ("Hostname", "gpu-node-1", "1", "GPU-3c4d", "", "", 0.0, 0.0, 40960.0),
     ("hostname", "gpu-node-2", "0", "GPU-5e6f", "vision-5c8-xyz", "vision", 42.0, 8000.0, 32960.0),
+    ("hostname", "gpu-node-2", "1", "GPU-7a8b", "pvm-6c9-qwert", "ml-prod", 2.0, 1024.0, 39936.0),  # held, idle
 )
 """Releases up to 4.8 label the host `Hostname`, master `hostname`: one host of each."""
 

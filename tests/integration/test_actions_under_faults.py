@@ -39,7 +39,9 @@ D = ServiceKind.DEPLOYMENT
 def apply_in_background(fleet: Fleet, plan, verify_timeout: float = 30.0) -> tuple[threading.Thread, list]:
     """The operator confirmed: the apply runs in a worker, as in the app."""
     result: list = []
-    worker = threading.Thread(target=lambda: result.append(fleet.apply(plan, verify_timeout=verify_timeout)),
+    # Where the preview asks for the name (production), the operator typed it.
+    worker = threading.Thread(target=lambda: result.append(fleet.apply(plan, confirmed_text=plan.confirm_text,
+                                                                       verify_timeout=verify_timeout)),
                               daemon=True)
     worker.start()
     return worker, result
@@ -140,7 +142,7 @@ def test_a_scale_lost_on_the_way_is_resolved_not_applied_and_nothing_changed(kub
     sent_before = kube.proxy.mutations()
     kube.proxy.set_mode("lose", only_mutating=True)
     try:
-        outcome = kube.fleet.apply(plan, verify_timeout=30)
+        outcome = kube.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=30)
     finally:
         kube.proxy.wake()
     assert outcome.outcome is Outcome.NOT_APPLIED, outcome.detail
@@ -195,7 +197,7 @@ def test_a_swarm_scale_whose_connection_reset_before_the_answer_is_resolved_appl
     sent_before = swarm.proxy.mutations()
     swarm.proxy.set_mode("reset", only_mutating=True)
     try:
-        outcome = swarm.fleet.apply(plan, verify_timeout=30)
+        outcome = swarm.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=30)
     finally:
         swarm.proxy.wake()
     assert outcome.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), outcome.detail
@@ -217,7 +219,7 @@ def test_a_canary_shift_cut_half_way_names_the_landed_call_and_its_completing_pl
     sent_before = swarm.proxy.mutations()
     swarm.proxy.set_mode("lose", only_mutating=True, skip=1)
     try:
-        outcome = swarm.fleet.apply(plan, verify_timeout=30)
+        outcome = swarm.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=30)
     finally:
         swarm.proxy.wake()
     assert outcome.outcome is Outcome.PARTIAL, outcome.detail
@@ -227,7 +229,7 @@ def test_a_canary_shift_cut_half_way_names_the_landed_call_and_its_completing_pl
     assert swarm.audit[-1]["landed"] == [plan.mutations[0].summary]
     assert outcome.completing is not None and outcome.reverting is not None
     assert [m.summary for m in outcome.completing.mutations] == [plan.mutations[1].summary]
-    finished = swarm.fleet.apply(outcome.completing, verify_timeout=30)
+    finished = swarm.fleet.apply(outcome.completing, confirmed_text=outcome.completing.confirm_text, verify_timeout=30)
     assert finished.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), finished.detail
     assert (swarm.replicas("rent-predictor"), swarm.replicas("rent-predictor-canary")) == (
         plan.context["stable_replicas"], plan.context["canary_replicas"])
@@ -242,11 +244,11 @@ def test_a_canary_shift_cut_half_way_can_be_reverted_to_where_it_started(swarm):
     assert len(plan.mutations) == 2, plan.mutations
     swarm.proxy.set_mode("lose", only_mutating=True, skip=1)
     try:
-        outcome = swarm.fleet.apply(plan, verify_timeout=30)
+        outcome = swarm.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=30)
     finally:
         swarm.proxy.wake()
     assert outcome.outcome is Outcome.PARTIAL and outcome.reverting is not None, outcome.detail
-    reverted = swarm.fleet.apply(outcome.reverting, verify_timeout=30)
+    reverted = swarm.fleet.apply(outcome.reverting, confirmed_text=outcome.reverting.confirm_text, verify_timeout=30)
     assert reverted.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), reverted.detail
     assert (swarm.replicas("rent-predictor"), swarm.replicas("rent-predictor-canary")) == (stable, canary)
 

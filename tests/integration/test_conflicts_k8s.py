@@ -47,7 +47,7 @@ def env(tmp_path_factory):
 def confirm_over_a_colleagues_change(env: Env, plan, *kubectl_args: str, confirm: str = ""):
     """The colleague's kubectl command lands between the preview and `y`; `y` must not overwrite it."""
     env.kubectl(*kubectl_args)
-    outcome = env.fleet.apply(plan, confirmed_text=confirm, verify_timeout=20)
+    outcome = env.fleet.apply(plan, confirmed_text=confirm or plan.confirm_text, verify_timeout=20)
     assert outcome.outcome is Outcome.CONFLICT, outcome.detail
     assert outcome.replanned is not None, "no fresh preview after the conflict"
     assert outcome.replanned.precondition_version != plan.precondition_version
@@ -63,7 +63,7 @@ def confirm_the_new_preview(env: Env, outcome, *, confirm: str = ""):
     colleague's change (pods come up, an Argo step moves on), but a mutation is guarded on the spec
     and the fields its preview shows, never on status writes: no further confirmation is asked."""
     plan = outcome.replanned
-    result = env.fleet.apply(plan, confirmed_text=confirm, verify_timeout=20)
+    result = env.fleet.apply(plan, confirmed_text=confirm or plan.confirm_text, verify_timeout=20)
     assert result.outcome in (Outcome.SUCCEEDED, Outcome.APPLIED_NOT_CONVERGED), result.detail
     return plan, result
 
@@ -167,7 +167,7 @@ def test_a_selector_switch_is_guarded_by_the_selector_it_showed_not_by_an_annota
     env.kubectl("annotate", "service", "ml-model-service", "-n", NS, "oncall=looking")
     assert env.kubectl_json("get", "service", "ml-model-service", "-n", NS)["metadata"]["resourceVersion"] != \
         plan.precondition_version
-    result = env.fleet.apply(plan, verify_timeout=20)
+    result = env.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=20)
     assert result.outcome is Outcome.SUCCEEDED, result.detail
     assert jsonpath(env, "service", "ml-model-service", ".spec.selector.version") == "v2.0"
     assert jsonpath(env, "service", "ml-model-service", ".metadata.annotations.oncall") == "looking"

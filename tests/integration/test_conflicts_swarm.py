@@ -54,7 +54,7 @@ class Desk:
     def confirm_over(self, plan, *colleague: str):
         """The colleague's docker command lands between the preview and `y`."""
         docker(*colleague)
-        outcome = self.fleet.apply(plan, verify_timeout=60)
+        outcome = self.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=60)
         assert outcome.outcome is Outcome.CONFLICT, outcome.detail
         assert "update out of sequence" in outcome.detail
         assert outcome.replanned is not None, "no fresh preview after the conflict"
@@ -63,7 +63,7 @@ class Desk:
         return outcome
 
     def confirm_new_preview(self, outcome):
-        result = self.fleet.apply(outcome.replanned, verify_timeout=90)
+        result = self.fleet.apply(outcome.replanned, confirmed_text=outcome.replanned.confirm_text, verify_timeout=90)
         assert result.outcome is Outcome.SUCCEEDED, result.detail
         return result
 
@@ -165,7 +165,7 @@ def test_a_canary_split_whose_second_service_changes_after_the_first_call_says_w
 
     desk.backend.client.request = colleague_between_the_calls  # type: ignore[method-assign]
     try:
-        outcome = desk.fleet.apply(plan, verify_timeout=30)
+        outcome = desk.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=30)
     finally:
         desk.backend.client.request = sent  # type: ignore[method-assign]
     assert outcome.outcome is Outcome.CONFLICT, outcome.detail

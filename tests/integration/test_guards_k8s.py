@@ -63,7 +63,7 @@ def jsonpath(env: Env, kind: str, name: str, path: str) -> str:
 
 
 def confirm_once(env: Env, plan):
-    result = env.fleet.apply(plan, verify_timeout=20)
+    result = env.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=20)
     assert result.outcome in APPLIED, f"{result.outcome}: {result.detail}"
     assert env.audit[-1]["result"] != "conflict"
     return result
@@ -125,7 +125,7 @@ def test_two_promotes_of_one_step_from_two_previews_move_the_rollout_one_step(en
     theirs = preview(env, "ensemble-predictor", R, Promote())  # a teammate's screen, same moment
     assert mine.before["step"] == theirs.before["step"] == "1/8"
     assert confirm_once(env, theirs)
-    second = env.fleet.apply(mine, verify_timeout=20)
+    second = env.fleet.apply(mine, confirmed_text=mine.confirm_text, verify_timeout=20)
     assert second.outcome is Outcome.CONFLICT, second.detail
     assert second.detail.startswith("step 1/8 → "), second.detail
     # The rollout stops at the next pause (step 3), its pause untouched by the second promote.

@@ -103,7 +103,7 @@ class Env:
         service = eventually(lambda: intent.kind not in self.service(name, kind).denied and self.service(name, kind),
                              10, what="access review")
         plan = self.fleet.plan(service, intent)
-        return plan, self.fleet.apply(plan, confirmed_text=confirm, verify_timeout=timeout)
+        return plan, self.fleet.apply(plan, confirmed_text=confirm or plan.confirm_text, verify_timeout=timeout)
 
     def close(self) -> None:
         self.fleet.stop()
@@ -289,7 +289,7 @@ def test_a_409_race_on_the_virtualservice_replans_and_shows_what_changed(env):
     plan = env.fleet.plan(service, SetCanaryWeight(40))
     # A teammate edits the VirtualService between the preview and the confirm.
     env.kubectl("annotate", "virtualservice", "rent-predictor", "-n", NS, "teammate=was-here", "--overwrite")
-    outcome = env.fleet.apply(plan, verify_timeout=5)
+    outcome = env.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=5)
     assert outcome.outcome is Outcome.CONFLICT
     assert f"version {plan.precondition_version} → {outcome.replanned.precondition_version}" in outcome.detail
     assert outcome.replanned is not None and outcome.replanned.precondition_version != plan.precondition_version

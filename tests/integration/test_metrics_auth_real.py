@@ -147,7 +147,7 @@ def test_a_silence_through_basic_auth_and_tls_is_audited_without_the_password(se
         alert = wait_for(lambda: next((a for a in fleet.state.alerts if a.name == "AuditedAlert"), None), 20,
                          "the alert listed")
         plan = fleet.plan_on("alertmanager", alert, actions.silence_intent(alert, 600, "auth test, OPS-7"))
-        outcome = fleet.apply(plan, verify_timeout=15)
+        outcome = fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=15)
         assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
     finally:
         fleet.stop()
@@ -369,7 +369,7 @@ def test_a_silence_refused_for_its_credentials_names_the_url_and_alertmanager_ho
                          "the alert listed")
         plan = fleet.plan_on("alertmanager", alert, actions.silence_intent(alert, 600, "refused, OPS-8"))
         password.write_text("rotated-away")
-        outcome = fleet.apply(plan, verify_timeout=5)
+        outcome = fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=5)
     finally:
         fleet.stop()
     assert outcome.outcome is not Outcome.SUCCEEDED

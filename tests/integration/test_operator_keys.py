@@ -86,12 +86,22 @@ async def finish(pilot, app) -> str:
     return text
 
 
+async def confirm(pilot, app) -> None:
+    """`y`, or where the preview asks for it (production: less capacity, traffic moved) the name typed
+    and enter, sent together as a terminal delivers them."""
+    name = app.screen.plan.confirm_text
+    if name:
+        await pilot.press(*name, "enter")
+    else:
+        await pilot.press("y")
+
+
 async def confirm_once(pilot, app) -> str:
     """One `y` applies the preview; the outcome text. Controllers write the object's status meanwhile
     (a Deployment mid-rollout, an HPA every sync), but every mutation is guarded on the spec and the
     fields its preview shows, never on status writes: a fresh preview instead of the outcome fails."""
     preview = app.screen
-    await pilot.press("y")
+    await confirm(pilot, app)
     await until(pilot, lambda: (app.screen.__class__.__name__ == "ProgressScreen" and app.screen.finished)
                 or (app.screen.__class__.__name__ == "PreviewScreen" and app.screen is not preview), timeout=90)
     screen = app.screen
@@ -188,7 +198,7 @@ async def test_operator_actions_on_swarm_change_what_the_engine_holds(demo, tmp_
             await screen_is(pilot, app, "ScaleDialog")
             await pilot.press("5", "enter")
             await screen_is(pilot, app, "PreviewScreen")
-            await pilot.press("y")
+            await confirm(pilot, app)
             assert "succeeded" in await finish(pilot, app)
             spec = client.services.get("proptech-ml_model-api").attrs["Spec"]
             assert spec["Mode"]["Replicated"]["Replicas"] == 5
@@ -198,7 +208,7 @@ async def test_operator_actions_on_swarm_change_what_the_engine_holds(demo, tmp_
             await screen_is(pilot, app, "CanaryDialog")
             await pilot.press("ctrl+a", "shift+end", *"50", "enter")
             await screen_is(pilot, app, "PreviewScreen")
-            await pilot.press("y")
+            await confirm(pilot, app)
             assert "succeeded" in await finish(pilot, app)
             stable = client.services.get("rent-predictor").attrs["Spec"]["Mode"]["Replicated"]["Replicas"]
             canary = client.services.get("rent-predictor-canary").attrs["Spec"]["Mode"]["Replicated"]["Replicas"]
@@ -326,7 +336,7 @@ async def test_a_switch_to_a_colour_with_no_ready_pods_is_blocked_until_the_oper
             await pilot.press("o")
             await until(pilot, lambda: app.screen.__class__.__name__ == "PreviewScreen" and app.screen is not blocked)
             assert "blocked: nothing can be sent" not in visible_text(app)
-            await pilot.press("y")
+            await confirm(pilot, app)  # ml-prod is production: the switch asks for the name
             await until(pilot, lambda: app.screen.__class__.__name__ == "ProgressScreen", timeout=30)
             await until(pilot, lambda: active() == other, timeout=30)
             # Bringing the colour's pods back lets the verification converge and the outcome be written.

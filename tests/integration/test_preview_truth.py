@@ -196,7 +196,7 @@ def test_llm_reranker_preview_says_none_fit_and_the_outcome_names_the_reason_wel
         "3 pods of llm-reranker already wait for GPUs and go first.")
 
     started = time.monotonic()
-    outcome = env.fleet.apply(plan, verify_timeout=VERIFY_DEADLINE)
+    outcome = env.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=VERIFY_DEADLINE)
     elapsed = time.monotonic() - started
     assert outcome.outcome is Outcome.APPLIED_NOT_CONVERGED
     assert outcome.detail == "5 replicas Pending: 0/5 nodes are available: 5 Insufficient nvidia.com/gpu."
@@ -261,7 +261,7 @@ def test_a_partial_fit_names_the_nodes_and_kubectl_finds_the_replicas_there(env)
     assert warning.text.startswith(f"{predicted} of 5 new replicas will stay Pending ({fit} fit: ")
 
     started = time.monotonic()
-    outcome = env.fleet.apply(plan, verify_timeout=VERIFY_DEADLINE)
+    outcome = env.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=VERIFY_DEADLINE)
     assert outcome.outcome is Outcome.APPLIED_NOT_CONVERGED, outcome.detail
     assert time.monotonic() - started < VERIFY_DEADLINE / 4
     reason = scheduler_words(warning.text)
@@ -289,7 +289,7 @@ def test_a_notready_gpu_node_counts_as_tainted_in_the_preview_exactly_as_the_sch
                                  "{node.kubernetes.io/unreachable: }, "), reason
         assert "gpu-node-1" not in warning.text  # nothing is placed on the NotReady node
         predicted = plan.context["gpu_pending"]
-        outcome = env.fleet.apply(plan, verify_timeout=VERIFY_DEADLINE)
+        outcome = env.fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=VERIFY_DEADLINE)
         assert outcome.outcome is Outcome.APPLIED_NOT_CONVERGED, outcome.detail
         probe = pods(env, STAGING, "app=gpu-probe-2")
         assert unschedulable_messages(probe) == [reason] * predicted

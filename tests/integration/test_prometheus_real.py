@@ -14,8 +14,19 @@ from dataclasses import replace
 import pytest
 
 from mlops_tui.backends.fleet import Fleet
-from mlops_tui.backends.model import HealthState, Slo, SloSource
+from mlops_tui.backends.gpu_idle import idle_by_workload
+from mlops_tui.backends.model import (
+    GpuHolder,
+    GpuNode,
+    GpuResource,
+    HealthState,
+    ServiceKey,
+    ServiceKind,
+    Slo,
+    SloSource,
+)
 from mlops_tui.backends.prometheus import queries as q
+from mlops_tui.backends.prometheus import translate as t
 from mlops_tui.backends.prometheus.client import PrometheusClient
 from mlops_tui.backends.prometheus.rules import latency_rules
 from mlops_tui.backends.prometheus.watch import PrometheusBackend, PrometheusOptions
@@ -243,6 +254,46 @@ def test_dcgm_gpus_by_host_with_the_workload_pod(stack_change):
     assert (busy.pod, busy.namespace) == ("llm-7d9f-abcde", "ml")  # exported_pod, not the exporter's pod
     assert idle.pod == "" and idle.utilisation == 0.0
     assert gpus["gpu-node-2"][0].pod == "vision-5c8-xyz"
+
+
+@pytest.fixture(scope="module", params=["exported_pod", "pod"])
+def dcgm_prometheus(request):
+    """A real Prometheus scraping a dcgm-exporter look-alike, its pod labels either renamed
+    `exported_pod`/`exported_namespace` (they collide with the target's, honorLabels false: the Helm
+    chart's ServiceMonitor) or kept as `pod`/`namespace` (no collision, or honorLabels true)."""
+    binary = require_binary("prometheus")
+    exporter = StackExporter((), dcgm=True)
+    collide = {"pod": "dcgm-exporter-q7x2p", "namespace": "gpu-operator"} if request.param == "exported_pod" else None
+    with exporter.running(text_format=True) as address, prometheus(binary, [address], target_labels=collide) as server:
+        yield request.param, server
+
+
+def test_gpus_held_but_idle_are_found_on_a_real_prometheus_with_either_pod_label(dcgm_prometheus):
+    """Utilisation is averaged over the window (avg_over_time) and joined to the pod holding each GPU,
+    whichever label carries it; the idle GPU nobody holds is no finding."""
+    label, server = dcgm_prometheus
+    backend = PrometheusBackend(server.url, options=replace(OPTIONS, gpu_idle_window="30s", gpu_idle_percent=5.0))
+    try:
+        change = wait_for(lambda: (c := backend.refresh()).gpu_metrics.get("gpu-node-2") and c, 40, "DCGM series")
+        raw = t.parse_vector(backend.client.query(q.dcgm_query(q.DCGM_UTIL)))
+        assert any(labels.get(label) == "pvm-6c9-qwert" for labels, _value in raw)  # the variant under test
+    finally:
+        backend.stop()
+    gpus = change.gpu_metrics
+    busy, free = gpus["gpu-node-1"]
+    vision, pvm = gpus["gpu-node-2"]
+    assert (pvm.pod, pvm.namespace, pvm.utilisation, pvm.idle) == ("pvm-6c9-qwert", "ml-prod", 2.0, True)
+    assert not busy.idle and not vision.idle and free.idle and free.pod == ""
+    key = ServiceKey("prod-a", "ml-prod", ServiceKind.DEPLOYMENT, "pvm")
+    other = ServiceKey("prod-a", "vision", ServiceKind.DEPLOYMENT, "vision")
+    nodes = [
+        GpuNode("prod-a", "gpu-node-1", (GpuResource("nvidia.com/gpu", 2, 2, 1),),
+                holders=(GpuHolder("ml/llm-7d9f-abcde", 1),)),
+        GpuNode("prod-a", "gpu-node-2", (GpuResource("nvidia.com/gpu", 2, 2, 2),),
+                holders=(GpuHolder("vision/vision-5c8-xyz", 1, other), GpuHolder("ml-prod/pvm-6c9-qwert", 1, key))),
+    ]
+    [holding] = idle_by_workload(nodes, gpus)
+    assert holding.line == "idle: 1 GPU held by pvm (prod-a/ml-prod)"
 
 
 @pytest.mark.parametrize("where", ["refused", "hanging"])

@@ -385,7 +385,7 @@ def test_an_action_through_the_fleet_is_applied_verified_and_audited(lab):
         model = wait_for("the service in the fleet", in_fleet)
         assert fleet.state.health["it-fleet"].state is HealthState.CONNECTED
         plan = fleet.plan(model, Scale(2))
-        outcome = fleet.apply(plan, verify_timeout=60)
+        outcome = fleet.apply(plan, confirmed_text=plan.confirm_text, verify_timeout=60)
         assert outcome.outcome is Outcome.SUCCEEDED, outcome.detail
         [intent, record] = audit  # write-ahead: the intent before the call, the result after
         assert (intent["phase"], intent["id"], record["phase"]) == ("intent", record["id"], "result")
@@ -405,14 +405,15 @@ def test_an_action_through_the_fleet_is_applied_verified_and_audited(lab):
         model = next(s for k, s in fleet.state.services.items() if k.name == name)
         stale = fleet.plan(model, Scale(3))
         docker("service", "update", "--detach", "--label-add", "owner=team-b", name)
-        outcome = fleet.apply(stale, verify_timeout=60)
+        outcome = fleet.apply(stale, confirmed_text=stale.confirm_text, verify_timeout=60)
         assert outcome.outcome is Outcome.CONFLICT
         assert "update out of sequence" in outcome.detail and "owner" in outcome.detail
         assert outcome.replanned is not None
         assert int(outcome.replanned.precondition_version) > int(stale.precondition_version)
         assert [r["result"] for r in audit] == ["intent", "succeeded", "intent", "conflict"]
         assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
-        assert fleet.apply(outcome.replanned, verify_timeout=60).outcome is Outcome.SUCCEEDED
+        fresh = outcome.replanned
+        assert fleet.apply(fresh, confirmed_text=fresh.confirm_text, verify_timeout=60).outcome is Outcome.SUCCEEDED
         assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
     finally:
         fleet.stop()

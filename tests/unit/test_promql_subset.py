@@ -106,6 +106,19 @@ def test_dcgm_average_and_memory_fraction(prom):
     assert all(("__name__", "DCGM_FI_DEV_FB_USED") not in k for k in frac)
 
 
+def test_gpu_utilisation_averaged_over_the_window_for_the_series_present_now():
+    """The GPU pane's idle query: avg_over_time over the samples in the window (not the last one),
+    the name dropped, `and` keeping only the series still reported."""
+    prom = SimPrometheus()
+    for i, util in enumerate((90.0, 0.0, 10.0, 20.0, 30.0)):  # every 15 s
+        samples = [(labels_of("DCGM_FI_DEV_GPU_UTIL", gpu="0", exported_pod="pvm-a"), util)]
+        if i < 2:  # a pod that left the GPU a minute ago
+            samples.append((labels_of("DCGM_FI_DEV_GPU_UTIL", gpu="0", exported_pod="gone"), 0.0))
+        prom.store.append(T0 + 15 * i, samples)
+    got = query(prom, q.dcgm_util_average("1m"), t=T0 + 65)  # the window (5 s, 65 s]: the last four samples
+    assert got == {(("exported_pod", "pvm-a"), ("gpu", "0")): 15.0}
+
+
 def test_comparison_filters_and_bool_and_clamp(prom):
     assert len(query(prom, "DCGM_FI_DEV_GPU_UTIL > 50")) == 1
     kept = query(prom, "DCGM_FI_DEV_GPU_UTIL > 50")

@@ -79,9 +79,13 @@ def drawn(theme: str) -> Iterator[Drawn]:
     blurred = c.over("$block-cursor-blurred-background", where["pane"])
     yield Drawn("cursor row (table not focused)", c.over("$block-cursor-blurred-foreground", blurred), blurred)
     # Status bar badges.
-    for badge, colour in (("READ-ONLY", "$badge-readonly"), ("DEMO", "$badge-demo")):
+    for badge, colour in (("READ-ONLY", "$badge-readonly"), ("DEMO", "$badge-demo"),
+                          ("PRODUCTION", "$badge-production")):
         background = c.over(colour, where["status bar"])
         yield Drawn(f"{badge} badge", c.over("$background", background), background)
+    # The PRODUCTION label on dialogs and previews (.production-label).
+    label = c.over("$badge-production", where["dialog"])
+    yield Drawn("PRODUCTION label on a dialog", c.over("$background", label), label)
     # The key line: keys, descriptions, and the keys the selection cannot use.
     line = c.over("$footer-background", where["screen"])
     key = c.over("$footer-key-background", line)

@@ -19,6 +19,7 @@ SEMANTIC_STYLES = (
     "stable",
     "gpu-busy",
     "gpu-free",
+    "gpu-idle",
     "alert-firing",
     "alert-pending",
     "alert-silenced",

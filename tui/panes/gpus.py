@@ -1,4 +1,5 @@
-"""The GPU pane: per node, allocated/free GPUs and who holds them; what waits for GPUs."""
+"""The GPU pane: per node, allocated/free GPUs and who holds them; GPUs held but idle, and what
+waits for GPUs (grouped per workload), in that order under the table."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from mlops_tui.backends.gpu_groups import group_pending
+from mlops_tui.backends.gpu_idle import idle_by_workload
 from mlops_tui.backends.model import GpuNode, short_resource_name
 from mlops_tui.backends.state import FleetDelta, FleetState
-from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, pending_line, stale_ages
+from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, literal, pending_group_line, stale_ages
 from mlops_tui.tui.keyed_table import KeyedTable, columns
 from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
 
@@ -128,14 +131,19 @@ class GpuPane(PaneMixin, Vertical):
         # redrawn at most once a second (each redraw repaints the whole pane).
         self.set_subtitle(subtitle or "no GPUs", at_most_every=1.0 if self._counted else 0.0)
         self._counted = self._counted or bool(counts)
-        if state.pending_gpu == self._pending_shown and delta is not None:
+        # Held-but-idle GPUs first: an operator whose GPU service is Pending reads where capacity is
+        # before what waits for it.
+        idle = idle_by_workload(state.gpu_nodes.values(), state.gpu_metrics)
+        shown = (idle, state.pending_gpu)
+        if shown == self._pending_shown and delta is not None:
             return
-        self._pending_shown = state.pending_gpu
+        self._pending_shown = shown
         pending = self.query_one("#gpu-pending", Static)
-        if state.pending_gpu:
-            lines = Text("\n").join(pending_line(p) for p in state.pending_gpu[:20])
-            pending.update(Text.assemble(Text(f"Pending for GPUs ({len(state.pending_gpu)}):\n"), lines))
-            pending.display = True
-        else:
-            pending.update("")
-            pending.display = False
+        lines = [literal(f"◇ {holding.line}", self.table.style_for("gpu-idle")) for holding in idle[:5]]
+        groups = group_pending(state.pending_gpu)
+        if groups:
+            waiting = sum(g.replicas for g in groups)
+            lines.append(Text(f"Pending for GPUs ({waiting} replica{'s' if waiting != 1 else ''}):"))
+            lines += [pending_group_line(g) for g in groups[:10]]
+        pending.update(Text("\n").join(lines))
+        pending.display = bool(lines)

@@ -31,7 +31,8 @@ from mlops_tui.backends.plans import (
     SwitchBlueGreen,
     UpdateImage,
 )
-from mlops_tui.tui.format import literal, plain
+from mlops_tui.tui.format import literal, plain, production_scope
+from mlops_tui.tui.production import production_label
 from mlops_tui.tui.screens.modal import OnceModalScreen
 from mlops_tui.tui.validate import (
     InvalidInput,
@@ -53,12 +54,16 @@ class IntentDialog(OnceModalScreen[Intent | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, production: str = "") -> None:
         super().__init__()
         self._title = title
+        self.production = production
+        """Where the target is production ('cluster/namespace'), or '': the dialog then says so."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
+            if self.production:
+                yield production_label(self.production)
             yield Static(literal(self._title), classes="dialog-title")
             yield from self.body()
             yield Static("", id="dialog-message", classes="dialog-message")
@@ -84,7 +89,8 @@ class ScaleDialog(IntentDialog):
     """`s`: a replica count from 0 to the cap; over twice the current asks for a second look."""
 
     def __init__(self, service: ModelService, cap: int) -> None:
-        super().__init__(f"Scale {service.key}  (now {service.desired} desired, {service.ready} ready)")
+        super().__init__(f"Scale {service.key}  (now {service.desired} desired, {service.ready} ready)",
+                         production=production_scope(service))
         self.service = service
         self.cap = cap
 
@@ -138,7 +144,8 @@ class CanaryDialog(IntentDialog):
         canary = service.canary
         now = (f"{canary.weight}% to {canary.canary_version or 'canary'}"
                if canary and canary.weight is not None else "?")
-        super().__init__(f"Canary of {service.key}  (now {now})")
+        super().__init__(f"Canary of {service.key}  (now {now})",
+                         production=production_scope(service))
         self.service = service
         self.argo = bool(canary and canary.source == "argo")
         self.reachable = canary.reachable_weights if canary else ()
@@ -216,7 +223,8 @@ class BlueGreenDialog(IntentDialog):
 
     def __init__(self, service: ModelService) -> None:
         bg = service.blue_green
-        super().__init__(f"Blue-green {service.key}  (active: {bg.active if bg else '?'})")
+        super().__init__(f"Blue-green {service.key}  (active: {bg.active if bg else '?'})",
+                         production=production_scope(service))
         self.service = service
 
     def body(self) -> ComposeResult:
@@ -247,7 +255,8 @@ class RollbackDialog(IntentDialog):
     """`R`: pick a revision that exists (default: the previous one)."""
 
     def __init__(self, service: ModelService, revisions: Sequence[Revision], now: datetime | None = None) -> None:
-        super().__init__(f"Roll back {service.key}  (now revision {service.revision or '?'}, {service.version or '?'})")
+        super().__init__(f"Roll back {service.key}  (now revision {service.revision or '?'}, {service.version or '?'})",
+                         production=production_scope(service))
         self.service = service
         self.revisions = list(revisions)
         self.now = now
@@ -269,7 +278,8 @@ class UpdateImageDialog(IntentDialog):
     models, a KServe predictor) the operator picks which one first; sidecars are not offered."""
 
     def __init__(self, service: ModelService, containers: Sequence[tuple[str, str]] = ()) -> None:
-        super().__init__(f"Update image of {service.key}  (now {service.image or '?'})")
+        super().__init__(f"Update image of {service.key}  (now {service.image or '?'})",
+                         production=production_scope(service))
         self.service = service
         self.containers = list(containers)
         self.container, self.current = self.containers[0] if self.containers else ("", service.image)
@@ -319,7 +329,8 @@ class RestartDialog(IntentDialog):
     """`r`: replace every replica with a fresh one on the same spec; the preview says how fast."""
 
     def __init__(self, service: ModelService) -> None:
-        super().__init__(f"Restart {service.key}  ({service.ready}/{service.desired} ready)")
+        super().__init__(f"Restart {service.key}  ({service.ready}/{service.desired} ready)",
+                         production=production_scope(service))
         self.service = service
 
     def body(self) -> ComposeResult:

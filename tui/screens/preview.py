@@ -17,6 +17,7 @@ from textual.widgets import Input, Static
 
 from mlops_tui.backends.plans import ActionOutcome, ActionPlan, Intent, Outcome
 from mlops_tui.tui.format import describe_plan_header, literal, literal_lines, plain
+from mlops_tui.tui.production import production_label
 from mlops_tui.tui.screens.modal import OnceModalScreen
 
 if TYPE_CHECKING:
@@ -65,6 +66,9 @@ class PreviewScreen(OnceModalScreen[Decision]):
         # The title, the before → after table and the confirmation stay on screen (at 80×24 too);
         # warnings and the exact calls, which can run long, scroll between them.
         with Vertical(classes="dialog", id="preview"):
+            if plan.production:
+                scope = "/".join(p for p in (plan.source, plan.target.namespace if plan.target else "") if p)
+                yield production_label(scope)
             yield Static(literal(describe_plan_header(plan)), classes="dialog-title", id="preview-title")
             changes = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
             changes.add_column("field")
