@@ -31,7 +31,7 @@ from mlops_tui.tui.sources import build_fleet
 from tests.faults import FaultProxy
 from tests.integration.test_operator_keys import select as select_within_30s
 from tests.tui.conftest import until, visible_text
-from tests.tui.keys import burst
+from tests.tui.keys import burst, key_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 """Every key, palette entry and dialog, waited on one by one: minutes on a loaded 2-core machine."""
@@ -305,3 +305,12 @@ async def test_a_readonly_cluster_gets_no_write_from_any_key_palette_command_or_
                                       [s for s in app.state.services.values() if s.key.cluster in CLUSTERS], None)
         await pilot.press("q")
     assert_nothing_written(proxied, reads_before, tmp_path)
+
+
+def test_the_keys_tried_here_are_every_binding_the_app_has():
+    """The rule that keeps the stories above complete: every key the app binds is a command of
+    tui/commands.py (the app's BINDINGS are made from that table, which the stories walk), and every
+    action command has its dialog here. A key added any other way fails this test."""
+    bound = {(binding.key, binding.action) for binding in Binding.make_bindings(MlopsApp.BINDINGS)}
+    assert bound == {(key_event(command.key).key, command.action_name) for command in COMMANDS}
+    assert set(DIALOGS) == set(ACTION_COMMANDS)
