@@ -14,6 +14,11 @@ after the warm-up. Target: no growth after the first minutes (threads, fds and s
 baseline after each fault; RSS flat within noise).
 
     .venv/bin/python bench/soak.py [--duration 1800] [--fault-every 180] [--rate 200] [--write]
+
+`--probe FILE` runs the app under bench/memprobe.py (with tracemalloc): live Python blocks every 10 s, a
+tracemalloc diff across each fault (a snapshot 5 s before it and half way to the next), and at the end
+RSS before and after `malloc_trim` (is a step retained memory or the allocator's high-water?).
+`--faults compact` repeats one fault (forced relists) instead of the four in turn.
 """
 
 from __future__ import annotations
@@ -58,6 +63,30 @@ def slope_per_10_min(points: list[tuple[float, float]]) -> float:
     return 600 * sum((t - mean_t) * (v - mean_v) for t, v in points) / var if var else 0.0
 
 
+def print_probe(path: str) -> None:
+    """The probe's samples (RSS against live Python blocks), the trim, and what tracemalloc saw grow."""
+    import json
+
+    from bench.memprobe import compare
+
+    records = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    mb = 2**20
+    print(table(["t (s)", "RSS (MB)", "live blocks (k)", "gc objects (k)", "pymalloc live (MB)", "pymalloc free (MB)",
+                 "arenas (MB)", "arenas peak (MB)"],
+                [[f"{r['t']:.0f}", f"{r['rss']:.0f}", f"{r['blocks'] / 1000:.0f}", f"{r['gc_objects'] / 1000:.0f}",
+                  f"{r['live_bytes'] / mb:.0f}", f"{r['free_bytes'] / mb:.0f}", f"{r['arenas']}", f"{r['arenas_peak']}"]
+                 for r in records if r["what"] == "sample"][::3]))
+    for r in records:
+        if r["what"] == "trim":
+            print(f"malloc_trim at t={r['t']:.0f} s: RSS {r['before']['rss']:.0f} -> {r['after']['rss']:.0f} MB, "
+                  f"live blocks {r['before']['blocks']} -> {r['after']['blocks']}, pymalloc arenas "
+                  f"{r['before']['arenas']} -> {r['after']['arenas']} MB")
+    snaps = [r["file"] for r in records if r["what"] == "snapshot"]
+    if len(snaps) >= 2:
+        print("grown between the first and the last snapshot (tracemalloc, by line):")
+        print("\n".join(f"  {line}" for line in compare(snaps[0], snaps[-1])))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=1000)
@@ -66,13 +95,29 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=1800.0, help="soak seconds (the issue asks for 30 min)")
     parser.add_argument("--fault-every", type=float, default=180.0, help="seconds between faults")
     parser.add_argument("--warmup", type=float, default=120.0, help="seconds before the baseline sample")
+    parser.add_argument("--faults", default=",".join(FAULTS), help="faults in turn (comma-separated)")
+    parser.add_argument("--probe", default="", help="JSON lines of bench/memprobe.py's probe go here")
+    parser.add_argument("--trace", action="store_true", help="with --probe: tracemalloc on, snapshots compared")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
+    faults_in_turn = args.faults.split(",")
+    launcher = None
+    if args.probe:
+        Path(args.probe).unlink(missing_ok=True)
+        os.environ.update(MLOPS_MEMPROBE=os.path.abspath(args.probe), MLOPS_MEMPROBE_TRACE="1" if args.trace else "0")
+        launcher = [sys.executable, str(Path(__file__).resolve().parent / "memprobe.py")]
+    commands = 0
+
+    def probe(what: str) -> None:
+        nonlocal commands
+        if args.probe:
+            commands += 1
+            Path(f"{os.path.abspath(args.probe)}.cmd.{commands:04d}.{what}").touch()
     kube = [{"name": "sim-a", "fleet": "scaled", "services": args.services, "pods_per_service": args.pods,
              "gpu_nodes": 200}]
     samples: list[tuple[float, dict[str, float]]] = []
     faults: list[tuple[float, str]] = []
-    with FleetApp(kube) as fa:
+    with FleetApp(kube, launcher=launcher) as fa:
         app, sims = fa.app, fa.sims
         assert app is not None and sims is not None
         c = sims.call("kube_count", cluster="sim-a", resources=["deployments", "rollouts", "inferenceservices"])
@@ -91,11 +136,16 @@ def main() -> None:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         next_fault = args.fault_every
+        # Snapshots at the end of the warm-up and just before the run ends (tracemalloc only).
+        probes = [args.warmup, args.duration - 15] if args.trace else []
         while (elapsed := time.monotonic() - t0) < args.duration:
             if not app.alive():
                 raise SystemExit(f"the app exited during the soak: {app.stop()}")
+            while probes and elapsed >= probes[0]:
+                probes.pop(0)
+                probe("snapshot")
             if elapsed >= next_fault:
-                kind = FAULTS[len(faults) % len(FAULTS)]
+                kind = faults_in_turn[len(faults) % len(faults_in_turn)]
                 sims.call("kube_fault", cluster="sim-a", kind=kind)
                 faults.append((elapsed, kind))
                 print(f"{elapsed:6.0f} s: fault {kind}", flush=True)
@@ -103,6 +153,9 @@ def main() -> None:
             time.sleep(1.0)
         stop.set()
         sampler.join()
+        if args.probe:
+            probe("trim")
+            time.sleep(5.0)  # the probe looks for commands every 0.5 s; a trim takes well under 1 s
         alive = app.alive()
         exit_info = app.stop()
     after = [(t, v) for t, v in samples if t >= args.warmup]
@@ -127,10 +180,13 @@ def main() -> None:
     print(f"threads, fds and sockets flat after the warm-up: {verdict(flat)}; app alive to the end: {verdict(alive)}")
     print(series)
     print(f"app exit: {exit_info}")
+    if args.probe:
+        print_probe(args.probe)
     if args.write:
         body = (f"`{command_line()}` ({machine_line()}; pty 120x40; one Kubernetes sim with {args.services} "
                 f"services x {args.pods} pods; churn {args.rate:.0f} changes/s for {args.duration:.0f} s; a fault "
-                f"every {args.fault_every:.0f} s ({', '.join(FAULTS)}, in turn); baseline = the first sample after "
+                f"every {args.fault_every:.0f} s ({', '.join(faults_in_turn)}, in turn); baseline = the first sample "
+                f"after "
                 f"a {args.warmup:.0f} s warm-up, same run)\n\n{out}\n\n"
                 f"Faults: {', '.join(f'{k} at {t:.0f} s' for t, k in faults)}. Threads, fds and sockets flat after "
                 f"the warm-up: {verdict(flat)}; the app alive to the end: {verdict(alive)}.\n\n"

@@ -62,6 +62,9 @@ class FaultProxy:
         """Requests the mode would catch that still pass first (cut a multi-call action after its first call)."""
         self.mutating: list[tuple[str, str]] = []
         """(method, path) of every mutating request that reached the proxy, in order."""
+        self.requests: list[tuple[str, str]] = []
+        """(method, path) of every request that reached the proxy, reads too (a read-only run counts
+        everything that is not a GET or HEAD)."""
         self.faulted_requests = 0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -170,6 +173,7 @@ class FaultProxy:
                     break
                 method, path, raw = request
                 with self._lock:
+                    self.requests.append((method, path))
                     if method in MUTATING:
                         self.mutating.append((method, path))
                     applies = self.mode != "pass" and (not self.only_mutating or method in MUTATING)

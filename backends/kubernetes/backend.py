@@ -265,9 +265,18 @@ class KubernetesBackend(ReflectorHandler):
             error=error,
             endpoint=self.endpoint,
             user=self.user,
+            unreadable=old.unreadable if old else 0,
         )
         self._health = health
         self._emit(Change(source=self.name, health=health))
+
+    def _count_unreadable(self) -> None:
+        """A workload skipped as unreadable, or readable again: the cluster's health carries the count
+        (the status line's "1 object unreadable"), as the Swarm backend's does."""
+        count = self._view.unreadable
+        if self._health is not None and self._health.unreadable != count:
+            self._health = replace(self._health, unreadable=count)
+            self._emit(Change(source=self.name, health=self._health))
 
     def _refresh_health(self) -> None:
         with self._lock:
@@ -394,6 +403,7 @@ class KubernetesBackend(ReflectorHandler):
                 self._emit(self._view.snapshot())  # a relist: the whole picture again, as a snapshot
             else:
                 self._first_sync_if_complete()
+            self._count_unreadable()
 
     def on_unavailable(self, reflector: Reflector, exc: ApiError) -> None:
         with self._lock:
@@ -405,6 +415,7 @@ class KubernetesBackend(ReflectorHandler):
         if self._all_synced():
             self._synced_once = True
             self._emit(self._view.snapshot())
+            self._count_unreadable()  # before 'connected': a one-shot `status` stops reading at it
             self._refresh_health()
             self._access_wake.set()
 
@@ -417,6 +428,7 @@ class KubernetesBackend(ReflectorHandler):
             old, new = self.cache.apply(name, kind, key, value)
             if self._synced_once:
                 self._emit(self._view.changed(name, key, old, new))
+                self._count_unreadable()
 
     # -- permissions --------------------------------------------------------------------------
 
@@ -434,3 +446,4 @@ class KubernetesBackend(ReflectorHandler):
         """A permission came back denied: the services of that kind in `ns` show it greyed out."""
         with self._lock:
             self._emit(self._view.republish(kind, ns))
+            self._count_unreadable()

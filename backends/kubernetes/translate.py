@@ -230,6 +230,47 @@ def obj_key(obj: Any) -> tuple[str, str]:
     return str(m.get("namespace") or ""), str(m.get("name") or "")
 
 
+WORKLOAD_COUNTS = ("replicas", "readyReplicas", "availableReplicas", "updatedReplicas")
+"""Counts a workload's spec and status carry; one that is not a whole number is an unreadable object."""
+
+
+def unreadable_workload(obj: Any) -> str:
+    """Why a Deployment, Rollout or InferenceService cannot be shown (one line), or '' when it can.
+
+    The translators are tolerant of missing fields, but not of a shape that would show a wrong number:
+    `spec.replicas: "three"` read as 0 would put a healthy service on screen as scaled to zero. The
+    API server validates Deployments; custom resources with loose schemas (and proxies, aggregated
+    APIs) can still carry such an object, so the view skips it and counts it instead."""
+    if not isinstance(obj, dict):
+        return "not an object"
+    m = obj.get("metadata")
+    if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not m.get("name"):
+        return "no metadata.name"
+    if not isinstance(m.get("namespace"), str) or not m.get("namespace"):
+        return "no metadata.namespace"
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return "no spec"
+    for where, block in (("spec", spec), ("status", obj.get("status"))):
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            return f"{where} is not an object"
+        for field in WORKLOAD_COUNTS:
+            value = block.get(field)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                return f"{where}.{field} is {value!r}, not a count"
+    for field in ("selector", "template", "predictor"):
+        if spec.get(field) is not None and not isinstance(spec.get(field), dict):
+            return f"spec.{field} is not an object"
+    predictor = as_dict(spec.get("predictor"))  # an InferenceService's counts are its predictor's bounds
+    for field in ("minReplicas", "maxReplicas"):
+        value = predictor.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            return f"spec.predictor.{field} is {value!r}, not a count"
+    return ""
+
+
 # ---------------------------------------------------------------------------------------------
 # Facts: what the cache keeps of high-volume objects.
 

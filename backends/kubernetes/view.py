@@ -45,6 +45,10 @@ class PublishedView:
         self._published: dict[ServiceKey, ModelService] = {}
         self._gpu: dict[str, GpuNode] = {}
         self._pending: dict[ObjKey, PendingGpuWorkload] = {}
+        self._unreadable: dict[ServiceKey, str] = {}
+        """Workloads skipped because they cannot be read (`tr.unreadable_workload`), and why."""
+        self._told: dict[ServiceKey, str] = {}
+        """What the log has been told is unreadable (a relist rebuilds `_unreadable`, not this)."""
         self._translators: dict[ServiceKind, Callable[[ObjKey], ModelService | None]] = {
             ServiceKind.DEPLOYMENT: self._translate_deployment,
             ServiceKind.ROLLOUT: self._translate_rollout,
@@ -69,6 +73,11 @@ class PublishedView:
     def published(self, key: ServiceKey) -> ModelService | None:
         return self._published.get(key)
 
+    @property
+    def unreadable(self) -> int:
+        """How many workloads are skipped as unreadable (the status line and `status --json` count them)."""
+        return len(self._unreadable)
+
     def published_kinds(self) -> list[tuple[str, ServiceKind]]:
         """(namespace, kind) of every published service, sorted: what the access sweep asks about."""
         return sorted({(k.namespace, k.kind) for k in self._published}, key=lambda p: (p[0], p[1].value))
@@ -85,6 +94,7 @@ class PublishedView:
         """Everything from the cache: after the first sync and after a relist."""
         self.cache.derive_all()
         self._published.clear()
+        self._unreadable.clear()
         services: Services = {}
         for kind, store in SERVICE_STORES.items():
             services.update(self._retranslate(kind, self.cache.keys(store)))
@@ -171,11 +181,20 @@ class PublishedView:
         translate = self._translators[kind]
         for key in keys:
             skey = ServiceKey(self.cluster, key[0], kind, key[1])
+            obj = self.cache.get(SERVICE_STORES[kind], key)
+            why = tr.unreadable_workload(obj) if obj is not None else ""
             try:
-                service = translate(key)
-            except Exception:  # one odd object must not take the cluster's view down
-                log.exception("cannot translate %s %s/%s", kind.value, *key)
-                service = self._published.get(skey)
+                service = None if why else translate(key)
+            except Exception as exc:  # one odd object must not take the cluster's view down
+                log.debug("cannot translate %s %s/%s", kind.value, *key, exc_info=True)
+                service, why = None, f"{type(exc).__name__}: {exc}"
+            if why:
+                if self._told.get(skey) != why:  # once per object and reason, not once per relist
+                    log.warning("%s: %s %s/%s skipped, unreadable: %s", self.cluster, kind.value, *key, why)
+                self._unreadable[skey] = self._told[skey] = why
+            else:
+                self._unreadable.pop(skey, None)
+                self._told.pop(skey, None)
             if service is None:
                 if self._published.pop(skey, None) is not None:
                     out[skey] = None

@@ -289,6 +289,15 @@ class Store:
             self._history[resource].clear()
             self._compacted[resource] = self.rv
 
+    def insert_raw(self, resource: str, key: Key, obj: Any) -> None:
+        """Store `obj` under `key` exactly as given: no defaults, no validation, no watch event, no
+        controller told (a loose CRD schema or a broken aggregated API serves such objects; tests of a
+        client's tolerance use it). Lists serve it from now on; a watch sees it after a relist."""
+        self.rtype(resource)
+        with self.lock:
+            self._objects[resource][key] = Entry(obj)
+            self._sorted[resource] = None
+
     def update(self, resource: str, namespace: str | None, name: str, obj: dict[str, Any],
                subresource: str = "", *, check_rv: bool = True, dry_run: bool = False) -> dict[str, Any]:
         """Replace an object (PUT). A stale `metadata.resourceVersion` is a 409 Conflict."""
