@@ -270,7 +270,7 @@ async def test_wrapped_rows_are_kept_count_as_lines_arrive_and_the_oldest_drop(m
     async with app.run_test(size=(100, 30)) as pilot:
         await select(pilot, app, "property-valuation-model")
         burst(app, "l", "w")
-        await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and screen(app).wrap)
+        await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and screen(app).wrap, timeout=20)
         logs = screen(app)
         view = logs.query_one(LogView)
         await until(pilot, lambda: _newest(logs) > 400, timeout=20)  # the long history lines are gone
