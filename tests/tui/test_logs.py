@@ -254,7 +254,7 @@ async def test_paused_the_lines_being_read_stay_on_screen_while_the_full_buffer_
         logs = screen(app)
         view = logs.query_one(LogView)
         burst(app, "p")
-        await until(pilot, lambda: logs.paused)
+        await until(pilot, lambda: logs.paused, timeout=20)
         await pilot.pause()
         read = view.text_rows()
         paused_at = _newest(logs)
@@ -286,9 +286,10 @@ async def test_letters_of_a_search_are_typed_never_run_as_the_keys_they_are():
     async with app.run_test(size=(140, 40)) as pilot:
         await select(pilot, app, "property-valuation-model")
         burst(app, "l", "slash", "w", "a", "r", "n", "enter")
-        await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and screen(app).search == "warn")
+        await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and screen(app).search == "warn",
+                    timeout=20)
         logs = screen(app)
-        await until(pilot, lambda: logs.matches)
+        await until(pilot, lambda: logs.matches, timeout=20)
         assert not logs.wrap, "w was a letter of the query"
         assert [o.since_seconds for o in backend.asked] == [300], "a was a letter, not `since`"
         burst(app, "w")  # the query is done: w wraps again
@@ -301,10 +302,10 @@ async def test_shift_p_reads_the_crashed_containers_previous_instance_and_the_ti
     async with app.run_test(size=(160, 40)) as pilot:
         await select(pilot, app, "property-valuation-model")
         burst(app, "l", "P")
-        await until(pilot, lambda: len(backend.asked) == 2 and backend.asked[-1].previous)
-        await until(pilot, lambda: "previous instance" in visible_text(app))
+        await until(pilot, lambda: len(backend.asked) == 2 and backend.asked[-1].previous, timeout=20)
+        await until(pilot, lambda: "previous instance" in visible_text(app), timeout=20)
         burst(app, "P")  # and back to the live container
-        await until(pilot, lambda: len(backend.asked) == 3 and not backend.asked[-1].previous)
+        await until(pilot, lambda: len(backend.asked) == 3 and not backend.asked[-1].previous, timeout=20)
 
 
 def test_a_key_waits_for_the_work_of_the_key_before_it_never_for_a_repaint():
