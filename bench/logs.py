@@ -10,6 +10,10 @@ streams generated request lines (4 pods) once the bench tells it to (a trigger f
 frame that shows it, not merely to the next drain's frame.
 
 Target: key -> frame p99 <= 100 ms at 2,000 lines/s.
+
+Diagnostics (not written to RESULTS.md): `BENCH_TIMES=file` writes the app's drain, action, layout
+and frame times (p50/p90/max/sum) to `file` when it exits; `BENCH_PROFILE=file` a cProfile of its
+main thread.
 """
 
 from __future__ import annotations
@@ -82,6 +86,45 @@ def app_main(trigger: str, rate: int, state: str) -> int:
     def build(_settings: Settings) -> Fleet:
         return Fleet([Flood()])
 
+    if os.environ.get("BENCH_TIMES"):  # diagnostics: how long drains, layouts and frames take in the app
+        import atexit
+
+        from textual.screen import Screen
+
+        from mlops_tui.tui.screens.logs import LogScreen
+        times: dict[str, list[float]] = {}
+
+        def timed(cls, name):
+            original = getattr(cls, name)
+
+            def wrapper(*a, **k):
+                t = time.perf_counter()
+                try:
+                    return original(*a, **k)
+                finally:
+                    times.setdefault(name, []).append(time.perf_counter() - t)
+            setattr(cls, name, wrapper)
+        timed(LogScreen, "drain")
+        timed(LogScreen, "action_wrap")
+        timed(Screen, "_compositor_refresh")
+        timed(Screen, "_refresh_layout")
+
+        def dump():
+            with open(os.environ["BENCH_TIMES"], "w") as out:
+                for name, values in times.items():
+                    values.sort()
+                    out.write(f"{name} n={len(values)} p50={values[len(values)//2]*1000:.1f}ms "
+                              f"p90={values[int(len(values)*.9)]*1000:.1f}ms max={values[-1]*1000:.1f}ms "
+                              f"sum={sum(values):.2f}s\n")
+        atexit.register(dump)
+    if os.environ.get("BENCH_PROFILE"):  # where the main thread's time goes (diagnostics only)
+        import cProfile
+
+        profile = cProfile.Profile()
+        try:
+            return profile.runcall(run_dashboard, Settings(audit_log=str(Path(state) / "audit.jsonl")), build)
+        finally:
+            profile.dump_stats(os.environ["BENCH_PROFILE"])
     return run_dashboard(Settings(audit_log=str(Path(state) / "audit.jsonl")), build)
 
 

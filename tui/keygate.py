@@ -9,9 +9,18 @@ commands because the filter had not got the focus yet, and a second enter confir
 had not been drawn.
 
 The gate holds each key until the app has settled after the previous one: every message that key
-caused has been handled (the queues of the app and of the screen's widgets are empty) and no action
-is between two of its screens (`waiting_for_screen`). Held keys keep their order and their `time`
-(when they arrived), which the preview compares with the moment it was shown.
+caused has been handled (the queues of the app and of the screen's widgets hold nothing but repaint
+bookkeeping) and no action is between two of its screens (`waiting_for_screen`).
+
+A screen whose keys act at once on its own state (the log view: priority bindings, no focus moves)
+sets `KEYS_WAIT_FOR_REPAINTS = False`: there, repaint bookkeeping (`Update`, `Layout`,
+`UpdateScroll`, `Prompt`: a widget asking the compositor for its next frame) is not counted as a
+key's unfinished work. Counted, it held every key pressed on the log view under a flood (its drains
+ask for a frame ten times a second), each until a quiet moment between two drains. Elsewhere it is
+still counted: a dialog's field gets the focus only once the dialog is laid out.
+
+Held keys keep their order and their `time` (when they arrived), which the preview compares with the
+moment it was shown.
 """
 
 from __future__ import annotations
@@ -21,10 +30,11 @@ from collections.abc import Awaitable, Callable
 from time import monotonic
 from typing import TYPE_CHECKING
 
-from textual import events
+from textual import events, messages
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.message_pump import MessagePump
 
 TICK = 0.005
 """How often a held key checks whether the app has settled (seconds)."""
@@ -37,6 +47,9 @@ SCREEN_LIMIT = 60.0
 """How long keys wait for an action's next screen (planning talks to the engines, with timeouts)."""
 
 UNGATED = frozenset({"ctrl+q", "ctrl+c"})
+
+REPAINT = (messages.Update, messages.Layout, messages.UpdateScroll, messages.Prompt)
+"""Messages that only ask for the next frame (not counted where `KEYS_WAIT_FOR_REPAINTS` is False)."""
 """Quit and copy are never held back."""
 
 
@@ -92,7 +105,22 @@ class KeyGate:
     def _settled(self) -> bool:
         """Nothing left to handle from earlier keys: no message queued anywhere on the active screen
         or the app (the key being admitted is already out of the app's queue), and no callback
-        waiting for the next refresh (focus moves through those)."""
+        waiting for the next refresh (focus moves through those). On a screen that says its keys do
+        not wait for repaints, queued repaint bookkeeping does not count, but a widget still being
+        composed does (its queue may be empty while the key would land on nothing)."""
         app = self._app
-        pumps = [app, app.screen, *app.screen.walk_children()]
-        return all(pump.message_queue_size == 0 and not getattr(pump, "_next_callbacks", None) for pump in pumps)
+        screen = app.screen
+        pumps = [app, screen, *screen.walk_children()]
+        if getattr(screen, "KEYS_WAIT_FOR_REPAINTS", True):
+            return all(pump.message_queue_size == 0 and not getattr(pump, "_next_callbacks", None) for pump in pumps)
+        return all(getattr(pump, "is_mounted", True) and not _work_queued(pump)
+                   and not getattr(pump, "_next_callbacks", None) for pump in pumps)
+
+
+def _work_queued(pump: MessagePump) -> bool:
+    if pump.message_queue_size == 0:
+        return False
+    queued = getattr(getattr(pump, "_message_queue", None), "values", None)
+    if queued is None:  # Textual's queue changed shape: count everything, as before
+        return True
+    return any(not isinstance(message, REPAINT) for message in list(queued))

@@ -53,6 +53,8 @@ class SimSwarm:
         self.state = SwarmState(seed=seed)
         self.mutations = 0
         self.stopping = False
+        self.slow_services: set[str] = set()
+        """Services whose tasks log slow requests (the demo's slow canary)."""
         build(self.state, fleet, services)
         self.orchestrator = Orchestrator(self.state, step=step, restart_delay=restart_delay)
         self._server: Server | None = None

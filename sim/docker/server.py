@@ -254,7 +254,7 @@ class DockerHandler(Handler):
                 svc, tasks = st.services[task["ServiceID"]], [st.snapshot(task)]
             name = svc["Spec"]["Name"]
             sid = svc["ID"]
-        body = logs.stream(tasks, name.split("_", 1)[-1], q, slow=False,
+        body = logs.stream(tasks, name.split("_", 1)[-1], q, slow=name in self.sim.slow_services,
                            running=lambda: not self.sim.stopping and sid in st.services)
         self.start_chunked(200, "application/vnd.docker.multiplexed-stream")
         try:

@@ -350,7 +350,7 @@ class Api:
 
         pod = self.store.get("pods", route.namespace, route.name)
         name = str(pod["metadata"].get("name") or "")
-        slow = any(name.startswith(f"{service}-") for service in self.slow_services)
+        slow = any(name.startswith(f"{service}-") for service in self.slow_services) and self._serves_canary(pod)
 
         ns, uid = route.namespace, pod["metadata"].get("uid")
 
@@ -359,6 +359,20 @@ class Api:
             return now is not None and now["metadata"].get("uid") == uid
 
         return Response(200, podlogs.plan(pod, query, slow, alive=alive), "text/plain")
+
+    def _serves_canary(self, pod: dict[str, Any]) -> bool:
+        """During a latency regression only the new version answers slowly: of an Argo Rollout's pods,
+        those of its canary ReplicaSet (`currentPodHash`, while it differs from `stableRS`); any
+        other workload's pods all run the regressed version."""
+        meta = pod.get("metadata") or {}
+        pod_hash = (meta.get("labels") or {}).get("rollouts-pod-template-hash")
+        if not pod_hash:
+            return True
+        for owner in self.store.list("rollouts", meta.get("namespace")):
+            status = owner.get("status") or {}
+            if str(meta.get("name", "")).startswith(f"{owner['metadata']['name']}-{pod_hash}"):
+                return pod_hash == status.get("currentPodHash") != status.get("stableRS")
+        return True
 
     def _get(self, route: Route, headers: dict[str, str], query: dict[str, str]) -> Response:
         rt = route.rt

@@ -75,3 +75,31 @@ def test_a_pod_not_started_yet_is_refused_as_the_api_server_words_it(sim):  # no
     while out.returncode == 0 and time.monotonic() < deadline:  # a controller may mark it running again
         out = kubectl.run("-n", NS, "logs", name, "-c", containers[0])
     assert f'container "{containers[0]}" in pod "{name}" is waiting to start: ContainerCreating' in out.stderr
+
+
+def test_during_the_latency_regression_only_the_canarys_pods_log_slow_requests(sim):  # noqa: F811
+    cluster, kubectl = sim
+    rollout = cluster.store.get("rollouts", NS, "ensemble-predictor")["status"]
+    canary_hash, stable_hash = rollout["currentPodHash"], rollout["stableRS"]
+    pods = [name for name in _pods(kubectl) if name.startswith("ensemble-predictor-")]
+    canary = next(name for name in pods if name.startswith(f"ensemble-predictor-{canary_hash}-"))
+    stable = next(name for name in pods if name.startswith(f"ensemble-predictor-{stable_hash}-"))
+
+    def slow_share(pod: str) -> float:
+        """The share of the pod's last requests answered above 0.5 s (waits for 20 requests logged)."""
+        deadline = time.monotonic() + 30
+        while True:
+            out = kubectl("-n", NS, "logs", pod, "-c", "aggregator", "--tail", "200")
+            latencies = [float(line.rsplit("latency_ms=", 1)[1]) for line in out.splitlines() if "latency_ms=" in line]
+            if len(latencies) >= 20 or time.monotonic() > deadline:
+                break
+        assert len(latencies) >= 20, f"{pod} logged {len(latencies)} requests"
+        return sum(latency > 500 for latency in latencies) / len(latencies)
+
+    assert slow_share(canary) == 0 and slow_share(stable) == 0, "before the regression nobody is slow"
+    cluster.api.slow_services = {"ensemble-predictor"}  # what the demo's scenario does at its regression
+    try:
+        assert slow_share(canary) > 0.25, "the canary prints its slow answers (WARNING, latency_ms > 500)"
+        assert slow_share(stable) == 0, "the stable version still answers fast"
+    finally:
+        cluster.api.slow_services = set()

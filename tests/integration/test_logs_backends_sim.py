@@ -116,3 +116,25 @@ def test_the_swarm_backend_decodes_every_tasks_lines_with_the_cli_prefix(swarm):
     assert all(line.time is not None and line.text.startswith(("INFO", "WARNING", "ERROR")) for line in lines)
     times = [line.time for line in lines]
     assert len(set(times)) == len(times), "no line delivered twice"
+
+
+def test_on_the_swarm_demo_the_slow_canary_logs_its_slow_answers_and_the_stable_service_does_not(swarm):
+    from mlops_tui.sim.scenario import Scenario
+
+    Scenario(swarm=swarm)  # the demo's story: rent-predictor-canary is slow from the start
+    client = EngineClient(SwarmEndpoint(url=swarm.url))
+
+    def slow_share(service: str) -> float:
+        lines, _ = collect(
+            lambda on_line, on_status, stop: stream_service(client, service, LogOptions(since_seconds=None),
+                                                            on_line, on_status, stop),
+            lambda lines, _: len(lines) >= 30)
+        latencies = [float(line.text.rsplit("latency_ms=", 1)[1]) for line in lines if "latency_ms=" in line.text]
+        assert len(latencies) >= 30, f"{service} logged {len(latencies)} requests"
+        return sum(latency > 500 for latency in latencies) / len(latencies)
+
+    try:
+        assert slow_share("rent-predictor-canary") > 0.25, "WARNING lines with latency_ms above 500"
+        assert slow_share("rent-predictor") == 0, "the stable service answers fast"
+    finally:
+        swarm.slow_services = set()

@@ -235,3 +235,90 @@ async def test_a_search_typed_before_any_line_matches_shows_the_first_match_when
         await until(pilot, lambda: logs.matches)
         assert "CUDA out of memory" in logs.current_match().text, "the match the status counts is the one shown"
         assert "/cuda: 1/1" in logs.status_line() and logs.paused
+
+
+def _newest(logs: log_screen.LogScreen) -> int:
+    text = logs.lines[-1].text if logs.lines else ""
+    return int(text.rsplit("=", 1)[1]) if "latency_ms=" in text else 0
+
+
+async def test_paused_the_lines_being_read_stay_on_screen_while_the_full_buffer_drops_its_oldest(monkeypatch):
+    monkeypatch.setattr(log_screen, "BUFFER_LINES", 600)
+    backend = LoggingBackend([], per_tick=3)
+    app = make(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and len(screen(app).lines) == 600,
+                    timeout=20)
+        logs = screen(app)
+        view = logs.query_one(LogView)
+        burst(app, "p")
+        await until(pilot, lambda: logs.paused, timeout=20)
+        await pilot.pause()
+        read = view.text_rows()
+        paused_at = _newest(logs)
+        await until(pilot, lambda: _newest(logs) >= paused_at + 60, timeout=20)  # 60 older lines dropped
+        await pilot.pause()
+        assert view.text_rows() == read, "the operator reads the same lines, where they were"
+
+
+async def test_wrapped_rows_are_kept_count_as_lines_arrive_and_the_oldest_drop(monkeypatch):
+    monkeypatch.setattr(log_screen, "BUFFER_LINES", 300)
+    backend = LoggingBackend(["short", "x" * 150, "y" * 400], per_tick=3)
+    app = make(backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        burst(app, "l", "w")
+        await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and screen(app).wrap, timeout=20)
+        logs = screen(app)
+        view = logs.query_one(LogView)
+        await until(pilot, lambda: _newest(logs) > 400, timeout=20)  # the long history lines are gone
+        width = view.scrollable_content_region.width
+        expected = sum(max(1, -(-(view.source_width + 3 + len(line.text)) // width)) for line in logs.lines)
+        assert view.virtual_size.height == expected, "each line's rows, counted once as it arrived"
+        assert view.text_rows()[-1].strip().endswith(logs.lines[-1].text), "following: the newest line is last"
+
+
+async def test_letters_of_a_search_are_typed_never_run_as_the_keys_they_are():
+    backend = LoggingBackend(["GET /healthz 200", "WARN slow answer: 812 ms"])
+    app = make(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        burst(app, "l", "slash", "w", "a", "r", "n", "enter")
+        await until(pilot, lambda: isinstance(app.screen, log_screen.LogScreen) and screen(app).search == "warn",
+                    timeout=20)
+        logs = screen(app)
+        await until(pilot, lambda: logs.matches, timeout=20)
+        assert not logs.wrap, "w was a letter of the query"
+        assert [o.since_seconds for o in backend.asked] == [300], "a was a letter, not `since`"
+        burst(app, "w")  # the query is done: w wraps again
+        await until(pilot, lambda: logs.wrap)
+
+
+async def test_shift_p_reads_the_crashed_containers_previous_instance_and_the_title_says_so():
+    backend = LoggingBackend(["Traceback (most recent call last):", "torch.cuda.OutOfMemoryError"])
+    app = make(backend)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        burst(app, "l", "P")
+        await until(pilot, lambda: len(backend.asked) == 2 and backend.asked[-1].previous, timeout=20)
+        await until(pilot, lambda: "previous instance" in visible_text(app), timeout=20)
+        burst(app, "P")  # and back to the live container
+        await until(pilot, lambda: len(backend.asked) == 3 and not backend.asked[-1].previous, timeout=20)
+
+
+def test_a_key_waits_for_the_work_of_the_key_before_it_never_for_a_repaint():
+    """Under a flood the view asks for a frame ten times a second; a key pressed then must not wait
+    for a quiet moment between two drains (tui/keygate.py), only for earlier keys' own work."""
+    from textual import events, messages
+    from textual.widget import Widget
+
+    from mlops_tui.tui.keygate import _work_queued
+
+    view = Widget()
+    for repaint in (messages.Update(view), messages.Layout(view), messages.UpdateScroll(), messages.Prompt()):
+        view.post_message(repaint)
+    assert view.message_queue_size == 4 and not _work_queued(view), "only repaints queued: the key goes through"
+    view.post_message(events.Key("w", "w"))
+    assert _work_queued(view), "an earlier key still on its way: this one waits"

@@ -203,3 +203,34 @@ def test_a_rollouts_new_pods_are_followed_as_they_appear_and_a_deleted_pods_stre
     assert [line.text for line in lines] == ["hello from old-pod", "hello from new-pod"]
     assert [line.source for line in lines] == ["old-pod", "new-pod"]
     assert not thread.is_alive()
+
+
+def test_a_kubernetes_stream_cut_mid_read_says_so_then_resumes_after_the_last_line(monkeypatch):
+    """The API server goes away mid-stream (the connection reset between two lines): the view is told
+    it is reconnecting, the reopened stream starts at the last line's time, and nothing shows twice."""
+
+    def cut_after(lines: list[bytes]):
+        def read():
+            yield from lines
+            raise ApiError(0, "ProtocolError", "Connection broken: connection reset by peer")
+        return read()
+
+    transport = KubeFake([cut_after([b"2026-12-01T10:00:01Z one", b"2026-12-01T10:00:02Z two"]),
+                          [b"2026-12-01T10:00:02Z two", b"2026-12-01T10:00:03Z three"]])
+    monkeypatch.setattr(kube_logs.Backoff, "next", lambda self: 0.01)
+    lines: list[LogLine] = []
+    statuses: list[str] = []
+    stop = threading.Event()
+
+    def on_status(message: str) -> None:
+        statuses.append(message)
+        if "no more" in message:
+            stop.set()
+
+    kube_logs.PodLogStream(transport, "ml-prod", "p", LogOptions(), lines.append, on_status, stop).run()
+    assert "p: API server unreachable: Connection broken: connection reset by peer; reconnecting" in statuses
+    assert statuses[statuses.index(
+        "p: API server unreachable: Connection broken: connection reset by peer; reconnecting") + 1] == "", \
+        "reconnected: the message goes"
+    assert [line.text for line in lines] == ["one", "two", "three"]
+    assert ("sinceTime", "2026-12-01T10:00:02Z") in transport.queries[1]

@@ -39,19 +39,26 @@ SINCE_CHOICES = ((300, "last 5m"), (3600, "last 1h"), (None, "all"))
 class LogScreen(Screen[None]):
     """One service's logs; `esc` goes back and stops the stream."""
 
+    # Priority bindings run as the app receives the key, before it is passed down the focus chain
+    # (the view, then the screen, then the app's own binding check): under a flood every hop of that
+    # chain waited behind a drain and its frame. While `/` is typing, `check_action` declines them so
+    # that every key reaches `on_key` as a letter of the query.
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("p,space", "pause", "Pause/follow"),
-        Binding("slash", "search", "Search"),
-        Binding("n", "next_match", "Next match"),
-        Binding("N", "previous_match", "Previous match", show=False),
-        Binding("w", "wrap", "Wrap"),
-        Binding("s", "save", "Save"),
-        Binding("c", "container", "Container"),
-        Binding("o", "replica", "One/all replicas"),
-        Binding("P", "previous", "Previous (crashed)", show=False),
-        Binding("a", "since", "Since"),
+        Binding("escape", "back", "Back", priority=True),
+        Binding("p,space", "pause", "Pause/follow", priority=True),
+        Binding("slash", "search", "Search", priority=True),
+        Binding("n", "next_match", "Next match", priority=True),
+        Binding("N", "previous_match", "Previous match", show=False, priority=True),
+        Binding("w", "wrap", "Wrap", priority=True),
+        Binding("s", "save", "Save", priority=True),
+        Binding("c", "container", "Container", priority=True),
+        Binding("o", "replica", "One/all replicas", priority=True),
+        Binding("P", "previous", "Previous (crashed)", show=False, priority=True),
+        Binding("a", "since", "Since", priority=True),
     ]
+    KEYS_WAIT_FOR_REPAINTS = False
+    """Every key here acts at once on the screen's state (tui/keygate.py): none waits for a frame."""
+    OWN_ACTIONS = frozenset(binding.action for binding in BINDINGS if isinstance(binding, Binding))
 
     def __init__(self, service: ModelService, streamer: StreamsLogs, save_dir: Path) -> None:
         super().__init__()
@@ -196,6 +203,9 @@ class LogScreen(Screen[None]):
 
     # -- keys --------------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.query_text is None or action not in self.OWN_ACTIONS
+
     def on_key(self, event: events.Key) -> None:
         """While `/` is typing, every key goes to the query (n, w, s... are letters of it)."""
         if self.query_text is None:
@@ -204,8 +214,10 @@ class LogScreen(Screen[None]):
         event.prevent_default()
         if event.key == "escape":
             self.query_text = None
+            self.refresh_bindings()
         elif event.key == "enter":
             self.search, self.query_text = self.query_text, None
+            self.refresh_bindings()
             self._search()
         elif event.key == "backspace":
             self.query_text = self.query_text[:-1]
@@ -225,6 +237,7 @@ class LogScreen(Screen[None]):
 
     def action_search(self) -> None:
         self.query_text = ""
+        self.refresh_bindings()
         self._show_status()
 
     def _search(self) -> None:
