@@ -49,6 +49,8 @@ class _Conn:
     """Send half of the next chunk coming down, then reset (torn mid-object)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     """Held bytes go out before any newer ones (TCP never reorders; a wake must not either)."""
+    ended: bool = False
+    """The engine closed its side while answers were held: the client's side closes once they are out."""
 
 
 class FaultProxy:
@@ -97,6 +99,8 @@ class FaultProxy:
                 for chunk in held:
                     with contextlib.suppress(OSError):
                         conn.client.sendall(chunk)
+                if conn.ended:  # the engine's close comes after its data, as TCP would deliver it
+                    _hang_up(conn.client)
 
     def _frozen(self) -> bool:
         """Frozen for every request: streams opened before the freeze (watches, events) go silent too,
@@ -218,8 +222,10 @@ class FaultProxy:
                     conn.client.sendall(chunk)
         except OSError:
             pass
-        if not conn.held:
-            _close(conn.client)
+        with conn.lock:
+            conn.ended = True
+            if not conn.held:
+                _hang_up(conn.client)
 
 
 def _read_request(sock: socket.socket, buffer: bytes) -> tuple[tuple[str, str, bytes] | None, bytes]:
@@ -260,6 +266,14 @@ def _reset(sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RD)
+    _close(sock)
+
+
+def _hang_up(sock: socket.socket) -> None:
+    """A clean end (FIN) the client sees now: shut both ways first, since `_up` may be blocked reading
+    this socket and a bare close would wait for that read (a kept-alive client would not notice)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     _close(sock)
 
 
