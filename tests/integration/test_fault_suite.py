@@ -214,7 +214,12 @@ class FaultyFleet:
         lines = []
         for item in ("deployments", "rollouts", "inferenceservices"):
             for key in self.cache_keys(backend, item):
-                lines.append(f"cache {item} {key}: {str(backend.cache.get(item, key))[:400]}")
+                obj = backend.cache.get(item, key)
+                held = str(obj)[:300]
+                if isinstance(obj, dict):
+                    held = (f"replicas {obj.get('spec', {}).get('replicas')}, "
+                            f"rv {obj.get('metadata', {}).get('resourceVersion')}")
+                lines.append(f"cache {item} {key}: {held}")
         now = time.monotonic()
         for r in backend.reflectors:
             heard = f"{now - r.last_heard:.1f} s ago" if r.last_heard is not None else "never"
