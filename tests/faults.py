@@ -230,14 +230,15 @@ class FaultProxy:
 
 def _read_request(sock: socket.socket, buffer: bytes) -> tuple[tuple[str, str, bytes] | None, bytes]:
     """One HTTP/1.1 request (head and a Content-Length or chunked body) from `sock`, and what follows it."""
-    while b"\r\n\r\n" not in buffer:
+    while b"\r\n\r\n" not in buffer.lstrip(b"\r\n"):
         data = sock.recv(65536)
         if not data:
             return None, b""
         buffer += data
+    buffer = buffer.lstrip(b"\r\n")  # empty lines before a request line are ignored (RFC 9112 2.2)
     head, rest = buffer.split(b"\r\n\r\n", 1)
     lines = head.decode("latin-1").split("\r\n")
-    method, path = lines[0].split(" ")[:2]
+    method, path, *_ = [*lines[0].split(" "), "", ""]  # a malformed line is forwarded as it is
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     if headers.get("transfer-encoding", "").lower() == "chunked":
         while b"\r\n0\r\n\r\n" not in b"\r\n" + rest:
@@ -245,7 +246,8 @@ def _read_request(sock: socket.socket, buffer: bytes) -> tuple[tuple[str, str, b
             if not data:
                 return None, b""
             rest += data
-        end = (b"\r\n" + rest).index(b"\r\n0\r\n\r\n") + 5 - 2
+        # The terminator's end, in `rest` (searched with the two bytes prepended, so less 2).
+        end = (b"\r\n" + rest).index(b"\r\n0\r\n\r\n") + len(b"\r\n0\r\n\r\n") - 2
         body, buffer = rest[:end], rest[end:]
     else:
         length = int(headers.get("content-length", "0") or 0)

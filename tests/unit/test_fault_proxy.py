@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from tests.faults import FaultProxy
+from tests.faults import FaultProxy, _read_request
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
 
@@ -50,3 +50,16 @@ def test_an_answer_and_close_held_by_a_freeze_both_reach_the_client_on_wake():
     finally:
         proxy.close()
         engine.close()
+
+
+def test_a_chunked_request_and_the_next_one_on_the_same_connection_are_both_read_whole():
+    """A chunked body's end was misread by two bytes: the next request on that kept-alive connection
+    began with an empty line and killed the proxy's reader, leaving the client's call hanging."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.sendall(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                     b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        first, rest = _read_request(theirs, b"")
+        second, rest = _read_request(theirs, rest)
+    assert first is not None and first[:2] == ("POST", "/a") and first[2].endswith(b"0\r\n\r\n")
+    assert second is not None and second[:2] == ("GET", "/b") and rest == b""
