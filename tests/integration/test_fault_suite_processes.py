@@ -137,25 +137,29 @@ def restarted(env: OwnEngines, fault: str, sources: tuple[str, ...], stop: Calla
     change made meanwhile is shown; the Fleet equals the engines again."""
     with measured(env.crashes, fault) as figure:
         stop()
-        began = time.monotonic()
-        each_until(sources, lambda s: env.state(s) is HealthState.STALE, STALE_WITHIN + 10, "stale", figure.stale)
-        figure.ages = stale_ages(env.fleet.state, sources)
-        for other in set(SOURCES) - set(sources):
-            assert env.state(other) is HealthState.CONNECTED, f"{other} was not stopped, yet it is not connected"
-        start()
+        try:
+            each_until(sources, lambda s: env.state(s) is HealthState.STALE, STALE_WITHIN + 10, "stale",
+                       figure.stale)
+            figure.ages = stale_ages(env.fleet.state, sources)
+            for other in set(SOURCES) - set(sources):
+                assert env.state(other) is HealthState.CONNECTED, f"{other} was not stopped, yet it is not connected"
+        finally:  # started again whatever happened: the next story needs it
+            restarting = time.monotonic()
+            start()
         if change is not None:
             change()
+        started = time.monotonic() - restarting
         each_until(sources, lambda s: env.state(s) is HealthState.CONNECTED, RECOVER_WITHIN, "connected again",
                    figure.recovered)
+        # Counted from the restart: the process's own start-up and the colleague's change are in it.
+        figure.recovered = {s: v + started for s, v in figure.recovered.items() if v is not None}
         wait(env.all_equal, RECOVER_WITHIN, lambda: f"the Fleet equal to the engines after {fault}: "
                                                     f"{env.last_differences}")
         figure.equal = True
-        down = time.monotonic() - began
     assert figure.crashes == 0, env.crashes
     assert all(v is not None and v <= STALE_WITHIN for v in figure.stale.values()), figure.stale
     # The age counts from the last good word, not from the moment the app noticed (never 'stale 0s').
     assert all(age is not None and age >= figure.stale[s] - 1.0 for s, age in figure.ages.items()), figure.ages
-    assert down < 2 * RECOVER_WITHIN + STALE_WITHIN + 10
 
 
 def test_our_own_dockerd_restarted_by_its_pid_is_stale_within_15_s_and_followed_again(engines):
