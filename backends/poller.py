@@ -4,8 +4,9 @@ Shared by `backends.prometheus` and `backends.alerts` (neither imports the other
 poll is armed only after the previous one finished; failures back off with the one shared formula
 (`backends.backoff.backoff_delay`, the interval as its base); `wake()` asks for an early poll (after
 a silence was made) and `stop()` returns at once, leaving a request in flight to end by its own
-timeout in a daemon thread. Health: CONNECTED after a good poll, STALE (since the first failure)
-when a good poll happened before, ERROR when none ever did. Time is read from an injected `Clock`.
+timeout in a daemon thread. Health: CONNECTED after a good poll, STALE (since the last good poll: the
+age of the data shown) when a good poll happened before, ERROR when none ever did. Time is read from an
+injected `Clock`.
 """
 
 from __future__ import annotations
@@ -190,7 +191,10 @@ class Poller:
     def _report_failure(self, exc: BaseException) -> None:
         now = self._clock.now()
         state = HealthState.STALE if self.last_sync is not None else HealthState.ERROR
-        since = self.health.since if self.health and self.health.state is state else now
+        if self.health and self.health.state is state:
+            since = self.health.since
+        else:  # stale data is as old as the last good poll (never "stale 0s" after a long hang)
+            since = self.last_sync if state is HealthState.STALE else now
         self._set_health(
             ClusterHealth(
                 source=self.name,

@@ -49,6 +49,8 @@ class _Conn:
     """Send half of the next chunk coming down, then reset (torn mid-object)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     """Held bytes go out before any newer ones (TCP never reorders; a wake must not either)."""
+    ended: bool = False
+    """The engine closed its side while answers were held: the client's side closes once they are out."""
 
 
 class FaultProxy:
@@ -100,6 +102,8 @@ class FaultProxy:
                 for chunk in held:
                     with contextlib.suppress(OSError):
                         conn.client.sendall(chunk)
+                if conn.ended:  # the engine's close comes after its data, as TCP would deliver it
+                    _hang_up(conn.client)
 
     def _frozen(self) -> bool:
         """Frozen for every request: streams opened before the freeze (watches, events) go silent too,
@@ -222,20 +226,23 @@ class FaultProxy:
                     conn.client.sendall(chunk)
         except OSError:
             pass
-        if not conn.held:
-            _close(conn.client)
+        with conn.lock:
+            conn.ended = True
+            if not conn.held:
+                _hang_up(conn.client)
 
 
 def _read_request(sock: socket.socket, buffer: bytes) -> tuple[tuple[str, str, bytes] | None, bytes]:
     """One HTTP/1.1 request (head and a Content-Length or chunked body) from `sock`, and what follows it."""
-    while b"\r\n\r\n" not in buffer:
+    while b"\r\n\r\n" not in buffer.lstrip(b"\r\n"):
         data = sock.recv(65536)
         if not data:
             return None, b""
         buffer += data
+    buffer = buffer.lstrip(b"\r\n")  # empty lines before a request line are ignored (RFC 9112 2.2)
     head, rest = buffer.split(b"\r\n\r\n", 1)
     lines = head.decode("latin-1").split("\r\n")
-    method, path = lines[0].split(" ")[:2]
+    method, path, *_ = [*lines[0].split(" "), "", ""]  # a malformed line is forwarded as it is
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     if headers.get("transfer-encoding", "").lower() == "chunked":
         while b"\r\n0\r\n\r\n" not in b"\r\n" + rest:
@@ -243,7 +250,8 @@ def _read_request(sock: socket.socket, buffer: bytes) -> tuple[tuple[str, str, b
             if not data:
                 return None, b""
             rest += data
-        end = (b"\r\n" + rest).index(b"\r\n0\r\n\r\n") + 5 - 2
+        # The terminator's end, in `rest` (searched with the two bytes prepended, so less 2).
+        end = (b"\r\n" + rest).index(b"\r\n0\r\n\r\n") + len(b"\r\n0\r\n\r\n") - 2
         body, buffer = rest[:end], rest[end:]
     else:
         length = int(headers.get("content-length", "0") or 0)
@@ -264,6 +272,14 @@ def _reset(sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RD)
+    _close(sock)
+
+
+def _hang_up(sock: socket.socket) -> None:
+    """A clean end (FIN) the client sees now: shut both ways first, since `_up` may be blocked reading
+    this socket and a bare close would wait for that read (a kept-alive client would not notice)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     _close(sock)
 
 

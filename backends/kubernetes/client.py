@@ -234,9 +234,20 @@ class RawClient(Transport):
             if credential.authorization:
                 headers["Authorization"] = credential.authorization
             try:
-                resp = pool.request(method, url, body=data, headers=headers, preload_content=False,
-                                    retries=False, redirect=False,
-                                    timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
+                try:
+                    resp = pool.request(method, url, body=data, headers=headers, preload_content=False,
+                                        retries=False, redirect=False,
+                                        timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
+                except Exception as exc:
+                    if method != "GET" or not _closed_before_answering(exc):
+                        raise
+                    # A kept-alive connection the server (or a proxy) closed while it sat in the pool:
+                    # a read is sent once more on a new one, as Go's net/http does for idempotent
+                    # requests (net/http transport.go, `shouldRetryRequest`). Never a write: it may
+                    # have arrived.
+                    resp = pool.request(method, url, body=data, headers=headers, preload_content=False,
+                                        retries=False, redirect=False,
+                                        timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
             except Exception as exc:  # urllib3 connection/read errors, TLS, refused, timeouts, proxy
                 return None, ApiError(0, type(exc).__name__, _short(exc))
             if resp.status == 401 and attempt == 1 and self.credentials.refreshable:
@@ -390,6 +401,21 @@ def _environment_proxy(server: str) -> str:
     if not proxy or urllib_request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
         return ""
     return proxy
+
+
+def _closed_before_answering(exc: BaseException) -> bool:
+    """The server closed the connection without a byte of answer (not a timeout: that one waited)."""
+    import http.client
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if _is_read_timeout(seen):
+            return False
+        if isinstance(seen, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+            return True
+        nested = [a for a in getattr(seen, "args", ()) if isinstance(a, BaseException)]
+        seen = nested[0] if nested else (seen.__cause__ or seen.__context__)
+    return False
 
 
 def _short(exc: Exception) -> str:

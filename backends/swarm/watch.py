@@ -14,9 +14,9 @@ Everything derived (canary pairs, blue-green pairs, GPU holders, GPU-pending tas
 the raw cache after each refresh and only what differs from the last push is sent.
 
 Health: connecting -> connected after the first full sync; a failed resync after a good one is `stale`
-(since the first failure, the last data stays shown); never synced is `error`. A failure (dockerd
-restarting, a network cut) is retried with exponential backoff and jitter; an events stream that ends
-triggers an immediate resync, which decides the health. Every call carries an explicit timeout.
+(since the last good word heard, a read or an event; the last data stays shown); never synced is `error`.
+A failure (dockerd restarting, a network cut) is retried with exponential backoff and jitter; an events
+stream that ends triggers an immediate resync, which decides the health. Every call carries an explicit timeout.
 """
 
 from __future__ import annotations
@@ -119,6 +119,9 @@ class SwarmBackend:
         self._health: ClusterHealth | None = None
         self._synced_once = False
         self._last_sync: datetime | None = None
+        self._last_word: datetime | None = None
+        """The latest good word from dockerd (a full or partial read, an event): what a stale view's
+        age counts from, so that it shows how old the data is, not when the failure was noticed."""
         self._user = _os_user()
         self.resyncs = 0
         """Full resyncs done (tests and the benchmark read it)."""
@@ -323,12 +326,13 @@ class SwarmBackend:
                     self.full_resync()
                     follow.clear()
                     next_full = self._clock.monotonic() + self.resync_seconds
-                    self._last_sync = self._clock.now()
+                    self._last_sync = self._last_word = self._clock.now()
                     self._synced_once = True
                     self._set_health(HealthState.CONNECTED)
                 elif dirty:
                     try:
                         settling = self.refresh_services(dirty)
+                        self._last_word = self._clock.now()
                         for sid in dirty:
                             left = FOLLOW_UPS if sid in fresh else follow.get(sid, (0.0, 0))[1] - 1
                             if sid in settling and left > 0:
@@ -370,6 +374,7 @@ class SwarmBackend:
                     if self._stopping.is_set():
                         return
                     attempt = 0
+                    self._last_word = self._clock.now()
                     self._on_event(event)
                 # The stream ended: dockerd closed it (shutting down), or an engine that does not stream.
             except Exception as exc:
@@ -430,7 +435,12 @@ class SwarmBackend:
         old = self._health
         if old is not None and old.state == state and old.error == error and old.unreadable == self.unreadable:
             return
-        since = old.since if old is not None and old.state == state else self._clock.now()
+        if old is not None and old.state == state:
+            since = old.since
+        elif state is HealthState.STALE and self._last_word is not None:
+            since = self._last_word  # the data shown is as old as the last word heard
+        else:
+            since = self._clock.now()
         self._health = ClusterHealth(
             source=self.name,
             platform=Platform.SWARM,

@@ -101,6 +101,7 @@ def test_a_failing_endpoint_is_retried_with_the_shared_backoff_and_shown_stale(r
     assert health[-1].state is HealthState.STALE and health[-1].error == "metrics unavailable: connection refused"
     stale_since = next(h.since for h in health if h.state is HealthState.STALE)
     assert all(h.since == stale_since for h in health if h.state is HealthState.STALE)
+    assert stale_since == poller.last_sync  # the age of the data shown: from the last good poll
     endpoint.failing = False
     clock.advance(clock.next_deadline())
     clock.idle()
