@@ -17,6 +17,7 @@ from mlops_tui.tui.format import (
     SERVICE_COLUMN,
     SERVICE_COLUMNS,
     TROUBLE_NONE,
+    canary_text,
     row_state,
     service_cells,
     service_matches,
@@ -29,7 +30,7 @@ from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
 
 STATE = SERVICE_COLUMN["state"]
 
-FLOORS = {"name": 20, "canary": 6}
+FLOORS = {"name": 20, "canary": 8}
 """How narrow a decision column is elided to before the others give way: NAME keeps the most (and is
 cut last), CANARY its weight; at 80 columns, scrollbar included, they all fit."""
 
@@ -78,6 +79,8 @@ class ServicesPane(PaneMixin, KeyedTable):
         self._keys: dict[str, ServiceKey] = {}
         self._alerts: dict[ServiceKey, tuple[Alert, ...]] = {}
         """Firing and pending alerts per service, as last drawn."""
+        self._canary_cells: dict[ServiceKey, tuple[str, str]] = {}
+        """Each canary's CANARY cell (text, style), as last drawn."""
         self._stale_clusters: frozenset[str] = frozenset()
         self._breached: frozenset[ServiceKey] = frozenset()
         """Services whose p95 is over their SLO: a row's state changes when one enters or leaves."""
@@ -152,6 +155,7 @@ class ServicesPane(PaneMixin, KeyedTable):
                 changed |= {k for k in state.services if k.cluster in moved}
             if delta.latency:
                 changed |= {k for k in breached ^ self._breached if k in state.services}
+                changed |= self._canary_cells_moved(state)
         ages = stale_ages(state.health, self._clock())
         if delta is not None and delta.health:
             aged = {name for name, age in ages.items() if self._stale_ages.get(name) != age}
@@ -187,13 +191,23 @@ class ServicesPane(PaneMixin, KeyedTable):
             self._rows[row_key(key)] = self._cells(service, mark)
             self._sync()
 
+    def _canary_cells_moved(self, state: FleetState) -> set[ServiceKey]:
+        """Canaries whose CANARY cell reads otherwise with the new figures (a share or a verdict
+        moved); the others' rows are not touched by a latency refresh."""
+        now = self._clock().timestamp()
+        cells = {k: canary_text(s, state.latency.get(k), now) for k, s in state.services.items() if s.canary}
+        moved = {k for k in cells.keys() | self._canary_cells.keys() if cells.get(k) != self._canary_cells.get(k)}
+        self._canary_cells = cells
+        return moved & state.services.keys()
+
     def _cells(self, service: ModelService, mark: tuple[str, bool | None] | None) -> tuple[Text, ...]:
         key = service.key
         alerts, health = self._alerts.get(key, ()), self._state.health.get(key.cluster)
         latency = self._state.latency.get(key)
         self._ranks[row_key(key)] = trouble_rank(row_state(service, alerts, health, latency)[0])
         cells = service_cells(service, alerts, self.style_for, mark, health,
-                              with_cluster=key.name in self._shared_names, latency=latency)
+                              with_cluster=key.name in self._shared_names, latency=latency,
+                              now=self._clock().timestamp())
         age = self._stale_ages.get(key.cluster)
         return _with_age(cells, cells[STATE].plain, age) if age else cells
 

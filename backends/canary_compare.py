@@ -1,0 +1,180 @@
+"""Canary against stable: the rules that judge the figures Prometheus gives for each side.
+
+Pure functions on `CanaryFigures` (backends/model.py), shared by the services row, the detail
+screen, the weight dialog and the weight preview's warning, so all four say the same thing.
+
+The rules, with enough traffic to judge (below it a rule says nothing rather than guess):
+- actual share = canary req/s ÷ (canary + stable req/s), judged when both sides together serve at
+  least `MIN_TOTAL_RPS`; it diverges from the set weight when |set − actual| > max(5 points, 25 % of
+  set) (set 20 %, actual 3 %: the canary is not receiving its traffic; set 50 %, actual 40 %: within
+  what routing by connection or by task count gives);
+- the canary is worse than stable when its p95 > 1.2 × stable's or its error % > stable's + 1 point,
+  judged only when each side serves at least `MIN_SIDE_RPS` (a p95 of three requests is noise);
+- figures older than their `stale_after` (Prometheus missed refreshes) are stale: shown, never judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops_tui.backends.model import Canary, CanaryFigures, LatencySeries, SideFigures
+from mlops_tui.backends.plans import PlanWarning
+
+MIN_TOTAL_RPS = 1.0
+"""Both sides together, req/s: below it the actual share is not judged."""
+MIN_SIDE_RPS = 0.2
+"""Each side, req/s (12 requests a minute): below it p95 and error % are not compared."""
+SHARE_POINTS = 5.0
+SHARE_FRACTION = 0.25
+P95_FACTOR = 1.2
+ERROR_POINTS = 1.0
+"""Percentage points of errors the canary may have over stable."""
+
+
+def actual_share(figures: CanaryFigures) -> float | None:
+    """Percent of the requests the canary served, or None without enough traffic to judge."""
+    canary, stable = figures.canary.rps, figures.stable.rps
+    if canary is None or stable is None or canary + stable < MIN_TOTAL_RPS:
+        return None
+    return 100.0 * canary / (canary + stable)
+
+
+def share_diverges(set_weight: int | None, figures: CanaryFigures) -> bool:
+    """The set weight and the share the canary actually receives disagree (see the module's rule)."""
+    share = actual_share(figures)
+    if set_weight is None or share is None:
+        return False
+    return abs(set_weight - share) > max(SHARE_POINTS, SHARE_FRACTION * set_weight)
+
+
+def _judged(side: SideFigures) -> bool:
+    return side.rps is not None and side.rps >= MIN_SIDE_RPS
+
+
+@dataclass(frozen=True, slots=True)
+class Regression:
+    """How the canary is worse than stable; empty `reasons` when it is not (or cannot be judged)."""
+
+    reasons: tuple[str, ...]
+    p95_ratio: float | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.reasons)
+
+
+def regression(figures: CanaryFigures) -> Regression:
+    """The canary's p95 above 1.2 × stable's, or its error % above stable's + 1 point."""
+    canary, stable = figures.canary, figures.stable
+    if not (_judged(canary) and _judged(stable)):
+        return Regression(())
+    reasons = []
+    ratio = None
+    if canary.p95 is not None and stable.p95 is not None and stable.p95 > 0:
+        ratio = canary.p95 / stable.p95
+        if ratio > P95_FACTOR:
+            name = "mean" if figures.estimate == "mean" else "p95"
+            reasons.append(f"{name} {seconds(canary.p95)} vs stable {seconds(stable.p95)} (×{ratio:.1f})")
+    if canary.error_ratio is not None and stable.error_ratio is not None:
+        if 100 * (canary.error_ratio - stable.error_ratio) > ERROR_POINTS:
+            reasons.append(f"errors {percent(canary.error_ratio)} vs stable {percent(stable.error_ratio)}")
+    return Regression(tuple(reasons), ratio)
+
+
+def is_stale(figures: CanaryFigures, now: float) -> bool:
+    return now - figures.at > figures.stale_after
+
+
+# -- words -----------------------------------------------------------------------------------------
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{100 * ratio:.1f} %"
+
+
+def rate(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def share_text(set_weight: int | None, figures: CanaryFigures) -> str:
+    """'set 20 %, actual 3 % (diverges)'; 'actual unknown (too little traffic)'."""
+    share = actual_share(figures)
+    shown = f"set {set_weight} %" if set_weight is not None else "set ?"
+    if share is None:
+        return f"{shown}, actual unknown (under {MIN_TOTAL_RPS:g} req/s)"
+    flag = ": the canary is not receiving its set share" if share_diverges(set_weight, figures) else ""
+    return f"{shown}, actual {share:.0f} %{flag}"
+
+
+def side_by_side(canary: Canary, figures: CanaryFigures, now: float) -> list[str]:
+    """The full comparison, as the detail screen and the weight dialog show it: a small table, then
+    the share and the verdict. Plain strings (versions come from clusters: shown literally)."""
+    name = "mean" if figures.estimate == "mean" else "p95"
+    c, s = figures.canary, figures.stable
+    rows = [
+        ("", f"canary {canary.canary_version}".strip(), f"stable {canary.stable_version}".strip()),
+        (name, seconds(c.p95), seconds(s.p95)),
+        ("errors", percent(c.error_ratio), percent(s.error_ratio)),
+        ("req/s", rate(c.rps), rate(s.rps)),
+    ]
+    width = max(len(r[1]) for r in rows) + 2
+    lines = [f"{label:<7}{left:<{width}}{right}".rstrip() for label, left, right in rows]
+    lines.append(f"share  {share_text(canary.weight, figures)}")
+    if is_stale(figures, now):
+        lines.append(f"stale: read {now - figures.at:.0f} s ago; not judged")
+    elif worse := regression(figures):
+        lines.append("canary worse: " + "; ".join(worse.reasons))
+    elif not (_judged(c) and _judged(s)):
+        lines.append(f"too little traffic to compare (under {MIN_SIDE_RPS:g} req/s on a side)")
+    else:
+        lines.append("canary no worse than stable")
+    return lines
+
+
+def compact(canary: Canary, latency: LatencySeries | None, now: float) -> tuple[str, bool]:
+    """The services row's weight: ('20%→3%!', True) when the actual share diverges, ('20%→19%', False)
+    when it agrees, ('20%', False) without figures; a canary worse than stable adds ' worse' (flagged)."""
+    weight = f"{canary.weight}%" if canary.weight is not None else "?%"
+    figures = latency.canary if latency is not None else None
+    if figures is None or is_stale(figures, now):
+        return weight, False
+    share = actual_share(figures)
+    diverges = share_diverges(canary.weight, figures)
+    text = weight if share is None else f"{weight}→{share:.0f}%" + ("!" if diverges else "")
+    worse = bool(regression(figures))
+    return text + (" worse" if worse else ""), diverges or worse
+
+
+# -- the weight preview ----------------------------------------------------------------------------
+
+
+def weight_warning(canary: Canary | None, latency: LatencySeries | None, new_weight: int,
+                   now: float) -> PlanWarning | None:
+    """What the preview of a weight shift towards the canary says about it: worse than stable (with
+    the figures), or no figures, or stale ones. None when the shift moves traffic away from the
+    canary, or the canary is no worse. Never blocking: the operator may be shifting on purpose."""
+    if canary is None or (canary.weight is not None and new_weight <= canary.weight):
+        return None
+    figures = latency.canary if latency is not None else None
+    if figures is None:
+        return PlanWarning("canary-figures-missing",
+                           "no canary-vs-stable figures from Prometheus: the canary's latency and errors "
+                           "against stable are unknown")
+    if is_stale(figures, now):
+        return PlanWarning("canary-figures-stale",
+                           f"canary-vs-stable figures are stale (read {now - figures.at:.0f} s ago): "
+                           "the canary's latency and errors now are unknown")
+    worse = regression(figures)
+    if not worse:
+        return None
+    c, s = figures.canary, figures.stable
+    return PlanWarning("canary-worse-than-stable",
+                       f"the canary is worse than stable: {'; '.join(worse.reasons)} "
+                       f"(at {rate(c.rps)} vs {rate(s.rps)} req/s)")
