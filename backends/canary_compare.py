@@ -74,14 +74,15 @@ def regression(figures: CanaryFigures) -> Regression:
         if ratio > P95_FACTOR:
             name = "mean" if figures.estimate == "mean" else "p95"
             reasons.append(f"{name} {seconds(canary.p95)} vs stable {seconds(stable.p95)} (×{ratio:.1f})")
-    if canary.error_ratio is not None and stable.error_ratio is not None:
-        if 100 * (canary.error_ratio - stable.error_ratio) > ERROR_POINTS:
-            reasons.append(f"errors {percent(canary.error_ratio)} vs stable {percent(stable.error_ratio)}")
+    if (canary.error_ratio is not None and stable.error_ratio is not None
+            and 100 * (canary.error_ratio - stable.error_ratio) > ERROR_POINTS):
+        reasons.append(f"errors {percent(canary.error_ratio)} vs stable {percent(stable.error_ratio)}")
     return Regression(tuple(reasons), ratio)
 
 
-def is_stale(figures: CanaryFigures, now: float) -> bool:
-    return now - figures.at > figures.stale_after
+def is_stale(figures: CanaryFigures, now: float | None) -> bool:
+    """Read more than `stale_after` seconds before `now` (unix time); None: never stale."""
+    return now is not None and now - figures.at > figures.stale_after
 
 
 # -- words -----------------------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def side_by_side(canary: Canary, figures: CanaryFigures, now: float) -> list[str
     return lines
 
 
-def compact(canary: Canary, latency: LatencySeries | None, now: float) -> tuple[str, bool]:
+def compact(canary: Canary, latency: LatencySeries | None, now: float | None) -> tuple[str, bool]:
     """The services row's weight: ('20%→3%!', True) when the actual share diverges, ('20%→19%', False)
     when it agrees, ('20%', False) without figures; a canary worse than stable adds ' worse' (flagged)."""
     weight = f"{canary.weight}%" if canary.weight is not None else "?%"

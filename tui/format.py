@@ -188,7 +188,7 @@ def canary_text(service: ModelService, latency: LatencySeries | None = None,
     canary = service.canary
     if canary is None:
         return "-", ""
-    weight, flagged = canary_compact(canary, latency, now)
+    weight, flagged = canary_compact(canary, latency, now)  # now None: figures never judged stale
     parts = [weight]
     if canary.canary_version:
         parts.append(f"→ {canary.canary_version}")

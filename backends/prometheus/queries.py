@@ -355,8 +355,8 @@ class QueryBuilder:
         if preset.errors is None:
             return None
         group = self.group_by(preset, extra)
-        metric, extra = preset.errors
-        failed = self._rate_sum(metric, group, extra)
+        metric, failing = preset.errors
+        failed = self._rate_sum(metric, group, failing)
         total = self._requests(preset, group)
         return f"({failed} or {total} * 0) / {total}"
 

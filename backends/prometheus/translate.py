@@ -279,8 +279,8 @@ def canary_figures(
     split: dict[tuple[str, ServiceKey], dict[str, list[tuple[float | None, float | None, float | None]]]] = {}
     canaries = {s.key: s.canary for s in services if s.canary is not None}
     for result in sides:
-        rows: dict[tuple[ServiceKey, tuple], list] = {}
-        for which, table in (("p95", result.p95), ("rps", result.rps), ("errors", result.errors or ())):
+        rows: dict[tuple[ServiceKey, str, tuple], list[float | None]] = {}
+        for column, table in enumerate((result.p95, result.rps, result.errors or ())):
             for labels, value in table:
                 labels = relabel(labels, aliases)
                 key = resolve(labels)
@@ -291,7 +291,7 @@ def canary_figures(
                 if side is None:
                     continue
                 ident = (key, side, tuple(sorted((k, v) for k, v in labels.items() if k != "__name__")))
-                rows.setdefault(ident, [None, None, None])["p95 rps errors".split().index(which)] = value
+                rows.setdefault(ident, [None, None, None])[column] = value
         for (key, side, _labels), (p95, rps, errors) in rows.items():
             split.setdefault((result.preset, key), {}).setdefault(side, []).append((p95, rps, errors))
     mean_only = {r.preset for r in sides if r.mean_only}

@@ -43,7 +43,8 @@ def test_one_workloads_series_are_split_by_track_or_by_version_or_revision():
              row({"service": "price", "kn_revision_name": "price-predictor-00001"}, 0.1),
              row({"service": "price", "kn_revision_name": "price-predictor-00002"}, 0.12),
              row({"service": "plain", "version": "v3"}, 0.3)],
-        rps=[row({"service": "ensemble", "track": "stable"}, 16.0), row({"service": "ensemble", "track": "canary"}, 4.0),
+        rps=[row({"service": "ensemble", "track": "stable"}, 16.0),
+             row({"service": "ensemble", "track": "canary"}, 4.0),
              row({"service": "price", "kn_revision_name": "price-predictor-00001"}, 19.4),
              row({"service": "price", "kn_revision_name": "price-predictor-00002"}, 0.6)],
         errors=[row({"service": "ensemble", "track": "canary"}, 0.02)],
@@ -78,6 +79,7 @@ def test_the_side_split_is_one_fleet_wide_query_per_figure_keeping_the_side_labe
     qs = q.QueryBuilder().side_queries("generic")
     assert qs.p95 == ("histogram_quantile(0.95, sum by (le, model, cluster, namespace, service, swarm_service, "
                       "track, version, app_kubernetes_io_version, rollouts_pod_template_hash, kn_revision_name, "
-                      "revision_name, serving_knative_dev_revision) (rate(model_inference_duration_seconds_bucket[1m])))")
+                      "revision_name, serving_knative_dev_revision) "
+                      "(rate(model_inference_duration_seconds_bucket[1m])))")
     assert qs.rps.startswith("sum by (model, cluster, namespace, service, swarm_service, track, version,")
     assert q.QueryBuilder().side_queries("fastapi").errors is not None
