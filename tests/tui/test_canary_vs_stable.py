@@ -131,3 +131,27 @@ async def test_shifting_weight_with_stale_figures_says_they_are_stale():
         burst(app, "w", *"40", "enter")
         await until(pilot, lambda: "▲ canary-vs-stable figures are stale (read 600 s ago)" in visible_text(app))
         assert app.screen.__class__.__name__ == "PreviewScreen"
+
+
+async def test_figures_that_go_stale_leave_the_row_with_the_set_weight_alone():
+    """Prometheus stopped answering: without a new read the share and verdict on the row would stand
+    for what is no longer known; past `stale_after` the clock alone takes them off."""
+    from mlops_tui.backends.fleet import Fleet
+    from mlops_tui.tui.app import MlopsApp
+    from mlops_tui.tui.config import Settings
+    from tests.tui.test_ages_tick import Now
+
+    clock = Now()
+    backend = ShiftsWeight()
+    seed_fleet(backend)
+    app = MlopsApp(Settings(), lambda s: Fleet([backend], max_rate=100, clock=clock), clock=clock)
+    key = next(k for k in backend.services if k.name == CANARY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot, app, key, STARVED)
+        await until(pilot, lambda: canary_cell(app, key).startswith("10%→3%!"))
+        pane = app.query_one(ServicesPane)
+        clock.advance(20)
+        assert pane.tick_ages() == 0  # the 1 s tick, called at once rather than waited for: still fresh
+        assert canary_cell(app, key).startswith("10%→3%!")
+        clock.advance(15)  # 35 s after the read: stale
+        await until(pilot, lambda: canary_cell(app, key).startswith("10% → v2"))  # the pane's own tick

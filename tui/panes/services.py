@@ -141,6 +141,7 @@ class ServicesPane(PaneMixin, KeyedTable):
                 self._rows.pop(row_key(key), None)
                 self._keys.pop(row_key(key), None)
                 self._ranks.pop(row_key(key), None)
+                self._canary_cells.pop(key, None)
             if delta.removed or any(row_key(k) not in self._keys for k in delta.services):
                 shared = _shared_names(state)
                 if shared != self._shared_names:
@@ -192,22 +193,36 @@ class ServicesPane(PaneMixin, KeyedTable):
             self._sync()
 
     def _canary_cells_moved(self, state: FleetState) -> set[ServiceKey]:
-        """Canaries whose CANARY cell reads otherwise with the new figures (a share or a verdict
-        moved); the others' rows are not touched by a latency refresh."""
+        """Canaries whose CANARY cell would read otherwise than drawn: new figures (a share or a
+        verdict moved), or figures gone stale with the clock; other rows are not touched."""
         now = self._clock().timestamp()
-        cells = {k: canary_text(s, state.latency.get(k), now) for k, s in state.services.items() if s.canary}
-        moved = {k for k in cells.keys() | self._canary_cells.keys() if cells.get(k) != self._canary_cells.get(k)}
-        self._canary_cells = cells
-        return moved & state.services.keys()
+        return {k for k, s in state.services.items()
+                if s.canary and canary_text(s, state.latency.get(k), now) != self._canary_cells.get(k)}
+
+    def _tick_canaries(self) -> int:
+        """The clock moved: a canary whose figures went stale stops showing its share and verdict
+        (they are no longer judged). Returns rows changed."""
+        upserts = {}
+        for key in self._canary_cells_moved(self._state):
+            service, rk = self._state.services.get(key), row_key(key)
+            if service is not None and rk in self._rows:
+                upserts[rk] = self._rows[rk] = self._cells(service, self._marks.get(key))
+        if upserts and self.filter_text:
+            self._sync()
+        elif upserts:
+            self.apply_changes(upserts)
+        return len(upserts)
 
     def _cells(self, service: ModelService, mark: tuple[str, bool | None] | None) -> tuple[Text, ...]:
         key = service.key
         alerts, health = self._alerts.get(key, ()), self._state.health.get(key.cluster)
         latency = self._state.latency.get(key)
         self._ranks[row_key(key)] = trouble_rank(row_state(service, alerts, health, latency)[0])
+        now = self._clock().timestamp()
+        if service.canary is not None:
+            self._canary_cells[key] = canary_text(service, latency, now)
         cells = service_cells(service, alerts, self.style_for, mark, health,
-                              with_cluster=key.name in self._shared_names, latency=latency,
-                              now=self._clock().timestamp())
+                              with_cluster=key.name in self._shared_names, latency=latency, now=now)
         age = self._stale_ages.get(key.cluster)
         return _with_age(cells, cells[STATE].plain, age) if age else cells
 
@@ -243,10 +258,11 @@ class ServicesPane(PaneMixin, KeyedTable):
     def tick_ages(self) -> int:
         """The clock moved: the state cells of a stale cluster's rows say its new age ('◌ stale 2m'). Only
         rows on screen are redrawn, and only where the text changed (5,000 rows of a stale cluster would
-        cost a third of a second a tick); a row scrolled into view says its age at the next tick. Without
-        a stale cluster this does nothing. Returns rows changed."""
+        cost a third of a second a tick); a row scrolled into view says its age at the next tick. A canary
+        whose figures went stale stops showing them. Otherwise this does nothing. Returns rows changed."""
+        canaries = self._tick_canaries()
         if not self._stale_ages:
-            return 0
+            return canaries
         now = self._clock()
         services, health = self._state.services, self._state.health
         for cluster in self._stale_ages:
@@ -266,7 +282,7 @@ class ServicesPane(PaneMixin, KeyedTable):
         if upserts:
             self.apply_changes(upserts)
         self._set_count(self._count)
-        return len(upserts)
+        return len(upserts) + canaries
 
     def selected_service_key(self) -> ServiceKey | None:
         key = self.selected_key()
