@@ -140,17 +140,23 @@ def side_by_side(canary: Canary, figures: CanaryFigures, now: float) -> list[str
 
 
 def compact(canary: Canary, latency: LatencySeries | None, now: float | None) -> tuple[str, bool]:
-    """The services row's weight: ('20%→3%!', True) when the actual share diverges, ('20%→19%', False)
-    when it agrees, ('20%', False) without figures; a canary worse than stable adds ' worse' (flagged)."""
+    """The services row's weight and whether it is flagged. Agreeing: ('20%→19%', False); without
+    (fresh) figures or traffic: ('20%', False). Flagged, in 6 characters (the CANARY column's floor at
+    80 columns, where NAME keeps 20): set→actual, '!' after when they diverge, '▲' before when the
+    canary is worse than stable: ('20→3!', True), ('▲10→10', True), ('▲20→3!', True); the caller then
+    shows nothing after it, so no cut takes the flags."""
     weight = f"{canary.weight}%" if canary.weight is not None else "?%"
     figures = latency.canary if latency is not None else None
     if figures is None or is_stale(figures, now):
         return weight, False
     share = actual_share(figures)
     diverges = share_diverges(canary.weight, figures)
-    text = weight if share is None else f"{weight}→{share:.0f}%" + ("!" if diverges else "")
     worse = bool(regression(figures))
-    return text + (" worse" if worse else ""), diverges or worse
+    if not (diverges or worse):
+        return (weight if share is None else f"{weight}→{share:.0f}%"), False
+    set_weight = "?" if canary.weight is None else str(canary.weight)
+    actual = "" if share is None else f"→{share:.0f}"
+    return f"{'▲' if worse else ''}{set_weight}{actual}{'!' if diverges else ''}", True
 
 
 # -- the weight preview ----------------------------------------------------------------------------

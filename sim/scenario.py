@@ -68,7 +68,7 @@ DEMO_GPU_PODS: list[dict[str, Any]] = [
 CANARY_SHARES = {"ensemble-predictor": 0.20, "property-price-predictor": 0.03}
 """Share of its service's requests the `track="canary"` series serve: the Argo canary gets its set
 20 %; the KServe canary (set 10 %, then 20 %) gets 3 %: its new revision is not receiving its traffic,
-the demo's set-versus-actual mismatch (`20%→3%!` on its row)."""
+the demo's set-versus-actual mismatch (`20→3!` on its row)."""
 RULE_WINDOW = 300.0
 RULE_FOR = 120.0
 THRESHOLD = 0.5

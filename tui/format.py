@@ -181,14 +181,18 @@ def trouble_rank(state_word: str) -> int:
 
 def canary_text(service: ModelService, latency: LatencySeries | None = None,
                 now: float | None = None) -> tuple[str, str]:
-    """The CANARY cell: the set weight first, then → the actual share when Prometheus gives one
-    (`20%→3%!`: diverges; ` worse`: the canary's p95 or errors are worse than stable's, flagged in
-    the degraded style), then the version and the step. The figures come first because the cell
-    is cut at its end at 80 columns. `now` (unix time) judges the figures stale; None: never."""
+    """The CANARY cell: the set weight, → the actual share when Prometheus gives one, then the
+    version and the step (`20%→19% → v2 step 1/8`; the cell is cut at its end). A flagged canary
+    (`canary_compare.compact`: `20→3!` the share diverges, `▲10→10` worse than stable) shows its
+    figures alone, in the degraded style, so that the 6 columns CANARY keeps at 80 show the flags
+    whole (the VERSION column and the detail screen give the rest). `now` (unix time) judges the
+    figures stale; None: never."""
     canary = service.canary
     if canary is None:
         return "-", ""
-    weight, flagged = canary_compact(canary, latency, now)  # now None: figures never judged stale
+    weight, flagged = canary_compact(canary, latency, now)
+    if flagged:
+        return weight, "degraded"
     parts = [weight]
     if canary.canary_version:
         parts.append(f"→ {canary.canary_version}")
@@ -198,7 +202,7 @@ def canary_text(service: ModelService, latency: LatencySeries | None = None,
         parts.append("aborted")
     elif canary.paused:
         parts.append("paused")
-    return " ".join(parts), "degraded" if flagged else "canary"
+    return " ".join(parts), "canary"
 
 
 def canary_comparison(service: ModelService, latency: LatencySeries | None, now: float) -> list[str]:

@@ -31,7 +31,7 @@ def test_a_canary_set_to_20_percent_that_receives_3_is_flagged():
     fig = figures(canary=(0.2, 0.0, 0.6), stable=(0.2, 0.0, 19.4))
     assert round(actual_share(fig) or 0) == 3
     assert share_diverges(20, fig)
-    assert compact(CANARY, series(fig), NOW) == ("20%→3%!", True)
+    assert compact(CANARY, series(fig), NOW) == ("20→3!", True)
 
 
 def test_a_share_within_5_points_or_a_quarter_of_the_weight_is_not_flagged():
@@ -54,7 +54,9 @@ def test_a_canary_slower_than_1_2_times_stable_or_1_point_more_errors_is_worse()
     erring = regression(figures(canary=(0.2, 0.021, 5), stable=(0.2, 0.002, 20)))
     assert erring.reasons == ("errors 2.1 % vs stable 0.2 %",)
     assert not regression(figures(canary=(0.23, 0.011, 5), stable=(0.2, 0.002, 20)))  # ×1.15, +0.9 point
-    assert compact(CANARY, series(figures(canary=(1.0, 0, 5), stable=(0.2, 0, 20))), NOW) == ("20%→20% worse", True)
+    assert compact(CANARY, series(figures(canary=(1.0, 0, 5), stable=(0.2, 0, 20))), NOW) == ("▲20→20", True)
+    both = figures(canary=(1.0, 0.0, 0.6), stable=(0.2, 0.0, 19.4))
+    assert compact(CANARY, series(both), NOW) == ("▲20→3!", True)  # 6 characters: whole at 80 columns
 
 
 def test_a_mean_only_runtime_compares_means_and_says_so():

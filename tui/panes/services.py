@@ -30,7 +30,7 @@ from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
 
 STATE = SERVICE_COLUMN["state"]
 
-FLOORS = {"name": 20, "canary": 8}
+FLOORS = {"name": 20, "canary": 6}
 """How narrow a decision column is elided to before the others give way: NAME keeps the most (and is
 cut last), CANARY its weight; at 80 columns, scrollbar included, they all fit."""
 
