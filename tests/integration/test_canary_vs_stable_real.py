@@ -20,7 +20,9 @@ from tests.integration.metrics_servers import SEED_BUCKETS, Ticker, prometheus, 
 
 pytestmark = pytest.mark.integration
 
-OPTIONS = PrometheusOptions(rate_window="5s", window_seconds=60, step_seconds=1, timeout=3, names_ttl=1)
+OPTIONS = PrometheusOptions(rate_window="5s", window_seconds=60, step_seconds=1, timeout=3, names_ttl=300)
+_URL: list[str] = []
+"""The module's Prometheus, for the test that builds backends of its own."""
 
 
 def svc(name: str, kind: ServiceKind, canary: Canary) -> ModelService:
@@ -75,6 +77,7 @@ def figures():
     binary = require_binary("prometheus")
     exporter = CanaryExporter()
     with exporter.running() as address, prometheus(binary, [address]) as server:
+        _URL[:] = [server.url]
         backend = PrometheusBackend(server.url, services=lambda: SERVICES, options=OPTIONS)
 
         seen: dict = {}
@@ -116,3 +119,21 @@ def test_an_istio_pair_compares_its_two_deployments(figures):
     pair = figures[RENT_CANARY.key]
     assert actual_share(pair) == pytest.approx(10, abs=2)
     assert 0.25 < (pair.canary.p95 or 0) <= 0.5 and regression(pair)
+
+
+def test_the_side_split_costs_the_same_requests_for_4_canaries_or_400(figures):
+    """Three fleet-wide instant queries per stack (p95, rate, errors where the stack has them) whatever
+    the number of canaries: 2 stacks here, the generic one without errors, so 5 more than without."""
+    from tests.integration.metrics_servers import model_service
+
+    url = _URL[0]
+    counts = []
+    for services in ([model_service("x")], SERVICES, SERVICES + [
+            svc(f"argo-{i}", ServiceKind.ROLLOUT, Canary("argo", "v1", "v2", weight=10)) for i in range(396)]):
+        backend = PrometheusBackend(url, services=lambda s=services: s, options=OPTIONS)
+        backend.refresh()  # names and rules read, cached from here on
+        before = backend.client.requests_sent
+        backend.refresh()
+        counts.append(backend.client.requests_sent - before)
+        backend.stop()
+    assert counts[1] == counts[2] == counts[0] + 5, counts
