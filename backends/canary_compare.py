@@ -56,6 +56,9 @@ class Regression:
     """How the canary is worse than stable; empty `reasons` when it is not (or cannot be judged)."""
 
     reasons: tuple[str, ...]
+    """With both sides' figures, for the preview's warning: 'p95 1.02 s vs stable 210 ms (×4.9)'."""
+    short: tuple[str, ...] = ()
+    """Beside a table of the figures (detail, dialog): 'p95 ×4.9', 'errors +1.9 points'."""
     p95_ratio: float | None = None
 
     def __bool__(self) -> bool:
@@ -67,17 +70,19 @@ def regression(figures: CanaryFigures) -> Regression:
     canary, stable = figures.canary, figures.stable
     if not (_judged(canary) and _judged(stable)):
         return Regression(())
-    reasons = []
+    reasons, short = [], []
     ratio = None
     if canary.p95 is not None and stable.p95 is not None and stable.p95 > 0:
         ratio = canary.p95 / stable.p95
         if ratio > P95_FACTOR:
             name = "mean" if figures.estimate == "mean" else "p95"
             reasons.append(f"{name} {seconds(canary.p95)} vs stable {seconds(stable.p95)} (×{ratio:.1f})")
+            short.append(f"{name} ×{ratio:.1f}")
     if (canary.error_ratio is not None and stable.error_ratio is not None
             and 100 * (canary.error_ratio - stable.error_ratio) > ERROR_POINTS):
         reasons.append(f"errors {percent(canary.error_ratio)} vs stable {percent(stable.error_ratio)}")
-    return Regression(tuple(reasons), ratio)
+        short.append(f"errors +{100 * (canary.error_ratio - stable.error_ratio):.1f} points")
+    return Regression(tuple(reasons), tuple(short), ratio)
 
 
 def is_stale(figures: CanaryFigures, now: float | None) -> bool:
@@ -110,15 +115,22 @@ def share_text(set_weight: int | None, figures: CanaryFigures) -> str:
     shown = f"set {set_weight} %" if set_weight is not None else "set ?"
     if share is None:
         return f"{shown}, actual unknown (under {MIN_TOTAL_RPS:g} req/s)"
-    flag = ": the canary is not receiving its set share" if share_diverges(set_weight, figures) else ""
+    flag = ": not its set share" if share_diverges(set_weight, figures) else ""
     return f"{shown}, actual {share:.0f} %{flag}"
 
 
-def side_by_side(canary: Canary, figures: CanaryFigures, now: float) -> list[str]:
-    """The full comparison, as the detail screen and the weight dialog show it: a small table, then
+def side_by_side(canary: Canary, figures: CanaryFigures, now: float, *, one_line_each: bool = False) -> list[str]:
+    """The full comparison: a small table with a column per side (the detail screen), or with
+    `one_line_each` a line per side (the weight dialog, which must fit 80×24 with its choices); then
     the share and the verdict. Plain strings (versions come from clusters: shown literally)."""
     name = "mean" if figures.estimate == "mean" else "p95"
     c, s = figures.canary, figures.stable
+    if one_line_each:
+        sides = [(f"canary {canary.canary_version}".strip(), c), (f"stable {canary.stable_version}".strip(), s)]
+        pad = max(len(label) for label, _side in sides) + 2
+        lines = [f"{label:<{pad}}{name} {seconds(side.p95):<8}errors {percent(side.error_ratio):<8}"
+                 f"{rate(side.rps)} req/s" for label, side in sides]
+        return lines + _verdict(canary, figures, now)
     rows = [
         ("", f"canary {canary.canary_version}".strip(), f"stable {canary.stable_version}".strip()),
         (name, seconds(c.p95), seconds(s.p95)),
@@ -126,12 +138,17 @@ def side_by_side(canary: Canary, figures: CanaryFigures, now: float) -> list[str
         ("req/s", rate(c.rps), rate(s.rps)),
     ]
     width = max(len(r[1]) for r in rows) + 2
-    lines = [f"{label:<7}{left:<{width}}{right}".rstrip() for label, left, right in rows]
-    lines.append(f"share  {share_text(canary.weight, figures)}")
+    return [f"{label:<7}{left:<{width}}{right}".rstrip() for label, left, right in rows] + _verdict(
+        canary, figures, now)
+
+
+def _verdict(canary: Canary, figures: CanaryFigures, now: float) -> list[str]:
+    c, s = figures.canary, figures.stable
+    lines = [f"share  {share_text(canary.weight, figures)}"]
     if is_stale(figures, now):
         lines.append(f"stale: read {now - figures.at:.0f} s ago; not judged")
     elif worse := regression(figures):
-        lines.append("canary worse: " + "; ".join(worse.reasons))
+        lines.append("canary worse than stable: " + ", ".join(worse.short))
     elif not (_judged(c) and _judged(s)):
         lines.append(f"too little traffic to compare (under {MIN_SIDE_RPS:g} req/s on a side)")
     else:

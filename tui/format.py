@@ -205,15 +205,17 @@ def canary_text(service: ModelService, latency: LatencySeries | None = None,
     return " ".join(parts), "canary"
 
 
-def canary_comparison(service: ModelService, latency: LatencySeries | None, now: float) -> list[str]:
-    """The canary against stable in full (detail screen, weight dialog); [] for a service without a
-    canary. Plain lines: versions come from the cluster, show them with `literal`."""
+def canary_comparison(service: ModelService, latency: LatencySeries | None, now: float,
+                      one_line_each: bool = False) -> list[str]:
+    """The canary against stable in full (detail screen; the weight dialog with `one_line_each`, a
+    line per side); [] for a service without a canary. Plain lines: versions come from the cluster,
+    show them with `literal`."""
     if service.canary is None:
         return []
     figures = latency.canary if latency is not None else None
     if figures is None:
         return ["canary vs stable: no figures from Prometheus (no series tell its two sides apart)"]
-    return side_by_side(service.canary, figures, now)
+    return side_by_side(service.canary, figures, now, one_line_each=one_line_each)
 
 
 def bluegreen_text(service: ModelService) -> tuple[str, str]:

@@ -89,7 +89,7 @@ async def test_the_detail_screen_shows_canary_and_stable_side_by_side():
         await until(pilot, lambda: "vs stable" in visible_text(app))
         shown = visible_text(app)
         for line in ("canary v2", "stable v1", "p95    1.02 s", "210 ms", "errors 2.1 %", "req/s  2.0",
-                     "share  set 10 %, actual 10 %", "canary worse: p95 1.02 s vs stable 210 ms (×4.9)"):
+                     "share  set 10 %, actual 10 %", "canary worse than stable: p95 ×4.9, errors +1.9 points"):
             assert line in shown, line
 
 
@@ -100,8 +100,11 @@ async def test_operator_shifting_weight_to_a_regressing_canary_sees_the_figures_
         await select(pilot, app, CANARY)
         assert canary_cell(app, key) == "▲10→10"
         burst(app, "w")
-        await until(pilot, lambda: "canary worse: p95 1.02 s vs stable 210 ms (×4.9)" in visible_text(app))
-        assert app.screen.__class__.__name__ == "CanaryDialog" and "p95    1.02 s" in visible_text(app)
+        await until(pilot, lambda: "canary worse than stable: p95 ×4.9, errors +1.9 points" in visible_text(app))
+        shown = visible_text(app)
+        assert app.screen.__class__.__name__ == "CanaryDialog"
+        assert "canary v2  p95 1.02 s  errors 2.1 %   2.0 req/s" in shown
+        assert "stable v1  p95 210 ms  errors 0.2 %   18 req/s" in shown
         burst(app, *"40", "enter")  # typed together with nothing between, as over SSH
         await until(pilot, lambda: "▲ the canary is worse than stable" in visible_text(app))
         warning = next(str(w.render()) for w in app.screen.query(".preview-warning"))
@@ -156,3 +159,19 @@ async def test_figures_that_go_stale_leave_the_row_with_the_set_weight_alone():
         assert canary_cell(app, key) == "10→3!"
         clock.advance(15)  # 35 s after the read: stale
         await until(pilot, lambda: canary_cell(app, key).startswith("10% → v2"))  # the pane's own tick
+
+
+async def test_an_argo_canarys_dialog_with_its_figures_still_fits_80x24_with_its_choices_and_keys():
+    app, backend, _key, fig = app_with(REGRESSING)
+    argo = next(k for k in backend.services if k.name == "ensemble-predictor")
+    backend.services[argo] = replace(backend.services[argo], actions=frozenset({ActionKind.CANARY_WEIGHT}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot, app, argo, fig)
+        await select(pilot, app, "ensemble-predictor")
+        burst(app, "w")
+        await until(pilot, lambda: "enter: preview   esc: cancel" in visible_text(app))
+        shown = visible_text(app)
+        for line in ("canary v2.0  p95 1.02 s", "stable v1.9  p95 210 ms", "share  set 20 %, actual 10 %",
+                     "canary worse than stable: p95 ×4.9", "promote: continue to the next step",
+                     "retry: resume an aborted rollout"):
+            assert line in shown, line

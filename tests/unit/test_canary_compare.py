@@ -77,8 +77,8 @@ def test_the_side_by_side_lines_give_every_figure_and_the_verdict():
         "p95    1.02 s       210 ms",
         "errors 2.1 %        0.2 %",
         "req/s  0.6          19",
-        "share  set 20 %, actual 3 %: the canary is not receiving its set share",
-        "canary worse: p95 1.02 s vs stable 210 ms (×4.9); errors 2.1 % vs stable 0.2 %",
+        "share  set 20 %, actual 3 %: not its set share",
+        "canary worse than stable: p95 ×4.9, errors +1.9 points",
     ]
 
 

@@ -147,7 +147,8 @@ class CanaryDialog(IntentDialog):
         self.argo = bool(canary and canary.source == "argo")
         self.reachable = canary.reachable_weights if canary else ()
         self.trouble = canary_trouble(service, alerts)
-        self.comparison = canary_comparison(service, latency, time.time() if now is None else now)
+        self.comparison = canary_comparison(service, latency, time.time() if now is None else now,
+                                            one_line_each=True)
 
     def body(self) -> ComposeResult:
         if self.comparison:
