@@ -601,7 +601,8 @@ class Fleet:
         if service is None:
             return None
         try:
-            return backend.plan(service, plan.intent)
+            # The fresh preview warns of a worse canary as the first one did.
+            return self._with_canary_warning(service, plan.intent, backend.plan(service, plan.intent))
         except Exception:
             log.exception("re-plan after conflict failed")
             return None

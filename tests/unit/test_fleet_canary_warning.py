@@ -48,3 +48,28 @@ def test_a_weight_down_or_another_action_carries_none():
     fleet, svc = fleet_with_a_worse_canary()
     assert codes(fleet.plan(svc, SetCanaryWeight(5))) == []
     assert codes(fleet.plan(svc, Scale(3))) == []
+
+
+class SomeoneMovedIt(PlansAnything):
+    """The weight moved since the preview: the engine refuses the call as a conflict."""
+
+    def published(self, key):
+        return self.services.get(key)
+
+    def apply(self, plan):
+        from mlops_tui.backends.plans import ActionConflict
+
+        raise ActionConflict("the object has been modified")
+
+
+def test_the_fresh_preview_after_a_conflict_still_warns_of_the_worse_canary():
+    backend = SomeoneMovedIt()
+    svc = service("ensemble", kind=ServiceKind.ROLLOUT, canary=Canary("argo", "v1", "v2", weight=20),
+                  actions=frozenset({ActionKind.CANARY_WEIGHT}))
+    backend.services = {svc.key: svc}
+    fleet = Fleet([backend], clock=lambda: T0)
+    backend.start(fleet.submit)
+    fleet.submit(Change(source="prometheus", latency={svc.key: LatencySeries(svc.key, canary=WORSE)}))
+    fleet.flush()
+    outcome = fleet.apply(fleet.plan(svc, SetCanaryWeight(40)))
+    assert outcome.replanned is not None and codes(outcome.replanned) == ["canary-worse-than-stable"]
