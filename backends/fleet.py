@@ -32,6 +32,7 @@ from mlops_tui.backends.base import (
     ShowsObjects,
     StreamsLogs,
 )
+from mlops_tui.backends.canary_compare import weight_warning
 from mlops_tui.backends.clock import SYSTEM_CLOCK, Clock
 from mlops_tui.backends.correlate import ServiceIndex, merge_alerts
 from mlops_tui.backends.model import (
@@ -58,7 +59,9 @@ from mlops_tui.backends.plans import (
     ActionRefused,
     Intent,
     Outcome,
+    Promote,
     Risk,
+    SetCanaryWeight,
     field_changes,
     what_changed,
 )
@@ -386,7 +389,8 @@ class Fleet:
         hpa_bounds = intent.kind is ActionKind.SET_AUTOSCALER_BOUNDS and service.autoscaler is not None
         if intent.kind not in service.actions and not hpa_bounds:
             raise ActionRefused(f"{service.key.name} does not support {intent.kind.value}")
-        return self._production_guard(service, self.action_backend(source).plan(service, intent))
+        plan = self.action_backend(source).plan(service, intent)
+        return self._production_guard(service, self._with_canary_warning(service, intent, plan))
 
     def _production_guard(self, service: ModelService, plan: ActionPlan) -> ActionPlan:
         """In production, the plan says so, and one that reduces serving capacity or moves traffic
@@ -398,6 +402,20 @@ class Fleet:
         if plan.noop or plan.blocked or plan.confirm_text or not needs_typed_name(service, plan.intent):
             return plan
         return replace(plan, confirm_text=service.key.name, risk=max(plan.risk, Risk.HIGH))
+
+    def _with_canary_warning(self, service: ModelService, intent: Intent, plan: ActionPlan) -> ActionPlan:
+        """A shift of traffic towards a canary (a weight up, a promote) carries what Prometheus says of
+        the canary against stable: worse (with the figures), or unknown. Added here, engine-independent,
+        from the latest snapshot's figures; never blocking."""
+        if isinstance(intent, SetCanaryWeight):
+            towards = intent.weight
+        elif isinstance(intent, Promote):
+            towards = 100
+        else:
+            return plan
+        warning = weight_warning(service.canary, self._state.latency.get(service.key), towards,
+                                 self._clock().timestamp())
+        return replace(plan, warnings=(*plan.warnings, warning)) if warning is not None else plan
 
     def describe(self, service: ModelService) -> ServiceDetail:
         """Replicas, events and revisions of one service, read from its backend on demand."""
@@ -609,7 +627,9 @@ class Fleet:
         if service is None:
             return None
         try:
-            return self._production_guard(service, backend.plan(service, plan.intent))
+            # The fresh preview warns of a worse canary, and asks for a production name, as the first did.
+            fresh = self._with_canary_warning(service, plan.intent, backend.plan(service, plan.intent))
+            return self._production_guard(service, fresh)
         except Exception:
             log.exception("re-plan after conflict failed")
             return None

@@ -172,6 +172,11 @@ class Canary:
     message: str = ""
     reachable_weights: tuple[int, ...] = ()
     """Weights the engine can actually reach (a Swarm split by task count); empty means any 0-100."""
+    stable_service: str = ""
+    canary_service: str = ""
+    """The workloads serving each side when they are two services (an Istio pair of Deployments, a
+    Swarm pair); empty when one workload runs both (Argo, KServe): its series then tell the sides
+    apart by a label (`backends/canary_compare.py`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +465,31 @@ class Slo:
 
 
 @dataclass(frozen=True, slots=True)
+class SideFigures:
+    """One side of a canary as Prometheus sees it over the rate window."""
+
+    p95: float | None = None
+    """Seconds (the mean when the runtime exports only counters)."""
+    error_ratio: float | None = None
+    """Failed / all requests, 0-1; None when the runtime has no error signal."""
+    rps: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryFigures:
+    """Canary against stable, side by side, as read at `at` (unix time). The rules that judge them
+    (actual share, divergence, regression) are in `backends/canary_compare.py`."""
+
+    stable: SideFigures
+    canary: SideFigures
+    at: float
+    stale_after: float
+    """Seconds after `at` from which the figures are too old to judge by (missed refreshes)."""
+    estimate: str = "quantile"
+    """'mean' when p95 holds the mean latency (see `LatencySeries.estimate`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LatencySeries:
     """Recent latency of one service; points are (unix time, seconds) with no NaN or inf."""
 
@@ -474,6 +504,8 @@ class LatencySeries:
     estimate: str = "quantile"
     """'quantile', or 'mean' when the runtime exports only counters (Triton without summaries,
     TorchServe): p50 and p95 then both hold the mean latency; show it as 'mean', not 'p95'."""
+    canary: CanaryFigures | None = None
+    """For a service with a canary: its canary and stable sides, when Prometheus tells them apart."""
 
     @property
     def current_p95(self) -> float | None:

@@ -14,6 +14,8 @@ each moved by up to ±8 % by the seed, never out of order):
 
 Throughout, the GPUs `llm-reranker`'s running pods hold stay idle (`IDLE_GPU_HOLDERS`) while its
 other replicas wait for GPUs.
+Throughout, the KServe canary's revision receives 3 % of its service's requests whatever its set
+weight (the set-versus-actual mismatch); the other canaries receive their set share.
 
 Traffic follows waves (a 5-minute sine per service plus seeded noise). Metrics are written as
 Prometheus would scrape them: cumulative counters for histogram buckets, `_sum`, `_count` and
@@ -71,6 +73,10 @@ IDLE_GPU_HOLDERS = ("llm-reranker-",)
 """Pods whose GPUs stay idle (under 3 %) for the whole story: the demo's GPUs held but idle, found
 by an operator whose GPU service is Pending (llm-reranker's own other replicas, and after the GPU
 node is lost, property-valuation-model's)."""
+CANARY_SHARES = {"ensemble-predictor": 0.20, "property-price-predictor": 0.03}
+"""Share of its service's requests the `track="canary"` series serve: the Argo canary gets its set
+20 %; the KServe canary (set 10 %, then 20 %) gets 3 %: its new revision is not receiving its traffic,
+the demo's set-versus-actual mismatch (`20→3!` on its row)."""
 RULE_WINDOW = 300.0
 RULE_FOR = 120.0
 THRESHOLD = 0.5
@@ -200,7 +206,29 @@ class Scenario:
                 out.append(MetricService(spec["Name"], labels, rng.uniform(5, 30), median,
                                          "vllm" if spec["Name"] == "llm-embedder" else "",
                                          phase=rng.uniform(0, 2 * math.pi)))
+        self._share_traffic(out)
         return out
+
+    def _share_traffic(self, services: list[MetricService]) -> None:
+        """Each canary serves its share of its service's requests, in step with its stable's waves
+        (same phase), so the actual share reads steady: `CANARY_SHARES` for the one-workload canaries,
+        the VirtualService's 10 % for the Istio pair, the task split for the Swarm pair."""
+        stable = {(m.labels.get("cluster"), m.name): m for m in services
+                  if m.labels.get("track", "stable") == "stable" and "swarm_service" not in m.labels}
+        swarm = {m.name: m for m in services if "swarm_service" in m.labels}
+        for m in services:
+            if m.labels.get("track") == "canary" and (m.labels.get("cluster"), m.name) in stable:
+                share, base = CANARY_SHARES.get(m.name, 0.2), stable[(m.labels.get("cluster"), m.name)]
+            elif m.name == "rent-predictor-canary" and (m.labels.get("cluster"), "rent-predictor-stable") in stable:
+                share, base = 0.1, stable[(m.labels.get("cluster"), "rent-predictor-stable")]
+            elif m.name in swarm and self.swarm is not None:
+                pair = _swarm_pair(self.swarm.services(), m.name)
+                if pair is None or pair[0] not in swarm:
+                    continue
+                share, base = pair[1], swarm[pair[0]]
+            else:
+                continue
+            m.rps, m.phase = base.rps * share / (1.0 - share), base.phase
 
     @staticmethod
     def _kube_workloads(cluster: Any) -> list[tuple[str, str, str]]:
@@ -451,6 +479,21 @@ class Scenario:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _swarm_pair(services: list[dict[str, Any]], name: str) -> tuple[str, float] | None:
+    """(stable's name, the canary's share by task count) of a Swarm canary labelled
+    `mlops.canary-of`; None for any other service."""
+    specs = {s["Spec"]["Name"]: s["Spec"] for s in services}
+    stable = specs.get(name, {}).get("Labels", {}).get("mlops.canary-of")
+    if stable not in specs:
+        return None
+
+    def replicas(spec: dict[str, Any]) -> int:
+        return int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0) or 0)
+
+    total = replicas(specs[stable]) + replicas(specs[name])
+    return (stable, replicas(specs[name]) / total) if total and replicas(specs[stable]) else None
 
 
 def _owned(obj: dict[str, Any]) -> bool:

@@ -600,7 +600,8 @@ class MlopsApp(TableCommands):
         from mlops_tui.tui.screens.dialogs import CanaryDialog
 
         if service := self._service_for("canary"):
-            self._run_flow(service, CanaryDialog(service, self.state.alerts_for(service.key)))
+            self._run_flow(service, CanaryDialog(service, self.state.alerts_for(service.key),
+                                                 self.state.latency.get(service.key), self.clock().timestamp()))
 
     def action_bluegreen(self) -> None:
         from mlops_tui.tui.screens.dialogs import BlueGreenDialog

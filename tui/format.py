@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from rich.style import Style
 from rich.text import Text
 
+from mlops_tui.backends.canary_compare import compact as canary_compact
+from mlops_tui.backends.canary_compare import side_by_side
 from mlops_tui.backends.gpu_groups import PendingGroup, aggregate_holders
 from mlops_tui.backends.gpu_idle import idle_holders
 from mlops_tui.backends.model import (
@@ -178,11 +180,21 @@ def trouble_rank(state_word: str) -> int:
     return {"✖": 0, "▲": 1, "◌": 2}.get(state_word[:1], TROUBLE_NONE)
 
 
-def canary_text(service: ModelService) -> tuple[str, str]:
+def canary_text(service: ModelService, latency: LatencySeries | None = None,
+                now: float | None = None) -> tuple[str, str]:
+    """The CANARY cell: the set weight, → the actual share when Prometheus gives one, then the
+    version and the step (`20%→19% → v2 step 1/8`; the cell is cut at its end). A flagged canary
+    (`canary_compare.compact`: `20→3!` the share diverges, `▲10→10` worse than stable) shows its
+    figures alone, in the degraded style, so that the 6 columns CANARY keeps at 80 show the flags
+    whole (the VERSION column and the detail screen give the rest). `now` (unix time) judges the
+    figures stale; None: never."""
     canary = service.canary
     if canary is None:
         return "-", ""
-    parts = [f"{canary.weight}%" if canary.weight is not None else "?%"]
+    weight, flagged = canary_compact(canary, latency, now)
+    if flagged:
+        return weight, "degraded"
+    parts = [weight]
     if canary.canary_version:
         parts.append(f"→ {canary.canary_version}")
     if canary.step is not None and canary.total_steps:
@@ -192,6 +204,19 @@ def canary_text(service: ModelService) -> tuple[str, str]:
     elif canary.paused:
         parts.append("paused")
     return " ".join(parts), "canary"
+
+
+def canary_comparison(service: ModelService, latency: LatencySeries | None, now: float,
+                      one_line_each: bool = False) -> list[str]:
+    """The canary against stable in full (detail screen; the weight dialog with `one_line_each`, a
+    line per side); [] for a service without a canary. Plain lines: versions come from the cluster,
+    show them with `literal`."""
+    if service.canary is None:
+        return []
+    figures = latency.canary if latency is not None else None
+    if figures is None:
+        return ["canary vs stable: no figures from Prometheus (no series tell its two sides apart)"]
+    return side_by_side(service.canary, figures, now, one_line_each=one_line_each)
 
 
 def bluegreen_text(service: ModelService) -> tuple[str, str]:
@@ -238,7 +263,7 @@ def gpus_text(service: ModelService) -> str:
 def service_cells(
     service: ModelService, alerts: Sequence[Alert] = (), style_for: StyleFor = no_style,
     last_action: tuple[str, bool | None] | None = None, health: ClusterHealth | None = None,
-    with_cluster: bool = False, latency: LatencySeries | None = None,
+    with_cluster: bool = False, latency: LatencySeries | None = None, now: float | None = None,
 ) -> tuple[Text, ...]:
     """One services row. `alerts`: the firing and pending alerts tied to the service; `health`: its
     cluster's; `latency`: its series (a breached SLO is part of the state); `with_cluster`: another
@@ -246,7 +271,7 @@ def service_cells(
     CLUSTER column may be off screen at 80 columns)."""
     state, semantic = row_state(service, alerts, health, latency)
     alert_count = len(alerts)
-    canary, canary_style = canary_text(service)
+    canary, canary_style = canary_text(service, latency, now)
     bluegreen, bg_style = bluegreen_text(service)
     key = service.key
     ready = f"{service.ready}/{service.desired}"

@@ -121,7 +121,8 @@ class ClusterCache:
                             canary = self._deployments_for_host(ns, split.canary_host, by_name, deployments)
                             if not stable and not canary:
                                 continue
-                            model = tr.istio_canary(split, self._version_of(ns, stable), self._version_of(ns, canary))
+                            model = tr.istio_canary(split, self._version_of(ns, stable), self._version_of(ns, canary),
+                                                    *_one_each(stable, canary))
                             for dep in stable + canary:
                                 new_istio.setdefault((ns, dep), (model, split))
             moved: set[ObjKey] = set()
@@ -290,3 +291,9 @@ def _replace_namespace(joined: dict[ObjKey, Any], new: dict[ObjKey, Any], ns: st
         else:
             joined.pop(key, None)
     return moved
+
+
+def _one_each(stable: list[str], canary: list[str]) -> tuple[str, str]:
+    """The Deployments serving an Istio split's two sides, when each side is exactly one (their own
+    series then give the canary-vs-stable figures); else none."""
+    return (stable[0], canary[0]) if len(stable) == 1 and len(canary) == 1 else ("", "")

@@ -774,7 +774,9 @@ def istio_splits(vs: Any) -> list[IstioSplit]:
     return splits
 
 
-def istio_canary(split: IstioSplit, stable_version: str = "", canary_version: str = "") -> Canary:
+def istio_canary(split: IstioSplit, stable_version: str = "", canary_version: str = "",
+                 stable_service: str = "", canary_service: str = "") -> Canary:
+    """`stable_service`/`canary_service`: the Deployments behind each destination, when one each."""
     total = split.stable_weight + split.canary_weight
     weight = round(100 * split.canary_weight / total) if total else 0
     return Canary(
@@ -784,6 +786,8 @@ def istio_canary(split: IstioSplit, stable_version: str = "", canary_version: st
         weight=weight,
         message=f"VirtualService {split.virtual_service}: {split.stable_host} {split.stable_weight} / "
         f"{split.canary_host} {split.canary_weight}",
+        stable_service=stable_service,
+        canary_service=canary_service,
     )
 
 

@@ -239,6 +239,21 @@ relabelling usually gives namespace/service; for Swarm, relabel `__meta_dockersw
 to `swarm_service` (or configure the label you use). Labels absent from a series are harmless."""
 
 
+DEFAULT_SIDE_LABELS: tuple[str, ...] = (
+    "track",
+    "version",
+    "app_kubernetes_io_version",
+    "rollouts_pod_template_hash",
+    "kn_revision_name",
+    "revision_name",
+    "serving_knative_dev_revision",
+)
+"""Labels that tell a canary's series from its stable's when one workload runs both (Argo, KServe):
+pod labels as Prometheus' `labelmap` relabelling copies them (`track`, `version`, Argo's
+`rollouts-pod-template-hash`, Knative's `serving.knative.dev/revision`) and Knative queue-proxy's own
+revision labels (`kn_revision_name` in OpenTelemetry, `revision_name` in OpenCensus)."""
+
+
 def escaped_name(metric: str) -> str:
     """The name a colon-named metric gets when its exporter escapes it: prometheus_client's
     OpenMetrics output (which Prometheus asks for first) turns 'vllm:e2e_…' into 'vllm_e2e_…' and
@@ -297,9 +312,9 @@ class QueryBuilder:
         both = Matcher("__name__", f"{re.escape(metric)}|{re.escape(escaped)}", "=~")
         return "{" + ",".join(m.render() for m in (both, *matchers)) + "}"
 
-    def group_by(self, preset: Preset) -> tuple[str, ...]:
+    def group_by(self, preset: Preset, extra: Sequence[str] = ()) -> tuple[str, ...]:
         labels = list(preset.labels)
-        labels += [label for label in self.service_labels if label not in labels]
+        labels += [label for label in (*self.service_labels, *extra) if label not in labels]
         return tuple(labels)
 
     def _rate_sum(self, metric: str, group: Sequence[str], extra: Sequence[Matcher] = ()) -> str:
@@ -315,8 +330,8 @@ class QueryBuilder:
             return expr
         return f"{expr} / {preset.divisor:.0f}" if preset.divisor.is_integer() else f"{expr} / {preset.divisor!r}"
 
-    def quantile(self, preset: Preset, q: float) -> str:
-        group = self.group_by(preset)
+    def quantile(self, preset: Preset, q: float, extra: Sequence[str] = ()) -> str:
+        group = self.group_by(preset, extra)
         if preset.latency == "histogram":
             inner = self._rate_sum(preset.metric + "_bucket", ("le", *group))
             return self._scaled(f"histogram_quantile({q:g}, {inner})", preset)
@@ -324,24 +339,24 @@ class QueryBuilder:
             sel = self.series(preset.metric, (*self.matchers, Matcher("quantile", f"{q:g}")))
             return self._scaled(f"max by ({by_clause(group)}) ({sel})", preset)
         if preset.latency == "mean":
-            return self.mean(preset)
+            return self.mean(preset, extra)
         raise ValueError(f"unknown latency kind {preset.latency!r} in preset {preset.name}")
 
-    def mean(self, preset: Preset) -> str:
-        group = self.group_by(preset)
+    def mean(self, preset: Preset, extra: Sequence[str] = ()) -> str:
+        group = self.group_by(preset, extra)
         duration = self._rate_sum(preset.metric, group)
         return self._scaled(f"{duration} / {self._requests(preset, group)}", preset)
 
-    def rps(self, preset: Preset) -> str:
-        return self._requests(preset, self.group_by(preset))
+    def rps(self, preset: Preset, extra: Sequence[str] = ()) -> str:
+        return self._requests(preset, self.group_by(preset, extra))
 
-    def error_ratio(self, preset: Preset) -> str | None:
+    def error_ratio(self, preset: Preset, extra: Sequence[str] = ()) -> str | None:
         """Failed / all requests; 0 (not absent) for a service that served requests without errors."""
         if preset.errors is None:
             return None
-        group = self.group_by(preset)
-        metric, extra = preset.errors
-        failed = self._rate_sum(metric, group, extra)
+        group = self.group_by(preset, extra)
+        metric, failing = preset.errors
+        failed = self._rate_sum(metric, group, failing)
         total = self._requests(preset, group)
         return f"({failed} or {total} * 0) / {total}"
 
@@ -354,6 +369,22 @@ class QueryBuilder:
             rps=self.rps(preset),
             errors=self.error_ratio(preset),
             group_by=self.group_by(preset),
+        )
+
+    def side_queries(self, preset_name: str, side_labels: Sequence[str] = DEFAULT_SIDE_LABELS) -> QuerySet:
+        """Instant p95, rate and error ratio split by the labels that tell a canary's sides apart
+        (`DEFAULT_SIDE_LABELS`): one query each for the whole fleet, as the others. `p50` repeats
+        `p95` (a side's median is not shown)."""
+        preset = self.presets[preset_name]
+        extra = tuple(check_label_name(label) for label in side_labels)
+        p95 = self.quantile(preset, 0.95, extra)
+        return QuerySet(
+            preset=preset.name,
+            p95=p95,
+            p50=p95,
+            rps=self.rps(preset, extra),
+            errors=self.error_ratio(preset, extra),
+            group_by=self.group_by(preset, extra),
         )
 
 

@@ -11,7 +11,16 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from mlops_tui.backends.model import GpuDeviceMetrics, LatencySeries, ServiceKey, Slo
+from mlops_tui.backends.model import (
+    Canary,
+    CanaryFigures,
+    GpuDeviceMetrics,
+    LatencySeries,
+    ModelService,
+    ServiceKey,
+    SideFigures,
+    Slo,
+)
 
 Point = tuple[float, float]
 LabelMap = dict[str, str]
@@ -190,6 +199,132 @@ def _by_service(items, resolve: Resolver, aliases: Mapping[str, str], weight) ->
         if key not in out or score > best[key]:
             out[key] = value
             best[key] = score
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Canary against stable
+
+CANARY_WORDS = frozenset({"canary"})
+STABLE_WORDS = frozenset({"stable", "primary", "baseline"})
+"""Side label values that name a side whatever the versions (`track=canary`, Flagger's `-primary`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SideResult:
+    """One preset's instant queries split by the side labels (already parsed)."""
+
+    preset: str
+    p95: list[tuple[LabelMap, float | None]]
+    rps: list[tuple[LabelMap, float | None]]
+    errors: list[tuple[LabelMap, float | None]] | None = None
+    mean_only: bool = False
+
+
+def side_of(labels: Mapping[str, str], canary: Canary, side_labels: Sequence[str]) -> str | None:
+    """'canary', 'stable' or None: which side of `canary` a series of its workload is about, by the
+    first side label that names one (its word, or the side's version or revision)."""
+    versions = {canary.canary_version: "canary", canary.stable_version: "stable"}
+    versions.pop("", None)
+    if canary.canary_version == canary.stable_version:
+        versions = {}  # both sides run one version: only a track word can tell them apart
+    for label in side_labels:
+        value = labels.get(label)
+        if not value:
+            continue
+        if value in CANARY_WORDS:
+            return "canary"
+        if value in STABLE_WORDS:
+            return "stable"
+        if value in versions:
+            return versions[value]
+    return None
+
+
+def _side_of_series(series: LatencySeries | None) -> SideFigures | None:
+    if series is None:
+        return None
+    return SideFigures(p95=series.current_p95, error_ratio=series.error_ratio, rps=series.rps)
+
+
+def _sum_side(rows: list[tuple[float | None, float | None, float | None]]) -> SideFigures:
+    """Several series on one side (pods, label variants): rates add up, errors weigh by rate, the
+    worst p95 stands (quantiles cannot be added)."""
+    rps = [r for _p, r, _e in rows if r is not None]
+    p95 = [p for p, _r, _e in rows if p is not None]
+    weighed = [(e, r or 0.0) for _p, r, e in rows if e is not None]
+    total = sum(w for _e, w in weighed)
+    errors = (sum(e * w for e, w in weighed) / total if total else max(e for e, _w in weighed)) if weighed else None
+    return SideFigures(p95=max(p95) if p95 else None, error_ratio=errors, rps=sum(rps) if rps else None)
+
+
+def canary_figures(
+    services: Iterable[ModelService],
+    latency: Mapping[ServiceKey, LatencySeries],
+    sides: Sequence[SideResult],
+    resolve: Resolver,
+    *,
+    at: float,
+    stale_after: float,
+    side_labels: Sequence[str],
+    aliases: Mapping[str, str] | None = None,
+) -> dict[ServiceKey, CanaryFigures]:
+    """Each canary's two sides. A pair of workloads (Istio, Swarm: `Canary.stable_service` and
+    `canary_service`) takes each side from that workload's own series; one workload running both
+    (Argo, KServe) takes them from the side-split queries, its series told apart by `side_of`, from
+    the preset its latency uses (else the first with both sides). No figures when a side is missing."""
+    aliases = aliases or {}
+    services = list(services)
+    by_place = {(s.key.cluster, s.key.namespace, s.key.name): s.key for s in services}
+    split: dict[tuple[str, ServiceKey], dict[str, list[tuple[float | None, float | None, float | None]]]] = {}
+    canaries = {s.key: s.canary for s in services if s.canary is not None}
+    for result in sides:
+        rows: dict[tuple[ServiceKey, str, tuple], list[float | None]] = {}
+        for column, table in enumerate((result.p95, result.rps, result.errors or ())):
+            for labels, value in table:
+                labels = relabel(labels, aliases)
+                key = resolve(labels)
+                canary = canaries.get(key) if key is not None else None
+                if key is None or canary is None:
+                    continue
+                side = side_of(labels, canary, side_labels)
+                if side is None:
+                    continue
+                ident = (key, side, tuple(sorted((k, v) for k, v in labels.items() if k != "__name__")))
+                rows.setdefault(ident, [None, None, None])[column] = value
+        for (key, side, _labels), (p95, rps, errors) in rows.items():
+            split.setdefault((result.preset, key), {}).setdefault(side, []).append((p95, rps, errors))
+    mean_only = {r.preset for r in sides if r.mean_only}
+    out: dict[ServiceKey, CanaryFigures] = {}
+    for service in services:
+        canary = service.canary
+        if canary is None:
+            continue
+        key = service.key
+        stable: SideFigures | None
+        if canary.stable_service and canary.canary_service:
+            place = (key.cluster, key.namespace)
+            stable_key, canary_key = by_place.get((*place, canary.stable_service)), by_place.get(
+                (*place, canary.canary_service))
+            series = latency.get(canary_key) if canary_key is not None else None
+            stable = _side_of_series(latency.get(stable_key) if stable_key is not None else None)
+            canary_side = _side_of_series(series)
+            estimate = series.estimate if series is not None else "quantile"
+        else:
+            own = latency.get(key)
+            order = [r.preset for r in sides]
+            if own is not None and own.preset in order:
+                order = [own.preset] + [p for p in order if p != own.preset]
+            found = next((split[(p, key)] for p in order
+                          if {"canary", "stable"} <= set(split.get((p, key), {}))), None)
+            preset = next((p for p in order if split.get((p, key)) is found), "") if found else ""
+            stable = _sum_side(found["stable"]) if found else None
+            canary_side = _sum_side(found["canary"]) if found else None
+            estimate = "mean" if preset in mean_only else "quantile"
+        if stable is None or canary_side is None:
+            continue
+        out[key] = CanaryFigures(stable=stable, canary=canary_side, at=at, stale_after=stale_after,
+                                 estimate=estimate)
     return out
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from mlops_tui.backends.base import Change, ChangeSink
 from mlops_tui.backends.correlate import ServiceIndex
 from mlops_tui.backends.http_access import HttpAccess
-from mlops_tui.backends.model import ClusterHealth, ClusterRef, ModelService, ServiceKey
+from mlops_tui.backends.model import ClusterHealth, ClusterRef, LatencySeries, ModelService, ServiceKey
 from mlops_tui.backends.poller import Poller
 from mlops_tui.backends.prometheus import queries as q
 from mlops_tui.backends.prometheus import translate as t
@@ -75,6 +75,8 @@ class PrometheusOptions:
     not taken for an idle one."""
     gpu_idle_percent: float = 5.0
     """A GPU whose averaged utilisation is below this is idle (flagged when someone holds it)."""
+    side_labels: Sequence[str] = q.DEFAULT_SIDE_LABELS
+    """Labels that tell a canary's series from its stable's within one workload (Argo, KServe)."""
 
     @property
     def step(self) -> float:
@@ -280,12 +282,41 @@ class PrometheusBackend:
         latency = t.build_latency(
             results, index.resolve, slo_for=slos.slo_for, preset_for=preset_for, aliases=opts.label_aliases
         )
+        self._add_canary_figures(latency, services, presets, index.resolve, now)
         gpus: dict = {}
         if opts.gpu and q.DCGM_UTIL in metric_names:
             util = self.client.query(q.dcgm_util_average(opts.gpu_idle_window))
             used, free = (self.client.query(q.dcgm_query(m)) for m in (q.DCGM_FB_USED, q.DCGM_FB_FREE))
             gpus = t.gpu_metrics(util, used, free, idle_below=opts.gpu_idle_percent)
         return Change(source=self.name, latency=latency, gpu_metrics=gpus, snapshot=True)
+
+    def _add_canary_figures(self, latency: dict[ServiceKey, LatencySeries], services: list[ModelService],
+                            presets: Sequence[str], resolve: t.Resolver, now: float) -> None:
+        """Each canary's sides into its service's `LatencySeries.canary`. The side-split queries (one
+        instant p95, rate and error ratio per stack, fleet-wide) are sent only when a canary runs
+        both sides in one workload (Argo, KServe); pairs (Istio, Swarm) read their two services' series."""
+        canaries = [s.canary for s in services if s.canary is not None]
+        if not canaries:
+            return
+        opts = self.options
+        sides = []
+        if any(not (c.stable_service and c.canary_service) for c in canaries):
+            for preset_name in presets:
+                sq = self.builder.side_queries(preset_name, opts.side_labels)
+                sides.append(t.SideResult(
+                    preset_name,
+                    p95=t.parse_vector(self.client.query(sq.p95)),
+                    rps=t.parse_vector(self.client.query(sq.rps)),
+                    errors=t.parse_vector(self.client.query(sq.errors)) if sq.errors else None,
+                    mean_only=q.PRESETS[preset_name].latency == "mean",
+                ))
+        # Three refreshes missed (or half a minute) and the figures are no longer judged.
+        stale_after = max(3 * opts.refresh_seconds + opts.timeout, 30.0)
+        figures = t.canary_figures(services, latency, sides, resolve, at=now, stale_after=stale_after,
+                                   side_labels=opts.side_labels, aliases=opts.label_aliases)
+        for key, fig in figures.items():
+            series = latency.get(key)
+            latency[key] = replace(series, canary=fig) if series is not None else LatencySeries(key, canary=fig)
 
     def forget_history(self) -> None:
         """Make the next refresh read the whole window again (tests, benchmarks, a config change)."""

@@ -445,6 +445,8 @@ def translate(
             weight=round(100 * f.replicas / total) if total else None,
             message=f"{f.replicas} of {total} tasks on the canary {f.name}",
             reachable_weights=reachable_weights(total),
+            stable_service=stable.name,
+            canary_service=f.name,
         )
         canaries[stable.id] = canaries[f.id] = canary
 

@@ -186,6 +186,8 @@ def test_a_canary_weight_finds_the_virtual_service_split_behind_both_deployments
         assert split.virtual_service == "rent-predictor"
         assert (split.stable_weight, split.canary_weight) == (90, 10)
         assert (canary.stable_version, canary.canary_version) == ("v1.1", "v1.2")
+        # Each side is one Deployment: their own series are the canary-vs-stable figures.
+        assert (canary.stable_service, canary.canary_service) == ("rent-predictor-stable", "rent-predictor-canary")
         # The per-track Services select one version each, like a switch; offering b would end the canary.
         assert cache.selector_switch_of(NS, name) is None
 

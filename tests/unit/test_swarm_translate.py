@@ -151,6 +151,7 @@ def test_canary_pair_weight_by_task_count_on_both_rows(view):
     assert stable.canary == canary.canary
     c = stable.canary
     assert (c.source, c.stable_version, c.canary_version, c.weight) == ("swarm", "v1", "v2", 25)
+    assert (c.stable_service, c.canary_service) == ("rec-fraud", "rec-fraud-canary")  # their series: the figures
     assert c.reachable_weights == (0, 25, 50, 75, 100)
     assert ActionKind.CANARY_WEIGHT in stable.actions and ActionKind.CANARY_WEIGHT in canary.actions
 

@@ -17,6 +17,7 @@ from mlops_tui.tui.format import (
     SERVICE_COLUMN,
     SERVICE_COLUMNS,
     TROUBLE_NONE,
+    canary_text,
     row_state,
     service_cells,
     service_matches,
@@ -78,6 +79,8 @@ class ServicesPane(PaneMixin, KeyedTable):
         self._keys: dict[str, ServiceKey] = {}
         self._alerts: dict[ServiceKey, tuple[Alert, ...]] = {}
         """Firing and pending alerts per service, as last drawn."""
+        self._canary_cells: dict[ServiceKey, tuple[str, str]] = {}
+        """Each canary's CANARY cell (text, style), as last drawn."""
         self._stale_clusters: frozenset[str] = frozenset()
         self._breached: frozenset[ServiceKey] = frozenset()
         """Services whose p95 is over their SLO: a row's state changes when one enters or leaves."""
@@ -138,6 +141,7 @@ class ServicesPane(PaneMixin, KeyedTable):
                 self._rows.pop(row_key(key), None)
                 self._keys.pop(row_key(key), None)
                 self._ranks.pop(row_key(key), None)
+                self._canary_cells.pop(key, None)
             if delta.removed or any(row_key(k) not in self._keys for k in delta.services):
                 shared = _shared_names(state)
                 if shared != self._shared_names:
@@ -152,6 +156,7 @@ class ServicesPane(PaneMixin, KeyedTable):
                 changed |= {k for k in state.services if k.cluster in moved}
             if delta.latency:
                 changed |= {k for k in breached ^ self._breached if k in state.services}
+                changed |= self._canary_cells_moved(state)
         ages = stale_ages(state.health, self._clock())
         if delta is not None and delta.health:
             aged = {name for name, age in ages.items() if self._stale_ages.get(name) != age}
@@ -187,13 +192,37 @@ class ServicesPane(PaneMixin, KeyedTable):
             self._rows[row_key(key)] = self._cells(service, mark)
             self._sync()
 
+    def _canary_cells_moved(self, state: FleetState) -> set[ServiceKey]:
+        """Canaries whose CANARY cell would read otherwise than drawn: new figures (a share or a
+        verdict moved), or figures gone stale with the clock; other rows are not touched."""
+        now = self._clock().timestamp()
+        return {k for k, s in state.services.items()
+                if s.canary and canary_text(s, state.latency.get(k), now) != self._canary_cells.get(k)}
+
+    def _tick_canaries(self) -> int:
+        """The clock moved: a canary whose figures went stale stops showing its share and verdict
+        (they are no longer judged). Returns rows changed."""
+        upserts = {}
+        for key in self._canary_cells_moved(self._state):
+            service, rk = self._state.services.get(key), row_key(key)
+            if service is not None and rk in self._rows:
+                upserts[rk] = self._rows[rk] = self._cells(service, self._marks.get(key))
+        if upserts and self.filter_text:
+            self._sync()
+        elif upserts:
+            self.apply_changes(upserts)
+        return len(upserts)
+
     def _cells(self, service: ModelService, mark: tuple[str, bool | None] | None) -> tuple[Text, ...]:
         key = service.key
         alerts, health = self._alerts.get(key, ()), self._state.health.get(key.cluster)
         latency = self._state.latency.get(key)
         self._ranks[row_key(key)] = trouble_rank(row_state(service, alerts, health, latency)[0])
+        now = self._clock().timestamp()
+        if service.canary is not None:
+            self._canary_cells[key] = canary_text(service, latency, now)
         cells = service_cells(service, alerts, self.style_for, mark, health,
-                              with_cluster=key.name in self._shared_names, latency=latency)
+                              with_cluster=key.name in self._shared_names, latency=latency, now=now)
         age = self._stale_ages.get(key.cluster)
         return _with_age(cells, cells[STATE].plain, age) if age else cells
 
@@ -229,10 +258,11 @@ class ServicesPane(PaneMixin, KeyedTable):
     def tick_ages(self) -> int:
         """The clock moved: the state cells of a stale cluster's rows say its new age ('◌ stale 2m'). Only
         rows on screen are redrawn, and only where the text changed (5,000 rows of a stale cluster would
-        cost a third of a second a tick); a row scrolled into view says its age at the next tick. Without
-        a stale cluster this does nothing. Returns rows changed."""
+        cost a third of a second a tick); a row scrolled into view says its age at the next tick. A canary
+        whose figures went stale stops showing them. Otherwise this does nothing. Returns rows changed."""
+        canaries = self._tick_canaries()
         if not self._stale_ages:
-            return 0
+            return canaries
         now = self._clock()
         services, health = self._state.services, self._state.health
         for cluster in self._stale_ages:
@@ -252,7 +282,7 @@ class ServicesPane(PaneMixin, KeyedTable):
         if upserts:
             self.apply_changes(upserts)
         self._set_count(self._count)
-        return len(upserts)
+        return len(upserts) + canaries
 
     def selected_service_key(self) -> ServiceKey | None:
         key = self.selected_key()

@@ -25,6 +25,7 @@ from mlops_tui.backends.model import Alert, EventInfo, ModelService, ServiceDeta
 from mlops_tui.tui.format import (
     autoscaler_text,
     bluegreen_text,
+    canary_comparison,
     canary_text,
     literal,
     ms,
@@ -124,7 +125,7 @@ class ServiceDetailScreen(Screen[None]):
                          f"{svc.unavailable} unavailable"),
             ("image", svc.image or "-"),
             ("version", f"{svc.version or '-'} (revision {svc.revision or '-'})"),
-            ("canary", canary_text(svc)[0]),
+            ("canary", canary_text(svc, state.latency.get(svc.key), now.timestamp())[0]),
             ("blue-green", bluegreen_text(svc)[0]),
             ("autoscaler", (f"{svc.autoscaler.name} {autoscaler_text(svc)} on {svc.autoscaler.target}"
                             if svc.autoscaler else "-")),
@@ -139,6 +140,8 @@ class ServiceDetailScreen(Screen[None]):
         if svc.blue_green:
             rows.append(("colours", ", ".join(f"{c.name}{' (active)' if c.name == svc.blue_green.active else ''} "
                                               f"{c.ready}/{c.desired} ready" for c in svc.blue_green.colours) or "-"))
+        comparison = canary_comparison(svc, state.latency.get(svc.key), now.timestamp())
+        rows += [("vs stable" if i == 0 else "", line) for i, line in enumerate(comparison)]
         for condition in svc.conditions:
             rows.append((f"condition {condition.type}", f"{condition.status} {condition.reason} {condition.message}"))
         for name, value in rows:

@@ -6,6 +6,7 @@ key was pressed*; nothing is sent from here. Invalid input shows why and cannot 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from mlops_tui.backends.model import Alert, AlertState, ModelService, Platform, Revision
+from mlops_tui.backends.model import Alert, AlertState, LatencySeries, ModelService, Platform, Revision
 from mlops_tui.backends.plans import (
     Abort,
     ExpireSilence,
@@ -31,7 +32,7 @@ from mlops_tui.backends.plans import (
     SwitchBlueGreen,
     UpdateImage,
 )
-from mlops_tui.tui.format import literal, plain, production_scope
+from mlops_tui.tui.format import canary_comparison, literal, plain, production_scope
 from mlops_tui.tui.production import production_label
 from mlops_tui.tui.screens.modal import OnceModalScreen
 from mlops_tui.tui.validate import (
@@ -140,18 +141,28 @@ class CanaryDialog(IntentDialog):
         Binding("down", "step(-10)", "-10%", show=False),
     ]
 
-    def __init__(self, service: ModelService, alerts: Sequence[Alert] = ()) -> None:
+    def __init__(self, service: ModelService, alerts: Sequence[Alert] = (),
+                 latency: LatencySeries | None = None, now: float | None = None) -> None:
+        """`latency`: the service's series, whose canary figures the dialog shows side by side as
+        they were when the key was pressed; `now` (unix time) judges them stale."""
         canary = service.canary
-        now = (f"{canary.weight}% to {canary.canary_version or 'canary'}"
-               if canary and canary.weight is not None else "?")
-        super().__init__(f"Canary of {service.key}  (now {now})",
+        current = (f"{canary.weight}% to {canary.canary_version or 'canary'}"
+                   if canary and canary.weight is not None else "?")
+        super().__init__(f"Canary of {service.key}  (now {current})",
                          production=production_scope(service))
         self.service = service
         self.argo = bool(canary and canary.source == "argo")
         self.reachable = canary.reachable_weights if canary else ()
         self.trouble = canary_trouble(service, alerts)
+        self.comparison = canary_comparison(service, latency, time.time() if now is None else now,
+                                            one_line_each=True)
 
     def body(self) -> ComposeResult:
+        if self.comparison:
+            *table, verdict = self.comparison
+            yield Static(Text("\n").join(literal(line) for line in table), id="canary-vs-stable")
+            warn = verdict.startswith(("canary worse", "stale", "canary vs stable: no figures"))
+            yield Static(literal(verdict), classes="dialog-message -warning" if warn else "")
         if self.argo:
             canary = self.service.canary
             step = f"step {canary.step}/{canary.total_steps}" if canary and canary.total_steps else ""
