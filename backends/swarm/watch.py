@@ -62,6 +62,7 @@ from mlops_tui.backends.swarm.client import (
     open_api,
     parse_endpoint,
 )
+from mlops_tui.backends.swarm.history import history as swarm_history
 from mlops_tui.backends.swarm.logs import TaskNames, stream_service
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,7 @@ class SwarmBackend:
             gpu_nodes=dict(view.gpu_nodes),
             pending_gpu=view.pending_gpu,
             snapshot=True,
+            history=swarm_history(self.name, services, tasks),
         ))
         return view
 
@@ -281,6 +283,9 @@ class SwarmBackend:
             view = self._translate()
             self._view = view
         self._emit_diff(old, view)
+        entries = swarm_history(self.name, present.values(), tasks)
+        if entries:
+            self._emit(Change(source=self.name, history=entries))
         return {str(t.get("ServiceID")) for t in tasks if t.get("DesiredState") == "running"
                 and tr.readable_state(t) in SETTLING_STATES}
 

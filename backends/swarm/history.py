@@ -1,0 +1,76 @@
+"""Swarm's own history as timeline entries: each task's state with the time dockerd stamped on it
+(Swarm keeps a few past tasks per slot, so a restart finds them again) and each service's
+UpdateStatus (updating, paused, rollback_started, completed) with its start or end time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mlops_tui.backends.model import ServiceKey, Severity
+from mlops_tui.backends.swarm import translate as tr
+from mlops_tui.backends.timeline import EntrySource, TimelineEntry
+
+TROUBLED_TASK_STATES = frozenset({"failed", "rejected", "orphaned"})
+TROUBLED_UPDATES = frozenset({"paused", "rollback_started", "rollback_paused"})
+
+
+def history(cluster: str, services: Iterable[Mapping[str, Any]],
+            tasks: Iterable[Mapping[str, Any]]) -> tuple[TimelineEntry, ...]:
+    facts = {}
+    out: list[TimelineEntry] = []
+    for service in services:
+        if not isinstance(service, Mapping):
+            continue
+        try:
+            one = tr.service_facts(service)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue  # unreadable objects are counted by the translator, not here
+        facts[one.id] = one
+        entry = update_entry(cluster, tr.key_for(cluster, one), service)
+        if entry is not None:
+            out.append(entry)
+    for task in tasks:
+        if not isinstance(task, Mapping):
+            continue
+        owner = facts.get(str(task.get("ServiceID") or ""))
+        if owner is not None:
+            entry = task_entry(cluster, tr.key_for(cluster, owner), task)
+            if entry is not None:
+                out.append(entry)
+    return tuple(out)
+
+
+def update_entry(cluster: str, key: ServiceKey, service: Mapping[str, Any]) -> TimelineEntry | None:
+    update = service.get("UpdateStatus")
+    if not isinstance(update, Mapping) or not isinstance(update.get("State"), str):
+        return None
+    state = update["State"]
+    at = tr.parse_time(update.get("CompletedAt")) or tr.parse_time(update.get("StartedAt"))
+    if at is None:
+        return None
+    message = f": {update['Message']}" if isinstance(update.get("Message"), str) and update["Message"] else ""
+    return TimelineEntry(
+        at=at, cluster=cluster, kind=key.kind.value, namespace=key.namespace, name=key.name,
+        what=f"update {state.replace('_', ' ')}{message}", source=EntrySource.ROLLOUT,
+        severity=Severity.WARNING if state in TROUBLED_UPDATES else Severity.INFO, service=key,
+        identity=f"swarm-update|{cluster}|{service.get('ID')}|{state}|{at.isoformat()}",
+    )
+
+
+def task_entry(cluster: str, key: ServiceKey, task: Mapping[str, Any]) -> TimelineEntry | None:
+    state = tr.readable_state(task)
+    status = task.get("Status") if isinstance(task.get("Status"), Mapping) else {}
+    at = tr.parse_time(status.get("Timestamp"))
+    if not state or at is None:
+        return None
+    error = status.get("Err") if isinstance(status.get("Err"), str) else ""
+    message = status.get("Message") if isinstance(status.get("Message"), str) else ""
+    why = f": {error or message}" if (error or (state in TROUBLED_TASK_STATES and message)) else ""
+    node = f" on {task['NodeID'][:12]}" if isinstance(task.get("NodeID"), str) and task["NodeID"] else ""
+    return TimelineEntry(
+        at=at, cluster=cluster, kind="Task", namespace=key.namespace, name=tr.task_name(key.name, task),
+        what=f"task {state}{node}{why}", source=EntrySource.TASK,
+        severity=Severity.WARNING if state in TROUBLED_TASK_STATES else Severity.INFO, service=key,
+        identity=f"swarm-task|{cluster}|{task.get('ID')}|{state}",
+    )
