@@ -15,7 +15,7 @@ from mlops_tui.backends import registry
 from mlops_tui.backends.base import Backend, Wakeable
 from mlops_tui.backends.engine_spec import BuildContext
 from mlops_tui.backends.fleet import Fleet
-from mlops_tui.tui.audit import AuditLog
+from mlops_tui.tui.audit import TIMELINE_RECORDS, AuditLog, timeline_entries
 from mlops_tui.tui.config import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ def build_fleet(settings: Settings) -> Fleet:
                   audit=audit.append, readonly_reason=problem)
     if demo is not None:
         fleet.add_stop_hook(demo.stop)
+    # This operator's past actions: the timeline survives a restart where the audit log keeps them.
+    fleet.timeline.add(timeline_entries(audit.last(TIMELINE_RECORDS)))
     for backend in build_backends(settings, lambda: fleet.state):
         try:
             fleet.add_backend(backend)

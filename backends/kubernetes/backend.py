@@ -58,7 +58,7 @@ from mlops_tui.backends.plans import ActionOutcome, ActionPlan, Intent, VerifyRe
 log = logging.getLogger(__name__)
 
 ACCESS_SWEEP_SECONDS = 300
-HISTORY_RESOURCES = ("events", "actionevents")
+HISTORY_RESOURCES = ("events", "normalevents")
 """Watched resources whose objects are dated facts for the timeline."""
 """How often the permissions of the published services are asked again without being woken."""
 

@@ -1,6 +1,8 @@
-"""Kubernetes Events as timeline entries: Warning events first-class, `MlopsTuiAction` events as
-actions (anyone's, from any terminal). The API server keeps Events for an hour by default, so a
-restart finds them again; their identity (uid and last time) keeps each sighting once."""
+"""Kubernetes Events as timeline entries: Warning events first-class, Normal ones that say what
+changed (a node NotReady, an HPA's rescale, a ReplicaSet scaled, Argo's steps and analysis runs),
+`MlopsTuiAction` events as actions (anyone's, from any terminal). The API server keeps Events for
+an hour by default, so a restart finds them again; their identity (uid and last time) keeps each
+sighting once."""
 
 from __future__ import annotations
 
@@ -15,8 +17,16 @@ ServiceOf = Callable[[str, str, str], ServiceKey | None]
 """(namespace, kind, name) of an involved object -> the model service it belongs to, if any."""
 
 
+ROUTINE = frozenset({"Scheduled", "Pulling", "Pulled", "Created", "Started", "Killing", "SuccessfulCreate",
+                     "SuccessfulDelete", "SandboxChanged", "SuccessfulAttachVolume", "NoPods"})
+"""Normal Events every pod start and stop makes: they would drown what changed."""
+LOUD = frozenset({"NodeNotReady", "NodeNotSchedulable", "RolloutAborted", "AnalysisRunFailed", "RolloutDegraded"})
+"""Normal-typed Events an operator must not read as routine."""
+
+
 def event_entry(cluster: str, event: EventFacts, service_of: ServiceOf) -> TimelineEntry | None:
-    if event.time is None:
+    """The Event as an entry; None for an undated or routine one."""
+    if event.time is None or (event.type != "Warning" and event.reason in ROUTINE):
         return None
     service = service_of(event.namespace, event.kind, event.name)
     action = event.reason == EVENT_REASON
@@ -26,7 +36,7 @@ def event_entry(cluster: str, event: EventFacts, service_of: ServiceOf) -> Timel
     else:
         # a repeated event (count+1) is the same object with a later time: one entry per time it was seen
         identity = f"event|{event.uid or (event.namespace, event.kind, event.name, event.reason)}|{event.time}"
-    warning = event.type == "Warning"
+    warning = event.type == "Warning" or event.reason in LOUD
     return TimelineEntry(
         at=event.time, cluster=cluster, kind=event.kind or "Event", namespace=event.namespace, name=event.name,
         what=words, source=EntrySource.ACTION if action else EntrySource.EVENT,

@@ -21,8 +21,9 @@ CORE_RESOURCES = (
     ResourceSpec("services", "", "v1", "services"),
     ResourceSpec("hpas", "autoscaling", "v2", "horizontalpodautoscalers", essential=False),
     ResourceSpec("events", "", "v1", "events", essential=False, field_selector="type=Warning"),
-    # Actions are Normal Events when they succeed: watched apart, so colleagues' actions reach the timeline.
-    ResourceSpec("actionevents", "", "v1", "events", essential=False, field_selector="reason=MlopsTuiAction"),
+    # For the timeline: a node NotReady, an HPA's rescale, a ReplicaSet scaled, anyone's MlopsTuiAction
+    # are Normal Events (backends/kubernetes/history.py leaves out the per-pod lifecycle ones).
+    ResourceSpec("normalevents", "", "v1", "events", essential=False, field_selector="type=Normal"),
 )
 OPTIONAL_RESOURCES = (
     ResourceSpec("rollouts", "argoproj.io", "v1alpha1", "rollouts", essential=False, model_selector=True),
@@ -48,7 +49,7 @@ REDUCERS: dict[str, Callable[[Any], Any]] = {
     "replicasets": tr.replicaset_facts,
     "nodes": tr.node_facts,
     "events": tr.event_facts,
-    "actionevents": tr.event_facts,
+    "normalevents": tr.event_facts,
     "services": slim_service,
     "namespaces": tr.namespace_is_production,
 }

@@ -195,6 +195,11 @@ class PublishedView:
             rs = self.cache.get("replicasets", (ns, name))
             if rs is not None and rs.owner_kind in ("Deployment", "Rollout"):
                 return self.service_of_object(ns, rs.owner_kind, rs.owner_name)
+        if kind == "HorizontalPodAutoscaler":
+            hpa = self.cache.get("hpas", (ns, name))
+            if hpa is not None:
+                _, target_kind, target = tr.hpa_target(hpa)
+                return self.service_of_object(ns, target_kind, target)
         if kind == "Pod":
             pod = self.cache.get("pods", (ns, name))
             if pod is not None:
