@@ -181,7 +181,7 @@ def test_an_action_in_the_audit_log_and_in_its_kubernetes_event_is_one_entry():
     assert len(from_audit) == 1 and from_audit[0].what == "ana: scale to 5: succeeded"
     assert event is not None and event.source is EntrySource.ACTION
     timeline = Timeline()
-    timeline.add(from_audit + [event])
+    timeline.add([*from_audit, event])
     assert len(timeline) == 1 and timeline.entries()[0].key == action_identity("plan-7")
 
 
