@@ -66,7 +66,8 @@ def _what_runs(service: ModelService) -> str:
 
 def _service_entries(old: ModelService, new: ModelService, now: datetime) -> Iterator[TimelineEntry]:
     key = new.key
-    if old.revision != new.revision and new.revision:
+    # Swarm's revision is its version index, moved by every write (UpdateStatus too): its image says more.
+    if old.revision != new.revision and new.revision and new.platform is not Platform.SWARM:
         image = f" ({new.image})" if new.image != old.image and new.image else ""
         yield _entry(now, key, EntrySource.REVISION, f"revision {old.revision or '?'} → {new.revision}{image}")
     elif old.image != new.image and new.image:

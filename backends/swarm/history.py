@@ -5,6 +5,7 @@ UpdateStatus (updating, paused, rollback_started, completed) with its start or e
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from mlops_tui.backends.model import ServiceKey, Severity
@@ -19,6 +20,8 @@ def history(cluster: str, services: Iterable[Mapping[str, Any]],
             tasks: Iterable[Mapping[str, Any]]) -> tuple[TimelineEntry, ...]:
     facts = {}
     out: list[TimelineEntry] = []
+    tasks = [t for t in tasks if isinstance(t, Mapping)]
+    by_id = {str(t.get("ID")): t for t in tasks}
     for service in services:
         if not isinstance(service, Mapping):
             continue
@@ -27,12 +30,10 @@ def history(cluster: str, services: Iterable[Mapping[str, Any]],
         except (KeyError, TypeError, ValueError, AttributeError):
             continue  # unreadable objects are counted by the translator, not here
         facts[one.id] = one
-        entry = update_entry(cluster, tr.key_for(cluster, one), service)
+        entry = update_entry(cluster, tr.key_for(cluster, one), service, by_id)
         if entry is not None:
             out.append(entry)
     for task in tasks:
-        if not isinstance(task, Mapping):
-            continue
         owner = facts.get(str(task.get("ServiceID") or ""))
         if owner is not None:
             entry = task_entry(cluster, tr.key_for(cluster, owner), task)
@@ -41,20 +42,28 @@ def history(cluster: str, services: Iterable[Mapping[str, Any]],
     return tuple(out)
 
 
-def update_entry(cluster: str, key: ServiceKey, service: Mapping[str, Any]) -> TimelineEntry | None:
+def update_entry(cluster: str, key: ServiceKey, service: Mapping[str, Any],
+                 tasks: Mapping[str, Mapping[str, Any]]) -> TimelineEntry | None:
+    """Dated by its end, else by the task whose failure it names (a pause has no time of its own in
+    Swarm), else by its start."""
     update = service.get("UpdateStatus")
     if not isinstance(update, Mapping) or not isinstance(update.get("State"), str):
         return None
     state = update["State"]
-    at = tr.parse_time(update.get("CompletedAt")) or tr.parse_time(update.get("StartedAt"))
+    text = update["Message"] if isinstance(update.get("Message"), str) else ""
+    culprit = tasks.get(text.rsplit(" ", 1)[-1]) if text else None
+    failed_at = tr.parse_time((culprit.get("Status") or {}).get("Timestamp")) if culprit else None
+    if failed_at is not None:
+        failed_at += timedelta(microseconds=1)  # the pause follows the failure it names
+    at = tr.parse_time(update.get("CompletedAt")) or failed_at or tr.parse_time(update.get("StartedAt"))
     if at is None:
         return None
-    message = f": {update['Message']}" if isinstance(update.get("Message"), str) and update["Message"] else ""
+    message = f": {text}" if text else ""
     return TimelineEntry(
         at=at, cluster=cluster, kind=key.kind.value, namespace=key.namespace, name=key.name,
         what=f"update {state.replace('_', ' ')}{message}", source=EntrySource.ROLLOUT,
         severity=Severity.WARNING if state in TROUBLED_UPDATES else Severity.INFO, service=key,
-        identity=f"swarm-update|{cluster}|{service.get('ID')}|{state}|{at.isoformat()}",
+        identity=f"swarm-update|{cluster}|{service.get('ID')}|{state}|{update.get('StartedAt')}",
     )
 
 

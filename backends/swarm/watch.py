@@ -259,9 +259,21 @@ class SwarmBackend:
             gpu_nodes=dict(view.gpu_nodes),
             pending_gpu=view.pending_gpu,
             snapshot=True,
-            history=swarm_history(self.name, services, tasks),
+            history=swarm_history(self.name, services, [*tasks, *self._finished_tasks()]),
         ))
         return view
+
+    def _finished_tasks(self, service_ids: list[str] | None = None) -> list[dict]:
+        """The ended tasks for the timeline (a failed task leaves the running set at once); never
+        what fails a resync: without them the timeline only misses the failures."""
+        try:
+            if service_ids == []:
+                return []
+            finished = self.client.finished_tasks(service_ids)
+        except Exception as exc:
+            log.info("%s: finished tasks unavailable for the timeline: %s", self.name, exc)
+            return []
+        return finished if isinstance(finished, list) else []
 
     def refresh_services(self, ids: list[str]) -> set[str]:
         """Re-read the named services and their tasks; push only what changed.
@@ -283,7 +295,7 @@ class SwarmBackend:
             view = self._translate()
             self._view = view
         self._emit_diff(old, view)
-        entries = swarm_history(self.name, present.values(), tasks)
+        entries = swarm_history(self.name, present.values(), [*tasks, *self._finished_tasks(sorted(present))])
         if entries:
             self._emit(Change(source=self.name, history=entries))
         return {str(t.get("ServiceID")) for t in tasks if t.get("DesiredState") == "running"
