@@ -164,7 +164,9 @@ def action_entry(record: Mapping[str, Any], at: datetime) -> TimelineEntry | Non
     result = str(record.get("result") or "")
     if result == "intent":
         result = "sent, result not recorded"
-    who = str(record.get("user") or record.get("operator") or "someone")
+    operator = str(record.get("operator") or record.get("user") or "someone")
+    user = str(record.get("user") or "")
+    who = operator if user in ("", operator) else f"{operator} (as {user})"
     what = f"{who}: {record.get('intent') or record.get('action') or 'action'}: {result}"
     kind = str(record.get("kind") or "")
     namespace = str(record.get("namespace") or "")

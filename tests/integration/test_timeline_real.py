@@ -124,7 +124,7 @@ def test_alert_transitions_pending_firing_silenced_and_expired_on_the_real_alert
     # The rule's `for: 2s` is seen pending first when the poll (0.3 s) catches it; firing always.
     assert words[-2:] == ["silenced", "firing again"] and "firing" in words, words
     actions_seen = [e.what for e in fleet.timeline.entries() if e.source is EntrySource.ACTION]
-    assert len(actions_seen) == 2 and all(w.startswith("alice: ") for w in actions_seen)
+    assert len(actions_seen) == 2 and all(w.startswith("alice (as ") for w in actions_seen), actions_seen
 
     # A restart: the firing alert is dated by its own start, not by when this Fleet first saw it.
     again = Fleet([PrometheusAlertsSource(prom.url, options=FAST_OPTIONS),
