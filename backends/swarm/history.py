@@ -52,7 +52,8 @@ def update_entry(cluster: str, key: ServiceKey, service: Mapping[str, Any],
     state = update["State"]
     text = update["Message"] if isinstance(update.get("Message"), str) else ""
     culprit = tasks.get(text.rsplit(" ", 1)[-1]) if text else None
-    failed_at = tr.parse_time((culprit.get("Status") or {}).get("Timestamp")) if culprit else None
+    culprit_status = culprit.get("Status") if culprit is not None else None
+    failed_at = tr.parse_time(culprit_status.get("Timestamp")) if isinstance(culprit_status, Mapping) else None
     if failed_at is not None:
         failed_at += timedelta(microseconds=1)  # the pause follows the failure it names
     at = tr.parse_time(update.get("CompletedAt")) or failed_at or tr.parse_time(update.get("StartedAt"))
@@ -69,7 +70,8 @@ def update_entry(cluster: str, key: ServiceKey, service: Mapping[str, Any],
 
 def task_entry(cluster: str, key: ServiceKey, task: Mapping[str, Any]) -> TimelineEntry | None:
     state = tr.readable_state(task)
-    status = task.get("Status") if isinstance(task.get("Status"), Mapping) else {}
+    raw = task.get("Status")
+    status: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     at = tr.parse_time(status.get("Timestamp"))
     if not state or at is None:
         return None
