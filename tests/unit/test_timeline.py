@@ -199,11 +199,11 @@ def test_an_intent_without_its_result_reads_as_sent_not_recorded():
     assert only.what == "ana: roll back: sent, result not recorded" and only.severity is Severity.WARNING
 
 
-def test_swarm_task_states_and_update_status_are_dated_by_dockerd():
+def test_swarm_task_states_and_update_status_are_dated_by_dockerd_the_pause_after_the_failure_it_names():
     services = [{"ID": "s1", "Spec": {"Name": "api", "Labels": {}, "TaskTemplate": {"ContainerSpec": {"Image": "a:2"}},
                                        "Mode": {"Replicated": {"Replicas": 2}}},
                  "Version": {"Index": 5},
-                 "UpdateStatus": {"State": "paused", "StartedAt": "2026-11-28T03:01:00Z",
+                 "UpdateStatus": {"State": "paused", "StartedAt": "2026-11-28T03:00:30Z",
                                   "Message": "update paused due to failure or early termination of task t2"}}]
     tasks = [{"ID": "t2", "ServiceID": "s1", "Slot": 2, "NodeID": "node-abcdef123456789",
               "Status": {"State": "failed", "Timestamp": "2026-11-28T03:00:40Z", "Err": "task: non-zero exit (1)"}}]
