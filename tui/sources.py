@@ -47,7 +47,10 @@ def build_fleet(settings: Settings) -> Fleet:
     if demo is not None:
         fleet.add_stop_hook(demo.stop)
     # This operator's past actions: the timeline survives a restart where the audit log keeps them.
-    fleet.timeline.add(timeline_entries(audit.last(TIMELINE_RECORDS)))
+    try:
+        fleet.timeline.add(timeline_entries(audit.last(TIMELINE_RECORDS)))
+    except OSError as exc:  # an unreadable log costs the timeline its past actions, nothing else
+        log.warning("the audit log %s cannot be read for the timeline: %s", settings.audit_path, exc)
     for backend in build_backends(settings, lambda: fleet.state):
         try:
             fleet.add_backend(backend)
