@@ -12,7 +12,7 @@ import bisect
 import enum
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -113,11 +113,17 @@ class Timeline:
         """Moves with every add that kept something: views redraw only then."""
 
     def add(self, entries: Iterable[TimelineEntry]) -> int:
-        """Keep the entries not seen before; returns how many were kept."""
+        """Keep the entries not seen before (or seen before without their service, which a later
+        sighting names); returns how many were kept or completed."""
         kept = 0
         with self._lock:
             for entry in entries:
                 if entry.key in self._seen:
+                    slot = self._seen[entry.key]
+                    if self._entries[slot].service is None and entry.service is not None:
+                        # seen again knowing its service (an alert that came before the services did)
+                        self._entries[slot] = entry if entry.at == slot[0] else replace(entry, at=slot[0])
+                        kept += 1
                     continue
                 if len(self._order) >= self.limit and self._order and entry.at < self._order[0][0]:
                     continue  # older than everything a full store keeps: it would be evicted at once

@@ -160,6 +160,9 @@ def alert_entries(old: tuple[Alert, ...], new: tuple[Alert, ...], now: datetime)
             if alert.state is AlertState.SILENCED:
                 # started earlier, silenced since: both facts, the start first
                 out.append(_alert_entry(alert, now, "silenced", ident))
+        elif prior.service is None and alert.service is not None and prior.state is alert.state:
+            # tied to its service once the services arrived: the same entry, now naming it
+            out.append(_alert_entry(alert, alert.since or now, _alert_words(alert), ident))
         elif prior.state is not alert.state:
             if prior.state is AlertState.SILENCED and alert.state is AlertState.FIRING:
                 words = "firing again: silence expired"

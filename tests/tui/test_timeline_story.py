@@ -12,6 +12,8 @@ to the order of those two neighbours, which the scenario itself does not fix."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,6 +131,28 @@ async def test_the_scripted_incident_reads_in_order_in_the_timeline_and_in_its_j
         times = [d["time"] for d in printed]
         assert times == sorted(times)
         assert any(d["source"] == "action" and "scale to 4" in d["what"] for d in printed)
+
+    # After the app has gone: `mlops-tui timeline --json` for the postmortem, from what the engines
+    # and the audit log kept (no diff of states: it reads them once).
+    out = subprocess.run([sys.executable, "-m", "mlops_tui.tui.cli", "timeline", "--json", "--since", "1h",
+                          "--kubeconfig", demo.kubeconfig, "--context", demo.contexts[0],
+                          "--swarm", f"{demo.docker_host}?name=swarm-demo", "--prometheus", demo.prometheus_url,
+                          "--alertmanager", demo.alertmanager_url, "--audit-log", str(tmp_path / "audit.jsonl"),
+                          "--timeout", "30"], capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0, out.stderr
+    kept = json.loads(out.stdout)["entries"]
+    assert [d["time"] for d in kept] == sorted(d["time"] for d in kept)
+
+    def at(test) -> int:
+        return next(i for i, d in enumerate(kept) if test(d))
+
+    notready = at(lambda d: "NodeNotReady" in d["what"])
+    paused = at(lambda d: d["object"]["name"] == "proptech-ml_model-api" and d["what"].startswith("update paused"))
+    rescale = at(lambda d: "SuccessfulRescale" in d["what"])
+    scaled = at(lambda d: d["source"] == "action" and "scale to 4" in d["what"])
+    assert notready < paused < rescale < scaled, [(d["time"], d["what"]) for d in kept]
+    assert any(d["source"] == "alert" and d["what"].startswith("firing") and d["service"]
+               and d["service"]["name"] in CANARIES for d in kept)
 
 
 async def test_the_detail_screen_shows_the_services_own_timeline(demo, tmp_path):

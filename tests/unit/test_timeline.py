@@ -252,3 +252,14 @@ def test_the_json_document_is_versioned_and_oldest_first():
     doc = timeline_document((entry(1, "first"), entry(2, "second")), T0, [], T0 + timedelta(hours=1))
     assert doc["schema_version"] == 1 and [e["what"] for e in doc["entries"]] == ["first", "second"]
     assert doc["entries"][0]["object"] == {"kind": "Deployment", "namespace": "", "name": "bert"}
+
+
+def test_an_alert_that_arrived_before_its_service_is_tied_to_it_once_the_service_is_known():
+    """The alert sources often answer before the clusters' first list: the entry must not stay
+    unattributed (the service's own timeline and --service would miss it)."""
+    untied = replace(alert(AlertState.FIRING), service=None)
+    timeline = Timeline()
+    timeline.add(alert_entries((), (untied,), T0 + timedelta(seconds=5)))
+    timeline.add(alert_entries((untied,), (alert(AlertState.FIRING),), T0 + timedelta(seconds=9)))
+    (only,) = timeline.entries()
+    assert only.service == service("bert").key and only.at == T0
