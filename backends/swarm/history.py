@@ -16,8 +16,10 @@ TROUBLED_TASK_STATES = frozenset({"failed", "rejected", "orphaned"})
 TROUBLED_UPDATES = frozenset({"paused", "rollback_started", "rollback_paused"})
 
 
-def history(cluster: str, services: Iterable[Mapping[str, Any]],
-            tasks: Iterable[Mapping[str, Any]]) -> tuple[TimelineEntry, ...]:
+def history(cluster: str, services: Iterable[Mapping[str, Any]], tasks: Iterable[Mapping[str, Any]],
+            hostnames: Mapping[str, str] | None = None) -> tuple[TimelineEntry, ...]:
+    """Entries for the services' UpdateStatus and their tasks' states; `hostnames` (node id ->
+    hostname) names a task's node as `docker service ps` does."""
     facts = {}
     out: list[TimelineEntry] = []
     tasks = [t for t in tasks if isinstance(t, Mapping)]
@@ -36,7 +38,7 @@ def history(cluster: str, services: Iterable[Mapping[str, Any]],
     for task in tasks:
         owner = facts.get(str(task.get("ServiceID") or ""))
         if owner is not None:
-            entry = task_entry(cluster, tr.key_for(cluster, owner), task)
+            entry = task_entry(cluster, tr.key_for(cluster, owner), task, hostnames or {})
             if entry is not None:
                 out.append(entry)
     return tuple(out)
@@ -68,7 +70,8 @@ def update_entry(cluster: str, key: ServiceKey, service: Mapping[str, Any],
     )
 
 
-def task_entry(cluster: str, key: ServiceKey, task: Mapping[str, Any]) -> TimelineEntry | None:
+def task_entry(cluster: str, key: ServiceKey, task: Mapping[str, Any],
+               hostnames: Mapping[str, str]) -> TimelineEntry | None:
     state = tr.readable_state(task)
     raw = task.get("Status")
     status: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
@@ -78,7 +81,8 @@ def task_entry(cluster: str, key: ServiceKey, task: Mapping[str, Any]) -> Timeli
     error = status.get("Err") if isinstance(status.get("Err"), str) else ""
     message = status.get("Message") if isinstance(status.get("Message"), str) else ""
     why = f": {error or message}" if (error or (state in TROUBLED_TASK_STATES and message)) else ""
-    node = f" on {task['NodeID'][:12]}" if isinstance(task.get("NodeID"), str) and task["NodeID"] else ""
+    node_id = task.get("NodeID") if isinstance(task.get("NodeID"), str) else ""
+    node = f" on {hostnames.get(node_id) or node_id[:12]}" if node_id else ""
     return TimelineEntry(
         at=at, cluster=cluster, kind="Task", namespace=key.namespace, name=tr.task_name(key.name, task),
         what=f"task {state}{node}{why}", source=EntrySource.TASK,

@@ -259,9 +259,19 @@ class SwarmBackend:
             gpu_nodes=dict(view.gpu_nodes),
             pending_gpu=view.pending_gpu,
             snapshot=True,
-            history=swarm_history(self.name, services, [*tasks, *self._finished_tasks()]),
+            history=swarm_history(self.name, services, [*tasks, *self._finished_tasks()], self._hostnames()),
         ))
         return view
+
+    def _hostnames(self) -> dict[str, str]:
+        """Node id -> hostname, as `docker service ps` names a task's node."""
+        names = {}
+        for node in self._nodes:
+            if isinstance(node, dict):
+                host = (node.get("Description") or {}).get("Hostname")
+                if isinstance(host, str) and host:
+                    names[str(node.get("ID"))] = host
+        return names
 
     def _finished_tasks(self, service_ids: list[str] | None = None) -> list[dict]:
         """The ended tasks for the timeline (a failed task leaves the running set at once); never
@@ -295,7 +305,8 @@ class SwarmBackend:
             view = self._translate()
             self._view = view
         self._emit_diff(old, view)
-        entries = swarm_history(self.name, present.values(), [*tasks, *self._finished_tasks(sorted(present))])
+        entries = swarm_history(self.name, present.values(), [*tasks, *self._finished_tasks(sorted(present))],
+                                self._hostnames())
         if entries:
             self._emit(Change(source=self.name, history=entries))
         return {str(t.get("ServiceID")) for t in tasks if t.get("DesiredState") == "running"

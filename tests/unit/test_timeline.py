@@ -207,9 +207,9 @@ def test_swarm_task_states_and_update_status_are_dated_by_dockerd_the_pause_afte
                                   "Message": "update paused due to failure or early termination of task t2"}}]
     tasks = [{"ID": "t2", "ServiceID": "s1", "Slot": 2, "NodeID": "node-abcdef123456789",
               "Status": {"State": "failed", "Timestamp": "2026-11-28T03:00:40Z", "Err": "task: non-zero exit (1)"}}]
-    entries = sorted(swarm_history("swarm-a", services, tasks), key=lambda e: e.at)
+    entries = sorted(swarm_history("swarm-a", services, tasks, {"node-abcdef123456789": "gpu-1"}), key=lambda e: e.at)
     assert [(e.name, e.what, e.severity) for e in entries] == [
-        ("api.2", "task failed on node-abcdef1: task: non-zero exit (1)", Severity.WARNING),
+        ("api.2", "task failed on gpu-1: task: non-zero exit (1)", Severity.WARNING),
         ("api", "update paused: update paused due to failure or early termination of task t2", Severity.WARNING)]
     assert entries[0].at == T0 + timedelta(seconds=40)
 
