@@ -32,6 +32,7 @@ from mlops_tui.backends.model import (
     Silence,
 )
 from mlops_tui.backends.plans import ActionOutcome, ActionPlan, Intent, VerifyResult
+from mlops_tui.backends.timeline import TimelineEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,9 @@ class Change:
     """DCGM metrics keyed by host name, joined to GPU nodes by the Fleet's readers."""
     health: ClusterHealth | None = None
     snapshot: bool = False
+    history: tuple[TimelineEntry, ...] = ()
+    """Dated facts for the timeline the engine keeps itself (Events, Swarm task states): the Fleet's
+    timeline keeps each once, however often a relist sends it again."""
 
 
 ChangeSink = Callable[[Change], None]

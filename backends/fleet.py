@@ -67,6 +67,8 @@ from mlops_tui.backends.plans import (
 )
 from mlops_tui.backends.production import ProductionScope, needs_typed_name
 from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.backends.timeline import Timeline, action_entry
+from mlops_tui.backends.timeline_diff import state_entries
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +142,8 @@ class Fleet:
         self._records_lock = threading.Lock()
         self._last_publish = float("-inf")  # the first change is published at once
         self._stop_hooks: list[Callable[[], None]] = []
+        self.timeline = Timeline()
+        """What happened, in order: diffs of the published states, the engines' dated history, actions."""
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -240,8 +244,11 @@ class Fleet:
         if not changes:
             return FleetDelta()
         with self._lock:  # one publisher at a time (flush may race the loop in tests)
-            state, delta = self._merge(self._state, changes)
+            old = self._state
+            state, delta = self._merge(old, changes)
             self._state = state
+            self.timeline.add(entry for change in changes for entry in change.history)
+            self.timeline.add(state_entries(old, state, self._clock()))
             self._last_publish = self._publish_clock.monotonic()
         if not delta.empty:
             for listener in list(self._listeners):
@@ -663,8 +670,11 @@ class Fleet:
         )
         # The record is written (and flushed by the sink) before anyone hears the result; a sink that
         # fails now (the disk filled during the wait) is logged: the operator still hears the result.
+        record = audit_record(result, self.operator)
         if self._audit is not None and self._first_record(plan, abandoning=False):
-            self._write_quietly(audit_record(result, self.operator))
+            self._write_quietly(record)
+        if outcome is not Outcome.NOOP:
+            self.timeline.add(e for e in (action_entry(record, result.finished),) if e is not None)
         if plan.target is not None and outcome not in (Outcome.REFUSED, Outcome.NOOP):
             recorder = self._backends.get(plan.source)
             if isinstance(recorder, RecordsActions):
@@ -686,7 +696,9 @@ class Fleet:
         now = self._clock()
         result = ActionOutcome(plan=plan, outcome=Outcome.APPLIED_NOT_CONVERGED,
                                detail=f"applied; not verified: {reason}", started=now, finished=now)
-        self._write_quietly(audit_record(result, self.operator, phase="abandoned"))
+        record = audit_record(result, self.operator, phase="abandoned")
+        self._write_quietly(record)
+        self.timeline.add(e for e in (action_entry(record, now),) if e is not None)
         return result
 
     def _first_record(self, plan: ActionPlan, *, abandoning: bool) -> bool:

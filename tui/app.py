@@ -480,9 +480,9 @@ class MlopsApp(TableCommands):
         cluster_names = clusters(self.state.health, self.state.services)
         names = sorted({key.name for key in self.state.services})
         self.push_screen(
-            PromptScreen(":  jump to a view, a cluster or a service", [*VIEWS, *cluster_names, *names],
-                         "a view, a cluster, or a service's name (its start is enough)",
-                         shown=[*VIEWS, *cluster_names]),
+            PromptScreen(":  jump to a view, a cluster or a service", [*VIEWS, "timeline", *cluster_names, *names],
+                         "a view, timeline, a cluster, or a service's name (its start is enough)",
+                         shown=[*VIEWS, "timeline", *cluster_names]),
             self._jump_to,
         )
 
@@ -490,6 +490,12 @@ class MlopsApp(TableCommands):
         from mlops_tui.tui.jump import clusters, resolve
 
         if not typed:
+            return
+        first, _, rest = typed.strip().partition(" ")
+        if first.lower() == "timeline":  # `:timeline` or `:timeline NAME cluster:X kind:alert`
+            from mlops_tui.tui.screens.timeline import TimelineScreen
+
+            self.push_screen(TimelineScreen(rest.strip()))
             return
         jump = resolve(typed, VIEWS, clusters(self.state.health, self.state.services), self.state.services)
         if jump is None:

@@ -12,11 +12,13 @@ import os
 import threading
 from collections import deque
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from mlops_tui.backends.timeline import TimelineEntry, action_entry
 from mlops_tui.tui.format import plain
 
 
@@ -90,6 +92,26 @@ def readable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             record = {**record, "result": f"{record.get('result', '?')} (answer lost, resolved by re-reading)"}
         shown.append(record)
     return shown
+
+
+TIMELINE_RECORDS = 2000
+"""Audit lines read into the timeline at start-up (the newest; the file itself is never trimmed)."""
+
+
+def timeline_entries(records: list[dict[str, Any]]) -> list[TimelineEntry]:
+    """This operator's past actions for the timeline, one entry per action, dated when it finished."""
+    out = []
+    for record in readable(records):
+        try:
+            at = datetime.fromisoformat(str(record.get("time", "")).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=timezone.utc)
+        entry = action_entry({**record, "result": str(record.get("result", "")).split(" (")[0]}, at)
+        if entry is not None:
+            out.append(entry)
+    return out
 
 
 def format_record(record: Mapping[str, Any]) -> str:

@@ -86,6 +86,15 @@ def _positive_factor(text: str) -> float:
     return value
 
 
+def _span(text: str):
+    from mlops_tui.tui.timeline_cli import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -115,6 +124,20 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--json", dest="output", action="store_const", const="json", help="the same as --output json")
     status.add_argument("--timeout", type=_positive_float, default=15.0, metavar="SECONDS",
                         help="how long to wait for every source's first sync (default: 15)")
+    timeline = commands.add_parser(
+        "timeline", parents=[common], help="print what happened, in order, for a postmortem, and exit",
+        description="Connect, read what the engines keep (Events, alert starts, Swarm task history) and the "
+                    "audit log, print the incident timeline oldest first; non-zero when a source could not be read.")
+    timeline.add_argument("--since", type=_span, default="1h", metavar="SPAN",
+                          help="how far back: 30m, 1h, 2d (default: 1h)")
+    timeline.add_argument("--service", default="", metavar="NAME", help="only this service (its name)")
+    shape = timeline.add_mutually_exclusive_group()
+    shape.add_argument("--json", dest="output", action="store_const", const="json", default="text",
+                       help="versioned JSON (schema_version, entries oldest first)")
+    shape.add_argument("--markdown", dest="output", action="store_const", const="markdown",
+                       help="a Markdown table to paste into the postmortem")
+    timeline.add_argument("--timeout", type=_positive_float, default=15.0, metavar="SECONDS",
+                          help="how long to wait for every source's first sync (default: 15)")
     audit = commands.add_parser("audit", parents=[common], help="print the last entries of the audit log")
     audit.add_argument("--last", type=_positive_int, default=20, metavar="N", help="how many (default: 20)")
     audit.add_argument("--json", action="store_true", help="print the raw JSON lines")
@@ -122,7 +145,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    cli = {k: v for k, v in vars(args).items() if k not in ("command", "config", "json", "last", "timeout")}
+    cli = {k: v for k, v in vars(args).items()
+           if k not in ("command", "config", "json", "last", "timeout", "since", "service", "output")}
     return build_settings(cli, getattr(args, "config", None))
 
 
@@ -137,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         from mlops_tui.tui.status import run_status
 
         return run_status(settings, as_json=args.output == "json", timeout=args.timeout)
+    if args.command == "timeline":
+        from mlops_tui.tui.timeline_cli import run_timeline
+
+        return run_timeline(settings, since=args.since, service=args.service, output=args.output,
+                            timeout=args.timeout)
     if args.command == "audit":
         from mlops_tui.tui.audit import AuditLog, format_record, readable
 

@@ -116,8 +116,8 @@ COMMANDS: tuple[Command, ...] = (
             "switch views",
             MOVE, shown=False, opens="ObjectScreen"),
     Command("jump", ":", "Jump",
-            "jump to a view (`services`, `gpus`, `latency`, `alerts`), a cluster, or a service by name "
-            "(its start is enough)",
+            "jump to a view (`services`, `gpus`, `latency`, `alerts`), the incident `timeline`, a cluster, "
+            "or a service by name (its start is enough)",
             MOVE, opens="PromptScreen"),
     Command("filter", "/", "Filter",
             "filter services by name, namespace, cluster, or `label=value`; `esc` clears",

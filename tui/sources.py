@@ -16,7 +16,7 @@ from mlops_tui.backends.base import Backend, Wakeable
 from mlops_tui.backends.engine_spec import BuildContext
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.production import ProductionScope
-from mlops_tui.tui.audit import AuditLog
+from mlops_tui.tui.audit import TIMELINE_RECORDS, AuditLog, timeline_entries
 from mlops_tui.tui.config import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ def build_fleet(settings: Settings) -> Fleet:
                   production=ProductionScope(tuple(settings.production)))
     if demo is not None:
         fleet.add_stop_hook(demo.stop)
+    # This operator's past actions: the timeline survives a restart where the audit log keeps them.
+    try:
+        fleet.timeline.add(timeline_entries(audit.last(TIMELINE_RECORDS)))
+    except OSError as exc:  # an unreadable log costs the timeline its past actions, nothing else
+        log.warning("the audit log %s cannot be read for the timeline: %s", settings.audit_path, exc)
     for backend in build_backends(settings, lambda: fleet.state):
         try:
             fleet.add_backend(backend)

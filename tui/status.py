@@ -27,6 +27,7 @@ from mlops_tui.backends.model import (
     Severity,
 )
 from mlops_tui.backends.state import FleetState
+from mlops_tui.backends.timeline import TimelineEntry
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.empty import NOTHING_CONFIGURED, how_to_start
 from mlops_tui.tui.format import age, plain, requests_text, row_state
@@ -299,6 +300,13 @@ class _Collector:
 def collect(settings: Settings, timeout: float) -> tuple[FleetState, list[str]]:
     """The fleet as read within `timeout` seconds, and what could not be read: a hard bound on the whole
     command (set-up, first sync and stopping), whatever the engines do."""
+    state, problems, _ = collect_timeline(settings, timeout)
+    return state, problems
+
+
+def collect_timeline(settings: Settings, timeout: float) -> tuple[FleetState, list[str], tuple[TimelineEntry, ...]]:
+    """`collect`, and the timeline the Fleet built from what the engines keep (Events, alert starts,
+    Swarm tasks) and the audit log."""
     deadline = time.monotonic() + timeout
     collector = _Collector(settings, timeout)
     threading.Thread(target=collector.run, name="status", daemon=True).start()
@@ -307,10 +315,10 @@ def collect(settings: Settings, timeout: float) -> tuple[FleetState, list[str]]:
         raise collector.error
     fleet = collector.fleet
     if fleet is None:  # still setting up its sources at the deadline
-        return FleetState(), [f"no source answered within {timeout:g}s (still connecting)"]
+        return FleetState(), [f"no source answered within {timeout:g}s (still connecting)"], ()
     if not fleet.backends:
         fleet.stop()
-        return FleetState(), [NOTHING_CONFIGURED]
+        return FleetState(), [NOTHING_CONFIGURED], fleet.timeline.entries()
     fleet.flush()
     state = collector.state if finished and collector.state is not None else fleet.state
     problems = unreadable(state, fleet.backends)
@@ -319,7 +327,7 @@ def collect(settings: Settings, timeout: float) -> tuple[FleetState, list[str]]:
     stopper = threading.Thread(target=fleet.stop, name="status-stop", daemon=True)
     stopper.start()
     stopper.join(max(deadline + 0.5 - time.monotonic(), 0.1))
-    return state, problems
+    return state, problems, fleet.timeline.entries()
 
 
 def run_status(settings: Settings, *, as_json: bool, timeout: float) -> int:

@@ -28,6 +28,7 @@ from mlops_tui.backends.kubernetes.access import AccessReviews, who_am_i
 from mlops_tui.backends.kubernetes.actions import ActionPlanner
 from mlops_tui.backends.kubernetes.cache import ClusterCache, ObjKey
 from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Transport, api_path
+from mlops_tui.backends.kubernetes.history import event_entry
 from mlops_tui.backends.kubernetes.liveness import QUIET_SECONDS, Liveness, version_probe
 from mlops_tui.backends.kubernetes.logs import containers_of, stream_pods
 from mlops_tui.backends.kubernetes.objects import ObjectReader
@@ -57,6 +58,8 @@ from mlops_tui.backends.plans import ActionOutcome, ActionPlan, Intent, VerifyRe
 log = logging.getLogger(__name__)
 
 ACCESS_SWEEP_SECONDS = 300
+HISTORY_RESOURCES = ("events", "normalevents")
+"""Watched resources whose objects are dated facts for the timeline."""
 """How often the permissions of the published services are asked again without being woken."""
 
 
@@ -401,6 +404,7 @@ class KubernetesBackend(ReflectorHandler):
             self.cache.replace(reflector.spec.name, reflector.namespace, items)
             if self._synced_once:
                 self._emit(self._view.snapshot())  # a relist: the whole picture again, as a snapshot
+                self._emit(self._history([value for _, value in items], reflector.spec.name))
             else:
                 self._first_sync_if_complete()
             self._count_unreadable()
@@ -416,6 +420,8 @@ class KubernetesBackend(ReflectorHandler):
             self._synced_once = True
             self._emit(self._view.snapshot())
             self._count_unreadable()  # before 'connected': a one-shot `status` stops reading at it
+            for resource in HISTORY_RESOURCES:  # after the services, so each Event finds its service
+                self._emit(self._history([self.cache.get(resource, k) for k in self.cache.keys(resource)], resource))
             self._refresh_health()
             self._access_wake.set()
 
@@ -429,6 +435,15 @@ class KubernetesBackend(ReflectorHandler):
             if self._synced_once:
                 self._emit(self._view.changed(name, key, old, new))
                 self._count_unreadable()
+                if new is not None:
+                    self._emit(self._history([new], name))
+
+    def _history(self, values: list[Any], resource: str) -> Change | None:
+        """The timeline's entries from Events (the API server's own history of the last hour or so)."""
+        if resource not in HISTORY_RESOURCES:
+            return None
+        entries = tuple(e for e in (event_entry(self.name, v, self._view.service_of_object) for v in values) if e)
+        return Change(source=self.name, history=entries) if entries else None
 
     # -- permissions --------------------------------------------------------------------------
 

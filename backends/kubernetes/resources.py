@@ -21,6 +21,9 @@ CORE_RESOURCES = (
     ResourceSpec("services", "", "v1", "services"),
     ResourceSpec("hpas", "autoscaling", "v2", "horizontalpodautoscalers", essential=False),
     ResourceSpec("events", "", "v1", "events", essential=False, field_selector="type=Warning"),
+    # For the timeline: a node NotReady, an HPA's rescale, a ReplicaSet scaled, anyone's MlopsTuiAction
+    # are Normal Events (backends/kubernetes/history.py leaves out the per-pod lifecycle ones).
+    ResourceSpec("normalevents", "", "v1", "events", essential=False, field_selector="type=Normal"),
 )
 OPTIONAL_RESOURCES = (
     ResourceSpec("rollouts", "argoproj.io", "v1alpha1", "rollouts", essential=False, model_selector=True),
@@ -46,6 +49,7 @@ REDUCERS: dict[str, Callable[[Any], Any]] = {
     "replicasets": tr.replicaset_facts,
     "nodes": tr.node_facts,
     "events": tr.event_facts,
+    "normalevents": tr.event_facts,
     "services": slim_service,
     "namespaces": tr.namespace_is_production,
 }

@@ -443,6 +443,10 @@ class EventFacts:
     reason: str
     message: str
     time: datetime | None
+    type: str = "Warning"
+    action_id: str = ""
+    """The plan id an `MlopsTuiAction` Event carries (its `mlops-tui.io/action-id` annotation)."""
+    uid: str = ""
 
 
 def event_facts(obj: Any) -> EventFacts:
@@ -455,6 +459,9 @@ def event_facts(obj: Any) -> EventFacts:
         reason=str(obj.get("reason") or ""),
         message=str(obj.get("message") or obj.get("note") or ""),
         time=parse_time(obj.get("lastTimestamp") or obj.get("eventTime") or meta(obj).get("creationTimestamp")),
+        type=str(obj.get("type") or "Warning"),
+        action_id=str(as_dict(meta(obj).get("annotations")).get("mlops-tui.io/action-id") or ""),
+        uid=str(meta(obj).get("uid") or ""),
     )
 
 

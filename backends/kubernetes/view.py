@@ -203,6 +203,28 @@ class PublishedView:
                 out[skey] = service
         return out
 
+    def service_of_object(self, ns: str, kind: str, name: str) -> ServiceKey | None:
+        """The published service an Event's object belongs to: the workload itself, its ReplicaSet or pod."""
+        direct = {"Deployment": ServiceKind.DEPLOYMENT, "Rollout": ServiceKind.ROLLOUT,
+                  "InferenceService": ServiceKind.INFERENCE_SERVICE}.get(kind)
+        if direct is not None:
+            skey = ServiceKey(self.cluster, ns, direct, name)
+            return skey if skey in self._published else None
+        if kind == "ReplicaSet":
+            rs = self.cache.get("replicasets", (ns, name))
+            if rs is not None and rs.owner_kind in ("Deployment", "Rollout"):
+                return self.service_of_object(ns, rs.owner_kind, rs.owner_name)
+        if kind == "HorizontalPodAutoscaler":
+            hpa = self.cache.get("hpas", (ns, name))
+            if hpa is not None:
+                _, target_kind, target = tr.hpa_target(hpa)
+                return self.service_of_object(ns, target_kind, target)
+        if kind == "Pod":
+            pod = self.cache.get("pods", (ns, name))
+            if pod is not None:
+                return self._service_of_pod(pod)
+        return None
+
     def _service_of_pod(self, pod: tr.PodFacts) -> ServiceKey | None:
         if pod.owner_kind == "ReplicaSet":
             rs = self.cache.get("replicasets", (pod.namespace, pod.owner_name))

@@ -526,6 +526,14 @@ class EngineClient:
             filters["service"] = list(service_ids)
         return self.request("GET", "/tasks", {"filters": _filters(filters)}) or []
 
+    def finished_tasks(self, service_ids: Sequence[str] | None = None) -> list[dict]:
+        """Tasks Swarm keeps after they ended (desired state shutdown: failed, rejected, replaced), a
+        few per slot (the swarm's task history limit): the timeline's record of what failed."""
+        filters: dict[str, list[str]] = {"desired-state": ["shutdown"]}
+        if service_ids:
+            filters["service"] = list(service_ids)
+        return self.request("GET", "/tasks", {"filters": _filters(filters)}) or []
+
     def task_history(self, service_id: str) -> list[dict]:
         """Every task Swarm still keeps for one service, shut down ones included (the detail screen)."""
         return self.request("GET", "/tasks", {"filters": _filters({"service": [service_id]})}) or []

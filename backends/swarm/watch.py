@@ -62,6 +62,7 @@ from mlops_tui.backends.swarm.client import (
     open_api,
     parse_endpoint,
 )
+from mlops_tui.backends.swarm.history import history as swarm_history
 from mlops_tui.backends.swarm.logs import TaskNames, stream_service
 
 log = logging.getLogger(__name__)
@@ -261,8 +262,31 @@ class SwarmBackend:
             gpu_nodes=dict(view.gpu_nodes),
             pending_gpu=view.pending_gpu,
             snapshot=True,
+            history=swarm_history(self.name, services, [*tasks, *self._finished_tasks()], self._hostnames()),
         ))
         return view
+
+    def _hostnames(self) -> dict[str, str]:
+        """Node id -> hostname, as `docker service ps` names a task's node."""
+        names = {}
+        for node in self._nodes:
+            if isinstance(node, dict):
+                host = (node.get("Description") or {}).get("Hostname")
+                if isinstance(host, str) and host:
+                    names[str(node.get("ID"))] = host
+        return names
+
+    def _finished_tasks(self, service_ids: list[str] | None = None) -> list[dict]:
+        """The ended tasks for the timeline (a failed task leaves the running set at once); never
+        what fails a resync: without them the timeline only misses the failures."""
+        try:
+            if service_ids == []:
+                return []
+            finished = self.client.finished_tasks(service_ids)
+        except Exception as exc:
+            log.info("%s: finished tasks unavailable for the timeline: %s", self.name, exc)
+            return []
+        return finished if isinstance(finished, list) else []
 
     def refresh_services(self, ids: list[str]) -> set[str]:
         """Re-read the named services and their tasks; push only what changed.
@@ -284,6 +308,10 @@ class SwarmBackend:
             view = self._translate()
             self._view = view
         self._emit_diff(old, view)
+        entries = swarm_history(self.name, present.values(), [*tasks, *self._finished_tasks(sorted(present))],
+                                self._hostnames())
+        if entries:
+            self._emit(Change(source=self.name, history=entries))
         return {str(t.get("ServiceID")) for t in tasks if t.get("DesiredState") == "running"
                 and tr.readable_state(t) in SETTLING_STATES}
 

@@ -35,6 +35,7 @@ ORDER = [
     "actions.planner",
     "actions",
     "objects",
+    "history",
     "backend",
     "",  # the package: resolve_backends / backends_from_settings
     "spec",  # the engine's entry in backends/registry.py: builds through the package, lazily

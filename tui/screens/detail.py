@@ -1,5 +1,6 @@
 """Service detail (`enter`): replicas with node, state and GPUs; revisions; canary steps; blue-green
-colours; autoscaler; warning events; the latency chart; the service's alerts; what can be done here.
+colours; autoscaler; warning events; the service's timeline; the latency chart; the service's alerts;
+what can be done here.
 
 Imported only when opened, so plotext stays off the first-frame path.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -37,6 +39,11 @@ from mlops_tui.tui.format import (
 )
 from mlops_tui.tui.keyline import KeyLine
 from mlops_tui.tui.panes.base import AGE_TICK
+from mlops_tui.tui.screens.timeline import TimelineLog
+from mlops_tui.tui.timeline_view import Narrowing, narrowed, table
+
+DETAIL_ENTRIES = 30
+"""The service's newest timeline entries the detail screen shows."""
 
 
 def _table(*columns: str) -> Table:
@@ -56,6 +63,7 @@ class ServiceDetailScreen(Screen[None]):
         self.service = service
         self._alerts: tuple[Alert, ...] = ()
         self._events: tuple[EventInfo, ...] = ()
+        self._timeline_version: int | None = None
         self._ages: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         """The alerts' SINCE and the events' LAST as drawn: a tick redraws a table only when one moved."""
 
@@ -65,14 +73,17 @@ class ServiceDetailScreen(Screen[None]):
             yield Static(Text("Replicas: loading…"), id="detail-replicas")
             yield Static(id="detail-revisions")
             yield Static(id="detail-events")
+            yield TimelineLog(id="detail-timeline")
             yield Static(id="detail-alerts")
             yield PlotextPlot(id="detail-latency")
         yield KeyLine()
 
     def on_mount(self) -> None:
         self.refresh_from_state()
+        self.show_timeline()
         self.load_detail()
         self.set_interval(AGE_TICK, self.tick_ages)
+        self.set_interval(AGE_TICK, self.show_timeline)
 
     def _now(self) -> datetime:
         return self.app.clock()  # type: ignore[attr-defined]
@@ -87,6 +98,20 @@ class ServiceDetailScreen(Screen[None]):
         if event_ages != self._ages[1]:
             self._show_events(now)
         return moved
+
+    def show_timeline(self) -> None:
+        """The service's own timeline, the newest entries (`:timeline` shows the whole fleet's)."""
+        fleet = self.app.fleet  # type: ignore[attr-defined]
+        timeline = fleet.timeline if fleet is not None else None
+        version = timeline.version if timeline is not None else -1
+        if version == self._timeline_version:
+            return
+        self._timeline_version = version
+        entries = narrowed(timeline.entries() if timeline is not None else (), Narrowing(), self.service.key)
+        log = self.query_one("#detail-timeline", TimelineLog)
+        shown = table(entries[-DETAIL_ENTRIES:], self._now(), log.severity_style, with_cluster=False)
+        title = Text(f"Timeline (oldest first, the last {DETAIL_ENTRIES}; :timeline for the fleet)")
+        log.update(Group(title, shown) if entries else Text("Timeline: nothing recorded for this service yet"))
 
     def _age_texts(self, now: datetime) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return (tuple(since(a.since, now) for a in self._alerts),

@@ -44,6 +44,7 @@ from mlops_tui.backends.plans import (
     UpdateImage,
     VerifyResult,
 )
+from mlops_tui.backends.timeline import ACTION_ID_ANNOTATION
 
 EVENT_REASON = "MlopsTuiAction"
 
@@ -140,7 +141,8 @@ class ActionPlanner:
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{key.name}.mlops-tui-", "namespace": key.namespace},
+            "metadata": {"generateName": f"{key.name}.mlops-tui-", "namespace": key.namespace,
+                         "annotations": {ACTION_ID_ANNOTATION: plan.id}},
             "involvedObject": {
                 "apiVersion": f"{group}/{version}" if group else version,
                 "kind": key.kind.value,
