@@ -1,13 +1,14 @@
 """The demo's incident story: a seeded timeline driven across the simulated engines.
 
 Story time runs `time_scale` times faster than the wall clock. What happens (story seconds,
-each moved by up to ±8 % by the seed, never out of order):
+each moved by up to ±8 % by the seed, never out of order; the canaries' alert fires before the GPU
+node is lost for every seed, so an operator reads the incident in the order it is told here):
 
     before 0   an Istio/Swarm canary `rent-predictor-canary` is already slow: HighInferenceLatency fires
     ~30        canaries start: Argo Rollout `ensemble-predictor`, KServe `property-price-predictor`
-    ~90        both canaries' p95 regresses (0.25 s → ~1 s): HighInferenceLatency pending, firing 2 m later
-    ~240       GPU node `gpu-node-2` goes NotReady (its pods go Pending, its DCGM series stop)
-    ~300       Swarm `proptech-ml_model-api` update to rent-prediction:v1.2 fails: the update pauses
+    ~60        both canaries' p95 regresses (0.25 s → ~1 s): HighInferenceLatency pending, firing 2 m later
+    ~255       GPU node `gpu-node-2` goes NotReady (its pods go Pending, its DCGM series stop)
+    ~305       Swarm `proptech-ml_model-api` update to rent-prediction:v1.2 fails: the update pauses
     ~360       Swarm `llm-embedder` update asks 4 GPUs per task (nodes have 2): new tasks stay Pending
     ~420       traffic surge on `property-valuation-model`: its HPA scales up (CPU 92 %)
     ~720       the surge ends (CPU 45 %)
@@ -47,9 +48,9 @@ SIGMA = 0.45
 
 BASE_EVENTS: tuple[tuple[float, str, str], ...] = (
     (30.0, "canary_start", "ensemble-predictor,property-price-predictor"),
-    (90.0, "latency_regression", "ensemble-predictor,property-price-predictor"),
-    (240.0, "gpu_node_lost", "gpu-node-2"),
-    (300.0, "swarm_update_fails", "proptech-ml_model-api"),
+    (60.0, "latency_regression", "ensemble-predictor,property-price-predictor"),
+    (255.0, "gpu_node_lost", "gpu-node-2"),
+    (305.0, "swarm_update_fails", "proptech-ml_model-api"),
     (360.0, "swarm_update_pending", "llm-embedder"),
     (420.0, "load_surge", "property-valuation-model"),
     (720.0, "load_normal", "property-valuation-model"),

@@ -1,6 +1,6 @@
 """The demo tells the canary story through the real backends: the KServe canary set to 20 % receives
 3 % of the requests (flagged), the Istio and Swarm `rent-predictor` canaries are slower than stable from
-the start, and the Argo canary, at its set share, turns worse once its latency regresses (story ~90 s)."""
+the start, and the Argo canary, at its set share, turns worse once its latency regresses (story ~60 s)."""
 
 from __future__ import annotations
 

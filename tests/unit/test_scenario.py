@@ -48,6 +48,18 @@ def test_same_seed_same_timeline_different_seed_different_times():
     assert kinds.index("canary_start") < kinds.index("latency_regression") < kinds.index("gpu_node_lost")
 
 
+def test_for_every_seed_the_incident_happens_in_the_order_the_timeline_tells_it():
+    """Regression, alert firing (within a few rule evaluations of its expected time), GPU node lost,
+    Swarm update failing, the HPA's surge: whatever the seed's jitter."""
+    from mlops_tui.sim.scenario import expected_fire_time
+
+    for seed in range(500):
+        at = {e.kind: e.at for e in timeline(seed)}
+        fires = expected_fire_time(seed)
+        assert at["latency_regression"] < fires
+        assert fires + 5.0 < at["gpu_node_lost"] < at["swarm_update_fails"] < at["load_surge"], (seed, fires, at)
+
+
 def test_same_seed_writes_the_same_series():
     a, prom_a, _ = story(3, 60.0, 120.0)
     b, prom_b, _ = story(3, 60.0, 120.0)
