@@ -171,7 +171,9 @@ class Scenario:
 
     # --- rule scaled to story time -----------------------------------------------------------
     def rule_window(self) -> str:
-        return f"{max(RULE_WINDOW / self.time_scale, 4 * self.scrape_interval):.3f}s".replace(".000s", "s")
+        """The rule's range in PromQL's duration syntax, which has no fractions ('37500ms', not '37.5s')."""
+        millis = round(max(RULE_WINDOW / self.time_scale, 4 * self.scrape_interval) * 1000)
+        return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
 
     def rule_for(self) -> float:
         return RULE_FOR / self.time_scale

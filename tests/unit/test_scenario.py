@@ -109,3 +109,13 @@ def test_gpu_node_lost_stops_its_dcgm_series_and_events_apply_in_order():
                                                   "time": [str(scenario.clock())]})
     hosts = {r["metric"]["Hostname"] for r in body["data"]["result"]}
     assert status == 200 and "gpu-node-1" in hosts and "gpu-node-2" not in hosts
+
+
+def test_the_demo_rule_window_is_a_promql_duration_at_any_time_scale():
+    """At --time-scale 8 the window is 37.5 s: written '37500ms', which PromQL (and the simulator) parse."""
+    from mlops_tui.sim.prometheus.promql import parse_duration
+
+    for scale, written, seconds in ((8.0, "37500ms", 37.5), (5.0, "60s", 60.0), (1.0, "300s", 300.0)):
+        window = Scenario(seed=0, time_scale=scale).rule_window()
+        assert window == written
+        assert parse_duration(window) == pytest.approx(seconds)
