@@ -13,13 +13,16 @@ import enum
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from mlops_tui.backends.model import ServiceKey, ServiceKind, Severity
 
 MAX_ENTRIES = 5000
 """Entries kept (the oldest go first): about 2.5 MB at ~500 bytes an entry."""
+SAME_FACT_WITHIN = timedelta(minutes=2)
+"""Two sources telling one fact (a node's NotReady seen in the fleet's state and in the node
+controller's Event) are one entry when they are dated this close."""
 
 
 class EntrySource(enum.Enum):
@@ -63,6 +66,9 @@ class TimelineEntry:
     service: ServiceKey | None = None
     identity: str = ""
     """What makes two sightings the same fact; empty: every field but the identity."""
+    fact: str = ""
+    """What the entry tells, whatever told it ('node|prod-a|gpu-node-2|NotReady'): an entry whose
+    fact another source told within `SAME_FACT_WITHIN` is not kept twice. Empty: no such check."""
 
     @property
     def key(self) -> str:
@@ -108,6 +114,7 @@ class Timeline:
         self._order: list[tuple[datetime, int]] = []
         self._entries: dict[tuple[datetime, int], TimelineEntry] = {}
         self._seen: dict[str, tuple[datetime, int]] = {}
+        self._facts: dict[str, list[datetime]] = {}
         self._arrivals = 0
         self.version = 0
         """Moves with every add that kept something: views redraw only then."""
@@ -127,6 +134,11 @@ class Timeline:
                     continue
                 if len(self._order) >= self.limit and self._order and entry.at < self._order[0][0]:
                     continue  # older than everything a full store keeps: it would be evicted at once
+                if entry.fact:
+                    told = self._facts.setdefault(entry.fact, [])
+                    if any(abs(entry.at - at) <= SAME_FACT_WITHIN for at in told):
+                        continue  # another source told it already
+                    told.append(entry.at)
                 self._arrivals += 1
                 slot = (entry.at, self._arrivals)
                 bisect.insort(self._order, slot)
@@ -137,6 +149,12 @@ class Timeline:
                     oldest = self._order.pop(0)
                     gone = self._entries.pop(oldest)
                     self._seen.pop(gone.key, None)
+                    if gone.fact and gone.fact in self._facts:
+                        told = [at for at in self._facts[gone.fact] if at != gone.at]
+                        if told:
+                            self._facts[gone.fact] = told
+                        else:
+                            del self._facts[gone.fact]
             if kept:
                 self.version += 1
         return kept

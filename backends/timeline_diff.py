@@ -54,10 +54,19 @@ def state_entries(old: FleetState, new: FleetState, now: datetime) -> list[Timel
     return out
 
 
+def node_fact(cluster: str, node: str, became: str) -> str:
+    """A node became 'Ready', 'NotReady', 'cordoned', 'uncordoned' (the state's words)."""
+    return f"node|{cluster}|{node}|{became}"
+
+
+def rescale_fact(cluster: str, namespace: str, autoscaler: str, replicas: int | None) -> str:
+    return f"rescale|{cluster}|{namespace}|{autoscaler}|{replicas}"
+
+
 def _entry(now: datetime, key: ServiceKey, source: EntrySource, what: str,
-           severity: Severity = Severity.INFO) -> TimelineEntry:
+           severity: Severity = Severity.INFO, fact: str = "") -> TimelineEntry:
     return TimelineEntry(at=now, cluster=key.cluster, kind=key.kind.value, namespace=key.namespace, name=key.name,
-                         what=what, source=source, severity=severity, service=key)
+                         what=what, source=source, severity=severity, service=key, fact=fact)
 
 
 def _what_runs(service: ModelService) -> str:
@@ -86,7 +95,8 @@ def _service_entries(old: ModelService, new: ModelService, now: datetime) -> Ite
     if before_hpa and after_hpa and before_hpa.desired_replicas != after_hpa.desired_replicas:
         on = f" on {after_hpa.target}" if after_hpa.target else ""
         yield _entry(now, key, EntrySource.SCALING, f"autoscaler {after_hpa.name} wants "
-                     f"{before_hpa.desired_replicas} → {after_hpa.desired_replicas} replicas{on}")
+                     f"{before_hpa.desired_replicas} → {after_hpa.desired_replicas} replicas{on}",
+                     fact=rescale_fact(key.cluster, key.namespace, after_hpa.name, after_hpa.desired_replicas))
     elif old.desired != new.desired and new.replicated:
         yield _entry(now, key, EntrySource.SCALING, f"replicas {old.desired} → {new.desired}")
 
@@ -123,7 +133,7 @@ def _pct(weight: int | None) -> str:
 def _node_entries(old: GpuNode, new: GpuNode, now: datetime) -> Iterator[TimelineEntry]:
     def entry(what: str, severity: Severity) -> TimelineEntry:
         return TimelineEntry(at=now, cluster=new.cluster, kind="Node", name=new.node, what=what,
-                             source=EntrySource.NODE, severity=severity)
+                             source=EntrySource.NODE, severity=severity, fact=node_fact(new.cluster, new.node, what))
     if old.ready != new.ready:
         yield entry("Ready" if new.ready else "NotReady", Severity.INFO if new.ready else Severity.CRITICAL)
     if old.schedulable != new.schedulable:

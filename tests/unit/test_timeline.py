@@ -116,6 +116,36 @@ def test_a_swarm_update_pausing_is_left_to_swarms_own_dated_history():
     assert only.what == "update degraded: ProgressDeadlineExceeded" and only.severity is Severity.WARNING
 
 
+def test_a_node_notready_and_an_hpa_rescale_told_by_the_state_and_by_their_events_are_one_entry_each():
+    """On Kubernetes the fleet's state and the node controller's / autoscaler's Events tell the same
+    facts a few seconds apart: the operator reads each once, from whichever told it first. A node
+    lost again an hour later is a new entry."""
+    node = GpuNode("prod-a", "gpu-node-2")
+    lost = state_entries(FleetState(gpu_nodes={("prod-a", "gpu-node-2"): node}),
+                         FleetState(gpu_nodes={("prod-a", "gpu-node-2"): replace(node, ready=False)}), T0)
+    bert = service("bert", autoscaler=Autoscaler("bert", 2, 10, 3, 3, target="cpu 70%"))
+    rescaled = state_entries(state(bert), state(replace(bert, autoscaler=replace(bert.autoscaler, desired_replicas=6))),
+                             T0 + timedelta(seconds=30))
+
+    def event(kind: str, name: str, reason: str, message: str, seconds: float, namespace: str = "") -> TimelineEntry:
+        facts = event_facts({"involvedObject": {"kind": kind, "name": name, "namespace": namespace},
+                             "reason": reason, "message": message, "type": "Normal", "metadata": {"uid": reason},
+                             "lastTimestamp": (T0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        made = event_entry("prod-a", facts, lambda *_: None)
+        assert made is not None
+        return made
+
+    timeline = Timeline()
+    timeline.add([*lost, *rescaled])
+    timeline.add([event("Node", "gpu-node-2", "NodeNotReady", "Node gpu-node-2 status is now: NodeNotReady", 4),
+                  event("HorizontalPodAutoscaler", "bert", "SuccessfulRescale",
+                        "New size: 6; reason: cpu resource utilization (percentage of request) above target", 33,
+                        namespace="ml-prod")])
+    assert [e.what for e in timeline.entries()] == ["NotReady", "autoscaler bert wants 3 → 6 replicas on cpu 70%"]
+    later = event("Node", "gpu-node-2", "NodeNotReady", "Node gpu-node-2 status is now: NodeNotReady", 3600)
+    assert timeline.add([later]) == 1
+
+
 def test_a_gpu_node_going_notready_is_critical():
     node = GpuNode("prod-a", "gpu-node-2")
     gone = state_entries(FleetState(gpu_nodes={("prod-a", "gpu-node-2"): node}),
