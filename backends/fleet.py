@@ -118,14 +118,14 @@ class Fleet:
         self.operator = operator or _os_user()
         self._clock = clock
         self._publish_clock = publish_clock
+        """What the publisher paces itself by (the coalescing interval); tests pass a manual one."""
         self._sleep = sleep
+        """How the resolution of an in-doubt call waits between re-reads (tests pass a counting one)."""
         self.readonly_reason = readonly_reason
+        """Why the app is read-only when the operator did not ask (the audit log is not writable)."""
         self.production = production or ProductionScope()
         """The config's production patterns: services they match are production, as their engine's
         marker makes them (backends/production.py)."""
-        """Why the app is read-only when the operator did not ask (the audit log is not writable)."""
-        """How the resolution of an in-doubt call waits between re-reads (tests pass a counting one)."""
-        """What the publisher paces itself by (the coalescing interval); tests pass a manual one."""
         self._lock = threading.Lock()
         self._pending: list[Change] = []
         self._wake = threading.Condition(self._lock)

@@ -33,10 +33,14 @@ def state_entries(old: FleetState, new: FleetState, now: datetime) -> list[Timel
     """What happened between `old` and `new`. A source's first picture (nothing of its cluster in
     `old`) is the starting point, not a change: it adds no service or node entries."""
     out: list[TimelineEntry] = []
-    seen_clusters = {k.cluster for k in old.services} | {c for c, _ in old.gpu_nodes}
+    seen_clusters: set[str] | None = None
     for key, service in new.services.items():
         before = old.services.get(key)
+        if before is service:  # unchanged since the last publish (most of a large fleet): no field compare
+            continue
         if before is None:
+            if seen_clusters is None:
+                seen_clusters = {k.cluster for k in old.services} | {c for c, _ in old.gpu_nodes}
             if key.cluster in seen_clusters:
                 out.append(_entry(now, key, EntrySource.REVISION, f"appeared ({_what_runs(service)})"))
             continue
