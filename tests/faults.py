@@ -22,6 +22,7 @@ keep flowing while one call's answer is lost.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import struct
@@ -51,6 +52,9 @@ class _Conn:
     """Held bytes go out before any newer ones (TCP never reorders; a wake must not either)."""
     ended: bool = False
     """The engine closed its side while answers were held: the client's side closes once they are out."""
+    tls_lock: threading.Lock = field(default_factory=threading.Lock)
+    """One TLS connection is never read and written by two threads at once (OpenSSL forbids it: a
+    request written while the other pump sat in a read was seen lost on the way to the engine)."""
 
 
 class FaultProxy:
@@ -157,7 +161,9 @@ class FaultProxy:
                 upstream = socket.create_connection(self.upstream, timeout=5)
                 if self.upstream_tls is not None:
                     upstream = self.upstream_tls.wrap_socket(upstream, server_hostname=self.upstream[0])
-                upstream.settimeout(None)
+                    upstream.setblocking(False)  # the pumps take turns on it (see `_Conn.tls_lock`)
+                else:
+                    upstream.settimeout(None)
             except OSError:
                 _reset(client)
                 continue
@@ -197,8 +203,8 @@ class FaultProxy:
                     _close(conn.client)
                     _close(conn.upstream)
                     return
-                conn.upstream.sendall(raw)
-        except OSError:
+                _send_upstream(conn, raw)
+        except (OSError, ValueError):
             pass
         _close(conn.upstream)
 
@@ -206,7 +212,7 @@ class FaultProxy:
         """Engine → client: passed on, held (freeze) or turned into a reset (reset)."""
         try:
             while True:
-                chunk = conn.upstream.recv(65536)
+                chunk = _recv_upstream(conn)
                 if not chunk:
                     break
                 if conn.faulted and conn.mode == "reset":
@@ -224,12 +230,41 @@ class FaultProxy:
                     for older in held:
                         conn.client.sendall(older)
                     conn.client.sendall(chunk)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the other pump closed the socket under select()
             pass
         with conn.lock:
             conn.ended = True
             if not conn.held:
                 _hang_up(conn.client)
+
+
+def _recv_upstream(conn: _Conn) -> bytes:
+    """The engine's next bytes; on TLS, read only while holding the connection's TLS lock, never
+    blocking inside it (the socket is non-blocking: wait for readability outside the lock)."""
+    if not isinstance(conn.upstream, ssl.SSLSocket):
+        return conn.upstream.recv(65536)
+    while True:
+        with conn.tls_lock:
+            try:
+                return conn.upstream.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+        select.select([conn.upstream], [], [], 0.05)
+
+
+def _send_upstream(conn: _Conn, data: bytes) -> None:
+    if not isinstance(conn.upstream, ssl.SSLSocket):
+        conn.upstream.sendall(data)
+        return
+    view = memoryview(data)
+    while view:
+        with conn.tls_lock:
+            try:
+                view = view[conn.upstream.send(view):]
+                continue
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+        select.select([], [conn.upstream], [], 0.05)
 
 
 def _read_request(sock: socket.socket, buffer: bytes) -> tuple[tuple[str, str, bytes] | None, bytes]:
