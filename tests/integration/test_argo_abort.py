@@ -13,7 +13,7 @@ from mlops_tui.tui.format import SERVICE_COLUMN
 from mlops_tui.tui.panes import ServicesPane
 from mlops_tui.tui.panes.services import row_key
 from mlops_tui.tui.sources import build_fleet
-from tests.integration.test_operator_keys import finish, kubectl, screen_is, select, settings_for
+from tests.integration.test_operator_keys import confirm, finish, kubectl, screen_is, select, settings_for
 from tests.tui.conftest import until, visible_text
 
 
@@ -46,7 +46,7 @@ async def test_abort_sends_the_canary_weight_to_zero_and_the_row_shows_the_stabl
         preview = visible_text(app).replace(" ", "")
         assert "canaryweight20%→0%" in preview
         assert "v1.9only,on5replicas" in preview
-        await pilot.press("y")
+        await confirm(pilot, app)  # ml-prod is production: moving traffic asks for the name typed
         assert "succeeded" in await finish(pilot, app)
         status = json.loads(kubectl(demo, "get", "rollout", "ensemble-predictor", "-n", "ml-prod", "-o",
                                     "jsonpath={.status}"))
