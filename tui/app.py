@@ -284,8 +284,11 @@ class MlopsApp(TableCommands):
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
         panes = list(self._panes())
-        if not panes:
-            return  # the app is closing and its panes are gone: an update still in the queue has nowhere to go
+        if not panes or not self.is_running:
+            # The app is closing: its panes are gone, or being taken apart (children first) while
+            # an update still in the queue is handled (Textual's run_test shuts the app down from
+            # outside its message loop; CI saw the latency pane's own line gone); nowhere to go.
+            return
         if not self._synced and message.state.health and all(
             h.state is not HealthState.CONNECTING for h in message.state.health.values()
         ):
