@@ -47,10 +47,10 @@ SCREEN_LIMIT = 60.0
 """How long keys wait for an action's next screen (planning talks to the engines, with timeouts)."""
 
 UNGATED = frozenset({"ctrl+q", "ctrl+c"})
+"""Quit and copy are never held back."""
 
 REPAINT = (messages.Update, messages.Layout, messages.UpdateScroll, messages.Prompt)
 """Messages that only ask for the next frame (not counted where `KEYS_WAIT_FOR_REPAINTS` is False)."""
-"""Quit and copy are never held back."""
 
 
 class KeyGate:
