@@ -1,4 +1,4 @@
-"""Run every operator benchmark of issue 9, one after another (never two heavy ones at once).
+"""Run every operator benchmark (issue 9's and the log view's), one after another (never two heavy ones at once).
 
     .venv/bin/python bench/run_all.py            # quick: small sizes, short windows (~10 min)
     .venv/bin/python bench/run_all.py --full     # issue 9's sizes and durations (~30+ min)
@@ -24,6 +24,7 @@ QUICK = [
     ["churn.py", "--duration", "20", "--presses", "20"],
     ["ssh_cost.py", "--idle", "30", "--churn", "20", "--demo"],
     ["action_roundtrip.py", "--runs", "3"],
+    ["logs.py", "--rate", "2000", "--presses", "30"],
 ]
 FULL = [
     ["startup.py", "--runs", "5"],
@@ -32,6 +33,7 @@ FULL = [
     ["churn.py", "--duration", "60", "--presses", "40"],
     ["ssh_cost.py", "--idle", "60", "--churn", "60", "--demo"],
     ["action_roundtrip.py", "--runs", "5"],
+    ["logs.py", "--rate", "2000", "--presses", "60"],
 ]
 
 
