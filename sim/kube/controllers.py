@@ -33,6 +33,7 @@ from mlops_tui.sim.kube.objects import (
     template_hash,
 )
 from mlops_tui.sim.kube.patch import STRATEGIC
+from mlops_tui.sim.kube.reconcile import release_due, run_rounds, sync_dirty
 from mlops_tui.sim.kube.rollouts import sync_rollout
 from mlops_tui.sim.kube.selectors import map_matches, match_labels, selector_from_match, selector_string
 from mlops_tui.sim.kube.store import Store, clone, now_iso
@@ -189,46 +190,24 @@ class Controllers:
         self._wake.set()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.tick)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            self._busy.set()
-            try:
-                self._round()
-            except Exception:
-                import traceback
-
-                traceback.print_exc()
-            finally:
-                self._busy.clear()
+        run_rounds(self._stop, self._wake, self.tick, self._round, busy=self._busy)
 
     def _round(self) -> None:
         with self._lock:
             node_requests, self._node_ready_requests = self._node_ready_requests, []
         for name, ready in node_requests:
             self._set_node_ready(name, ready)
-        now = time.monotonic()
-        while self.timers and self.timers[0][0] <= now:
-            _t, _s, res, key = heapq.heappop(self.timers)
-            self.dirty[res].add(key)
+        release_due(self.timers, self.dirty)
         for _ in range(8):
             self._drain()
             if not any(self.dirty.values()):
                 break
-            for res, fn in (("deployments", self._sync_deployment), ("rollouts", self._sync_rollout),
-                            ("replicasets", self._sync_replicaset), ("pods", self._sync_pod),
-                            ("schedule", self._schedule), ("inferenceservices", self._sync_isvc),
-                            ("services", self._sync_service), ("rs-status", self._rs_status),
-                            ("terminate", self._finish_termination)):
-                keys, self.dirty[res] = self.dirty[res], set()
-                for key in sorted(keys):
-                    try:
-                        fn(key)
-                    except ApiError:
-                        self.dirty[res].add(key)  # a conflict with a client write: try again next round
-                self._drain()
+            sync_dirty(self.dirty, (("deployments", self._sync_deployment), ("rollouts", self._sync_rollout),
+                                    ("replicasets", self._sync_replicaset), ("pods", self._sync_pod),
+                                    ("schedule", self._schedule), ("inferenceservices", self._sync_isvc),
+                                    ("services", self._sync_service), ("rs-status", self._rs_status),
+                                    ("terminate", self._finish_termination)),
+                       after_each=self._drain)
         self._post_heartbeats()
         if time.monotonic() >= self._next_hpa:
             self._next_hpa = time.monotonic() + self.hpa_period

@@ -20,6 +20,7 @@ from typing import Any
 
 from mlops_tui.sim.kube.errors import ApiError
 from mlops_tui.sim.kube.objects import owner_ref, safe_encode, template_hash
+from mlops_tui.sim.kube.reconcile import release_due, run_rounds, sync_dirty
 from mlops_tui.sim.kube.resources import RESOURCES
 from mlops_tui.sim.kube.store import Store, clone, now_iso
 
@@ -94,35 +95,16 @@ class Workloads:
             self._wake.set()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.tick)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self._round()
-            except Exception:
-                import traceback
-
-                traceback.print_exc()
+        run_rounds(self._stop, self._wake, self.tick, self._round)
 
     def _round(self) -> None:
-        now = time.monotonic()
-        while self.timers and self.timers[0][0] <= now:
-            _t, _s, res, key = heapq.heappop(self.timers)
-            self.dirty[res].add(key)
+        release_due(self.timers, self.dirty)
         for _ in range(8):
             self._drain()
             if not any(self.dirty.values()):
                 return
-            for res, fn in (("namespaces", self._sync_namespace), ("jobs", self._sync_job),
-                            ("daemonsets", self._sync_daemonset), ("pods", self._sync_pod)):
-                keys, self.dirty[res] = self.dirty[res], set()
-                for key in sorted(keys):
-                    try:
-                        fn(key)
-                    except ApiError:
-                        self.dirty[res].add(key)  # raced a client write: again next round
+            sync_dirty(self.dirty, (("namespaces", self._sync_namespace), ("jobs", self._sync_job),
+                                    ("daemonsets", self._sync_daemonset), ("pods", self._sync_pod)))
 
     def _timer(self, delay: float, res: str, key: Key) -> None:
         heapq.heappush(self.timers, (time.monotonic() + delay, next(self._seq), res, key))
