@@ -1,10 +1,10 @@
 """The Fleet: one immutable picture of every source, and the only gate for mutations.
 
-Backends push `Change`s from their own threads. The Fleet queues them and publishes at most
-`max_rate` new `FleetState` snapshots per second, each with a `FleetDelta` naming what moved, so
-the UI redraws only the rows that changed. Actions go through `plan` and `apply`: read-only mode,
-permission marks and blocking preconditions are enforced here, whatever the UI shows, and every
-attempt ends in one audit record.
+Backends push `Change`s from their own threads. The Fleet queues them and publishes new
+`FleetState` snapshots, each with a `FleetDelta` naming what moved, so the UI redraws only the rows
+that changed: at once while changes are few, at most `max_rate` a second under load (pacing.py).
+Actions go through `plan` and `apply`: read-only mode, permission marks and blocking preconditions
+are enforced here, whatever the UI shows, and every attempt ends in one audit record.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from mlops_tui.backends.model import (
     ServiceDetail,
     ServiceKey,
 )
+from mlops_tui.backends.pacing import PublishPacer
 from mlops_tui.backends.plans import (
     ActionConflict,
     ActionError,
@@ -100,7 +101,8 @@ class Fleet:
         readonly: bool = False,
         readonly_sources: Iterable[str] = (),
         audit: AuditSink | None = None,
-        max_rate: float = 10.0,
+        max_rate: float = 20.0,
+        burst: int = 3,
         operator: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         publish_clock: Clock = SYSTEM_CLOCK,
@@ -114,11 +116,11 @@ class Fleet:
         self.readonly = readonly
         self.readonly_sources = frozenset(readonly_sources)
         self._audit = audit
-        self._min_interval = 1.0 / max_rate if max_rate > 0 else 0.0
+        self._pacer = PublishPacer(max_rate, burst)
         self.operator = operator or _os_user()
         self._clock = clock
         self._publish_clock = publish_clock
-        """What the publisher paces itself by (the coalescing interval); tests pass a manual one."""
+        """What the publisher paces itself by (under load); tests pass a manual one."""
         self._sleep = sleep
         """How the resolution of an in-doubt call waits between re-reads (tests pass a counting one)."""
         self.readonly_reason = readonly_reason
@@ -140,7 +142,6 @@ class Fleet:
         self._recorded_plans: set[str] = set()  # see abandon()
         self._abandoned_plans: set[str] = set()
         self._records_lock = threading.Lock()
-        self._last_publish = float("-inf")  # the first change is published at once
         self._stop_hooks: list[Callable[[], None]] = []
         self.timeline = Timeline()
         """What happened, in order: diffs of the published states, the engines' dated history, actions."""
@@ -210,7 +211,7 @@ class Fleet:
         return self._state
 
     def submit(self, change: Change) -> None:
-        """Queue a change from any thread; it is published within one coalescing interval."""
+        """Queue a change from any thread; it is published at once, or within 1/max_rate s under load."""
         with self._wake:
             self._pending.append(change)
             self._wake.notify()
@@ -229,12 +230,13 @@ class Fleet:
                     self._wake.wait(timeout=1.0)
             if self._stopping.is_set():
                 return
-            # Coalesce: wait out the rest of the interval so a burst becomes one publish.
-            wait = self._last_publish + self._min_interval - self._publish_clock.monotonic()
+            # Under load, coalesce: wait for the pacer's next token so a burst becomes one publish.
+            wait = self._pacer.wait_before_next(self._publish_clock.monotonic())
             if wait > 0:
                 self._publish_clock.wait(self._stopping, wait)
             with self._lock:
                 changes, self._pending = self._pending, []
+            self._pacer.published(self._publish_clock.monotonic())
             try:
                 self._publish(changes)
             except Exception:
@@ -249,7 +251,6 @@ class Fleet:
             self._state = state
             self.timeline.add(entry for change in changes for entry in change.history)
             self.timeline.add(state_entries(old, state, self._clock()))
-            self._last_publish = self._publish_clock.monotonic()
         if not delta.empty:
             for listener in list(self._listeners):
                 try:

@@ -1,7 +1,10 @@
 """Run every operator benchmark (issue 9's and the log view's), one after another (never two heavy ones at once).
 
-    .venv/bin/python bench/run_all.py            # quick: small sizes, short windows (~10 min)
-    .venv/bin/python bench/run_all.py --full     # issue 9's sizes and durations (~30+ min)
+Each script runs with the project's own virtual environment (`.venv` at the repository's top, made by
+the README's install command), whichever Python started this one.
+
+    python3 bench/run_all.py                     # quick: small sizes, short windows (~10 min)
+    python3 bench/run_all.py --full              # issue 9's sizes and durations (~30+ min)
     add --write to put the figures into bench/RESULTS.md (section "Operator benchmarks (issue 9)")
 
 Each script also runs alone; see bench/README.md.
@@ -16,6 +19,7 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+PROJECT_PYTHON = BENCH.parent / ".venv" / "bin" / "python"
 
 QUICK = [
     ["startup.py", "--runs", "3"],
@@ -43,11 +47,15 @@ def main() -> int:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--only", nargs="*", help="script names to run (default: all)")
     args = parser.parse_args()
+    if not PROJECT_PYTHON.exists():
+        print(f"no project environment at {PROJECT_PYTHON.parent.parent}: create it first with\n"
+              "  python3 -m venv .venv && .venv/bin/pip install -e '.[test]'", file=sys.stderr)
+        return 2
     failed = []
     for argv in FULL if args.full else QUICK:
         if args.only and argv[0] not in args.only and argv[0].removesuffix(".py") not in args.only:
             continue
-        cmd = [sys.executable, str(BENCH / argv[0]), *argv[1:], *(["--write"] if args.write else [])]
+        cmd = [str(PROJECT_PYTHON), str(BENCH / argv[0]), *argv[1:], *(["--write"] if args.write else [])]
         print(f"\n=== {' '.join(cmd)}", flush=True)
         t = time.monotonic()
         code = subprocess.call(cmd)

@@ -61,38 +61,64 @@ def wait_for(check, timeout=5.0):
         time.sleep(0.005)
 
 
-def test_a_burst_of_changes_is_published_as_one_snapshot_after_the_coalescing_interval():
-    """200 replica changes in a burst: the screen redraws once per interval (max_rate 8/s: 0.125 s, exact
-    in binary, so the manual clock lands on the deadline), with the last value, never once per change
-    and never before the interval is over."""
+def test_while_changes_are_few_each_is_published_at_once_without_waiting_for_an_interval():
+    """Idle: a change a moment after the previous publish (the tail of the last scale) is not held
+    back for a coalescing window; the operator sees it as soon as the Fleet has it."""
     clock = ManualClock()
     backend = InMemoryBackend()
-    fleet = Fleet([], max_rate=8, clock=lambda: T0, publish_clock=clock)
+    fleet = Fleet([], max_rate=8, burst=3, clock=lambda: T0, publish_clock=clock)
     published = []
     fleet.subscribe(lambda state, delta: published.append(delta))
     fleet.start()
     try:
         backend.start(fleet.submit)
-        wait_for(lambda: len(published) == 1)  # the backend's first snapshot: published at once
+        wait_for(lambda: len(published) == 1)  # the backend's first snapshot
         svc = service("busy")
+        backend.upsert(replace(svc, ready=1))
+        wait_for(lambda: len(published) == 2)  # no time has passed on the clock: at once
+        backend.upsert(replace(svc, ready=2))
+        wait_for(lambda: len(published) == 3)
+        assert clock.waits == 0
+    finally:
+        fleet.stop()
+
+
+def test_under_load_a_burst_of_changes_is_published_as_one_snapshot_per_interval():
+    """200 replica changes in a burst once the thin-stream allowance is spent: the screen redraws once
+    per interval (max_rate 8/s: 0.125 s, exact in binary, so the manual clock lands on the deadline),
+    with the last value, never once per change and never before the interval is over; after a quiet
+    spell the next change goes out at once again."""
+    clock = ManualClock()
+    backend = InMemoryBackend()
+    fleet = Fleet([], max_rate=8, burst=3, clock=lambda: T0, publish_clock=clock)
+    published = []
+    fleet.subscribe(lambda state, delta: published.append(delta))
+    fleet.start()
+    try:
+        backend.start(fleet.submit)
+        wait_for(lambda: len(published) == 1)
+        svc = service("busy")
+        for ready in (1, 2):  # the rest of the allowance, spent at once
+            backend.upsert(replace(svc, ready=ready))
+            wait_for(lambda ready=ready: len(published) == 1 + ready)
         for replicas in range(200):
             backend.upsert(replace(svc, ready=replicas % 4))
-        clock.idle()  # the publisher waits out the rest of the interval
+        clock.idle()  # the publisher waits for the next token
         clock.advance(0.0625)
         clock.idle()
-        assert len(published) == 1  # within the interval nothing more is published, however many changes
+        assert len(published) == 3  # within the interval nothing more is published, however many changes
         clock.advance(0.0625)
-        wait_for(lambda: len(published) == 2)
-        assert fleet.state.services[svc.key].ready == 199 % 4 and svc.key in published[1].services
+        wait_for(lambda: len(published) == 4)
+        assert fleet.state.services[svc.key].ready == 199 % 4 and svc.key in published[3].services
         backend.upsert(replace(svc, ready=2))  # within the next interval: held back again
         clock.idle()
-        assert len(published) == 2
+        assert len(published) == 4
         clock.advance(0.125)
-        wait_for(lambda: len(published) == 3)
+        wait_for(lambda: len(published) == 5)
         assert fleet.state.services[svc.key].ready == 2
-        clock.advance(0.125)  # a change after a quiet interval is published at once
+        clock.advance(1.0)  # a quiet second refills the allowance: the next change goes out at once
         backend.upsert(replace(svc, ready=1))
-        wait_for(lambda: len(published) == 4)
+        wait_for(lambda: len(published) == 6)
         assert clock.waits == 2  # only the two held-back bursts waited on the clock
     finally:
         fleet.stop()
