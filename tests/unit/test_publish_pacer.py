@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from mlops_tui.backends.pacing import PublishPacer
 
 
@@ -39,9 +41,9 @@ def test_under_200_changes_a_second_the_screen_is_redrawn_at_most_rate_times_a_s
     arrivals = [i / 200 for i in range(2000)]  # 10 s of churn
     published = publishes_for(arrivals, PublishPacer(rate=10, burst=3))
     assert len(published) <= 10 * 10 + 3
-    gaps = [b - a for a, b in zip(published[3:], published[4:])]
+    gaps = [b - a for a, b in pairwise(published[3:])]
     assert min(gaps) >= 0.1 - 1e-9  # paced once the allowance is spent
-    assert max(b - a for a, b in zip(published, published[1:])) <= 0.1 + 0.005  # and never later than that
+    assert max(b - a for a, b in pairwise(published)) <= 0.1 + 0.005  # and never later than that
 
 
 def test_after_a_quiet_spell_the_allowance_is_back():
