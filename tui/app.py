@@ -111,7 +111,7 @@ class MlopsApp(TableCommands):
         self.set_keymap(dict(settings.keys))
 
     def get_driver_class(self) -> type[Driver]:
-        # Over SSH every byte is latency: each style is sent once, when a character needs it (tui/sgr.py).
+        # Over SSH every byte is latency: each style is sent once, when a character needs it (tui/terminal_output.py).
         from mlops_tui.tui.driver import compact  # imports Textual's Linux driver: not on Windows
 
         return compact(super().get_driver_class())

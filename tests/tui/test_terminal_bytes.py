@@ -15,7 +15,7 @@ from mlops_tui.backends.model import GpuResource
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.driver import CompactLinuxDriver
 from mlops_tui.tui.panes import GpuPane
-from mlops_tui.tui.sgr import SgrCompactor
+from mlops_tui.tui.terminal_output import OutputCompactor
 from tests.tui.conftest import make_app, until
 
 
@@ -25,7 +25,7 @@ class Wire:
     def __init__(self, app: MlopsApp) -> None:
         self.app = app
         self.writes: list[str] = []
-        self.compactor = SgrCompactor()
+        self.compactor = OutputCompactor()
         self.screen = self.full_repaint()
         display = app._display
 
