@@ -5,6 +5,7 @@ then --rate deployment changes/s for --churn seconds with every chunk of output 
 cut at its cursor moves into line writes (a move + what follows it); each write is classified as
 cursor moves, SGR style sequences, other escapes and text, charged to the screen row it lands on, and
 compared with that row before the frame: the cells that really changed, against the cells written.
+At the end, the screen the frames built is checked against a full repaint (forced by a resize).
 
     .venv/bin/python bench/frame_bytes.py [--churn 20] [--rate 200] [--dump 3]
 """
@@ -12,8 +13,11 @@ compared with that row before the frame: the cells that really changed, against 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import re
+import struct
 import sys
+import termios
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -129,6 +133,14 @@ def main() -> None:
             raw = "".join(_RAW[mark:])
         fa.sims.call("churn_stop")
         fa.sims.wait_event("churn_done", 30)
+        # The check: the screen the frames built, against the app's full repaint at the same size (a
+        # resize makes the app repaint everything, and its output forget what the terminal shows).
+        fa.wait_quiet(3.0, 60)
+        built = app.snapshot()
+        for rows in (app.rows + 1, app.rows):
+            fcntl.ioctl(app._master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, app.cols, 0, 0))
+            fa.wait_quiet(2.0, 60)
+        repainted = app.snapshot()
     frames = frames_of(raw)
     print("screen before churn:")
     for y, line in enumerate(lines):
@@ -149,6 +161,12 @@ def main() -> None:
         print(f"  line writes in {key}: {n} ({n / max(len(frames), 1):.1f}/frame)")
     print(f"  cells written {result['written']}, cells that changed {result['changed']}")
     print(f"  SGR sequences: {dict(result['sgr'])}")
+    sizes = sorted(len(f.encode()) for f in frames)
+    if sizes:
+        print(f"  frame bytes: median {sizes[len(sizes) // 2]}, p90 {sizes[len(sizes) * 9 // 10]}, max {sizes[-1]}")
+    diff = [y for y, (a, b) in enumerate(zip(built, repainted, strict=True)) if a != b]
+    print("  the screen the frames built equals a full repaint" if not diff else
+          f"  DIFFERS from a full repaint on rows {diff}:\n" + "\n".join(f"{built[y]}\n{repainted[y]}" for y in diff))
 
 
 if __name__ == "__main__":

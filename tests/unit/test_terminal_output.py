@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
+
 from rich.cells import get_character_cell_size
 from rich.color import Color
 from rich.console import Console
@@ -110,8 +112,8 @@ def random_frame(rng: random.Random, console: Console) -> str:
     parts = []
     for _ in range(rng.randint(1, 6)):
         parts.append(f"\x1b[{rng.randint(1, 6)};{rng.choice([1, 2, 5, 9])}H")
-        segments = [Segment(rng.choice(["ab", " ", "─", "x y z", "◼ full", "ok", "日本", "e\u0301"]), random_style(rng))
-                    for _ in range(rng.randint(1, 8))]
+        words = ["ab", " ", "─", "x y z", "◼ full", "ok"] * 6 + ["日本", "e\u0301"]  # wide, zero-width: rare
+        segments = [Segment(rng.choice(words), random_style(rng)) for _ in range(rng.randint(1, 8))]
         parts.append(Strip(segments).render(console))
         parts.append(rng.choice(["", "", "", "\n", "\r\n", "\x1b[K", "\x1b[?25l"]))
     parts.append(f"\x1b[{rng.randint(1, 6)};{rng.randint(1, 20)}H")  # the app's cursor, last
@@ -166,6 +168,22 @@ def test_a_row_of_segments_sharing_a_background_sends_each_colour_once() -> None
     assert rewritten.count("48;2;28;28;28") == 1  # the shared background: once
     assert rewritten.count("\x1b[0m") == 1  # one reset, at the end
     assert len(rewritten) < 0.7 * len(row)
+
+
+@pytest.mark.parametrize("unknown", ["resized", "\x1b[K", "\x1b[2J", "\x1b[9;1H\n", "\x1b[9;1H\nz", "\x1b[3A"])
+def test_after_anything_it_does_not_model_the_next_line_is_sent_in_full(unknown: str) -> None:
+    line = "\x1b[7;2H\x1b[38;2;1;2;3;48;2;4;5;6mmodel-00060  10/10\x1b[0m"
+    compactor = OutputCompactor()
+    terminal = StyledTerminal(80, 10).write(compactor.feed(line))
+    if unknown == "resized":
+        compactor.forget()
+        terminal.cells.clear()
+    else:
+        terminal.write(compactor.feed(unknown))
+    again = compactor.feed(line)
+    assert "model-00060  10/10" in again
+    shown = terminal.write(again).cells
+    assert all(shown[cell] == painted for cell, painted in StyledTerminal(80, 10).write(line).cells.items())
 
 
 def test_text_after_a_reset_is_painted_unstyled() -> None:
