@@ -31,7 +31,7 @@ import re
 from rich.cells import get_character_cell_size
 
 _TOKEN = re.compile(
-    r"\x1b\[(?P<sgr>[0-9;]*)m"
+    r"\x1b\[(?P<sgr>[0-9;:]*)m"  # sub-parameters (4:3) are kept, sent in the full form
     r"|(?P<cup>\x1b\[(\d+);(\d+)H)"  # an absolute cursor move (1-based row;column)
     r"|(?P<inert>\x1b\[\?(?:2026|25)[hl])"  # synchronized output, cursor shown/hidden: paint nothing
     r"|(?P<lf>\n)"

@@ -186,6 +186,12 @@ def test_after_anything_it_does_not_model_the_next_line_is_sent_in_full(unknown:
     assert all(shown[cell] == painted for cell, painted in StyledTerminal(80, 10).write(line).cells.items())
 
 
+def test_a_style_with_sub_parameters_is_sent_as_the_original_stream_has_it() -> None:
+    data = "\x1b[1;1H\x1b[38;2;1;2;3mA\x1b[0m\x1b[4:3;38;2;1;2;3mB\x1b[0m"
+    rewritten = OutputCompactor().feed(data)
+    assert "\x1b[0;4:3;38;2;1;2;3mB" in rewritten
+
+
 def test_text_after_a_reset_is_painted_unstyled() -> None:
     data = "\x1b[1;38;2;1;2;3mA\x1b[0mB\x1b[2;1H\x1b[38;2;0;0;0mC\x1b[0m"
     rewritten = OutputCompactor().feed(data)
