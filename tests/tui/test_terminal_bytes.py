@@ -1,6 +1,6 @@
 """What reaches the terminal: a change reaches the screen, and what did not change costs no bytes.
 
-The app's updates are recorded as Textual renders them for the terminal, passed through the style
+The app's updates are recorded as Textual renders them for the terminal, passed through the output
 compactor the real driver uses, and played onto the benchmarks' terminal model (bench/harness.py
 `VirtualScreen`); the screen they build must equal a full repaint of the app's screen."""
 
@@ -14,7 +14,7 @@ from bench.harness import _TOKEN, VirtualScreen
 from mlops_tui.backends.model import GpuResource
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.driver import CompactLinuxDriver
-from mlops_tui.tui.panes import GpuPane
+from mlops_tui.tui.panes import GpuPane, ServicesPane
 from mlops_tui.tui.terminal_output import OutputCompactor
 from tests.tui.conftest import make_app, until
 
@@ -77,6 +77,23 @@ async def test_a_new_free_gpu_count_repaints_the_border_line_and_the_changed_row
         assert played.lines() == wire.full_repaint().lines()  # what the bytes built is what the app shows
 
 
-async def test_the_app_writes_to_a_real_terminal_through_the_style_compactor():
+async def test_a_services_change_reaches_the_screen_and_lines_that_did_not_change_cost_no_bytes():
+    app, backend = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: len(app.query_one(ServicesPane).shown_keys) == 5)
+        await pilot.pause(0.2)
+        wire = Wire(app)
+        before = wire.full_repaint().lines()
+        valuation = next(s for s in backend.services.values() if s.key.name == "property-valuation-model")
+        backend.upsert(replace(valuation, ready=1))  # degraded: its cells change and it moves up (trouble first)
+        await until(pilot, lambda: any("1/3" in line for line in wire.full_repaint().lines()))
+        await pilot.pause(0.2)
+        after = wire.full_repaint().lines()
+        played, rows = wire.played()
+        assert played.lines() == after
+        assert rows and rows <= {y for y, (old, new) in enumerate(zip(before, after, strict=True)) if old != new}
+
+
+async def test_the_app_writes_to_a_real_terminal_through_the_output_compactor():
     app, _ = make_app()
     assert app.get_driver_class() is CompactLinuxDriver

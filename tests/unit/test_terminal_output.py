@@ -1,4 +1,4 @@
-"""The style compactor (tui/terminal_output.py): fewer bytes, and every cell painted exactly as before."""
+"""The output compactor (tui/terminal_output.py): fewer bytes, and every cell painted exactly as before."""
 
 from __future__ import annotations
 
