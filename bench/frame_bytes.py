@@ -137,8 +137,10 @@ def main() -> None:
         # resize makes the app repaint everything, and its output forget what the terminal shows).
         fa.wait_quiet(3.0, 60)
         built = app.snapshot()
-        for rows in (app.rows + 1, app.rows):
-            fcntl.ioctl(app._master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, app.cols, 0, 0))
+        for cols in (app.cols - 20, app.cols):  # (a change of height alone repaints nothing)
+            resized = time.monotonic()
+            fcntl.ioctl(app._master, termios.TIOCSWINSZ, struct.pack("HHHH", app.rows, cols, 0, 0))
+            app.next_frame(resized, 30)
             fa.wait_quiet(2.0, 60)
         repainted = app.snapshot()
     frames = frames_of(raw)
