@@ -50,6 +50,8 @@ from mlops_tui.tui.table_commands import TableCommands
 # The Fleet, its plans, the dialogs and the action flows are imported where they are first used:
 # the first frame needs none of them (bench/startup.py measures that frame).
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from mlops_tui.backends.fleet import Fleet
     from mlops_tui.backends.plans import ActionOutcome, ActionPlan
     from mlops_tui.tui.exit_guard import ExitGuard
@@ -107,6 +109,12 @@ class MlopsApp(TableCommands):
             self.register_theme(theme)
         self.theme = textual_name(settings.theme)
         self.set_keymap(dict(settings.keys))
+
+    def get_driver_class(self) -> type[Driver]:
+        # Over SSH every byte is latency: each style is sent once, when a character needs it (tui/terminal_output.py).
+        from mlops_tui.tui.driver import compact  # imports Textual's Linux driver: not on Windows
+
+        return compact(super().get_driver_class())
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self._clock, readonly=self.settings.readonly, demo=self.settings.demo)

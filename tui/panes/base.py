@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from rich.style import Style
+from textual.geometry import Region
 from textual.widget import Widget
 
 from mlops_tui.backends.state import FleetDelta, FleetState
@@ -91,7 +92,20 @@ class PaneMixin(_PaneBase):
         self._subtitle_timer_armed = False
         self._subtitle_set_at = time.monotonic()
         if self.border_subtitle != self._subtitle_wanted:
-            self.border_subtitle = self._subtitle_wanted
+            self._show_subtitle(self._subtitle_wanted)
+
+    def _show_subtitle(self, text: str) -> None:
+        """Set the border subtitle and repaint the bottom border line only. Textual's `border_subtitle`
+        setter repaints the whole pane (every row of the table, a pane's worth of bytes over SSH); the
+        bottom border is drawn from `_border_subtitle` (what that setter stores) whenever its line is
+        repainted, so a dirty region of that one line shows the new count."""
+        if not self.is_mounted or self.outer_size.height < 1:
+            self.border_subtitle = text
+            return
+        self._border_subtitle = self.render_str(text).expand_tabs(4).split()[0]
+        width, height = self.outer_size
+        left, top = self.content_offset
+        self.refresh(Region(-left, height - 1 - top, width, 1))  # in content coordinates
 
     def show(self, state: FleetState, delta: FleetDelta | None) -> None:
         """Render `state`; `delta` (None = everything) says what changed since the last call."""
