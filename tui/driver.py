@@ -22,13 +22,19 @@ class CompactLinuxDriver(LinuxDriver):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._compactor = OutputCompactor()
+        self._resized = False
 
     def write(self, data: str) -> None:
+        if self._resized:
+            self._resized = False
+            self._compactor.forget()
         super().write(self._compactor.feed(data))
 
     def _get_terminal_size(self) -> tuple[int, int]:
-        # Asked at start and on every SIGWINCH, in the main thread, where `write` runs too.
-        self._compactor.forget()
+        # Asked at start and from the SIGWINCH handler, which may interrupt `write` half way through a
+        # frame: only a flag is set here; the next write starts by forgetting (the repaint the resize
+        # causes comes after it, so it is sent in full).
+        self._resized = True
         return super()._get_terminal_size()
 
     def process_message(self, message: Message) -> None:

@@ -200,3 +200,28 @@ def test_text_after_a_reset_is_painted_unstyled() -> None:
 
 def test_cursor_moves_alone_send_no_style_and_only_the_last_move() -> None:
     assert OutputCompactor().feed("\x1b[1;1H\x1b[31m\x1b[0m\x1b[3;4H") == "\x1b[3;4H"
+
+
+def test_a_resize_signal_in_the_middle_of_a_write_leaves_the_compactor_whole_and_the_next_write_in_full(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGWINCH's handler runs in the main thread between any two bytecodes, also inside `write`: it only
+    marks the memory stale; the next write forgets it and goes out in full."""
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from mlops_tui.tui.driver import CompactLinuxDriver
+
+    written: list[str] = []
+    monkeypatch.setattr(LinuxDriver, "write", lambda self, data: written.append(data))
+    monkeypatch.setattr(LinuxDriver, "_get_terminal_size", lambda self: (80, 10))
+    driver = object.__new__(CompactLinuxDriver)  # no terminal: only the write path is exercised
+    driver._compactor = OutputCompactor()
+    driver._resized = False
+    line = "\x1b[7;2H\x1b[38;2;1;2;3;48;2;4;5;6mmodel-00060  10/10\x1b[0m"
+    driver.write(line)
+    memory = dict(driver._compactor._rows)
+    assert driver._get_terminal_size() == (80, 10)  # what the signal handler calls
+    assert driver._compactor._rows == memory  # nothing torn down under a write in progress
+    driver.write(line)
+    assert "model-00060  10/10" in written[-1]  # the terminal may have cleared: sent in full
+    driver.write(line)
+    assert written[-1] == ""  # and remembered again
