@@ -482,3 +482,39 @@ def test_an_object_a_watch_event_replaced_is_freed_the_reflector_keeps_no_copy_o
     finally:
         reflector.stop()
         reflector.join(2)
+
+
+class SelectingApi(FakeApi):
+    """Watches keyed by path and field selector: the Warning and the Normal Events are two streams."""
+
+    def stream(self, path, query=(), timeout=(5, 30)):
+        selector = dict(query).get("fieldSelector")
+        return super().stream(f"{path}?{selector}" if selector else path, query, timeout)
+
+
+def normal_event(name: str, reason: str, message: str) -> dict:
+    return {"kind": "Event", "metadata": {"name": name, "namespace": "ml-prod", "uid": f"uid-{name}",
+                                          "resourceVersion": "2"},
+            "involvedObject": {"kind": "Deployment", "namespace": "ml-prod", "name": "valuation"},
+            "reason": reason, "message": message, "type": "Normal", "lastTimestamp": "2026-01-01T10:00:00Z"}
+
+
+def test_normal_events_reach_the_timeline_and_are_not_kept_so_a_busy_cluster_does_not_grow_the_app():
+    # Every scale under churn is a Normal Event; the API server keeps them an hour. The timeline keeps
+    # its own bounded copy; the cache must not keep them all too.
+    api = SelectingApi()
+    api.lists.update(backend_api().lists)
+    api.lists["/api/v1/events"] = [{"metadata": {"resourceVersion": "1"},
+                                    "items": [normal_event("e1", "ScalingReplicaSet", "Scaled up to 3")]}]
+    changes: list[Change] = []
+    backend = KubernetesBackend(ClusterTarget("kind-a", None, "https://a", "alice"), api, backoff=(0.01, 0.05),
+                                watch_timeout=(5, 5), check_access=False)
+    backend.start(changes.append)
+    try:
+        assert wait_for(lambda: any("Scaled up to 3" in e.what for c in list(changes) for e in c.history))
+        live = api.live.setdefault("/api/v1/events?type=Normal", queue.Queue())
+        live.put(json.dumps({"type": "ADDED", "object": normal_event("e2", "ScalingReplicaSet", "Scaled down to 2")}))
+        assert wait_for(lambda: any("Scaled down to 2" in e.what for c in list(changes) for e in c.history))
+        assert backend.cache.keys("normalevents") == []  # told to the timeline, kept nowhere else
+    finally:
+        backend.stop()
