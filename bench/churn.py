@@ -16,11 +16,17 @@ Target: key press -> frame p99 <= 100 ms under churn.
 
     .venv/bin/python bench/churn.py [--duration 20] [--rate 200] [--services 5000] [--write]
     full run: --duration 60
+
+`--probe FILE` runs the app under bench/memprobe.py (live Python blocks and pymalloc's arenas every 10 s,
+`malloc_trim` at the end: does RSS growth come from objects held or from the allocator?); with `--trace`,
+tracemalloc snapshots at the window's start and end are compared by line (pymalloc's own figures are
+then missing: tracemalloc hooks the allocator).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import sys
@@ -42,6 +48,7 @@ from bench.harness import (
     update_results,
     verdict,
 )
+from bench.soak import print_probe
 
 SELECTED = re.compile(r"(?:^|│) ?(\S+): no latency series")
 
@@ -84,12 +91,24 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="object changes per second (all kinds)")
     parser.add_argument("--duration", type=float, default=20.0, help="churn seconds (issue 9 asks for 60)")
     parser.add_argument("--presses", type=int, default=30, help="idle presses (baseline)")
+    parser.add_argument("--probe", default="", help="run the app under bench/memprobe.py; its JSON lines go here")
+    parser.add_argument("--trace", action="store_true", help="with --probe: tracemalloc snapshots at the window's "
+                                                             "start and end, compared")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     rng = random.Random(5)
+    launcher = None
+    if args.probe:
+        Path(args.probe).unlink(missing_ok=True)
+        os.environ.update(MLOPS_MEMPROBE=os.path.abspath(args.probe), MLOPS_MEMPROBE_TRACE="1" if args.trace else "0")
+        launcher = [sys.executable, str(Path(__file__).resolve().parent / "memprobe.py")]
+
+    def probe(what: str, number: int) -> None:
+        if args.probe:
+            Path(f"{os.path.abspath(args.probe)}.cmd.{number:04d}.{what}").touch()
     kube = [{"name": "sim-a", "fleet": "scaled", "services": args.services, "pods_per_service": args.pods,
              "gpu_nodes": 200}]
-    with FleetApp(kube) as fa:
+    with FleetApp(kube, launcher=launcher) as fa:
         app, sims = fa.app, fa.sims
         assert app is not None and sims is not None
         c = sims.call("kube_count", cluster="sim-a", resources=["deployments", "rollouts", "inferenceservices"])
@@ -99,6 +118,7 @@ def main() -> None:
         fa.wait_quiet(3.0, 120)
         idle_frame, idle_sel = presses(fa, args.presses, rng)
         print(f"idle: p99 {ms(percentile(idle_frame, 99))}", flush=True)
+        probe("snapshot", 1)
         rss0, cpu0, t0, th0 = app.rss_kb(), app.cpu_seconds(), time.monotonic(), app.thread_cpu()
         rss_samples: list[tuple[float, int]] = []  # growth or warm-up? RSS every 10 s of the window
         sampler = threading.Thread(target=sample_rss, args=(app, t0, args.duration, rss_samples), daemon=True)
@@ -109,6 +129,10 @@ def main() -> None:
         cpu1, t1, rss1, hwm, th1 = app.cpu_seconds(), time.monotonic(), app.rss_kb(), app.hwm_kb(), app.thread_cpu()
         main_cpu = (th1.get(app.pid, 0) - th0.get(app.pid, 0)) / (t1 - t0)
         done = sims.wait_event("churn_done", 60) or {}
+        if args.probe:  # the window's end, then memory the app no longer holds handed back (high-water?)
+            probe("snapshot", 2)
+            probe("trim", 3)
+            time.sleep(10.0)  # the probe looks every 0.5 s; a tracemalloc dump of ~1M blocks takes seconds
         frames = app.frames_between(t0, t1)
         exit_info = app.stop()
     secs = max(done.get("seconds", 1.0), 1e-9)
@@ -140,6 +164,8 @@ def main() -> None:
     print(out)
     print(extra)
     print(f"app exit: {exit_info}")
+    if args.probe:
+        print_probe(args.probe)
     if args.write:
         body = (f"`{command_line()}` ({machine_line()}; pty 120x40; one Kubernetes sim with {args.services} "
                 f"services x {args.pods} pods, 200 GPU nodes; churn {args.duration:.0f} s; baseline = the same "

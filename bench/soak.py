@@ -71,16 +71,21 @@ def print_probe(path: str) -> None:
 
     records = [json.loads(line) for line in Path(path).read_text().splitlines()]
     mb = 2**20
-    print(table(["t (s)", "RSS (MB)", "live blocks (k)", "gc objects (k)", "pymalloc live (MB)", "pymalloc free (MB)",
-                 "arenas (MB)", "arenas peak (MB)"],
+
+    def mbs(r: dict, key: str) -> str:  # pymalloc says nothing while tracemalloc hooks the allocator
+        return f"{r[key] / mb:.0f}" if key in r else "-"
+
+    print(table(["t (s)", "RSS (MB)", "live blocks (k)", "gc objects (k)", "traced (MB)", "pymalloc live (MB)",
+                 "pymalloc free (MB)", "arenas (MB)", "arenas peak (MB)"],
                 [[f"{r['t']:.0f}", f"{r['rss']:.0f}", f"{r['blocks'] / 1000:.0f}", f"{r['gc_objects'] / 1000:.0f}",
-                  f"{r['live_bytes'] / mb:.0f}", f"{r['free_bytes'] / mb:.0f}", f"{r['arenas']}", f"{r['arenas_peak']}"]
+                  f"{r['traced_mb']:.0f}", mbs(r, "live_bytes"), mbs(r, "free_bytes"), f"{r.get('arenas', '-')}",
+                  f"{r.get('arenas_peak', '-')}"]
                  for r in records if r["what"] == "sample"][::3]))
     for r in records:
         if r["what"] == "trim":
             print(f"malloc_trim at t={r['t']:.0f} s: RSS {r['before']['rss']:.0f} -> {r['after']['rss']:.0f} MB, "
                   f"live blocks {r['before']['blocks']} -> {r['after']['blocks']}, pymalloc arenas "
-                  f"{r['before']['arenas']} -> {r['after']['arenas']} MB")
+                  f"{r['before'].get('arenas', '-')} -> {r['after'].get('arenas', '-')} MB")
     snaps = [r["file"] for r in records if r["what"] == "snapshot"]
     if len(snaps) >= 2:
         print("grown between the first and the last snapshot (tracemalloc, by line):")

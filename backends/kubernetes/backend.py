@@ -58,9 +58,13 @@ from mlops_tui.backends.plans import ActionOutcome, ActionPlan, Intent, VerifyRe
 log = logging.getLogger(__name__)
 
 ACCESS_SWEEP_SECONDS = 300
+"""How often the permissions of the published services are asked again without being woken."""
 HISTORY_RESOURCES = ("events", "normalevents")
 """Watched resources whose objects are dated facts for the timeline."""
-"""How often the permissions of the published services are asked again without being woken."""
+TOLD_ONCE = frozenset({"normalevents"})
+"""Read for the timeline only: once told (at the first sync, then each event), the cache lets them go.
+Kept, they grew with the cluster's event rate for as long as the API server keeps Events (an hour by
+default): every scale under churn is one more. Warnings stay: the detail screen shows the latest."""
 
 
 class KubernetesBackend(ReflectorHandler):
@@ -401,7 +405,8 @@ class KubernetesBackend(ReflectorHandler):
     def on_list(self, reflector: Reflector, items: list[tuple[ObjKey, Any]]) -> None:
         with self._lock:
             reflector.synced = True  # under the lock, so exactly one on_list sees everything synced
-            self.cache.replace(reflector.spec.name, reflector.namespace, items)
+            told_once = self._synced_once and reflector.spec.name in TOLD_ONCE
+            self.cache.replace(reflector.spec.name, reflector.namespace, () if told_once else items)
             if self._synced_once:
                 self._emit(self._view.snapshot())  # a relist: the whole picture again, as a snapshot
                 self._emit(self._history([value for _, value in items], reflector.spec.name))
@@ -422,6 +427,8 @@ class KubernetesBackend(ReflectorHandler):
             self._count_unreadable()  # before 'connected': a one-shot `status` stops reading at it
             for resource in HISTORY_RESOURCES:  # after the services, so each Event finds its service
                 self._emit(self._history([self.cache.get(resource, k) for k in self.cache.keys(resource)], resource))
+            for resource in TOLD_ONCE:
+                self.cache.replace(resource, "", ())
             self._refresh_health()
             self._access_wake.set()
 
@@ -431,6 +438,10 @@ class KubernetesBackend(ReflectorHandler):
     def on_event(self, reflector: Reflector, kind: str, key: ObjKey, value: Any) -> None:
         name = reflector.spec.name
         with self._lock:
+            if self._synced_once and name in TOLD_ONCE:
+                if kind != "DELETED":
+                    self._emit(self._history([value], name))
+                return
             old, new = self.cache.apply(name, kind, key, value)
             if self._synced_once:
                 self._emit(self._view.changed(name, key, old, new))

@@ -151,14 +151,8 @@ class Reflector:
     def run(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.rv is None:
-                    items, rv = self.list()
-                    if self._stop.is_set():
-                        return
-                    self.rv = rv
-                    self.handler.on_list(self, items)
-                    self.synced = True
-                    self._ok()
+                if self.rv is None and not self._relist():
+                    return
                 started = time.monotonic()
                 seen = self.watch()
                 if not seen and time.monotonic() - started < 1.0:
@@ -233,6 +227,20 @@ class Reflector:
                 if not cont:
                     break
         return items, rv
+
+    def _relist(self) -> bool:
+        """List and hand the result to the handler; False if stopped meanwhile. A method of its own so
+        that the list dies with it: a local of `run` would live through every watch until the next
+        relist, keeping each listed object alive after its watch event replaced it in the cache (the
+        whole first list, held again beside the cache, once churn had touched every object)."""
+        items, rv = self.list()
+        if self._stop.is_set():
+            return False
+        self.rv = rv
+        self.handler.on_list(self, items)
+        self.synced = True
+        self._ok()
+        return True
 
     def watch(self) -> int:
         """Follow the stream until it closes; returns how many events it carried."""

@@ -7,6 +7,7 @@ import queue
 import random
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -439,3 +440,81 @@ def test_the_facade_offers_every_optional_capability_the_screens_look_for():
     for capability in (ActionBackend, DescribesServices, ListsRevisions, ListsContainers, RecordsActions,
                        PublishesServices):
         assert isinstance(backend, capability), capability.__name__
+
+
+
+class Reduced:
+    """A listed or watched pod as the cache keeps it (weakly referenceable, so a test can see it freed)."""
+
+    def __init__(self, obj: dict) -> None:
+        self.rv = obj["metadata"]["resourceVersion"]
+
+
+class Store(ReflectorHandler):
+    """Keeps one value per object, as the cluster cache does: an event replaces the listed value."""
+
+    def __init__(self) -> None:
+        self.values: dict = {}
+        self.listed: dict = {}
+        """Weak references to what the list delivered: they die when nothing else holds the values."""
+
+    def on_list(self, reflector, items):
+        self.values = dict(items)
+        self.listed = {key: weakref.ref(value) for key, value in items}
+
+    def on_event(self, reflector, kind, key, value):
+        self.values[key] = value
+
+
+def test_an_object_a_watch_event_replaced_is_freed_the_reflector_keeps_no_copy_of_its_list(api):
+    # Under long churn, every object the first list read is replaced in turn; a list the reflector
+    # kept while it watches would hold each old copy too (RSS +76 MB over 10 minutes at 5,000 services).
+    path = "/api/v1/pods"
+    api.lists[path] = [pod_list("100", "p-1", "p-2")]
+    api.script_watch(path, json.dumps({"type": "MODIFIED", "object": {
+        "kind": "Pod", "metadata": {"name": "p-1", "namespace": "ml", "resourceVersion": "101"}}}))
+    store = Store()
+    reflector = run_reflector(api, store, reduce=Reduced)
+    try:
+        assert wait_for(lambda: ("ml", "p-1") in store.values and store.values[("ml", "p-1")].rv == "101")
+        assert wait_for(lambda: store.listed[("ml", "p-1")]() is None), "the listed p-1 outlived its replacement"
+        assert store.listed[("ml", "p-2")]() is store.values[("ml", "p-2")]  # what no event replaced: the store's
+    finally:
+        reflector.stop()
+        reflector.join(2)
+
+
+class SelectingApi(FakeApi):
+    """Watches keyed by path and field selector: the Warning and the Normal Events are two streams."""
+
+    def stream(self, path, query=(), timeout=(5, 30)):
+        selector = dict(query).get("fieldSelector")
+        return super().stream(f"{path}?{selector}" if selector else path, query, timeout)
+
+
+def normal_event(name: str, reason: str, message: str) -> dict:
+    return {"kind": "Event", "metadata": {"name": name, "namespace": "ml-prod", "uid": f"uid-{name}",
+                                          "resourceVersion": "2"},
+            "involvedObject": {"kind": "Deployment", "namespace": "ml-prod", "name": "valuation"},
+            "reason": reason, "message": message, "type": "Normal", "lastTimestamp": "2026-01-01T10:00:00Z"}
+
+
+def test_normal_events_reach_the_timeline_and_are_not_kept_so_a_busy_cluster_does_not_grow_the_app():
+    # Every scale under churn is a Normal Event; the API server keeps them an hour. The timeline keeps
+    # its own bounded copy; the cache must not keep them all too.
+    api = SelectingApi()
+    api.lists.update(backend_api().lists)
+    api.lists["/api/v1/events"] = [{"metadata": {"resourceVersion": "1"},
+                                    "items": [normal_event("e1", "ScalingReplicaSet", "Scaled up to 3")]}]
+    changes: list[Change] = []
+    backend = KubernetesBackend(ClusterTarget("kind-a", None, "https://a", "alice"), api, backoff=(0.01, 0.05),
+                                watch_timeout=(5, 5), check_access=False)
+    backend.start(changes.append)
+    try:
+        assert wait_for(lambda: any("Scaled up to 3" in e.what for c in list(changes) for e in c.history))
+        live = api.live.setdefault("/api/v1/events?type=Normal", queue.Queue())
+        live.put(json.dumps({"type": "ADDED", "object": normal_event("e2", "ScalingReplicaSet", "Scaled down to 2")}))
+        assert wait_for(lambda: any("Scaled down to 2" in e.what for c in list(changes) for e in c.history))
+        assert backend.cache.keys("normalevents") == []  # told to the timeline, kept nowhere else
+    finally:
+        backend.stop()
