@@ -71,6 +71,9 @@ class Orchestrator:
         self._next_at: dict[str, float] = {}
         self._keys: dict[str, str] = {}
         self._allocated: set[str] = set()
+        self._spec_keys: dict[str, tuple[dict[str, Any], str]] = {}
+        """Service id -> (its TaskTemplate object, spec_key of it): a spec is replaced, never edited
+        in place, so the key is computed once per spec instead of once per tick (2,000 services)."""
         self.thread = threading.Thread(target=self._run, name="sim-swarm-orchestrator", daemon=True)
 
     def start(self) -> None:
@@ -107,6 +110,10 @@ class Orchestrator:
         self._load: dict[str, int] = {}
         self._load_by_service: dict[tuple[str, str], int] = {}
         self._gpus_used: dict[str, set[str]] = {}
+        self._named_gpus: dict[tuple[str, str], list[str]] = {}
+        self._no_fit: dict[tuple[str, str], str] = {}
+        """(service id, spec key) -> why no node fits, within this tick until a task is placed: the
+        pending replicas of one service get the same answer (320 pending GPU tasks x 120 nodes)."""
         for t in self.state.tasks.values():
             self._by_service.setdefault(t["ServiceID"], []).append(t)
             self._count(t)
@@ -167,9 +174,19 @@ class Orchestrator:
         self._next_at[task["ID"]] = st.clock() + self.step
 
     # --- scheduling ------------------------------------------------------------------------
+    def service_key(self, svc: dict[str, Any]) -> str:
+        template = svc["Spec"]["TaskTemplate"]
+        cached = self._spec_keys.get(svc["ID"])
+        if cached is None or cached[0] is not template:
+            cached = self._spec_keys[svc["ID"]] = (template, spec_key(template))
+        return cached[1]
+
     def _free_gpus(self, node: dict[str, Any], kind: str) -> list[str]:
-        named = [r["NamedResourceSpec"]["Value"] for r in node["Description"]["Resources"].get("GenericResources", [])
-                 if "NamedResourceSpec" in r and r["NamedResourceSpec"]["Kind"] == kind]
+        named = self._named_gpus.get((node["ID"], kind))
+        if named is None:  # once per node and tick: pending GPU tasks ask every node again and again
+            named = self._named_gpus[(node["ID"], kind)] = [
+                r["NamedResourceSpec"]["Value"] for r in node["Description"]["Resources"].get("GenericResources", [])
+                if "NamedResourceSpec" in r and r["NamedResourceSpec"]["Kind"] == kind]
         used = self._gpus_used.get(node["ID"], set())
         return [g for g in named if g not in used]
 
@@ -177,6 +194,9 @@ class Orchestrator:
         """(node, assigned GPUs, error): the pipeline ready → resources → constraints, counting
         why each node was filtered out, in swarmkit's words."""
         st = self.state
+        memo = (task["ServiceID"], self.key(task)) if not task.get("NodeID") else None
+        if memo is not None and memo in self._no_fit:
+            return None, [], self._no_fit[memo]
         want = gpu_request(task["Spec"])
         constraints = (task["Spec"].get("Placement") or {}).get("Constraints") or []
         candidates = [st.nodes[task["NodeID"]]] if task.get("NodeID") in st.nodes else list(st.nodes.values())
@@ -209,7 +229,10 @@ class Orchestrator:
                 reasons.append(f"insufficient resources on {_plural(short, 'node')}")
             if unconstrained:
                 reasons.append(f"scheduling constraints not satisfied on {_plural(unconstrained, 'node')}")
-            return None, [], "no suitable node (" + "; ".join(reasons or ["no nodes available"]) + ")"
+            err = "no suitable node (" + "; ".join(reasons or ["no nodes available"]) + ")"
+            if memo is not None:
+                self._no_fit[memo] = err
+            return None, [], err
         sid = task["ServiceID"]
         node, assigned = min(fits, key=lambda f: (self._load_by_service.get((f[0]["ID"], sid), 0),
                                                   self._load.get(f[0]["ID"], 0), f[0]["Description"]["Hostname"]))
@@ -242,6 +265,7 @@ class Orchestrator:
                     self._next_at[task["ID"]] = now + 0.5
                 return False
             task["NodeID"] = node["ID"]
+            self._no_fit.clear()  # the nodes' load and free GPUs moved
             if gpus:
                 task["GenericResources"] = [
                     {"NamedResourceSpec": {"Kind": g.split("\0")[0], "Value": g.split("\0")[1]}} for g in gpus]
@@ -262,7 +286,7 @@ class Orchestrator:
         svc = self.state.services.get(task["ServiceID"])
         if not svc:  # the service was removed: none of its tasks is current
             return False
-        return self.key(task) == spec_key(svc["Spec"]["TaskTemplate"])
+        return self.key(task) == self.service_key(svc)
 
     # --- services --------------------------------------------------------------------------
     def _eligible_global_nodes(self, svc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -274,7 +298,7 @@ class Orchestrator:
     def _reconcile(self, svc: dict[str, Any]) -> bool:
         st = self.state
         spec = svc["Spec"]
-        key = spec_key(spec["TaskTemplate"])
+        key = self.service_key(svc)
         if svc["ID"] not in self._allocated:
             # swarmkit's allocator writes the endpoint right after create: the version moves,
             # so a client holding the create-time version gets "update out of sequence".
