@@ -64,6 +64,7 @@ from mlops_tui.backends.swarm.client import (
 )
 from mlops_tui.backends.swarm.history import history as swarm_history
 from mlops_tui.backends.swarm.logs import TaskNames, stream_service
+from mlops_tui.backends.swarm.memo import Memo
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ class SwarmBackend:
         self._tasks: dict[str, dict] = {}
         self._nodes: list[dict] = []
         self._view: tr.SwarmView | None = None
+        self._memo = Memo()
+        """What the last translation made of each unchanged object (2,000 services, 10,000 tasks)."""
         self._without_id = 0
         self._sink: ChangeSink | None = None
         self._stopping = threading.Event()
@@ -247,6 +250,8 @@ class SwarmBackend:
         tasks = self.client.tasks()
         nodes = self.client.nodes()
         with self._lock:
+            self._memo.read_again(self._services.values())
+            self._memo.read_again(self._tasks.values())
             self._services, odd_services = _by_id(services)
             self._tasks, odd_tasks = _by_id(tasks)
             self._nodes = nodes if isinstance(nodes, list) else []
@@ -296,6 +301,8 @@ class SwarmBackend:
         present = {sid: s for sid, s in _by_id(self.client.services(ids))[0].items() if sid in ids}
         tasks = list(_by_id(self.client.tasks(sorted(present)))[0].values()) if present else []
         with self._lock:
+            self._memo.read_again(self._services[sid] for sid in ids if sid in self._services)
+            self._memo.read_again(t for t in self._tasks.values() if t.get("ServiceID") in set(ids))
             for sid in ids:
                 if sid in present:
                     self._services[sid] = present[sid]
@@ -316,7 +323,8 @@ class SwarmBackend:
                 and tr.readable_state(t) in SETTLING_STATES}
 
     def _translate(self) -> tr.SwarmView:
-        return tr.translate(self.name, list(self._services.values()), list(self._tasks.values()), self._nodes)
+        return tr.translate(self.name, list(self._services.values()), list(self._tasks.values()), self._nodes,
+                            self._memo)
 
     def _emit_diff(self, old: tr.SwarmView | None, new: tr.SwarmView) -> None:
         if old is None:
