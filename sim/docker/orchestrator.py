@@ -71,6 +71,9 @@ class Orchestrator:
         self._next_at: dict[str, float] = {}
         self._keys: dict[str, str] = {}
         self._allocated: set[str] = set()
+        self._settled: dict[str, tuple[Any, ...]] = {}
+        """Service id -> (its version, its tasks' newest version, the nodes' versions) when its last
+        reconcile found nothing to do."""
         self._spec_keys: dict[str, tuple[dict[str, Any], str]] = {}
         """Service id -> (its TaskTemplate object, spec_key of it): a spec is replaced, never edited
         in place, so the key is computed once per spec instead of once per tick (2,000 services)."""
@@ -97,8 +100,19 @@ class Orchestrator:
         st = self.state
         busy = False
         self._index()
+        nodes = tuple((n["ID"], n["Version"]["Index"]) for n in st.nodes.values())
         for svc in list(st.services.values()):
-            busy |= self._reconcile(svc)
+            # A service settled at the last tick, whose spec, tasks and nodes have not moved since,
+            # has nothing to reconcile (2,000 services: most ticks touch a few).
+            mark = (svc["Version"]["Index"], self._task_marks.get(svc["ID"], 0), nodes)
+            if self._settled.get(svc["ID"]) == mark:
+                continue
+            moving = self._reconcile(svc)
+            busy |= moving
+            if moving:
+                self._settled.pop(svc["ID"], None)
+            else:  # the reconcile may have bumped the service or its tasks: settled at their new marks
+                self._settled[svc["ID"]] = (svc["Version"]["Index"], self._task_mark(svc["ID"]), nodes)
         for task in list(st.tasks.values()):
             busy |= self._advance(task)
         return busy
@@ -110,13 +124,17 @@ class Orchestrator:
         self._load: dict[str, int] = {}
         self._load_by_service: dict[tuple[str, str], int] = {}
         self._gpus_used: dict[str, set[str]] = {}
+        self._task_marks: dict[str, int] = {}
         self._named_gpus: dict[tuple[str, str], list[str]] = {}
         self._no_fit: dict[tuple[str, str], str] = {}
         """(service id, spec key) -> why no node fits, within this tick until a task is placed: the
         pending replicas of one service get the same answer (320 pending GPU tasks x 120 nodes)."""
+        marks = self._task_marks
         for t in self.state.tasks.values():
             self._by_service.setdefault(t["ServiceID"], []).append(t)
             self._count(t)
+            if t["Version"]["Index"] > marks.get(t["ServiceID"], 0):
+                marks[t["ServiceID"]] = t["Version"]["Index"]
 
     def _count(self, t: dict[str, Any]) -> None:
         node = t.get("NodeID")
@@ -130,6 +148,10 @@ class Orchestrator:
             for r in t.get("GenericResources", []):
                 if "NamedResourceSpec" in r:
                     self._gpus_used.setdefault(node, set()).add(r["NamedResourceSpec"]["Value"])
+
+    def _task_mark(self, sid: str) -> int:
+        """The newest version among the service's tasks (the Swarm's index only grows)."""
+        return max((t["Version"]["Index"] for t in self._by_service.get(sid, ())), default=0)
 
     def key(self, task: dict[str, Any]) -> str:
         k = self._keys.get(task["ID"])
@@ -248,7 +270,7 @@ class Orchestrator:
                 return False
             if state in ("new", "pending", "assigned") or now >= self._next_at.get(task["ID"], 0):
                 self._set_state(task, "shutdown", "shutdown")
-                st.emit("container", "destroy", task["ID"], {"com.docker.swarm.task.id": task["ID"]})
+                st.emit("container", "destroy", task["ID"], self._container_attributes(task))
                 return True
             return True
         if state in TERMINAL or state == "running":
@@ -279,8 +301,16 @@ class Orchestrator:
             return True
         self._set_state(task, nxt, MESSAGES[nxt])
         if nxt == "running":
-            st.emit("container", "start", task["ID"], {"com.docker.swarm.task.id": task["ID"]})
+            st.emit("container", "start", task["ID"], self._container_attributes(task))
         return True
+
+    def _container_attributes(self, task: dict[str, Any]) -> dict[str, str]:
+        """A task container's event attributes: dockerd copies the container's labels, which name
+        the task, its service and its node."""
+        svc = self.state.services.get(task["ServiceID"])
+        name = svc["Spec"]["Name"] if svc else ""
+        return {"com.docker.swarm.task.id": task["ID"], "com.docker.swarm.service.id": task["ServiceID"],
+                "com.docker.swarm.service.name": name, "com.docker.swarm.node.id": task.get("NodeID", "")}
 
     def _current(self, task: dict[str, Any]) -> bool:
         svc = self.state.services.get(task["ServiceID"])

@@ -25,6 +25,7 @@ def _vtuple(text: str) -> tuple[int, int]:
 class DockerHandler(Handler):
     extra_headers = {"Api-Version": API_VERSION, "Docker-Experimental": "false", "Ostype": "linux",
                      "Server": f"Docker/{ENGINE_VERSION} (linux)"}
+    fast_json = True  # 2,000 services and 10,000 tasks are listed while the lock is held
 
     def version_string(self) -> str:
         return f"Docker/{ENGINE_VERSION} (linux)"
