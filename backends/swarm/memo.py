@@ -66,7 +66,7 @@ class Memo:
             self._new[key] = value
         else:
             self.hits += 1
-        return value  # type: ignore[return-value]
+        return value
 
     def end(self) -> None:
         """One translation done: forget what it did not use."""

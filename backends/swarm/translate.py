@@ -20,10 +20,10 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from mlops_tui.backends.gpu_fit import FitNode
-from mlops_tui.backends.swarm.memo import Memo
 from mlops_tui.backends.model import (
     SLO_ANNOTATION,
     ActionKind,
@@ -46,6 +46,7 @@ from mlops_tui.backends.model import (
     freeze_labels,
     slo_from_annotation,
 )
+from mlops_tui.backends.swarm.memo import Memo
 
 STACK_LABEL = "com.docker.stack.namespace"
 CANARY_LABEL = "mlops.canary-of"
@@ -434,7 +435,7 @@ def translate(
     for service in services:
         raw = memo.key(service)
         try:
-            one = _memo_get(memo, ("facts", raw), lambda service=service: service_facts(service), raw)
+            one = _memo_get(memo, ("facts", raw), partial(service_facts, service), raw)
         except Exception:
             unreadable += 1
             continue
@@ -443,7 +444,7 @@ def translate(
     readings = []
     for task in tasks:
         raw = memo.key(task)
-        readings.append((task, raw, _memo_get(memo, ("task", raw), lambda task=task: _task_reading(task), raw)))
+        readings.append((task, raw, _memo_get(memo, ("task", raw), partial(_task_reading, task), raw)))
     readable_nodes = [n for n in nodes if _readable_node(n)]
     readable_tasks = [(t, raw, r) for t, raw, r in readings if r[0]]
     unreadable += len(tasks) - len(readable_tasks) + len(nodes) - len(readable_nodes)
@@ -460,9 +461,9 @@ def translate(
     for f in facts:
         mine = tasks_by_service.get(f.id, [])
         if f.replicated or "DesiredTasks" in f.status:  # else the nodes count too: not kept
-            key = ("counts", service_bytes[f.id], *(raw for _t, raw in mine))
-            counts[f.id] = _memo_get(memo, key, lambda f=f, mine=mine: _counts(f, [t for t, _r in mine], nodes),
-                                     *key[1:])
+            raws = (service_bytes[f.id], *(raw for _t, raw in mine))
+            counts[f.id] = _memo_get(memo, ("counts", *raws), partial(_counts, f, [t for t, _r in mine], nodes),
+                                     *raws)
         else:
             counts[f.id] = _counts(f, [t for t, _r in mine], nodes)
 
@@ -527,8 +528,8 @@ def translate(
         made = ("model", cluster, service_bytes[f.id], counts[f.id], canaries.get(f.id), bluegreens.get(f.id),
                 production(f, stack_production))
         # The same inputs give the same ModelService object: the Fleet's comparison is then instant.
-        models[key] = _memo_get(memo, made, lambda f=f, key=key, actions=actions, desired=desired, ready=ready,
-                                updated=updated: ModelService(
+        models[key] = _memo_get(memo, made, partial(
+            ModelService,
             key=key,
             platform=Platform.SWARM,
             image=f.image,

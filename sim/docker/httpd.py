@@ -74,10 +74,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status: int, payload: Any = None, *, content_type: str = "application/json",
              raw: bytes | None = None, head: bool = False, headers: dict[str, str] | None = None) -> None:
-        if raw is not None:
-            data = raw
-        else:
-            data = b"" if payload is None else _dumps(payload, self.fast_json) + b"\n"
+        data = raw if raw is not None else b"" if payload is None else _dumps(payload, self.fast_json) + b"\n"
         self.send_response(status)
         for key, value in {**self.extra_headers, **(headers or {})}.items():
             self.send_header(key, value)

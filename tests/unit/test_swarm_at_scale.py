@@ -11,7 +11,8 @@ import pathlib
 
 from mlops_tui.backends.swarm import translate as tr
 from mlops_tui.backends.swarm.memo import Memo
-from tests.unit.test_swarm_watch import RecordedEngine, connected, settle, started, wait_for  # noqa: F401
+from tests.unit.test_swarm_watch import connected, settle, wait_for
+from tests.unit.test_swarm_watch import started as started
 
 DATA = pathlib.Path(__file__).parent / "data" / "swarm"
 
@@ -78,14 +79,18 @@ def test_a_full_resync_tells_the_timeline_only_what_changed_since_the_last_one(s
     assert len(first.history) > 5  # the first one tells everything
     engine.task_list = copy.deepcopy(engine.task_list)
     moved = next(t for t in engine.task_list if t["Status"]["State"] == "running")
-    moved["Status"].update(State="failed", Timestamp="2026-05-08T10:00:00.000000000Z", Err="task: non-zero exit (1)")
+    moved["Status"].update(State="failed", Timestamp="2026-05-08T10:00:00.000000000Z",
+                           Err="task: non-zero exit (1)")
     before = len(changes)
     b.full_resync()
     resync = next(c for c in changes[before:] if c.snapshot)
-    assert len(resync.history) == 1 and resync.history[0].what.startswith("task failed") and resync.history[0].identity.endswith(f"{moved['ID']}|failed")
+    assert len(resync.history) == 1
+    assert resync.history[0].what.startswith("task failed")
+    assert resync.history[0].identity.endswith(f"{moved['ID']}|failed")
 
 
-def test_a_swarm_whose_full_resync_costs_a_cpu_second_is_read_in_full_every_20_seconds_not_5(started, monkeypatch):
+def test_a_swarm_whose_full_resync_costs_a_cpu_second_is_read_in_full_every_20_seconds_not_5(
+        started, monkeypatch):
     """The periodic resync takes at most 5 % of a core: the screen needs the GIL more (events and
     follow-ups keep the services fresh in between)."""
     from mlops_tui.backends.swarm import watch
