@@ -413,7 +413,7 @@ def _task_reading(task: Any) -> tuple[bool, bool, bool]:
 
 def _memo_get(memo: Memo, key: tuple[Any, ...], compute: Callable[[], Any], *raws: bytes | None) -> Any:
     """`compute()` through the memo, unless one of the objects it reads has no bytes (then each time)."""
-    return compute() if any(raw is None for raw in raws) else memo.get(key, compute)
+    return compute() if None in raws else memo.get(key, compute)  # raws hold bytes or None only
 
 
 def translate(

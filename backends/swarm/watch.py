@@ -320,13 +320,13 @@ class SwarmBackend:
         tasks = list(_by_id(self.client.tasks(sorted(present)))[0].values()) if present else []
         with self._lock:
             self._memo.read_again(self._services[sid] for sid in ids if sid in self._services)
-            self._memo.read_again(t for t in self._tasks.values() if t.get("ServiceID") in set(ids))
+            wanted = set(ids)
+            self._memo.read_again(t for t in self._tasks.values() if t.get("ServiceID") in wanted)
             for sid in ids:
                 if sid in present:
                     self._services[sid] = present[sid]
                 else:
                     self._services.pop(sid, None)
-            wanted = set(ids)
             self._tasks = {tid: t for tid, t in self._tasks.items() if t.get("ServiceID") not in wanted}
             self._tasks.update({t["ID"]: t for t in tasks})
             old = self._view
