@@ -514,44 +514,13 @@ def translate(
     models: dict[ServiceKey, ModelService] = {}
     keys_by_id: dict[str, ServiceKey] = {}
     for f in facts:
-        desired, ready, updated = counts[f.id]
         key = key_for(cluster, f)
-        actions = {ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
-        if f.replicated:
-            actions.add(ActionKind.SCALE)
-        if f.has_previous:
-            actions.add(ActionKind.ROLLBACK)
-        if f.id in canaries:
-            actions.add(ActionKind.CANARY_WEIGHT)
-        if f.id in bluegreens and len(bluegreens[f.id].colours) >= 2:
-            actions.add(ActionKind.BLUE_GREEN_SWITCH)
         made = ("model", cluster, service_bytes[f.id], counts[f.id], canaries.get(f.id), bluegreens.get(f.id),
                 production(f, stack_production))
-        # The same inputs give the same ModelService object: the Fleet's comparison is then instant.
-        models[key] = _memo_get(memo, made, partial(
-            ModelService,
-            key=key,
-            platform=Platform.SWARM,
-            image=f.image,
-            version=f.version,
-            desired=desired,
-            ready=ready,
-            updated=updated,
-            unavailable=max(desired - ready, 0),
-            canary=canaries.get(f.id),
-            blue_green=bluegreens.get(f.id),
-            gpus_per_replica=f.gpus_per_replica,
-            gpu_requests=f.gpu_requests,
-            conditions=_conditions(f),
-            labels=freeze_labels(f.labels),
-            revision=str(f.version_index),
-            rollout_state=f.update_state if f.update_state in UPDATE_STATES else "",
-            rollout_message=f.update_message if f.update_state else "",
-            replicated=f.replicated,
-            actions=frozenset(actions),
-            production=production(f, stack_production),
-            slo_seconds=slo_from_annotation(f.labels.get(SLO_ANNOTATION)),  # the label, as Kubernetes' annotation
-        ), service_bytes[f.id])
+        # The same inputs give the same ModelService object (built only when they moved): the Fleet's
+        # comparison is then instant.
+        models[key] = _memo_get(memo, made, partial(_model, key, f, counts[f.id], canaries.get(f.id),
+                                                    bluegreens.get(f.id), made[-1]), service_bytes[f.id])
         keys_by_id[f.id] = key
 
     memo.end()
@@ -562,6 +531,43 @@ def translate(
         pending_gpu=pending_gpu(cluster, [t for t, _raw, r in readable_tasks if r[2]], by_id, keys_by_id),
         keys_by_id=keys_by_id,
         unreadable=unreadable,
+    )
+
+
+def _model(key: ServiceKey, f: ServiceFacts, counts: tuple[int, int, int], canary: Canary | None,
+           blue_green: BlueGreen | None, is_production: bool) -> ModelService:
+    desired, ready, updated = counts
+    actions = {ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
+    if f.replicated:
+        actions.add(ActionKind.SCALE)
+    if f.has_previous:
+        actions.add(ActionKind.ROLLBACK)
+    if canary is not None:
+        actions.add(ActionKind.CANARY_WEIGHT)
+    if blue_green is not None and len(blue_green.colours) >= 2:
+        actions.add(ActionKind.BLUE_GREEN_SWITCH)
+    return ModelService(
+        key=key,
+        platform=Platform.SWARM,
+        image=f.image,
+        version=f.version,
+        desired=desired,
+        ready=ready,
+        updated=updated,
+        unavailable=max(desired - ready, 0),
+        canary=canary,
+        blue_green=blue_green,
+        gpus_per_replica=f.gpus_per_replica,
+        gpu_requests=f.gpu_requests,
+        conditions=_conditions(f),
+        labels=freeze_labels(f.labels),
+        revision=str(f.version_index),
+        rollout_state=f.update_state if f.update_state in UPDATE_STATES else "",
+        rollout_message=f.update_message if f.update_state else "",
+        replicated=f.replicated,
+        actions=frozenset(actions),
+        production=is_production,
+        slo_seconds=slo_from_annotation(f.labels.get(SLO_ANNOTATION)),  # the label, as Kubernetes' annotation
     )
 
 
