@@ -511,7 +511,7 @@ class SimHost:
     """Simulators in a child process (`python bench/harness.py simhost SPEC`), driven by JSON lines.
 
     SPEC: {"kube": [{"name", "fleet", "services", "pods_per_service", "gpu_nodes", "seed"}...],
-           "swarm": {"fleet", "services", "seed"} | null, "kubeconfig": path,
+           "swarm": {"fleet", "services", "replicas", "seed"} | null, "kubeconfig": path,
            "prometheus": bool, "alertmanager": bool}
     """
 
@@ -660,7 +660,8 @@ def _simhost_main(spec: dict[str, Any]) -> None:  # runs in the child
             from mlops_tui.sim.docker import SimSwarm
 
             s = spec["swarm"]
-            swarm = SimSwarm.start(seed=s.get("seed", 0), fleet=s.get("fleet", "demo"), services=s.get("services", 0))
+            swarm = SimSwarm.start(seed=s.get("seed", 0), fleet=s.get("fleet", "demo"), services=s.get("services", 0),
+                                   replicas=s.get("replicas"))
         info: dict[str, Any] = {"kubeconfig": spec.get("kubeconfig"), "kube": {n: c.url for n, c in clusters.items()},
                                 "swarm": swarm.url if swarm else None, "pid": os.getpid()}
         if spec.get("prometheus"):
@@ -737,6 +738,11 @@ def _simhost_op(op: str, cmd: dict[str, Any], clusters: dict[str, Any], swarm: A
         stop = threading.Event()
         churners.append(stop)
         threading.Thread(target=_churn, args=(cmd, clusters, swarm, stop, emit), daemon=True).start()
+        return {"started": time.monotonic()}
+    if op == "swarm_churn":  # {"rate", "duration", "exclude": [service names], "pace": "objects"|"updates"}
+        stop = threading.Event()
+        churners.append(stop)
+        threading.Thread(target=_swarm_churn, args=(cmd, swarm, stop, emit), daemon=True).start()
         return {"started": time.monotonic()}
     if op == "kube_fault":  # {"cluster", "kind": "restart" | "compact" | "fail" | "slow"}: the soak's faults
         cluster = clusters[cmd["cluster"]]
@@ -830,6 +836,65 @@ def _churn(cmd: dict[str, Any], clusters: dict[str, Any], swarm: Any, stop: thre
         time.sleep(0.005)
     emit({"event": "churn_done", "changes": done, "seconds": time.monotonic() - started,
           "object_changes": sum(st.rv for st in stores) - rv0})
+
+
+def _swarm_churn(cmd: dict[str, Any], swarm: Any, stop: threading.Event,
+                 emit: Callable[[dict[str, Any]], None]) -> None:
+    """The Swarm's `_churn`: service replicas go from base to base+1 (a visible change: the READY
+    cell's desired count) and, once RAISED_AT_ONCE services are up, the oldest raised one goes back
+    to base, so the engine keeps its size. Each update is what `docker service scale` sends.
+
+    pace="objects" (default): `rate` counts every object the engine changed (its version index
+    delta: our service updates and the orchestrator's reactions, a task created and moved through
+    its states or shut down), and updates are sent only while the engine is below that rate, as
+    the Kubernetes churn counts resourceVersions; pace="updates": `rate` service updates/s.
+    `swarm_churn_done` reports both."""
+    rate = float(cmd["rate"])
+    duration = float(cmd.get("duration", 3600))
+    exclude = set(cmd.get("exclude", []))
+    rng = random.Random(cmd.get("seed", 1))
+    with swarm.state.lock:
+        targets = [(s["Spec"]["Name"], int(s["Spec"]["Mode"]["Replicated"]["Replicas"]))
+                   for s in swarm.state.services.values()
+                   if "Replicated" in s["Spec"]["Mode"] and s["Spec"]["Name"] not in exclude]
+    rng.shuffle(targets)
+    raised: collections.deque[tuple[str, int]] = collections.deque()
+    count_objects = cmd.get("pace", "objects") == "objects"
+
+    def index() -> int:
+        with swarm.state.lock:
+            return int(swarm.state.index)
+
+    def scale(name: str, n: int) -> None:
+        swarm.update_service(name, lambda spec: spec["Mode"].__setitem__("Replicated", {"Replicas": n}))
+
+    index0 = index()
+    started = time.monotonic()
+    done = i = 0
+    while not stop.is_set() and targets:
+        now = time.monotonic()
+        if now - started >= duration:
+            break
+        due = int((now - started) * rate)
+        budget = due - (index() - index0) if count_objects else due - done
+        for _ in range(min(budget, 5) if count_objects else budget):  # let the reactions show in the count
+            if len(raised) >= RAISED_AT_ONCE:
+                name, base = raised.popleft()
+                n = base
+            else:
+                name, base = targets[i % len(targets)]
+                i += 1
+                raised.append((name, base))
+                n = base + 1
+            with contextlib.suppress(Exception):  # a service a test just removed: next one
+                scale(name, n)
+            done += 1
+        time.sleep(0.005)
+    seconds, changes = time.monotonic() - started, index() - index0
+    for name, base in raised:  # back to the size it started with
+        with contextlib.suppress(Exception):
+            scale(name, base)
+    emit({"event": "swarm_churn_done", "updates": done, "seconds": seconds, "object_changes": changes})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ QUICK = [
     ["ssh_cost.py", "--idle", "30", "--churn", "20", "--demo"],
     ["action_roundtrip.py", "--runs", "3"],
     ["logs.py", "--rate", "2000", "--presses", "30"],
+    ["swarm_churn.py", "--services", "200", "--replicas", "5", "--duration", "20", "--presses", "20",
+     "--changes", "20"],
 ]
 FULL = [
     ["startup.py", "--runs", "5"],
@@ -38,6 +40,8 @@ FULL = [
     ["ssh_cost.py", "--idle", "60", "--churn", "60", "--demo"],
     ["action_roundtrip.py", "--runs", "5"],
     ["logs.py", "--rate", "2000", "--presses", "60"],
+    ["swarm_churn.py", "--services", "2000", "--replicas", "5", "--duration", "60", "--presses", "40",
+     "--changes", "40"],
 ]
 
 

@@ -11,18 +11,18 @@ knows nothing of the cache, the backend or the actions built on it.
 
 from __future__ import annotations
 
-import gc
 import os
 import ssl
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
+from mlops_tui.backends.gcpause import gc_paused as gc_paused  # re-exported: shared with the Swarm client
 from mlops_tui.backends.kubernetes import kubeconfig as kc
 from mlops_tui.backends.kubernetes.kubeconfig import ContextConfig, Credential, Credentials
 from mlops_tui.backends.kubernetes.kubeconfig import KubeConfigError as KubeConfigError  # re-exported
@@ -40,33 +40,6 @@ class ApiError(Exception):
         self.reason = reason
         self.message = message
         self.body = body
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-_gc_was_enabled = True
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Big parses allocate millions of containers, and CPython's cyclic GC, triggered by allocation
-    counts, rescans them again and again: the parse turns super-linear (the reflector row of
-    bench/RESULTS.md is measured with the GC paused).
-
-    Counted, so overlapping parses in several reflector threads re-enable it only at the end."""
-    global _gc_holders, _gc_was_enabled
-    with _gc_lock:
-        if _gc_holders == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_holders += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_holders -= 1
-            if _gc_holders == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def loads(data: bytes) -> Any:

@@ -45,6 +45,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from mlops_tui.backends.gcpause import gc_paused
+
 DEFAULT_SOCKET = "/var/run/docker.sock"
 DEFAULT_TIMEOUT = 10.0
 """Seconds for ordinary Engine API calls; every call passes an explicit timeout."""
@@ -492,7 +494,11 @@ class EngineClient:
             raise EngineError(0, f"cannot reach {self.endpoint.display}: {reason}") from None
         if response.status_code >= 400:
             raise EngineError(response.status_code, _engine_message(response))
-        return orjson.loads(response.content) if response.content else None
+        content = response.content
+        if len(content) > 1 << 20:  # 10,000 tasks: the collector would rescan the parse again and again
+            with gc_paused():
+                return orjson.loads(content)
+        return orjson.loads(content) if content else None
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -17,28 +17,31 @@ TROUBLED_UPDATES = frozenset({"paused", "rollback_started", "rollback_paused"})
 
 
 def history(cluster: str, services: Iterable[Mapping[str, Any]], tasks: Iterable[Mapping[str, Any]],
-            hostnames: Mapping[str, str] | None = None) -> tuple[TimelineEntry, ...]:
+            hostnames: Mapping[str, str] | None = None, *, keys_by_id: Mapping[str, ServiceKey] | None = None,
+            lookup: Iterable[Mapping[str, Any]] = ()) -> tuple[TimelineEntry, ...]:
     """Entries for the services' UpdateStatus and their tasks' states; `hostnames` (node id ->
-    hostname) names a task's node as `docker service ps` does."""
-    facts = {}
+    hostname) names a task's node as `docker service ps` does. `keys_by_id` (service id -> key, as
+    translated): the owners of tasks whose service is not among `services`; `lookup`: more tasks
+    an update's message may name."""
+    keys = dict(keys_by_id or {})
     out: list[TimelineEntry] = []
     tasks = [t for t in tasks if isinstance(t, Mapping)]
-    by_id = {str(t.get("ID")): t for t in tasks}
+    by_id = {str(t.get("ID")): t for t in (*lookup, *tasks) if isinstance(t, Mapping)}
     for service in services:
         if not isinstance(service, Mapping):
             continue
         try:
-            one = tr.service_facts(service)
+            key = tr.key_for(cluster, tr.service_facts(service))
         except (KeyError, TypeError, ValueError, AttributeError):
             continue  # unreadable objects are counted by the translator, not here
-        facts[one.id] = one
-        entry = update_entry(cluster, tr.key_for(cluster, one), service, by_id)
+        keys[str(service.get("ID"))] = key
+        entry = update_entry(cluster, key, service, by_id)
         if entry is not None:
             out.append(entry)
     for task in tasks:
-        owner = facts.get(str(task.get("ServiceID") or ""))
+        owner = keys.get(str(task.get("ServiceID") or ""))
         if owner is not None:
-            entry = task_entry(cluster, tr.key_for(cluster, owner), task, hostnames or {})
+            entry = task_entry(cluster, owner, task, hostnames or {})
             if entry is not None:
                 out.append(entry)
     return tuple(out)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from mlops_tui.backends.gpu_fit import FitNode
@@ -45,6 +46,7 @@ from mlops_tui.backends.model import (
     freeze_labels,
     slo_from_annotation,
 )
+from mlops_tui.backends.swarm.memo import Memo
 
 STACK_LABEL = "com.docker.stack.namespace"
 CANARY_LABEL = "mlops.canary-of"
@@ -400,36 +402,70 @@ def _readable_node(node: Any) -> bool:
     return True
 
 
+def _task_reading(task: Any) -> tuple[bool, bool, bool]:
+    """(readable, holds generic resources, pending while desired running): what translate needs of
+    a task before counting, kept per task in the memo."""
+    if not _readable_task(task):
+        return False, False, False
+    pending = task.get("DesiredState") == "running" and _d(task.get("Status")).get("State") == "pending"
+    return True, bool(task_assigned_resources(task)), pending
+
+
+def _memo_get(memo: Memo, key: tuple[Any, ...], compute: Callable[[], Any], *raws: bytes | None) -> Any:
+    """`compute()` through the memo, unless one of the objects it reads has no bytes (then each time)."""
+    return compute() if None in raws else memo.get(key, compute)  # raws hold bytes or None only
+
+
 def translate(
     cluster: str,
     services: Sequence[Mapping[str, Any]],
     tasks: Sequence[Mapping[str, Any]],
     nodes: Sequence[Mapping[str, Any]],
+    memo: Memo | None = None,
 ) -> SwarmView:
     """Services, tasks and nodes of one Swarm -> services, GPU nodes and GPU-pending tasks.
 
     An object that cannot be read is set aside and counted (`unreadable`): one odd object never
-    takes the rest of the Swarm off the screen."""
+    takes the rest of the Swarm off the screen. `memo` (kept by the caller between translations)
+    reuses what unchanged objects gave last time; the result is the same without it."""
+    memo = memo if memo is not None else Memo()
     facts = []
     unreadable = 0
+    service_bytes: dict[str, bytes | None] = {}
     for service in services:
+        raw = memo.key(service)
         try:
-            facts.append(service_facts(service))
+            one = _memo_get(memo, ("facts", raw), partial(service_facts, service), raw)
         except Exception:
             unreadable += 1
-    readable_tasks = [t for t in tasks if _readable_task(t)]
+            continue
+        facts.append(one)
+        service_bytes[one.id] = raw
+    readings = []
+    for task in tasks:
+        raw = memo.key(task)
+        readings.append((task, raw, _memo_get(memo, ("task", raw), partial(_task_reading, task), raw)))
     readable_nodes = [n for n in nodes if _readable_node(n)]
+    readable_tasks = [(t, raw, r) for t, raw, r in readings if r[0]]
     unreadable += len(tasks) - len(readable_tasks) + len(nodes) - len(readable_nodes)
-    tasks, nodes = readable_tasks, readable_nodes
+    nodes = readable_nodes
     by_id = {f.id: f for f in facts}
     by_name = {f.name: f for f in facts}
-    tasks_by_service: dict[str, list[Mapping[str, Any]]] = {}
-    for task in tasks:
-        tasks_by_service.setdefault(str(task.get("ServiceID", "")), []).append(task)
+    tasks_by_service: dict[str, list[tuple[Mapping[str, Any], bytes | None]]] = {}
+    for task, raw, _reading in readable_tasks:
+        tasks_by_service.setdefault(str(task.get("ServiceID", "")), []).append((task, raw))
     stack_production = frozenset(
         f.stack for f in facts if f.stack and f.labels.get(ENVIRONMENT_LABEL, "").lower() in PRODUCTION_VALUES
     )
-    counts = {f.id: _counts(f, tasks_by_service.get(f.id, ()), nodes) for f in facts}
+    counts = {}
+    for f in facts:
+        mine = tasks_by_service.get(f.id, [])
+        if f.replicated or "DesiredTasks" in f.status:  # else the nodes count too: not kept
+            raws = (service_bytes[f.id], *(raw for _t, raw in mine))
+            counts[f.id] = _memo_get(memo, ("counts", *raws), partial(_counts, f, [t for t, _r in mine], nodes),
+                                     *raws)
+        else:
+            counts[f.id] = _counts(f, [t for t, _r in mine], nodes)
 
     # Canary pairs: canary labelled mlops.canary-of=<stable name>.
     canaries: dict[str, Canary] = {}
@@ -478,48 +514,60 @@ def translate(
     models: dict[ServiceKey, ModelService] = {}
     keys_by_id: dict[str, ServiceKey] = {}
     for f in facts:
-        desired, ready, updated = counts[f.id]
         key = key_for(cluster, f)
-        actions = {ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
-        if f.replicated:
-            actions.add(ActionKind.SCALE)
-        if f.has_previous:
-            actions.add(ActionKind.ROLLBACK)
-        if f.id in canaries:
-            actions.add(ActionKind.CANARY_WEIGHT)
-        if f.id in bluegreens and len(bluegreens[f.id].colours) >= 2:
-            actions.add(ActionKind.BLUE_GREEN_SWITCH)
-        models[key] = ModelService(
-            key=key,
-            platform=Platform.SWARM,
-            image=f.image,
-            version=f.version,
-            desired=desired,
-            ready=ready,
-            updated=updated,
-            unavailable=max(desired - ready, 0),
-            canary=canaries.get(f.id),
-            blue_green=bluegreens.get(f.id),
-            gpus_per_replica=f.gpus_per_replica,
-            gpu_requests=f.gpu_requests,
-            conditions=_conditions(f),
-            labels=freeze_labels(f.labels),
-            revision=str(f.version_index),
-            rollout_state=f.update_state if f.update_state in UPDATE_STATES else "",
-            rollout_message=f.update_message if f.update_state else "",
-            replicated=f.replicated,
-            actions=frozenset(actions),
-            production=production(f, stack_production),
-            slo_seconds=slo_from_annotation(f.labels.get(SLO_ANNOTATION)),  # the label, as Kubernetes' annotation
-        )
+        made = ("model", cluster, service_bytes[f.id], counts[f.id], canaries.get(f.id), bluegreens.get(f.id),
+                production(f, stack_production))
+        # The same inputs give the same ModelService object (built only when they moved): the Fleet's
+        # comparison is then instant.
+        models[key] = _memo_get(memo, made, partial(_model, key, f, counts[f.id], canaries.get(f.id),
+                                                    bluegreens.get(f.id), made[-1]), service_bytes[f.id])
         keys_by_id[f.id] = key
 
+    memo.end()
     return SwarmView(
         services=models,
-        gpu_nodes=gpu_nodes(cluster, nodes, tasks, by_id, keys_by_id),
-        pending_gpu=pending_gpu(cluster, tasks, by_id, keys_by_id),
+        # only the tasks that can hold GPUs or wait for them: the same result as from every task
+        gpu_nodes=gpu_nodes(cluster, nodes, [t for t, _raw, r in readable_tasks if r[1]], by_id, keys_by_id),
+        pending_gpu=pending_gpu(cluster, [t for t, _raw, r in readable_tasks if r[2]], by_id, keys_by_id),
         keys_by_id=keys_by_id,
         unreadable=unreadable,
+    )
+
+
+def _model(key: ServiceKey, f: ServiceFacts, counts: tuple[int, int, int], canary: Canary | None,
+           blue_green: BlueGreen | None, is_production: bool) -> ModelService:
+    desired, ready, updated = counts
+    actions = {ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
+    if f.replicated:
+        actions.add(ActionKind.SCALE)
+    if f.has_previous:
+        actions.add(ActionKind.ROLLBACK)
+    if canary is not None:
+        actions.add(ActionKind.CANARY_WEIGHT)
+    if blue_green is not None and len(blue_green.colours) >= 2:
+        actions.add(ActionKind.BLUE_GREEN_SWITCH)
+    return ModelService(
+        key=key,
+        platform=Platform.SWARM,
+        image=f.image,
+        version=f.version,
+        desired=desired,
+        ready=ready,
+        updated=updated,
+        unavailable=max(desired - ready, 0),
+        canary=canary,
+        blue_green=blue_green,
+        gpus_per_replica=f.gpus_per_replica,
+        gpu_requests=f.gpu_requests,
+        conditions=_conditions(f),
+        labels=freeze_labels(f.labels),
+        revision=str(f.version_index),
+        rollout_state=f.update_state if f.update_state in UPDATE_STATES else "",
+        rollout_message=f.update_message if f.update_state else "",
+        replicated=f.replicated,
+        actions=frozenset(actions),
+        production=is_production,
+        slo_seconds=slo_from_annotation(f.labels.get(SLO_ANNOTATION)),  # the label, as Kubernetes' annotation
     )
 
 

@@ -1,6 +1,6 @@
 """A Docker Engine API subset with Swarm endpoints, on 127.0.0.1, that the docker CLI and SDK accept.
 
-    swarm = SimSwarm.start(seed=0, fleet="demo")      # or "scaled" (services=N) or "empty"
+    swarm = SimSwarm.start(seed=0, fleet="demo")      # or "scaled" (services=N, replicas=R) or "empty"
     docker.DockerClient(base_url=swarm.url, version="auto")
     swarm.set_node_state("swarm-gpu-1", "down"); swarm.fail_update("proptech-ml_model-api")
     swarm.mutations      # mutating HTTP requests received (POST/DELETE), for read-only tests
@@ -48,21 +48,22 @@ def _join_token(cluster_id: str, role: str) -> str:
 
 class SimSwarm:
     def __init__(self, seed: int = 0, fleet: str = "demo", services: int = 0, step: float = 0.05,
-                 restart_delay: float = 1.0) -> None:
+                 restart_delay: float = 1.0, replicas: int | None = None) -> None:
         self.seed = seed
         self.state = SwarmState(seed=seed)
         self.mutations = 0
         self.stopping = False
         self.slow_services: set[str] = set()
         """Services whose tasks log slow requests (the demo's slow canary)."""
-        build(self.state, fleet, services)
+        build(self.state, fleet, services, replicas)
         self.orchestrator = Orchestrator(self.state, step=step, restart_delay=restart_delay)
         self._server: Server | None = None
 
     @classmethod
     def start(cls, seed: int = 0, fleet: str = "demo", services: int = 0, *, step: float = 0.05,
-              restart_delay: float = 1.0, port: int = 0) -> SimSwarm:
-        sim = cls(seed=seed, fleet=fleet, services=services, step=step, restart_delay=restart_delay)
+              restart_delay: float = 1.0, port: int = 0, replicas: int | None = None) -> SimSwarm:
+        sim = cls(seed=seed, fleet=fleet, services=services, step=step, restart_delay=restart_delay,
+                  replicas=replicas)
         sim.orchestrator.start()
         sim._server = Server(DockerHandler, sim, port)
         return sim

@@ -70,7 +70,8 @@ DEMO_SERVICES = [
 ]
 
 
-def build(state: SwarmState, fleet: str = "demo", services: int = 0) -> None:
+def build(state: SwarmState, fleet: str = "demo", services: int = 0, replicas: int | None = None) -> None:
+    """`replicas`: tasks per service of the "scaled" fleet (default 1-3, varied)."""
     with state.lock:
         state.add_node("swarm-manager-1", role="manager", leader=True, cpus=4, memory_gib=16)
         if fleet == "empty":
@@ -97,6 +98,7 @@ def build(state: SwarmState, fleet: str = "demo", services: int = 0) -> None:
                            gpus=[gpu_uuid(state) for _ in range(4)])
         for i in range(n):
             gpus = 1 if i % 25 == 0 else 0
-            create_service(state, spec(f"model-{i:05d}", f"proptechusa/model-{i % 7}:v1.{i % 5}", 1 + i % 3,
+            create_service(state, spec(f"model-{i:05d}", f"proptechusa/model-{i % 7}:v1.{i % 5}",
+                                       replicas if replicas is not None else 1 + i % 3,
                                        stack=f"stack-{i // 50:03d}", gpus=gpus,
                                        constraints=["node.labels.gpu == true"] if gpus else None))

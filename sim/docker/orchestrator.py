@@ -71,6 +71,12 @@ class Orchestrator:
         self._next_at: dict[str, float] = {}
         self._keys: dict[str, str] = {}
         self._allocated: set[str] = set()
+        self._settled: dict[str, tuple[Any, ...]] = {}
+        """Service id -> (its version, its tasks' newest version, the nodes' versions) when its last
+        reconcile found nothing to do."""
+        self._spec_keys: dict[str, tuple[dict[str, Any], str]] = {}
+        """Service id -> (its TaskTemplate object, spec_key of it): a spec is replaced, never edited
+        in place, so the key is computed once per spec instead of once per tick (2,000 services)."""
         self.thread = threading.Thread(target=self._run, name="sim-swarm-orchestrator", daemon=True)
 
     def start(self) -> None:
@@ -94,8 +100,19 @@ class Orchestrator:
         st = self.state
         busy = False
         self._index()
+        nodes = tuple((n["ID"], n["Version"]["Index"]) for n in st.nodes.values())
         for svc in list(st.services.values()):
-            busy |= self._reconcile(svc)
+            # A service settled at the last tick, whose spec, tasks and nodes have not moved since,
+            # has nothing to reconcile (2,000 services: most ticks touch a few).
+            mark = (svc["Version"]["Index"], self._task_marks.get(svc["ID"], 0), nodes)
+            if self._settled.get(svc["ID"]) == mark:
+                continue
+            moving = self._reconcile(svc)
+            busy |= moving
+            if moving:
+                self._settled.pop(svc["ID"], None)
+            else:  # the reconcile may have bumped the service or its tasks: settled at their new marks
+                self._settled[svc["ID"]] = (svc["Version"]["Index"], self._task_mark(svc["ID"]), nodes)
         for task in list(st.tasks.values()):
             busy |= self._advance(task)
         return busy
@@ -107,9 +124,17 @@ class Orchestrator:
         self._load: dict[str, int] = {}
         self._load_by_service: dict[tuple[str, str], int] = {}
         self._gpus_used: dict[str, set[str]] = {}
+        self._task_marks: dict[str, int] = {}
+        self._named_gpus: dict[tuple[str, str], list[str]] = {}
+        self._no_fit: dict[tuple[str, str], str] = {}
+        """(service id, spec key) -> why no node fits, within this tick until a task is placed: the
+        pending replicas of one service get the same answer (320 pending GPU tasks x 120 nodes)."""
+        marks = self._task_marks
         for t in self.state.tasks.values():
             self._by_service.setdefault(t["ServiceID"], []).append(t)
             self._count(t)
+            if t["Version"]["Index"] > marks.get(t["ServiceID"], 0):
+                marks[t["ServiceID"]] = t["Version"]["Index"]
 
     def _count(self, t: dict[str, Any]) -> None:
         node = t.get("NodeID")
@@ -123,6 +148,10 @@ class Orchestrator:
             for r in t.get("GenericResources", []):
                 if "NamedResourceSpec" in r:
                     self._gpus_used.setdefault(node, set()).add(r["NamedResourceSpec"]["Value"])
+
+    def _task_mark(self, sid: str) -> int:
+        """The newest version among the service's tasks (the Swarm's index only grows)."""
+        return max((t["Version"]["Index"] for t in self._by_service.get(sid, ())), default=0)
 
     def key(self, task: dict[str, Any]) -> str:
         k = self._keys.get(task["ID"])
@@ -167,9 +196,19 @@ class Orchestrator:
         self._next_at[task["ID"]] = st.clock() + self.step
 
     # --- scheduling ------------------------------------------------------------------------
+    def service_key(self, svc: dict[str, Any]) -> str:
+        template = svc["Spec"]["TaskTemplate"]
+        cached = self._spec_keys.get(svc["ID"])
+        if cached is None or cached[0] is not template:
+            cached = self._spec_keys[svc["ID"]] = (template, spec_key(template))
+        return cached[1]
+
     def _free_gpus(self, node: dict[str, Any], kind: str) -> list[str]:
-        named = [r["NamedResourceSpec"]["Value"] for r in node["Description"]["Resources"].get("GenericResources", [])
-                 if "NamedResourceSpec" in r and r["NamedResourceSpec"]["Kind"] == kind]
+        named = self._named_gpus.get((node["ID"], kind))
+        if named is None:  # once per node and tick: pending GPU tasks ask every node again and again
+            named = self._named_gpus[(node["ID"], kind)] = [
+                r["NamedResourceSpec"]["Value"] for r in node["Description"]["Resources"].get("GenericResources", [])
+                if "NamedResourceSpec" in r and r["NamedResourceSpec"]["Kind"] == kind]
         used = self._gpus_used.get(node["ID"], set())
         return [g for g in named if g not in used]
 
@@ -177,6 +216,9 @@ class Orchestrator:
         """(node, assigned GPUs, error): the pipeline ready → resources → constraints, counting
         why each node was filtered out, in swarmkit's words."""
         st = self.state
+        memo = (task["ServiceID"], self.key(task)) if not task.get("NodeID") else None
+        if memo is not None and memo in self._no_fit:
+            return None, [], self._no_fit[memo]
         want = gpu_request(task["Spec"])
         constraints = (task["Spec"].get("Placement") or {}).get("Constraints") or []
         candidates = [st.nodes[task["NodeID"]]] if task.get("NodeID") in st.nodes else list(st.nodes.values())
@@ -209,7 +251,10 @@ class Orchestrator:
                 reasons.append(f"insufficient resources on {_plural(short, 'node')}")
             if unconstrained:
                 reasons.append(f"scheduling constraints not satisfied on {_plural(unconstrained, 'node')}")
-            return None, [], "no suitable node (" + "; ".join(reasons or ["no nodes available"]) + ")"
+            err = "no suitable node (" + "; ".join(reasons or ["no nodes available"]) + ")"
+            if memo is not None:
+                self._no_fit[memo] = err
+            return None, [], err
         sid = task["ServiceID"]
         node, assigned = min(fits, key=lambda f: (self._load_by_service.get((f[0]["ID"], sid), 0),
                                                   self._load.get(f[0]["ID"], 0), f[0]["Description"]["Hostname"]))
@@ -225,7 +270,7 @@ class Orchestrator:
                 return False
             if state in ("new", "pending", "assigned") or now >= self._next_at.get(task["ID"], 0):
                 self._set_state(task, "shutdown", "shutdown")
-                st.emit("container", "destroy", task["ID"], {"com.docker.swarm.task.id": task["ID"]})
+                st.emit("container", "destroy", task["ID"], self._container_attributes(task))
                 return True
             return True
         if state in TERMINAL or state == "running":
@@ -242,6 +287,7 @@ class Orchestrator:
                     self._next_at[task["ID"]] = now + 0.5
                 return False
             task["NodeID"] = node["ID"]
+            self._no_fit.clear()  # the nodes' load and free GPUs moved
             if gpus:
                 task["GenericResources"] = [
                     {"NamedResourceSpec": {"Kind": g.split("\0")[0], "Value": g.split("\0")[1]}} for g in gpus]
@@ -255,14 +301,22 @@ class Orchestrator:
             return True
         self._set_state(task, nxt, MESSAGES[nxt])
         if nxt == "running":
-            st.emit("container", "start", task["ID"], {"com.docker.swarm.task.id": task["ID"]})
+            st.emit("container", "start", task["ID"], self._container_attributes(task))
         return True
+
+    def _container_attributes(self, task: dict[str, Any]) -> dict[str, str]:
+        """A task container's event attributes: dockerd copies the container's labels, which name
+        the task, its service and its node."""
+        svc = self.state.services.get(task["ServiceID"])
+        name = svc["Spec"]["Name"] if svc else ""
+        return {"com.docker.swarm.task.id": task["ID"], "com.docker.swarm.service.id": task["ServiceID"],
+                "com.docker.swarm.service.name": name, "com.docker.swarm.node.id": task.get("NodeID", "")}
 
     def _current(self, task: dict[str, Any]) -> bool:
         svc = self.state.services.get(task["ServiceID"])
         if not svc:  # the service was removed: none of its tasks is current
             return False
-        return self.key(task) == spec_key(svc["Spec"]["TaskTemplate"])
+        return self.key(task) == self.service_key(svc)
 
     # --- services --------------------------------------------------------------------------
     def _eligible_global_nodes(self, svc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -274,7 +328,7 @@ class Orchestrator:
     def _reconcile(self, svc: dict[str, Any]) -> bool:
         st = self.state
         spec = svc["Spec"]
-        key = spec_key(spec["TaskTemplate"])
+        key = self.service_key(svc)
         if svc["ID"] not in self._allocated:
             # swarmkit's allocator writes the endpoint right after create: the version moves,
             # so a client holding the create-time version gets "update out of sequence".

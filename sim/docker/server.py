@@ -25,6 +25,7 @@ def _vtuple(text: str) -> tuple[int, int]:
 class DockerHandler(Handler):
     extra_headers = {"Api-Version": API_VERSION, "Docker-Experimental": "false", "Ostype": "linux",
                      "Server": f"Docker/{ENGINE_VERSION} (linux)"}
+    fast_json = True  # 2,000 services and 10,000 tasks are listed while the lock is held
 
     def version_string(self) -> str:
         return f"Docker/{ENGINE_VERSION} (linux)"
@@ -147,19 +148,25 @@ class DockerHandler(Handler):
                 return
         raise ApiError(404, "page not found")
 
-    def _service_status(self, svc: dict[str, Any]) -> dict[str, int]:
+    def _task_counts(self) -> dict[str, list[int]]:
+        """Service id -> [running tasks, tasks desired running], on nodes that are not down: one pass
+        over the tasks for a whole `GET /services?status=true` (per service, 2,000 services x 10,000
+        tasks would hold the lock for seconds)."""
         st = self.state
-        running = 0
-        desired_global = 0
+        counts: dict[str, list[int]] = {}
         for t in st.tasks.values():
-            if t["ServiceID"] != svc["ID"]:
-                continue
             node = st.nodes.get(t.get("NodeID", ""))
             up = node is not None and node["Status"]["State"] != "down"
+            c = counts.setdefault(t["ServiceID"], [0, 0])
             if t["Status"]["State"] == "running" and up:
-                running += 1
+                c[0] += 1
             if t["DesiredState"] == "running" and (node is None or up):
-                desired_global += 1
+                c[1] += 1
+        return counts
+
+    @staticmethod
+    def _service_status(svc: dict[str, Any], counts: dict[str, list[int]]) -> dict[str, int]:
+        running, desired_global = counts.get(svc["ID"], (0, 0))
         desired = desired_global if is_global(svc["Spec"]) else replicas(svc["Spec"])
         return {"RunningTasks": running, "DesiredTasks": desired, "CompletedTasks": 0}
 
@@ -170,13 +177,10 @@ class DockerHandler(Handler):
                 f = parse_filters(q.get("filters"))
                 check_keys(f, {"id", "label", "mode", "name"})
                 show_status = parse_bool("status", q.get("status"))
-                out = []
-                for svc in st.services.values():
-                    if service_matches(svc, f):
-                        item = st.snapshot(svc)
-                        if show_status:
-                            item["ServiceStatus"] = self._service_status(svc)
-                        out.append(item)
+                # Serialized before the lock is let go: no copies needed.
+                counts = self._task_counts() if show_status else {}
+                out = [{**svc, "ServiceStatus": self._service_status(svc, counts)} if show_status else svc
+                       for svc in st.services.values() if service_matches(svc, f)]
                 self.send(200, out)
                 return
             if rest == ["create"] and method == "POST":
@@ -209,7 +213,8 @@ class DockerHandler(Handler):
                 service_ids = {st.find_service(ref)["ID"] for ref in f.get("service", [])
                                if self._exists(st.find_service, ref)}
                 node_ids = {st.find_node(ref)["ID"] for ref in f.get("node", []) if self._exists(st.find_node, ref)}
-                keys = {sid: spec_key(s["Spec"]["TaskTemplate"]) for sid, s in st.services.items()}
+                keys = ({sid: spec_key(s["Spec"]["TaskTemplate"]) for sid, s in st.services.items()}
+                        if "_up-to-date" in f else {})
                 out = []
                 for t in st.tasks.values():
                     if "service" in f and t["ServiceID"] not in service_ids:
@@ -232,7 +237,7 @@ class DockerHandler(Handler):
                         name = f"{svc['Spec']['Name']}.{t.get('Slot') or t.get('NodeID')}" if svc else ""
                         if not any(name.startswith(v) for v in f["name"]):
                             continue
-                    out.append(st.snapshot(t))
+                    out.append(t)  # serialized before the lock is let go: no copy needed
                 self.send(200, out)
                 return
             if len(rest) == 1 and method == "GET":
