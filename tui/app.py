@@ -105,8 +105,24 @@ class MlopsApp(TableCommands):
         self._synced = False
         for theme in build_themes():
             self.register_theme(theme)
-        self.theme = textual_name(settings.theme)
+        self._start_with_theme(textual_name(settings.theme))
         self.set_keymap(dict(settings.keys))
+
+    def _start_with_theme(self, name: str) -> None:
+        """The operator's theme from the first frame, with the stylesheet parsed once.
+
+        Setting `theme` runs Textual's watcher, which queues a re-parse of every stylesheet (ours and
+        each widget's) for the first frame: about a fifth of our start-up (bench/startup.py). Nothing is
+        parsed yet, so the stylesheet takes the theme's variables now and its first parse is the only one.
+        What else the watcher does at this point is the dark/light class, which the App set for its
+        default theme (and the ANSI colour filter, also chosen by darkness): when the darkness differs,
+        the watcher runs as usual."""
+        if self.get_theme(name) is None or self.get_theme(name).dark != self.current_theme.dark:
+            self.theme = name
+            return
+        self.set_reactive(App.theme, name)
+        self.set_class(True, f"-theme-{name}", update=False)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self._clock, readonly=self.settings.readonly, demo=self.settings.demo)
