@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from mlops_tui.backends.model import Alert, GpuNode, HealthState, ModelService, ObjectText, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
-from mlops_tui.themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
+from mlops_tui.themes import THEME_NAMES, build_themes, screens_stylesheet_path, stylesheet_path, textual_name
 from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.format import plain, production_scope, service_matches
@@ -117,7 +117,8 @@ class MlopsApp(TableCommands):
         What else the watcher does at this point is the dark/light class, which the App set for its
         default theme (and the ANSI colour filter, also chosen by darkness): when the darkness differs,
         the watcher runs as usual."""
-        if self.get_theme(name) is None or self.get_theme(name).dark != self.current_theme.dark:
+        theme = self.get_theme(name)
+        if theme is None or theme.dark != self.current_theme.dark:
             self.theme = name
             return
         self.set_reactive(App.theme, name)
@@ -141,6 +142,18 @@ class MlopsApp(TableCommands):
             yield Input(placeholder="name, namespace, cluster or label=value; enter applies, esc clears", id="filter")
         yield KeyLine()
         yield SemanticStyles()
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        self._read_screens_stylesheet()
+        return super().push_screen(*args, **kwargs)
+
+    def _read_screens_stylesheet(self) -> None:
+        """The other screens' rules (themes/screens.tcss), added when the first of them opens: the first
+        frame does not parse them. Added as a source, so that only this file is parsed now (Textual's
+        own screen CSS_PATH would re-parse every stylesheet); a theme switch re-parses it with the rest."""
+        path = screens_stylesheet_path()
+        if not self.stylesheet.has_source(path):
+            self.stylesheet.add_source(Path(path).read_text("utf-8"), read_from=(path, ""), is_default_css=False)
 
     # -- start-up -------------------------------------------------------------------------------
 

@@ -6,10 +6,10 @@ import pytest
 from textual.color import Color
 from textual.css.stylesheet import Stylesheet
 
-from mlops_tui.themes import THEME_NAMES, palettes, textual_name
+from mlops_tui.themes import THEME_NAMES, palettes, screens_stylesheet_path, textual_name
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.panes import GpuPane
-from tests.tui.conftest import make_app
+from tests.tui.conftest import make_app, until
 
 
 def count_reparses(monkeypatch) -> list[int]:
@@ -49,3 +49,18 @@ async def test_the_light_theme_is_on_the_first_frame_too(monkeypatch):
         palette = palettes()["mlops-light"]
         assert app.screen.styles.background == Color.parse(palette["background"])
         assert app.has_class("-light-mode") and not app.has_class("-dark-mode")
+
+
+async def test_the_other_screens_rules_are_read_when_the_first_of_them_opens():
+    """The dialogs', detail's, logs' and timeline's rules (themes/screens.tcss) are not parsed for the
+    first frame; the first screen the operator opens is drawn with them all the same."""
+    app, _ = make_app(Settings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not app.stylesheet.has_source(screens_stylesheet_path())
+        await pilot.press("question_mark")
+        await until(pilot, lambda: len(app.screen_stack) == 2)
+        await pilot.pause()
+        body = app.screen.query_one("#help-body")
+        assert body.styles.border_top == ("thick", Color.parse(app.get_css_variables()["accent"]))
+        assert body.styles.max_width is not None and body.styles.max_width.value == 100
