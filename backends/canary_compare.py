@@ -16,9 +16,12 @@ The rules, with enough traffic to judge (below it a rule says nothing rather tha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlops_tui.backends.model import Canary, CanaryFigures, LatencySeries, SideFigures
-from mlops_tui.backends.plans import PlanWarning
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.plans import PlanWarning
 
 MIN_TOTAL_RPS = 1.0
 """Both sides together, req/s: below it the actual share is not judged."""
@@ -184,6 +187,9 @@ def weight_warning(canary: Canary | None, latency: LatencySeries | None, new_wei
     """What the preview of a weight shift towards the canary says about it: worse than stable (with
     the figures), or no figures, or stale ones. None when the shift moves traffic away from the
     canary, or the canary is no worse. Never blocking: the operator may be shifting on purpose."""
+    # Here, not at the top: the services row reads this module before the first frame, which needs no plan.
+    from mlops_tui.backends.plans import PlanWarning
+
     if canary is None or (canary.weight is not None and new_weight <= canary.weight):
         return None
     figures = latency.canary if latency is not None else None

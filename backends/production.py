@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from mlops_tui.backends.model import ActionKind, ModelService
-from mlops_tui.backends.plans import Intent, Scale, SetAutoscalerBounds
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.plans import Intent
 
 MOVES_TRAFFIC = frozenset({ActionKind.CANARY_WEIGHT, ActionKind.PROMOTE, ActionKind.PROMOTE_FULL,
                            ActionKind.ABORT, ActionKind.RETRY, ActionKind.BLUE_GREEN_SWITCH, ActionKind.ROLLBACK})
@@ -61,6 +64,9 @@ class ProductionScope:
 
 def needs_typed_name(service: ModelService, intent: Intent) -> bool:
     """Does this intent, on this production service, reduce serving capacity or move traffic?"""
+    # Here, not at the top: the config reads this module before the first frame, which needs no plan.
+    from mlops_tui.backends.plans import Scale, SetAutoscalerBounds
+
     if intent.kind in MOVES_TRAFFIC:
         return True
     if isinstance(intent, Scale):

@@ -46,3 +46,8 @@ def build_themes() -> list:
 
 def stylesheet_path() -> str:
     return str(HERE / "app.tcss")
+
+
+def screens_stylesheet_path() -> str:
+    """The rules of every screen but the dashboard, read when the first of them opens."""
+    return str(HERE / "screens.tcss")

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from mlops_tui.backends.model import Alert, GpuNode, HealthState, ModelService, ObjectText, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
-from mlops_tui.themes import THEME_NAMES, build_themes, stylesheet_path, textual_name
+from mlops_tui.themes import THEME_NAMES, build_themes, screens_stylesheet_path, stylesheet_path, textual_name
 from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.format import plain, production_scope, service_matches
@@ -107,7 +107,7 @@ class MlopsApp(TableCommands):
         self._synced = False
         for theme in build_themes():
             self.register_theme(theme)
-        self.theme = textual_name(settings.theme)
+        self._start_with_theme(textual_name(settings.theme))
         self.set_keymap(dict(settings.keys))
 
     def get_driver_class(self) -> type[Driver]:
@@ -115,6 +115,23 @@ class MlopsApp(TableCommands):
         from mlops_tui.tui.driver import compact  # imports Textual's Linux driver: not on Windows
 
         return compact(super().get_driver_class())
+
+    def _start_with_theme(self, name: str) -> None:
+        """The operator's theme from the first frame, with the stylesheet parsed once.
+
+        Setting `theme` runs Textual's watcher, which queues a re-parse of every stylesheet (ours and
+        each widget's) for the first frame: about a fifth of our start-up (bench/startup.py). Nothing is
+        parsed yet, so the stylesheet takes the theme's variables now and its first parse is the only one.
+        What else the watcher does at this point is the dark/light class, which the App set for its
+        default theme (and the ANSI colour filter, also chosen by darkness): when the darkness differs,
+        the watcher runs as usual."""
+        theme = self.get_theme(name)
+        if theme is None or theme.dark != self.current_theme.dark:
+            self.theme = name
+            return
+        self.set_reactive(App.theme, name)
+        self.set_class(True, f"-theme-{name}", update=False)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self._clock, readonly=self.settings.readonly, demo=self.settings.demo)
@@ -133,6 +150,18 @@ class MlopsApp(TableCommands):
             yield Input(placeholder="name, namespace, cluster or label=value; enter applies, esc clears", id="filter")
         yield KeyLine()
         yield SemanticStyles()
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        self._read_screens_stylesheet()
+        return super().push_screen(*args, **kwargs)
+
+    def _read_screens_stylesheet(self) -> None:
+        """The other screens' rules (themes/screens.tcss), added when the first of them opens: the first
+        frame does not parse them. Added as a source, so that only this file is parsed now (Textual's
+        own screen CSS_PATH would re-parse every stylesheet); a theme switch re-parses it with the rest."""
+        path = screens_stylesheet_path()
+        if not self.stylesheet.has_source(path):
+            self.stylesheet.add_source(Path(path).read_text("utf-8"), read_from=(path, ""), is_default_css=False)
 
     # -- start-up -------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Command line: `mlops-tui` (the dashboard), `mlops-tui status` (one-shot) and `mlops-tui audit`.
 
 Imports stay light here: Textual and the engine clients are imported only by the command that
-needs them, so `--help` and `--version` are instant and the first frame comes early.
+needs them, so `--help` and `--version` are instant and the first frame comes early. Even the
+config and the engine registry are imported inside `main`, after it paused the cyclic collector.
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from typing import TYPE_CHECKING
 
-from mlops_tui.backends import registry
-from mlops_tui.backends.engine_spec import EngineOption, OptionKind
-from mlops_tui.themes import THEME_NAMES
-from mlops_tui.tui.commands import cli_key_summary
-from mlops_tui.tui.config import ConfigError, Settings, build_settings
+if TYPE_CHECKING:
+    from mlops_tui.backends.engine_spec import EngineOption
+    from mlops_tui.tui.config import Settings
 
 
 def _version() -> str:
@@ -36,6 +36,9 @@ def _options() -> argparse.ArgumentParser:
     """Options shared by every command (so `mlops-tui status --context prod` works)."""
     # SUPPRESS: an option absent from the command line leaves no attribute, so a subcommand's
     # copy of the option never overwrites a value given before the subcommand.
+    from mlops_tui.backends import registry
+    from mlops_tui.themes import THEME_NAMES
+
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     for spec in registry.engines():
         group = common.add_argument_group(spec.title)
@@ -58,6 +61,8 @@ def _options() -> argparse.ArgumentParser:
 
 def _argparse_shape(option: EngineOption) -> dict:
     """How an engine option reads on the command line (values are checked in build_settings)."""
+    from mlops_tui.backends.engine_spec import OptionKind
+
     help_text = option.help + (f" (or ${option.env})" if option.env else "")
     if option.kind is OptionKind.FLAG:
         return {"action": "store_true", "help": help_text}
@@ -106,6 +111,8 @@ def _positive_float(text: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
+    from mlops_tui.tui.commands import cli_key_summary
+
     common = _options()
     top = argparse.ArgumentParser(
         prog="mlops-tui",
@@ -145,18 +152,33 @@ def parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    from mlops_tui.tui.config import build_settings
+
     cli = {k: v for k, v in vars(args).items()
            if k not in ("command", "config", "json", "last", "timeout", "since", "service", "output")}
     return build_settings(cli, getattr(args, "config", None))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    # No cyclic collection until the dashboard's first frame is out (the app turns it back on then):
+    # our imports, Textual's and composing the screen allocate a lot and free almost nothing, and the
+    # collector's passes over that cost 20-40 ms of the first frame (bench/startup.py). The other
+    # commands get it back as soon as they are known.
+    gc.disable()
     try:
+        from mlops_tui.tui.config import ConfigError
+
+        args = parser().parse_args(argv)
         settings = settings_from(args)
     except ConfigError as exc:
+        gc.enable()
         print(f"mlops-tui: {exc}", file=sys.stderr)
         return 2
+    except BaseException:  # --help, --version, a usage error (SystemExit) or a bug: collect as usual
+        gc.enable()
+        raise
+    if args.command is not None:
+        gc.enable()
     if args.command == "status":
         from mlops_tui.tui.status import run_status
 
@@ -181,10 +203,6 @@ def main(argv: list[str] | None = None) -> int:
         for record in readable(records):
             print(format_record(record))
         return 0
-    # No cyclic collection until the first frame is out (the app turns it back on then): importing
-    # Textual and composing the screen allocate a lot and free almost nothing, and the collector's
-    # passes over that cost 20-40 ms of the first frame (bench/startup.py).
-    gc.disable()
     status = run_dashboard(settings)
     # The interpreter's own shutdown (joining threads, atexit) is bounded as the app's exit was.
     from mlops_tui.tui.exit_guard import ExitGuard

@@ -44,7 +44,7 @@ def test_the_installed_wheel_holds_one_package_and_its_files(installed, tmp_path
     assert themes_file.startswith(str(installed.parent)), "imported from the checkout, not the wheel"
     assert top_level == "[]"  # no generic top-level package is installed or imported
     theme_dir = Path(themes_file).parent
-    assert (theme_dir / "app.tcss").is_file() and (theme_dir / "palettes.toml").is_file()
+    assert all((theme_dir / name).is_file() for name in ("app.tcss", "screens.tcss", "palettes.toml"))
     assert run(installed, "mlops-tui", "--version", cwd=tmp_path).stdout.startswith("mlops-tui ")
 
 

@@ -177,6 +177,15 @@ def test_the_first_frames_imports_hold_no_engine_client():
         assert heavy not in modules, f"{heavy} is imported on the first-frame path"
 
 
+def test_the_first_frames_imports_leave_the_action_side_for_later():
+    """Plans, the Fleet, the action flows, the dialogs and screens are imported where first used: the
+    first frame shows the panes "connecting" and needs none of them (bench/startup.py measures it)."""
+    modules = imported_after("import mlops_tui.tui.app, mlops_tui.tui.cli")
+    deferred = ("mlops_tui.backends.plans", "mlops_tui.backends.fleet", "mlops_tui.backends.timeline",
+                "mlops_tui.tui.flows", "mlops_tui.tui.screens", "mlops_tui.tui.audit", "statistics")
+    assert [m for m in deferred if m in modules] == []
+
+
 # -- one import package ------------------------------------------------------------------------------
 
 

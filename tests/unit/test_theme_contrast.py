@@ -176,8 +176,9 @@ def test_each_theme_paints_its_own_background():
 
 
 def test_every_colour_app_tcss_draws_with_is_checked_here():
-    """A colour added to app.tcss without a contrast check here fails this test."""
-    stylesheet = HERE.joinpath("app.tcss").read_text("utf-8")
+    """A colour added to app.tcss (or screens.tcss, the other screens' rules) without a contrast check
+    here fails this test."""
+    stylesheet = "".join(HERE.joinpath(name).read_text("utf-8") for name in ("app.tcss", "screens.tcss"))
     used = set(re.findall(r"\$([a-z0-9-]+)", stylesheet))
     checked = set(re.findall(r"\$([a-z0-9-]+)", Path(__file__).read_text("utf-8")))
     checked |= set(SEMANTIC_VARIABLES) | {"sparkline-low", "sparkline-high"}

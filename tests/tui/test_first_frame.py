@@ -1,0 +1,66 @@
+"""The first frame (bench/startup.py measures it): what start-up does before it, and what it shows."""
+
+from __future__ import annotations
+
+import pytest
+from textual.color import Color
+from textual.css.stylesheet import Stylesheet
+
+from mlops_tui.themes import THEME_NAMES, palettes, screens_stylesheet_path, textual_name
+from mlops_tui.tui.config import Settings
+from mlops_tui.tui.panes import GpuPane
+from tests.tui.conftest import make_app, until
+
+
+def count_reparses(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    reparse = Stylesheet.reparse
+
+    def counted(self) -> None:
+        calls.append(1)
+        reparse(self)
+
+    monkeypatch.setattr(Stylesheet, "reparse", counted)
+    return calls
+
+
+@pytest.mark.parametrize("theme", [n for n in THEME_NAMES if palettes()[textual_name(n)]["dark"]])
+async def test_a_dark_theme_is_on_the_first_frame_from_one_parse_of_the_stylesheets(theme, monkeypatch):
+    """The operator chose a dark theme: the first frame is drawn in it, and start-up parsed every
+    stylesheet once (not once in Textual's default theme and again in the chosen one)."""
+    reparses = count_reparses(monkeypatch)
+    app, _ = make_app(Settings(theme=theme))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        palette = palettes()[textual_name(theme)]
+        assert app.theme == textual_name(theme)
+        assert app.screen.styles.background == Color.parse(palette["background"])
+        assert app.query_one(GpuPane).styles.border_top[1] == Color.parse(palette["variables"]["pane-border"])
+        assert app.has_class(f"-theme-{textual_name(theme)}", "-dark-mode")
+        assert reparses == []
+
+
+async def test_the_light_theme_is_on_the_first_frame_too(monkeypatch):
+    """The light theme changes what Textual chose by darkness: it goes through Textual's own theme
+    switch (one more parse), and is drawn from the first frame all the same."""
+    app, _ = make_app(Settings(theme="light"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        palette = palettes()["mlops-light"]
+        assert app.screen.styles.background == Color.parse(palette["background"])
+        assert app.has_class("-light-mode") and not app.has_class("-dark-mode")
+
+
+async def test_the_other_screens_rules_are_read_when_the_first_of_them_opens():
+    """The dialogs', detail's, logs' and timeline's rules (themes/screens.tcss) are not parsed for the
+    first frame; the first screen the operator opens is drawn with them all the same."""
+    app, _ = make_app(Settings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not app.stylesheet.has_source(screens_stylesheet_path())
+        await pilot.press("question_mark")
+        await until(pilot, lambda: len(app.screen_stack) == 2)
+        await pilot.pause()
+        body = app.screen.query_one("#help-body")
+        assert body.styles.border_top == ("thick", Color.parse(app.get_css_variables()["accent"]))
+        assert body.styles.max_width is not None and body.styles.max_width.value == 100
