@@ -6,7 +6,6 @@ import random
 import re
 
 import pytest
-
 from rich.cells import get_character_cell_size
 from rich.color import Color
 from rich.console import Console
