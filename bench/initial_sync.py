@@ -283,7 +283,9 @@ def main() -> None:
     print(out)
     if args.write:
         body = f"`{command_line()}` ({machine_line()}; best of {args.runs} interleaved runs)\n\n{out}\n"
-        update_results("Initial sync at scale (`bench/initial_sync.py`)", body)
+        # A size run alone (--only) gets a subsection of its own, so the table of every size stays.
+        title = "Initial sync at scale (`bench/initial_sync.py`)"
+        update_results(f"{title}: {sizes[0][0]}" if args.only and len(sizes) == 1 else title, body)
 
 
 if __name__ == "__main__":

@@ -992,6 +992,7 @@ def deployment_service(
     image, version = template_version(spec.get("template"))
     desired = as_int(spec.get("replicas"), 1)
     state, message = deployment_rollout_state(deployment)
+    gpus = pod_gpu_requests(as_dict(spec.get("template")).get("spec"))
     actions = {ActionKind.SCALE, ActionKind.ROLLBACK, ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
     if hpa is not None:
         actions.add(ActionKind.SET_AUTOSCALER_BOUNDS)
@@ -1011,8 +1012,8 @@ def deployment_service(
         canary=canary,
         blue_green=blue_green,
         autoscaler=autoscaler(hpa) if hpa is not None else None,
-        gpus_per_replica=sum(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).values()),
-        gpu_requests=tuple(sorted(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).items())),
+        gpus_per_replica=sum(gpus.values()),
+        gpu_requests=tuple(sorted(gpus.items())),
         conditions=_status_conditions(status) + warning_conditions(warnings),
         labels=freeze_labels(str_map(meta(deployment).get("labels"))),
         revision=str_map(meta(deployment).get("annotations")).get(REVISION_ANNOTATION, ""),
@@ -1068,6 +1069,7 @@ def rollout_service(
     if status.get("abort"):
         phase = "degraded" if phase != "degraded" else phase
     state = {"healthy": "completed"}.get(phase, phase)
+    gpus = pod_gpu_requests(as_dict(spec.get("template")).get("spec"))
     return ModelService(
         key=ServiceKey(cluster, ns, ServiceKind.ROLLOUT, name),
         platform=Platform.K8S,
@@ -1080,8 +1082,8 @@ def rollout_service(
         canary=canary,
         blue_green=blue_green,
         autoscaler=autoscaler(hpa) if hpa is not None else None,
-        gpus_per_replica=sum(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).values()),
-        gpu_requests=tuple(sorted(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).items())),
+        gpus_per_replica=sum(gpus.values()),
+        gpu_requests=tuple(sorted(gpus.items())),
         conditions=_status_conditions(status) + warning_conditions(warnings),
         labels=freeze_labels(str_map(meta(rollout).get("labels"))),
         revision=str_map(meta(rollout).get("annotations")).get(ARGO_REVISION_ANNOTATION)
