@@ -65,6 +65,8 @@ class AccessReviews:
         self.transport = transport
         self._lock = threading.Lock()
         self._answers: dict[tuple[str, str, str, str, str], bool] = {}
+        self._denied: dict[tuple[ServiceKind, str], frozenset[ActionKind]] = {}
+        """`denied` per (kind, namespace), dropped at every new answer: a snapshot asks it once per service."""
 
     def can(self, ns: str, verb: str, group: str, resource: str, sub: str = "") -> bool | None:
         """SelfSubjectAccessReview, cached; None when the server cannot answer."""
@@ -95,6 +97,7 @@ class AccessReviews:
         allowed = bool(tr.as_dict(tr.as_dict(answer).get("status")).get("allowed"))
         with self._lock:
             self._answers[key] = allowed
+            self._denied.clear()
         return allowed
 
     def known(self, ns: str, permission: Permission) -> bool:
@@ -105,11 +108,16 @@ class AccessReviews:
     def denied(self, kind: ServiceKind, ns: str) -> frozenset[ActionKind]:
         """The actions on a `kind` in `ns` the server said no to (unanswered ones are not denied)."""
         with self._lock:
-            answers = dict(self._answers)
-        return frozenset(
-            action for (skind, action), perms in PERMISSIONS.items()
-            if skind is kind and any(answers.get((ns, *p)) is False for p in perms)
-        )
+            known = self._denied.get((kind, ns))
+            if known is not None:
+                return known
+            answers = self._answers
+            denied = frozenset(
+                action for (skind, action), perms in PERMISSIONS.items()
+                if skind is kind and any(answers.get((ns, *p)) is False for p in perms)
+            )
+            self._denied[(kind, ns)] = denied
+            return denied
 
     def sweep(
         self,

@@ -27,7 +27,7 @@ from mlops_tui.backends.gpu_fit import FitNode
 from mlops_tui.backends.kubernetes.access import AccessReviews, who_am_i
 from mlops_tui.backends.kubernetes.actions import ActionPlanner
 from mlops_tui.backends.kubernetes.cache import ClusterCache, ObjKey
-from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Transport, api_path
+from mlops_tui.backends.kubernetes.client import ApiError, ClusterTarget, Transport, api_path, gc_paused
 from mlops_tui.backends.kubernetes.history import event_entry
 from mlops_tui.backends.kubernetes.liveness import QUIET_SECONDS, Liveness, version_probe
 from mlops_tui.backends.kubernetes.logs import containers_of, stream_pods
@@ -403,7 +403,9 @@ class KubernetesBackend(ReflectorHandler):
         return bool(self.reflectors) and all(r.synced or r.disabled for r in self.reflectors)
 
     def on_list(self, reflector: Reflector, items: list[tuple[ObjKey, Any]]) -> None:
-        with self._lock:
+        # Indexing a whole list and translating every service allocate as much as the parse did: the
+        # cyclic GC stays paused for it too (`gc_paused`), or it rescans the fresh objects again and again.
+        with self._lock, gc_paused():
             reflector.synced = True  # under the lock, so exactly one on_list sees everything synced
             told_once = self._synced_once and reflector.spec.name in TOLD_ONCE
             self.cache.replace(reflector.spec.name, reflector.namespace, () if told_once else items)

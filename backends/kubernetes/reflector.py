@@ -196,35 +196,41 @@ class Reflector:
         self.handler.on_status(self)
 
     def list(self) -> tuple[list[tuple[tuple[str, str], Any]], str]:
-        """Every object as (key, reduced value), and the list's resourceVersion."""
+        """Every object as (key, reduced value), and the list's resourceVersion.
+
+        Pages are read one ahead: as soon as a page's continue token is known, a helper thread asks for
+        the next one while this thread reduces the page in hand, so the server building the next page
+        and its bytes on the wire overlap our translation instead of adding to it."""
         items: list[tuple[tuple[str, str], Any]] = []
-        cont = ""
         rv = ""
         restarts = 0
+        reduce = self.reduce
         with gc_paused():
-            while not self._stop.is_set():
-                query = [("limit", str(self.page_limit)), *self._selectors()]
-                if cont:
-                    query.append(("continue", cont))
-                self.requests.append(("list", cont and "continue"))
+            asked = ""
+            page = _PageAhead(self._page, asked, self.spec.name)
+            while True:
                 try:
-                    body = self.transport.request("GET", self.path, query, timeout=(5.0, 60.0)).json()
+                    body = page.result(self._stop)
                 except ApiError as exc:
-                    if exc.status == 410 and cont and restarts < 5:
+                    if exc.status == 410 and asked and restarts < 5:
                         # The continue token expired mid-list: start the list again from the top.
-                        items, cont, rv, restarts = [], "", "", restarts + 1
+                        items, asked, rv, restarts = [], "", "", restarts + 1
+                        page = _PageAhead(self._page, asked, self.spec.name)
                         continue
                     raise
+                if self._stop.is_set():
+                    break
                 self.last_heard = self.clock.monotonic()
                 body = body if isinstance(body, dict) else {}
-                reduce = self.reduce
+                meta = body.get("metadata") or {}
+                rv = rv or str(meta.get("resourceVersion") or "")
+                asked = str(meta.get("continue") or "")
+                if asked:
+                    page = _PageAhead(self._page, asked, self.spec.name)
                 for obj in body.get("items") or ():
                     if isinstance(obj, dict):
                         items.append((tr.obj_key(obj), reduce(obj)))
-                meta = body.get("metadata") or {}
-                rv = rv or str(meta.get("resourceVersion") or "")
-                cont = str(meta.get("continue") or "")
-                if not cont:
+                if not asked:
                     break
         return items, rv
 
@@ -241,6 +247,14 @@ class Reflector:
         self.synced = True
         self._ok()
         return True
+
+    def _page(self, cont: str) -> Any:
+        """One page of the list, parsed."""
+        query = [("limit", str(self.page_limit)), *self._selectors()]
+        if cont:
+            query.append(("continue", cont))
+        self.requests.append(("list", cont and "continue"))
+        return self.transport.request("GET", self.path, query, timeout=(5.0, 60.0)).json()
 
     def watch(self) -> int:
         """Follow the stream until it closes; returns how many events it carried."""
@@ -296,6 +310,33 @@ class Reflector:
             self._stream = None
             stream.close()
         return seen
+
+
+class _PageAhead:
+    """One list page fetched and parsed in a daemon thread (a stopping app does not wait for it)."""
+
+    def __init__(self, fetch: Callable[[str], Any], cont: str, resource: str) -> None:
+        self._done = threading.Event()
+        self._body: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(fetch, cont), name=f"k8s-{resource}-page", daemon=True).start()
+
+    def _run(self, fetch: Callable[[str], Any], cont: str) -> None:
+        try:
+            self._body = fetch(cont)
+        except BaseException as exc:  # handed to the reflector's thread, which decides
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self, stop: threading.Event) -> Any:
+        """The parsed page (its error raised here); None once `stop` is set."""
+        while not self._done.wait(0.2):
+            if stop.is_set():
+                return None
+        if self._error is not None:
+            raise self._error
+        return self._body
 
 
 class ReflectorHandler:

@@ -127,7 +127,9 @@ def is_gpu_resource(name: str) -> bool:
 def gpu_resources(resources: Any) -> dict[str, int]:
     """The GPU entries of a capacity/allocatable/requests map, as counts (zeros dropped)."""
     out: dict[str, int] = {}
-    for name, value in as_dict(resources).items():
+    if not isinstance(resources, dict):
+        return out
+    for name, value in resources.items():
         if isinstance(name, str) and is_gpu_resource(name):
             count = quantity_count(value)
             if count:
@@ -136,28 +138,37 @@ def gpu_resources(resources: Any) -> dict[str, int]:
 
 
 def _container_gpus(container: Any) -> dict[str, int]:
-    resources = as_dict(as_dict(container).get("resources"))
+    resources = container.get("resources") if isinstance(container, dict) else None
+    if not isinstance(resources, dict):
+        return {}
     requests = gpu_resources(resources.get("requests"))
     # Extended resources cannot be overcommitted: a limit alone sets the request to the limit.
-    for name, count in gpu_resources(resources.get("limits")).items():
-        requests.setdefault(name, count)
+    limits = resources.get("limits")
+    if limits:
+        for name, count in gpu_resources(limits).items():
+            requests.setdefault(name, count)
     return requests
 
 
 def pod_gpu_requests(spec: Any) -> dict[str, int]:
     """GPU requests of a pod spec as the scheduler counts them: containers summed, then the max with
     each init container, plus the pod overhead."""
-    spec = as_dict(spec)
     total: dict[str, int] = {}
+    if not isinstance(spec, dict):
+        return total
     for container in as_list(spec.get("containers")):
         for name, count in _container_gpus(container).items():
             total[name] = total.get(name, 0) + count
-    for container in as_list(spec.get("initContainers")):
-        for name, count in _container_gpus(container).items():
-            if count > total.get(name, 0):
-                total[name] = count
-    for name, count in gpu_resources(spec.get("overhead")).items():
-        total[name] = total.get(name, 0) + count
+    init = spec.get("initContainers")
+    if init:
+        for container in as_list(init):
+            for name, count in _container_gpus(container).items():
+                if count > total.get(name, 0):
+                    total[name] = count
+    overhead = spec.get("overhead")
+    if overhead:
+        for name, count in gpu_resources(overhead).items():
+            total[name] = total.get(name, 0) + count
     return total
 
 
@@ -303,38 +314,49 @@ class PodFacts:
 
 
 def pod_facts(obj: Any) -> PodFacts:
-    m = meta(obj)
-    spec = as_dict(as_dict(obj).get("spec"))
-    status = as_dict(as_dict(obj).get("status"))
+    # The one translation run per pod (55,000 at a time in a first sync): plain lookups, one pass over
+    # the conditions, each field read once.
+    obj = as_dict(obj)
+    m = as_dict(obj.get("metadata"))
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
     owner_kind = owner_name = ""
-    for ref in as_list(m.get("ownerReferences")):
-        ref = as_dict(ref)
-        if ref.get("controller") or not owner_kind:
-            owner_kind, owner_name = str(ref.get("kind") or ""), str(ref.get("name") or "")
+    refs = m.get("ownerReferences")
+    if refs:
+        for ref in as_list(refs):
+            ref = as_dict(ref)
+            if ref.get("controller") or not owner_kind:
+                owner_kind, owner_name = str(ref.get("kind") or ""), str(ref.get("name") or "")
     phase = str(status.get("phase") or "Pending")
-    scheduled_cond = _condition(status, "PodScheduled")
+    scheduled_cond = ready_cond = None
+    for cond in as_list(status.get("conditions")):
+        if isinstance(cond, dict):
+            kind = cond.get("type")
+            if kind == "Ready":
+                ready_cond = ready_cond or cond
+            elif kind == "PodScheduled":
+                scheduled_cond = scheduled_cond or cond
     node = str(spec.get("nodeName") or "")
     scheduled = bool(node) and (scheduled_cond is None or scheduled_cond.get("status") == "True")
-    ready_cond = _condition(status, "Ready")
     message = ""
     since = None
     if phase == "Pending" and scheduled_cond is not None and scheduled_cond.get("status") == "False":
         message = str(scheduled_cond.get("message") or scheduled_cond.get("reason") or "Unschedulable")
         since = parse_time(scheduled_cond.get("lastTransitionTime"))
     return PodFacts(
-        namespace=str(m.get("namespace") or ""),
-        name=str(m.get("name") or ""),
-        labels=str_map(m.get("labels")),
-        owner_kind=owner_kind,
-        owner_name=owner_name,
-        node=node,
-        phase=phase,
-        scheduled=scheduled,
-        ready=bool(ready_cond and ready_cond.get("status") == "True"),
-        gpus=pod_gpu_requests(spec),
-        unschedulable_message=message,
-        pending_since=since,
-        terminating=bool(m.get("deletionTimestamp")),
+        str(m.get("namespace") or ""),
+        str(m.get("name") or ""),
+        str_map(m.get("labels")),
+        owner_kind,
+        owner_name,
+        node,
+        phase,
+        scheduled,
+        ready_cond is not None and ready_cond.get("status") == "True",
+        pod_gpu_requests(spec),
+        message,
+        since,
+        bool(m.get("deletionTimestamp")),
     )
 
 
@@ -970,6 +992,7 @@ def deployment_service(
     image, version = template_version(spec.get("template"))
     desired = as_int(spec.get("replicas"), 1)
     state, message = deployment_rollout_state(deployment)
+    gpus = pod_gpu_requests(as_dict(spec.get("template")).get("spec"))
     actions = {ActionKind.SCALE, ActionKind.ROLLBACK, ActionKind.UPDATE_IMAGE, ActionKind.RESTART}
     if hpa is not None:
         actions.add(ActionKind.SET_AUTOSCALER_BOUNDS)
@@ -989,8 +1012,8 @@ def deployment_service(
         canary=canary,
         blue_green=blue_green,
         autoscaler=autoscaler(hpa) if hpa is not None else None,
-        gpus_per_replica=sum(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).values()),
-        gpu_requests=tuple(sorted(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).items())),
+        gpus_per_replica=sum(gpus.values()),
+        gpu_requests=tuple(sorted(gpus.items())),
         conditions=_status_conditions(status) + warning_conditions(warnings),
         labels=freeze_labels(str_map(meta(deployment).get("labels"))),
         revision=str_map(meta(deployment).get("annotations")).get(REVISION_ANNOTATION, ""),
@@ -1046,6 +1069,7 @@ def rollout_service(
     if status.get("abort"):
         phase = "degraded" if phase != "degraded" else phase
     state = {"healthy": "completed"}.get(phase, phase)
+    gpus = pod_gpu_requests(as_dict(spec.get("template")).get("spec"))
     return ModelService(
         key=ServiceKey(cluster, ns, ServiceKind.ROLLOUT, name),
         platform=Platform.K8S,
@@ -1058,8 +1082,8 @@ def rollout_service(
         canary=canary,
         blue_green=blue_green,
         autoscaler=autoscaler(hpa) if hpa is not None else None,
-        gpus_per_replica=sum(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).values()),
-        gpu_requests=tuple(sorted(pod_gpu_requests(as_dict(spec.get("template")).get("spec")).items())),
+        gpus_per_replica=sum(gpus.values()),
+        gpu_requests=tuple(sorted(gpus.items())),
         conditions=_status_conditions(status) + warning_conditions(warnings),
         labels=freeze_labels(str_map(meta(rollout).get("labels"))),
         revision=str_map(meta(rollout).get("annotations")).get(ARGO_REVISION_ANNOTATION)

@@ -518,3 +518,26 @@ def test_normal_events_reach_the_timeline_and_are_not_kept_so_a_busy_cluster_doe
         assert backend.cache.keys("normalevents") == []  # told to the timeline, kept nowhere else
     finally:
         backend.stop()
+
+def test_the_next_list_page_is_asked_for_while_this_one_is_reduced(api):
+    # A 55,000-pod first sync is 110 pages: the server builds page N+1 and its bytes travel while we
+    # translate page N, instead of one waiting for the other.
+    path = "/api/v1/pods"
+    api.lists[path] = [dict(pod_list("100", "a", "b"), metadata={"resourceVersion": "100", "continue": "tok1"}),
+                       pod_list("100", "c")]
+    asked_meanwhile: list[bool] = []
+
+    def reduce(obj):
+        if obj["metadata"]["name"] == "a":
+            asked_meanwhile.append(wait_for(lambda: any(c[2].get("continue") == "tok1" for c in api.calls), 2.0))
+        return obj
+
+    recorder = Recorder()
+    reflector = run_reflector(api, recorder, page_limit=2, reduce=reduce)
+    try:
+        assert wait_for(lambda: recorder.lists)
+    finally:
+        reflector.stop()
+        reflector.join(2)
+    assert asked_meanwhile == [True]
+    assert recorder.lists == [["a", "b", "c"]]
