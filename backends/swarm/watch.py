@@ -117,9 +117,9 @@ class SwarmBackend:
         self._nodes: list[dict] = []
         self._view: tr.SwarmView | None = None
         self._memo = Memo()
+        """What the last translation made of each unchanged object (2,000 services, 10,000 tasks)."""
         self._told: set[bytes] = set()
         """The JSON bytes of every service and task whose history the last full resync reported."""
-        """What the last translation made of each unchanged object (2,000 services, 10,000 tasks)."""
         self._without_id = 0
         self._sink: ChangeSink | None = None
         self._stopping = threading.Event()
