@@ -27,6 +27,7 @@ are exactly those the original stream paints (tests/unit/test_terminal_output.py
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rich.cells import get_character_cell_size
 
@@ -43,9 +44,9 @@ _TOKEN = re.compile(
 _RESEND_GAP = 3  # cells: resending up to this many costs fewer bytes than a cursor move
 
 Parsed = tuple[frozenset[str], str | None, str | None]  # attributes, foreground, background
-Cell = tuple[str, tuple[str, ...]]  # character, SGR codes since a reset
 
 
+@lru_cache(maxsize=4096)  # pure, and a screen uses a few dozen styles: parsed once each
 def _parse(codes: tuple[str, ...]) -> Parsed | None:
     """The style `codes` set from a reset, or None for anything this module does not model."""
     attrs: set[str] = set()
@@ -86,6 +87,7 @@ def _parse(codes: tuple[str, ...]) -> Parsed | None:
     return frozenset(attrs), fg, bg
 
 
+@lru_cache(maxsize=4096)  # pure, and a screen uses a few dozen styles: parsed once each
 def _transition(actual: tuple[str, ...], logical: tuple[str, ...]) -> str:
     """The SGR parameters that take the terminal from `actual` to `logical` (both: codes since a reset)."""
     if not logical:
@@ -100,6 +102,7 @@ def _transition(actual: tuple[str, ...], logical: tuple[str, ...]) -> str:
     return ";".join(out)
 
 
+@lru_cache(maxsize=4096)  # pure, and a screen uses a few dozen styles: parsed once each
 def _after(logical: tuple[str, ...], codes: str) -> tuple[str, ...]:
     """The codes in force after an SGR sequence with `codes` (a reset inside it, not a 0 inside a
     colour, drops what came before)."""
@@ -116,6 +119,23 @@ def _after(logical: tuple[str, ...], codes: str) -> tuple[str, ...]:
     return logical + tuple(parts[start:])
 
 
+class _Row:
+    """What the terminal shows on one line: each cell's character and style (None: not known)."""
+
+    __slots__ = ("chars", "styles")
+
+    def __init__(self) -> None:
+        self.chars: list[str | None] = []
+        self.styles: list[tuple[str, ...] | None] = []
+
+    def reach(self, end: int) -> None:
+        """Make room for cells up to `end` (unknown until written)."""
+        if len(self.chars) < end:
+            pad = end - len(self.chars)
+            self.chars.extend([None] * pad)
+            self.styles.extend([None] * pad)
+
+
 class OutputCompactor:
     """Rewrites a terminal output stream: styles sent once, unchanged cells not sent again."""
 
@@ -124,7 +144,7 @@ class OutputCompactor:
         self._logical: tuple[str, ...] = ()  # SGR codes the original stream has in force
         self._cursor: tuple[int, int] | None = None  # where the terminal's cursor is (x, y), if known
         self._at: tuple[int, int] | None = None  # where the original stream's cursor is, if known
-        self._rows: dict[int, dict[int, Cell]] = {}  # y -> x -> what the terminal shows there
+        self._rows: dict[int, _Row] = {}  # y -> what the terminal shows on that line
 
     def forget(self) -> None:
         """Forget what the terminal shows: every cell is sent again (after a resize, say)."""
@@ -184,36 +204,55 @@ class OutputCompactor:
                 self.forget()
             else:  # wide or zero-width characters: the rest of this line is no longer known
                 x, y = self._at
-                row = self._rows.get(y, {})
-                for gone in [k for k in row if k >= x]:
-                    del row[gone]
+                row = self._rows.get(y)
+                if row is not None:
+                    del row.chars[x:], row.styles[x:]
             self._at = self._cursor = None
             return
         x, y = self._at
-        row = self._rows.setdefault(y, {})
+        row = self._rows.get(y)
+        if row is None:
+            row = self._rows[y] = _Row()
         style = self._logical
+        n = len(text)
+        end = x + n
+        row.reach(end)
+        chars, styles = row.chars, row.styles
+        # Whole segments first, at C speed: the same text in the same style (an unchanged cell run: nothing
+        # to send) or cells never seen (the first frame, after a resize: sent as they are).
+        if chars[x:end] == list(text) and styles[x:end] == [style] * n:
+            self._at = (end, y)
+            return
+        if chars[x:end].count(None) == n:
+            self._reach(x, y, row, out)
+            self._style(style, out)
+            out.append(text)
+            chars[x:end] = text
+            styles[x:end] = [style] * n
+            self._cursor = self._at = (end, y)
+            return
         for ch in text:
-            cell = (ch, style)
-            if row.get(x) != cell:
+            if chars[x] != ch or styles[x] != style:
                 self._reach(x, y, row, out)
                 self._style(style, out)
                 out.append(ch)
-                row[x] = cell
+                chars[x], styles[x] = ch, style
                 self._cursor = (x + 1, y)
             x += 1
         self._at = (x, y)
 
-    def _reach(self, x: int, y: int, row: dict[int, Cell], out: list[str]) -> None:
+    def _reach(self, x: int, y: int, row: _Row, out: list[str]) -> None:
         """Bring the terminal's cursor to (x, y): over a short gap of known cells by resending them."""
         if self._cursor == (x, y):
             return
         if self._cursor is not None and self._cursor[1] == y and 0 < x - self._cursor[0] <= _RESEND_GAP:
-            gap = [row.get(gx) for gx in range(self._cursor[0], x)]
-            if all(cell is not None for cell in gap):
-                for cell in gap:
-                    assert cell is not None
-                    self._style(cell[1], out)
-                    out.append(cell[0])
+            start = self._cursor[0]
+            chars, styles = row.chars[start:x], row.styles[start:x]
+            if None not in chars:
+                for ch, style in zip(chars, styles, strict=True):
+                    assert ch is not None and style is not None
+                    self._style(style, out)
+                    out.append(ch)
                 self._cursor = (x, y)
                 return
         out.append(f"\x1b[{y + 1};{x + 1}H")
