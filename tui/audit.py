@@ -14,12 +14,14 @@ from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mlops_tui.backends.timeline import TimelineEntry, action_entry
 from mlops_tui.tui.format import plain
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.timeline import TimelineEntry
 
 
 class AuditLog:
@@ -100,6 +102,8 @@ TIMELINE_RECORDS = 2000
 
 def timeline_entries(records: list[dict[str, Any]]) -> list[TimelineEntry]:
     """This operator's past actions for the timeline, one entry per action, dated when it finished."""
+    from mlops_tui.backends.timeline import action_entry  # the audit log is checked before the first frame
+
     out = []
     for record in readable(records):
         try:

@@ -9,7 +9,8 @@ One package, layered so that nothing imports upwards (no import cycle):
   through an `EngineClient` (it never sees the live cache).
 - `watch.py`: events + periodic resync, the live cache, and the facade `SwarmBackend` (the Fleet's
   `ActionBackend`, `DescribesServices`, `ListsRevisions`), which hands its client to the actions.
-Importing this package (or `client`) is cheap: the SDK and the cache load when a backend is built.
+Importing this package is cheap (the engine specs are read before the first frame): the client, the
+SDK and the cache load when a backend is built.
 
 Entry points for the CLI and the TUI:
 - `backends.swarm.client.resolve_endpoints(values)`: `--swarm` values -> `SwarmEndpoint`s, or a
@@ -23,14 +24,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlops_tui.backends.swarm.client import endpoint_name, resolve_endpoints
-
 
 def backends_from_settings(values: Sequence[str] | None = None, *, resync_seconds: float = 5.0,
                            env: Mapping[str, str] | None = None) -> list[Any]:
     """What `tui.sources` calls: `--swarm` values -> one started-later `SwarmBackend` each.
 
     Names are made unique ('local', 'local-2') because the Fleet keys sources by name."""
+    from mlops_tui.backends.swarm.client import endpoint_name, resolve_endpoints
     from mlops_tui.backends.swarm.watch import SwarmBackend  # here: the cache is not loaded on import
 
     backends = []

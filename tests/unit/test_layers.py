@@ -186,6 +186,19 @@ def test_the_first_frames_imports_leave_the_action_side_for_later():
     assert [m for m in deferred if m in modules] == []
 
 
+def test_what_runs_before_the_first_frame_imports_no_engine_client_and_no_timeline():
+    """Before the first frame the command line is read against every engine's options and the audit log
+    is checked: neither needs an engine client (the Swarm one alone cost ~30 ms) nor the timeline."""
+    modules = imported_after("import tempfile, pathlib\n"
+                             "import mlops_tui.tui.app, mlops_tui.tui.cli\n"
+                             "from mlops_tui.backends.registry import engines\n"
+                             "from mlops_tui.tui.audit import AuditLog\n"
+                             "engines(); AuditLog(pathlib.Path(tempfile.mkdtemp()) / 'audit.jsonl').problem()")
+    clients = ("mlops_tui.backends.swarm.client", "mlops_tui.backends.kubernetes.client",
+               "mlops_tui.backends.prometheus.client", "mlops_tui.backends.alerts.client")
+    assert [m for m in (*clients, "mlops_tui.backends.timeline") if m in modules] == []
+
+
 # -- one import package ------------------------------------------------------------------------------
 
 
