@@ -9,7 +9,7 @@ the audit log) come with their own time through `Change.history` and the alert r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from mlops_tui.backends.model import (
@@ -23,20 +23,25 @@ from mlops_tui.backends.model import (
     ServiceKey,
     Severity,
 )
-from mlops_tui.backends.state import FleetState
+from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.backends.timeline import EntrySource, TimelineEntry
 
 TROUBLED_ROLLOUT = frozenset({"paused", "rollback_started", "rollback_paused", "degraded", "aborted", "failed"})
 
 
-def state_entries(old: FleetState, new: FleetState, now: datetime) -> list[TimelineEntry]:
+def state_entries(old: FleetState, new: FleetState, now: datetime,
+                  delta: FleetDelta | None = None) -> list[TimelineEntry]:
     """What happened between `old` and `new`. A source's first picture (nothing of its cluster in
-    `old`) is the starting point, not a change: it adds no service or node entries."""
+    `old`) is the starting point, not a change: it adds no service or node entries. With the
+    publish's `delta`, only the services it names are compared (a single change in a fleet of
+    thousands costs what it changed, not a pass over every service)."""
     out: list[TimelineEntry] = []
     seen_clusters: set[str] | None = None
-    for key, service in new.services.items():
+    keys: Iterable[ServiceKey] = new.services.keys() if delta is None else sorted(delta.services)
+    for key in keys:
+        service = new.services.get(key)
         before = old.services.get(key)
-        if before is service:  # unchanged since the last publish (most of a large fleet): no field compare
+        if service is None or before is service:  # unchanged since the last publish: no field compare
             continue
         if before is None:
             if seen_clusters is None:
@@ -46,8 +51,13 @@ def state_entries(old: FleetState, new: FleetState, now: datetime) -> list[Timel
             continue
         if before != service:
             out.extend(_service_entries(before, service, now))
-    for key in old.services.keys() - new.services.keys():
-        if any(k.cluster == key.cluster for k in new.services):
+    gone = old.services.keys() - new.services.keys() if delta is None else \
+        sorted(k for k in delta.removed if k in old.services and k not in new.services)
+    clusters_now: set[str] | None = None
+    for key in gone:
+        if clusters_now is None:
+            clusters_now = {k.cluster for k in new.services}
+        if key.cluster in clusters_now:
             out.append(_entry(now, key, EntrySource.REVISION, "removed", Severity.WARNING))
     for node_key, node in new.gpu_nodes.items():
         before_node = old.gpu_nodes.get(node_key)

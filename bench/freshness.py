@@ -8,6 +8,8 @@ event, as `kubectl scale` would cause), and the latency is from just before the 
 sim process's CLOCK_MONOTONIC) to the arrival of the frame after which the row's READY cell shows
 the new desired count (`x/N`) on the virtual screen.
 
+The rows are ordered by name (`N`) so that the measured ones stay on screen while others change.
+
   idle   only the measured changes (spaced 0.2-0.5 s apart)
   churn  the same, while other deployments are scaled so that the cluster makes --rate object
          changes/s in all (counted by the store's resourceVersion: our patches and the simulated
@@ -145,6 +147,12 @@ def main() -> None:
         if app.wait_for(lambda s: len(deployment_rows(s.lines())) >= 5, 120) is None:
             raise SystemExit("no deployment rows appeared on screen")
         fa.wait_quiet(2.0, 60)
+        # Order by name (`N`): under churn the default trouble-first order moves the churned rows up and
+        # pushes the measured ones off screen, where no cell can be seen changing.
+        app.press("N")
+        if app.wait_for(lambda s: "NAME▲" in s.text(), 10) is None:
+            raise SystemExit("the services did not sort by name")
+        fa.wait_quiet(1.0, 30)
         targets = []
         for r in deployment_rows(app.snapshot()):
             ns = r.get("ns") or next(n for n, name in deployments if name == r["name"])

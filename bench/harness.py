@@ -1047,7 +1047,7 @@ def _services_columns(lines: Sequence[str]) -> tuple[int, dict[str, tuple[int, i
     """The services pane's header line and each column's [start, end) on screen, read from the header
     (the column order and widths change as the app evolves: never hard-code them)."""
     for y, line in enumerate(lines):
-        left = line.split("││", 1)[0]
+        left = line.split("││", 1)[0].replace("▲", " ").replace("▼", " ")  # the sort column's arrow
         if " NAME " in left and "READY" in left:
             starts = sorted((m.start(), label) for label in _HEADER_LABELS
                             for m in re.finditer(rf"(?<=\s){re.escape(label)}(?=\s)", left))

@@ -293,3 +293,51 @@ def test_an_alert_that_arrived_before_its_service_is_tied_to_it_once_the_service
     timeline.add(alert_entries((untied,), (alert(AlertState.FIRING),), T0 + timedelta(seconds=9)))
     (only,) = timeline.entries()
     assert only.service == service("bert").key and only.at == T0
+
+
+def test_a_publish_tells_the_timeline_the_same_whether_it_compares_every_service_or_only_the_changed_ones():
+    """The Fleet hands the timeline its publish's delta so that one change in thousands of services costs
+    one comparison; what the timeline records must be what a pass over every service would find."""
+    import random
+
+    rng = random.Random(5)
+    fleet = Fleet(max_rate=0, clock=lambda: T0)
+    services = {s.key: s for s in (service(f"model-{i:03d}", revision="1") for i in range(200))}
+    fleet.submit(Change(source="prod-a", services=dict(services), snapshot=True))
+    fleet.flush()
+    for step in range(30):
+        before = fleet.state
+        picked = rng.sample(sorted(services), 5)
+        change: dict = {}
+        for key in picked[:3]:  # new revisions and scales
+            services[key] = replace(services[key], revision=str(step + 2), desired=rng.randint(1, 5))
+            change[key] = services[key]
+        change[picked[3]] = None  # one goes away, one comes back under a new name
+        services.pop(picked[3])
+        added = service(f"new-{step}", revision="1")
+        services[added.key] = change[added.key] = added
+        fleet.submit(Change(source="prod-a", services=change))
+        delta = fleet.flush()
+        told = state_entries(before, fleet.state, T0, delta)
+        assert sorted(told, key=repr) == sorted(state_entries(before, fleet.state, T0), key=repr) and told
+
+
+def test_a_single_change_in_a_large_fleet_is_compared_alone():
+    class Counting(dict):
+        looked_at = 0
+
+        def get(self, key, default=None):
+            Counting.looked_at += 1
+            return super().get(key, default)
+
+    fleet = Fleet(max_rate=0, clock=lambda: T0)
+    services = {s.key: s for s in (service(f"model-{i:04d}") for i in range(2000))}
+    fleet.submit(Change(source="prod-a", services=dict(services), snapshot=True))
+    fleet.flush()
+    before = fleet.state
+    one = next(iter(services.values()))
+    fleet.submit(Change(source="prod-a", services={one.key: replace(one, ready=one.ready + 1)}))
+    delta = fleet.flush()
+    counted = replace(before, services=Counting(before.services))
+    state_entries(counted, fleet.state, T0, delta)
+    assert Counting.looked_at == 1
