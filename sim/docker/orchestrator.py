@@ -174,7 +174,7 @@ class Orchestrator:
         if node_id:
             task["NodeID"] = node_id
         st.bump(task)
-        st.tasks[tid] = task
+        st.put_task(task)
         if hasattr(self, "_by_service"):
             self._by_service.setdefault(svc["ID"], []).append(task)
             self._count(task)
@@ -486,6 +486,6 @@ class Orchestrator:
             if len(group) > HISTORY:
                 group.sort(key=lambda t: t["CreatedAt"])
                 for t in group[:-HISTORY]:
-                    self.state.tasks.pop(t["ID"], None)
+                    self.state.drop_task(t["ID"])
                     self._keys.pop(t["ID"], None)
                     self._next_at.pop(t["ID"], None)
