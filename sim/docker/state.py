@@ -50,6 +50,8 @@ class SwarmState:
         it returns, not the whole Swarm's 10,000 tasks under the lock."""
         self.events: deque[dict[str, Any]] = deque(maxlen=5000)
         self.emitted = 0
+        self.task_marks: dict[str, int] = {}
+        """Service id -> the version index its tasks last moved at (the orchestrator's "settled" mark)."""
         """Events emitted so far: a stream takes the last `emitted - seen` of `events` when woken."""
         self.mutations = 0
         self.failing: set[str] = set()
@@ -72,6 +74,8 @@ class SwarmState:
         self.index += 1
         obj["Version"] = {"Index": self.index}
         obj["UpdatedAt"] = self.now()
+        if "ServiceID" in obj:  # a task
+            self.task_marks[obj["ServiceID"]] = self.index
 
     def notify(self) -> None:
         self.changed.notify_all()
@@ -86,7 +90,8 @@ class SwarmState:
             "time": int(t), "timeNano": int(t * 1e9),
         })
         self.emitted += 1
-        self.notify()  # streams send it when the lock is let go, not at their next 0.5 s poll
+        with self.lock:  # re-entrant: a caller that holds it (most do) just notifies
+            self.notify()  # streams send it when the lock is let go, not at their next 0.5 s poll
 
     def events_since(self, seen: int) -> list[dict[str, Any]]:
         """Events emitted after the first `seen` (those the deque still holds), oldest first."""
