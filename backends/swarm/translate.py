@@ -384,6 +384,9 @@ class _Parts:
     models: dict[str, tuple[tuple[Any, ...], ModelService]]
     nodes: Sequence[Mapping[str, Any]]
     readable_nodes: list[Mapping[str, Any]]
+    canaries: dict[str, Canary]
+    bluegreens: dict[str, BlueGreen]
+    stack_production: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +401,8 @@ class SwarmView:
     """Objects set aside because they could not be read (not an object, or a field of the wrong shape)."""
     parts: _Parts | None = field(default=None, compare=False, repr=False)
     """Kept for `translate_grouped`'s next partial translation."""
+    touched: frozenset[ServiceKey] | None = field(default=None, compare=False, repr=False)
+    """A partial translation: the only rows that may differ from the `previous` view's (None: any)."""
 
 
 def _readable_task(task: Any) -> bool:
@@ -528,13 +533,34 @@ def translate_grouped(
     canaries = _canaries(facts, by_name)
     bluegreens = _bluegreens(facts, counts)
 
-    models: dict[ServiceKey, ModelService] = {}
-    made_by_id: dict[str, tuple[tuple[Any, ...], ModelService]] = {}
-    keys_by_id: dict[str, ServiceKey] = {}
     old_models = parts.models if parts is not None else {}
-    for sid, (raws, piece) in pieces.items():
-        f = piece.facts
+    if parts is None or previous is None:
+        affected: Iterable[str] = pieces
+        models: dict[ServiceKey, ModelService] = {}
+        made_by_id: dict[str, tuple[tuple[Any, ...], ModelService]] = {}
+        keys_by_id: dict[str, ServiceKey] = {}
+    else:
+        # The rows that may differ: the services read again, the pairs whose canary or blue-green
+        # moved (a partner's row shows the pair) and the stacks whose production mark moved.
+        changed = {*moved}
+        for now, before in ((canaries, parts.canaries), (bluegreens, parts.bluegreens)):
+            changed.update(sid for sid in now.keys() | before.keys() if now.get(sid) != before.get(sid))
+        if stack_production != parts.stack_production:
+            stacks = stack_production ^ parts.stack_production
+            changed.update(f.id for f in facts if f.stack in stacks)
+        affected = changed
+        models, made_by_id, keys_by_id = dict(previous.services), dict(old_models), dict(previous.keys_by_id)
+        for sid in changed:
+            if sid in made_by_id:
+                models.pop(made_by_id.pop(sid)[1].key, None)
+                keys_by_id.pop(sid, None)
+    touched: set[ServiceKey] = set()
+    for sid in affected:
+        raws, piece = pieces.get(sid) or ((), None)
+        f = piece.facts if piece is not None else None
         if f is None:
+            if sid in old_models:
+                touched.add(old_models[sid][1].key)
             continue
         key = key_for(cluster, f)
         made = ("model", cluster, raws[0], counts[f.id], canaries.get(f.id), bluegreens.get(f.id),
@@ -546,6 +572,9 @@ def translate_grouped(
             # The same inputs give the same ModelService object (built only when they moved).
             model = _memo_get(memo, made, partial(_model, key, f, counts[f.id], canaries.get(f.id),
                                                   bluegreens.get(f.id), made[-1]), raws[0])
+        if old is not None:
+            touched.add(old[1].key)
+        touched.add(key)
         models[key] = model
         made_by_id[sid] = (made, model)
         keys_by_id[f.id] = key
@@ -553,12 +582,12 @@ def translate_grouped(
     if parts is None:
         memo.end()  # a partial translation used a few entries: the others stay for the next full one
     gpu_moved = pending_moved = True
-    if parts is not None and previous is not None:
-        touched = [piece for sid in moved for piece in ((parts.pieces.get(sid) or ((), None))[1],
-                                                         (pieces.get(sid) or ((), None))[1]) if piece is not None]
-        gpu_moved = any(p.gpu_tasks for p in touched)
-        pending_moved = any(p.pending for p in touched)
     unreadable = sum(p.unreadable for _raws, p in pieces.values()) + len(nodes) - len(readable_nodes)
+    if parts is not None and previous is not None:
+        before_after = [piece for sid in moved for piece in ((parts.pieces.get(sid) or ((), None))[1],
+                                                              (pieces.get(sid) or ((), None))[1]) if piece is not None]
+        gpu_moved = any(p.gpu_tasks for p in before_after)
+        pending_moved = any(p.pending for p in before_after)
     return SwarmView(
         services=models,
         # only the tasks that can hold GPUs or wait for them: the same result as from every task
@@ -568,7 +597,8 @@ def translate_grouped(
         if pending_moved or previous is None else previous.pending_gpu,
         keys_by_id=keys_by_id,
         unreadable=unreadable,
-        parts=_Parts(pieces, made_by_id, nodes, readable_nodes),
+        parts=_Parts(pieces, made_by_id, nodes, readable_nodes, canaries, bluegreens, stack_production),
+        touched=frozenset(touched) if parts is not None else None,
     )
 
 

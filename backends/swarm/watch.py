@@ -364,9 +364,12 @@ class SwarmBackend:
             self._emit(Change(source=self.name, services=dict(new.services), gpu_nodes=dict(new.gpu_nodes),
                               pending_gpu=new.pending_gpu, snapshot=True))
             return
-        services: dict[ServiceKey, ModelService | None] = {
-            k: v for k, v in new.services.items() if (was := old.services.get(k)) is not v and was != v}
-        services.update({k: None for k in old.services if k not in new.services})
+        if new.touched is not None:  # a partial translation of `old`: only these rows may have moved
+            services: dict[ServiceKey, ModelService | None] = {
+                k: new.services.get(k) for k in new.touched if old.services.get(k) != new.services.get(k)}
+        else:
+            services = {k: v for k, v in new.services.items() if (was := old.services.get(k)) is not v and was != v}
+            services.update({k: None for k in old.services if k not in new.services})
         nodes: dict[str, Any] = {}
         if new.gpu_nodes is not old.gpu_nodes:  # a partial translation reuses them when no GPU task moved
             nodes = {k: v for k, v in new.gpu_nodes.items() if old.gpu_nodes.get(k) != v}

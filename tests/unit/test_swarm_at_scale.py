@@ -143,6 +143,8 @@ def test_a_one_service_refresh_reads_only_that_service_and_shows_what_a_full_tra
     assert weights == {"rec-fraud": 17, "rec-fraud-canary": 17}
     untouched = [k for k in first.services if k.name not in ("rec-fraud", "rec-fraud-canary")]
     assert all(kept.services[k] is first.services[k] for k in untouched)  # the Fleet compares at once
+    moved = {k for k in first.services.keys() | kept.services.keys() if first.services.get(k) != kept.services.get(k)}
+    assert moved == {k for k in first.services if k.name in ("rec-fraud", "rec-fraud-canary")} <= kept.touched
 
 
 def test_a_blue_green_colour_refreshed_alone_updates_the_pairs_counts_on_both_rows():
