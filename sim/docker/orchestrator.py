@@ -60,6 +60,14 @@ def constraint_ok(node: dict[str, Any], constraints: list[str]) -> bool:
     return True
 
 
+def _final(task: dict[str, Any]) -> bool:
+    """Running as desired, or ended as desired: nothing moves it until its desired state changes."""
+    state = task["Status"]["State"]
+    if task["DesiredState"] == "running":
+        return state == "running" or state in TERMINAL
+    return state in TERMINAL
+
+
 class Orchestrator:
     def __init__(self, state: SwarmState, step: float = 0.05, interval: float = 0.05,
                  restart_delay: float = 1.0) -> None:
@@ -71,6 +79,9 @@ class Orchestrator:
         self._next_at: dict[str, float] = {}
         self._keys: dict[str, str] = {}
         self._allocated: set[str] = set()
+        self._active: dict[str, None] | None = None
+        """Ids of the tasks still on their way (not running or ended as desired), in the order they
+        became so: a tick advances these, not the Swarm's 10,000 tasks."""
         self._settled: dict[str, tuple[Any, ...]] = {}
         """Service id -> (its version, its tasks' newest version, the nodes' versions) when its last
         reconcile found nothing to do."""
@@ -100,6 +111,9 @@ class Orchestrator:
         st = self.state
         busy = False
         self._index()
+        if self._active is None:
+            self._active = {tid: None for tid, t in st.tasks.items() if not _final(t)}
+        active = self._active
         nodes = tuple((n["ID"], n["Version"]["Index"]) for n in st.nodes.values())
         for svc in list(st.services.values()):
             # A service settled at the last tick, whose spec, tasks and nodes have not moved since,
@@ -109,12 +123,18 @@ class Orchestrator:
                 continue
             moving = self._reconcile(svc)
             busy |= moving
+            # a reconcile may have set tasks' desired state (shut down, replaced): they move again
+            active.update((t["ID"], None) for t in st.tasks_of(svc["ID"]) if not _final(t) and t["ID"] not in active)
             if moving:
                 self._settled.pop(svc["ID"], None)
             else:  # the reconcile may have bumped the service or its tasks: settled at their new marks
                 self._settled[svc["ID"]] = (svc["Version"]["Index"], self._task_mark(svc["ID"]), nodes)
-        for task in list(st.tasks.values()):
-            busy |= self._advance(task)
+        for tid in list(active):
+            task = st.tasks.get(tid)
+            if task is not None:
+                busy |= self._advance(task)
+            if task is None or _final(task):
+                del active[tid]
         return busy
 
     def _index(self) -> None:
@@ -179,6 +199,8 @@ class Orchestrator:
         if getattr(self, "_placed", False):
             self._count(task)
         self._next_at[tid] = st.clock() + self.step
+        if self._active is not None:
+            self._active[tid] = None
         return task
 
     def _set_state(self, task: dict[str, Any], state: str, message: str, err: str | None = None) -> None:
