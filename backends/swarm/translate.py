@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -364,6 +364,32 @@ def key_for(cluster: str, facts: ServiceFacts) -> ServiceKey:
 
 
 @dataclass(frozen=True, slots=True)
+class _Piece:
+    """One service id's share of a translation: its facts (None: no readable service of that id),
+    its counts, its tasks that hold or wait for GPUs, and how many of its objects could not be read."""
+
+    facts: ServiceFacts | None
+    counts: tuple[int, int, int]
+    gpu_tasks: tuple[Mapping[str, Any], ...]
+    pending: tuple[Mapping[str, Any], ...]
+    unreadable: int
+
+
+@dataclass(slots=True)
+class _Parts:
+    """What a translation keeps for the next partial one: each service id's piece (with the bytes it
+    came from), each service's model and the inputs it was made from, the nodes it read."""
+
+    pieces: dict[str, tuple[tuple[bytes | None, ...], _Piece]]
+    models: dict[str, tuple[tuple[Any, ...], ModelService]]
+    nodes: Sequence[Mapping[str, Any]]
+    readable_nodes: list[Mapping[str, Any]]
+    canaries: dict[str, Canary]
+    bluegreens: dict[str, BlueGreen]
+    stack_production: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class SwarmView:
     """One Swarm translated: what a full resync pushes to the Fleet."""
 
@@ -373,6 +399,10 @@ class SwarmView:
     keys_by_id: Mapping[str, ServiceKey]
     unreadable: int = 0
     """Objects set aside because they could not be read (not an object, or a field of the wrong shape)."""
+    parts: _Parts | None = field(default=None, compare=False, repr=False)
+    """Kept for `translate_grouped`'s next partial translation."""
+    touched: frozenset[ServiceKey] | None = field(default=None, compare=False, repr=False)
+    """A partial translation: the only rows that may differ from the `previous` view's (None: any)."""
 
 
 def _readable_task(task: Any) -> bool:
@@ -402,13 +432,24 @@ def _readable_node(node: Any) -> bool:
     return True
 
 
-def _task_reading(task: Any) -> tuple[bool, bool, bool]:
-    """(readable, holds generic resources, pending while desired running): what translate needs of
-    a task before counting, kept per task in the memo."""
-    if not _readable_task(task):
-        return False, False, False
-    pending = task.get("DesiredState") == "running" and _d(task.get("Status")).get("State") == "pending"
-    return True, bool(task_assigned_resources(task)), pending
+def _piece(service: Mapping[str, Any] | None, tasks: Sequence[Any], nodes: Sequence[Mapping[str, Any]]) -> _Piece:
+    unreadable = 0
+    facts = None
+    if service is not None:
+        try:
+            facts = service_facts(service)
+        except Exception:
+            unreadable += 1
+    readable = [t for t in tasks if _readable_task(t)]
+    unreadable += len(tasks) - len(readable)
+    return _Piece(
+        facts=facts,
+        counts=_counts(facts, readable, nodes) if facts is not None else (0, 0, 0),
+        gpu_tasks=tuple(t for t in readable if task_assigned_resources(t)),
+        pending=tuple(t for t in readable if t.get("DesiredState") == "running"
+                      and _d(t.get("Status")).get("State") == "pending"),
+        unreadable=unreadable,
+    )
 
 
 def _memo_get(memo: Memo, key: tuple[Any, ...], compute: Callable[[], Any], *raws: bytes | None) -> Any:
@@ -428,46 +469,159 @@ def translate(
     An object that cannot be read is set aside and counted (`unreadable`): one odd object never
     takes the rest of the Swarm off the screen. `memo` (kept by the caller between translations)
     reuses what unchanged objects gave last time; the result is the same without it."""
-    memo = memo if memo is not None else Memo()
-    facts = []
-    unreadable = 0
-    service_bytes: dict[str, bytes | None] = {}
+    by_id: dict[str, Mapping[str, Any]] = {}
+    odd = 0
     for service in services:
-        raw = memo.key(service)
-        try:
-            one = _memo_get(memo, ("facts", raw), partial(service_facts, service), raw)
-        except Exception:
-            unreadable += 1
-            continue
-        facts.append(one)
-        service_bytes[one.id] = raw
-    readings = []
+        if isinstance(service, Mapping):
+            by_id[str(service.get("ID", ""))] = service
+        else:
+            odd += 1
+    grouped: dict[str, list[Any]] = {}
     for task in tasks:
-        raw = memo.key(task)
-        readings.append((task, raw, _memo_get(memo, ("task", raw), partial(_task_reading, task), raw)))
-    readable_nodes = [n for n in nodes if _readable_node(n)]
-    readable_tasks = [(t, raw, r) for t, raw, r in readings if r[0]]
-    unreadable += len(tasks) - len(readable_tasks) + len(nodes) - len(readable_nodes)
-    nodes = readable_nodes
+        sid = str(task.get("ServiceID", "")) if isinstance(task, Mapping) else ""
+        grouped.setdefault(sid, []).append(task)
+    view = translate_grouped(cluster, by_id, grouped, nodes, memo)
+    return SwarmView(view.services, view.gpu_nodes, view.pending_gpu, view.keys_by_id, view.unreadable + odd,
+                     view.parts)
+
+
+def translate_grouped(
+    cluster: str,
+    services: Mapping[str, Mapping[str, Any]],
+    tasks_by_service: Mapping[str, Sequence[Any]],
+    nodes: Sequence[Mapping[str, Any]],
+    memo: Memo | None = None,
+    previous: SwarmView | None = None,
+    fresh: Collection[str] | None = None,
+) -> SwarmView:
+    """`translate`, from services by id and their tasks by service id.
+
+    With `previous` (the last view translated from these objects) and `fresh` (the service ids read
+    again since), only those services and their tasks are read anew; the others' pieces and rows are
+    reused, and only the pairs (canary, blue-green) and stacks they belong to are looked at again: a
+    one-service refresh of a 2,000-service Swarm costs that service, not 10,000 tasks. The nodes
+    must be the very list `previous` was made from."""
+    memo = memo if memo is not None else Memo()
+    parts = previous.parts if previous is not None else None
+    pieces: dict[str, tuple[tuple[bytes | None, ...], _Piece]]
+    if parts is None or fresh is None or parts.nodes is not nodes:
+        parts = None
+        readable_nodes = [n for n in nodes if _readable_node(n)]
+        nodes_key = memo.key(readable_nodes)
+        moved = [*services, *(sid for sid in tasks_by_service if sid not in services)]
+        pieces = {sid: _read_piece(memo, services.get(sid), tasks_by_service.get(sid, ()), readable_nodes, nodes_key)
+                  for sid in moved}
+    else:
+        readable_nodes = parts.readable_nodes
+        nodes_key = memo.key(readable_nodes)
+        moved = list(fresh)
+        pieces = dict(parts.pieces)
+        for sid in moved:
+            if sid in services or sid in tasks_by_service:
+                pieces[sid] = _read_piece(memo, services.get(sid), tasks_by_service.get(sid, ()), readable_nodes,
+                                          nodes_key)
+            else:
+                pieces.pop(sid, None)
+
+    facts = [p.facts for _raws, p in pieces.values() if p.facts is not None]
+    counts = {f.id: p.counts for _raws, p in pieces.values() if (f := p.facts) is not None}
     by_id = {f.id: f for f in facts}
     by_name = {f.name: f for f in facts}
-    tasks_by_service: dict[str, list[tuple[Mapping[str, Any], bytes | None]]] = {}
-    for task, raw, _reading in readable_tasks:
-        tasks_by_service.setdefault(str(task.get("ServiceID", "")), []).append((task, raw))
     stack_production = frozenset(
         f.stack for f in facts if f.stack and f.labels.get(ENVIRONMENT_LABEL, "").lower() in PRODUCTION_VALUES
     )
-    counts = {}
-    for f in facts:
-        mine = tasks_by_service.get(f.id, [])
-        if f.replicated or "DesiredTasks" in f.status:  # else the nodes count too: not kept
-            raws = (service_bytes[f.id], *(raw for _t, raw in mine))
-            counts[f.id] = _memo_get(memo, ("counts", *raws), partial(_counts, f, [t for t, _r in mine], nodes),
-                                     *raws)
-        else:
-            counts[f.id] = _counts(f, [t for t, _r in mine], nodes)
+    canaries = _canaries(facts, by_name)
+    bluegreens = _bluegreens(facts, counts)
 
-    # Canary pairs: canary labelled mlops.canary-of=<stable name>.
+    old_models = parts.models if parts is not None else {}
+    if parts is None or previous is None:
+        affected: Iterable[str] = pieces
+        models: dict[ServiceKey, ModelService] = {}
+        made_by_id: dict[str, tuple[tuple[Any, ...], ModelService]] = {}
+        keys_by_id: dict[str, ServiceKey] = {}
+    else:
+        # The rows that may differ: the services read again, the pairs whose canary or blue-green
+        # moved (a partner's row shows the pair) and the stacks whose production mark moved.
+        changed = {*moved}
+        for now, before in ((canaries, parts.canaries), (bluegreens, parts.bluegreens)):
+            changed.update(sid for sid in now.keys() | before.keys() if now.get(sid) != before.get(sid))
+        if stack_production != parts.stack_production:
+            stacks = stack_production ^ parts.stack_production
+            changed.update(f.id for f in facts if f.stack in stacks)
+        affected = changed
+        models, made_by_id, keys_by_id = dict(previous.services), dict(old_models), dict(previous.keys_by_id)
+        for sid in changed:
+            if sid in made_by_id:
+                models.pop(made_by_id.pop(sid)[1].key, None)
+                keys_by_id.pop(sid, None)
+    touched: set[ServiceKey] = set()
+    for sid in affected:
+        raws, piece = pieces.get(sid) or ((), None)
+        f = piece.facts if piece is not None else None
+        if f is None:
+            if sid in old_models:
+                touched.add(old_models[sid][1].key)
+            continue
+        key = key_for(cluster, f)
+        made = ("model", cluster, raws[0], counts[f.id], canaries.get(f.id), bluegreens.get(f.id),
+                production(f, stack_production))
+        old = old_models.get(sid)
+        if old is not None and old[0] == made and raws[0] is not None:
+            model = old[1]  # nothing it was made from moved: the same object (the Fleet compares at once)
+        else:
+            # The same inputs give the same ModelService object (built only when they moved).
+            model = _memo_get(memo, made, partial(_model, key, f, counts[f.id], canaries.get(f.id),
+                                                  bluegreens.get(f.id), made[-1]), raws[0])
+        if old is not None:
+            touched.add(old[1].key)
+        touched.add(key)
+        models[key] = model
+        made_by_id[sid] = (made, model)
+        keys_by_id[f.id] = key
+
+    if parts is None:
+        memo.end()  # a partial translation used a few entries: the others stay for the next full one
+    gpu_moved = pending_moved = True
+    unreadable = sum(p.unreadable for _raws, p in pieces.values()) + len(nodes) - len(readable_nodes)
+    if parts is not None and previous is not None:
+        before_after = [piece for sid in moved for piece in ((parts.pieces.get(sid) or ((), None))[1],
+                                                              (pieces.get(sid) or ((), None))[1]) if piece is not None]
+        gpu_moved = any(p.gpu_tasks for p in before_after)
+        pending_moved = any(p.pending for p in before_after)
+    return SwarmView(
+        services=models,
+        # only the tasks that can hold GPUs or wait for them: the same result as from every task
+        gpu_nodes=gpu_nodes(cluster, readable_nodes, [t for _r, p in pieces.values() for t in p.gpu_tasks],
+                            by_id, keys_by_id) if gpu_moved or previous is None else previous.gpu_nodes,
+        pending_gpu=pending_gpu(cluster, [t for _r, p in pieces.values() for t in p.pending], by_id, keys_by_id)
+        if pending_moved or previous is None else previous.pending_gpu,
+        keys_by_id=keys_by_id,
+        unreadable=unreadable,
+        parts=_Parts(pieces, made_by_id, nodes, readable_nodes, canaries, bluegreens, stack_production),
+        touched=frozenset(touched) if parts is not None else None,
+    )
+
+
+def _read_piece(memo: Memo, service: Mapping[str, Any] | None, tasks: Sequence[Any],
+                nodes: list[Mapping[str, Any]], nodes_key: bytes | None) -> tuple[tuple[bytes | None, ...], _Piece]:
+    """One service id's piece, through the memo under the bytes of its service and its tasks (and of
+    the nodes, for a global service whose desired count they decide)."""
+    raws = (memo.key(service) if service is not None else b"", *(memo.key(t) for t in tasks))
+    on_nodes = nodes_key if _counts_on_nodes(service) else b""
+    return raws, _memo_get(memo, ("piece", on_nodes, *raws), partial(_piece, service, tasks, nodes),
+                           on_nodes, *raws)
+
+
+def _counts_on_nodes(service: Any) -> bool:
+    """A global service with no ServiceStatus.DesiredTasks: its desired count is read from the nodes."""
+    if not isinstance(service, Mapping):
+        return False
+    mode = _d(_d(service.get("Spec")).get("Mode"))
+    return ("Global" in mode or "GlobalJob" in mode) and "DesiredTasks" not in _d(service.get("ServiceStatus"))
+
+
+def _canaries(facts: Sequence[ServiceFacts], by_name: Mapping[str, ServiceFacts]) -> dict[str, Canary]:
+    """Canary pairs: a canary is labelled mlops.canary-of=<stable name>."""
     canaries: dict[str, Canary] = {}
     for f in facts:
         stable = by_name.get(f.labels.get(CANARY_LABEL, ""))
@@ -485,8 +639,11 @@ def translate(
             canary_service=f.name,
         )
         canaries[stable.id] = canaries[f.id] = canary
+    return canaries
 
-    # Blue-green pairs: mlops.bluegreen=<alias>, mlops.color=<colour>; the alias holder is active.
+
+def _bluegreens(facts: Sequence[ServiceFacts], counts: Mapping[str, tuple[int, int, int]]) -> dict[str, BlueGreen]:
+    """Blue-green pairs: mlops.bluegreen=<alias>, mlops.color=<colour>; the alias holder is active."""
     groups: dict[str, list[ServiceFacts]] = {}
     for f in facts:
         if f.labels.get(BLUEGREEN_LABEL) and f.labels.get(COLOUR_LABEL):
@@ -510,28 +667,7 @@ def translate(
         )
         for m in members:
             bluegreens[m.id] = bg
-
-    models: dict[ServiceKey, ModelService] = {}
-    keys_by_id: dict[str, ServiceKey] = {}
-    for f in facts:
-        key = key_for(cluster, f)
-        made = ("model", cluster, service_bytes[f.id], counts[f.id], canaries.get(f.id), bluegreens.get(f.id),
-                production(f, stack_production))
-        # The same inputs give the same ModelService object (built only when they moved): the Fleet's
-        # comparison is then instant.
-        models[key] = _memo_get(memo, made, partial(_model, key, f, counts[f.id], canaries.get(f.id),
-                                                    bluegreens.get(f.id), made[-1]), service_bytes[f.id])
-        keys_by_id[f.id] = key
-
-    memo.end()
-    return SwarmView(
-        services=models,
-        # only the tasks that can hold GPUs or wait for them: the same result as from every task
-        gpu_nodes=gpu_nodes(cluster, nodes, [t for t, _raw, r in readable_tasks if r[1]], by_id, keys_by_id),
-        pending_gpu=pending_gpu(cluster, [t for t, _raw, r in readable_tasks if r[2]], by_id, keys_by_id),
-        keys_by_id=keys_by_id,
-        unreadable=unreadable,
-    )
+    return bluegreens
 
 
 def _model(key: ServiceKey, f: ServiceFacts, counts: tuple[int, int, int], canary: Canary | None,

@@ -113,7 +113,9 @@ class SwarmBackend:
         self._clock = clock
         self._lock = threading.RLock()
         self._services: dict[str, dict] = {}
-        self._tasks: dict[str, dict] = {}
+        self._tasks: dict[str, list[dict]] = {}
+        """Tasks by service id: a refresh replaces one service's list and the translation re-reads
+        only the lists it was told about."""
         self._nodes: list[dict] = []
         self._view: tr.SwarmView | None = None
         self._memo = Memo()
@@ -259,9 +261,12 @@ class SwarmBackend:
         nodes = self.client.nodes()
         with self._lock:
             self._memo.read_again(self._services.values())
-            self._memo.read_again(self._tasks.values())
+            self._memo.read_again(t for group in self._tasks.values() for t in group)
             self._services, odd_services = _by_id(services)
-            self._tasks, odd_tasks = _by_id(tasks)
+            by_id, odd_tasks = _by_id(tasks)
+            self._tasks = {}
+            for task in by_id.values():
+                self._tasks.setdefault(str(task.get("ServiceID", "")), []).append(task)
             self._nodes = nodes if isinstance(nodes, list) else []
             self._without_id = odd_services + odd_tasks
             self._dirty.clear()
@@ -314,46 +319,61 @@ class SwarmBackend:
     def refresh_services(self, ids: list[str]) -> set[str]:
         """Re-read the named services and their tasks; push only what changed.
 
+        Only these services (and the pairs and stacks they belong to) are translated again. Their
+        ended tasks (for the timeline) are read only when a task left the set meant to run (failed,
+        replaced, scaled down): a scale up or a task starting costs two small reads, not three.
+
         Returns the services whose tasks are still on their way to running: Swarm moves a task
         from starting to running with no further event, so those are read again shortly."""
         present = {sid: s for sid, s in _by_id(self.client.services(ids))[0].items() if sid in ids}
         tasks = list(_by_id(self.client.tasks(sorted(present)))[0].values()) if present else []
+        wanted = set(ids)
         with self._lock:
             self._memo.read_again(self._services[sid] for sid in ids if sid in self._services)
-            wanted = set(ids)
-            self._memo.read_again(t for t in self._tasks.values() if t.get("ServiceID") in wanted)
+            self._memo.read_again(t for sid in ids for t in self._tasks.get(sid, ()))
+            kept = {t.get("ID") for t in tasks}
+            left = sorted(sid for sid in present if any(t.get("ID") not in kept for t in self._tasks.get(sid, ())))
             for sid in ids:
                 if sid in present:
                     self._services[sid] = present[sid]
                 else:
                     self._services.pop(sid, None)
-            self._tasks = {tid: t for tid, t in self._tasks.items() if t.get("ServiceID") not in wanted}
-            self._tasks.update({t["ID"]: t for t in tasks})
+                self._tasks.pop(sid, None)
+            for task in tasks:
+                sid = str(task.get("ServiceID", ""))
+                if sid in wanted:
+                    self._tasks.setdefault(sid, []).append(task)
             old = self._view
-            view = self._translate()
+            view = self._translate(wanted)
             self._view = view
         self._emit_diff(old, view)
-        entries = swarm_history(self.name, present.values(), [*tasks, *self._finished_tasks(sorted(present))],
+        entries = swarm_history(self.name, present.values(), [*tasks, *self._finished_tasks(left)],
                                 self._hostnames())
         if entries:
             self._emit(Change(source=self.name, history=entries))
         return {str(t.get("ServiceID")) for t in tasks if t.get("DesiredState") == "running"
                 and tr.readable_state(t) in SETTLING_STATES}
 
-    def _translate(self) -> tr.SwarmView:
-        return tr.translate(self.name, list(self._services.values()), list(self._tasks.values()), self._nodes,
-                            self._memo)
+    def _translate(self, fresh: set[str] | None = None) -> tr.SwarmView:
+        """Everything again (`fresh` None), or only the services read again since the last view."""
+        return tr.translate_grouped(self.name, self._services, self._tasks, self._nodes, self._memo,
+                                    previous=self._view if fresh is not None else None, fresh=fresh)
 
     def _emit_diff(self, old: tr.SwarmView | None, new: tr.SwarmView) -> None:
         if old is None:
             self._emit(Change(source=self.name, services=dict(new.services), gpu_nodes=dict(new.gpu_nodes),
                               pending_gpu=new.pending_gpu, snapshot=True))
             return
-        services: dict[ServiceKey, ModelService | None] = {
-            k: v for k, v in new.services.items() if old.services.get(k) != v}
-        services.update({k: None for k in old.services if k not in new.services})
-        nodes: dict[str, Any] = {k: v for k, v in new.gpu_nodes.items() if old.gpu_nodes.get(k) != v}
-        nodes.update({k: None for k in old.gpu_nodes if k not in new.gpu_nodes})
+        if new.touched is not None:  # a partial translation of `old`: only these rows may have moved
+            services: dict[ServiceKey, ModelService | None] = {
+                k: new.services.get(k) for k in new.touched if old.services.get(k) != new.services.get(k)}
+        else:
+            services = {k: v for k, v in new.services.items() if (was := old.services.get(k)) is not v and was != v}
+            services.update({k: None for k in old.services if k not in new.services})
+        nodes: dict[str, Any] = {}
+        if new.gpu_nodes is not old.gpu_nodes:  # a partial translation reuses them when no GPU task moved
+            nodes = {k: v for k, v in new.gpu_nodes.items() if old.gpu_nodes.get(k) != v}
+            nodes.update({k: None for k in old.gpu_nodes if k not in new.gpu_nodes})
         pending = new.pending_gpu if new.pending_gpu != old.pending_gpu else None
         if services or nodes or pending is not None:
             self._emit(Change(source=self.name, services=services, gpu_nodes=nodes, pending_gpu=pending))

@@ -185,7 +185,7 @@ class SimSwarm:
     def tasks(self, service: str | None = None) -> list[dict[str, Any]]:
         with self.state.lock:
             sid = self.state.find_service(service)["ID"] if service else None
-            return copy.deepcopy([t for t in self.state.tasks.values() if sid is None or t["ServiceID"] == sid])
+            return copy.deepcopy(list(self.state.tasks.values()) if sid is None else self.state.tasks_of(sid))
 
     def update_service(self, name: str, mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Apply `mutate(spec)` to a copy of the current spec and update, as a client would."""

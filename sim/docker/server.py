@@ -148,20 +148,21 @@ class DockerHandler(Handler):
                 return
         raise ApiError(404, "page not found")
 
-    def _task_counts(self) -> dict[str, list[int]]:
-        """Service id -> [running tasks, tasks desired running], on nodes that are not down: one pass
-        over the tasks for a whole `GET /services?status=true` (per service, 2,000 services x 10,000
-        tasks would hold the lock for seconds)."""
+    def _task_counts(self, services: list[dict[str, Any]]) -> dict[str, list[int]]:
+        """Service id -> [running tasks, tasks desired running], on nodes that are not down, for the
+        listed services only (their tasks from the per-service index: one service's status costs its
+        own tasks, not the Swarm's 10,000)."""
         st = self.state
         counts: dict[str, list[int]] = {}
-        for t in st.tasks.values():
-            node = st.nodes.get(t.get("NodeID", ""))
-            up = node is not None and node["Status"]["State"] != "down"
-            c = counts.setdefault(t["ServiceID"], [0, 0])
-            if t["Status"]["State"] == "running" and up:
-                c[0] += 1
-            if t["DesiredState"] == "running" and (node is None or up):
-                c[1] += 1
+        for svc in services:
+            c = counts[svc["ID"]] = [0, 0]
+            for t in st.by_service.get(svc["ID"], {}).values():
+                node = st.nodes.get(t.get("NodeID", ""))
+                up = node is not None and node["Status"]["State"] != "down"
+                if t["Status"]["State"] == "running" and up:
+                    c[0] += 1
+                if t["DesiredState"] == "running" and (node is None or up):
+                    c[1] += 1
         return counts
 
     @staticmethod
@@ -169,6 +170,14 @@ class DockerHandler(Handler):
         running, desired_global = counts.get(svc["ID"], (0, 0))
         desired = desired_global if is_global(svc["Spec"]) else replicas(svc["Spec"])
         return {"RunningTasks": running, "DesiredTasks": desired, "CompletedTasks": 0}
+
+    def _candidates(self, f: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """The services an `id` filter can match (full ids looked up directly, prefixes scanned)."""
+        services = self.state.services
+        ids = f.get("id")
+        if ids and all(i in services for i in ids):
+            return [services[i] for i in dict.fromkeys(ids)]
+        return list(services.values())
 
     def _services(self, method: str, rest: list[str], q: dict[str, str]) -> None:
         st = self.state
@@ -178,9 +187,10 @@ class DockerHandler(Handler):
                 check_keys(f, {"id", "label", "mode", "name"})
                 show_status = parse_bool("status", q.get("status"))
                 # Serialized before the lock is let go: no copies needed.
-                counts = self._task_counts() if show_status else {}
+                matched = [svc for svc in self._candidates(f) if service_matches(svc, f)]
+                counts = self._task_counts(matched) if show_status else {}
                 out = [{**svc, "ServiceStatus": self._service_status(svc, counts)} if show_status else svc
-                       for svc in st.services.values() if service_matches(svc, f)]
+                       for svc in matched]
                 self.send(200, out)
                 return
             if rest == ["create"] and method == "POST":
@@ -216,9 +226,9 @@ class DockerHandler(Handler):
                 keys = ({sid: spec_key(s["Spec"]["TaskTemplate"]) for sid, s in st.services.items()}
                         if "_up-to-date" in f else {})
                 out = []
-                for t in st.tasks.values():
-                    if "service" in f and t["ServiceID"] not in service_ids:
-                        continue
+                candidates = ([t for sid in service_ids for t in st.by_service.get(sid, {}).values()]
+                              if "service" in f else st.tasks.values())
+                for t in candidates:
                     if "node" in f and t.get("NodeID") not in node_ids:
                         continue
                     if "desired-state" in f and t["DesiredState"] not in f["desired-state"]:
@@ -253,7 +263,7 @@ class DockerHandler(Handler):
         with st.lock:
             if kind == "services":
                 svc = st.find_service(ref)
-                tasks = [st.snapshot(t) for t in st.tasks.values() if t["ServiceID"] == svc["ID"]]
+                tasks = [st.snapshot(t) for t in st.tasks_of(svc["ID"])]
             else:
                 task = st.find_task(ref)
                 svc, tasks = st.services[task["ServiceID"]], [st.snapshot(task)]
@@ -289,17 +299,16 @@ class DockerHandler(Handler):
         with st.lock:
             backlog = [e for e in st.events if e["timeNano"] / 1e9 >= since and event_matches(e, f)
                        and (until is None or e["timeNano"] / 1e9 <= until)]
-            seen = len(st.events) and st.events[-1]["timeNano"]
+            seen = st.emitted
         try:
             for e in backlog:
                 self.chunk(json.dumps(e).encode() + b"\n")
                 sent += 1
             while not self.sim.stopping and (until is None or time.time() < until):
                 with st.lock:
-                    st.changed.wait(0.5)
-                    fresh = [e for e in st.events if e["timeNano"] > (seen or 0)]
-                    if fresh:
-                        seen = fresh[-1]["timeNano"]
+                    if st.emitted == seen:  # emit() notifies: an event is sent once the lock is let go
+                        st.changed.wait(0.5)
+                    fresh, seen = st.events_since(seen), st.emitted
                 for e in fresh:
                     if event_matches(e, f) and (until is None or e["timeNano"] / 1e9 <= until):
                         self.chunk(json.dumps(e).encode() + b"\n")

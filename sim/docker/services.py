@@ -155,9 +155,8 @@ def remove_service(state: SwarmState, ref: str) -> None:
     del state.services[sid]
     state.update_state.pop(sid, None)
     state.failing.discard(sid)
-    for task in list(state.tasks.values()):
-        if task["ServiceID"] == sid:
-            del state.tasks[task["ID"]]
+    for task in state.tasks_of(sid):
+        state.drop_task(task["ID"])
     state.emit("service", "remove", sid, {"name": svc["Spec"]["Name"]})
     state.notify()
 

@@ -44,7 +44,15 @@ class SwarmState:
         self.nodes: dict[str, dict[str, Any]] = {}
         self.services: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
+        """Every task by id; add and drop them with `put_task` / `drop_task`, which keep `by_service`."""
+        self.by_service: dict[str, dict[str, dict[str, Any]]] = {}
+        """Service id -> its tasks by id: a filtered `GET /tasks` or one service's status costs what
+        it returns, not the whole Swarm's 10,000 tasks under the lock."""
         self.events: deque[dict[str, Any]] = deque(maxlen=5000)
+        self.emitted = 0
+        self.task_marks: dict[str, int] = {}
+        """Service id -> the version index its tasks last moved at (the orchestrator's "settled" mark)."""
+        """Events emitted so far: a stream takes the last `emitted - seen` of `events` when woken."""
         self.mutations = 0
         self.failing: set[str] = set()
         """Service IDs whose tasks of the current spec fail when they start (fail_update)."""
@@ -66,6 +74,8 @@ class SwarmState:
         self.index += 1
         obj["Version"] = {"Index": self.index}
         obj["UpdatedAt"] = self.now()
+        if "ServiceID" in obj:  # a task
+            self.task_marks[obj["ServiceID"]] = self.index
 
     def notify(self) -> None:
         self.changed.notify_all()
@@ -79,6 +89,30 @@ class SwarmState:
             "scope": "swarm" if type_ in ("service", "node") else "local",
             "time": int(t), "timeNano": int(t * 1e9),
         })
+        self.emitted += 1
+        with self.lock:  # re-entrant: a caller that holds it (most do) just notifies
+            self.notify()  # streams send it when the lock is let go, not at their next 0.5 s poll
+
+    def events_since(self, seen: int) -> list[dict[str, Any]]:
+        """Events emitted after the first `seen` (those the deque still holds), oldest first."""
+        fresh = min(self.emitted - seen, len(self.events))
+        return list(self.events)[len(self.events) - fresh:] if fresh > 0 else []
+
+    # --- tasks -----------------------------------------------------------------------------
+    def put_task(self, task: dict[str, Any]) -> None:
+        self.tasks[task["ID"]] = task
+        self.by_service.setdefault(task["ServiceID"], {})[task["ID"]] = task
+
+    def drop_task(self, tid: str) -> None:
+        task = self.tasks.pop(tid, None)
+        if task is not None:
+            of_service = self.by_service.get(task["ServiceID"], {})
+            of_service.pop(tid, None)
+            if not of_service:
+                self.by_service.pop(task["ServiceID"], None)
+
+    def tasks_of(self, sid: str) -> list[dict[str, Any]]:
+        return list(self.by_service.get(sid, {}).values())
 
     # --- lookups ---------------------------------------------------------------------------
     def find_service(self, ref: str) -> dict[str, Any]:

@@ -109,3 +109,104 @@ def test_a_swarm_whose_full_resync_costs_a_cpu_second_is_read_in_full_every_20_s
     clock.advance(0.1)
     clock.idle(threads=1)
     assert b.resyncs == resyncs + 1
+
+
+def grouped(services, tasks):
+    by_service: dict = {}
+    for t in tasks:
+        by_service.setdefault(t["ServiceID"], []).append(t)
+    return {s["ID"]: s for s in services}, by_service
+
+
+def test_a_one_service_refresh_reads_only_that_service_and_shows_what_a_full_translation_shows(monkeypatch):
+    """An event about one of 2,000 services: its tasks are read again, not the Swarm's 10,000; its
+    canary partner's row still moves with it, and the result is a translation from scratch."""
+    memo = Memo()
+    services, tasks, nodes = load("services.json"), load("tasks.json"), load("nodes.json")
+    by_id, by_service = grouped(services, tasks)
+    first = tr.translate_grouped("lab", by_id, by_service, nodes, memo)
+    fraud = copy.deepcopy(next(s for s in services if s["Spec"]["Name"] == "rec-fraud"))
+    fraud["Spec"]["Mode"]["Replicated"]["Replicas"] = 5
+    by_id[fraud["ID"]] = fraud
+    by_service[fraud["ID"]] = copy.deepcopy(by_service[fraud["ID"]])[:1]  # one task gone
+    pieces = []
+    real_read = tr._read_piece
+    monkeypatch.setattr(tr, "_read_piece", lambda memo, service, *rest: pieces.append(service["ID"])
+                        or real_read(memo, service, *rest))
+
+    kept = tr.translate_grouped("lab", by_id, by_service, nodes, memo, previous=first, fresh={fraud["ID"]})
+
+    assert pieces == [fraud["ID"]]
+    fresh = tr.translate("lab", list(by_id.values()), [t for ts in by_service.values() for t in ts], nodes)
+    assert same_view(kept, fresh)
+    weights = {k.name: s.canary.weight for k, s in kept.services.items() if s.canary}
+    assert weights == {"rec-fraud": 17, "rec-fraud-canary": 17}
+    untouched = [k for k in first.services if k.name not in ("rec-fraud", "rec-fraud-canary")]
+    assert all(kept.services[k] is first.services[k] for k in untouched)  # the Fleet compares at once
+    moved = {k for k in first.services.keys() | kept.services.keys() if first.services.get(k) != kept.services.get(k)}
+    assert moved == {k for k in first.services if k.name in ("rec-fraud", "rec-fraud-canary")} <= kept.touched
+
+
+def test_a_blue_green_colour_refreshed_alone_updates_the_pairs_counts_on_both_rows():
+    memo = Memo()
+    services, tasks, nodes = load("services.json"), load("tasks.json"), load("nodes.json")
+    by_id, by_service = grouped(services, tasks)
+    first = tr.translate_grouped("lab", by_id, by_service, nodes, memo)
+    green = next(s for s in services if s["Spec"]["Name"] == "rec-rank-green")
+    by_service[green["ID"]] = []  # its tasks are gone
+
+    kept = tr.translate_grouped("lab", by_id, by_service, nodes, memo, previous=first, fresh={green["ID"]})
+
+    fresh = tr.translate("lab", list(by_id.values()), [t for ts in by_service.values() for t in ts], nodes)
+    assert same_view(kept, fresh)
+    colours = {k.name: s.blue_green.colours for k, s in kept.services.items() if s.blue_green}
+    assert colours["rec-rank-blue"] == colours["rec-rank-green"]
+    assert next(c for c in colours["rec-rank-blue"] if c.name == "green").ready == 0
+
+
+def test_a_gpu_service_refreshed_alone_moves_the_gpu_nodes_and_the_pending_list():
+    memo = Memo()
+    services, tasks, nodes = load("services.json"), load("tasks.json"), load("nodes.json")
+    by_id, by_service = grouped(services, tasks)
+    first = tr.translate_grouped("lab", by_id, by_service, nodes, memo)
+    assert [p.name for p in first.pending_gpu] == ["rec-big.1"] and first.gpu_nodes["vm"].holders
+    for service in services:
+        if by_service.get(service["ID"]) and (tr.service_facts(service).gpus_per_replica
+                                              or service["Spec"]["Name"] == "rec-big"):
+            by_service[service["ID"]] = []  # their tasks are gone: GPUs freed, nothing pending
+            kept = tr.translate_grouped("lab", by_id, by_service, nodes, memo, previous=first, fresh={service["ID"]})
+            fresh = tr.translate("lab", list(by_id.values()), [t for ts in by_service.values() for t in ts], nodes)
+            assert same_view(kept, fresh)
+            first = kept
+    assert first.pending_gpu == () and not first.gpu_nodes["vm"].holders
+
+
+def task_reads(engine) -> int:
+    return engine.calls.count("/tasks ['desired-state', 'service']")
+
+
+def test_a_scale_up_costs_two_reads_and_a_failed_task_still_reaches_the_timeline_at_once(started):
+    """Ended tasks are read on an event only when a task left the set meant to run."""
+    lab = started(resync_seconds=60)
+    b, engine, changes = lab.backend, lab.engine, lab.changes
+    wait_for(lambda: connected(b))
+    settle(b)
+    resyncs = b.resyncs
+    engine.service_list = copy.deepcopy(engine.service_list)
+    engine.task_list = copy.deepcopy(engine.task_list)
+    fraud = next(s for s in engine.service_list if s["Spec"]["Name"] == "rec-fraud")
+    fraud["Spec"]["Mode"]["Replicated"]["Replicas"] = 5
+    reads, before = task_reads(engine), len(changes)
+    engine.events.queue.put({"Type": "service", "Action": "update", "Actor": {"ID": fraud["ID"]}})
+    wait_for(lambda: any(c.services for c in changes[before:]))
+    assert task_reads(engine) == reads + 1  # the tasks meant to run; no ended tasks
+
+    failed = next(t for t in engine.task_list if t["ServiceID"] == fraud["ID"] and t["DesiredState"] == "running")
+    failed["DesiredState"] = "shutdown"
+    failed["Status"].update(State="failed", Timestamp="2026-05-08T10:00:00.000000000Z", Err="task: non-zero exit (1)")
+    reads, before = task_reads(engine), len(changes)
+    engine.events.queue.put({"Type": "container", "Action": "die",
+                             "Actor": {"ID": "c0ffee", "Attributes": {"com.docker.swarm.service.id": fraud["ID"]}}})
+    wait_for(lambda: any(e.what.startswith("task failed") for c in changes[before:] for e in c.history))
+    assert task_reads(engine) == reads + 2
+    assert b.resyncs == resyncs  # neither needed a full resync
