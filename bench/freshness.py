@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -37,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (
     FleetApp,
+    ReplicaEvents,
     command_line,
     kubectl,
     machine_line,
@@ -53,49 +52,16 @@ from bench.harness import (
 TIMEOUT = 10.0
 
 
-class KubectlReplicasWatch:
+class KubectlReplicasWatch(ReplicaEvents):
     """`kubectl get deployments -A -w -o custom-columns=NAME,REPLICAS`: (arrival, name, replicas)."""
 
     def __init__(self, kubeconfig: str, context: str) -> None:
-        self.proc = subprocess.Popen(
-            kubectl(kubeconfig, context, "get", "deployments", "-A", "-w", "--no-headers",
-                    "-o", "custom-columns=NAME:.metadata.name,R:.spec.replicas"),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        self.events: list[tuple[float, str, int]] = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(kubectl(kubeconfig, context, "get", "deployments", "-A", "-w", "--no-headers",
+                                 "-o", "custom-columns=NAME:.metadata.name,R:.spec.replicas"))
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            t = time.monotonic()
-            parts = line.split()
-            if len(parts) == 2 and parts[1].isdigit():
-                with self.cond:
-                    self.events.append((t, parts[0], int(parts[1])))
-                    self.cond.notify_all()
-
-    def wait(self, name: str, replicas: int, after: float, timeout: float) -> float | None:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for t, n, r in reversed(self.events):
-                    if t < after:
-                        break
-                    if n == name and r == replicas:
-                        return t
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self.cond.wait(remaining)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+    def parse(self, line: str) -> tuple[str, int] | None:
+        parts = line.split()
+        return (parts[0], int(parts[1])) if len(parts) == 2 and parts[1].isdigit() else None
 
 
 def measure(fa: FleetApp, watch: KubectlReplicasWatch, targets: list[dict], n: int, rng: random.Random) -> tuple:

@@ -897,6 +897,54 @@ def _swarm_churn(cmd: dict[str, Any], swarm: Any, stop: threading.Event,
     emit({"event": "swarm_churn_done", "updates": done, "seconds": seconds, "object_changes": changes})
 
 
+class ReplicaEvents:
+    """A client of the engine on a pipe (`kubectl get -w`, `docker events`): each line it prints that
+    names a new replica count is kept as (arrival, name, replicas); `parse(line)` says which."""
+
+    def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                                     env=env)
+        self.events: list[tuple[float, str, int]] = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def parse(self, line: str) -> tuple[str, int] | None:
+        raise NotImplementedError
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            t = time.monotonic()
+            seen = self.parse(line)
+            if seen is not None:
+                with self.cond:
+                    self.events.append((t, *seen))
+                    self.cond.notify_all()
+
+    def wait(self, name: str, replicas: int, after: float, timeout: float) -> float | None:
+        """When `name` was first printed with `replicas` at or after `after`; None after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for t, n, r in reversed(self.events):
+                    if t < after:
+                        break
+                    if n == name and r == replicas:
+                        return t
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self.cond.wait(remaining)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
 # --------------------------------------------------------------------------------------------------
 # Baselines, statistics, reporting
 # --------------------------------------------------------------------------------------------------

@@ -28,10 +28,8 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -40,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.churn import presses, selected_name
 from bench.harness import (
     FleetApp,
+    ReplicaEvents,
     command_line,
     machine_line,
     ms,
@@ -56,54 +55,26 @@ TIMEOUT = 10.0
 DOCKER = shutil.which("docker") or "docker"
 
 
-class DockerEventsWatch:
+class DockerEventsWatch(ReplicaEvents):
     """`docker events --filter type=service --format '{{json .}}'`: (arrival, service, new replicas)."""
 
     def __init__(self, host: str) -> None:
         self.config = tempfile.TemporaryDirectory(prefix="bench-docker-")  # no operator config
         env = {**os.environ, "DOCKER_CONFIG": self.config.name}
         env.pop("DOCKER_HOST", None)
-        self.proc = subprocess.Popen(
-            [DOCKER, "-H", host, "events", "--filter", "type=service", "--format", "{{json .}}"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1, env=env)
-        self.events: list[tuple[float, str, int]] = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__([DOCKER, "-H", host, "events", "--filter", "type=service", "--format", "{{json .}}"], env)
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            t = time.monotonic()
-            try:
-                attrs = json.loads(line)["Actor"]["Attributes"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            if "replicas.new" in attrs:
-                with self.cond:
-                    self.events.append((t, attrs.get("name", ""), int(attrs["replicas.new"])))
-                    self.cond.notify_all()
-
-    def wait(self, name: str, replicas: int, after: float, timeout: float) -> float | None:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for t, n, r in reversed(self.events):
-                    if t < after:
-                        break
-                    if n == name and r == replicas:
-                        return t
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self.cond.wait(remaining)
+    def parse(self, line: str) -> tuple[str, int] | None:
+        try:
+            attrs = json.loads(line)["Actor"]["Attributes"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if "replicas.new" not in attrs:
+            return None
+        return attrs.get("name", ""), int(attrs["replicas.new"])
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        super().stop()
         self.config.cleanup()
 
 
