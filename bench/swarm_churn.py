@@ -128,6 +128,12 @@ def main() -> None:
             raise SystemExit("the services never appeared on screen")
         synced = time.monotonic() - t_start
         fa.wait_quiet(3.0, 120)
+        # Order by name (`N`): the default trouble-first order moves churned rows up and pushes the
+        # measured ones off screen, where no cell can be seen changing.
+        app.press("N")
+        if app.wait_for(lambda s: "NAME▲" in s.text(), 10) is None:
+            raise SystemExit("the services did not sort by name")
+        fa.wait_quiet(1.0, 60)
         targets = [{"name": r["name"], "base": int(r["desired"])} for r in visible_rows(app.snapshot())]
         if len(targets) < 5:
             raise SystemExit("fewer than 5 service rows on screen")
