@@ -29,7 +29,9 @@ def test_kubectl_reads_a_pods_request_log_with_tail_since_timestamps_and_contain
     _, kubectl = sim
     pods = _pods(kubectl)
     multi = next(name for name, containers in pods.items() if len(containers) > 1)
-    tail = kubectl("-n", NS, "logs", multi, "--tail", "3").splitlines()
+    deadline = time.monotonic() + 20  # a pod that started a moment ago has logged fewer than 3 lines yet
+    while len(tail := kubectl("-n", NS, "logs", multi, "--tail", "3").splitlines()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert len(tail) == 3 and all('HTTP/1.1" ' in line for line in tail), tail
     stamped = kubectl("-n", NS, "logs", multi, "-c", pods[multi][1], "--since", "5s", "--timestamps").splitlines()
     assert stamped and all(line[:4].isdigit() and line.split(" ", 1)[0].endswith("Z") for line in stamped)
