@@ -163,7 +163,7 @@ def main() -> None:
          f"{churn['bytes_s'] / churn['kubectl_bytes_s']:.2f}x" if churn["kubectl_bytes_s"] else "n/a",
          "(no target)", ""],
         [f"churn {args.rate:.0f}/s: frames/s, bytes/frame", f"{churn['frames_s']:.1f}, "
-         f"{churn['bytes_frame'] / 1024:.1f} KB", "", "", "(Fleet coalesces to <= 10/s)", ""],
+         f"{churn['bytes_frame'] / 1024:.1f} KB", "", "", "(Fleet paces to <= 20/s under load)", ""],
         [f"churn {args.rate:.0f}/s: CPU", pct(churn["cpu"]), pct(churn["kubectl_cpu"]),
          f"{churn['cpu'] / churn['kubectl_cpu']:.2f}x" if churn["kubectl_cpu"] else "n/a", "(no target)", ""],
     ]
