@@ -36,6 +36,7 @@ from bench.harness import (
     command_line,
     kubectl,
     machine_line,
+    stop_process,
     table,
     update_results,
     verdict,
@@ -72,12 +73,7 @@ class KubectlWatch:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc)
 
 
 def window(fa: FleetApp, watch: KubectlWatch | None, seconds: float) -> dict:
