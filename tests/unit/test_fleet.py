@@ -61,15 +61,21 @@ def wait_for(check, timeout=5.0):
         time.sleep(0.005)
 
 
-def test_while_changes_are_few_each_is_published_at_once_without_waiting_for_an_interval():
-    """Idle: a change a moment after the previous publish (the tail of the last scale) is not held
-    back for a coalescing window; the operator sees it as soon as the Fleet has it."""
+def paced_fleet():
+    """A started Fleet paced at 8 publishes/s with an allowance of 3, on a manual clock, and what it published."""
     clock = ManualClock()
     backend = InMemoryBackend()
     fleet = Fleet([], max_rate=8, burst=3, clock=lambda: T0, publish_clock=clock)
-    published = []
+    published: list = []
     fleet.subscribe(lambda state, delta: published.append(delta))
     fleet.start()
+    return clock, backend, fleet, published
+
+
+def test_while_changes_are_few_each_is_published_at_once_without_waiting_for_an_interval():
+    """Idle: a change a moment after the previous publish (the tail of the last scale) is not held
+    back for a coalescing window; the operator sees it as soon as the Fleet has it."""
+    clock, backend, fleet, published = paced_fleet()
     try:
         backend.start(fleet.submit)
         wait_for(lambda: len(published) == 1)  # the backend's first snapshot
@@ -88,12 +94,7 @@ def test_under_load_a_burst_of_changes_is_published_as_one_snapshot_per_interval
     per interval (max_rate 8/s: 0.125 s, exact in binary, so the manual clock lands on the deadline),
     with the last value, never once per change and never before the interval is over; after a quiet
     spell the next change goes out at once again."""
-    clock = ManualClock()
-    backend = InMemoryBackend()
-    fleet = Fleet([], max_rate=8, burst=3, clock=lambda: T0, publish_clock=clock)
-    published = []
-    fleet.subscribe(lambda state, delta: published.append(delta))
-    fleet.start()
+    clock, backend, fleet, published = paced_fleet()
     try:
         backend.start(fleet.submit)
         wait_for(lambda: len(published) == 1)
