@@ -29,7 +29,7 @@ from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.format import plain, production_scope, service_matches
 from mlops_tui.tui.keyed_table import KeyedTable
-from mlops_tui.tui.keygate import KeyGate
+from mlops_tui.tui.keygate import UNGATED, KeyGate
 from mlops_tui.tui.keyline import KeyLine
 from mlops_tui.tui.messages import (
     FleetFailed,
@@ -215,9 +215,16 @@ class MlopsApp(TableCommands):
     # -- keys: one at a time, each after the previous one took effect (tui/keygate.py) ------------
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded and not self._keys.admit(event):
-            return  # held: the gate dispatches it once the app has settled after the key before
-        await super().on_event(event)
+        if not isinstance(event, events.Key) or event.key in UNGATED:
+            await super().on_event(event)
+        elif event.is_forwarded:  # a key coming back up from the focused widget: bindings run now
+            self._keys.coming_back(event)
+            await super().on_event(event)
+            self._keys.came_back(event)
+        elif self._keys.admit(event):
+            await super().on_event(event)
+            self._keys.sent(event)
+        # else held: the gate dispatches it once the app has settled after the key before
 
     def _action_between_screens(self) -> bool:
         """An action flow is running in front of the operator but none of its screens is up yet

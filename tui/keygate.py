@@ -8,9 +8,13 @@ queues. So with keys queued up, `BSpace 5` typed 5 and then deleted it, `/bert` 
 commands because the filter had not got the focus yet, and a second enter confirmed a preview that
 had not been drawn.
 
-The gate holds each key until the app has settled after the previous one: every message that key
-caused has been handled (the queues of the app and of the screen's widgets hold nothing but repaint
-bookkeeping) and no action is between two of its screens (`waiting_for_screen`).
+The gate holds each key until the app has settled after the previous one: the key itself has
+finished its way (a key the app sent on to a widget is on its way until it comes back up to the
+app's bindings or a widget stops it), every message it caused has been handled (the queues of the
+app and of the screen's widgets hold nothing but repaint bookkeeping) and no action is between two
+of its screens (`waiting_for_screen`). Empty queues alone do not say it: a message being handled is
+out of its queue, and under load CI saw `:` still on its way up while every queue was empty; the
+next letters went to the dashboard and the prompt never got them.
 
 A screen whose keys act at once on its own state (the log view: priority bindings, no focus moves)
 sets `KEYS_WAIT_FOR_REPAINTS = False`: there, repaint bookkeeping (`Update`, `Layout`,
@@ -26,7 +30,7 @@ moment it was shown.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from time import monotonic
 from typing import TYPE_CHECKING
 
@@ -68,6 +72,9 @@ class KeyGate:
         self._waiting_for_screen = waiting_for_screen
         self._held: deque[events.Key] = deque()
         self._holding_since: float | None = None
+        self._on_its_way: events.Key | None = None
+        self._at_the_app = False
+        self._came_back: events.Key | None = None
 
     @property
     def held(self) -> int:
@@ -101,9 +108,38 @@ class KeyGate:
         else:
             self._holding_since = None
         await self._dispatch(event)
+        self.sent(event)
+
+    def sent(self, event: events.Key) -> None:
+        """The app's first look at `event` is over (no binding of its own took it). If it was sent on
+        to a widget, later keys wait until it comes back up (`came_back`) or a widget stops it."""
+        if event.is_forwarded and event is not self._came_back:
+            self._on_its_way, self._at_the_app = event, False
+
+    def coming_back(self, event: events.Key) -> None:
+        """`event` has bubbled up to the app, whose bindings are about to run."""
+        if event is self._on_its_way:
+            self._at_the_app = True
+
+    def came_back(self, event: events.Key) -> None:
+        """`event`'s bindings on the app have run: its way is over."""
+        self._came_back = event
+        if event is self._on_its_way:
+            self._on_its_way = None
+
+    def _still_on_its_way(self, pumps: Sequence[MessagePump]) -> bool:
+        """The last key sent on is queued somewhere, being handled by a widget, or at the app's
+        bindings. A widget that takes a key stops it; but the screen also stops a key it passes up
+        to the app (the app sent it), so a stopped key is over only once it is in no queue."""
+        key = self._on_its_way
+        if key is None:
+            return False
+        if self._at_the_app or not getattr(key, "_stop_propagation", False):
+            return True
+        return any(_holds(pump, key) for pump in pumps)
 
     def _settled(self) -> bool:
-        """Nothing left to handle from earlier keys: no message queued anywhere on the active screen
+        """Nothing left to handle from earlier keys: no message waiting anywhere on the active screen
         or the app (the key being admitted is already out of the app's queue), and no callback
         waiting for the next refresh (focus moves through those). On a screen that says its keys do
         not wait for repaints, queued repaint bookkeeping does not count, but a widget still being
@@ -111,16 +147,39 @@ class KeyGate:
         app = self._app
         screen = app.screen
         pumps = [app, screen, *screen.walk_children()]
+        if self._still_on_its_way(pumps):
+            return False
         if getattr(screen, "KEYS_WAIT_FOR_REPAINTS", True):
-            return all(pump.message_queue_size == 0 and not getattr(pump, "_next_callbacks", None) for pump in pumps)
+            return all(not _anything_waiting(pump) and not getattr(pump, "_next_callbacks", None) for pump in pumps)
         return all(getattr(pump, "is_mounted", True) and not _work_queued(pump)
                    and not getattr(pump, "_next_callbacks", None) for pump in pumps)
 
 
-def _work_queued(pump: MessagePump) -> bool:
-    if pump.message_queue_size == 0:
-        return False
+def _waiting(pump: MessagePump) -> list[object] | None:
+    """The messages posted to `pump` and not yet taken up: its queue, and the one it peeked at.
+    While a pump handles a message it takes the next one out of its queue (`_pending_message`) to
+    see whether it supersedes the first, so `message_queue_size` does not count it: CI saw `:` sit
+    there, on its way up to the app's bindings, while the gate let the next letters through.
+    None when Textual's internals have changed shape."""
     queued = getattr(getattr(pump, "_message_queue", None), "values", None)
-    if queued is None:  # Textual's queue changed shape: count everything, as before
-        return True
-    return any(not isinstance(message, REPAINT) for message in list(queued))
+    if queued is None or not hasattr(pump, "_pending_message"):
+        return None
+    peeked = pump._pending_message
+    return [*queued, peeked] if peeked is not None else list(queued)
+
+
+def _anything_waiting(pump: MessagePump) -> bool:
+    # Checked on every widget for every key: no list built.
+    return bool(pump.message_queue_size) or getattr(pump, "_pending_message", None) is not None
+
+
+def _holds(pump: MessagePump, message: events.Key) -> bool:
+    waiting = _waiting(pump)
+    return waiting is not None and any(queued is message for queued in waiting)
+
+
+def _work_queued(pump: MessagePump) -> bool:
+    waiting = _waiting(pump)
+    if waiting is None:  # Textual's queue changed shape: count everything, as before
+        return pump.message_queue_size > 0
+    return any(not isinstance(message, REPAINT) for message in waiting)

@@ -7,9 +7,11 @@ nothing is applied that the operator did not see: enter only ever leads to the p
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import replace
 
+from textual import events
 from textual.widgets import Input
 
 from mlops_tui.backends.fleet import Fleet
@@ -21,7 +23,7 @@ from mlops_tui.tui.panes import ServicesPane
 from mlops_tui.tui.screens.preview import EARLY_ENTER, EARLY_KEY
 from tests.fakes import T0, InMemoryBackend, ResultRecords
 from tests.tui.conftest import extras, make_app, seed_fleet, until, visible_text
-from tests.tui.keys import burst
+from tests.tui.keys import burst, key_event
 from tests.tui.test_actions_flow import select
 
 
@@ -202,6 +204,40 @@ async def test_colon_and_a_view_name_together_jump_to_the_view():
         burst(app, ":", *"gpus", "enter")
         await until(pilot, lambda: app._keys.held == 0 and app.active_pane == "gpus")
         assert app.screen is app.screen_stack[0]
+
+
+async def test_a_key_still_being_handled_by_a_slow_widget_holds_the_next_one(monkeypatch):
+    """On a loaded machine the table may still be handling `:` (its handler gave the loop away)
+    while every queue looks empty; `timeline` typed with it must land in the prompt, not be run on
+    the dashboard or lost between the two screens (CI saw this: the app never opened the timeline)."""
+    async def busy_handling(self, event) -> None:
+        await asyncio.sleep(0.05)
+
+    monkeypatch.setattr(ServicesPane, "on_key", busy_handling, raising=False)
+    app, _ = make_app()
+    async with app.run_test(size=(140, 42)) as pilot:
+        await select(pilot, app, "property-valuation-model")
+        burst(app, "colon", *"timeline", "enter")
+        await until(pilot, lambda: screen_name(app) == "TimelineScreen")
+        assert app._keys.held == 0
+
+
+def test_a_key_the_app_has_peeked_at_still_counts_as_waiting():
+    """While a pump handles one message it takes the next out of its queue to see whether it
+    supersedes the first; `:` sitting there on its way up to the app's bindings is still waiting,
+    so the letters typed after it are held (CI: the prompt never got `timeline`)."""
+    from textual.widget import Widget
+
+    from mlops_tui.tui.keygate import _anything_waiting, _holds
+
+    app_like = Widget()
+    colon = key_event("colon")
+    app_like.post_message(events.Key("x", "x"))
+    app_like.post_message(colon)
+    app_like._message_queue.get_nowait()  # the first is being handled...
+    app_like._peek_message()  # ...and the next has been looked at
+    assert app_like.message_queue_size == 0, "Textual's own count no longer sees it"
+    assert _anything_waiting(app_like) and _holds(app_like, colon)
 
 
 async def test_typing_right_after_opening_each_action_dialog_goes_into_it():
