@@ -93,3 +93,32 @@ def test_the_harness_sees_the_app_start_show_a_change_and_quit() -> None:
 def test_the_keys_the_benchmarks_press_are_terminal_sequences() -> None:
     assert KEYS["down"] == "\x1b[B"
     assert all(re.fullmatch(r"[\x1b\r\t\[\dA-Z~]+", seq) for seq in KEYS.values())
+
+
+def _allowed_cpus(pid: int, tid: int | None = None) -> set[int]:
+    path = f"/proc/{pid}/task/{tid}/status" if tid else f"/proc/{pid}/status"
+    with open(path) as f:
+        line = next(line for line in f if line.startswith("Cpus_allowed_list:"))
+    cpus: set[int] = set()
+    for part in line.split(":", 1)[1].strip().split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def test_the_simulators_standing_for_remote_engines_run_on_a_core_the_app_does_not_use() -> None:
+    """startup.py and swarm_churn.py time the app's own work, not the simulators answering it."""
+    import os
+
+    every = os.sched_getaffinity(0)
+    with FleetApp([], {"fleet": "demo"}, apart=True) as fa:
+        sims, app = fa.sims, fa.app
+        sim_cpus = {cpu for task in os.listdir(f"/proc/{sims.proc.pid}/task")
+                    for cpu in _allowed_cpus(sims.proc.pid, int(task))}
+        app_cpus = _allowed_cpus(app.pid)
+        if len(every) >= 2:
+            assert sim_cpus == {max(every)} and app_cpus == every - {max(every)}, fa.placement
+            assert "simulators on CPU" in fa.placement
+        else:
+            assert sim_cpus == app_cpus == every and "share" in fa.placement
+    assert os.sched_getaffinity(0) == every, "the test process has its cores back"
