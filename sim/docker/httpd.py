@@ -28,6 +28,10 @@ def _dumps(payload: Any, fast: bool) -> bytes:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # As dockerd, Prometheus and Alertmanager do (Go sets TCP_NODELAY on every connection). With
+    # Nagle on, the body written after the headers waited for the client's delayed ACK: every
+    # answer on a kept-alive connection took 40 ms more than the work it cost.
+    disable_nagle_algorithm = True
     server_version = "sim"
     extra_headers: dict[str, str] = {}
     fast_json = False

@@ -71,6 +71,9 @@ class _Httpd(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # As the API server does (Go sets TCP_NODELAY on every connection): with Nagle on, a body or a
+    # watch event written after another small write waited for the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
     server_version = "kube-apiserver-sim"
     server: _Httpd
     peer_cert: dict | None = None
