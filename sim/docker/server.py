@@ -220,9 +220,9 @@ class DockerHandler(Handler):
             if not rest and method == "GET":
                 f = parse_filters(q.get("filters"))
                 check_keys(f, {"_up-to-date", "desired-state", "id", "label", "name", "node", "service"})
-                service_ids = {st.find_service(ref)["ID"] for ref in f.get("service", [])
-                               if self._exists(st.find_service, ref)}
-                node_ids = {st.find_node(ref)["ID"] for ref in f.get("node", []) if self._exists(st.find_node, ref)}
+                # dockerd answers 404 "service X not found" (or node) for a filter naming one it lacks.
+                service_ids = {st.find_service(ref)["ID"] for ref in f.get("service", [])}
+                node_ids = {st.find_node(ref)["ID"] for ref in f.get("node", [])}
                 keys = ({sid: spec_key(s["Spec"]["TaskTemplate"]) for sid, s in st.services.items()}
                         if "_up-to-date" in f else {})
                 out = []
@@ -278,14 +278,6 @@ class DockerHandler(Handler):
             self.end_chunked()
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
-
-    @staticmethod
-    def _exists(finder: Any, ref: str) -> bool:
-        try:
-            finder(ref)
-            return True
-        except ApiError:
-            return False
 
     # --- events ----------------------------------------------------------------------------
     def _events(self, q: dict[str, str]) -> None:

@@ -209,3 +209,33 @@ def test_docker_info_prints_the_clusters_default_settings(docker_cli):
                  "Heartbeat Tick: 1", "Election Tick: 10", "Heartbeat Period: 5 seconds",
                  "Expiry Duration: 3 months", "Autolock Managers: false"):
         assert line in out, line
+
+
+# --- a tasks filter naming what the engine lacks ---------------------------------------------
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=10)
+        self.path = path
+
+    def connect(self) -> None:
+        import socket
+
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(self.path)
+
+
+@pytest.mark.parametrize("kind", ["service", "node"])
+def test_a_tasks_filter_naming_a_missing_service_or_node_is_a_404_as_from_dockerd(swarm, kind):
+    """The Swarm backend asks for the tasks of services that just moved, and one may have been
+    removed meanwhile: the simulator must refuse that read as dockerd does, not answer []."""
+    require(os.path.exists("/var/run/docker.sock"), "the suite's dockerd is not running")
+    query = "/v1.41/tasks?filters=" + json.dumps({kind: ["nosuch0123456789"]}).replace('"', "%22").replace(" ", "")
+    real = _UnixConnection("/var/run/docker.sock")
+    dockerd = answer(real, "GET", query)
+    real.close()
+    c = conn(swarm)
+    simulated = answer(c, "GET", query)
+    c.close()
+    assert dockerd == simulated == (404, dockerd[1], {"message": f"{kind} nosuch0123456789 not found"})
