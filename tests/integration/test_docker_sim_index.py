@@ -71,3 +71,33 @@ def test_an_event_wakes_the_streams_when_it_is_emitted_not_at_their_next_poll(sw
     st.emit("service", "update", swarm.service(name)["ID"], {"name": name})  # from a thread without the lock
     reader.join(10)
     assert woken == [True]
+
+
+def test_a_tick_lets_the_api_in_and_never_brings_back_a_service_removed_meanwhile():
+    """dockerd answers reads while its orchestrator works: a tick over 2,000 services hands the
+    lock to waiting requests every few dozen services (it held it 20-130 ms under churn). What a
+    request did meanwhile stands: a service deleted then gets no task from the rest of the tick."""
+    from mlops_tui.sim.docker import services as engine
+    from mlops_tui.sim.docker.orchestrator import BREATHE_EVERY
+
+    sim = SimSwarm(seed=3, fleet="scaled", services=5 * BREATHE_EVERY, replicas=1)
+    state, orchestrator = sim.state, sim.orchestrator
+    with state.lock:
+        while orchestrator.tick():
+            pass
+    names = sorted(s["Spec"]["Name"] for s in state.services.values())
+    for name in names:  # every service has something to do in the next tick
+        sim.update_service(name, lambda spec: spec["Mode"]["Replicated"].__setitem__("Replicas", 2))
+    victim = state.find_service(names[-1])["ID"]
+    breaths: list[int] = []
+
+    def api_takes_the_lock() -> None:
+        breaths.append(len(state.tasks))
+        if len(breaths) == 1:
+            engine.remove_service(state, victim)  # `docker service rm`, served in the pause
+
+    orchestrator._breathe = api_takes_the_lock  # type: ignore[method-assign]
+    with state.lock:
+        orchestrator.tick()
+    assert len(breaths) >= 5, "the lock was offered to the API every BREATHE_EVERY services"
+    assert victim not in state.services and not state.tasks_of(victim)
