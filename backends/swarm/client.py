@@ -518,26 +518,32 @@ class EngineClient:
         """`GET /networks/{id}`'s Name (the CLI names a service's networks this way)."""
         return str((self.request("GET", f"/networks/{ident}") or {}).get("Name", ""))
 
-    def services(self, ids: Sequence[str] | None = None) -> list[dict]:
-        """`GET /services?status=true` (running/desired task counts), all or only `ids`."""
+    def services(self, ids: Sequence[str] | None = None, *, id_prefixes: Sequence[str] | None = None) -> list[dict]:
+        """`GET /services?status=true` (running/desired task counts): all, only `ids`, or those whose ID
+        starts with one of `id_prefixes` (dockerd matches an `id` filter as a prefix)."""
         params: dict[str, str] = {"status": "true"}
-        if ids:
-            params["filters"] = _filters({"id": list(ids)})
+        if ids or id_prefixes:
+            params["filters"] = _filters({"id": list(ids or id_prefixes or ())})
         return self.request("GET", "/services", params) or []
 
-    def tasks(self, service_ids: Sequence[str] | None = None) -> list[dict]:
+    def tasks(self, service_ids: Sequence[str] | None = None, *,
+              id_prefixes: Sequence[str] | None = None) -> list[dict]:
         """Tasks meant to run (desired state running or ready): history is read only on demand."""
-        filters: dict[str, list[str]] = {"desired-state": ["running", "ready"]}
-        if service_ids:
-            filters["service"] = list(service_ids)
-        return self.request("GET", "/tasks", {"filters": _filters(filters)}) or []
+        return self._tasks(["running", "ready"], service_ids, id_prefixes)
 
-    def finished_tasks(self, service_ids: Sequence[str] | None = None) -> list[dict]:
+    def finished_tasks(self, service_ids: Sequence[str] | None = None, *,
+                       id_prefixes: Sequence[str] | None = None) -> list[dict]:
         """Tasks Swarm keeps after they ended (desired state shutdown: failed, rejected, replaced), a
         few per slot (the swarm's task history limit): the timeline's record of what failed."""
-        filters: dict[str, list[str]] = {"desired-state": ["shutdown"]}
+        return self._tasks(["shutdown"], service_ids, id_prefixes)
+
+    def _tasks(self, desired: list[str], service_ids: Sequence[str] | None,
+               id_prefixes: Sequence[str] | None) -> list[dict]:
+        filters: dict[str, list[str]] = {"desired-state": desired}
         if service_ids:
             filters["service"] = list(service_ids)
+        if id_prefixes:
+            filters["id"] = list(id_prefixes)
         return self.request("GET", "/tasks", {"filters": _filters(filters)}) or []
 
     def task_history(self, service_id: str) -> list[dict]:

@@ -26,7 +26,7 @@ import getpass
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -255,10 +255,22 @@ class SwarmBackend:
     # -- sync ----------------------------------------------------------------------------------
 
     def full_resync(self) -> tr.SwarmView:
-        """Re-read services, tasks and nodes; push a snapshot Change. Raises on failure."""
-        services = self.client.services()
-        tasks = self.client.tasks()
+        """Re-read services, tasks and nodes; push a snapshot Change. Raises on failure.
+
+        A large Swarm is read in parts, by the first character of the objects' IDs (dockerd matches
+        an `id` filter as a prefix, and swarmkit's IDs are lowercase base 36): one body of 2,000
+        services or 10,000 tasks took 33-84 ms to parse, all of it holding the GIL, and a key
+        pressed then waited for it (key -> frame p99 233 ms under churn; 77 ms without resyncs).
+        The parts are read at different moments: what moves in between is told by its event, and
+        the services whose events came during the read are refreshed after it."""
+        with self._lock:
+            asked_before = set(self._dirty)
+            service_parts = id_prefix_parts(len(self._services), SERVICES_PER_READ)
+            task_parts = id_prefix_parts(sum(map(len, self._tasks.values())), TASKS_PER_READ)
+        services = [s for part in service_parts for s in self.client.services(id_prefixes=part)]
+        tasks = [t for part in task_parts for t in self.client.tasks(id_prefixes=part)]
         nodes = self.client.nodes()
+        finished = [t for part in task_parts for t in self._finished_tasks(id_prefixes=part)]
         with self._lock:
             self._memo.read_again(self._services.values())
             self._memo.read_again(t for group in self._tasks.values() for t in group)
@@ -269,7 +281,7 @@ class SwarmBackend:
                 self._tasks.setdefault(str(task.get("ServiceID", "")), []).append(task)
             self._nodes = nodes if isinstance(nodes, list) else []
             self._without_id = odd_services + odd_tasks
-            self._dirty.clear()
+            self._dirty -= asked_before  # read in this resync; those that came during it are not
             self._dirty_all = False
             view = self._translate()
             self._view = view
@@ -280,7 +292,7 @@ class SwarmBackend:
             gpu_nodes=dict(view.gpu_nodes),
             pending_gpu=view.pending_gpu,
             snapshot=True,
-            history=self._new_history(view, services, [*tasks, *self._finished_tasks()]),
+            history=self._new_history(view, services, [*tasks, *finished]),
         ))
         return view
 
@@ -304,13 +316,14 @@ class SwarmBackend:
                     names[str(node.get("ID"))] = host
         return names
 
-    def _finished_tasks(self, service_ids: list[str] | None = None) -> list[dict]:
+    def _finished_tasks(self, service_ids: list[str] | None = None, *,
+                        id_prefixes: Sequence[str] | None = None) -> list[dict]:
         """The ended tasks for the timeline (a failed task leaves the running set at once); never
         what fails a resync: without them the timeline only misses the failures."""
         try:
             if service_ids == []:
                 return []
-            finished = self.client.finished_tasks(service_ids)
+            finished = self.client.finished_tasks(service_ids, id_prefixes=id_prefixes)
         except Exception as exc:
             log.info("%s: finished tasks unavailable for the timeline: %s", self.name, exc)
             return []
@@ -530,6 +543,24 @@ class SwarmBackend:
             unreadable=self.unreadable,
         )
         self._emit(Change(source=self.name, health=self._health))
+
+
+ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+"""The characters a swarmkit ID is made of (`identity.NewID`: 25 lowercase base-36 digits)."""
+
+SERVICES_PER_READ = 300
+TASKS_PER_READ = 1200
+"""About this many objects per body of a full resync (~300 KB: ~5 ms of parsing with the GIL held)."""
+
+
+def id_prefix_parts(count: int, per_read: int) -> list[tuple[str, ...] | None]:
+    """The `id` prefix groups that read `count` objects about `per_read` at a time, together every
+    ID there is; [None] (one read of everything) when they fit in one."""
+    parts = min(len(ID_ALPHABET), -(-count // per_read))
+    if parts <= 1:
+        return [None]
+    size = -(-len(ID_ALPHABET) // parts)
+    return [tuple(ID_ALPHABET[i:i + size]) for i in range(0, len(ID_ALPHABET), size)]
 
 
 def _by_id(objects: Any) -> tuple[dict[str, Any], int]:
