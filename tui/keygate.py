@@ -74,7 +74,6 @@ class KeyGate:
         self._holding_since: float | None = None
         self._on_its_way: events.Key | None = None
         self._at_the_app = False
-        self._came_back: events.Key | None = None
 
     @property
     def held(self) -> int:
@@ -112,8 +111,9 @@ class KeyGate:
 
     def sent(self, event: events.Key) -> None:
         """The app's first look at `event` is over (no binding of its own took it). If it was sent on
-        to a widget, later keys wait until it comes back up (`came_back`) or a widget stops it."""
-        if event.is_forwarded and event is not self._came_back:
+        to a widget, later keys wait until it comes back up (`came_back`) or a widget stops it. Called
+        before the widget can run: nothing is awaited between sending a key on and this call."""
+        if event.is_forwarded:
             self._on_its_way, self._at_the_app = event, False
 
     def coming_back(self, event: events.Key) -> None:
@@ -123,7 +123,6 @@ class KeyGate:
 
     def came_back(self, event: events.Key) -> None:
         """`event`'s bindings on the app have run: its way is over."""
-        self._came_back = event
         if event is self._on_its_way:
             self._on_its_way = None
 
