@@ -131,6 +131,8 @@ def shape(value: object, key: str = "") -> object:
     if isinstance(value, list):
         items = [shape(v) for v in value]
         return items[:1] if all(i == items[0] for i in items) else items  # [ts, "value"] stays a pair
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "number"  # Prometheus writes a timestamp on a whole second as 1764630000, not 1764630000.0
     return type(value).__name__
 
 
