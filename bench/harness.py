@@ -525,6 +525,7 @@ class SimHost:
         self._events: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._stderr: Any = None
+        self._every_cpu: set[int] | None = None
 
     def start(self) -> SimHost:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
@@ -607,9 +608,10 @@ class SimHost:
         starts from now on) off it: a real cluster's API server does not run on the operator's
         machine, so its CPU must not be charged to the app's start. Affinity is per thread: every
         thread the simulators have is moved; the threads they start later inherit it.
-        Returns what was done, for the results' note."""
+        `stop` gives this benchmark its cores back. Returns what was done, for the results' note."""
         assert self.proc is not None
-        cpus = sorted(os.sched_getaffinity(0))
+        self._every_cpu = os.sched_getaffinity(0)
+        cpus = sorted(self._every_cpu)
         if len(cpus) < 2:
             return "simulators and app share the only core"
         sims, others = {cpus[-1]}, set(cpus[:-1])
@@ -635,6 +637,9 @@ class SimHost:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+        if self._every_cpu is not None:
+            os.sched_setaffinity(0, self._every_cpu)
+            self._every_cpu = None
 
     def __enter__(self) -> SimHost:
         return self.start()
@@ -1198,7 +1203,7 @@ class FleetApp:
                  demo: dict[str, Any] | None = None, launcher: Sequence[str] | None = None,
                  apart: bool = False) -> None:
         """apart: the simulators get a core of their own (`SimHost.run_apart`); `placement` says."""
-        self.apart, self.placement, self._every_cpu = apart, "simulators share the cores", os.sched_getaffinity(0)
+        self.apart, self.placement = apart, "simulators share the cores"
         self.launcher = list(launcher) if launcher else None  # replaces the `mlops-tui` executable
         self.env = Env()
         self.spec = {"kube": kube, "swarm": swarm or {"fleet": "empty"}, "kubeconfig": self.env.kubeconfig}
@@ -1231,7 +1236,6 @@ class FleetApp:
             self.app.stop()
         if self.sims is not None:
             self.sims.stop()
-        os.sched_setaffinity(0, self._every_cpu)
         self.env.cleanup()
 
     def wait_quiet(self, quiet: float = 2.0, timeout: float = 60.0) -> bool:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
@@ -214,13 +213,11 @@ def main() -> None:
         note = "Kubernetes demo sim + Swarm demo sim" if kube and name == "demo" else (
             "Swarm demo sim only (sim.kube not available)" if name == "demo" else
             f"{args.clusters} Kubernetes sims x {args.services_per_cluster} services + Swarm demo sim")
-        every_cpu = os.sched_getaffinity(0)
         try:
             with SimHost(spec) as sims:
                 placement = "simulators share the cores" if args.together else sims.run_apart()
                 results.append(scenario(name, sims, env, args.runs, f"{note}; {placement}"))
         finally:
-            os.sched_setaffinity(0, every_cpu)
             env.cleanup()
     builtin = demo_builtin(args.runs)
 
