@@ -264,8 +264,8 @@ STOP_SIGNALS = ("SIGTERM", "SIGHUP")
 
 def _stop_cleanly_on_signals(app, stopped_by: list[int]):
     """SIGTERM/SIGHUP while actions are followed: audit each as abandoned (the intent and its calls are
-    already on disk: write-ahead), then end the app as a quit would (a client key is on disk only for
-    the instant `ssl` loads it, removed in a `finally`: backends/kubernetes/client.py `tls_context`).
+    already on disk: write-ahead), then end the app as a quit would (a client key is never on disk on
+    Linux, elsewhere only while `ssl` loads it: backends/kubernetes/client.py `tls_context`).
     A second signal exits at once (the records are written). Returns what restores the old handlers."""
     import os
     import signal

@@ -11,6 +11,7 @@ knows nothing of the cache, the backend or the actions built on it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import ssl
 import threading
@@ -284,8 +285,9 @@ def tls_context(ctx: ContextConfig, credential: Credential) -> ssl.SSLContext:
     """The context's trust (its CA, or the system's, or none with insecure-skip-tls-verify) and the
     client certificate, if any.
 
-    `ssl` loads a certificate and key only from files: they are written to a private directory (0700)
-    and removed before this returns, on every path, so no key outlives the call on disk."""
+    `ssl` loads a certificate and key only from files: on Linux they are anonymous in-memory files, never
+    on disk; elsewhere a private directory (0700) removed before this returns, on every path, and at
+    exit if a thread was still inside (`_KeyFolders`)."""
     if ctx.insecure:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
@@ -311,10 +313,76 @@ def _pem_or_der(data: bytes) -> str | bytes:
 
 
 def _load_client_cert(context: ssl.SSLContext, name: str, cert: bytes, key: bytes) -> None:
-    import shutil
-    import tempfile
+    try:
+        if _MEMORY_FILES:
+            _load_from_memory(context, cert, key)
+        else:
+            _load_from_private_folder(context, cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise KubeConfigError(f"context {name}: client certificate or key unusable: {_short(exc)}") from exc
 
-    folder = tempfile.mkdtemp(prefix="mlops-tui-client-cert-")
+
+_MEMORY_FILES = hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")
+"""Linux: the key goes to an anonymous in-memory file that `ssl` opens by its /proc path. It is never on
+disk, and it is gone when its descriptor closes or the process ends, however it ends (a daemon thread
+frozen at interpreter shutdown, `os._exit`, SIGKILL)."""
+
+
+def _load_from_memory(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    fds: list[int] = []
+    try:
+        for label, content in (("cert", cert), ("key", key)):
+            fds.append(os.memfd_create(f"mlops-tui-client-{label}", os.MFD_CLOEXEC))
+            os.write(fds[-1], content)
+        context.load_cert_chain(*(f"/proc/self/fd/{fd}" for fd in fds))
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+class _KeyFolders:
+    """Elsewhere the key is written to a private (0700) folder for the instant `ssl` reads it. A thread
+    that is loading one when the interpreter shuts down may never reach its `finally` (daemon threads
+    are frozen), so the folders still open are removed at exit, and none is made after that."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[str] = set()
+        self._closed = False
+
+    def make(self) -> str:
+        import tempfile
+
+        with self._lock:
+            if self._closed:
+                raise OSError("the app is exiting")
+            folder = tempfile.mkdtemp(prefix="mlops-tui-client-cert-")
+            self._open.add(folder)
+            return folder
+
+    def remove(self, folder: str) -> None:
+        import shutil
+
+        with self._lock:
+            self._open.discard(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def remove_all(self) -> None:
+        import shutil
+
+        with self._lock:
+            self._closed = True
+            for folder in self._open:
+                shutil.rmtree(folder, ignore_errors=True)
+            self._open.clear()
+
+
+_KEY_FOLDERS = _KeyFolders()
+atexit.register(_KEY_FOLDERS.remove_all)
+
+
+def _load_from_private_folder(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    folder = _KEY_FOLDERS.make()
     try:
         cert_path, key_path = os.path.join(folder, "client.crt"), os.path.join(folder, "client.key")
         for path, content in ((cert_path, cert), (key_path, key)):
@@ -322,10 +390,8 @@ def _load_client_cert(context: ssl.SSLContext, name: str, cert: bytes, key: byte
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content)
         context.load_cert_chain(cert_path, key_path)
-    except (ssl.SSLError, OSError) as exc:
-        raise KubeConfigError(f"context {name}: client certificate or key unusable: {_short(exc)}") from exc
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        _KEY_FOLDERS.remove(folder)
 
 
 def build_pool(ctx: ContextConfig, credential: Credential, pool_size: int) -> Any:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mlops_tui.backends.kubernetes import client
 from mlops_tui.backends.kubernetes import kubeconfig as kc
 from mlops_tui.backends.kubernetes.client import connect, resolve_targets, tls_context
 from mlops_tui.backends.kubernetes.kubeconfig import CredentialError, Credentials, KubeConfigError
@@ -232,6 +235,8 @@ def _leftovers() -> list[str]:
 
 
 def test_client_key_files_are_gone_once_the_tls_context_is_built_and_when_it_fails(tmp_path, monkeypatch):
+    # Where there are no in-memory files (not Linux), the key goes to a private folder for an instant.
+    monkeypatch.setattr(client, "_MEMORY_FILES", False)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     cert, key = _self_signed()
     (tmp_path / "c.crt").write_bytes(cert)
@@ -247,6 +252,78 @@ def test_client_key_files_are_gone_once_the_tls_context_is_built_and_when_it_fai
         tls_context(ctx, wrong_key)
     assert "\n" not in str(info.value)
     assert _leftovers() == []
+
+
+@pytest.mark.skipif(not client._MEMORY_FILES, reason="in-memory files are Linux's (memfd_create)")
+def test_on_linux_a_client_key_is_read_from_memory_and_never_written_to_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    cert, key = _self_signed()
+    ctx = kc.resolve_context(kc.KubeConfig(
+        files=[str(tmp_path / "config")], clusters={"c": {"server": "https://k", "insecure-skip-tls-verify": True}},
+        users={"u": {"client-certificate-data": base64.b64encode(cert).decode(),
+                     "client-key-data": base64.b64encode(key).decode()}},
+        contexts={"x": {"cluster": "c", "user": "u"}}), "x")
+    read_from: list[str] = []
+    real_open = os.open
+
+    def watched_open(path, *args, **kwargs):
+        read_from.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", watched_open)
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: pytest.fail("a key folder was made on disk"))
+    loaded: list[tuple[str, str]] = []
+    real_load = ssl.SSLContext.load_cert_chain
+
+    def watched_load(self, certfile, keyfile=None, password=None):
+        loaded.append((certfile, keyfile))
+        assert [Path(path).read_bytes() for path in (certfile, keyfile)] == [cert, key]
+        return real_load(self, certfile, keyfile, password)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_cert_chain", watched_load)
+    tls_context(ctx, Credentials(ctx).current())
+    (paths,) = loaded
+    assert all(path.startswith("/proc/self/fd/") for path in paths), paths
+    assert read_from == []  # nothing was opened for writing on any file system
+    for path in paths:  # the in-memory files are closed, hence gone
+        with pytest.raises(FileNotFoundError):
+            Path(path).read_bytes()
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_key_folder_still_open_when_the_app_exits_is_removed_and_no_new_one_is_made(tmp_path):
+    # A daemon thread stopped by the interpreter's shutdown between writing the key and its `finally`
+    # (the CI run where SIGTERM left one behind): a real interpreter, exiting on its own.
+    script = textwrap.dedent("""
+        import atexit, sys, threading, time
+        from pathlib import Path
+
+        def try_to_make_one():
+            try:
+                return client._KEY_FOLDERS.make()
+            except OSError as exc:
+                return str(exc)
+
+        # Registered before the client's own clean-up, so it runs after it (atexit is last in, first out).
+        atexit.register(lambda: print("made after exit:", try_to_make_one()))
+        from mlops_tui.backends.kubernetes import client
+        inside = threading.Event()
+
+        def loading_a_key():
+            folder = client._KEY_FOLDERS.make()
+            Path(folder, "client.key").write_bytes(b"a private key")
+            inside.set()
+            time.sleep(3600)  # never reaches its finally
+
+        threading.Thread(target=loading_a_key, daemon=True).start()
+        inside.wait(30)
+        sys.exit(0)
+    """)
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(tmp_path) == []
+    assert "made after exit: the app is exiting" in done.stdout
 
 
 def test_a_ca_that_is_not_a_certificate_is_refused_at_start_in_one_line(tmp_path):
