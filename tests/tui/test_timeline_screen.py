@@ -34,6 +34,8 @@ async def test_colon_timeline_typed_together_opens_it_narrowed_and_newest_at_the
         screen = app.screen
         await until(pilot, lambda: screen.view is not None and len(screen.view.shown) == 2)
         assert [e.source for e in screen.view.shown] == [EntrySource.ALERT, EntrySource.ACTION]
+        # The entries are chosen before the screen has laid them out: what the operator sees is the next frame.
+        await until(pilot, lambda: "scale to 5" in visible_text(app))
         text = visible_text(app)
         assert "firing [bold]x[/]" in text  # a cluster's text is shown as sent, never as markup
         assert text.index("firing") < text.index("scale to 5")  # oldest first, newest at the bottom
