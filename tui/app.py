@@ -27,6 +27,7 @@ from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.themes import THEME_NAMES, build_themes, screens_stylesheet_path, stylesheet_path, textual_name
 from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
 from mlops_tui.tui.config import Settings
+from mlops_tui.tui.dashboard_screen import DashboardScreen
 from mlops_tui.tui.format import plain, production_scope, service_matches
 from mlops_tui.tui.keyed_table import KeyedTable
 from mlops_tui.tui.keygate import UNGATED, KeyGate
@@ -133,6 +134,9 @@ class MlopsApp(TableCommands):
         self.set_class(True, f"-theme-{name}", update=False)
         self.stylesheet.set_variables(self.get_css_variables())
 
+    def get_default_screen(self) -> DashboardScreen:
+        return DashboardScreen()
+
     def compose(self) -> ComposeResult:
         yield StatusBar(self._clock, readonly=self.settings.readonly, demo=self.settings.demo)
         yield PaneTabs()
@@ -145,9 +149,7 @@ class MlopsApp(TableCommands):
             with Vertical(id="right"):
                 yield LatencyPane(ascii_only=self.settings.ascii)
                 yield AlertsPane(clock=self._clock)
-        with Horizontal(id="filter-bar"):
-            yield Static("/", id="filter-label")
-            yield Input(placeholder="name, namespace, cluster or label=value; enter applies, esc clears", id="filter")
+        # The filter bar (`/`) is mounted the first time it is wanted (`_filter_bar`).
         yield KeyLine()
         yield SemanticStyles()
 
@@ -494,10 +496,24 @@ class MlopsApp(TableCommands):
 
     # -- filter and jump ------------------------------------------------------------------------
 
-    def action_filter(self) -> None:
-        bar = self.query_one("#filter-bar")
-        bar.display = True
-        self.query_one("#filter", Input).focus()
+    async def action_filter(self) -> None:
+        # Awaited: keys typed together with `/` are handled after it, so they land in the field.
+        field = await self._filter_bar()
+        self.query_one("#filter-bar").display = True
+        field.focus()
+
+    async def _filter_bar(self, value: str = "") -> Input:
+        """The filter's field, mounted (above the key line) the first time it is wanted: its Input and
+        their styles cost the first frame about 2 % of its instructions (bench/startup.py)."""
+        fields = self.query("#filter").results(Input)
+        field = next(fields, None)
+        if field is not None:
+            return field
+        field = Input(value, placeholder="name, namespace, cluster or label=value; enter applies, esc clears",
+                      id="filter")
+        await self.mount(Horizontal(Static("/", id="filter-label"), field, id="filter-bar"),
+                         before=self.query_one(KeyLine))
+        return field
 
     def on_input_changed(self, event: Input.Changed) -> None:
         # Setting the field's value (esc, a `:` jump) posts this too, and it can arrive as the app closes.
@@ -513,7 +529,9 @@ class MlopsApp(TableCommands):
             self.focus_pane("services")
 
     async def action_back(self) -> None:
-        filter_input = self.query_one("#filter", Input)
+        filter_input = next(self.query("#filter").results(Input), None)
+        if filter_input is None:  # never opened: nothing to clear
+            return
         if filter_input.value or self.query_one("#filter-bar").display:
             filter_input.value = ""
             self.query_one(ServicesPane).set_filter("")
@@ -533,7 +551,7 @@ class MlopsApp(TableCommands):
             self._jump_to,
         )
 
-    def _jump_to(self, typed: str | None) -> None:
+    async def _jump_to(self, typed: str | None) -> None:
         from mlops_tui.tui.jump import clusters, resolve
 
         if not typed:
@@ -550,18 +568,20 @@ class MlopsApp(TableCommands):
         elif jump.kind == "view":
             self.focus_pane(jump.target)
         elif jump.kind == "cluster":
-            self._set_filter(jump.target)
+            await self._set_filter(jump.target)
         else:
             assert jump.service is not None
             services = self.query_one(ServicesPane)
             if services.filter_text and not service_matches(self.state.services[jump.service], services.filter_text):
-                self._set_filter("")  # the filter hides it: the operator asked for this service
+                await self._set_filter("")  # the filter hides it: the operator asked for this service
             services.move_cursor_to_key(row_key(jump.service))
             self.focus_pane("services")
 
-    def _set_filter(self, text: str) -> None:
-        self.query_one("#filter-bar").display = bool(text)
-        self.query_one("#filter", Input).value = text
+    async def _set_filter(self, text: str) -> None:
+        if text or self.query("#filter"):
+            field = await self._filter_bar(text)
+            self.query_one("#filter-bar").display = bool(text)
+            field.value = text
         self.query_one(ServicesPane).set_filter(text)
         self.focus_pane("services")
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from textual import events
 from textual.color import Color
 from textual.css.stylesheet import Stylesheet
+from textual.widgets import Input
 
 from mlops_tui.themes import THEME_NAMES, palettes, screens_stylesheet_path, textual_name
 from mlops_tui.tui.config import Settings
+from mlops_tui.tui.dashboard_screen import DashboardScreen
 from mlops_tui.tui.panes import GpuPane
 from tests.tui.conftest import make_app, until
 
@@ -64,3 +67,36 @@ async def test_the_other_screens_rules_are_read_when_the_first_of_them_opens():
         body = app.screen.query_one("#help-body")
         assert body.styles.border_top == ("thick", Color.parse(app.get_css_variables()["accent"]))
         assert body.styles.max_width is not None and body.styles.max_width.value == 100
+
+
+async def test_the_dashboard_is_not_restyled_as_it_starts_and_later_resumes_are_as_textual_sends_them(monkeypatch):
+    """Textual restyles a screen that becomes current when its `ScreenResume` asks to. At start-up
+    every node was just styled as it mounted, so that first time is skipped; a later resume asking for
+    it (Textual's screen switches do) restyles as usual."""
+    restyles: list[int] = []
+    restyle = DashboardScreen.update_node_styles
+
+    def counted(self, animate: bool = True) -> None:
+        restyles.append(1)
+        restyle(self, animate)
+
+    monkeypatch.setattr(DashboardScreen, "update_node_styles", counted)
+    app, _ = make_app(Settings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen) and app.screen.resumed
+        assert restyles == []
+        app.screen.post_message(events.ScreenResume())
+        await until(pilot, lambda: restyles == [1])
+
+
+async def test_the_filter_field_is_mounted_the_first_time_slash_is_pressed():
+    """The first frame has no filter field (its Input costs start-up); `/` brings it, focused."""
+    app, _ = make_app(Settings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not app.query("#filter")
+        await pilot.press("slash", "v", "a", "l")
+        await until(pilot, lambda: bool(app.query("#filter")) and app.query_one("#filter", Input).value == "val")
+        assert app.focused is app.query_one("#filter", Input)
+        assert app.query_one("#filter-bar").display
