@@ -74,6 +74,14 @@ def _starters() -> list[Starter]:
 STARTERS: list[Starter] = _starters()
 
 
+def until_set(done: threading.Event, tick: float = 0.5) -> None:
+    """`done.wait()` in slices. A signal may be handed to any thread of the process (after SIGSTOP and
+    SIGCONT it mostly went to another one): Python then runs its handler only when the main thread
+    next runs Python code, and one wait without a timeout never returns to it."""
+    while not done.wait(tick):
+        pass
+
+
 def main(argv: list[str] | None = None, starters: list[Starter] | None = None,
          wait: Callable[[], Any] | None = None) -> int:
     starters = STARTERS if starters is None else starters
@@ -92,7 +100,7 @@ def main(argv: list[str] | None = None, starters: list[Starter] | None = None,
         for starter in starters:
             running.extend(starter.start(args, args.out))
         print("ready", flush=True)
-        (wait or done.wait)()
+        (wait or (lambda: until_set(done)))()
     finally:
         for server in reversed(running):
             server.stop()

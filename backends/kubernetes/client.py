@@ -36,7 +36,9 @@ class ApiError(Exception):
     """A non-2xx answer, or a transport failure (status 0), with the server's own message."""
 
     def __init__(self, status: int, reason: str, message: str = "", body: Any = None) -> None:
-        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
+        # Status 0 is no answer at all (refused, reset, timed out): no number to show the operator.
+        head = f"{status} {reason}" if status else reason
+        super().__init__(f"{head}: {message}" if message else head)
         self.status = status
         self.reason = reason
         self.message = message
@@ -223,7 +225,7 @@ class RawClient(Transport):
                                         retries=False, redirect=False,
                                         timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
             except Exception as exc:  # urllib3 connection/read errors, TLS, refused, timeouts, proxy
-                return None, ApiError(0, type(exc).__name__, _short(exc))
+                return None, _transport_error(exc, timeout)
             if resp.status == 401 and attempt == 1 and self.credentials.refreshable:
                 _discard(resp)
                 self.credentials.invalidate()
@@ -245,7 +247,7 @@ class RawClient(Transport):
         try:
             data = resp.read()
         except Exception as exc:
-            raise ApiError(0, type(exc).__name__, _short(exc)) from exc
+            raise _transport_error(exc, timeout) from exc
         finally:
             _discard(resp)
         return Response(resp.status, data or b"")
@@ -455,6 +457,15 @@ def _closed_before_answering(exc: BaseException) -> bool:
         nested = [a for a in getattr(seen, "args", ()) if isinstance(a, BaseException)]
         seen = nested[0] if nested else (seen.__cause__ or seen.__context__)
     return False
+
+
+def _transport_error(exc: Exception, timeout: tuple[float, float] | float) -> ApiError:
+    """No answer: a read timeout says what it means (a frozen or overloaded API server), not urllib3's
+    repr of the pool; anything else keeps its cause's last, human part."""
+    if _is_read_timeout(exc):
+        read = timeout[1] if isinstance(timeout, tuple) else timeout
+        return ApiError(0, "Timeout", f"API server not answering (nothing within {read:g} s)")
+    return ApiError(0, type(exc).__name__, _short(exc))
 
 
 def _short(exc: Exception) -> str:

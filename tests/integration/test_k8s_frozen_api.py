@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from mlops_tui.backends.fleet import Fleet
 from mlops_tui.backends.kubernetes import resolve_backends
@@ -38,9 +39,10 @@ def simulator(tmp_path):
         assert proc.stdout.readline().strip() == "ready"
         yield proc, str(out / "kubeconfig")
     finally:
-        os.kill(proc.pid, signal.SIGCONT)  # a stopped process would never act on the SIGTERM
-        proc.terminate()
-        proc.wait(timeout=30)
+        if proc.poll() is None:  # (a test may have ended it)
+            os.kill(proc.pid, signal.SIGCONT)  # a stopped process would never act on the SIGTERM
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def test_a_frozen_api_server_turns_the_cluster_stale_within_15s_and_it_recovers_by_itself(simulator):
@@ -81,3 +83,60 @@ def test_a_frozen_api_server_turns_the_cluster_stale_within_15s_and_it_recovers_
         print(f"stale noticed {noticed:.1f}s after the freeze, connected {recovered:.1f}s after SIGCONT")
     finally:
         fleet.stop()
+
+
+def test_a_request_the_api_server_never_answers_reads_as_not_answering_in_plain_words(tmp_path):
+    """What the cluster's health line shows for a frozen server, whichever request noticed first: the
+    fact, not urllib3's repr of its connection pool, and no status number when there was no answer."""
+    from mlops_tui.backends.kubernetes.client import ApiError, connect, resolve_targets
+    from tests.integration.metrics_servers import closed_port_url, hanging_port
+
+    def client_for(url: str):
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "frozen",
+            "clusters": [{"name": "c", "cluster": {"server": url}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "frozen", "context": {"cluster": "c", "user": "u"}}]}))
+        (target,) = resolve_targets(kubeconfig=str(kubeconfig))
+        return connect(target)
+
+    with hanging_port() as url, pytest.raises(ApiError) as frozen:
+        client_for(url).request("GET", "/api/v1/pods", timeout=(2.0, 0.5))
+    assert str(frozen.value) == "Timeout: API server not answering (nothing within 0.5 s)"
+    with pytest.raises(ApiError) as refused:
+        client_for(closed_port_url()).request("GET", "/api/v1/pods", timeout=(2.0, 0.5))
+    assert refused.value.status == 0 and not str(refused.value).startswith("0 ")
+    assert "refused" in str(refused.value).lower()
+
+
+def test_the_simulator_stopped_and_continued_still_ends_on_sigterm(simulator):
+    """After SIGSTOP and SIGCONT the kernel handed SIGTERM to another thread of the simulator, and its
+    main thread, in one wait without a timeout, never ran the handler (CI: teardown stuck 30 s)."""
+    proc, kubeconfig = simulator
+    # A client's watch open, as the app's are (with one, the lost signal came every time).
+    watch = subprocess.Popen([require_binary("kubectl"), "--kubeconfig", kubeconfig, "--context", "sim-1", "get",
+                              "deployments", "-A", "-w"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert watch.stdout is not None and watch.stdout.readline()  # the list before the watch
+        stop_continue_and_terminate(proc, while_stopped=watch.kill)  # the client gave up on it meanwhile
+    finally:
+        watch.kill()
+        watch.wait(10)
+    assert proc.wait(timeout=15) == 0
+
+
+def stop_continue_and_terminate(proc, while_stopped) -> None:
+    os.kill(proc.pid, signal.SIGSTOP)
+    eventually(lambda: _state(proc.pid) == "T", 10, "the simulator stopped")
+    time.sleep(3)  # the scenario itself: frozen long enough for its threads' timed waits to run out
+    while_stopped()
+    os.kill(proc.pid, signal.SIGCONT)
+    eventually(lambda: _state(proc.pid) != "T", 10, "the simulator running again")
+    proc.terminate()
+
+
+def _state(pid: int) -> str:
+    """The process's state letter from /proc (T: stopped)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rsplit(")", 1)[1].split()[0]
