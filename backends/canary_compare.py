@@ -18,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlops_tui.backends.model import Canary, CanaryFigures, LatencySeries, SideFigures
-
 if TYPE_CHECKING:
+    from mlops_tui.backends.model import Canary, CanaryFigures, LatencySeries, SideFigures
     from mlops_tui.backends.plans import PlanWarning
 
 MIN_TOTAL_RPS = 1.0

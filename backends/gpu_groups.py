@@ -12,8 +12,11 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from mlops_tui.backends.model import GpuHolder, PendingGpuWorkload, ServiceKey
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import GpuHolder, PendingGpuWorkload, ServiceKey
+
 
 
 def holder_name(holder: GpuHolder) -> str:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlops_tui.backends.gpu_groups import holder_name
-from mlops_tui.backends.model import GpuDeviceMetrics, GpuHolder, GpuNode, ServiceKey
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import GpuDeviceMetrics, GpuHolder, GpuNode, ServiceKey
 
 
 def _holder_of(device: GpuDeviceMetrics, holders: Sequence[GpuHolder]) -> GpuHolder | None:
@@ -44,6 +47,8 @@ def idle_holders(node: GpuNode, devices: Sequence[GpuDeviceMetrics]) -> tuple[tu
             index = node.holders.index(holder)
             counts[index] = min(counts.get(index, 0) + 1, holder.gpus)
         elif device.pod:  # DCGM names a pod the orchestrator has not reported (yet): still a holder
+            from mlops_tui.backends.model import GpuHolder  # here: the GPU pane's first frame needs no dataclass
+
             extra.append((GpuHolder(workload=f"{device.namespace}/{device.pod}" if device.namespace else device.pod,
                                     gpus=1), 1))
     return tuple((node.holders[i], n) for i, n in sorted(counts.items())) + tuple(extra)

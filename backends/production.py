@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from mlops_tui.backends.model import ActionKind, ModelService
+from mlops_tui.backends.vocabulary import ActionKind
 
 if TYPE_CHECKING:
+    from mlops_tui.backends.model import ModelService
     from mlops_tui.backends.plans import Intent
 
 MOVES_TRAFFIC = frozenset({ActionKind.CANARY_WEIGHT, ActionKind.PROMOTE, ActionKind.PROMOTE_FULL,

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from mlops_tui.backends.model import (
-    Alert,
-    ClusterHealth,
-    GpuDeviceMetrics,
-    GpuNode,
-    LatencySeries,
-    ModelService,
-    PendingGpuWorkload,
-    ServiceKey,
-)
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import (
+        Alert,
+        ClusterHealth,
+        GpuDeviceMetrics,
+        GpuNode,
+        LatencySeries,
+        ModelService,
+        PendingGpuWorkload,
+        ServiceKey,
+    )
+
 
 
 @dataclass(frozen=True, slots=True)

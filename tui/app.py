@@ -22,8 +22,8 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from mlops_tui.backends.model import Alert, GpuNode, HealthState, ModelService, ObjectText, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.backends.vocabulary import HealthState
 from mlops_tui.themes import THEME_NAMES, build_themes, screens_stylesheet_path, stylesheet_path, textual_name
 from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
 from mlops_tui.tui.config import Settings
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from textual.driver import Driver
 
     from mlops_tui.backends.fleet import Fleet
+    from mlops_tui.backends.model import Alert, GpuNode, ModelService, ObjectText, ServiceKey
     from mlops_tui.backends.plans import ActionOutcome, ActionPlan
     from mlops_tui.tui.exit_guard import ExitGuard
     from mlops_tui.tui.verification import Verification
@@ -420,6 +421,7 @@ class MlopsApp(TableCommands):
         if target is None:
             self.notify("select a service, or a node in the GPU pane, first", severity="warning")
             return
+        from mlops_tui.backends.model import ModelService
         from mlops_tui.tui.screens.object import ObjectScreen
 
         fleet = self.fleet

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -19,18 +20,10 @@ from mlops_tui.backends.canary_compare import compact as canary_compact
 from mlops_tui.backends.canary_compare import side_by_side
 from mlops_tui.backends.gpu_groups import PendingGroup, aggregate_holders
 from mlops_tui.backends.gpu_idle import idle_holders
-from mlops_tui.backends.model import (
-    SLO_ANNOTATION,
-    Alert,
-    AlertState,
-    ClusterHealth,
-    GpuNode,
-    HealthState,
-    LatencySeries,
-    ModelService,
-    Severity,
-    short_resource_name,
-)
+from mlops_tui.backends.vocabulary import SLO_ANNOTATION, AlertState, HealthState, Severity, short_resource_name
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import Alert, ClusterHealth, GpuNode, LatencySeries, ModelService
 
 StyleFor = Callable[[str], Style | str]
 """Semantic name ('healthy', 'degraded', 'down', 'unknown', 'canary', ...) → a style."""

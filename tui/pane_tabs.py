@@ -6,15 +6,18 @@ A badge is a glyph and a number (never colour alone), styled from the theme (com
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import Static
 
-from mlops_tui.backends.model import Alert, AlertState, ServiceKey, Severity
 from mlops_tui.backends.state import FleetState
+from mlops_tui.backends.vocabulary import AlertState, Severity
 from mlops_tui.tui.format import row_state, trouble_rank
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import Alert, ServiceKey
 
 BADGE_INTERVAL = 1.0
 """Seconds between two countings of the badges (the latest state is always counted in the end)."""

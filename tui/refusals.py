@@ -7,8 +7,13 @@ parsing engine text.
 
 from __future__ import annotations
 
-from mlops_tui.backends.model import ActionKind, ClusterHealth, ModelService, Platform, ServiceKind
+from typing import TYPE_CHECKING
+
+from mlops_tui.backends.vocabulary import ActionKind, Platform, ServiceKind
 from mlops_tui.tui.commands import Command
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import ClusterHealth, ModelService
 
 
 def readonly_refusal(command: Command) -> str:

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
-from mlops_tui.backends.model import ClusterHealth, HealthState
 from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.backends.vocabulary import HealthState
 from mlops_tui.tui.empty import NOTHING_CONFIGURED, SHORT_HINT
 from mlops_tui.tui.format import HEALTH_GLYPH, health_text, plain
 from mlops_tui.tui.panes.base import PaneMixin
 from mlops_tui.tui.production import production_text
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import ClusterHealth
 
 TROUBLE_ORDER = {HealthState.ERROR: 0, HealthState.STALE: 1, HealthState.CONNECTING: 2, HealthState.CONNECTED: 3}
 """Trouble first: what is cut from the right is what matters least."""

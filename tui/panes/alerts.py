@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from mlops_tui.backends.model import Alert
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import ALERT_COLUMNS, ALERT_SINCE, alert_cells, alert_since_cell
 from mlops_tui.tui.keyed_table import KeyedTable, columns
 from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import Alert
 
 COLUMNS = columns(ALERT_COLUMNS, floors={"name": 12, "service": 12}, middle={"service"})
 """Every column stays; SERVICE (cluster/namespace/name) is cut in its middle, keeping the name's end."""

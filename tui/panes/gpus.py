@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,11 +15,14 @@ from textual.widgets import Static
 
 from mlops_tui.backends.gpu_groups import group_pending
 from mlops_tui.backends.gpu_idle import idle_by_workload
-from mlops_tui.backends.model import GpuNode, short_resource_name
 from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.backends.vocabulary import short_resource_name
 from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, literal, pending_group_line, stale_ages
 from mlops_tui.tui.keyed_table import KeyedTable, columns
 from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import GpuNode
 
 
 def with_metrics(node: GpuNode, state: FleetState) -> GpuNode:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -11,11 +12,13 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from mlops_tui.backends.model import LatencySeries, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.tui.format import latency_summary, literal, ms, slo_line
 from mlops_tui.tui.panes.base import PaneMixin
 from mlops_tui.tui.sparkdata import ascii_sparkline, axis_top, block_rows, resample, sanitize
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import LatencySeries, ServiceKey
 
 WORST_N = 4
 

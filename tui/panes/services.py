@@ -6,12 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.message import Message
 
-from mlops_tui.backends.model import Alert, AlertState, HealthState, ModelService, ServiceKey
 from mlops_tui.backends.state import FleetDelta, FleetState
+from mlops_tui.backends.vocabulary import AlertState, HealthState
 from mlops_tui.tui.format import (
     DECISION_COLUMNS,
     SERVICE_COLUMN,
@@ -27,6 +28,9 @@ from mlops_tui.tui.format import (
 )
 from mlops_tui.tui.keyed_table import Descending, KeyedTable, columns
 from mlops_tui.tui.panes.base import AGE_TICK, PaneMixin
+
+if TYPE_CHECKING:
+    from mlops_tui.backends.model import Alert, ModelService, ServiceKey
 
 STATE = SERVICE_COLUMN["state"]
 
