@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from mlops_tui.backends.model import GpuHolder, PendingGpuWorkload, ServiceKey
 
 
-
 def holder_name(holder: GpuHolder) -> str:
     """The service's name when the engine knows it, else the pod or task as the engine named it."""
     return holder.service.name if holder.service else holder.workload

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     )
 
 
-
 @dataclass(frozen=True, slots=True)
 class FleetState:
     """Everything the UI shows, as of one moment. Never mutated: a change makes a new one."""

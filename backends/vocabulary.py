@@ -21,9 +21,6 @@ def freeze_labels(labels: Mapping[str, str] | None) -> Labels:
     return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
 
 
-
-
-
 class Platform(enum.Enum):
     K8S = "k8s"
     SWARM = "swarm"
