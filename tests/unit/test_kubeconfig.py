@@ -263,11 +263,11 @@ def test_on_linux_a_client_key_is_read_from_memory_and_never_written_to_disk(tmp
         users={"u": {"client-certificate-data": base64.b64encode(cert).decode(),
                      "client-key-data": base64.b64encode(key).decode()}},
         contexts={"x": {"cluster": "c", "user": "u"}}), "x")
-    read_from: list[str] = []
+    opened: list[str] = []
     real_open = os.open
 
     def watched_open(path, *args, **kwargs):
-        read_from.append(str(path))
+        opened.append(str(path))
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", watched_open)
@@ -284,7 +284,7 @@ def test_on_linux_a_client_key_is_read_from_memory_and_never_written_to_disk(tmp
     tls_context(ctx, Credentials(ctx).current())
     (paths,) = loaded
     assert all(path.startswith("/proc/self/fd/") for path in paths), paths
-    assert read_from == []  # nothing was opened for writing on any file system
+    assert opened == []  # no file was created on any file system (the folder path writes with os.open)
     for path in paths:  # the in-memory files are closed, hence gone
         with pytest.raises(FileNotFoundError):
             Path(path).read_bytes()
