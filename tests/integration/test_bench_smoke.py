@@ -122,3 +122,16 @@ def test_the_simulators_standing_for_remote_engines_run_on_a_core_the_app_does_n
         else:
             assert sim_cpus == app_cpus == every and "share" in fa.placement
     assert os.sched_getaffinity(0) == every, "the test process has its cores back"
+
+
+def test_the_first_frame_counter_starts_both_apps_to_their_first_frame() -> None:
+    """bench/first_frame_instructions.py counts instructions up to the first frame and then ends each
+    start: without valgrind (--dry), both starts must reach that frame and end there."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "first_frame_instructions.py"
+    done = subprocess.run([sys.executable, str(script), "--dry"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "every start reached its first frame" in done.stdout
