@@ -16,11 +16,16 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def swarm():
     sim = SimSwarm.start(seed=11, fleet="scaled", services=120, replicas=2)
-    # settled: every task running, or pending for GPUs no node has (the fleet keeps a few so)
-    assert sim.wait_until(lambda s: len(s.tasks()) == 240 and all(t["Status"]["State"] in ("running", "pending")
-                                                                  for t in s.tasks()), timeout=30)
+    # Settled: every task running, or pending for GPUs no node has (the fleet keeps a few so), which the
+    # scheduler says why. (Every new task is "pending" first: without the reason, this held at once.)
+    assert sim.wait_until(lambda s: len(s.tasks()) == 240 and all(settled(t) for t in s.tasks()), timeout=30)
     yield sim
     sim.stop()
+
+
+def settled(task: dict) -> bool:
+    state, reason = task["Status"]["State"], task["Status"].get("Err", "")
+    return state == "running" or (state == "pending" and "no suitable node" in reason)
 
 
 def reading(swarm, monkeypatch, services_per_read: int, tasks_per_read: int) -> tuple[SwarmBackend, list]:
