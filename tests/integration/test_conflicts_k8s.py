@@ -153,6 +153,10 @@ def test_a_selector_typo_made_after_the_preview_is_not_merged_into_an_outage(env
     assert env.kubectl_json("get", "service", "ml-model-service", "-n", NS)["spec"]["selector"] == selector
     # The colleague fixes the typo; a fresh preview switches cleanly.
     env.kubectl("patch", "service", "ml-model-service", "-n", NS, "-p", '{"spec":{"selector":{"app":"ml-model"}}}')
+    # The operator presses `b` again once the pane shows the repaired selector (until then the Service
+    # routes to no pod, and the row offers no switch).
+    env.wait_service("ml-model-v2-0", D, lambda s: s.blue_green is not None
+                     and dict(s.blue_green.selector).get("app") == "ml-model")
     _plan, result = env.act("ml-model-v2-0", D, SwitchBlueGreen("v2.1"))
     assert result.outcome is Outcome.SUCCEEDED, result.detail
     assert env.kubectl_json("get", "service", "ml-model-service", "-n", NS)["spec"]["selector"] == \

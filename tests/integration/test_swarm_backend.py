@@ -341,6 +341,9 @@ def test_blue_green_switch_moves_the_alias_only_when_the_target_is_running(backe
     assert not plan.blocked and "tasks-restart" in [w.code for w in plan.warnings]
     assert (plan.before, plan.after) == ({"active": "blue", "alias holder": blue},
                                          {"active": "green", "alias holder": green})
+    # Green's own update may still be in its monitor period at the preview; when it ends, Swarm writes
+    # its status (a new version index, the same spec). The switch is confirmed after that, and applies.
+    wait_for("green's update to end", lambda: (inspect(green).get("UpdateStatus") or {}).get("State") == "completed")
     backend.apply(plan)
     assert backend.verify(plan, 60, lambda _t: None).converged
     green_nets = inspect(green)["Spec"]["TaskTemplate"]["Networks"]
@@ -369,6 +372,27 @@ def test_a_stale_version_index_is_a_conflict_and_a_new_plan_succeeds(backend, la
     assert backend.verify(fresh, 60, lambda _t: None).converged
     assert inspect(name)["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
     assert inspect(name)["Spec"]["Labels"]["touched-by"] == "another-operator"
+
+
+def test_a_scale_previewed_while_swarm_finishes_an_update_applies_at_the_first_confirm(backend, lab):
+    """The operator previews a scale while the service's image update is in its monitor period. When the
+    period ends Swarm writes the update's status: the version index moves, the spec does not. Nothing the
+    preview showed changed, so their `y` applies it (a conflict here would ask them to confirm the same
+    thing twice, at 3 a.m.)."""
+    name = lab.create("finishing", "--replicas", "1", "--update-monitor", "3s", "mlops/model:v1")
+    model = service(backend, name, lambda s: s.ready == 1)
+    docker("service", "update", "--detach", "--image", "mlops/model:v2", name)
+    plan = backend.plan(model, Scale(2))
+    sid = plan.context["service_id"]
+    assert plan.context["seen"][sid]["update"] == "updating"
+    wait_for("the update's status written", lambda: (inspect(name).get("UpdateStatus") or {}).get("State") == "completed")
+    assert inspect(name)["Version"]["Index"] > int(plan.precondition_version)  # Swarm moved it, not a colleague
+
+    backend.apply(plan)
+    assert backend.verify(plan, 60, lambda _t: None).converged
+    spec = inspect(name)["Spec"]
+    assert spec["Mode"]["Replicated"]["Replicas"] == 2
+    assert spec["TaskTemplate"]["ContainerSpec"]["Image"].startswith("mlops/model:v2")  # the update is kept
 
 
 def test_an_action_through_the_fleet_is_applied_verified_and_audited(lab):

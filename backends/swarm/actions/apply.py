@@ -1,11 +1,13 @@
 """Send a plan's calls, once each, in order, and say exactly which landed when one is refused.
 
 Each update carries the version index read at plan time, so Swarm refuses ("update out of sequence") a
-service changed since the preview. A multi-call plan (the canary split, the blue-green alias move) first
-checks every service it touches: a change found there sends nothing. A call whose answer is lost (a
-timeout or a reset after sending) is never sent again: it is in doubt until the service is re-read (its
-version index moved and its spec is ours: applied; unmoved: not applied). A multi-call plan that stops
-half way carries a plan that completes it and one that reverts what landed."""
+service changed since the preview; a call refused only because Swarm wrote its own bookkeeping (the
+spec and previous spec as the plan read them) is aimed at the new index and sent again. A multi-call
+plan (the canary split, the blue-green alias move) first checks every service it touches: a change
+found there sends nothing. A call whose answer is lost (a timeout or a reset after sending) is never
+sent again: it is in doubt until the service is re-read (its version index moved and its spec is ours:
+applied; unmoved: not applied). A multi-call plan that stops half way carries a plan that completes it
+and one that reverts what landed."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from mlops_tui.backends.plans import (
     Mutation,
     SetCanaryWeight,
 )
-from mlops_tui.backends.swarm.actions.common import SwarmContext, conflict_error, update_mutation
+from mlops_tui.backends.swarm.actions.common import SwarmContext, conflict_error, reaimed, update_mutation
 from mlops_tui.backends.swarm.client import EngineError
 
 NOT_SENT = ("connection refused", "no such file or directory", "name or service not known",
@@ -35,34 +37,62 @@ NOT_SENT = ("connection refused", "no such file or directory", "name or service 
 """Transport failures before the request left: nothing reached dockerd."""
 
 
+REAIMS = 3
+"""How often one call is aimed again at a version Swarm moved by itself (an update's status is written as
+it starts, pauses and ends): more means the service is being written faster than we can read it."""
+
+
 def apply(ctx: SwarmContext, plan: ActionPlan) -> None:
     """Send every call of the plan once, in order; an engine refusal becomes the matching action error."""
-    originals = refuse_if_moved(ctx, plan) if len(plan.mutations) > 1 else {}
+    plan, originals = refuse_if_moved(ctx, plan) if len(plan.mutations) > 1 else (plan, {})
     done: list[str] = []
-    total = len(plan.mutations)
-    for index, mutation in enumerate(plan.mutations):
-        name = mutation.body.get("Name", plan.target_name) if isinstance(mutation.body, dict) else plan.target_name
-        sid = service_id(mutation)
+    for index in range(len(plan.mutations)):
+        plan = send(ctx, plan, index, tuple(done), originals)
+        done.append(summary_of(plan.mutations[index]))
+
+
+def send(ctx: SwarmContext, plan: ActionPlan, index: int, done: tuple[str, ...],
+         originals: Mapping[str, dict]) -> ActionPlan:
+    """Send call `index` of the plan; returns the plan as sent (that call re-aimed, if it had to be)."""
+    attempts = 0
+    while True:
+        mutation = plan.mutations[index]
         try:
             ctx.client.request(mutation.method, mutation.path, mutation.params, mutation.body)
+            return plan
         except EngineError as exc:
-            if may_have_reached(exc):
-                raise in_doubt(ctx, plan, index, tuple(done), originals, exc) from None
-            partial = landed_text(done, mutation, total)
-            text = exc.message.lower()
-            if "out of sequence" in text or exc.status == 409:
-                error = conflict_error(name, plan.context.get("seen", {}).get(sid), ctx.reread(sid))
-                raise ActionConflict(str(error) + partial, changed=error.changed) from None
-            if exc.status in (401, 403) or "permission denied" in text or "authorization denied" in text:
-                raise ActionForbidden(f"{name}: {exc.message}{partial}") from None
-            if exc.status == 404:
-                raise ActionRefused(f"{name} no longer exists{partial}") from None
-            if "does not have a previous spec" in text:
-                raise ActionRefused(f"{name} has no previous spec: there is nothing to roll back to") from None
-            if done:
-                raise half_way(ctx, plan, tuple(done), originals, f"{name}: {exc.message}{partial}") from None
-            raise ActionError(f"{name}: {exc.message}{partial}") from None
-        done.append(summary_of(mutation))
+            again = refused(ctx, plan, index, done, originals, exc, may_reaim=attempts < REAIMS)
+        attempts += 1
+        plan = replace(plan, mutations=(*plan.mutations[:index], again, *plan.mutations[index + 1:]))
+
+
+def refused(ctx: SwarmContext, plan: ActionPlan, index: int, done: tuple[str, ...], originals: Mapping[str, dict],
+            exc: EngineError, may_reaim: bool) -> Mutation:
+    """The action error an engine refusal of call `index` means, raised; or, when Swarm refused it only
+    for its own bookkeeping, the same call aimed at the service's new version index."""
+    mutation = plan.mutations[index]
+    name = mutation.body.get("Name", plan.target_name) if isinstance(mutation.body, dict) else plan.target_name
+    sid = service_id(mutation)
+    if may_have_reached(exc):
+        raise in_doubt(ctx, plan, index, done, originals, exc) from None
+    partial = landed_text(list(done), mutation, len(plan.mutations))
+    text = exc.message.lower()
+    if "out of sequence" in text or exc.status == 409:
+        planned, current = plan.context.get("seen", {}).get(sid), ctx.reread(sid)
+        again = reaimed(mutation, planned, current) if may_reaim else None
+        if again is not None:
+            return again
+        error = conflict_error(name, planned, current)
+        raise ActionConflict(str(error) + partial, changed=error.changed) from None
+    if exc.status in (401, 403) or "permission denied" in text or "authorization denied" in text:
+        raise ActionForbidden(f"{name}: {exc.message}{partial}") from None
+    if exc.status == 404:
+        raise ActionRefused(f"{name} no longer exists{partial}") from None
+    if "does not have a previous spec" in text:
+        raise ActionRefused(f"{name} has no previous spec: there is nothing to roll back to") from None
+    if done:
+        raise half_way(ctx, plan, done, originals, f"{name}: {exc.message}{partial}") from None
+    raise ActionError(f"{name}: {exc.message}{partial}") from None
 
 
 def summary_of(mutation: Mutation) -> str:
@@ -158,28 +188,37 @@ def _reverse_intent(plan: ActionPlan) -> Any:
     return plan.intent
 
 
-def refuse_if_moved(ctx: SwarmContext, plan: ActionPlan) -> dict[str, dict]:
-    """Before the first call of several: any service whose version moved since the plan makes the
-    whole plan a conflict with nothing sent (the per-call version check still guards the race after).
-    Returns each service as read (what a revert restores)."""
+def refuse_if_moved(ctx: SwarmContext, plan: ActionPlan) -> tuple[ActionPlan, dict[str, dict]]:
+    """Before the first call of several: any service whose spec changed since the plan makes the whole
+    plan a conflict with nothing sent (the per-call version check still guards the race after); a service
+    only Swarm's bookkeeping moved gets its call re-aimed. Returns the plan to send and each service as
+    read (what a revert restores)."""
     originals: dict[str, dict] = {}
+    mutations: list[Mutation] = []
     for mutation in plan.mutations:
         sid = service_id(mutation)
         current = ctx.reread(sid)
+        planned = plan.context.get("seen", {}).get(sid)
         if current is not None and str(current["Version"]["Index"]) == mutation.params.get("version"):
             originals[sid] = current
+            mutations.append(mutation)
+            continue
+        again = reaimed(mutation, planned, current)
+        if current is not None and again is not None:
+            originals[sid] = current
+            mutations.append(again)
             continue
         name = mutation.body.get("Name", sid) if isinstance(mutation.body, dict) else sid
-        error = conflict_error(name, plan.context.get("seen", {}).get(sid), current)
+        error = conflict_error(name, planned, current)
         raise ActionConflict(f"{error}: none of the {len(plan.mutations)} calls was sent", changed=error.changed)
-    return originals
+    return replace(plan, mutations=tuple(mutations)), originals
 
 
-def landed_text(done: list[str], refused: Mutation, total: int) -> str:
+def landed_text(done: list[str], refused_call: Mutation, total: int) -> str:
     """Which calls of a multi-call plan reached the engine before one was refused."""
     if total == 1:
         return ""
     if not done:
-        return f" (call 1 of {total}, {refused.summary}, was refused: nothing was sent)"
+        return f" (call 1 of {total}, {refused_call.summary}, was refused: nothing was sent)"
     landed = "; ".join(f"call {i} of {total}, {summary}, landed" for i, summary in enumerate(done, 1))
-    return f" ({landed}; call {len(done) + 1}, {refused.summary}, was refused and nothing after it was sent)"
+    return f" ({landed}; call {len(done) + 1}, {refused_call.summary}, was refused and nothing after it was sent)"

@@ -6,13 +6,18 @@ spec and only the asked field changed, as the docker CLI sends it (docker-py's l
 `APIClient.update_service` defaults to `fetch_current_spec=False` and would reset unspecified fields:
 docker-py 7.x `docker/api/service.py`). The version index makes Swarm refuse a spec that changed since
 the plan ("update out of sequence", swarmkit `manager/state/store` `ErrSequenceConflict`), which becomes
-`ActionConflict`. Calls as in the Docker Engine API reference (v1.41+), `POST /services/{id}/update`.
+`ActionConflict`. Swarm also moves the index for its own bookkeeping: an update's status is written
+when its monitor period ends (5 s after the last task starts, by default), with the spec untouched. A call
+refused only for that is aimed again at the new index (`reaimed`): nothing the preview showed changed.
+Calls as in the Docker Engine API reference (v1.41+), `POST /services/{id}/update`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlops_tui.backends.model import ModelService
@@ -61,11 +66,31 @@ def update_config_text(spec: Mapping[str, Any], key: str = "UpdateConfig") -> st
 
 
 def seen(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """What a plan saw of a service, to tell the operator what changed on a conflict (no env, no secrets)."""
+    """What a plan saw of a service, to tell the operator what changed on a conflict (no env, no secrets),
+    and a digest of its specs, to tell a change of spec from Swarm's own bookkeeping."""
     facts = tr.service_facts(raw)
     return {"version": facts.version_index, "image": facts.image,
             "replicas": facts.replicas if facts.replicated else "global", "update": facts.update_state or "-",
-            "labels": dict(facts.labels), "networks": [[n, list(a)] for n, a in facts.networks]}
+            "labels": dict(facts.labels), "networks": [[n, list(a)] for n, a in facts.networks],
+            "specs": specs_digest(raw)}
+
+
+def specs_digest(raw: Mapping[str, Any]) -> str:
+    """The spec and the previous spec (what a rollback returns to): all an update call depends on."""
+    specs = json.dumps([raw.get("Spec"), raw.get("PreviousSpec")], sort_keys=True, default=str)
+    return hashlib.sha256(specs.encode()).hexdigest()
+
+
+def reaimed(mutation: Mutation, planned: Mapping[str, Any] | None,
+            current: Mapping[str, Any] | None) -> Mutation | None:
+    """The call aimed at the service's current version index when only Swarm's bookkeeping moved it since
+    the plan (an update's status, its tasks' counts); None when a spec changed or cannot be compared."""
+    if planned is None or current is None or planned.get("specs") != specs_digest(current):
+        return None
+    version = str(current["Version"]["Index"])
+    if version == mutation.params.get("version"):
+        return None
+    return replace(mutation, params={**mutation.params, "version": version})
 
 
 def conflict_error(name: str, planned: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> ActionConflict:
