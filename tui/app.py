@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Container, Horizontal, Vertical
+from textual.containers import Container, Horizontal
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -46,6 +46,7 @@ from mlops_tui.tui.panes.base import PaneMixin, SemanticStyles
 from mlops_tui.tui.panes.services import row_key
 from mlops_tui.tui.refusals import readonly_refusal, refusal
 from mlops_tui.tui.statusbar import StatusBar
+from mlops_tui.tui.stylesheet_cache import CachedStylesheet, ParsedStore
 from mlops_tui.tui.table_commands import TableCommands
 
 # The Fleet, its plans, the dialogs and the action flows are imported where they are first used:
@@ -85,8 +86,13 @@ class MlopsApp(TableCommands):
         *,
         clock: Callable[[], datetime] | None = None,
         crash_dir: Path | None = None,
+        stylesheet_cache: Path | None = None,
     ) -> None:
         super().__init__()
+        self.parsed_stylesheets = ParsedStore(stylesheet_cache)
+        """This start's stylesheet parses, read from `stylesheet_cache` (a folder; None: kept in memory
+        only) and written back after the first frame (tui/stylesheet_cache.py)."""
+        self.stylesheet = CachedStylesheet(variables=self.get_css_variables(), store=self.parsed_stylesheets)
         self.settings = settings
         self._fleet_factory = fleet_factory
         self._clock = clock or (lambda: datetime.now(timezone.utc))
@@ -143,13 +149,13 @@ class MlopsApp(TableCommands):
         yield PaneTabs()
         # The services pane starts active: composed with its classes, so that mounting does not
         # restyle the screen once more (bench/startup.py).
+        # One 2x2 grid (themes/app.tcss), row by row: services | latency, GPUs | alerts. Not two
+        # columns of their own: Textual renders every line of a container, even under its children.
         with Container(id="panes"):
-            with Vertical(id="left", classes="-active"):
-                yield ServicesPane(clock=self._clock).add_class("-active", update=False)
-                yield GpuPane(clock=self._clock)
-            with Vertical(id="right"):
-                yield LatencyPane(ascii_only=self.settings.ascii)
-                yield AlertsPane(clock=self._clock)
+            yield ServicesPane(clock=self._clock).add_class("-active", update=False)
+            yield LatencyPane(ascii_only=self.settings.ascii)
+            yield GpuPane(clock=self._clock)
+            yield AlertsPane(clock=self._clock)
         # The filter bar (`/`) is mounted the first time it is wanted (`_filter_bar`).
         yield KeyLine()
         yield SemanticStyles()
@@ -186,6 +192,8 @@ class MlopsApp(TableCommands):
         gc.set_threshold(10_000, 10, 10)
         gc.enable()
         self.run_worker(self._start_fleet, thread=True, name="fleet-start", exclusive=True)
+        if self.parsed_stylesheets.changed:
+            self.run_worker(self.parsed_stylesheets.save, thread=True, name="stylesheet-cache")
 
     def _start_fleet(self) -> None:
         """Worker thread: build the backends (heavy imports happen here) and start them."""
@@ -461,8 +469,6 @@ class MlopsApp(TableCommands):
     def _show_active_pane(self) -> None:
         for pane in self._panes():
             pane.set_class(pane.pane_id == self.active_pane, "-active")
-        for column, members in (("#left", ("services", "gpus")), ("#right", ("latency", "alerts"))):
-            self.query_one(column).set_class(self.active_pane in members, "-active")
         self.query_one(PaneTabs).show_tabs(VIEWS, self.active_pane, f"{self.key_display('next_pane')}: next pane")
 
     def focus_pane(self, name: str) -> None:

@@ -16,8 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from mlops_tui.tui.format import plain
 
 if TYPE_CHECKING:
@@ -32,6 +30,8 @@ class AuditLog:
         self._lock = threading.Lock()
 
     def append(self, record: Mapping[str, Any]) -> None:
+        import orjson  # not at import: the CLI checks the log (`problem`) before the first frame
+
         line = orjson.dumps(dict(record), option=orjson.OPT_SORT_KEYS) + b"\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +55,8 @@ class AuditLog:
 
     def last(self, count: int) -> list[dict[str, Any]]:
         """The newest `count` records, oldest first. Unreadable lines are reported, not hidden."""
+        import orjson
+
         if not self.path.exists():
             return []
         with self.path.open("rb") as handle:

@@ -217,10 +217,11 @@ def run_dashboard(settings: Settings, build_fleet=None, *, headless: bool = Fals
     report whose path is printed, and the exit status is non-zero (scripts and shells see it).
     The process ends within `exit_grace` seconds of the exit's start (tui/exit_guard.py)."""
     from mlops_tui.tui.app import MlopsApp
+    from mlops_tui.tui.config import default_cache_dir
     from mlops_tui.tui.crash import write_crash_report
     from mlops_tui.tui.exit_guard import EXIT_GRACE, ExitGuard
 
-    app = MlopsApp(settings, build_fleet or _build_fleet, crash_dir=crash_dir)
+    app = MlopsApp(settings, build_fleet or _build_fleet, crash_dir=crash_dir, stylesheet_cache=default_cache_dir())
     _warn_if_unaudited(settings)
     stopped_by: list[int] = []
     app.exit_guard = ExitGuard(lambda: 128 + stopped_by[0] if stopped_by else (app.return_code or 0), crash_dir,

@@ -35,6 +35,12 @@ def default_config_path() -> Path:
     return user_config_path(APP_NAME) / "config.toml"
 
 
+def default_cache_dir() -> Path:
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP_NAME)
+
+
 def default_audit_path() -> Path:
     from platformdirs import user_state_path
 

@@ -16,13 +16,10 @@ from typing import TYPE_CHECKING
 from rich.style import Style
 from rich.text import Text
 
-from mlops_tui.backends.canary_compare import compact as canary_compact
-from mlops_tui.backends.canary_compare import side_by_side
-from mlops_tui.backends.gpu_groups import PendingGroup, aggregate_holders
-from mlops_tui.backends.gpu_idle import idle_holders
 from mlops_tui.backends.vocabulary import SLO_ANNOTATION, AlertState, HealthState, Severity, short_resource_name
 
 if TYPE_CHECKING:
+    from mlops_tui.backends.gpu_groups import PendingGroup
     from mlops_tui.backends.model import Alert, ClusterHealth, GpuNode, LatencySeries, ModelService
 
 StyleFor = Callable[[str], Style | str]
@@ -184,6 +181,8 @@ def canary_text(service: ModelService, latency: LatencySeries | None = None,
     canary = service.canary
     if canary is None:
         return "-", ""
+    from mlops_tui.backends.canary_compare import compact as canary_compact  # not for the empty first frame
+
     weight, flagged = canary_compact(canary, latency, now)
     if flagged:
         return weight, "degraded"
@@ -209,6 +208,8 @@ def canary_comparison(service: ModelService, latency: LatencySeries | None, now:
     figures = latency.canary if latency is not None else None
     if figures is None:
         return ["canary vs stable: no figures from Prometheus (no series tell its two sides apart)"]
+    from mlops_tui.backends.canary_compare import side_by_side
+
     return side_by_side(service.canary, figures, now, one_line_each=one_line_each)
 
 
@@ -384,6 +385,9 @@ def gpu_cells(node: GpuNode, style_for: StyleFor = no_style, stale: str = "") ->
     """One GPU node's row; `stale` is the age of its cluster's data when that went stale ('2m'): the
     row then says so first, as the services of that cluster do (what it shows may be old). GPUs held
     but idle (DCGM joined on `node.devices`) come before "full": they are where capacity is."""
+    from mlops_tui.backends.gpu_groups import aggregate_holders  # not for the empty first frame
+    from mlops_tui.backends.gpu_idle import idle_holders
+
     idle = sum(n for _holder, n in idle_holders(node, node.devices))
     if stale:
         state, semantic = f"◌ stale {stale}", "unknown"

@@ -385,7 +385,8 @@ def test_a_scale_previewed_while_swarm_finishes_an_update_applies_at_the_first_c
     plan = backend.plan(model, Scale(2))
     sid = plan.context["service_id"]
     assert plan.context["seen"][sid]["update"] == "updating"
-    wait_for("the update's status written", lambda: (inspect(name).get("UpdateStatus") or {}).get("State") == "completed")
+    wait_for("the update's status written",
+             lambda: (inspect(name).get("UpdateStatus") or {}).get("State") == "completed")
     assert inspect(name)["Version"]["Index"] > int(plan.precondition_version)  # Swarm moved it, not a colleague
 
     backend.apply(plan)

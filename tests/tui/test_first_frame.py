@@ -8,11 +8,14 @@ from textual.color import Color
 from textual.css.stylesheet import Stylesheet
 from textual.widgets import Input
 
+from mlops_tui.backends.fleet import Fleet
 from mlops_tui.themes import THEME_NAMES, palettes, screens_stylesheet_path, textual_name
+from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.dashboard_screen import DashboardScreen
 from mlops_tui.tui.panes import GpuPane
-from tests.tui.conftest import make_app, until
+from tests.fakes import T0, InMemoryBackend
+from tests.tui.conftest import make_app, seed_fleet, until
 
 
 def count_reparses(monkeypatch) -> list[int]:
@@ -100,3 +103,50 @@ async def test_the_filter_field_is_mounted_the_first_time_slash_is_pressed():
         await until(pilot, lambda: bool(app.query("#filter")) and app.query_one("#filter", Input).value == "val")
         assert app.focused is app.query_one("#filter", Input)
         assert app.query_one("#filter-bar").display
+
+
+def app_with_stylesheet_cache(folder) -> MlopsApp:
+    backend = InMemoryBackend()
+    seed_fleet(backend)
+    return MlopsApp(Settings(), lambda s: Fleet([backend], max_rate=100, clock=lambda: T0), clock=lambda: T0,
+                    stylesheet_cache=folder)
+
+
+def declared(styles) -> dict[str, str]:
+    return {name: repr(value) for name, value in styles.get_rules().items()}  # a layout compares by identity
+
+
+def drawn_styles(app: MlopsApp) -> list[tuple]:
+    """What every node of the dashboard was styled with."""
+    return [(type(node).__name__, node.id, declared(node.styles.base))
+            for node in app.screen.walk_children(with_self=True)]
+
+
+async def test_the_next_start_reads_its_stylesheets_from_the_cache_and_draws_the_same_dashboard(tmp_path,
+                                                                                              monkeypatch):
+    """The operator starts the dashboard twice. The first start parses every stylesheet and keeps the
+    parses (after its first frame); the second parses none for its first frame, and every node of it
+    is styled exactly as the first start styled it."""
+    first = app_with_stylesheet_cache(tmp_path)
+    async with first.run_test(size=(120, 40)) as pilot:
+        kept = first.parsed_stylesheets.path
+        assert kept is not None
+        await until(pilot, kept.exists)  # written whole or not at all (a rename)
+        styles = drawn_styles(first)
+        rules = [(rule.selectors, declared(rule.styles)) for rule in first.stylesheet.rules]
+
+    parses: list[str] = []
+    real = Stylesheet._parse_rules
+
+    def counted(self, css, *args, **kwargs):
+        parses.append(css)
+        return real(self, css, *args, **kwargs)
+
+    monkeypatch.setattr(Stylesheet, "_parse_rules", counted)
+    second = app_with_stylesheet_cache(tmp_path)
+    async with second.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert parses == []
+        assert not second.parsed_stylesheets.changed
+        assert [(rule.selectors, declared(rule.styles)) for rule in second.stylesheet.rules] == rules
+        assert drawn_styles(second) == styles
