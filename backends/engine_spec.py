@@ -2,6 +2,8 @@
 config key, command-line flags and environment variable that set it, and how its backends are built.
 
 Engine packages import this module (their `spec.py`); the registry imports the engine packages' specs.
+The records are NamedTuples, not dataclasses: the command line reads them before the first frame, and
+a frozen dataclass costs ~5 M instructions to build at import (bench/first_frame_instructions.py).
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ import enum
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # the command line reads the specs: --help stays free of the backends' contract
     from mlops_tui.backends.base import Backend
@@ -69,8 +70,7 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """An HTTP header name (RFC 9110 token): nothing that could split or inject a header."""
 
 
-@dataclass(frozen=True, slots=True)
-class EngineOption:
+class EngineOption(NamedTuple):
     """One setting of an engine: `[<engine>] <name> = ...` in the config file, and its flags."""
 
     name: str
@@ -84,16 +84,14 @@ class EngineOption:
     default: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class BuildContext:
+class BuildContext(NamedTuple):
     """What a backend may need from the app besides its own settings."""
 
     services: Callable[[], Iterable[ModelService]] = tuple
     """The services the Fleet knows now (metrics sources tie series to them by name)."""
 
 
-@dataclass(frozen=True, slots=True)
-class EngineSpec:
+class EngineSpec(NamedTuple):
     name: str
     """The engine's config table and settings key: 'kubernetes', 'swarm', 'prometheus', 'alertmanager'."""
     title: str

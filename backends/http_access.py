@@ -1,16 +1,16 @@
 """How mlops-tui reaches a Prometheus-compatible server (Prometheus, Alertmanager, Mimir, Cortex,
 Thanos) behind authentication, TLS and tenants: one set of settings, shared by both engines.
 
-`HTTP_OPTIONS` declares the settings (config keys under `[prometheus]` and `[alertmanager]` alike);
-`HttpAccess.from_options` checks them together (one line naming what is wrong) and
+`HTTP_OPTIONS` (backends/http_options.py) declares the settings (config keys under `[prometheus]` and
+`[alertmanager]` alike); `HttpAccess.from_options` checks them together (one line naming what is wrong) and
 `HttpAccess.configure` applies them to a `requests.Session`. The path prefix of a server mounted
 under `https://host/prometheus` is simply part of the engine's `url`.
 
 Secrets (the bearer token, the password) come only from a file or an environment variable, are read
 when a request is sent (a rotated token file is picked up by the next request), and never stored in
 anything printed: not in this object's repr, nor in an error message, a log line, the audit log or
-`status --json`. Nothing here imports `requests` at module level: the engine specs import this module
-for its option declarations, and stay cheap.
+`status --json`. Nothing here imports `requests` at module level; the engine specs import only the
+option declarations, and this module when a source is built.
 """
 
 from __future__ import annotations
@@ -22,27 +22,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mlops_tui.backends.engine_spec import EngineOption, OptionKind
+from mlops_tui.backends.http_options import HTTP_OPTIONS
 
 if TYPE_CHECKING:
     import requests
-
-HTTP_OPTIONS: tuple[EngineOption, ...] = (
-    EngineOption("bearer_token_file", OptionKind.FILE,
-                 "file holding a bearer token (re-read when it changes)", default=""),
-    EngineOption("username", OptionKind.STRING, "basic auth user name", default=""),
-    EngineOption("password_file", OptionKind.FILE, "file holding the basic auth password", default=""),
-    EngineOption("password_env", OptionKind.STRING,
-                 "environment variable holding the basic auth password", default=""),
-    EngineOption("ca_file", OptionKind.FILE, "CA certificate(s) that sign the server's certificate", default=""),
-    EngineOption("cert_file", OptionKind.FILE, "client certificate (PEM) for mutual TLS", default=""),
-    EngineOption("key_file", OptionKind.FILE, "the client certificate's private key (PEM)", default=""),
-    EngineOption("insecure_skip_verify", OptionKind.FLAG,
-                 "accept any server certificate (never in production)", default=False),
-    EngineOption("headers", OptionKind.HEADERS,
-                 "extra HTTP headers, e.g. X-Scope-OrgID for a Mimir/Cortex/Thanos tenant", default={}),
-)
-"""The settings every Prometheus-compatible engine takes, besides its `url`."""
 
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 """Headers that carry credentials: refused in `headers` (the config file would hold the secret)."""

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -129,8 +128,10 @@ class Descending:
         return hash(self.value)
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
+    """One column of a table (a NamedTuple: tables are declared at import, before the first frame,
+    and a dataclass costs ~4 M instructions to build there)."""
+
     key: str
     label: str
     width: int | None = None
@@ -160,7 +161,7 @@ def columns(specs: Iterable[Sequence], *, optional: Iterable[str] = (), floors: 
     wants them fitted: `optional` columns give way, `floors`, `middle`-elided columns, the one column
     cut `last_cut`."""
     optional, middle, floors = set(optional), set(middle), floors or {}
-    return tuple(replace(c, keep=c.key not in optional, floor=floors.get(c.key, c.floor), last_cut=c.key == last_cut,
+    return tuple(c._replace(keep=c.key not in optional, floor=floors.get(c.key, c.floor), last_cut=c.key == last_cut,
                          elide="middle" if c.key in middle else "end")
                  for c in map(Column.of, specs))
 

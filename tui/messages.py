@@ -1,53 +1,62 @@
-"""Messages that cross from worker threads into the app. Typed dataclasses, posted, never called."""
+"""Messages that cross from worker threads into the app: posted, never called.
+
+Plain classes, as Textual writes its own: a dataclass is built at import, and these six cost ~10 M
+instructions of the first frame for nothing it shows (bench/first_frame_instructions.py).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from mlops_tui.backends.state import FleetDelta, FleetState
+if TYPE_CHECKING:
+    from mlops_tui.backends.state import FleetDelta, FleetState
 
 
-@dataclass
 class FleetUpdated(Message):
     """The Fleet published a new state (already coalesced to at most ~10 per second)."""
 
-    state: FleetState
-    delta: FleetDelta
+    def __init__(self, state: FleetState, delta: FleetDelta) -> None:
+        super().__init__()
+        self.state = state
+        self.delta = delta
 
 
-@dataclass
 class FleetFailed(Message):
     """The Fleet could not be built (bad configuration found late, import failure)."""
 
-    error: str
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
 
 
-@dataclass
 class NothingConfigured(Message):
     """The settings name no source at all (no kubeconfig, no Swarm, no Prometheus)."""
 
 
-@dataclass
 class VerificationLine(Message):
     """The Fleet reported progress on an applied action (from the verification thread)."""
 
-    verification: object
-    text: str
+    def __init__(self, verification: object, text: str) -> None:
+        super().__init__()
+        self.verification = verification
+        self.text = text
 
 
-@dataclass
 class VerificationDone(Message):
     """An applied action has its outcome (verified, not converged, failed...), already audited."""
 
-    verification: object
-    outcome: object
+    def __init__(self, verification: object, outcome: object) -> None:
+        super().__init__()
+        self.verification = verification
+        self.outcome = outcome
 
 
-@dataclass
 class VerificationCrashed(Message):
     """Following an applied action raised: a bug, reported to the operator and to the crash file."""
 
-    verification: object
-    error: BaseException
+    def __init__(self, verification: object, error: BaseException) -> None:
+        super().__init__()
+        self.verification = verification
+        self.error = error

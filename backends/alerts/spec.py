@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlops_tui.backends.engine_spec import BuildContext, EngineOption, EngineSpec, OptionKind
-from mlops_tui.backends.http_access import HTTP_OPTIONS, HttpAccess
+from mlops_tui.backends.http_options import HTTP_OPTIONS
 
 if TYPE_CHECKING:
     from mlops_tui.backends.base import Backend
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 def _build(options: Mapping[str, Any], context: BuildContext) -> Sequence[Backend]:
     if not options["url"]:
         return []
+    from mlops_tui.backends.http_access import HttpAccess
+
     access = HttpAccess.from_options(options)
     access.check_url(options["url"])
     from mlops_tui.backends.alerts import AlertmanagerBackend

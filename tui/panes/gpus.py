@@ -13,8 +13,6 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from mlops_tui.backends.gpu_groups import group_pending
-from mlops_tui.backends.gpu_idle import idle_by_workload
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.backends.vocabulary import short_resource_name
 from mlops_tui.tui.format import GPU_COLUMNS, free_by_resource, gpu_cells, literal, pending_group_line, stale_ages
@@ -137,6 +135,9 @@ class GpuPane(PaneMixin, Vertical):
         self._counted = self._counted or bool(counts)
         # Held-but-idle GPUs first: an operator whose GPU service is Pending reads where capacity is
         # before what waits for it.
+        from mlops_tui.backends.gpu_groups import group_pending  # at the first data, not for the first frame
+        from mlops_tui.backends.gpu_idle import idle_by_workload
+
         idle = idle_by_workload(state.gpu_nodes.values(), state.gpu_metrics)
         shown = (idle, state.pending_gpu)
         if shown == self._pending_shown and delta is not None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from rich.style import Style
 from rich.text import Text
@@ -28,8 +27,7 @@ def finite_values(series: LatencySeries) -> list[float]:
     return sanitize([v * 1000 for _t, v in series.p95])
 
 
-@dataclass(frozen=True)
-class TrendData:
+class TrendData(NamedTuple):
     """What one trend draws: its title, its p95 values (ms), its SLO (ms) and an optional legend."""
 
     title: Text

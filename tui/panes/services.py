@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -62,11 +61,12 @@ class ServicesPane(PaneMixin, KeyedTable):
     pane_id = "services"
     pane_title = "Model services"
 
-    @dataclass
     class Selected(Message):
         """The operator moved the cursor onto a service."""
 
-        key: ServiceKey | None
+        def __init__(self, key: ServiceKey | None) -> None:
+            super().__init__()
+            self.key = key
 
     def __init__(self, clock: Callable[[], datetime] | None = None, **kwargs) -> None:
         super().__init__(COLUMNS, id=self.pane_id, classes="pane", **kwargs)
