@@ -15,6 +15,7 @@ from mlops_tui.tui.config import Settings
 from mlops_tui.tui.dashboard_screen import DashboardScreen
 from mlops_tui.tui.panes import GpuPane
 from tests.fakes import T0, InMemoryBackend
+from tests.stylesheets import count_parses
 from tests.tui.conftest import make_app, seed_fleet, until
 
 
@@ -135,14 +136,7 @@ async def test_the_next_start_reads_its_stylesheets_from_the_cache_and_draws_the
         styles = drawn_styles(first)
         rules = [(rule.selectors, declared(rule.styles)) for rule in first.stylesheet.rules]
 
-    parses: list[str] = []
-    real = Stylesheet._parse_rules
-
-    def counted(self, css, *args, **kwargs):
-        parses.append(css)
-        return real(self, css, *args, **kwargs)
-
-    monkeypatch.setattr(Stylesheet, "_parse_rules", counted)
+    parses = count_parses(monkeypatch)
     second = app_with_stylesheet_cache(tmp_path)
     async with second.run_test(size=(120, 40)) as pilot:
         await pilot.pause()

@@ -12,6 +12,7 @@ from textual.color import Color
 from textual.css.stylesheet import Stylesheet, StylesheetParseError
 
 from mlops_tui.tui.stylesheet_cache import CachedStylesheet, ParsedStore
+from tests.stylesheets import count_parses
 
 CSS = "Static { background: $surface; border: round $pane-border; } #title { color: $accent; }"
 DARK = {"surface": "#101010", "pane-border": "#303030", "accent": "#ff8800"}
@@ -21,15 +22,7 @@ LIGHT = {"surface": "#f0f0f0", "pane-border": "#c0c0c0", "accent": "#0055aa"}
 @pytest.fixture
 def parses(monkeypatch) -> list[str]:
     """Every parse Textual really does (a cache hit does none)."""
-    calls: list[str] = []
-    real = Stylesheet._parse_rules
-
-    def counted(self, css, *args, **kwargs):
-        calls.append(css)
-        return real(self, css, *args, **kwargs)
-
-    monkeypatch.setattr(Stylesheet, "_parse_rules", counted)
-    return calls
+    return count_parses(monkeypatch)
 
 
 def start(folder, variables=DARK, css=CSS) -> tuple[CachedStylesheet, ParsedStore]:
