@@ -593,7 +593,7 @@ class KeyedTable(ScrollView, can_focus=True):
             self._fit_layout()
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base = self.rich_style
+        base = self._style("")
         if y < HEADER_HEIGHT:
             line = self._header_line()
         else:
@@ -611,7 +611,7 @@ class KeyedTable(ScrollView, can_focus=True):
             return cached[1]
         # As DataTable draws them: the row under the mouse is tinted beneath the cells' own colours,
         # the cursor is drawn over them (its colours are chosen to contrast with its background).
-        base = self.rich_style + self._style("keyed-table--hover") if hover and not cursor else self.rich_style
+        base = self._style("") + self._style("keyed-table--hover") if hover and not cursor else self._style("")
         line = self._draw(self._cells_by_key[key], base, self._style("keyed-table--cursor") if cursor else None)
         self._line_cache[key] = (signature, line)
         return line
@@ -619,7 +619,7 @@ class KeyedTable(ScrollView, can_focus=True):
     def _header_line(self) -> Strip:
         if self._header_line_cache is None or self._header_line_cache[0] != self._layout_version:
             labels = tuple(Text(self._label(column)) for column in self._table_columns)
-            header = self.rich_style + self._style("keyed-table--header")
+            header = self._style("") + self._style("keyed-table--header")
             self._header_line_cache = (self._layout_version, self._draw(labels, header, None, header=True))
         return self._header_line_cache[1]
 
@@ -651,11 +651,16 @@ class KeyedTable(ScrollView, can_focus=True):
         return Strip(segments, sum(self._column_widths[i] + 2 * CELL_PADDING for i in self._shown)).simplify()
 
     def _style(self, component: str) -> Style:
+        """A component's style, or the table's own for "". Kept until the styles change: `rich_style`
+        walks every ancestor (about a tenth of drawing an empty line). Textual tells each node of a
+        change to its own or an ancestor's styles (`notify_style_update`), and keeps its own component
+        styles on that promise."""
         style = self._part_styles.get(component)
         if style is None:
             # Not partial: colours such as the cursor's "auto" foreground are resolved against
             # its background here, as DataTable does.
-            style = self._part_styles[component] = self.get_component_rich_style(component)
+            style = self.rich_style if not component else self.get_component_rich_style(component)
+            self._part_styles[component] = style
         return style
 
     # -- the cursor ----------------------------------------------------------------------------
