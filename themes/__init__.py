@@ -7,13 +7,9 @@ themselves through the semantic variables (`$status-healthy`, `$alert-firing`, .
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 THEME_NAMES = ("dark", "light", "high-contrast")
 """Names the operator uses (`--theme dark`); the registered Textual theme is `mlops-<name>`."""
@@ -28,17 +24,32 @@ def textual_name(name: str) -> str:
     return f"mlops-{name}"
 
 
+def palettes_text() -> str:
+    return HERE.joinpath("palettes.toml").read_text("utf-8")
+
+
+def parse_palettes(text: str) -> dict[str, dict]:
+    """`palettes.toml`'s text as tables. The app keeps this parse between starts (as it keeps its
+    stylesheets'), so that a start imports no TOML parser."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    return tomllib.loads(text)
+
+
 @cache
 def palettes() -> dict[str, dict]:
-    return tomllib.loads(HERE.joinpath("palettes.toml").read_text("utf-8"))
+    return parse_palettes(palettes_text())
 
 
-def build_themes() -> list:
-    """Our Textual themes, ready for `App.register_theme`."""
+def build_themes(parsed: Mapping[str, Mapping] | None = None) -> list:
+    """Our Textual themes, ready for `App.register_theme`, from `parsed` palettes (default: read now)."""
     from textual.theme import Theme
 
     themes = []
-    for theme_name, palette in palettes().items():
+    for theme_name, palette in (palettes() if parsed is None else parsed).items():
         fields = {k: v for k, v in palette.items() if k != "variables"}
         themes.append(Theme(name=theme_name, variables=dict(palette.get("variables", {})), **fields))
     return themes

@@ -24,8 +24,16 @@ from textual.worker import Worker, WorkerState
 
 from mlops_tui.backends.state import FleetDelta, FleetState
 from mlops_tui.backends.vocabulary import HealthState
-from mlops_tui.themes import THEME_NAMES, build_themes, screens_stylesheet_path, stylesheet_path, textual_name
-from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings
+from mlops_tui.themes import (
+    THEME_NAMES,
+    build_themes,
+    palettes_text,
+    parse_palettes,
+    screens_stylesheet_path,
+    stylesheet_path,
+    textual_name,
+)
+from mlops_tui.tui.commands import BY_ACTION, BY_ID, COMMANDS, bindings, rebound_keys
 from mlops_tui.tui.config import Settings
 from mlops_tui.tui.dashboard_screen import DashboardScreen
 from mlops_tui.tui.format import plain, production_scope, service_matches
@@ -92,7 +100,7 @@ class MlopsApp(TableCommands):
         self.parsed_stylesheets = ParsedStore(stylesheet_cache)
         """This start's stylesheet parses, read from `stylesheet_cache` (a folder; None: kept in memory
         only) and written back after the first frame (tui/stylesheet_cache.py)."""
-        self.stylesheet = CachedStylesheet(variables=self.get_css_variables(), store=self.parsed_stylesheets)
+        self.stylesheet = CachedStylesheet(store=self.parsed_stylesheets)  # variables: `_start_with_theme`
         self.settings = settings
         self._fleet_factory = fleet_factory
         self._clock = clock or (lambda: datetime.now(timezone.utc))
@@ -112,11 +120,15 @@ class MlopsApp(TableCommands):
         self.state = FleetState(readonly=settings.readonly)
         self.active_pane = "services"
         self.compact = False
+        self._laid_out_compact: bool | None = None
+        """The layout `_layout_for` last set up (None: none yet)."""
         self._synced = False
-        for theme in build_themes():
+        for theme in build_themes(self.parsed_stylesheets.recall("palettes", palettes_text(), parse_palettes)):
             self.register_theme(theme)
         self._start_with_theme(textual_name(settings.theme))
-        self.set_keymap(dict(settings.keys))
+        # Only the keys the config moved: Textual re-applies the keymap to every binding each time it
+        # works out which keys are live (each key press, each key line), and a default needs no remap.
+        self.set_keymap(rebound_keys(settings.keys))
 
     def get_driver_class(self) -> type[Driver]:
         # Over SSH every byte is latency: each style is sent once, when a character needs it (tui/terminal_output.py).
@@ -132,13 +144,14 @@ class MlopsApp(TableCommands):
         parsed yet, so the stylesheet takes the theme's variables now and its first parse is the only one.
         What else the watcher does at this point is the dark/light class, which the App set for its
         default theme (and the ANSI colour filter, also chosen by darkness): when the darkness differs,
-        the watcher runs as usual."""
+        the watcher runs as usual. Either way the stylesheet is given the theme's variables here (it is
+        built without them: generating a theme's variables costs as much as drawing a pane)."""
         theme = self.get_theme(name)
         if theme is None or theme.dark != self.current_theme.dark:
             self.theme = name
-            return
-        self.set_reactive(App.theme, name)
-        self.set_class(True, f"-theme-{name}", update=False)
+        else:
+            self.set_reactive(App.theme, name)
+            self.set_class(True, f"-theme-{name}", update=False)
         self.stylesheet.set_variables(self.get_css_variables())
 
     def get_default_screen(self) -> DashboardScreen:
@@ -460,8 +473,11 @@ class MlopsApp(TableCommands):
 
     def _layout_for(self, width: int, height: int) -> None:
         compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        if compact == self._laid_out_compact:
+            return  # a resize that keeps the layout: the panes and tabs follow their own sizes
+        self._laid_out_compact = compact
         self.compact = compact
-        self.screen.set_class(compact, "-compact")
+        self.screen_stack[0].set_class(compact, "-compact")  # the dashboard, even under a dialog
         self._show_active_pane()
         if compact:
             self.query_one(PaneTabs).show_state(self.state)
@@ -638,17 +654,29 @@ class MlopsApp(TableCommands):
     def refusal_for(self, action: str) -> str | None:
         """Why `action` cannot be done on the current selection, in one line; None when it can be
         asked for (the Fleet and the engine still have the last word)."""
-        command = BY_ACTION.get(action)
-        if command is None or not command.mutates:
-            return None
-        if self.settings.readonly:
-            return readonly_refusal(command)
-        if command.target != "service":
-            return None  # an alert: the alerts pane's selection, checked when the key is pressed
-        service = self._selected_service()
-        if service is None:
-            return None  # pressing it says "select a service first"
-        return refusal(command, service, self.state.health.get(service.key.cluster))
+        return self.refusals()(action)
+
+    def refusals(self) -> Callable[[str], str | None]:
+        """`refusal_for`, for any number of actions against one look at the selection: the key line
+        asks for each of its keys, and finding the services pane walks the screen."""
+        selection: list[ModelService | None] = []
+
+        def refusal_of(action: str) -> str | None:
+            command = BY_ACTION.get(action)
+            if command is None or not command.mutates:
+                return None
+            if self.settings.readonly:
+                return readonly_refusal(command)
+            if command.target != "service":
+                return None  # an alert: the alerts pane's selection, checked when the key is pressed
+            if not selection:
+                selection.append(self._selected_service())
+            service = selection[0]
+            if service is None:
+                return None  # pressing it says "select a service first"
+            return refusal(command, service, self.state.health.get(service.key.cluster))
+
+        return refusal_of
 
     def _show_production_context(self, service: ModelService | None) -> None:
         """The status bar's PRODUCTION band follows the services pane's cursor."""

@@ -180,6 +180,12 @@ def default_keys() -> dict[str, str]:
     return {command.id: command.key for command in COMMANDS if command.rebindable}
 
 
+def rebound_keys(keys: dict[str, str]) -> dict[str, str]:
+    """Of `keys` (command id -> key), those away from their default key: the keymap the app applies."""
+    return {command: key for command, key in keys.items()
+            if key != BY_ID[command].key and normal_key(key) != normal_key(BY_ID[command].key)}
+
+
 def bindings() -> list[BindingType]:
     """The app's `BINDINGS`, in the table's order (the key line's order), with their default keys;
     the app applies the configured keys on top as a Textual keymap."""

@@ -18,11 +18,6 @@ from mlops_tui.backends.production import pattern_problem
 from mlops_tui.themes import DEFAULT_THEME, THEME_NAMES
 from mlops_tui.tui.commands import BY_ID, COMMANDS, default_keys, key_words, normal_key
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 APP_NAME = "mlops-tui"
 
 class ConfigError(ValueError):
@@ -119,6 +114,11 @@ def _tables() -> dict[str, dict[str, str]]:
 
 def load_config_file(path: Path) -> dict[str, Any]:
     """Read and validate a config file into flat Settings field values."""
+    if sys.version_info >= (3, 11):  # here, not at the top: a start without a config file parses no TOML
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     try:
         raw = tomllib.loads(path.read_text("utf-8"))
     except FileNotFoundError:

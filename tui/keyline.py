@@ -67,7 +67,8 @@ class KeyLine(Static):
         items = []
         seen: set[str] = set()
         active = self.screen.active_bindings
-        refusal_for = getattr(self.app, "refusal_for", None)
+        refusals = getattr(self.app, "refusals", None)
+        refusal_for = refusals() if refusals is not None else None
         for _node, binding, enabled, _tooltip in active.values():
             if binding.show and binding.action not in seen:
                 seen.add(binding.action)

@@ -116,6 +116,8 @@ class PaneTabs(Static):
         return line
 
     def _draw(self) -> None:
+        if not self.display:
+            return  # hidden (the panes side by side): drawn when shown, as its first size comes (`on_resize`)
         line = self.line()
         if self.content_size.width and line.cell_len > self.content_size.width:
             line = self.line(hint=False)  # the badges matter more than the reminder of tab

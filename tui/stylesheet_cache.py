@@ -1,10 +1,12 @@
-"""Parsed stylesheets kept between starts.
+"""Parsed stylesheets (and colour palettes) kept between starts.
 
 Textual tokenizes and parses every stylesheet at each start: for the dashboard's first frame that is
 about 50 M instructions (bench/first_frame_instructions.py), the same work each time for the same text.
 `CachedStylesheet` looks each parse up by everything the parse reads (the CSS text, where it came
 from, its priority and scope, the theme's variables) in one file under the user's cache directory; a
-miss is parsed as Textual parses it, and the file is rewritten after the first frame.
+miss is parsed as Textual parses it, and the file is rewritten after the first frame. The themes'
+palettes (TOML) are kept the same way (`ParsedStore.recall`): importing and running the TOML parser
+costs as much as drawing a pane.
 
 The file is a pickle, so only a file the user owns, that no one else may write, in a directory no
 one else may write, is read; one written by another Textual or Python is never read (its name and
@@ -21,7 +23,8 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import textual
 from textual.css.stylesheet import Stylesheet
@@ -30,8 +33,11 @@ PARSER_FILES = ("css/parse.py", "css/tokenize.py", "css/model.py", "css/styles.p
 """Textual's modules whose code shapes a parse: an upgrade rewrites them, and the cache starts over."""
 
 
+T = TypeVar("T")
+
 ParseKey = tuple[Any, ...]
-"""(css, read_from, is_default_rules, tie_breaker, scope, the variables as sorted pairs)."""
+"""A stylesheet's: (css, read_from, is_default_rules, tie_breaker, scope, the variables as sorted pairs);
+another text's: (what it is, the text)."""
 
 
 def _textual_identity() -> str:
@@ -70,29 +76,39 @@ class ParsedStore:
         tag = f"{sys.implementation.cache_tag}-pickle{pickle.HIGHEST_PROTOCOL}"
         self.path = folder / f"stylesheets-{tag}.pickle" if folder is not None else None
         self._identity = ""
-        self._known: dict[ParseKey, list] | None = None
-        self._used: dict[ParseKey, list] = {}
+        self._known: dict[ParseKey, Any] | None = None
+        self._used: dict[ParseKey, Any] = {}
         self._added = False
         self._lock = threading.Lock()
 
-    def get(self, key: ParseKey) -> list | None:
-        rules = self._load().get(key)
-        if rules is not None:
+    def get(self, key: ParseKey) -> Any:
+        parsed = self._load().get(key)
+        if parsed is not None:
             with self._lock:
-                self._used[key] = rules
-        return rules
+                self._used[key] = parsed
+        return parsed
 
-    def put(self, key: ParseKey, rules: list) -> None:
+    def put(self, key: ParseKey, parsed: Any) -> None:
         with self._lock:
-            self._used[key] = rules
+            self._used[key] = parsed
             self._added = True
+
+    def recall(self, kind: str, text: str, parse: Callable[[str], T]) -> T:
+        """`parse(text)`, kept under (kind, text): parsed again only when the text changes. A parse that
+        raises is never kept (the next start reports the error afresh)."""
+        key = (kind, text)
+        parsed = self.get(key)
+        if parsed is None:
+            parsed = parse(text)
+            self.put(key, parsed)
+        return parsed
 
     @property
     def changed(self) -> bool:
         """A parse was added since the file was read: `save` has something to write."""
         return self._added
 
-    def _load(self) -> dict[ParseKey, list]:
+    def _load(self) -> dict[ParseKey, Any]:
         if self._known is None:
             self._known = {}
             self._identity = _textual_identity()
@@ -100,7 +116,7 @@ class ParsedStore:
                 self._known = self._read(self.path)
         return self._known
 
-    def _read(self, path: Path) -> dict[ParseKey, list]:
+    def _read(self, path: Path) -> dict[ParseKey, Any]:
         try:
             with path.open("rb") as handle:
                 if not _trusted(os.fstat(handle.fileno()), path.parent):

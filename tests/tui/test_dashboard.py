@@ -242,3 +242,26 @@ async def test_the_garbage_collector_paused_for_the_first_frame_is_back_on_after
             assert gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_a_terminal_narrowed_under_a_dialog_shows_one_pane_when_the_dialog_closes():
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        dashboard = app.screen
+        visible = lambda: [p.pane_id for p in app._panes() if p.display and p.region.area]  # noqa: E731
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen is not dashboard)
+        await pilot.resize_terminal(80, 24)  # the operator's SSH window, made smaller behind the help
+        await pilot.resize_terminal(82, 24)  # and once more, the layout staying compact
+        await until(pilot, lambda: dashboard.has_class("-compact"))
+        assert not app.screen.has_class("-compact")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is dashboard and visible() == ["services"])
+        await pilot.resize_terminal(160, 45)
+        await until(pilot, lambda: not dashboard.has_class("-compact"))
+        await until(pilot, lambda: visible() == ["services", "gpus", "latency", "alerts"])
+        await pilot.press("tab")  # to the GPU pane, while the tabs are hidden
+        await pilot.resize_terminal(80, 24)  # the window as small as before
+        tabs = app.query_one("#pane-tabs")
+        await until(pilot, lambda: visible() == ["gpus"] and "▸gpus" in str(tabs.render()))
