@@ -1,9 +1,11 @@
 """The key line at the bottom: the keys that work on this screen, greyed out where they do nothing now.
 
-One Static rather than Textual's `Footer`, which mounts a widget per key and recomposes them all
-whenever the bindings change (each selection that changes what the service can do): that cost
-showed in the first frame (bench/startup.py) and under churn (bench/churn.py). Clicking a key
-still presses it.
+One line drawn by one widget rather than Textual's `Footer`, which mounts a widget per key and
+recomposes them all whenever the bindings change (each selection that changes what the service can
+do): that cost showed in the first frame (bench/startup.py) and under churn (bench/churn.py). The line
+is drawn on Textual's line API, its Rich text rendered to segments once per change: a `Static` turns
+it into Textual `Content` style by style, which cost 7 M of the 1,100 M instructions to the first frame
+(bench/first_frame_instructions.py). Clicking a key still presses it (each key's segments carry it).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.strip import Strip
+from textual.widget import Widget
 
 from mlops_tui.tui.commands import COMMANDS
 
@@ -20,13 +23,18 @@ ORDER = {command.action_name: index for index, command in enumerate(COMMANDS)}
 """Where each command's key stands in the line: the command table's order (other screens' keys last)."""
 
 
-class KeyLine(Static):
+class KeyLine(Widget):
     """`key description` for every shown binding of the screen, in the command table's order, one per action."""
 
     COMPONENT_CLASSES = {"key-line--key", "key-line--description", "key-line--disabled"}
 
     def __init__(self) -> None:
-        super().__init__(id="key-line", markup=False)
+        super().__init__(id="key-line")
+        self._strip: Strip | None = None
+        """The line as last drawn; None: to be made again when next drawn (the keys or the colours
+        changed), so that changes between two frames cost one line."""
+        self._drawn_width = 0
+        """The width the line was made to fit (a resize is drawn before `Resize` reaches the widget)."""
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -36,10 +44,24 @@ class KeyLine(Static):
 
     def _bindings_changed(self, screen: Screen) -> None:
         if screen is self.screen:
-            self.update(self.line())
+            self._strip = None
+            self.refresh()
 
-    def on_resize(self) -> None:
-        self.update(self.line())
+    def notify_style_update(self) -> None:
+        super().notify_style_update()  # the theme changed, or a colour the keys are drawn in
+        self._strip = None
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        width = self.size.width
+        if y:
+            return Strip.blank(width, base)
+        if self._strip is None or self._drawn_width != width:
+            # Text.render emits the spans only: the widget's colours go beneath them as the first span.
+            text = self.line()
+            text.stylize_before(base)
+            self._strip, self._drawn_width = Strip(text.render(self.app.console)).simplify(), width
+        return self._strip.crop_extend(0, width, base)
 
     def line(self) -> Text:
         """Every key with its description. Narrower than that (80 columns over SSH): descriptions

@@ -177,9 +177,13 @@ async def test_keys_can_be_rebound_from_the_config():
 async def drawn_key_line(app: MlopsApp, pilot) -> KeyLine:
     """The key line, once the services are in and it has been drawn."""
     await until(pilot, lambda: len(names(app)) == 5)
-    line = app.query_one(KeyLine)
-    await until(pilot, lambda: "Help" in str(line.render()))
-    return line
+    await until(pilot, lambda: "Help" in bottom_line(app))
+    return app.query_one(KeyLine)
+
+
+def bottom_line(app: MlopsApp) -> str:
+    """The terminal's last line, as the operator reads it."""
+    return visible_text(app).splitlines()[-1]
 
 
 async def test_the_key_line_names_every_key_and_greys_out_what_the_selection_cannot_do():
@@ -188,7 +192,7 @@ async def test_the_key_line_names_every_key_and_greys_out_what_the_selection_can
         line = await drawn_key_line(app, pilot)
         table = app.query_one(ServicesPane)
         table.move_cursor(row=next(i for i, k in enumerate(table.shown_keys) if "ml-model-service" in k))
-        await until(pilot, lambda: "Blue/green" in str(line.render()))
+        await until(pilot, lambda: "Blue/green" in bottom_line(app))
         text = line.line()
         for words in (" s Scale", " w Canary weight", " b Blue/green switch", " R Roll back", " ? Help", " q Quit"):
             assert words in text.plain
@@ -201,11 +205,32 @@ async def test_the_key_line_names_every_key_and_greys_out_what_the_selection_can
         assert "key" not in style_of("Roll back").meta and style_of("Scale").meta["key"] == "s"
 
 
+async def test_a_theme_switch_redraws_the_key_line_in_the_new_theme_colours():
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        line = await drawn_key_line(app, pilot)
+
+        def drawn_colour_of_quit_key():
+            return next(segment.style.color for segment in line.render_line(0) if segment.text.strip() == "q")
+
+        dark = drawn_colour_of_quit_key()
+        await pilot.press("t")
+        await until(pilot, lambda: app.theme == "mlops-light")
+        light = line.get_component_rich_style("key-line--key", partial=True).color
+        assert light != dark
+        await until(pilot, lambda: drawn_colour_of_quit_key() == light)
+
+
 async def test_at_80_columns_the_key_line_still_shows_help_and_quit():
     app, _ = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         plain = (await drawn_key_line(app, pilot)).line().plain
         assert len(plain) <= 80 and " ? Help" in plain and " q Quit" in plain
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await drawn_key_line(app, pilot)
+        await pilot.resize_terminal(112, 45)  # the SSH window made narrower: the line is made again to fit
+        await until(pilot, lambda: " ? Help" in bottom_line(app) and " q Quit" in bottom_line(app))
 
 
 async def test_clicking_a_key_on_the_key_line_presses_it():
