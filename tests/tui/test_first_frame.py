@@ -117,8 +117,13 @@ def declared(styles) -> dict[str, str]:
     return {name: repr(value) for name, value in styles.get_rules().items()}  # a layout compares by identity
 
 
-def drawn_styles(app: MlopsApp) -> list[tuple]:
-    """What every node of the dashboard was styled with."""
+async def drawn_styles(app: MlopsApp, pilot) -> list[tuple]:
+    """What every node of the dashboard was styled with, once the fleet is in and the selected service's
+    trend is shown (the latency pane mounts it then)."""
+    from mlops_tui.tui.panes import ServicesPane
+
+    await until(pilot, lambda: app.query_one(ServicesPane).row_count == 5 and bool(app.query("#latency-selected")))
+    await pilot.pause()
     return [(type(node).__name__, node.id, declared(node.styles.base))
             for node in app.screen.walk_children(with_self=True)]
 
@@ -133,7 +138,7 @@ async def test_the_next_start_reads_its_stylesheets_from_the_cache_and_draws_the
         kept = first.parsed_stylesheets.path
         assert kept is not None
         await until(pilot, kept.exists)  # written whole or not at all (a rename)
-        styles = drawn_styles(first)
+        styles = await drawn_styles(first, pilot)
         rules = [(rule.selectors, declared(rule.styles)) for rule in first.stylesheet.rules]
 
     parses = count_parses(monkeypatch)
@@ -143,4 +148,4 @@ async def test_the_next_start_reads_its_stylesheets_from_the_cache_and_draws_the
         assert parses == []
         assert not second.parsed_stylesheets.changed
         assert [(rule.selectors, declared(rule.styles)) for rule in second.stylesheet.rules] == rules
-        assert drawn_styles(second) == styles
+        assert await drawn_styles(second, pilot) == styles

@@ -108,14 +108,21 @@ class LatencyPane(PaneMixin, Vertical):
         self.ascii_only = ascii_only
         self.selected: ServiceKey | None = None
         self._state = FleetState()
+        self._selected_trend: Trend | None = None
+        self._worst_title: Static | None = None
         self._worst: list[Trend] = []
 
     def compose(self) -> ComposeResult:
         yield Static("No latency data yet: is a Prometheus configured?", id="latency-empty")
-        yield Trend(self.ascii_only, self.style_for, lines=3, id="latency-selected")
-        yield Static("Worst now", id="latency-worst-title")
-        # The "worst now" trends are mounted when there is a series to show: fewer widgets to build
-        # before the first frame (bench/startup.py), and none at all without a Prometheus.
+        # The selected service's trend, the "Worst now" title and the worst trends are mounted when
+        # there is something to show, in that order: each widget costs ~4 M instructions to mount and
+        # style before the first frame (bench/first_frame_instructions.py), and none is shown then.
+
+    def _selected(self) -> Trend:
+        if self._selected_trend is None:
+            self._selected_trend = Trend(self.ascii_only, self.style_for, lines=3, id="latency-selected")
+            self.mount(self._selected_trend, after="#latency-empty")
+        return self._selected_trend
 
     def select(self, key: ServiceKey | None) -> None:
         self.selected = key
@@ -133,7 +140,11 @@ class LatencyPane(PaneMixin, Vertical):
             key=lambda s: (s.slo_seconds is not None, (s.current_p95 or 0) / (s.slo_seconds or 1.0)),
             reverse=True,
         )[:WORST_N]
-        self.query_one("#latency-worst-title").display = bool(worst)
+        if self._worst_title is None and worst:
+            self._worst_title = Static("Worst now", id="latency-worst-title")
+            self.mount(self._worst_title)  # before the first worst trend, mounted below
+        if self._worst_title is not None:
+            self._worst_title.display = bool(worst)
         while len(self._worst) < len(worst):
             trend = Trend(self.ascii_only, self.style_for, id=f"latency-worst-{len(self._worst)}")
             self._worst.append(trend)
@@ -146,14 +157,16 @@ class LatencyPane(PaneMixin, Vertical):
                 trend.display = False
 
     def _render_selected(self) -> None:
-        trend = self.query_one("#latency-selected", Trend)
         series = self._state.latency.get(self.selected) if self.selected else None
-        if series is None:
-            trend.display = self.selected is not None
-            if self.selected is not None:
-                trend.show(TrendData(literal(f"{self.selected.name}: no latency series"), []))
+        if self.selected is None:
+            if self._selected_trend is not None:
+                self._selected_trend.display = False
             return
+        trend = self._selected()
         trend.display = True
+        if series is None:
+            trend.show(TrendData(literal(f"{self.selected.name}: no latency series"), []))
+            return
         trend.show(self._trend(series, legend=True))
 
     def _trend(self, series: LatencySeries, legend: bool = False) -> TrendData:
