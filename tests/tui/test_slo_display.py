@@ -119,3 +119,18 @@ def test_status_json_gives_a_null_slo_when_unknown_and_its_source_when_known():
         500.0, "alert rule", "HighInferenceLatency", True)
     for document in (unknown, known):
         jsonschema.Draft202012Validator(latency_schema).validate(document)
+
+
+async def test_a_trend_whose_parts_were_never_mounted_draws_without_failing():
+    """A service selected as the operator quits: its trend, mounted when first shown, can be mounted after
+    the app stopped mounting anything, so its title and bars never are. Drawing it then must not raise
+    (that would end the session on an error and a crash report)."""
+    from rich.text import Text
+
+    from mlops_tui.tui.panes.latency import Trend, TrendData
+
+    app, _ = make_app()
+    async with app.run_test(size=(120, 40)):
+        trend = Trend(False, app.query_one(LatencyPane).style_for)
+        trend._draw(TrendData(Text("property-valuation-model"), [120.0, 480.0], 300.0, None))
+        assert not trend.is_mounted and not trend.children

@@ -67,6 +67,8 @@ class GpuPane(PaneMixin, Vertical):
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._cells: dict[tuple[str, str], tuple[GpuNode, object, str, tuple[Text, ...]]] = {}
         self._pending_shown: tuple = ()
+        self._pending: Static | None = None
+        """The idle and pending lines under the table, once there have been some."""
         self._counted = False
         self._state = FleetState()
         self._stale_ages: dict[str, str] = {}
@@ -85,9 +87,8 @@ class GpuPane(PaneMixin, Vertical):
 
     def compose(self) -> ComposeResult:
         yield GpuTable()
-        pending = Static(id="gpu-pending")
-        pending.display = False
-        yield pending
+        # The idle and pending lines below the table are mounted the first time there are some: a widget
+        # costs ~2 M instructions to mount and style before the first frame, where it has nothing to show.
 
     @property
     def table(self) -> GpuTable:
@@ -143,12 +144,16 @@ class GpuPane(PaneMixin, Vertical):
         if shown == self._pending_shown and delta is not None:
             return
         self._pending_shown = shown
-        pending = self.query_one("#gpu-pending", Static)
         lines = [literal(f"◇ {holding.line}", self.table.style_for("gpu-idle")) for holding in idle[:5]]
         groups = group_pending(state.pending_gpu)
         if groups:
             waiting = sum(g.replicas for g in groups)
             lines.append(Text(f"Pending for GPUs ({waiting} replica{'s' if waiting != 1 else ''}):"))
             lines += [pending_group_line(g) for g in groups[:10]]
-        pending.update(Text("\n").join(lines))
-        pending.display = bool(lines)
+        if self._pending is None:
+            if not lines:
+                return
+            self._pending = Static(id="gpu-pending")
+            self.mount(self._pending)
+        self._pending.update(Text("\n").join(lines))
+        self._pending.display = bool(lines)

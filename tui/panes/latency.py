@@ -48,11 +48,15 @@ class Trend(Vertical):
         self.lines = lines
         self._style_for = style_for
         self._shown: TrendData | None = None
+        # Held, not queried: a trend mounted as the app closes may never see its children mounted.
+        self._title = Static(classes="trend-title")
+        self._bars = Static(classes="trend-ascii" if ascii_only else "trend-spark")
+        self._legend = Static(classes="trend-legend")
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="trend-title")
-        yield Static(classes="trend-ascii" if self.ascii_only else "trend-spark")
-        yield Static(classes="trend-legend")
+        yield self._title
+        yield self._bars
+        yield self._legend
 
     def on_mount(self) -> None:
         if self._shown:  # shown before it was mounted
@@ -68,18 +72,17 @@ class Trend(Vertical):
             self._draw(data)
 
     def _draw(self, data: TrendData) -> None:
-        self.query_one(".trend-title", Static).update(data.title)
-        legend = self.query_one(".trend-legend", Static)
-        legend.display = data.legend is not None
-        legend.update(data.legend or "")
+        self._title.update(data.title)
+        self._legend.display = data.legend is not None
+        self._legend.update(data.legend or "")
         width = max(self.size.width, 10)
         top = axis_top(data.values, data.slo_ms)
         if self.ascii_only:
             line = ascii_sparkline(data.values, width, top=top)
-            self.query_one(".trend-ascii", Static).update(self._marked([line], data, width))
+            self._bars.update(self._marked([line], data, width))
         else:
             rows = block_rows(data.values, width, self.lines, top)
-            self.query_one(".trend-spark", Static).update(self._marked(rows, data, width))
+            self._bars.update(self._marked(rows, data, width))
 
     def _marked(self, rows: list[str], data: TrendData, width: int) -> Text:
         """The rows as text, each bar whose value is over the SLO in the `down` style."""
