@@ -6,14 +6,15 @@ than most changes move them (one run saw the hello-world app's median at 484 ms 
 agree within 0.01 % with a fixed hash seed), so a change to start-up is judged here, against the
 hello-world Textual app counted in the same run, and `startup.py` says what it costs in time.
 
-Each start runs headless at 120x40 (`App.run(headless=True, size=...)`), with a fixed PYTHONHASHSEED,
-the bytecode compiled (as `pip install` leaves it), and ends with `os._exit` right after Textual hands
-its first frame to the driver. The app keeps its stylesheet parses between starts (tui/stylesheet_cache.py):
-each tree is started once, uncounted, before it is counted, as an operator's previous start left it;
-this tree is also counted from an empty cache (the first start after an install, an upgrade or a theme
-change). The app is `mlops-tui --swarm tcp://127.0.0.1:9` (an engine nobody
-answers: the first frame never waits for one, and no simulator's work is counted). `--before COMMIT`
-counts that commit's tree too (a `git archive` export run with the same interpreter).
+Each start is `mlops-tui`'s own `main(argv)`, its App run headless at 120x40 (`App.run` given
+`headless=True, size=...`), with a fixed PYTHONHASHSEED, the bytecode compiled (as `pip install`
+leaves it), and ends with `os._exit` right after Textual hands its first frame to the driver. The app
+keeps its stylesheet parses between starts (tui/stylesheet_cache.py): each tree is started once,
+uncounted, before it is counted, as an operator's previous start left it; this tree is also counted
+from an empty cache (the first start after an install, an upgrade or a theme change). The app is
+`mlops-tui --swarm tcp://127.0.0.1:9` (an engine nobody answers: the first frame never waits for
+one, and no simulator's work is counted). `--before COMMIT` counts that commit's tree too (a
+`git archive` export run with the same interpreter).
 
 Target (issue 21): the first frame within 1.25x the hello-world app's (read here without the noise).
 
@@ -56,7 +57,7 @@ def first_frame_then_exit(self, screen, renderable):
 
 show, run = textual.app.App._display, textual.app.App.run
 textual.app.App._display = first_frame_then_exit
-textual.app.App.run = lambda self, *a, **k: run(self, *a, **{**k, "size": SIZE})
+textual.app.App.run = lambda self, *a, **k: run(self, *a, **{**k, "size": SIZE, "headless": True})
 if which == "hello":
     from textual.widgets import Static
 
@@ -66,11 +67,9 @@ if which == "hello":
 
     Hello().run(headless=True)
 else:
-    import gc
-    gc.disable()  # as `mlops-tui`'s main() does before its imports
-    from mlops_tui.tui.cli import parser, run_dashboard, settings_from
-    args = parser().parse_args(["--swarm", "tcp://127.0.0.1:9", "--audit-log", os.environ["AUDIT_LOG"]])
-    run_dashboard(settings_from(args), headless=True)
+    from mlops_tui.tui.cli import main  # the `mlops-tui` command itself, its App run headless
+
+    main(["--swarm", "tcp://127.0.0.1:9", "--audit-log", os.environ["AUDIT_LOG"]])
 sys.exit("no frame was drawn")
 """
 
