@@ -22,8 +22,8 @@ import stat
 import sys
 import tempfile
 import threading
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import textual

@@ -5,6 +5,7 @@ of engine clients, no colour literal in Python, nothing that points outside the 
 from __future__ import annotations
 
 import ast
+import os
 import pathlib
 import re
 import subprocess
@@ -187,6 +188,23 @@ def test_the_first_frames_imports_leave_the_action_side_for_later():
                 # panes need only its words (backends/vocabulary.py)
                 "mlops_tui.backends.model")
     assert [m for m in deferred if m in modules] == []
+
+
+def test_a_start_without_a_config_file_imports_no_toml_parser(tmp_path):
+    """Without a config file the settings come from the command line alone, and the app reads the palettes'
+    parse kept by the start before (tui/stylesheet_cache.py): importing `tomllib` (its regexes) and parsing
+    the palettes cost ~14 M instructions of the first frame. The first start after an install parses them."""
+    start = ("import sys, pathlib\n"
+             "from mlops_tui.tui.app import MlopsApp\n"
+             "from mlops_tui.tui.config import build_settings\n"
+             f"cache = pathlib.Path({str(tmp_path)!r})\n"
+             "app = MlopsApp(build_settings({}, None), lambda s: None, stylesheet_cache=cache)\n"
+             "app.parsed_stylesheets.save()\n"
+             "print('tomllib' in sys.modules)")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "no-config")}
+    first, second = (subprocess.run([sys.executable, "-c", start], capture_output=True, text=True, check=True,
+                                    cwd=ROOT, env=env).stdout.split() for _ in range(2))
+    assert (first, second) == (["True"], ["False"])
 
 
 def test_what_runs_before_the_first_frame_imports_no_engine_client_and_no_timeline():

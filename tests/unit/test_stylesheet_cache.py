@@ -117,3 +117,32 @@ def test_an_invalid_stylesheet_is_reported_at_every_start_never_kept(tmp_path):
     assert not store.changed
     store.save()
     assert not any(tmp_path.iterdir())
+
+
+def test_the_palettes_are_read_back_unparsed_and_parsed_again_when_they_change(tmp_path):
+    """The themes' palettes are kept as the stylesheets are: the next start reads them without a TOML parse;
+    an edited palettes file is parsed afresh; a parse that fails is never kept."""
+    from mlops_tui.themes import palettes_text, parse_palettes
+
+    parsed: list[str] = []
+
+    def counted(text: str) -> dict:
+        parsed.append(text)
+        return parse_palettes(text)
+
+    def recall(text: str) -> dict:
+        store = ParsedStore(tmp_path)
+        try:
+            return store.recall("palettes", text, counted)
+        finally:
+            store.save()
+
+    text = palettes_text()
+    first = recall(text)
+    assert recall(text) == first and parsed == [text]
+    edited = text.replace('primary = "#5fafd7"', 'primary = "#5fafd8"', 1)
+    assert recall(edited)["mlops-dark"]["primary"] == "#5fafd8" and parsed == [text, edited]
+    for _ in range(2):
+        with pytest.raises(ValueError):  # tomllib.TOMLDecodeError, each time
+            recall("[mlops-dark\n")
+    assert parsed == [text, edited, "[mlops-dark\n", "[mlops-dark\n"]
