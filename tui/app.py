@@ -119,9 +119,8 @@ class MlopsApp(TableCommands):
         self.fleet: Fleet | None = None
         self.state = FleetState(readonly=settings.readonly)
         self.active_pane = "services"
-        self.compact = False
-        self._laid_out_compact: bool | None = None
-        """The layout `_layout_for` last set up (None: none yet)."""
+        self.compact: bool | None = None
+        """The layout `_layout_for` last set up: one pane at a time (True) or all four (None: none yet)."""
         self._synced = False
         for theme in build_themes(self.parsed_stylesheets.recall("palettes", palettes_text(), parse_palettes)):
             self.register_theme(theme)
@@ -473,9 +472,8 @@ class MlopsApp(TableCommands):
 
     def _layout_for(self, width: int, height: int) -> None:
         compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
-        if compact == self._laid_out_compact:
+        if compact == self.compact:
             return  # a resize that keeps the layout: the panes and tabs follow their own sizes
-        self._laid_out_compact = compact
         self.compact = compact
         self.screen_stack[0].set_class(compact, "-compact")  # the dashboard, even under a dialog
         self._show_active_pane()
